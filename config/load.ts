@@ -1,0 +1,102 @@
+import convict from 'convict';
+import { configSchema, customFormats, type ConnectorConfig } from './schema.js';
+
+export type { ConnectorConfig } from './schema.js';
+
+/** A configuration mistake: names the key, what is wrong, and the env var that sets it. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  readonly retryable = false;
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+let formatsRegistered = false;
+function registerFormats(): void {
+  if (formatsRegistered) return;
+  for (const format of customFormats) convict.addFormat(format);
+  formatsRegistered = true;
+}
+
+interface LeafSpec {
+  doc: string;
+  env?: string;
+  sensitive?: boolean;
+  default: unknown;
+  format: unknown;
+}
+
+/** Every documented key of the schema with its dotted path. */
+export function schemaLeaves(): Array<{ path: string; spec: LeafSpec }> {
+  const out: Array<{ path: string; spec: LeafSpec }> = [];
+  const walk = (node: Record<string, unknown>, prefix: string): void => {
+    for (const [key, value] of Object.entries(node)) {
+      const path = prefix ? `${prefix}.${key}` : key;
+      if (!value || typeof value !== 'object') continue;
+      if ('doc' in value) out.push({ path, spec: value as LeafSpec });
+      else walk(value as Record<string, unknown>, path);
+    }
+  };
+  walk(configSchema as unknown as Record<string, unknown>, '');
+  return out;
+}
+
+/** convict reports one problem a line as `key: message: value was "x"`; add the env var. */
+function explain(message: string): string[] {
+  const envs = new Map(schemaLeaves().map(({ path, spec }) => [path, spec.env]));
+  return message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .map((line) => {
+      const key = line.split(':')[0] ?? '';
+      const envVar = envs.get(key);
+      return envVar ? `${line} (set ${envVar})` : line;
+    });
+}
+
+function crossFieldProblems(config: ConnectorConfig): string[] {
+  const problems: string[] = [];
+  if (config.env === 'production' && config.http.allowPlainHttp) {
+    problems.push('http.allowPlainHttp: plain HTTP webhooks are refused in production (set HTTP_ALLOW_PLAIN_HTTP=false or NODE_ENV=development)');
+  }
+  if (config.kafka.sasl.mechanism !== '' && config.kafka.sasl.username === '') {
+    problems.push('kafka.sasl.username: must be set when kafka.sasl.mechanism is set (set KAFKA_SASL_USERNAME)');
+  }
+  return problems;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Loads, validates and freezes the configuration. The only reader of the
+ * environment in the project: everything else receives the frozen object.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<ConnectorConfig> {
+  registerFormats();
+  const config = convict(configSchema, { env, args: [] });
+  try {
+    config.validate({ allowed: 'strict' });
+  } catch (error) {
+    throw new ConfigError(explain((error as Error).message));
+  }
+  const loaded = config.getProperties() as ConnectorConfig;
+  const problems = crossFieldProblems(loaded);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(loaded);
+}
+
+/** Paths of keys marked sensitive, for log redaction. */
+export function sensitiveKeyPaths(): string[] {
+  return schemaLeaves()
+    .filter(({ spec }) => spec.sensitive === true)
+    .map(({ path }) => path);
+}

@@ -1,0 +1,370 @@
+import { isIP } from 'node:net';
+import type { Schema } from 'convict';
+
+/**
+ * The one configuration schema for every process (router, deliverer, admin
+ * API, CLI). Each key has a doc, a format, a default and the environment
+ * variable that sets it; `docs/configuration.md` is generated from this file.
+ */
+export interface ConnectorConfig {
+  env: 'production' | 'development' | 'test';
+  log: { level: string };
+  kafka: {
+    brokers: string[];
+    clientId: string;
+    ssl: boolean;
+    sasl: { mechanism: string; username: string; password: string };
+    connectionTimeoutMs: number;
+  };
+  schemaRegistry: { url: string; username: string; password: string };
+  database: { url: string; poolSize: number };
+  topics: {
+    userEvents: string;
+    groupEvents: string;
+    authEvents: string;
+    deliveries: string;
+    deliveriesPartitions: number;
+    ingestDlq: string;
+    deliveriesDlq: string;
+    attempts: string;
+    replicationFactor: number;
+  };
+  router: { groupId: string; transactionalId: string };
+  deliverer: { groupId: string; maxInFlight: number };
+  http: {
+    allowPlainHttp: boolean;
+    ssrfAllowlist: string[];
+    connectTimeoutMs: number;
+    requestTimeoutMs: number;
+    maxResponseBytes: number;
+    userAgent: string;
+  };
+  secrets: { encryptionKey: string };
+  server: { host: string; port: number };
+  shutdown: { timeoutMs: number };
+}
+
+const nonEmptyString = {
+  name: 'non-empty-string',
+  validate(value: unknown): void {
+    if (typeof value !== 'string' || value.trim() === '') throw new Error('must be a non-empty string');
+  },
+};
+
+const brokerList = {
+  name: 'broker-list',
+  validate(value: unknown): void {
+    if (!Array.isArray(value) || value.length === 0) throw new Error('must list at least one broker as host:port');
+    for (const broker of value) {
+      if (typeof broker !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(broker)) {
+        throw new Error(`must be host:port entries separated by commas, "${String(broker)}" is not`);
+      }
+    }
+  },
+  coerce: (value: string): string[] => value.split(',').map((b) => b.trim()).filter((b) => b !== ''),
+};
+
+const httpUrl = {
+  name: 'http-url',
+  validate(value: unknown): void {
+    if (typeof value !== 'string' || !/^https?:\/\/[^\s]+$/.test(value)) throw new Error('must be an http(s) URL');
+  },
+};
+
+const postgresUrl = {
+  name: 'postgres-url',
+  validate(value: unknown): void {
+    if (typeof value !== 'string' || !/^postgres(ql)?:\/\/[^\s]+$/.test(value)) {
+      throw new Error('must be a postgres:// connection URL');
+    }
+  },
+};
+
+const cidrList = {
+  name: 'cidr-list',
+  validate(value: unknown): void {
+    if (!Array.isArray(value)) throw new Error('must be a comma-separated list of IP addresses or CIDR ranges');
+    for (const entry of value) {
+      const [address, bits, ...rest] = String(entry).split('/');
+      const family = isIP(address ?? '');
+      const maxBits = family === 6 ? 128 : 32;
+      const bitsOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= maxBits);
+      if (family === 0 || !bitsOk || rest.length > 0) throw new Error(`"${String(entry)}" is not an IP address or CIDR range`);
+    }
+  },
+  coerce: (value: string): string[] => value.split(',').map((c) => c.trim()).filter((c) => c !== ''),
+};
+
+const encryptionKey = {
+  name: 'encryption-key',
+  validate(value: unknown): void {
+    if (typeof value !== 'string' || value === '') {
+      throw new Error('must be set: 32 random bytes in base64 (generate one with `openssl rand -base64 32`)');
+    }
+    if (Buffer.from(value, 'base64').length !== 32) throw new Error('must decode from base64 to exactly 32 bytes');
+  },
+};
+
+const topicName = {
+  name: 'topic-name',
+  validate(value: unknown): void {
+    if (typeof value !== 'string' || !/^[a-zA-Z0-9._-]{1,249}$/.test(value)) {
+      throw new Error('must be a Kafka topic name (letters, digits, ".", "_", "-"; at most 249 characters)');
+    }
+  },
+};
+
+export const customFormats = [nonEmptyString, brokerList, httpUrl, postgresUrl, cidrList, encryptionKey, topicName];
+
+export const configSchema: Schema<ConnectorConfig> = {
+  env: {
+    doc: 'Deployment mode. `development` and `test` relax HTTPS-only delivery (see http.allowPlainHttp); `production` never does.',
+    format: ['production', 'development', 'test'],
+    default: 'production',
+    env: 'NODE_ENV',
+  },
+  log: {
+    level: {
+      doc: 'Minimum log level of the JSON logs.',
+      format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info',
+      env: 'LOG_LEVEL',
+    },
+  },
+  kafka: {
+    brokers: {
+      doc: 'Bootstrap brokers, comma-separated host:port.',
+      format: brokerList.name,
+      default: ['127.0.0.1:9092'],
+      env: 'KAFKA_BROKERS',
+    },
+    clientId: {
+      doc: 'Client id sent to the brokers; shows up in broker logs and quotas.',
+      format: nonEmptyString.name,
+      default: 'identity-webhooks',
+      env: 'KAFKA_CLIENT_ID',
+    },
+    ssl: {
+      doc: 'Connect to the brokers over TLS.',
+      format: Boolean,
+      default: false,
+      env: 'KAFKA_SSL',
+    },
+    sasl: {
+      mechanism: {
+        doc: 'SASL mechanism, or empty for none.',
+        format: ['', 'plain', 'scram-sha-256', 'scram-sha-512'],
+        default: '',
+        env: 'KAFKA_SASL_MECHANISM',
+      },
+      username: {
+        doc: 'SASL user name.',
+        format: String,
+        default: '',
+        env: 'KAFKA_SASL_USERNAME',
+      },
+      password: {
+        doc: 'SASL password.',
+        format: String,
+        default: '',
+        env: 'KAFKA_SASL_PASSWORD',
+        sensitive: true,
+      },
+    },
+    connectionTimeoutMs: {
+      doc: 'How long to wait for a broker connection before trying the next one.',
+      format: 'nat',
+      default: 5000,
+      env: 'KAFKA_CONNECTION_TIMEOUT_MS',
+    },
+  },
+  schemaRegistry: {
+    url: {
+      doc: 'Base URL of the Confluent-compatible schema registry (for Apicurio: http://host:port/apis/ccompat/v7).',
+      format: httpUrl.name,
+      default: 'http://127.0.0.1:8081',
+      env: 'SCHEMA_REGISTRY_URL',
+    },
+    username: {
+      doc: 'Basic-auth user for the registry, or empty.',
+      format: String,
+      default: '',
+      env: 'SCHEMA_REGISTRY_USERNAME',
+    },
+    password: {
+      doc: 'Basic-auth password for the registry.',
+      format: String,
+      default: '',
+      env: 'SCHEMA_REGISTRY_PASSWORD',
+      sensitive: true,
+    },
+  },
+  database: {
+    url: {
+      doc: 'Postgres connection URL holding subscriptions, delivery attempts and API tokens.',
+      format: postgresUrl.name,
+      default: 'postgres://postgres:postgres@127.0.0.1:5432/webhooks',
+      env: 'DATABASE_URL',
+      sensitive: true,
+    },
+    poolSize: {
+      doc: 'Maximum connections in this process\'s Postgres pool.',
+      format: 'nat',
+      default: 10,
+      env: 'DATABASE_POOL_SIZE',
+    },
+  },
+  topics: {
+    userEvents: {
+      doc: 'Source topic of user events (Avro, Confluent wire format).',
+      format: topicName.name,
+      default: 'identity.user-events',
+      env: 'TOPIC_USER_EVENTS',
+    },
+    groupEvents: {
+      doc: 'Source topic of group events.',
+      format: topicName.name,
+      default: 'identity.group-events',
+      env: 'TOPIC_GROUP_EVENTS',
+    },
+    authEvents: {
+      doc: 'Source topic of auth events.',
+      format: topicName.name,
+      default: 'identity.auth-events',
+      env: 'TOPIC_AUTH_EVENTS',
+    },
+    deliveries: {
+      doc: 'Delivery tasks, keyed by webhook id so each endpoint sees its events in order.',
+      format: topicName.name,
+      default: 'webhooks.deliveries',
+      env: 'TOPIC_DELIVERIES',
+    },
+    deliveriesPartitions: {
+      doc: 'Partitions of the deliveries topic when the connector creates it: the ceiling on deliverer instances.',
+      format: 'nat',
+      default: 12,
+      env: 'TOPIC_DELIVERIES_PARTITIONS',
+    },
+    ingestDlq: {
+      doc: 'Dead letters of source records that could not be decoded, with the reason in headers.',
+      format: topicName.name,
+      default: 'webhooks.ingest.dlq',
+      env: 'TOPIC_INGEST_DLQ',
+    },
+    deliveriesDlq: {
+      doc: 'Dead letters of deliveries that failed for good or ran out of retries.',
+      format: topicName.name,
+      default: 'webhooks.deliveries.dlq',
+      env: 'TOPIC_DELIVERIES_DLQ',
+    },
+    attempts: {
+      doc: 'Every delivery attempt, for the Postgres delivery log.',
+      format: topicName.name,
+      default: 'webhooks.attempts',
+      env: 'TOPIC_ATTEMPTS',
+    },
+    replicationFactor: {
+      doc: 'Replication factor of the topics the connector creates (3 in production clusters, 1 on a single local broker).',
+      format: 'nat',
+      default: 3,
+      env: 'TOPIC_REPLICATION_FACTOR',
+    },
+  },
+  router: {
+    groupId: {
+      doc: 'Consumer group of the router instances.',
+      format: nonEmptyString.name,
+      default: 'webhooks-router',
+      env: 'ROUTER_GROUP_ID',
+    },
+    transactionalId: {
+      doc: 'Transactional id of this router instance; must be unique per instance and stable across its restarts so a restarted instance fences its zombie.',
+      format: nonEmptyString.name,
+      default: 'webhooks-router-0',
+      env: 'ROUTER_TRANSACTIONAL_ID',
+    },
+  },
+  deliverer: {
+    groupId: {
+      doc: 'Consumer group of the deliverer instances.',
+      format: nonEmptyString.name,
+      default: 'webhooks-deliverer',
+      env: 'DELIVERER_GROUP_ID',
+    },
+    maxInFlight: {
+      doc: 'Deliveries in flight at once in one deliverer process, across all webhooks.',
+      format: 'nat',
+      default: 64,
+      env: 'DELIVERER_MAX_IN_FLIGHT',
+    },
+  },
+  http: {
+    allowPlainHttp: {
+      doc: 'Allow http:// webhook URLs. Refused when env is production.',
+      format: Boolean,
+      default: false,
+      env: 'HTTP_ALLOW_PLAIN_HTTP',
+    },
+    ssrfAllowlist: {
+      doc: 'Addresses or CIDR ranges that outgoing requests may reach although they are loopback, private or link-local (comma-separated).',
+      format: cidrList.name,
+      default: [],
+      env: 'HTTP_SSRF_ALLOWLIST',
+    },
+    connectTimeoutMs: {
+      doc: 'Connect timeout of a webhook request.',
+      format: 'nat',
+      default: 5000,
+      env: 'HTTP_CONNECT_TIMEOUT_MS',
+    },
+    requestTimeoutMs: {
+      doc: 'Timeout of a whole webhook request, response body included.',
+      format: 'nat',
+      default: 15000,
+      env: 'HTTP_REQUEST_TIMEOUT_MS',
+    },
+    maxResponseBytes: {
+      doc: 'Bytes of a response body read and kept in the delivery log.',
+      format: 'nat',
+      default: 65536,
+      env: 'HTTP_MAX_RESPONSE_BYTES',
+    },
+    userAgent: {
+      doc: 'User-Agent header of webhook requests.',
+      format: nonEmptyString.name,
+      default: 'identity-webhooks/0.1',
+      env: 'HTTP_USER_AGENT',
+    },
+  },
+  secrets: {
+    encryptionKey: {
+      doc: 'Key that encrypts webhook signing secrets and API keys at rest: 32 random bytes, base64 (`openssl rand -base64 32`).',
+      format: encryptionKey.name,
+      default: '',
+      env: 'SECRETS_ENCRYPTION_KEY',
+      sensitive: true,
+    },
+  },
+  server: {
+    host: {
+      doc: 'Address the process\'s HTTP server (health, metrics, admin API) listens on.',
+      format: nonEmptyString.name,
+      default: '0.0.0.0',
+      env: 'SERVER_HOST',
+    },
+    port: {
+      doc: 'Port of the process\'s HTTP server; 0 picks a free one.',
+      format: 'port',
+      default: 9464,
+      env: 'SERVER_PORT',
+    },
+  },
+  shutdown: {
+    timeoutMs: {
+      doc: 'Bound on an ordered shutdown after SIGTERM/SIGINT; past it the process exits non-zero.',
+      format: 'nat',
+      default: 30000,
+      env: 'SHUTDOWN_TIMEOUT_MS',
+    },
+  },
+};

@@ -1,0 +1,124 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { isIP, type LookupFunction } from 'node:net';
+import { Agent, errors as undiciErrors, request } from 'undici';
+import type { AttemptResult } from './outcome.js';
+import type { SsrfGuard } from './ssrf-guard.js';
+
+export interface SendResult {
+  result: AttemptResult;
+  /** Up to maxResponseBytes of the response body, for the delivery log. */
+  responseExcerpt: string;
+  durationMs: number;
+}
+
+export interface HttpSender {
+  post(url: string, headers: Record<string, string>, body: string): Promise<SendResult>;
+  close(): Promise<void>;
+}
+
+export interface HttpSenderOptions {
+  allowPlainHttp: boolean;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxResponseBytes: number;
+  guard: SsrfGuard;
+}
+
+const SSRF_CODE = 'SSRF_BLOCKED';
+
+/**
+ * DNS resolution that refuses forbidden addresses. It runs inside the
+ * connection, so the address checked is the address connected to (no
+ * check-then-rebind window).
+ */
+function guardedLookup(guard: SsrfGuard): LookupFunction {
+  return (hostname, options, callback) => {
+    dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+      if (error) return callback(error, '', 0);
+      const allowed = addresses.filter((a) => guard.refusal(a.address) === null);
+      if (allowed.length === 0) {
+        const refusal = guard.refusal(addresses[0]?.address ?? '') ?? 'no address';
+        const blocked = Object.assign(new Error(`${hostname}: ${refusal}`), { code: SSRF_CODE });
+        return callback(blocked, '', 0);
+      }
+      if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, allowed);
+      return callback(null, allowed[0]!.address, allowed[0]!.family);
+    });
+  };
+}
+
+function errorResult(error: unknown): AttemptResult {
+  const err = error as { code?: string; message?: string; cause?: { code?: string } };
+  const code = err.cause?.code ?? err.code ?? 'REQUEST_FAILED';
+  const message = err.message ?? String(error);
+  if (code === SSRF_CODE) return { kind: 'error', code, message, retryable: false };
+  if (error instanceof undiciErrors.ConnectTimeoutError) return { kind: 'error', code: 'CONNECT_TIMEOUT', message, retryable: true };
+  if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError || code === 'ABORT_ERR' || (error as Error).name === 'TimeoutError') {
+    return { kind: 'error', code: 'TIMEOUT', message, retryable: true };
+  }
+  return { kind: 'error', code, message, retryable: true };
+}
+
+/** POSTs webhook requests through keep-alive pools, never following redirects. */
+export function createHttpSender(options: HttpSenderOptions): HttpSender {
+  const agent = new Agent({
+    connect: { timeout: options.connectTimeoutMs, lookup: guardedLookup(options.guard) },
+    headersTimeout: options.requestTimeoutMs,
+    bodyTimeout: options.requestTimeoutMs,
+    keepAliveTimeout: 30_000,
+  });
+
+  const preflight = (url: URL): AttemptResult | null => {
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && options.allowPlainHttp)) {
+      return { kind: 'error', code: 'INSECURE_URL', message: `${url.protocol} URLs are not allowed; use https`, retryable: false };
+    }
+    // Literal IPs never reach the lookup hook, so they are checked here.
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    if (isIP(host) !== 0) {
+      const refusal = options.guard.refusal(host);
+      if (refusal) return { kind: 'error', code: SSRF_CODE, message: refusal, retryable: false };
+    }
+    return null;
+  };
+
+  return {
+    async post(target, headers, body) {
+      const started = performance.now();
+      let url: URL;
+      try {
+        url = new URL(target);
+      } catch {
+        return { result: { kind: 'error', code: 'INVALID_URL', message: `not a URL: ${target}`, retryable: false }, responseExcerpt: '', durationMs: 0 };
+      }
+      const refused = preflight(url);
+      if (refused) return { result: refused, responseExcerpt: '', durationMs: 0 };
+      try {
+        const response = await request(url, {
+          method: 'POST',
+          headers,
+          body,
+          dispatcher: agent,
+          signal: AbortSignal.timeout(options.requestTimeoutMs),
+        });
+        let excerpt = '';
+        let kept = 0;
+        for await (const chunk of response.body as AsyncIterable<Buffer>) {
+          if (kept < options.maxResponseBytes) {
+            const part = chunk.subarray(0, options.maxResponseBytes - kept);
+            excerpt += part.toString('utf8');
+            kept += part.length;
+          }
+        }
+        const retryAfter = response.headers['retry-after'];
+        return {
+          result: { kind: 'response', status: response.statusCode, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter },
+          responseExcerpt: excerpt,
+          durationMs: performance.now() - started,
+        };
+      } catch (error) {
+        return { result: errorResult(error), responseExcerpt: '', durationMs: performance.now() - started };
+      }
+    },
+    close: () => agent.close(),
+  };
+}

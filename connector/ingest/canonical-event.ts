@@ -1,0 +1,46 @@
+import { poison } from '../errors.js';
+import type { EventCatalog } from '../events/catalog.js';
+
+/** An identity event after decoding, independent of its Avro schema version. */
+export interface CanonicalEvent {
+  eventId: string;
+  eventType: string;
+  family: string;
+  /** Epoch milliseconds. */
+  occurredAt: number;
+  organization: string;
+  actor: string | null;
+  source: string;
+  payload: Record<string, unknown>;
+}
+
+function withoutNulls(record: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(record)) if (value !== null && value !== undefined) out[key] = value;
+  return out;
+}
+
+function epochMillis(value: unknown): number {
+  if (value instanceof Date) return value.getTime();
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
+  throw poison('INVALID_OCCURRED_AT', `occurredAt is not a timestamp: ${String(value)}`);
+}
+
+/** Checks the decoded record against the catalog and shapes it; unknown types are poison. */
+export function toCanonicalEvent(record: Record<string, unknown>, catalog: EventCatalog): CanonicalEvent {
+  const eventType = String(record['eventType'] ?? '');
+  const family = catalog.familyOf(eventType);
+  if (family === undefined) throw poison('UNKNOWN_EVENT_TYPE', `event type "${eventType}" is not in the catalog`);
+  const payload = record['payload'];
+  return {
+    eventId: String(record['eventId']),
+    eventType,
+    family,
+    occurredAt: epochMillis(record['occurredAt']),
+    organization: String(record['organization']),
+    actor: (record['actor'] as string | null | undefined) ?? null,
+    source: String(record['source'] ?? 'unknown'),
+    payload: payload && typeof payload === 'object' ? withoutNulls(payload as Record<string, unknown>) : {},
+  };
+}

@@ -1,0 +1,34 @@
+import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import type { ConnectorConfig } from '../../config/load.js';
+import type { Logger } from '../observability/logger.js';
+
+export type { Kafka } from 'kafkajs';
+
+const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** All Kafka access starts here, so the client library can be swapped in one place. */
+export function createKafka(config: ConnectorConfig['kafka'], log: Logger, clientSuffix = ''): Kafka {
+  const kafkaLog = log.child({ component: 'kafkajs' });
+  const sasl: SASLOptions | undefined = config.sasl.mechanism
+    ? ({ mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password } as SASLOptions)
+    : undefined;
+  const options: KafkaConfig = {
+    clientId: clientSuffix ? `${config.clientId}-${clientSuffix}` : config.clientId,
+    brokers: config.brokers,
+    ssl: config.ssl,
+    connectionTimeout: config.connectionTimeoutMs,
+    logLevel: logLevel.WARN,
+    // kafkajs logs through pino so its lines carry the same fields and redaction.
+    logCreator: () => ({ namespace, level, log: entry }) => {
+      const { message, ...extra } = entry;
+      kafkaLog[PINO_LEVEL[level] ?? 'info']({ namespace, ...extra }, message);
+    },
+  };
+  if (sasl) options.sasl = sasl;
+  return new Kafka(options);
+}

@@ -1,0 +1,37 @@
+import type { Kafka } from 'kafkajs';
+import type { ConnectorConfig } from '../../config/load.js';
+
+export interface TopicSpec {
+  topic: string;
+  numPartitions: number;
+  configEntries?: { name: string; value: string }[];
+}
+
+/** The topics the connector owns (source topics belong to the identity platform). */
+export function connectorTopics(config: ConnectorConfig): TopicSpec[] {
+  const { topics } = config;
+  return [
+    { topic: topics.deliveries, numPartitions: topics.deliveriesPartitions },
+    { topic: topics.ingestDlq, numPartitions: 1 },
+    { topic: topics.deliveriesDlq, numPartitions: 1 },
+    { topic: topics.attempts, numPartitions: topics.deliveriesPartitions },
+  ];
+}
+
+/** Creates missing topics; existing ones are left as they are. */
+export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], replicationFactor: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = specs.filter((spec) => !existing.has(spec.topic));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((spec) => ({ ...spec, replicationFactor })),
+      });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}

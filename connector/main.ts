@@ -1,0 +1,98 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type ConnectorConfig } from '../config/load.js';
+import { startRole, stopParts, type Role, type RunningPart } from './app.js';
+import { migrateUp } from './db/migrate.js';
+import { createRootLogger, type Logger } from './observability/logger.js';
+import { startOpsServer, type ReadinessCheck } from './observability/server.js';
+
+const HELP = `identity-webhooks: routes identity events from Kafka to webhooks
+
+Usage: identity-webhooks <command> [--help]
+
+Commands:
+  router      consume identity topics, match subscriptions, publish delivery tasks
+  deliverer   consume delivery tasks and POST them to webhook endpoints
+  all         router and deliverer in one process (development, small installs)
+  migrate     apply pending database migrations and exit
+
+Configuration comes from environment variables only; every key is listed in
+docs/configuration.md. A wrong value stops start-up with the key and the reason.
+Each long-running command serves /healthz, /readyz and /metrics on SERVER_PORT.
+SIGTERM or SIGINT stops it in order: stop consuming, finish in-flight work,
+commit, close producers and pools.`;
+
+const COMMANDS = ['router', 'deliverer', 'all', 'migrate'] as const;
+type Command = (typeof COMMANDS)[number];
+
+async function run(command: Command, config: Readonly<ConnectorConfig>, log: Logger): Promise<void> {
+  if (command === 'migrate') {
+    await migrateUp(config.database.url, log.child({ component: 'migrate' }));
+    return;
+  }
+  const roles: Role[] = command === 'all' ? ['router', 'deliverer'] : [command];
+  const parts: RunningPart[] = [];
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: stop consuming, finish in-flight work, commit, close');
+    const deadline = setTimeout(() => {
+      log.error({ timeoutMs: config.shutdown.timeoutMs }, 'shutdown exceeded its bound; exiting');
+      process.exit(1);
+    }, config.shutdown.timeoutMs);
+    deadline.unref();
+    stopParts(parts, log).then(() => {
+      log.info('stopped cleanly');
+      process.exit(0);
+    }, () => process.exit(1));
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  await migrateUp(config.database.url, log.child({ component: 'migrate' }));
+  const checks: Record<string, ReadinessCheck> = {};
+  for (const role of roles) {
+    const running = await startRole(role, config, log.child({ role }));
+    parts.push(...running.parts);
+    Object.assign(checks, running.checks);
+  }
+  const ops = await startOpsServer({ host: config.server.host, port: config.server.port, checks });
+  parts.unshift({ name: 'ops server', stop: () => ops.close() });
+  log.info({ roles, port: ops.port }, 'connector running');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } });
+  const command = positionals[0];
+  if (values.help || command === undefined || command === 'help') {
+    console.log(HELP);
+    return command === undefined && !values.help ? 2 : 0;
+  }
+  if (!COMMANDS.includes(command as Command)) {
+    console.error(`identity-webhooks: unknown command "${command}"; run with --help`);
+    return 2;
+  }
+  let config: Readonly<ConnectorConfig>;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const problem of error.problems) console.error(`identity-webhooks: config error: ${problem}`);
+      return 78; // EX_CONFIG
+    }
+    throw error;
+  }
+  const log = createRootLogger({ level: config.log.level });
+  try {
+    await run(command as Command, config, log);
+    return command === 'migrate' ? 0 : -1;
+  } catch (error) {
+    log.fatal({ err: error }, 'start-up failed');
+    console.error(`identity-webhooks: start-up failed: ${(error as Error).message}`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  if (code >= 0) process.exit(code);
+});

@@ -1,0 +1,57 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The one metrics registry of the process. Labels never carry webhook ids,
+ * user ids or event ids: their values would grow without bound.
+ */
+export const metricsRegistry = new Registry();
+collectDefaultMetrics({ register: metricsRegistry });
+
+export const recordsConsumed = new Counter({
+  name: 'webhooks_records_consumed_total',
+  help: 'Source records read by the router, per topic.',
+  labelNames: ['topic'] as const,
+  registers: [metricsRegistry],
+});
+
+export const decodeFailures = new Counter({
+  name: 'webhooks_decode_failures_total',
+  help: 'Source records that could not be decoded and went to the ingest dead-letter topic, per topic and reason.',
+  labelNames: ['topic', 'reason'] as const,
+  registers: [metricsRegistry],
+});
+
+export const routingFanout = new Histogram({
+  name: 'webhooks_routing_fanout',
+  help: 'Matching webhooks per routed event.',
+  buckets: [0, 1, 2, 5, 10, 50, 100, 1000],
+  registers: [metricsRegistry],
+});
+
+export const tasksProduced = new Counter({
+  name: 'webhooks_tasks_produced_total',
+  help: 'Delivery tasks produced by the router.',
+  registers: [metricsRegistry],
+});
+
+export const deliveries = new Counter({
+  name: 'webhooks_deliveries_total',
+  help: 'Delivery attempts by outcome (delivered, retry, dead_letter, skipped) and HTTP status class.',
+  labelNames: ['outcome', 'status_class'] as const,
+  registers: [metricsRegistry],
+});
+
+export const httpRequestDuration = new Histogram({
+  name: 'webhooks_http_request_duration_seconds',
+  help: 'Duration of webhook HTTP requests, by status class.',
+  labelNames: ['status_class'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15],
+  registers: [metricsRegistry],
+});
+
+export const endToEndLatency = new Histogram({
+  name: 'webhooks_end_to_end_latency_seconds',
+  help: 'From the event\'s occurred-at time to the endpoint\'s 2xx answer.',
+  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
+  registers: [metricsRegistry],
+});

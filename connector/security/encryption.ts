@@ -1,0 +1,43 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { fatal } from '../errors.js';
+
+const VERSION = 'v1';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+/**
+ * Authenticated encryption (AES-256-GCM) of secrets stored in Postgres.
+ * Stored form: `v1:<base64 iv|tag|ciphertext>`; the version prefix lets the
+ * key or algorithm change later without ambiguity.
+ */
+export interface SecretBox {
+  encrypt(plaintext: string): string;
+  decrypt(stored: string): string;
+}
+
+export function createSecretBox(base64Key: string): SecretBox {
+  const key = Buffer.from(base64Key, 'base64');
+  if (key.length !== 32) throw fatal('ENCRYPTION_KEY_INVALID', 'secrets.encryptionKey must be 32 bytes of base64');
+  return {
+    encrypt(plaintext) {
+      const iv = randomBytes(IV_BYTES);
+      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+      return `${VERSION}:${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64')}`;
+    },
+    decrypt(stored) {
+      const [version, payload] = stored.split(':', 2);
+      if (version !== VERSION || payload === undefined) {
+        throw fatal('SECRET_FORMAT_UNKNOWN', `stored secret has unknown format "${version ?? ''}"`);
+      }
+      const raw = Buffer.from(payload, 'base64');
+      const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
+      decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+      try {
+        return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
+      } catch (error) {
+        throw fatal('SECRET_DECRYPT_FAILED', 'a stored secret does not decrypt with secrets.encryptionKey (wrong key?)', error);
+      }
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import type { Pool } from '../db/pool.js';
+import type { SecretBox } from '../security/encryption.js';
+import type { BodyFormat, OrderingMode, WebhookRoute, WebhookTarget } from './webhook.js';
+
+/** Webhooks that may receive events: enabled and verified (seed 003). */
+export async function loadRoutableWebhooks(pool: Pool): Promise<WebhookRoute[]> {
+  const { rows } = await pool.query<{ id: string; organization: string; event_types: string[] }>(
+    `SELECT id, organization, event_types FROM webhooks
+      WHERE status = 'active' AND verification_status = 'verified'`,
+  );
+  return rows.map((row) => ({ id: row.id, organization: row.organization, eventTypes: row.event_types }));
+}
+
+interface TargetRow {
+  id: string;
+  organization: string;
+  name: string;
+  url: string;
+  body_format: BodyFormat;
+  ordering: OrderingMode;
+  status: string;
+  verification_status: string;
+  signing_secret_enc: string;
+  previous_signing_secret_enc: string | null;
+  previous_secret_still_valid: boolean;
+  api_key_header: string | null;
+  api_key_enc: string | null;
+}
+
+/** The delivery view of one webhook, or null when it no longer exists. */
+export async function loadWebhookTarget(pool: Pool, box: SecretBox, id: string): Promise<WebhookTarget | null> {
+  const { rows } = await pool.query<TargetRow>(
+    `SELECT id, organization, name, url, body_format, ordering, status, verification_status,
+            signing_secret_enc, previous_signing_secret_enc,
+            coalesce(previous_secret_expires_at > now(), false) AS previous_secret_still_valid,
+            api_key_header, api_key_enc
+       FROM webhooks WHERE id = $1`,
+    [id],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  const signingSecrets = [box.decrypt(row.signing_secret_enc)];
+  if (row.previous_signing_secret_enc && row.previous_secret_still_valid) {
+    signingSecrets.push(box.decrypt(row.previous_signing_secret_enc));
+  }
+  return {
+    id: row.id,
+    organization: row.organization,
+    name: row.name,
+    url: row.url,
+    bodyFormat: row.body_format,
+    ordering: row.ordering,
+    signingSecrets,
+    apiKey: row.api_key_header && row.api_key_enc ? { header: row.api_key_header, value: box.decrypt(row.api_key_enc) } : null,
+    deliverable: row.status === 'active' && row.verification_status === 'verified',
+  };
+}

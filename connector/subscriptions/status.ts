@@ -1,0 +1,10 @@
+import type { Pool } from '../db/pool.js';
+
+/** Sets a webhook inactive with a reason an admin can read (seed 004's "reason for status change"). */
+export async function deactivateWebhook(pool: Pool, webhookId: string, reason: string): Promise<void> {
+  await pool.query(
+    `UPDATE webhooks SET status = 'inactive', status_reason = $2, status_changed_at = now(), updated_at = now(), version = version + 1
+      WHERE id = $1 AND status = 'active'`,
+    [webhookId, reason],
+  );
+}

@@ -1,0 +1,108 @@
+import type pg from 'pg';
+import type { Pool } from '../db/pool.js';
+import type { Logger } from '../observability/logger.js';
+import { loadRoutableWebhooks } from './repository.js';
+import { buildSubscriptionIndex, type SubscriptionIndex } from './subscription-index.js';
+
+export const CHANGE_CHANNEL = 'webhooks_changed';
+
+export interface SubscriptionStore {
+  current(): SubscriptionIndex;
+  /** Loads the index once (fails if Postgres is unreachable at start) and starts following changes. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Resolves after the next successful reload; lets callers wait for a change to take effect. */
+  reloaded(): Promise<void>;
+}
+
+/**
+ * Keeps the router's subscription index fresh: a full reload on every NOTIFY
+ * from the webhooks trigger (coalesced), plus a periodic reload as a safety
+ * net for missed notifications. When Postgres is down the last index stays in
+ * use and the listener reconnects by itself.
+ */
+export function createSubscriptionStore(deps: { pool: Pool; log: Logger; reloadIntervalMs: number }): SubscriptionStore {
+  const { pool, log } = deps;
+  let index = buildSubscriptionIndex([]);
+  let listener: pg.PoolClient | null = null;
+  let stopped = false;
+  let reloadTimer: NodeJS.Timeout | undefined;
+  let reconnectTimer: NodeJS.Timeout | undefined;
+  let reloadInFlight: Promise<void> | null = null;
+  let reloadAgain = false;
+  let waiters: Array<() => void> = [];
+
+  const reload = async (): Promise<void> => {
+    const routes = await loadRoutableWebhooks(pool);
+    index = buildSubscriptionIndex(routes);
+    log.debug({ webhooks: index.size }, 'subscription index reloaded');
+    const done = waiters;
+    waiters = [];
+    for (const resolve of done) resolve();
+  };
+
+  // Notifications arrive in bursts (bulk deletes); one reload runs at a time and one more follows it.
+  const requestReload = (): void => {
+    if (reloadInFlight) {
+      reloadAgain = true;
+      return;
+    }
+    reloadInFlight = reload()
+      .catch((error: unknown) => log.warn({ err: error }, 'subscription reload failed; routing with the last index'))
+      .finally(() => {
+        reloadInFlight = null;
+        if (reloadAgain && !stopped) {
+          reloadAgain = false;
+          requestReload();
+        }
+      });
+  };
+
+  const listen = async (): Promise<void> => {
+    const client = await pool.connect();
+    client.on('notification', () => requestReload());
+    client.on('error', (error) => {
+      log.warn({ err: error }, 'subscription change listener lost its connection; reconnecting');
+      client.release(true);
+      if (listener === client) listener = null;
+      scheduleReconnect();
+    });
+    await client.query(`LISTEN ${CHANGE_CHANNEL}`);
+    listener = client;
+  };
+
+  const scheduleReconnect = (): void => {
+    if (stopped || reconnectTimer) return;
+    reconnectTimer = setTimeout(() => {
+      reconnectTimer = undefined;
+      listen()
+        .then(() => {
+          log.info('subscription change listener reconnected');
+          requestReload(); // changes made while disconnected were not notified
+        })
+        .catch(() => scheduleReconnect());
+    }, 1000);
+  };
+
+  return {
+    current: () => index,
+    async start() {
+      await reload();
+      await listen();
+      reloadTimer = setInterval(requestReload, deps.reloadIntervalMs);
+      reloadTimer.unref();
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(reloadTimer);
+      clearTimeout(reconnectTimer);
+      if (listener) {
+        await listener.query(`UNLISTEN ${CHANGE_CHANNEL}`).catch(() => undefined);
+        listener.release();
+        listener = null;
+      }
+      await reloadInFlight;
+    },
+    reloaded: () => new Promise((resolve) => waiters.push(resolve)),
+  };
+}

@@ -1,0 +1,24 @@
+export type BodyFormat = 'parallelworks' | 'cidaas' | 'cloudevents';
+export type OrderingMode = 'relaxed' | 'strict';
+
+/** What the router needs to decide who gets an event: no URL, no secrets. */
+export interface WebhookRoute {
+  id: string;
+  organization: string;
+  eventTypes: readonly string[];
+}
+
+/** What the deliverer needs to send one request, secrets decrypted in memory only. */
+export interface WebhookTarget {
+  id: string;
+  organization: string;
+  name: string;
+  url: string;
+  bodyFormat: BodyFormat;
+  ordering: OrderingMode;
+  /** Current secret first; the previous one while its rotation overlap lasts. */
+  signingSecrets: string[];
+  apiKey: { header: string; value: string } | null;
+  /** Active and verified: anything else is not sent to. */
+  deliverable: boolean;
+}
