@@ -55,3 +55,44 @@ export async function loadWebhookTarget(pool: Pool, box: SecretBox, id: string):
     deliverable: row.status === 'active' && row.verification_status === 'verified',
   };
 }
+
+export interface NewWebhook {
+  organization: string;
+  name: string;
+  description?: string;
+  url: string;
+  eventTypes: string[];
+  owner: string;
+  enabled?: boolean;
+  verified?: boolean;
+  bodyFormat?: BodyFormat;
+  ordering?: OrderingMode;
+  signingSecret: string;
+  apiKey?: { header: string; value: string };
+}
+
+/** Inserts a webhook with its secrets encrypted; returns its id. The NOTIFY trigger tells routers. */
+export async function insertWebhook(pool: Pool, box: SecretBox, input: NewWebhook): Promise<string> {
+  const { rows } = await pool.query<{ id: string }>(
+    `INSERT INTO webhooks (organization, name, description, url, event_types, status, verification_status, verified_at,
+                           body_format, ordering, signing_secret_enc, api_key_header, api_key_enc, owner)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $7 = 'verified' THEN now() END, $8, $9, $10, $11, $12, $13)
+     RETURNING id`,
+    [
+      input.organization,
+      input.name,
+      input.description ?? '',
+      input.url,
+      input.eventTypes,
+      input.enabled === false ? 'inactive' : 'active',
+      input.verified ? 'verified' : 'pending',
+      input.bodyFormat ?? 'parallelworks',
+      input.ordering ?? 'relaxed',
+      box.encrypt(input.signingSecret),
+      input.apiKey?.header ?? null,
+      input.apiKey ? box.encrypt(input.apiKey.value) : null,
+      input.owner,
+    ],
+  );
+  return rows[0]!.id;
+}

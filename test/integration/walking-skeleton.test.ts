@@ -1,0 +1,97 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startRole, stopParts, type RunningPart } from '../../connector/app.js';
+import { migrateUp } from '../../connector/db/migrate.js';
+import { createPool, type Pool } from '../../connector/db/pool.js';
+import { generateSigningSecret } from '../../connector/delivery/signature.js';
+import { createKafka } from '../../connector/kafka/client.js';
+import { createSchemaRegistryClient } from '../../connector/kafka/schema-registry.js';
+import { ensureTopics } from '../../connector/kafka/topics.js';
+import { createRootLogger } from '../../connector/observability/logger.js';
+import { createSecretBox } from '../../connector/security/encryption.js';
+import { insertWebhook } from '../../connector/subscriptions/repository.js';
+import { produceUserEvents, registerUserEventSchema, sampleUserEvent } from '../../scripts/lib/sample-events.js';
+import { testConfig, uniqueName } from '../support/harness.js';
+import { startReceiver, type Receiver } from '../support/receiver.js';
+import { waitFor } from '../support/wait.js';
+
+/** Standard Webhooks verification, written from the spec, independent of the connector's signer. */
+function verifyStandardWebhook(secret: string, headers: Record<string, string | string[] | undefined>, body: string): boolean {
+  const id = String(headers['webhook-id']);
+  const timestamp = String(headers['webhook-timestamp']);
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  const expected = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest();
+  return String(headers['webhook-signature'])
+    .split(' ')
+    .some((candidate) => {
+      const [version, signature] = candidate.split(',');
+      const given = Buffer.from(signature ?? '', 'base64');
+      return version === 'v1' && given.length === expected.length && timingSafeEqual(given, expected);
+    });
+}
+
+describe('walking skeleton: one Avro event in, one signed webhook out', () => {
+  const config = testConfig(inject('services'));
+  const log = createRootLogger({ level: config.log.level });
+  const kafka = createKafka(config.kafka, log, 'test');
+  const registry = createSchemaRegistryClient(config.schemaRegistry);
+  const organization = uniqueName('org');
+  const signingSecret = generateSigningSecret();
+  let pool: Pool;
+  let receiver: Receiver;
+  let webhookId: string;
+  let schemaId: number;
+  const parts: RunningPart[] = [];
+
+  beforeAll(async () => {
+    await migrateUp(config.database.url, log);
+    pool = createPool({ url: config.database.url, max: 2, applicationName: 'test' }, log);
+    await ensureTopics(kafka, [{ topic: config.topics.userEvents, numPartitions: 1 }], 1);
+    schemaId = await registerUserEventSchema(registry, config.topics.userEvents);
+    receiver = await startReceiver();
+    webhookId = await insertWebhook(pool, createSecretBox(config.secrets.encryptionKey), {
+      organization,
+      name: 'demo',
+      url: receiver.url,
+      eventTypes: ['USER_CREATED'],
+      owner: 'admin@example.com',
+      verified: true,
+      signingSecret,
+    });
+    for (const role of ['router', 'deliverer'] as const) parts.push(...(await startRole(role, config, log)).parts);
+  });
+
+  afterAll(async () => {
+    await stopParts(parts, log);
+    await receiver?.close();
+    await pool?.end();
+  });
+
+  it('delivers the seed-000 USER_CREATED envelope, signed, and nothing the webhook did not ask for', async () => {
+    const payload = { username: 'demo', email: 'demo@parallelworks.com', userId: '66ec445884b4103f670d0c86', organization: 'parallelworks', remainingSeats: 5 };
+    const otherType = sampleUserEvent({ organization, eventType: 'USER_DISABLED' });
+    const otherOrganization = sampleUserEvent({ organization: uniqueName('other-org') });
+    const wanted = sampleUserEvent({ organization, payload });
+    await produceUserEvents(kafka, registry, schemaId, config.topics.userEvents, [otherType, otherOrganization, wanted]);
+
+    const request = await waitFor('the webhook request', () => receiver.requests[0]);
+
+    expect(request.method).toBe('POST');
+    expect(request.body).toBe(
+      JSON.stringify({ type: 'USER_CREATED', webhook: { id: webhookId, organization, name: 'demo' }, payload }),
+    );
+    expect(request.headers['content-type']).toBe('application/json');
+    expect(request.headers['user-agent']).toBe(config.http.userAgent);
+    expect(request.headers['webhook-id']).toMatch(/^msg_/);
+    expect(Math.abs(Number(request.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(60);
+    expect(verifyStandardWebhook(signingSecret, request.headers, request.body)).toBe(true);
+    expect(verifyStandardWebhook(generateSigningSecret(), request.headers, request.body)).toBe(false);
+
+    // A later matching event proves the two non-matching ones (routed before it, same partition) produced nothing.
+    const later = sampleUserEvent({ organization });
+    await produceUserEvents(kafka, registry, schemaId, config.topics.userEvents, [later]);
+    await waitFor('the second webhook request', () => receiver.requests[1]);
+    const userIds = receiver.requests.map((r) => (JSON.parse(r.body) as { payload: { userId: string } }).payload.userId);
+    expect(userIds).toEqual([payload.userId, later.payload.userId]);
+  });
+});

@@ -1,0 +1,39 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { loadConfig, type ConnectorConfig } from '../../config/load.js';
+import type { ServiceEndpoints } from './provide-services.js';
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * A real configuration for one test: the run's services, and topic and group
+ * names of its own so tests never see each other's records.
+ */
+export function testConfig(services: ServiceEndpoints, env: Record<string, string> = {}): Readonly<ConnectorConfig> {
+  const id = randomUUID().slice(0, 8);
+  return loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'warn',
+    KAFKA_BROKERS: services.kafkaBrokers.join(','),
+    SCHEMA_REGISTRY_URL: services.schemaRegistryUrl,
+    DATABASE_URL: services.databaseUrl,
+    SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    TOPIC_REPLICATION_FACTOR: '1',
+    TOPIC_DELIVERIES_PARTITIONS: '4',
+    TOPIC_USER_EVENTS: `t-${id}.identity.user-events`,
+    TOPIC_GROUP_EVENTS: `t-${id}.identity.group-events`,
+    TOPIC_AUTH_EVENTS: `t-${id}.identity.auth-events`,
+    TOPIC_DELIVERIES: `t-${id}.webhooks.deliveries`,
+    TOPIC_INGEST_DLQ: `t-${id}.webhooks.ingest.dlq`,
+    TOPIC_DELIVERIES_DLQ: `t-${id}.webhooks.deliveries.dlq`,
+    TOPIC_ATTEMPTS: `t-${id}.webhooks.attempts`,
+    ROUTER_GROUP_ID: `t-${id}-router`,
+    ROUTER_TRANSACTIONAL_ID: `t-${id}-router-0`,
+    DELIVERER_GROUP_ID: `t-${id}-deliverer`,
+    HTTP_ALLOW_PLAIN_HTTP: 'true',
+    HTTP_SSRF_ALLOWLIST: '127.0.0.1',
+    SERVER_PORT: '0',
+    ...env,
+  });
+}

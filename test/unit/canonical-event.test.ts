@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { ConnectorError } from '../../connector/errors.js';
+import { loadEventCatalog } from '../../connector/events/catalog.js';
+import { toCanonicalEvent } from '../../connector/ingest/canonical-event.js';
+import { taskIdFor } from '../../connector/delivery/task.js';
+
+const catalog = loadEventCatalog();
+const record = {
+  eventId: 'e1', eventType: 'USER_DISABLED', occurredAt: 1_700_000_000_000, organization: 'acme', actor: null, source: 'idp', schemaVersion: 1,
+  payload: { username: 'demo', email: 'd@e.f', userId: 'u1', organization: 'acme', remainingSeats: null },
+};
+
+describe('toCanonicalEvent', () => {
+  it('adds the family from the catalog and leaves null payload fields out (seed 000 USER_DISABLED has no remainingSeats)', () => {
+    const event = toCanonicalEvent(record, catalog);
+    expect(event.family).toBe('user');
+    expect(event.payload).toEqual({ username: 'demo', email: 'd@e.f', userId: 'u1', organization: 'acme' });
+    expect(Object.keys(event.payload)).not.toContain('remainingSeats');
+  });
+
+  it('classifies an event type outside the catalog as poison', () => {
+    try {
+      toCanonicalEvent({ ...record, eventType: 'USER_TELEPORTED' }, catalog);
+      expect.fail('should throw');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConnectorError);
+      expect((error as ConnectorError).kind).toBe('poison');
+      expect((error as ConnectorError).code).toBe('UNKNOWN_EVENT_TYPE');
+    }
+  });
+});
+
+describe('the catalog', () => {
+  it('holds every type of the shared catalog with a family, and validates patterns', () => {
+    expect(catalog.events.length).toBeGreaterThanOrEqual(100);
+    for (const type of ['USER_CREATED', 'USER_DISABLED', 'USER_REMOVED_FROM_GROUP', 'USER_LOGIN', 'GROUP_CREATED']) expect(catalog.isKnownType(type)).toBe(true);
+    expect(catalog.isValidPattern('user.*')).toBe(true);
+    expect(catalog.isValidPattern('*')).toBe(true);
+    expect(catalog.isValidPattern('robots.*')).toBe(false);
+  });
+});
+
+describe('taskIdFor', () => {
+  it('is stable per (event, webhook) and differs across webhooks', () => {
+    expect(taskIdFor('e1', 'w1')).toBe(taskIdFor('e1', 'w1'));
+    expect(taskIdFor('e1', 'w1')).not.toBe(taskIdFor('e1', 'w2'));
+    expect(taskIdFor('e1', 'w1')).toMatch(/^msg_[A-Za-z0-9_-]{27}$/);
+  });
+});

@@ -1,0 +1,50 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../config/load.js';
+
+const KEY = randomBytes(32).toString('base64');
+const problemsOf = (env: Record<string, string>): string[] => {
+  try {
+    loadConfig({ SECRETS_ENCRYPTION_KEY: KEY, ...env });
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+};
+
+describe('loadConfig', () => {
+  it('loads defaults, parses lists and freezes the result', () => {
+    const config = loadConfig({ SECRETS_ENCRYPTION_KEY: KEY, KAFKA_BROKERS: 'a:9092, b:9093', HTTP_SSRF_ALLOWLIST: '127.0.0.1,10.0.0.0/8' });
+    expect(config.kafka.brokers).toEqual(['a:9092', 'b:9093']);
+    expect(config.http.ssrfAllowlist).toEqual(['127.0.0.1', '10.0.0.0/8']);
+    expect(config.topics.deliveries).toBe('webhooks.deliveries');
+    expect(Object.isFrozen(config.kafka)).toBe(true);
+    expect(() => {
+      (config.kafka as { clientId: string }).clientId = 'x';
+    }).toThrow();
+  });
+
+  it('names the key, the problem and the env var for a bad value', () => {
+    const [problem] = problemsOf({ KAFKA_BROKERS: 'no-port' });
+    expect(problem).toContain('kafka.brokers');
+    expect(problem).toContain('"no-port" is not');
+    expect(problem).toContain('set KAFKA_BROKERS');
+  });
+
+  it('requires the encryption key and does not echo secrets', () => {
+    const problems = problemsOf({ SECRETS_ENCRYPTION_KEY: 'c2hvcnQ=' });
+    expect(problems.join('\n')).toContain('secrets.encryptionKey');
+    expect(problems.join('\n')).not.toContain('c2hvcnQ=');
+  });
+
+  it('refuses plain HTTP webhooks in production but allows them in development', () => {
+    expect(problemsOf({ HTTP_ALLOW_PLAIN_HTTP: 'true' }).join()).toContain('http.allowPlainHttp');
+    expect(problemsOf({ HTTP_ALLOW_PLAIN_HTTP: 'true', NODE_ENV: 'development' })).toEqual([]);
+  });
+
+  it('rejects malformed CIDR ranges and unknown enum values', () => {
+    expect(problemsOf({ HTTP_SSRF_ALLOWLIST: '10.0.0.0/99' }).join()).toContain('http.ssrfAllowlist');
+    expect(problemsOf({ LOG_LEVEL: 'loud' }).join()).toContain('set LOG_LEVEL');
+  });
+});

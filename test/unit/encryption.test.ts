@@ -1,0 +1,23 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { createSecretBox } from '../../connector/security/encryption.js';
+
+describe('createSecretBox', () => {
+  const box = createSecretBox(randomBytes(32).toString('base64'));
+
+  it('round-trips and never stores the plaintext', () => {
+    const stored = box.encrypt('whsec_topsecret');
+    expect(stored).toMatch(/^v1:/);
+    expect(stored).not.toContain('topsecret');
+    expect(box.decrypt(stored)).toBe('whsec_topsecret');
+    expect(box.encrypt('same')).not.toBe(box.encrypt('same'));
+  });
+
+  it('refuses tampered ciphertext and a wrong key', () => {
+    const stored = box.encrypt('value');
+    const raw = Buffer.from(stored.slice(3), 'base64');
+    raw[raw.length - 1] ^= 1;
+    expect(() => box.decrypt(`v1:${raw.toString('base64')}`)).toThrow(/does not decrypt/);
+    expect(() => createSecretBox(randomBytes(32).toString('base64')).decrypt(stored)).toThrow(/does not decrypt/);
+  });
+});

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { decideOutcome, parseRetryAfter } from '../../connector/delivery/outcome.js';
+
+const now = Date.parse('2026-11-25T12:00:00Z');
+const response = (status: number, retryAfter?: string) => ({ kind: 'response' as const, status, retryAfter });
+
+describe('decideOutcome', () => {
+  it('treats every 2xx as delivered', () => {
+    for (const status of [200, 201, 202, 204, 299]) expect(decideOutcome(response(status), now).decision).toBe('delivered');
+  });
+
+  it('retries 408, 429 and 5xx', () => {
+    for (const status of [408, 429, 500, 502, 503, 504]) expect(decideOutcome(response(status), now).decision).toBe('retry');
+  });
+
+  it('disables the webhook on 410 Gone', () => {
+    expect(decideOutcome(response(410), now)).toEqual({ decision: 'disable', reason: 'endpoint answered 410 Gone' });
+  });
+
+  it('gives up on other 4xx and on redirects, which are not followed', () => {
+    for (const status of [400, 401, 403, 404, 413, 422, 301, 302]) expect(decideOutcome(response(status), now).decision).toBe('final');
+  });
+
+  it('honours Retry-After in seconds and as an HTTP date', () => {
+    expect(decideOutcome(response(503, '120'), now)).toEqual({ decision: 'retry', reason: 'HTTP 503', retryAfterMs: 120_000 });
+    expect(decideOutcome(response(429, 'Wed, 25 Nov 2026 12:01:00 GMT'), now)).toMatchObject({ retryAfterMs: 60_000 });
+  });
+
+  it('retries retryable transport errors and not the others', () => {
+    expect(decideOutcome({ kind: 'error', code: 'TIMEOUT', message: 't', retryable: true }, now).decision).toBe('retry');
+    expect(decideOutcome({ kind: 'error', code: 'SSRF_BLOCKED', message: 's', retryable: false }, now).decision).toBe('final');
+  });
+});
+
+describe('parseRetryAfter', () => {
+  it('ignores absent or unreadable values and clamps past dates to zero', () => {
+    expect(parseRetryAfter(undefined, now)).toBeUndefined();
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter('Wed, 25 Nov 2026 11:00:00 GMT', now)).toBe(0);
+  });
+});

@@ -1,0 +1,25 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { generateSigningSecret, sign, signatureHeader } from '../../connector/delivery/signature.js';
+
+describe('Standard Webhooks signatures', () => {
+  // The example of the Standard Webhooks specification: secret, id, timestamp, body and the expected signature.
+  it('reproduces the specification example', () => {
+    const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+    const body = '{"test": 2432232314}';
+    expect(sign(secret, 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, body)).toBe('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
+  });
+
+  it('signs id.timestamp.body with the base64-decoded key', () => {
+    const secret = generateSigningSecret();
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
+    const mac = createHmac('sha256', Buffer.from(secret.slice(6), 'base64')).update('msg_1.100.{}').digest('base64');
+    expect(sign(secret, 'msg_1', 100, '{}')).toBe(`v1,${mac}`);
+  });
+
+  it('signs with every secret during a rotation, space-separated', () => {
+    const [current, previous] = [generateSigningSecret(), generateSigningSecret()];
+    const header = signatureHeader([current, previous], 'msg_1', 100, '{}');
+    expect(header.split(' ')).toEqual([sign(current, 'msg_1', 100, '{}'), sign(previous, 'msg_1', 100, '{}')]);
+  });
+});
