@@ -1,4 +1,5 @@
 import type { Consumer, EachMessagePayload, Kafka, Producer } from 'kafkajs';
+import { createProducer } from '../kafka/client.js';
 import { classify } from '../errors.js';
 import { deliveries, endToEndLatency, httpRequestDuration } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
@@ -89,7 +90,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
 
   return {
     async start() {
-      producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+      producer = createProducer(kafka, { idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();
       consumer = kafka.consumer({ groupId: deps.groupId, readUncommitted: false });
       await consumer.connect();

@@ -1,4 +1,5 @@
 import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import { createProducer } from '../kafka/client.js';
 import { classify } from '../errors.js';
 import type { EventCatalog } from '../events/catalog.js';
 import { encodeTask } from '../delivery/task.js';
@@ -91,7 +92,7 @@ export function createRouter(deps: RouterDeps): Router {
 
   return {
     async start() {
-      producer = kafka.producer({ transactionalId: deps.transactionalId, idempotent: true, maxInFlightRequests: 1 });
+      producer = createProducer(kafka, { transactionalId: deps.transactionalId, idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();
       consumer = kafka.consumer({ groupId: deps.groupId, readUncommitted: false });
       await consumer.connect();

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { Kafka, Partitioners, logLevel, type KafkaConfig, type Producer, type ProducerConfig, type SASLOptions } from 'kafkajs';
 import type { ConnectorConfig } from '../../config/load.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -31,4 +31,12 @@ export function createKafka(config: ConnectorConfig['kafka'], log: Logger, clien
   };
   if (sasl) options.sasl = sasl;
   return new Kafka(options);
+}
+
+/**
+ * Producers partition by key with the Java client's murmur2 hash, so a
+ * webhook's tasks land on the same partition whichever client wrote them.
+ */
+export function createProducer(kafka: Kafka, options: Omit<ProducerConfig, 'createPartitioner'> = {}): Producer {
+  return kafka.producer({ ...options, createPartitioner: Partitioners.DefaultPartitioner });
 }

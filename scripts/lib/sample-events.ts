@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createProducer } from '../../connector/kafka/client.js';
 import type { Kafka } from 'kafkajs';
 import { readerSchemas } from '../../schemas/avro/index.js';
 import type { SchemaRegistryClient } from '../../connector/kafka/schema-registry.js';
@@ -43,7 +44,7 @@ export async function registerUserEventSchema(registry: SchemaRegistryClient, to
 }
 
 export async function produceUserEvents(kafka: Kafka, registry: SchemaRegistryClient, schemaId: number, topic: string, events: UserEventRecord[]): Promise<void> {
-  const producer = kafka.producer();
+  const producer = createProducer(kafka);
   await producer.connect();
   try {
     const messages = await Promise.all(events.map(async (event) => ({ key: event.payload.userId, value: await registry.encode(schemaId, event) })));

@@ -1,4 +1,3 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startRole, stopParts, type RunningPart } from '../../connector/app.js';
 import { migrateUp } from '../../connector/db/migrate.js';
@@ -12,23 +11,9 @@ import { createSecretBox } from '../../connector/security/encryption.js';
 import { insertWebhook } from '../../connector/subscriptions/repository.js';
 import { produceUserEvents, registerUserEventSchema, sampleUserEvent } from '../../scripts/lib/sample-events.js';
 import { testConfig, uniqueName } from '../support/harness.js';
-import { startReceiver, type Receiver } from '../support/receiver.js';
+import { startReceiver, type Receiver } from '../../scripts/lib/receiver.js';
+import { verifyStandardWebhook } from '../../scripts/lib/verify-signature.js';
 import { waitFor } from '../support/wait.js';
-
-/** Standard Webhooks verification, written from the spec, independent of the connector's signer. */
-function verifyStandardWebhook(secret: string, headers: Record<string, string | string[] | undefined>, body: string): boolean {
-  const id = String(headers['webhook-id']);
-  const timestamp = String(headers['webhook-timestamp']);
-  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
-  const expected = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest();
-  return String(headers['webhook-signature'])
-    .split(' ')
-    .some((candidate) => {
-      const [version, signature] = candidate.split(',');
-      const given = Buffer.from(signature ?? '', 'base64');
-      return version === 'v1' && given.length === expected.length && timingSafeEqual(given, expected);
-    });
-}
 
 describe('walking skeleton: one Avro event in, one signed webhook out', () => {
   const config = testConfig(inject('services'));

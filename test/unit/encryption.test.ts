@@ -16,7 +16,7 @@ describe('createSecretBox', () => {
   it('refuses tampered ciphertext and a wrong key', () => {
     const stored = box.encrypt('value');
     const raw = Buffer.from(stored.slice(3), 'base64');
-    raw[raw.length - 1] ^= 1;
+    raw.writeUInt8(raw.readUInt8(raw.length - 1) ^ 1, raw.length - 1);
     expect(() => box.decrypt(`v1:${raw.toString('base64')}`)).toThrow(/does not decrypt/);
     expect(() => createSecretBox(randomBytes(32).toString('base64')).decrypt(stored)).toThrow(/does not decrypt/);
   });

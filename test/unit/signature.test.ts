@@ -23,3 +23,16 @@ describe('Standard Webhooks signatures', () => {
     expect(header.split(' ')).toEqual([sign(current, 'msg_1', 100, '{}'), sign(previous, 'msg_1', 100, '{}')]);
   });
 });
+
+describe('the receiver-side verifier (scripts/lib/verify-signature.ts)', () => {
+  it('accepts what the connector signs, within the tolerance, with either rotation secret', async () => {
+    const { verifyStandardWebhook } = await import('../../scripts/lib/verify-signature.js');
+    const [current, previous] = [generateSigningSecret(), generateSigningSecret()];
+    const headers = { 'webhook-id': 'msg_1', 'webhook-timestamp': '1000', 'webhook-signature': signatureHeader([current, previous], 'msg_1', 1000, '{"a":1}') };
+    expect(verifyStandardWebhook(current, headers, '{"a":1}', 300, 1000)).toBe(true);
+    expect(verifyStandardWebhook(previous, headers, '{"a":1}', 300, 1000)).toBe(true);
+    expect(verifyStandardWebhook(generateSigningSecret(), headers, '{"a":1}', 300, 1000)).toBe(false);
+    expect(verifyStandardWebhook(current, headers, '{"a":2}', 300, 1000)).toBe(false);
+    expect(verifyStandardWebhook(current, headers, '{"a":1}', 300, 1400)).toBe(false);
+  });
+});
