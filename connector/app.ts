@@ -47,11 +47,16 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       parts.push({ name: 'subscription store', stop: () => subscriptions.stop() });
       const registry = createSchemaRegistryClient(config.schemaRegistry);
       const schemas = readerSchemas();
+      const decoders = new Map([
+        [config.topics.userEvents, createAvroDecoder(registry, schemas.user)],
+        [config.topics.groupEvents, createAvroDecoder(registry, schemas.group)],
+        [config.topics.authEvents, createAvroDecoder(registry, schemas.auth)],
+      ]);
       const router = createRouter({
         kafka,
         catalog: loadEventCatalog(),
         subscriptions,
-        decoders: new Map([[config.topics.userEvents, createAvroDecoder(registry, schemas.user)]]),
+        decoders,
         groupId: config.router.groupId,
         transactionalId: config.router.transactionalId,
         deliveriesTopic: config.topics.deliveries,

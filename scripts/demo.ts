@@ -20,7 +20,8 @@ import { createRootLogger } from '../connector/observability/logger.js';
 import { createSecretBox } from '../connector/security/encryption.js';
 import { insertWebhook } from '../connector/subscriptions/repository.js';
 import { startReceiver } from './lib/receiver.js';
-import { produceUserEvents, registerUserEventSchema, sampleUserEvent } from './lib/sample-events.js';
+import { loadEventCatalog } from '../connector/events/catalog.js';
+import { produceEvents, registerSchemas, sampleEvent } from './lib/sample-events.js';
 import { verifyStandardWebhook } from './lib/verify-signature.js';
 import { ensureStackUp, stackOptionsFromEnv } from './stack/index.js';
 
@@ -60,9 +61,10 @@ async function main(): Promise<void> {
 
   step('Preparing Postgres, topics and the Avro schema');
   await migrateUp(config.database.url, log);
-  await ensureTopics(kafka, [{ topic: config.topics.userEvents, numPartitions: 3 }], 1);
-  const schemaId = await registerUserEventSchema(registry, config.topics.userEvents);
-  console.log(`  schema ${config.topics.userEvents}-value registered with id ${schemaId} (BACKWARD)`);
+  const { userEvents, groupEvents, authEvents } = config.topics;
+  await ensureTopics(kafka, [userEvents, groupEvents, authEvents].map((topic) => ({ topic, numPartitions: 3 })), 1);
+  const schemaIds = await registerSchemas(registry, config);
+  console.log(`  schemas registered (BACKWARD): ${JSON.stringify(schemaIds)}`);
 
   const receiver = await startReceiver();
   const pool = createPool({ url: config.database.url, max: 2, applicationName: 'demo' }, log);
@@ -103,11 +105,13 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown(0));
 
   step('Producing sample events: USER_CREATED and USER_DISABLED for parallelworks');
+  const catalog = loadEventCatalog();
+  const user = { username: 'demo', email: 'demo@parallelworks.com', organization: 'parallelworks' };
   const events = [
-    sampleUserEvent({ organization: 'parallelworks', eventType: 'USER_CREATED', payload: { username: 'demo', email: 'demo@parallelworks.com', userId: '66ec445884b4103f670d0c86', organization: 'parallelworks', remainingSeats: 5 } }),
-    sampleUserEvent({ organization: 'parallelworks', eventType: 'USER_DISABLED', payload: { username: 'demo', email: 'demo@parallelworks.com', userId: '653c787c8e048caa7cb4e554', organization: 'parallelworks', remainingSeats: null } }),
+    sampleEvent(catalog, 'USER_CREATED', 'parallelworks', { ...user, userId: '66ec445884b4103f670d0c86', remainingSeats: 5 }),
+    sampleEvent(catalog, 'USER_DISABLED', 'parallelworks', { ...user, userId: '653c787c8e048caa7cb4e554' }),
   ];
-  await produceUserEvents(kafka, registry, schemaId, config.topics.userEvents, events);
+  await produceEvents(kafka, registry, schemaIds.user, userEvents, events);
 
   const deadline = Date.now() + 60_000;
   while (printed < events.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));

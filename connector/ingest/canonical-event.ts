@@ -14,9 +14,16 @@ export interface CanonicalEvent {
   payload: Record<string, unknown>;
 }
 
-function withoutNulls(record: Record<string, unknown>): Record<string, unknown> {
+const isEmptyMap = (value: unknown): boolean =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
+
+/** Receivers see the facts an event has: null fields and an empty attributes map are left out. */
+function presentFields(record: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(record)) if (value !== null && value !== undefined) out[key] = value;
+  for (const [key, value] of Object.entries(record)) {
+    if (value === null || value === undefined || (key === 'attributes' && isEmptyMap(value))) continue;
+    out[key] = value;
+  }
   return out;
 }
 
@@ -41,6 +48,6 @@ export function toCanonicalEvent(record: Record<string, unknown>, catalog: Event
     organization: String(record['organization']),
     actor: (record['actor'] as string | null | undefined) ?? null,
     source: String(record['source'] ?? 'unknown'),
-    payload: payload && typeof payload === 'object' ? withoutNulls(payload as Record<string, unknown>) : {},
+    payload: payload && typeof payload === 'object' ? presentFields(payload as Record<string, unknown>) : {},
   };
 }

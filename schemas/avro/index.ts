@@ -1,13 +1,25 @@
 import { readFileSync } from 'node:fs';
 import type avro from 'avsc';
 
-/** Reader schemas of the source families, by family name; one source topic each. */
-export type SourceFamily = 'user';
+/**
+ * The source families and their reader schemas, one topic each. The catalog
+ * family of an event decides routing; the topic decides only the schema:
+ * admin-family events (platform configuration objects) travel on the group
+ * topic, whose payload carries resource fields for them.
+ */
+export const SOURCE_FAMILIES = ['user', 'group', 'auth'] as const;
+export type SourceFamily = (typeof SOURCE_FAMILIES)[number];
 
-function readSchema(file: string): avro.Schema {
-  return JSON.parse(readFileSync(new URL(`./${file}`, import.meta.url), 'utf8')) as avro.Schema;
+const FILES: Record<SourceFamily, string> = {
+  user: 'identity-user-event.avsc',
+  group: 'identity-group-event.avsc',
+  auth: 'identity-auth-event.avsc',
+};
+
+export function readerSchema(family: SourceFamily): avro.Schema {
+  return JSON.parse(readFileSync(new URL(`./${FILES[family]}`, import.meta.url), 'utf8')) as avro.Schema;
 }
 
 export function readerSchemas(): Record<SourceFamily, avro.Schema> {
-  return { user: readSchema('identity-user-event.avsc') };
+  return { user: readerSchema('user'), group: readerSchema('group'), auth: readerSchema('auth') };
 }

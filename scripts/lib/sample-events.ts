@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { createProducer } from '../../connector/kafka/client.js';
 import type { Kafka } from 'kafkajs';
-import { readerSchemas } from '../../schemas/avro/index.js';
+import type { ConnectorConfig } from '../../config/load.js';
+import type { EventCatalog } from '../../connector/events/catalog.js';
+import { createProducer } from '../../connector/kafka/client.js';
 import type { SchemaRegistryClient } from '../../connector/kafka/schema-registry.js';
+import { readerSchema, SOURCE_FAMILIES, type SourceFamily } from '../../schemas/avro/index.js';
 
-/** A user event as producers write it (the Avro record of schemas/avro/identity-user-event.avsc). */
-export interface UserEventRecord {
+/** A source record as identity platforms write it (header + family payload). */
+export interface IdentityEventRecord {
   eventId: string;
   eventType: string;
   occurredAt: number;
@@ -13,41 +15,58 @@ export interface UserEventRecord {
   actor: string | null;
   source: string;
   schemaVersion: number;
-  payload: {
-    username: string | null;
-    email: string | null;
-    userId: string;
-    organization: string | null;
-    remainingSeats: number | null;
-  };
+  payload: Record<string, unknown>;
 }
 
-export function sampleUserEvent(overrides: Partial<UserEventRecord> & { organization: string }): UserEventRecord {
+/** Which source topic carries a catalog family (admin objects travel with groups). */
+export function sourceFamilyOf(catalogFamily: string): SourceFamily {
+  if (catalogFamily === 'user' || catalogFamily === 'auth') return catalogFamily;
+  return 'group';
+}
+
+export function topicOf(config: Pick<ConnectorConfig, 'topics'>, family: SourceFamily): string {
+  return { user: config.topics.userEvents, group: config.topics.groupEvents, auth: config.topics.authEvents }[family];
+}
+
+/** A plausible event of any catalog type; fields left out take their schema defaults. */
+export function sampleEvent(catalog: EventCatalog, eventType: string, organization: string, payload: Record<string, unknown> = {}): IdentityEventRecord {
+  const family = catalog.familyOf(eventType);
+  if (family === undefined) throw new Error(`unknown event type ${eventType}`);
+  const userId = randomUUID();
+  const base: Record<string, unknown> = { username: `user-${userId.slice(0, 6)}`, email: `user-${userId.slice(0, 6)}@example.com`, userId, organization };
+  if (family === 'group') base['groupName'] = 'Demo-Group';
+  if (family === 'admin') Object.assign(base, { resourceType: eventType.split('_')[0]!.toLowerCase(), resourceId: randomUUID(), resourceName: 'demo' });
   return {
     eventId: randomUUID(),
-    eventType: 'USER_CREATED',
+    eventType,
     occurredAt: Date.now(),
+    organization,
     actor: null,
     source: 'sample-producer',
     schemaVersion: 1,
-    payload: { username: 'demo', email: 'demo@example.com', userId: randomUUID(), organization: overrides.organization, remainingSeats: 5 },
-    ...overrides,
+    payload: { ...base, ...payload },
   };
 }
 
-/** Registers the user-event schema under `<topic>-value` with BACKWARD compatibility; returns its id. */
-export async function registerUserEventSchema(registry: SchemaRegistryClient, topic: string): Promise<number> {
-  const subject = `${topic}-value`;
-  const id = await registry.register(subject, readerSchemas().user as object);
-  await registry.setCompatibility(subject, 'BACKWARD');
-  return id;
+/** Registers each family's schema under `<topic>-value` with BACKWARD compatibility; returns the ids. */
+export async function registerSchemas(registry: SchemaRegistryClient, config: Pick<ConnectorConfig, 'topics'>): Promise<Record<SourceFamily, number>> {
+  const ids = {} as Record<SourceFamily, number>;
+  for (const family of SOURCE_FAMILIES) {
+    const subject = `${topicOf(config, family)}-value`;
+    await registry.setCompatibility(subject, 'BACKWARD');
+    ids[family] = await registry.register(subject, readerSchema(family) as object);
+  }
+  return ids;
 }
 
-export async function produceUserEvents(kafka: Kafka, registry: SchemaRegistryClient, schemaId: number, topic: string, events: UserEventRecord[]): Promise<void> {
+/** Encodes with the given writer schema id and produces, keyed by user id (per-user order at the source). */
+export async function produceEvents(kafka: Kafka, registry: SchemaRegistryClient, schemaId: number, topic: string, events: IdentityEventRecord[]): Promise<void> {
   const producer = createProducer(kafka);
   await producer.connect();
   try {
-    const messages = await Promise.all(events.map(async (event) => ({ key: event.payload.userId, value: await registry.encode(schemaId, event) })));
+    const messages = await Promise.all(
+      events.map(async (event) => ({ key: String(event.payload['userId'] ?? event.eventId), value: await registry.encode(schemaId, event) })),
+    );
     await producer.send({ topic, messages });
   } finally {
     await producer.disconnect();

@@ -9,7 +9,8 @@ import { ensureTopics } from '../../connector/kafka/topics.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
 import { createSecretBox } from '../../connector/security/encryption.js';
 import { insertWebhook } from '../../connector/subscriptions/repository.js';
-import { produceUserEvents, registerUserEventSchema, sampleUserEvent } from '../../scripts/lib/sample-events.js';
+import { loadEventCatalog } from '../../connector/events/catalog.js';
+import { produceEvents, registerSchemas, sampleEvent } from '../../scripts/lib/sample-events.js';
 import { testConfig, uniqueName } from '../support/harness.js';
 import { startReceiver, type Receiver } from '../../scripts/lib/receiver.js';
 import { verifyStandardWebhook } from '../../scripts/lib/verify-signature.js';
@@ -20,6 +21,7 @@ describe('walking skeleton: one Avro event in, one signed webhook out', () => {
   const log = createRootLogger({ level: config.log.level });
   const kafka = createKafka(config.kafka, log, 'test');
   const registry = createSchemaRegistryClient(config.schemaRegistry);
+  const catalog = loadEventCatalog();
   const organization = uniqueName('org');
   const signingSecret = generateSigningSecret();
   let pool: Pool;
@@ -31,8 +33,9 @@ describe('walking skeleton: one Avro event in, one signed webhook out', () => {
   beforeAll(async () => {
     await migrateUp(config.database.url, log);
     pool = createPool({ url: config.database.url, max: 2, applicationName: 'test' }, log);
-    await ensureTopics(kafka, [{ topic: config.topics.userEvents, numPartitions: 1 }], 1);
-    schemaId = await registerUserEventSchema(registry, config.topics.userEvents);
+    const { userEvents, groupEvents, authEvents } = config.topics;
+    await ensureTopics(kafka, [userEvents, groupEvents, authEvents].map((topic) => ({ topic, numPartitions: 1 })), 1);
+    schemaId = (await registerSchemas(registry, config)).user;
     receiver = await startReceiver();
     webhookId = await insertWebhook(pool, createSecretBox(config.secrets.encryptionKey), {
       organization,
@@ -54,10 +57,10 @@ describe('walking skeleton: one Avro event in, one signed webhook out', () => {
 
   it('delivers the seed-000 USER_CREATED envelope, signed, and nothing the webhook did not ask for', async () => {
     const payload = { username: 'demo', email: 'demo@parallelworks.com', userId: '66ec445884b4103f670d0c86', organization: 'parallelworks', remainingSeats: 5 };
-    const otherType = sampleUserEvent({ organization, eventType: 'USER_DISABLED' });
-    const otherOrganization = sampleUserEvent({ organization: uniqueName('other-org') });
-    const wanted = sampleUserEvent({ organization, payload });
-    await produceUserEvents(kafka, registry, schemaId, config.topics.userEvents, [otherType, otherOrganization, wanted]);
+    const otherType = sampleEvent(catalog, 'USER_DISABLED', organization);
+    const otherOrganization = sampleEvent(catalog, 'USER_CREATED', uniqueName('other-org'));
+    const wanted = sampleEvent(catalog, 'USER_CREATED', organization, payload);
+    await produceEvents(kafka, registry, schemaId, config.topics.userEvents, [otherType, otherOrganization, wanted]);
 
     const request = await waitFor('the webhook request', () => receiver.requests[0]);
 
@@ -73,10 +76,10 @@ describe('walking skeleton: one Avro event in, one signed webhook out', () => {
     expect(verifyStandardWebhook(generateSigningSecret(), request.headers, request.body)).toBe(false);
 
     // A later matching event proves the two non-matching ones (routed before it, same partition) produced nothing.
-    const later = sampleUserEvent({ organization });
-    await produceUserEvents(kafka, registry, schemaId, config.topics.userEvents, [later]);
+    const later = sampleEvent(catalog, 'USER_CREATED', organization);
+    await produceEvents(kafka, registry, schemaId, config.topics.userEvents, [later]);
     await waitFor('the second webhook request', () => receiver.requests[1]);
     const userIds = receiver.requests.map((r) => (JSON.parse(r.body) as { payload: { userId: string } }).payload.userId);
-    expect(userIds).toEqual([payload.userId, later.payload.userId]);
+    expect(userIds).toEqual([payload.userId, later.payload['userId']]);
   });
 });
