@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startRole, stopParts, type RunningPart } from '../../connector/app.js';
+import { migrateUp } from '../../connector/db/migrate.js';
+import { createPool, type Pool } from '../../connector/db/pool.js';
+import { decodeTask } from '../../connector/delivery/task.js';
+import { generateSigningSecret } from '../../connector/delivery/signature.js';
+import { loadEventCatalog } from '../../connector/events/catalog.js';
+import { createKafka, createProducer } from '../../connector/kafka/client.js';
+import { createSchemaRegistryClient } from '../../connector/kafka/schema-registry.js';
+import { ensureTopics } from '../../connector/kafka/topics.js';
+import { createRootLogger } from '../../connector/observability/logger.js';
+import { createSecretBox } from '../../connector/security/encryption.js';
+import { insertWebhook } from '../../connector/subscriptions/repository.js';
+import { readerSchema } from '../../schemas/avro/index.js';
+import { produceEvents, registerSchemas, sampleEvent } from '../../scripts/lib/sample-events.js';
+import { testConfig, uniqueName } from '../support/harness.js';
+import { header, readTopic, type TopicReader } from '../support/topic-reader.js';
+import { waitFor } from '../support/wait.js';
+
+/**
+ * The router against a real registry: producers on newer and older compatible
+ * schemas keep flowing without a restart, and every kind of poison record
+ * lands in the ingest DLQ once while the good records around it are routed.
+ */
+describe('ingest: schema evolution and poison records', () => {
+  const config = testConfig(inject('services'));
+  const log = createRootLogger({ level: config.log.level });
+  const kafka = createKafka(config.kafka, log, 'test');
+  const registry = createSchemaRegistryClient(config.schemaRegistry);
+  const catalog = loadEventCatalog();
+  const organization = uniqueName('org');
+  const topic = config.topics.userEvents;
+  const parts: RunningPart[] = [];
+  let pool: Pool;
+  let tasks: TopicReader;
+  let deadLetters: TopicReader;
+  let currentSchemaId: number;
+
+  const routedEventIds = (): string[] => tasks.messages.map((m) => decodeTask(m.value).event.eventId);
+
+  beforeAll(async () => {
+    await migrateUp(config.database.url, log);
+    pool = createPool({ url: config.database.url, max: 2, applicationName: 'test' }, log);
+    const { userEvents, groupEvents, authEvents } = config.topics;
+    await ensureTopics(kafka, [userEvents, groupEvents, authEvents].map((t) => ({ topic: t, numPartitions: 1 })), 1);
+    currentSchemaId = (await registerSchemas(registry, config)).user;
+    await insertWebhook(pool, createSecretBox(config.secrets.encryptionKey), {
+      organization, name: 'all user events', url: 'https://example.com/hook', eventTypes: ['user.*'], owner: 'test', verified: true, signingSecret: generateSigningSecret(),
+    });
+    parts.push(...(await startRole('router', config, log)).parts);
+    tasks = await readTopic(kafka, config.topics.deliveries);
+    deadLetters = await readTopic(kafka, config.topics.ingestDlq);
+  });
+
+  afterAll(async () => {
+    await stopParts(parts, log);
+    await tasks?.close();
+    await deadLetters?.close();
+    await pool?.end();
+  });
+
+  it('routes events written with a newer schema (added fields with defaults) and an older one (fields missing)', async () => {
+    const current = readerSchema('user') as { fields: Array<{ name: string; type: unknown }> } & Record<string, unknown>;
+    const payloadSchema = current.fields.find((f) => f.name === 'payload')!.type as { fields: Array<{ name: string }> } & Record<string, unknown>;
+    const newer = {
+      ...current,
+      fields: [
+        ...current.fields.map((f) => (f.name === 'payload' ? { ...f, type: { ...payloadSchema, fields: [...payloadSchema.fields, { name: 'department', type: ['null', 'string'], default: null }] } } : f)),
+        { name: 'region', type: 'string', default: 'eu-west' },
+      ],
+    };
+    const older = {
+      ...current,
+      fields: current.fields
+        .filter((f) => f.name !== 'schemaVersion')
+        .map((f) => (f.name === 'payload' ? { ...f, type: { ...payloadSchema, fields: payloadSchema.fields.filter((p) => !['remainingSeats', 'attributes'].includes(p.name)) } } : f)),
+    };
+    const subject = `${topic}-value`;
+    const newerId = await registry.register(subject, newer);
+    const olderId = await registry.register(subject, older);
+    expect(new Set([currentSchemaId, newerId, olderId]).size).toBe(3);
+
+    const fromNewer = { ...sampleEvent(catalog, 'USER_CREATED', organization, { department: 'R&D' }), region: 'us-east' };
+    const fromOlder = sampleEvent(catalog, 'USER_MODIFIED', organization);
+    delete (fromOlder as Partial<typeof fromOlder>).schemaVersion;
+    delete fromOlder.payload['remainingSeats'];
+    await produceEvents(kafka, registry, newerId, topic, [fromNewer]);
+    await produceEvents(kafka, registry, olderId, topic, [fromOlder]);
+
+    await waitFor('both events routed', () => routedEventIds().includes(fromOlder.eventId) && routedEventIds().includes(fromNewer.eventId));
+    const routed = tasks.messages.map((m) => decodeTask(m.value));
+    const newerTask = routed.find((t) => t.event.eventId === fromNewer.eventId)!;
+    // The reader schema has no `department`: resolution drops it rather than failing.
+    expect(newerTask.event.payload).not.toHaveProperty('department');
+    expect(newerTask.event.payload['userId']).toBe(fromNewer.payload['userId']);
+    expect(routed.find((t) => t.event.eventId === fromOlder.eventId)!.event.eventType).toBe('USER_MODIFIED');
+  });
+
+  it('dead-letters each poison record once, with its reason, and routes every good record around them', async () => {
+    const foreignId = await registry.register(uniqueName('foreign-subject'), { type: 'record', name: 'Invoice', fields: [{ name: 'amount', type: 'int' }] });
+    const good = Array.from({ length: 6 }, () => sampleEvent(catalog, 'USER_CREATED', organization));
+    const unknownType = sampleEvent(catalog, 'USER_CREATED', organization);
+    unknownType.eventType = 'USER_TELEPORTED';
+    const unknownSchemaId = Buffer.from([0, 0x7f, 0xff, 0xff, 0x00, 1, 2, 3]);
+    const poison = [
+      { key: 'not-avro', value: Buffer.from('{"eventType":"USER_CREATED"}'), code: 'NOT_AVRO_WIRE_FORMAT' },
+      { key: 'unknown-schema', value: unknownSchemaId, code: 'UNKNOWN_SCHEMA_ID' },
+      { key: 'incompatible', value: await registry.encode(foreignId, { amount: 7 }), code: 'SCHEMA_INCOMPATIBLE' },
+      { key: 'unknown-type', value: await registry.encode(currentSchemaId, unknownType), code: 'UNKNOWN_EVENT_TYPE' },
+      { key: 'tombstone', value: null, code: 'NOT_AVRO_WIRE_FORMAT' },
+    ];
+    const encodedGood = await Promise.all(good.map(async (e) => ({ key: e.eventId, value: await registry.encode(currentSchemaId, e) })));
+    // Good, bad, good, bad, … in one partition: a poison record must not hold up the ones after it.
+    const interleaved = encodedGood.flatMap((g, i) => (poison[i] ? [g, { key: poison[i]!.key, value: poison[i]!.value, headers: { origin: 'test' } }] : [g]));
+    const producer = createProducer(kafka);
+    await producer.connect();
+    await producer.send({ topic, messages: interleaved });
+    await producer.disconnect();
+
+    await waitFor('every good record routed', () => good.every((e) => routedEventIds().includes(e.eventId)));
+    await waitFor('every poison record dead-lettered', () => deadLetters.messages.length >= poison.length);
+
+    expect(deadLetters.messages.map((m) => m.key?.toString()).sort()).toEqual(poison.map((p) => p.key).sort());
+    for (const expected of poison) {
+      const letter = deadLetters.messages.find((m) => m.key?.toString() === expected.key)!;
+      expect(header(letter, 'dlq.error.code'), expected.key).toBe(expected.code);
+      expect(header(letter, 'dlq.source.topic')).toBe(topic);
+      expect(header(letter, 'dlq.source.partition')).toBe('0');
+      expect(header(letter, 'dlq.source.offset')).toMatch(/^\d+$/);
+      expect(header(letter, 'dlq.error.message')).toBeTruthy();
+      expect(header(letter, 'origin')).toBe('test');
+      expect(letter.value === null ? null : Buffer.compare(letter.value, expected.value ?? Buffer.alloc(0))).toBe(expected.value === null ? null : 0);
+    }
+    expect(routedEventIds().filter((id) => good.some((e) => e.eventId === id))).toHaveLength(good.length);
+  });
+});
