@@ -15,6 +15,7 @@ export interface ConnectorConfig {
     ssl: boolean;
     sasl: { mechanism: string; username: string; password: string };
     connectionTimeoutMs: number;
+    sessionTimeoutMs: number;
   };
   schemaRegistry: { url: string; username: string; password: string };
   database: { url: string; poolSize: number };
@@ -176,6 +177,12 @@ export const configSchema: Schema<ConnectorConfig> = {
       format: 'nat',
       default: 5000,
       env: 'KAFKA_CONNECTION_TIMEOUT_MS',
+    },
+    sessionTimeoutMs: {
+      doc: 'Consumer group session timeout: how long a crashed instance holds its partitions before the group reassigns them.',
+      format: 'nat',
+      default: 30000,
+      env: 'KAFKA_SESSION_TIMEOUT_MS',
     },
   },
   schemaRegistry: {

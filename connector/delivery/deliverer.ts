@@ -17,6 +17,7 @@ export interface DelivererDeps {
   targets: TargetCache;
   sender: HttpSender;
   groupId: string;
+  sessionTimeoutMs: number;
   deliveriesTopic: string;
   deliveriesDlqTopic: string;
   partitionsConcurrently: number;
@@ -92,7 +93,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     async start() {
       producer = createProducer(kafka, { idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();
-      consumer = kafka.consumer({ groupId: deps.groupId, readUncommitted: false });
+      consumer = kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false });
       await consumer.connect();
       await consumer.subscribe({ topics: [deps.deliveriesTopic], fromBeginning: true });
       await consumer.run({ partitionsConsumedConcurrently: deps.partitionsConcurrently, eachMessage: handleMessage });

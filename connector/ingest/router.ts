@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import { createProducer } from '../kafka/client.js';
 import { classify } from '../errors.js';
 import type { EventCatalog } from '../events/catalog.js';
@@ -11,6 +11,29 @@ import { ingestDeadLetter } from './dead-letter.js';
 import type { AvroDecoder } from './decode.js';
 import { planTasks } from './route.js';
 
+const MAX_RECORDS_PER_TRANSACTION = 500;
+/** Per send request, below the broker's default 1 MiB message.max.bytes with room for headers. */
+const MAX_SEND_BYTES = 512 * 1024;
+
+/** Splits messages into runs of at most `maxBytes` of keys and values. */
+export function bySize(messages: Message[], maxBytes: number): Message[][] {
+  const runs: Message[][] = [];
+  let run: Message[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = (message.value?.length ?? 0) + (typeof message.key === 'string' ? message.key.length : (message.key?.length ?? 0)) + 64;
+    if (run.length > 0 && bytes + size > maxBytes) {
+      runs.push(run);
+      run = [];
+      bytes = 0;
+    }
+    run.push(message);
+    bytes += size;
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
+
 export interface RouterDeps {
   kafka: Kafka;
   catalog: EventCatalog;
@@ -18,6 +41,7 @@ export interface RouterDeps {
   /** Source topic → decoder with that topic's reader schema. */
   decoders: ReadonlyMap<string, AvroDecoder>;
   groupId: string;
+  sessionTimeoutMs: number;
   transactionalId: string;
   deliveriesTopic: string;
   ingestDlqTopic: string;
@@ -40,17 +64,15 @@ export function createRouter(deps: RouterDeps): Router {
   let consumer: Consumer | null = null;
   let producer: Producer | null = null;
 
-  const handleBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
-    const decoder = deps.decoders.get(batch.topic);
-    if (!decoder) throw new Error(`no decoder for topic ${batch.topic}`);
+  /** Decode, match and plan one slice of a batch; poison goes to the DLQ list, anything else fails the slice. */
+  const routeSlice = async (topic: string, partition: number, messages: KafkaMessage[]): Promise<{ tasks: Message[]; deadLetters: Message[] }> => {
+    const decoder = deps.decoders.get(topic);
+    if (!decoder) throw new Error(`no decoder for topic ${topic}`);
     const tasks: Message[] = [];
     const deadLetters: Message[] = [];
-    let lastOffset: string | null = null;
     const index = deps.subscriptions.current();
     const now = Date.now();
-
-    for (const message of batch.messages) {
-      if (!isRunning() || isStale()) break;
+    for (const message of messages) {
       try {
         const event = toCanonicalEvent(await decoder.decode(message.value), deps.catalog);
         const planned = planTasks(event, index, now);
@@ -58,43 +80,50 @@ export function createRouter(deps: RouterDeps): Router {
         for (const task of planned) tasks.push({ key: task.webhookId, value: encodeTask(task) });
       } catch (error) {
         const failure = classify(error);
-        // Only poison is dead-lettered; a transient failure (registry down) fails the batch, which is retried whole.
+        // Only poison is dead-lettered; a transient failure (registry down) fails the slice, which is retried whole.
         if (failure.kind !== 'poison') throw failure;
-        decodeFailures.inc({ topic: batch.topic, reason: failure.code });
-        log.warn({ topic: batch.topic, partition: batch.partition, offset: message.offset, code: failure.code, reason: failure.message }, 'source record dead-lettered');
-        deadLetters.push(ingestDeadLetter({ topic: batch.topic, partition: batch.partition, message }, failure));
+        decodeFailures.inc({ topic, reason: failure.code });
+        log.warn({ topic, partition, offset: message.offset, code: failure.code, reason: failure.message }, 'source record dead-lettered');
+        deadLetters.push(ingestDeadLetter({ topic, partition, message }, failure));
       }
-      lastOffset = message.offset;
     }
-    if (lastOffset === null) return;
+    return { tasks, deadLetters };
+  };
 
+  /** Tasks, dead letters and the next source offset, atomically. */
+  const commitSlice = async (topic: string, partition: number, nextOffset: string, tasks: Message[], deadLetters: Message[]): Promise<void> => {
     const transaction = await producer!.transaction();
     try {
-      const topicMessages = [];
-      if (tasks.length > 0) topicMessages.push({ topic: deps.deliveriesTopic, messages: tasks });
-      if (deadLetters.length > 0) topicMessages.push({ topic: deps.ingestDlqTopic, messages: deadLetters });
-      if (topicMessages.length > 0) await transaction.sendBatch({ topicMessages });
-      await transaction.sendOffsets({
-        consumerGroupId: deps.groupId,
-        topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(lastOffset) + 1n).toString() }] }],
-      });
+      for (const messages of bySize(tasks, MAX_SEND_BYTES)) await transaction.send({ topic: deps.deliveriesTopic, messages });
+      for (const messages of bySize(deadLetters, MAX_SEND_BYTES)) await transaction.send({ topic: deps.ingestDlqTopic, messages });
+      await transaction.sendOffsets({ consumerGroupId: deps.groupId, topics: [{ topic, partitions: [{ partition, offset: nextOffset }] }] });
       await transaction.commit();
     } catch (error) {
       await transaction.abort().catch((abortError: unknown) => log.warn({ err: abortError }, 'transaction abort failed'));
       throw error;
     }
-    const handled = batch.messages.findIndex((m) => m.offset === lastOffset) + 1;
-    recordsConsumed.inc({ topic: batch.topic }, handled);
-    tasksProduced.inc(tasks.length);
-    resolveOffset(lastOffset);
-    await heartbeat();
+  };
+
+  const handleBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
+    // A fetched batch can hold thousands of records; bounded slices keep each transaction well under broker limits.
+    for (let start = 0; start < batch.messages.length; start += MAX_RECORDS_PER_TRANSACTION) {
+      if (!isRunning() || isStale()) return;
+      const slice = batch.messages.slice(start, start + MAX_RECORDS_PER_TRANSACTION);
+      const lastOffset = slice[slice.length - 1]!.offset;
+      const { tasks, deadLetters } = await routeSlice(batch.topic, batch.partition, slice);
+      await commitSlice(batch.topic, batch.partition, (BigInt(lastOffset) + 1n).toString(), tasks, deadLetters);
+      recordsConsumed.inc({ topic: batch.topic }, slice.length);
+      tasksProduced.inc(tasks.length);
+      resolveOffset(lastOffset);
+      await heartbeat();
+    }
   };
 
   return {
     async start() {
       producer = createProducer(kafka, { transactionalId: deps.transactionalId, idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();
-      consumer = kafka.consumer({ groupId: deps.groupId, readUncommitted: false });
+      consumer = kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false });
       await consumer.connect();
       await consumer.subscribe({ topics: [...deps.decoders.keys()], fromBeginning: true });
       await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: handleBatch });

@@ -7,15 +7,17 @@ export function uniqueName(prefix: string): string {
 }
 
 /**
- * A real configuration for one test: the run's services, and topic and group
- * names of its own so tests never see each other's records.
+ * The environment of one test's connector: the run's services, and topic and
+ * group names of its own so tests never see each other's records. Child
+ * processes get exactly this environment.
  */
-export function testConfig(services: ServiceEndpoints, env: Record<string, string> = {}): Readonly<ConnectorConfig> {
+export function testEnv(services: ServiceEndpoints, overrides: Record<string, string> = {}): Record<string, string> {
   const id = randomUUID().slice(0, 8);
-  return loadConfig({
+  return {
     NODE_ENV: 'test',
     LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'warn',
     KAFKA_BROKERS: services.kafkaBrokers.join(','),
+    KAFKA_SESSION_TIMEOUT_MS: '8000',
     SCHEMA_REGISTRY_URL: services.schemaRegistryUrl,
     DATABASE_URL: services.databaseUrl,
     SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
@@ -34,6 +36,10 @@ export function testConfig(services: ServiceEndpoints, env: Record<string, strin
     HTTP_ALLOW_PLAIN_HTTP: 'true',
     HTTP_SSRF_ALLOWLIST: '127.0.0.1',
     SERVER_PORT: '0',
-    ...env,
-  });
+    ...overrides,
+  };
+}
+
+export function testConfig(services: ServiceEndpoints, overrides: Record<string, string> = {}): Readonly<ConnectorConfig> {
+  return loadConfig(testEnv(services, overrides));
 }

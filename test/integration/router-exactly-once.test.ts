@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig, type ConnectorConfig } from '../../config/load.js';
+import { migrateUp } from '../../connector/db/migrate.js';
+import { createPool, type Pool } from '../../connector/db/pool.js';
+import { generateSigningSecret } from '../../connector/delivery/signature.js';
+import { decodeTask, taskIdFor } from '../../connector/delivery/task.js';
+import { loadEventCatalog } from '../../connector/events/catalog.js';
+import { createKafka } from '../../connector/kafka/client.js';
+import { createSchemaRegistryClient } from '../../connector/kafka/schema-registry.js';
+import { connectorTopics, ensureTopics } from '../../connector/kafka/topics.js';
+import { createRootLogger } from '../../connector/observability/logger.js';
+import { createSecretBox } from '../../connector/security/encryption.js';
+import { insertWebhook } from '../../connector/subscriptions/repository.js';
+import { produceEvents, registerSchemas, sampleEvent, type IdentityEventRecord } from '../../scripts/lib/sample-events.js';
+import { spawnConnector, type ConnectorProcess } from '../support/connector-process.js';
+import { testEnv, uniqueName } from '../support/harness.js';
+import { readTopic, type TopicReader } from '../support/topic-reader.js';
+import { waitFor } from '../support/wait.js';
+
+const EVENTS = 3000;
+const services = inject('services');
+const catalog = loadEventCatalog();
+const log = createRootLogger({ level: 'warn' });
+
+/** One isolated scenario: its own topics, group, org with three webhooks, and a reader of its task topic. */
+async function scenario(pool: Pool): Promise<{ env: Record<string, string>; config: Readonly<ConnectorConfig>; tasks: TopicReader; produce: () => Promise<Set<string>> }> {
+  const env = testEnv(services);
+  const config = loadConfig(env);
+  const kafka = createKafka(config.kafka, log, 'test');
+  const registry = createSchemaRegistryClient(config.schemaRegistry);
+  const { userEvents, groupEvents, authEvents } = config.topics;
+  await ensureTopics(kafka, [userEvents, groupEvents, authEvents].map((topic) => ({ topic, numPartitions: 3 })), 1);
+  await ensureTopics(kafka, connectorTopics(config), 1);
+  const { user: schemaId } = await registerSchemas(registry, config);
+  const organization = uniqueName('org');
+  const box = createSecretBox(config.secrets.encryptionKey);
+  const webhookIds: string[] = [];
+  for (const eventTypes of [['USER_CREATED'], ['user.*'], ['*']]) {
+    webhookIds.push(await insertWebhook(pool, box, { organization, name: eventTypes[0]!, url: 'https://example.com/h', eventTypes, owner: 'test', verified: true, signingSecret: generateSigningSecret() }));
+  }
+  await insertWebhook(pool, box, { organization: uniqueName('other'), name: 'x', url: 'https://example.com/x', eventTypes: ['*'], owner: 'test', verified: true, signingSecret: generateSigningSecret() });
+  const tasks = await readTopic(kafka, config.topics.deliveries);
+  const produce = async (): Promise<Set<string>> => {
+    const expected = new Set<string>();
+    for (let sent = 0; sent < EVENTS; sent += 500) {
+      const batch: IdentityEventRecord[] = Array.from({ length: 500 }, () => sampleEvent(catalog, 'USER_CREATED', organization));
+      for (const event of batch) for (const id of webhookIds) expected.add(taskIdFor(event.eventId, id));
+      await produceEvents(kafka, registry, schemaId, userEvents, batch);
+    }
+    return expected;
+  };
+  return { env, config, tasks, produce };
+}
+
+function assertExactlyOnce(tasks: TopicReader, expected: Set<string>): void {
+  const ids = tasks.messages.map((m) => decodeTask(m.value).taskId);
+  const unexpected = ids.filter((id) => !expected.has(id));
+  expect(unexpected).toEqual([]);
+  expect(ids.length - new Set(ids).size).toBe(0); // duplicates
+  expect(new Set(ids).size).toBe(expected.size); // losses
+}
+
+describe('router: exactly-once fan-out through crashes and scale-out', () => {
+  let pool: Pool;
+  const processes: ConnectorProcess[] = [];
+  const readers: TopicReader[] = [];
+
+  beforeAll(async () => {
+    const env = testEnv(services);
+    await migrateUp(env['DATABASE_URL']!, log);
+    pool = createPool({ url: env['DATABASE_URL']!, max: 2, applicationName: 'test' }, log);
+  });
+
+  afterAll(async () => {
+    for (const p of processes) p.child.kill('SIGKILL');
+    for (const r of readers) await r.close();
+    await pool?.end();
+  });
+
+  it('a router killed with SIGKILL mid-stream and restarted produces every task exactly once', async () => {
+    const { env, tasks, produce } = await scenario(pool);
+    readers.push(tasks);
+    const expected = await produce();
+    expect(expected.size).toBe(EVENTS * 3);
+
+    const first = spawnConnector('router', env);
+    processes.push(first);
+    await waitFor('the first router to commit some tasks', () => tasks.messages.length >= expected.size * 0.1, 90_000);
+    first.child.kill('SIGKILL');
+    expect(await first.exited).toBe('SIGKILL');
+    const killedAt = tasks.messages.length;
+    expect(killedAt).toBeLessThan(expected.size); // it really died mid-stream
+
+    const second = spawnConnector('router', env);
+    processes.push(second);
+    await waitFor('all tasks after the restart', () => new Set(tasks.messages.map((m) => decodeTask(m.value).taskId)).size >= expected.size, 120_000);
+    assertExactlyOnce(tasks, expected);
+
+    // An ordered shutdown on SIGTERM exits 0.
+    second.child.kill('SIGTERM');
+    expect(await second.exited, second.output()).toBe(0);
+  });
+
+  it('two routers in one group share the partitions; stopping one mid-stream loses and duplicates nothing', async () => {
+    const { env, tasks, produce } = await scenario(pool);
+    readers.push(tasks);
+    const a = spawnConnector('router', { ...env, ROUTER_TRANSACTIONAL_ID: `${env['ROUTER_GROUP_ID']}-a` });
+    const b = spawnConnector('router', { ...env, ROUTER_TRANSACTIONAL_ID: `${env['ROUTER_GROUP_ID']}-b` });
+    processes.push(a, b);
+    const expected = await produce();
+
+    await waitFor('some tasks from the pair', () => tasks.messages.length >= expected.size * 0.1, 90_000).catch((error: Error) => {
+      throw new Error(`${error.message}\n--- router a:\n${a.output()}\n--- router b:\n${b.output()}`);
+    });
+    a.child.kill('SIGTERM');
+    expect(await a.exited, a.output()).toBe(0);
+    await waitFor('all tasks after one router left', () => new Set(tasks.messages.map((m) => decodeTask(m.value).taskId)).size >= expected.size, 120_000);
+    assertExactlyOnce(tasks, expected);
+    b.child.kill('SIGTERM');
+    expect(await b.exited, b.output()).toBe(0);
+  });
+});
