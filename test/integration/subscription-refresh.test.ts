@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { migrateUp } from '../../connector/db/migrate.js';
+import { createPool, type Pool } from '../../connector/db/pool.js';
+import { generateSigningSecret } from '../../connector/delivery/signature.js';
+import { createRootLogger } from '../../connector/observability/logger.js';
+import { createSecretBox } from '../../connector/security/encryption.js';
+import { insertWebhook } from '../../connector/subscriptions/repository.js';
+import { deactivateWebhook } from '../../connector/subscriptions/status.js';
+import { createSubscriptionStore, type SubscriptionStore } from '../../connector/subscriptions/subscription-store.js';
+import { testConfig, uniqueName } from '../support/harness.js';
+import { waitFor } from '../support/wait.js';
+
+/**
+ * The router's subscription index follows Postgres through LISTEN/NOTIFY. The
+ * periodic safety-net reload is set to an hour here, so only notifications
+ * can explain a change showing up.
+ */
+describe('subscription index refresh', () => {
+  const config = testConfig(inject('services'));
+  const log = createRootLogger({ level: config.log.level });
+  const box = createSecretBox(config.secrets.encryptionKey);
+  const organization = uniqueName('org');
+  const applicationName = uniqueName('store');
+  let pool: Pool;
+  let store: SubscriptionStore;
+
+  const matches = (type = 'USER_CREATED') => store.current().match(organization, type, 'user').map((r) => r.id);
+  const addWebhook = (overrides: { verified?: boolean; eventTypes?: string[] } = {}) =>
+    insertWebhook(pool, box, { organization, name: 'w', url: 'https://example.com/h', eventTypes: ['USER_CREATED'], owner: 't', verified: true, signingSecret: generateSigningSecret(), ...overrides });
+
+  beforeAll(async () => {
+    await migrateUp(config.database.url, log);
+    pool = createPool({ url: config.database.url, max: 3, applicationName }, log);
+    store = createSubscriptionStore({ pool, log, reloadIntervalMs: 3_600_000 });
+    await store.start();
+  });
+
+  afterAll(async () => {
+    await store?.stop();
+    await pool?.end();
+  });
+
+  it('picks up a new webhook, an unverified one never, and drops a disabled one', async () => {
+    const started = Date.now();
+    const id = await addWebhook();
+    await waitFor('the new webhook in the index', () => matches().includes(id), 5000);
+    log.info({ ms: Date.now() - started }, 'subscription change visible');
+    const unverified = await addWebhook({ verified: false });
+    const marker = await addWebhook({ eventTypes: ['user.*'] });
+    await waitFor('the marker webhook', () => matches('USER_DISABLED').includes(marker), 5000);
+    expect(matches()).not.toContain(unverified);
+
+    await deactivateWebhook(pool, id, 'test');
+    await waitFor('the disabled webhook to leave the index', () => !matches().includes(id), 5000);
+  });
+
+  it('reconnects its listener after the connection is killed and catches up on missed changes', async () => {
+    const { rowCount } = await pool.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`,
+      [applicationName],
+    );
+    expect(rowCount).toBe(1);
+    const id = await addWebhook();
+    await waitFor('the webhook added while reconnecting', () => matches().includes(id), 10_000);
+  });
+});
