@@ -11,7 +11,8 @@ import { ingestDeadLetter } from './dead-letter.js';
 import type { AvroDecoder } from './decode.js';
 import { planTasks } from './route.js';
 
-const MAX_RECORDS_PER_TRANSACTION = 500;
+/** Source records per transaction: large enough to amortize its round trips, small enough to retry cheaply. */
+const MAX_RECORDS_PER_TRANSACTION = 2000;
 /** Per send request, below the broker's default 1 MiB message.max.bytes with room for headers. */
 const MAX_SEND_BYTES = 512 * 1024;
 
