@@ -1,0 +1,43 @@
+/**
+ * The retry schedule as data. Delays are per failed attempt: attempt 1 fails →
+ * wait delays[0], …; after the last delay the task is dead-lettered. Each
+ * distinct delay is one retry topic, `<prefix>.<label>` (e.g. `…retry.5m`).
+ */
+export interface RetrySchedule {
+  delaysMs: readonly number[];
+  jitter: number;
+  maxRetryAfterMs: number;
+}
+
+export const DEFAULT_DELAYS_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000] as const;
+
+export type RetryStep =
+  | { kind: 'retry'; tierLabel: string; dueAt: number; delayMs: number }
+  | { kind: 'exhausted' };
+
+/** `5s`, `5m`, `2h`: the label of a delay, used in topic names and metrics. */
+export function tierLabel(delayMs: number): string {
+  if (delayMs % 3_600_000 === 0) return `${delayMs / 3_600_000}h`;
+  if (delayMs % 60_000 === 0) return `${delayMs / 60_000}m`;
+  if (delayMs % 1000 === 0) return `${delayMs / 1000}s`;
+  return `${delayMs}ms`;
+}
+
+/** Distinct tiers in schedule order: one retry topic each. */
+export function tierLabels(schedule: RetrySchedule): string[] {
+  return [...new Set(schedule.delaysMs.map(tierLabel))];
+}
+
+/**
+ * What happens after attempt `attempt` failed retryably. `random` is in [0, 1).
+ * A `Retry-After` longer than the tier's delay is honoured up to
+ * `maxRetryAfterMs`; the task then goes to the smallest tier that covers it.
+ */
+export function nextRetry(schedule: RetrySchedule, attempt: number, now: number, random: number, retryAfterMs?: number): RetryStep {
+  const base = schedule.delaysMs[attempt - 1];
+  if (base === undefined) return { kind: 'exhausted' };
+  const jittered = Math.round(base * (1 + schedule.jitter * (2 * random - 1)));
+  const delayMs = Math.max(jittered, Math.min(retryAfterMs ?? 0, schedule.maxRetryAfterMs));
+  const tierDelay = schedule.delaysMs.find((d) => d >= delayMs) ?? Math.max(...schedule.delaysMs);
+  return { kind: 'retry', tierLabel: tierLabel(tierDelay), dueAt: now + delayMs, delayMs };
+}

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { admit, CLOSED, recordFailure, recordSuccess, type BreakerState } from '../../connector/delivery/circuit-breaker.js';
+import { OffsetTracker } from '../../connector/delivery/offset-tracker.js';
+import { DEFAULT_DELAYS_MS, nextRetry, tierLabel, tierLabels, type RetrySchedule } from '../../connector/delivery/retry-schedule.js';
+
+describe('OffsetTracker', () => {
+  it('commits only past the contiguous finished prefix', () => {
+    const tracker = new OffsetTracker();
+    for (const o of [10n, 11n, 12n, 13n]) tracker.add(o);
+    expect(tracker.committableOffset).toBe(10n);
+    expect(tracker.finish(12n)).toBeNull(); // 10 and 11 still running
+    expect(tracker.finish(10n)).toBe(11n);
+    expect(tracker.finish(11n)).toBe(13n); // 12 was already done
+    expect(tracker.inFlight).toBe(1);
+    expect(tracker.finish(13n)).toBe(14n);
+  });
+
+  it('ignores offsets it never handed out and reports re-fetched ones as seen', () => {
+    const tracker = new OffsetTracker();
+    tracker.add(5n);
+    expect(tracker.finish(4n)).toBeNull();
+    expect(tracker.seen(5n)).toBe(true);
+    expect(tracker.seen(6n)).toBe(false);
+  });
+});
+
+describe('retry schedule', () => {
+  const schedule: RetrySchedule = { delaysMs: DEFAULT_DELAYS_MS, jitter: 0.1, maxRetryAfterMs: 3_600_000 };
+
+  it('labels tiers and has one topic per distinct delay', () => {
+    expect(tierLabel(5000)).toBe('5s');
+    expect(tierLabel(300_000)).toBe('5m');
+    expect(tierLabel(36_000_000)).toBe('10h');
+    expect(tierLabels(schedule)).toEqual(['5s', '5m', '30m', '2h', '5h', '10h']);
+  });
+
+  it('walks the schedule attempt by attempt, with bounded jitter, then gives up', () => {
+    const now = 1_000_000;
+    expect(nextRetry(schedule, 1, now, 0.5)).toEqual({ kind: 'retry', tierLabel: '5s', dueAt: now + 5000, delayMs: 5000 });
+    const low = nextRetry(schedule, 4, now, 0);
+    const high = nextRetry(schedule, 4, now, 0.999);
+    expect(low).toMatchObject({ tierLabel: '2h', delayMs: 6_480_000 });
+    expect(high.kind === 'retry' && high.delayMs).toBeLessThanOrEqual(7_920_000);
+    expect(nextRetry(schedule, 7, now, 0.5)).toMatchObject({ tierLabel: '10h' });
+    expect(nextRetry(schedule, 8, now, 0.5)).toEqual({ kind: 'exhausted' });
+  });
+
+  it('honours a longer Retry-After up to its bound, in the tier that covers it', () => {
+    const now = 0;
+    expect(nextRetry(schedule, 1, now, 0.5, 120_000)).toEqual({ kind: 'retry', tierLabel: '5m', dueAt: 120_000, delayMs: 120_000 });
+    expect(nextRetry(schedule, 1, now, 0.5, 1000)).toMatchObject({ delayMs: 5000 }); // never sooner than the schedule
+    expect(nextRetry(schedule, 1, now, 0.5, 99_000_000)).toMatchObject({ delayMs: 3_600_000, tierLabel: '2h' });
+  });
+});
+
+describe('circuit breaker', () => {
+  const policy = { failureThreshold: 3, openMs: 30_000 };
+
+  it('opens after the threshold of consecutive failures and sheds requests while open', () => {
+    let state: BreakerState = CLOSED;
+    state = recordFailure(state, policy, 0);
+    state = recordFailure(state, policy, 0);
+    expect(admit(state, 0).allowed).toBe(true);
+    state = recordFailure(state, policy, 1000);
+    expect(state).toEqual({ kind: 'open', until: 31_000 });
+    expect(admit(state, 30_999).allowed).toBe(false);
+  });
+
+  it('lets exactly one probe through when half-open; its result closes or reopens', () => {
+    const open: BreakerState = { kind: 'open', until: 100 };
+    const probe = admit(open, 100);
+    expect(probe).toEqual({ allowed: true, state: { kind: 'half-open', probeInFlight: true } });
+    expect(admit(probe.state, 101).allowed).toBe(false);
+    expect(recordSuccess()).toEqual(CLOSED);
+    expect(recordFailure(probe.state, policy, 200)).toEqual({ kind: 'open', until: 30_200 });
+  });
+
+  it('a success resets the failure count', () => {
+    let state = recordFailure(recordFailure(CLOSED, policy, 0), policy, 0);
+    state = recordSuccess();
+    expect(recordFailure(state, policy, 0)).toEqual({ kind: 'closed', failures: 1 });
+  });
+});
