@@ -1,0 +1,57 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { StackError } from './errors.js';
+
+export const KAFKA_VERSION = '3.9.1';
+export const APICURIO_VERSION = '3.0.9';
+
+export interface StackOptions {
+  /** Data, logs and pids of the running stack. */
+  stateDir: string;
+  /** Downloads, shared by every clone on the machine. */
+  cacheDir: string;
+  kafkaPort: number;
+  kafkaControllerPort: number;
+  registryPort: number;
+  postgresPort: number;
+}
+
+const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 65535) throw new StackError(`${name} must be a port number (1-65535); got "${raw}"`);
+  return value;
+}
+
+/** The stack's only reader of the environment. */
+export function stackOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): StackOptions {
+  const cacheBase = env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
+  return {
+    stateDir: resolve(env['STACK_DIR'] || join(REPO_ROOT, '.stack')),
+    cacheDir: resolve(env['STACK_CACHE_DIR'] || join(cacheBase, 'identity-webhooks-stack')),
+    kafkaPort: port(env, 'STACK_KAFKA_PORT', 19092),
+    kafkaControllerPort: port(env, 'STACK_KAFKA_CONTROLLER_PORT', 19093),
+    registryPort: port(env, 'STACK_REGISTRY_PORT', 18081),
+    postgresPort: port(env, 'STACK_POSTGRES_PORT', 15432),
+  };
+}
+
+export interface ServiceEndpoints {
+  kafkaBrokers: string[];
+  schemaRegistryUrl: string;
+  databaseUrl: string;
+}
+
+export function endpointsOf(options: StackOptions): ServiceEndpoints {
+  return {
+    kafkaBrokers: [`127.0.0.1:${options.kafkaPort}`],
+    schemaRegistryUrl: `http://127.0.0.1:${options.registryPort}/apis/ccompat/v7`,
+    databaseUrl: `postgres://postgres:postgres@127.0.0.1:${options.postgresPort}/webhooks`,
+  };
+}
+
+export type Log = (line: string) => void;
