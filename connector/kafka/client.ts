@@ -4,10 +4,15 @@ import type { Logger } from '../observability/logger.js';
 
 export type { Kafka } from 'kafkajs';
 
-const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
-  [logLevel.ERROR]: 'error',
-  [logLevel.WARN]: 'warn',
-  [logLevel.INFO]: 'info',
+/**
+ * kafkajs logs every failed request at ERROR, retriable ones included (a
+ * coordinator still loading, a leader moving). Real failures reach us as
+ * thrown errors, which we log; its own lines go one level down.
+ */
+const PINO_LEVEL: Record<number, 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'warn',
+  [logLevel.WARN]: 'info',
+  [logLevel.INFO]: 'debug',
   [logLevel.DEBUG]: 'debug',
 };
 
@@ -26,7 +31,7 @@ export function createKafka(config: ConnectorConfig['kafka'], log: Logger, clien
     // kafkajs logs through pino so its lines carry the same fields and redaction.
     logCreator: () => ({ namespace, level, log: entry }) => {
       const { message, ...extra } = entry;
-      kafkaLog[PINO_LEVEL[level] ?? 'info']({ namespace, ...extra }, message);
+      kafkaLog[PINO_LEVEL[level] ?? 'debug']({ namespace, ...extra }, message);
     },
   };
   if (sasl) options.sasl = sasl;

@@ -20,7 +20,7 @@ import { waitFor } from '../support/wait.js';
 const EVENTS = 3000;
 const services = inject('services');
 const catalog = loadEventCatalog();
-const log = createRootLogger({ level: 'warn' });
+const log = createRootLogger({ level: process.env['TEST_LOG_LEVEL'] ?? 'error' });
 
 /** One isolated scenario: its own topics, group, org with three webhooks, and a reader of its task topic. */
 async function scenario(pool: Pool): Promise<{ env: Record<string, string>; config: Readonly<ConnectorConfig>; tasks: TopicReader; produce: () => Promise<Set<string>> }> {

@@ -15,7 +15,7 @@ export function testEnv(services: ServiceEndpoints, overrides: Record<string, st
   const id = randomUUID().slice(0, 8);
   return {
     NODE_ENV: 'test',
-    LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'warn',
+    LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'error',
     KAFKA_BROKERS: services.kafkaBrokers.join(','),
     KAFKA_SESSION_TIMEOUT_MS: '8000',
     SCHEMA_REGISTRY_URL: services.schemaRegistryUrl,

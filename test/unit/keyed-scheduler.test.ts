@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { createKeyedScheduler } from '../../connector/delivery/keyed-scheduler.js';
+
+/** Work whose completion the test controls. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe('createKeyedScheduler', () => {
+  it('runs one item per key at a time, in order, and keys concurrently', async () => {
+    const started: string[] = [];
+    const gates = new Map<string, ReturnType<typeof deferred>>();
+    const scheduler = createKeyedScheduler<number>(10, async (key, n) => {
+      started.push(`${key}${n}`);
+      const gate = deferred();
+      gates.set(`${key}${n}`, gate);
+      await gate.promise;
+    });
+    scheduler.enqueue('a', 1);
+    scheduler.enqueue('a', 2);
+    scheduler.enqueue('b', 1);
+    expect(started).toEqual(['a1', 'b1']); // a2 waits for a1
+    gates.get('b1')!.resolve();
+    await scheduler.below(2);
+    expect(started).toEqual(['a1', 'b1']);
+    gates.get('a1')!.resolve();
+    await new Promise((r) => setImmediate(r));
+    expect(started).toEqual(['a1', 'b1', 'a2']);
+    gates.get('a2')!.resolve();
+    await scheduler.idle();
+    expect(scheduler.buffered).toBe(0);
+  });
+
+  it('never runs more than maxInFlight at once', async () => {
+    let running = 0;
+    let peak = 0;
+    const scheduler = createKeyedScheduler<number>(3, async () => {
+      running += 1;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, 5));
+      running -= 1;
+    });
+    for (let i = 0; i < 20; i++) scheduler.enqueue(`k${i % 10}`, i);
+    await scheduler.idle();
+    expect(peak).toBe(3);
+  });
+
+  it('a slow key does not hold up the others', async () => {
+    const done: string[] = [];
+    const slow = deferred();
+    const scheduler = createKeyedScheduler<number>(4, async (key, n) => {
+      if (key === 'slow') await slow.promise;
+      done.push(`${key}${n}`);
+    });
+    scheduler.enqueue('slow', 1);
+    for (let i = 1; i <= 5; i++) scheduler.enqueue('fast', i);
+    await scheduler.below(1);
+    expect(done).toEqual(['fast1', 'fast2', 'fast3', 'fast4', 'fast5']);
+    slow.resolve();
+    await scheduler.idle();
+    expect(done.at(-1)).toBe('slow1');
+  });
+
+  it('frees the key when the work throws', async () => {
+    const seen: number[] = [];
+    const scheduler = createKeyedScheduler<number>(1, async (_key, n) => {
+      seen.push(n);
+      if (n === 1) throw new Error('boom');
+    });
+    scheduler.enqueue('a', 1);
+    scheduler.enqueue('a', 2);
+    await scheduler.idle();
+    expect(seen).toEqual([1, 2]);
+  });
+});
