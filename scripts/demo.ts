@@ -33,6 +33,7 @@ organization "parallelworks" subscribed to user.*; produces sample
 USER_CREATED and USER_DISABLED events and prints each delivery.
   --once   exit after the sample deliveries arrived (default: run until Ctrl-C)`;
 
+const DEMO_DESCRIPTION = 'Created by npm run demo';
 const step = (text: string): void => console.log(`\n▶ ${text}`);
 
 async function main(): Promise<void> {
@@ -45,7 +46,7 @@ async function main(): Promise<void> {
   const config = loadConfig({
     ...process.env,
     NODE_ENV: 'development',
-    LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
+    LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'error',
     KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
     SCHEMA_REGISTRY_URL: endpoints.schemaRegistryUrl,
     DATABASE_URL: endpoints.databaseUrl,
@@ -68,11 +69,13 @@ async function main(): Promise<void> {
 
   const receiver = await startReceiver();
   const pool = createPool({ url: config.database.url, max: 2, applicationName: 'demo' }, log);
+  // An earlier demo's webhook points at a receiver that is gone; start clean.
+  await pool.query('DELETE FROM webhooks WHERE description = $1', [DEMO_DESCRIPTION]);
   const secret = generateSigningSecret();
   const webhookId = await insertWebhook(pool, createSecretBox(config.secrets.encryptionKey), {
     organization: 'parallelworks',
     name: 'demo',
-    description: 'Created by npm run demo',
+    description: DEMO_DESCRIPTION,
     url: receiver.url,
     eventTypes: ['user.*'],
     owner: 'demo@parallelworks.com',

@@ -25,7 +25,10 @@ export function createKeyedScheduler<T>(maxInFlight: number, run: (key: string, 
 
   const notify = (): void => {
     const still: typeof waiters = [];
-    for (const waiter of waiters) (buffered <= waiter.level ? waiter.resolve() : still.push(waiter));
+    for (const waiter of waiters) {
+      if (buffered <= waiter.level) waiter.resolve();
+      else still.push(waiter);
+    }
     waiters = still;
   };
 
