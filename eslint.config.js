@@ -16,7 +16,7 @@ export default tseslint.config(
   },
   {
     // CLIs and the demo talk to a person on the terminal.
-    files: ['scripts/**', 'bench/**', 'connector/main.ts', 'test/support/global-setup.ts'],
+    files: ['scripts/**', 'bench/**', 'connector/main.ts', 'admin-api/main.ts', 'test/support/global-setup.ts'],
     rules: { 'no-console': 'off' },
   },
 );
