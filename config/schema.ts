@@ -28,10 +28,22 @@ export interface ConnectorConfig {
     ingestDlq: string;
     deliveriesDlq: string;
     attempts: string;
+    retryPrefix: string;
     replicationFactor: number;
   };
   router: { groupId: string; transactionalId: string };
-  deliverer: { groupId: string; maxInFlight: number };
+  deliverer: {
+    groupId: string;
+    maxInFlight: number;
+    maxBuffered: number;
+    retryDelaysMs: number[];
+    retryJitter: number;
+    maxRetryAfterMs: number;
+    breakerFailureThreshold: number;
+    breakerOpenMs: number;
+    autoDisableAfterMs: number;
+  };
+  attempts: { sinkGroupId: string; retentionDays: number };
   http: {
     allowPlainHttp: boolean;
     ssrfAllowlist: string[];
@@ -106,6 +118,25 @@ const encryptionKey = {
   },
 };
 
+const durationList = {
+  name: 'duration-list',
+  validate(value: unknown): void {
+    if (!Array.isArray(value) || value.length === 0) throw new Error('must list at least one delay in milliseconds, comma-separated');
+    for (const entry of value) {
+      if (!Number.isInteger(entry) || (entry as number) <= 0) throw new Error(`delays are positive whole milliseconds; "${String(entry)}" is not`);
+    }
+  },
+  coerce: (value: string): number[] => value.split(',').map((d) => Number(d.trim())),
+};
+
+const fraction = {
+  name: 'fraction',
+  validate(value: unknown): void {
+    if (typeof value !== 'number' || !(value >= 0 && value < 1)) throw new Error('must be a number from 0 up to (not including) 1');
+  },
+  coerce: (value: string): number => Number(value),
+};
+
 const topicName = {
   name: 'topic-name',
   validate(value: unknown): void {
@@ -115,7 +146,7 @@ const topicName = {
   },
 };
 
-export const customFormats = [nonEmptyString, brokerList, httpUrl, postgresUrl, cidrList, encryptionKey, topicName];
+export const customFormats = [nonEmptyString, brokerList, httpUrl, postgresUrl, cidrList, encryptionKey, topicName, durationList, fraction];
 
 export const configSchema: Schema<ConnectorConfig> = {
   env: {
@@ -270,6 +301,12 @@ export const configSchema: Schema<ConnectorConfig> = {
       default: 'webhooks.attempts',
       env: 'TOPIC_ATTEMPTS',
     },
+    retryPrefix: {
+      doc: 'Prefix of the retry topics, one per distinct delay of the schedule: `<prefix>.5s`, `<prefix>.5m`, …',
+      format: topicName.name,
+      default: 'webhooks.deliveries.retry',
+      env: 'TOPIC_RETRY_PREFIX',
+    },
     replicationFactor: {
       doc: 'Replication factor of the topics the connector creates (3 in production clusters, 1 on a single local broker).',
       format: 'nat',
@@ -303,6 +340,62 @@ export const configSchema: Schema<ConnectorConfig> = {
       format: 'nat',
       default: 64,
       env: 'DELIVERER_MAX_IN_FLIGHT',
+    },
+    maxBuffered: {
+      doc: 'Tasks read but not finished, at most, per deliverer process; reading pauses above it (bounds memory under a backlog).',
+      format: 'nat',
+      default: 10000,
+      env: 'DELIVERER_MAX_BUFFERED',
+    },
+    retryDelaysMs: {
+      doc: 'Wait before each retry, in milliseconds, comma-separated: after attempt n fails, the n-th delay. After the last, the task is dead-lettered.',
+      format: durationList.name,
+      default: [5000, 300000, 1800000, 7200000, 18000000, 36000000, 36000000],
+      env: 'DELIVERER_RETRY_DELAYS_MS',
+    },
+    retryJitter: {
+      doc: 'Random spread of each retry delay, as a fraction (0.1 = ±10 %), so retries of many tasks do not arrive together.',
+      format: fraction.name,
+      default: 0.1,
+      env: 'DELIVERER_RETRY_JITTER',
+    },
+    maxRetryAfterMs: {
+      doc: 'Longest `Retry-After` an endpoint may ask for; longer requests are capped to it.',
+      format: 'nat',
+      default: 21600000,
+      env: 'DELIVERER_MAX_RETRY_AFTER_MS',
+    },
+    breakerFailureThreshold: {
+      doc: 'Failures in a row after which an endpoint\'s circuit opens (its tasks go to the retry path unsent).',
+      format: 'nat',
+      default: 5,
+      env: 'DELIVERER_BREAKER_FAILURE_THRESHOLD',
+    },
+    breakerOpenMs: {
+      doc: 'How long an open circuit stays open before one probe request is let through.',
+      format: 'nat',
+      default: 30000,
+      env: 'DELIVERER_BREAKER_OPEN_MS',
+    },
+    autoDisableAfterMs: {
+      doc: 'A webhook whose deliveries have failed continuously this long is set inactive, with the reason (default 5 days).',
+      format: 'nat',
+      default: 432000000,
+      env: 'DELIVERER_AUTO_DISABLE_AFTER_MS',
+    },
+  },
+  attempts: {
+    sinkGroupId: {
+      doc: 'Consumer group of the sink that writes delivery attempts to Postgres.',
+      format: nonEmptyString.name,
+      default: 'webhooks-attempts-sink',
+      env: 'ATTEMPTS_SINK_GROUP_ID',
+    },
+    retentionDays: {
+      doc: 'Delivery attempts older than this are deleted from Postgres.',
+      format: 'nat',
+      default: 30,
+      env: 'ATTEMPTS_RETENTION_DAYS',
     },
   },
   http: {

@@ -1,18 +1,24 @@
 import type { ConnectorConfig } from '../config/load.js';
 import { readerSchemas } from '../schemas/avro/index.js';
 import { createPool } from './db/pool.js';
+import { createAttemptLog } from './delivery/attempt-log.js';
+import { createAttemptSink } from './delivery/attempt-sink.js';
 import { createDeliverer } from './delivery/deliverer.js';
+import { createRetryTier } from './delivery/retry-tier.js';
+import { tierLabels } from './delivery/retry-schedule.js';
+import { createTaskHandler } from './delivery/task-handler.js';
 import { createHttpSender } from './delivery/http-sender.js';
 import { createSsrfGuard } from './delivery/ssrf-guard.js';
 import { loadEventCatalog } from './events/catalog.js';
 import { createAvroDecoder } from './ingest/decode.js';
 import { createRouter } from './ingest/router.js';
-import { createKafka } from './kafka/client.js';
+import { createKafka, createProducer } from './kafka/client.js';
 import { createSchemaRegistryClient } from './kafka/schema-registry.js';
-import { connectorTopics, ensureTopics } from './kafka/topics.js';
+import { connectorTopics, ensureTopics, retryTopic } from './kafka/topics.js';
 import type { Logger } from './observability/logger.js';
 import type { ReadinessCheck } from './observability/server.js';
 import { createSecretBox } from './security/encryption.js';
+import { createFailureTracker } from './subscriptions/failure-tracker.js';
 import { createSubscriptionStore } from './subscriptions/subscription-store.js';
 import { createTargetCache } from './subscriptions/target-cache.js';
 
@@ -75,17 +81,51 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         guard: createSsrfGuard(config.http.ssrfAllowlist),
       });
       parts.push({ name: 'http sender', stop: () => sender.close() });
-      const deliverer = createDeliverer({
-        kafka,
+      const producer = createProducer(kafka, { idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      parts.push({ name: 'delivery producer', stop: () => producer.disconnect() });
+      const attempts = createAttemptLog(producer, config.topics.attempts, { lingerMs: 5, maxBatch: 500 });
+      parts.push({ name: 'attempt log', stop: () => attempts.flush() });
+      const { deliverer: settings } = config;
+      const handle = createTaskHandler({
         pool,
         targets: createTargetCache({ pool, box: createSecretBox(config.secrets.encryptionKey), ttlMs: 5000 }),
         sender,
-        groupId: config.deliverer.groupId,
-        sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-        deliveriesTopic: config.topics.deliveries,
-        deliveriesDlqTopic: config.topics.deliveriesDlq,
-        partitionsConcurrently: Math.max(1, Math.min(config.deliverer.maxInFlight, config.topics.deliveriesPartitions)),
+        attempts,
+        failures: createFailureTracker({ pool, windowMs: settings.autoDisableAfterMs }),
+        producer,
+        schedule: { delaysMs: settings.retryDelaysMs, jitter: settings.retryJitter, maxRetryAfterMs: settings.maxRetryAfterMs },
+        breakerPolicy: { failureThreshold: settings.breakerFailureThreshold, openMs: settings.breakerOpenMs },
+        retryTopic: (label) => retryTopic(config, label),
+        dlqTopic: config.topics.deliveriesDlq,
         userAgent: config.http.userAgent,
+        log: log.child({ component: 'deliverer' }),
+      });
+      const sink = createAttemptSink({
+        kafka, pool, topic: config.topics.attempts, groupId: config.attempts.sinkGroupId, sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+        retentionDays: config.attempts.retentionDays, log: log.child({ component: 'attempt-sink' }),
+      });
+      await sink.start();
+      parts.push({ name: 'attempt sink', stop: () => sink.stop() });
+      const tiers = tierLabels({ delaysMs: settings.retryDelaysMs, jitter: 0, maxRetryAfterMs: 0 }).map((label) =>
+        createRetryTier({
+          kafka, handle, topic: retryTopic(config, label), groupId: `${settings.groupId}.retry.${label}`, sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+          partitionsConcurrently: Math.min(8, config.topics.deliveriesPartitions), log: log.child({ component: 'retry-tier', tier: label }),
+        }),
+      );
+      await Promise.all(tiers.map((tier) => tier.start()));
+      parts.push({ name: 'retry tiers', stop: async () => void (await Promise.all(tiers.map((tier) => tier.stop()))) });
+      const deliverer = createDeliverer({
+        kafka,
+        handle,
+        producer,
+        dlqTopic: config.topics.deliveriesDlq,
+        groupId: settings.groupId,
+        sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+        topic: config.topics.deliveries,
+        maxInFlight: settings.maxInFlight,
+        maxBuffered: settings.maxBuffered,
+        drainTimeoutMs: Math.max(1000, config.shutdown.timeoutMs - 5000),
         log: log.child({ component: 'deliverer' }),
       });
       await deliverer.start();

@@ -1,27 +1,25 @@
-import type { Consumer, EachMessagePayload, Kafka, Producer } from 'kafkajs';
-import { createProducer } from '../kafka/client.js';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { classify } from '../errors.js';
-import { deliveries, endToEndLatency, httpRequestDuration } from '../observability/metrics.js';
+import { deadLetters } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
-import { deactivateWebhook } from '../subscriptions/status.js';
-import type { TargetCache } from '../subscriptions/target-cache.js';
-import type { Pool } from '../db/pool.js';
-import type { HttpSender } from './http-sender.js';
-import { decideOutcome, statusClass, type Outcome } from './outcome.js';
-import { buildWebhookRequest } from './request.js';
-import { decodeTask, type DeliveryTask } from './task.js';
+import { CONSUMER_MAX_WAIT_MS } from '../kafka/client.js';
+import { createKeyedScheduler } from './keyed-scheduler.js';
+import { OffsetTracker } from './offset-tracker.js';
+import { decodeTask } from './task.js';
+import type { TaskHandler } from './task-handler.js';
 
 export interface DelivererDeps {
   kafka: Kafka;
-  pool: Pool;
-  targets: TargetCache;
-  sender: HttpSender;
+  handle: TaskHandler;
+  /** For tasks that are not tasks at all (malformed records). */
+  producer: Producer;
+  dlqTopic: string;
   groupId: string;
   sessionTimeoutMs: number;
-  deliveriesTopic: string;
-  deliveriesDlqTopic: string;
-  partitionsConcurrently: number;
-  userAgent: string;
+  topic: string;
+  maxInFlight: number;
+  maxBuffered: number;
+  drainTimeoutMs: number;
   log: Logger;
 }
 
@@ -30,80 +28,142 @@ export interface Deliverer {
   stop(): Promise<void>;
 }
 
+interface PartitionState {
+  topic: string;
+  partition: number;
+  tracker: OffsetTracker;
+  committed: bigint | null;
+  revoked: boolean;
+}
+
+interface Item {
+  state: PartitionState;
+  offset: bigint;
+  message: KafkaMessage;
+}
+
+const COMMIT_INTERVAL_MS = 200;
+
 /**
- * The deliverer: consume tasks keyed by webhook, POST each to its endpoint,
- * decide what the answer means. Records of one partition are handled one
- * after another, so each webhook's tasks go out in the order they were routed.
+ * The deliverer's consumer. kafkajs waits for every batch of a fetch before
+ * fetching again, so a batch handler that awaited HTTP calls would let one
+ * slow endpoint stall every partition. Instead each batch is only scheduled:
+ * tasks join their webhook's queue (one at a time per webhook, in offset
+ * order; many webhooks at once), the handler returns, and fetching goes on.
+ * Offsets are committed by us, only past the contiguous finished prefix of
+ * each partition, so a crash re-delivers and never skips.
  */
 export function createDeliverer(deps: DelivererDeps): Deliverer {
-  const { kafka, log } = deps;
+  const { log } = deps;
+  const partitions = new Map<string, PartitionState>();
+  const shutdown = new AbortController();
   let consumer: Consumer | null = null;
-  let producer: Producer | null = null;
+  let commitTimer: NodeJS.Timeout | undefined;
 
-  const deadLetter = async (value: Buffer | null, key: Buffer | null, code: string, reason: string, attempt: number): Promise<void> => {
-    deliveries.inc({ outcome: 'dead_letter', status_class: code });
-    await producer!.send({
-      topic: deps.deliveriesDlqTopic,
-      messages: [{ key, value, headers: { 'dlq.error.code': code, 'dlq.error.message': reason.slice(0, 1000), 'dlq.attempt': String(attempt), 'dlq.failed.at': new Date().toISOString() } }],
-    });
-  };
+  const keyOf = (topic: string, partition: number): string => `${topic}:${partition}`;
 
-  const deliver = async (task: DeliveryTask): Promise<Outcome | null> => {
-    const target = await deps.targets.get(task.webhookId);
-    if (!target || !target.deliverable) {
-      // Deleted, disabled or unverified since routing: the admin's latest word wins.
-      deliveries.inc({ outcome: 'skipped', status_class: 'none' });
-      log.info({ webhookId: task.webhookId, taskId: task.taskId }, 'task skipped: webhook no longer deliverable');
-      return null;
-    }
-    const request = buildWebhookRequest(task, target, Math.floor(Date.now() / 1000), deps.userAgent);
-    const sent = await deps.sender.post(target.url, request.headers, request.body);
-    const outcome = decideOutcome(sent.result, Date.now());
-    const cls = statusClass(sent.result);
-    httpRequestDuration.observe({ status_class: cls }, sent.durationMs / 1000);
-    log.info({ webhookId: task.webhookId, taskId: task.taskId, eventType: task.event.eventType, statusClass: cls, decision: outcome.decision, ms: Math.round(sent.durationMs) }, 'delivery attempt');
-    if (outcome.decision === 'delivered') {
-      deliveries.inc({ outcome: 'delivered', status_class: cls });
-      endToEndLatency.observe(Math.max(0, Date.now() - task.event.occurredAt) / 1000);
-    }
-    if (outcome.decision === 'disable') {
-      await deactivateWebhook(deps.pool, task.webhookId, `Disabled automatically: ${outcome.reason} at ${new Date().toISOString()}`);
-      deps.targets.invalidate(task.webhookId);
-    }
-    return outcome;
-  };
-
-  const handleMessage = async ({ message }: EachMessagePayload): Promise<void> => {
-    let task: DeliveryTask;
+  const runTask = async (item: Item): Promise<void> => {
+    let task;
     try {
-      task = decodeTask(message.value);
+      task = decodeTask(item.message.value);
     } catch (error) {
       const failure = classify(error);
-      await deadLetter(message.value, message.key, failure.code, failure.message, 0);
+      deadLetters.inc({ kind: 'delivery', reason: failure.code });
+      await deps.producer.send({
+        topic: deps.dlqTopic,
+        messages: [{ key: item.message.key, value: item.message.value, headers: { ...item.message.headers, 'dlq.error.code': failure.code, 'dlq.error.message': failure.message } }],
+      });
       return;
     }
-    const outcome = await deliver(task);
-    if (outcome && outcome.decision !== 'delivered') {
-      // Retry tiers come with the delivery engine; until then nothing is dropped: it waits in the DLQ with the reason.
-      await deadLetter(message.value, message.key, outcome.decision.toUpperCase(), outcome.reason, task.attempt);
+    // Infrastructure trouble (Postgres or Kafka unreachable) is not the task's fault: keep trying, holding only this webhook.
+    for (let backoffMs = 500; ; backoffMs = Math.min(backoffMs * 2, 30_000)) {
+      try {
+        await deps.handle(task, shutdown.signal);
+        return;
+      } catch (error) {
+        if (shutdown.signal.aborted) throw error;
+        log.warn({ err: error, webhookId: task.webhookId, taskId: task.taskId, retryInMs: backoffMs }, 'delivery could not be completed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, backoffMs));
+      }
     }
+  };
+
+  const scheduler = createKeyedScheduler<Item>(deps.maxInFlight, async (_key, item) => {
+    if (item.state.revoked) return;
+    try {
+      await runTask(item);
+      item.state.tracker.finish(item.offset);
+    } catch {
+      // Aborted by shutdown: left unfinished, so it is not committed and comes back after a restart.
+    }
+  });
+
+  const commit = async (): Promise<void> => {
+    if (!consumer) return;
+    const offsets = [];
+    for (const state of partitions.values()) {
+      const next = state.tracker.committableOffset;
+      if (next !== null && next !== state.committed) {
+        offsets.push({ topic: state.topic, partition: state.partition, offset: next.toString() });
+        state.committed = next;
+      }
+    }
+    if (offsets.length === 0) return;
+    await consumer.commitOffsets(offsets).catch((error: unknown) => log.warn({ err: error }, 'offset commit failed; will retry with the next commit'));
+  };
+
+  const handleBatch = async ({ batch, heartbeat }: EachBatchPayload): Promise<void> => {
+    const key = keyOf(batch.topic, batch.partition);
+    let state = partitions.get(key);
+    if (!state) {
+      state = { topic: batch.topic, partition: batch.partition, tracker: new OffsetTracker(), committed: null, revoked: false };
+      partitions.set(key, state);
+    }
+    for (const message of batch.messages) {
+      const offset = BigInt(message.offset);
+      // After a rebalance kafkajs fetches again from the committed offset; what is already queued stays queued once.
+      if (state.tracker.seen(offset)) continue;
+      state.tracker.add(offset);
+      scheduler.enqueue(message.key?.toString() ?? '', { state, offset, message });
+    }
+    await heartbeat();
+    // Backpressure: a backlog of millions must not become millions of tasks in memory.
+    if (scheduler.buffered > deps.maxBuffered) await scheduler.below(deps.maxBuffered);
   };
 
   return {
     async start() {
-      producer = createProducer(kafka, { idempotent: true, maxInFlightRequests: 1 });
-      await producer.connect();
-      consumer = kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false });
+      consumer = deps.kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        const assigned = new Set(Object.entries(payload.memberAssignment).flatMap(([topic, ps]) => ps.map((p) => keyOf(topic, p))));
+        for (const [key, state] of partitions) {
+          if (!assigned.has(key)) {
+            // Another instance owns it now: drop queued work, never commit for it again.
+            state.revoked = true;
+            partitions.delete(key);
+          }
+        }
+      });
       await consumer.connect();
-      await consumer.subscribe({ topics: [deps.deliveriesTopic], fromBeginning: true });
-      await consumer.run({ partitionsConsumedConcurrently: deps.partitionsConcurrently, eachMessage: handleMessage });
-      log.info({ topic: deps.deliveriesTopic, groupId: deps.groupId }, 'deliverer consuming');
+      await consumer.subscribe({ topics: [deps.topic], fromBeginning: true });
+      await consumer.run({ autoCommit: false, eachBatchAutoResolve: true, eachBatch: handleBatch });
+      commitTimer = setInterval(() => void commit(), COMMIT_INTERVAL_MS);
+      log.info({ topic: deps.topic, groupId: deps.groupId }, 'deliverer consuming');
     },
     async stop() {
-      await consumer?.disconnect();
-      await producer?.disconnect();
+      if (!consumer) return;
+      // Stop fetching, let in-flight deliveries finish (bounded), commit what finished, then leave the group.
+      consumer.pause([{ topic: deps.topic }]);
+      const drained = await Promise.race([
+        scheduler.idle().then(() => true),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), deps.drainTimeoutMs).unref()),
+      ]);
+      if (!drained) log.warn({ buffered: scheduler.buffered }, 'shutdown: unfinished deliveries are left uncommitted and will be redelivered');
+      shutdown.abort(new Error('shutting down'));
+      clearInterval(commitTimer);
+      await commit();
+      await consumer.disconnect();
       consumer = null;
-      producer = null;
     },
   };
 }

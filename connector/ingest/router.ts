@@ -1,5 +1,5 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
-import { createProducer } from '../kafka/client.js';
+import { CONSUMER_MAX_WAIT_MS, createProducer } from '../kafka/client.js';
 import { classify } from '../errors.js';
 import type { EventCatalog } from '../events/catalog.js';
 import { encodeTask } from '../delivery/task.js';
@@ -124,7 +124,7 @@ export function createRouter(deps: RouterDeps): Router {
     async start() {
       producer = createProducer(kafka, { transactionalId: deps.transactionalId, idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();
-      consumer = kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false });
+      consumer = kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
       await consumer.connect();
       await consumer.subscribe({ topics: [...deps.decoders.keys()], fromBeginning: true });
       await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: handleBatch });

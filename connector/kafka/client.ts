@@ -39,6 +39,13 @@ export function createKafka(config: ConnectorConfig['kafka'], log: Logger, clien
 }
 
 /**
+ * How long a fetch may wait at the broker for new records. Short, because a
+ * consumer leaving the group waits for its pending fetch, and shutdown
+ * should be quick; an idle fetch a second costs the broker nothing.
+ */
+export const CONSUMER_MAX_WAIT_MS = 1000;
+
+/**
  * Producers partition by key with the Java client's murmur2 hash, so a
  * webhook's tasks land on the same partition whichever client wrote them.
  */

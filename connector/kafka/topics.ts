@@ -1,5 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import type { ConnectorConfig } from '../../config/load.js';
+import { tierLabels } from '../delivery/retry-schedule.js';
 
 export interface TopicSpec {
   topic: string;
@@ -15,7 +16,17 @@ export function connectorTopics(config: ConnectorConfig): TopicSpec[] {
     { topic: topics.ingestDlq, numPartitions: 1 },
     { topic: topics.deliveriesDlq, numPartitions: 1 },
     { topic: topics.attempts, numPartitions: topics.deliveriesPartitions },
+    ...retryTopics(config).map((topic) => ({ topic, numPartitions: topics.deliveriesPartitions })),
   ];
+}
+
+/** One retry topic per distinct delay of the schedule, e.g. `webhooks.deliveries.retry.5m`. */
+export function retryTopics(config: ConnectorConfig): string[] {
+  return tierLabels({ delaysMs: config.deliverer.retryDelaysMs, jitter: 0, maxRetryAfterMs: 0 }).map((label) => retryTopic(config, label));
+}
+
+export function retryTopic(config: ConnectorConfig, tierLabel: string): string {
+  return `${config.topics.retryPrefix}.${tierLabel}`;
 }
 
 /** Creates missing topics; existing ones are left as they are. */

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * The one metrics registry of the process. Labels never carry webhook ids,
@@ -53,5 +53,38 @@ export const endToEndLatency = new Histogram({
   name: 'webhooks_end_to_end_latency_seconds',
   help: 'From the event\'s occurred-at time to the endpoint\'s 2xx answer.',
   buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
+  registers: [metricsRegistry],
+});
+
+export const retriesScheduled = new Counter({
+  name: 'webhooks_retries_scheduled_total',
+  help: 'Deliveries sent to a retry tier, per tier (strict-ordering webhooks retry in place: tier "in_place").',
+  labelNames: ['tier'] as const,
+  registers: [metricsRegistry],
+});
+
+export const deadLetters = new Counter({
+  name: 'webhooks_dead_letters_total',
+  help: 'Records written to a dead-letter topic, per topic kind (ingest, delivery) and reason.',
+  labelNames: ['kind', 'reason'] as const,
+  registers: [metricsRegistry],
+});
+
+export const circuitBreakersOpen = new Gauge({
+  name: 'webhooks_circuit_breakers_open',
+  help: 'Endpoints whose circuit breaker is open in this process.',
+  registers: [metricsRegistry],
+});
+
+export const webhooksAutoDisabled = new Counter({
+  name: 'webhooks_auto_disabled_total',
+  help: 'Webhooks set inactive by the connector, per reason (gone: 410 answered; failing: failed for the whole window).',
+  labelNames: ['reason'] as const,
+  registers: [metricsRegistry],
+});
+
+export const deliveriesInFlight = new Gauge({
+  name: 'webhooks_deliveries_in_flight',
+  help: 'Delivery requests under way in this process.',
   registers: [metricsRegistry],
 });

@@ -1,0 +1,70 @@
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Pool } from '../db/pool.js';
+import type { Logger } from '../observability/logger.js';
+import { CONSUMER_MAX_WAIT_MS } from '../kafka/client.js';
+
+export interface AttemptSinkDeps {
+  kafka: Kafka;
+  pool: Pool;
+  topic: string;
+  groupId: string;
+  sessionTimeoutMs: number;
+  retentionDays: number;
+  log: Logger;
+}
+
+const RETENTION_INTERVAL_MS = 3_600_000;
+
+/**
+ * Writes the attempts topic into `delivery_attempts`, one INSERT per batch,
+ * idempotent on attempt id. Offsets move only after the rows are in, so when
+ * Postgres is down deliveries go on and the sink catches up afterwards.
+ */
+export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<void>; stop(): Promise<void> } {
+  let consumer: Consumer | null = null;
+  let retentionTimer: NodeJS.Timeout | undefined;
+
+  const handleBatch = async ({ batch }: EachBatchPayload): Promise<void> => {
+    const records = batch.messages.flatMap((m) => {
+      try {
+        return [JSON.parse(m.value?.toString() ?? '') as Record<string, unknown>];
+      } catch {
+        deps.log.warn({ offset: m.offset }, 'attempt record is not JSON; skipped');
+        return [];
+      }
+    });
+    if (records.length === 0) return;
+    await deps.pool.query(
+      `INSERT INTO delivery_attempts (attempt_id, task_id, webhook_id, organization, event_id, event_type, attempt, outcome, status,
+                                      error_code, error_message, request_headers, request_body, response_body, duration_ms, next_retry_at, attempted_at)
+       SELECT r."attemptId", r."taskId", r."webhookId"::uuid, r."organization", r."eventId", r."eventType", r."attempt", r."outcome", r."status",
+              r."errorCode", r."errorMessage", coalesce(r."requestHeaders", '{}'), r."requestBody", r."responseBody", r."durationMs", r."nextRetryAt", r."attemptedAt"
+         FROM jsonb_to_recordset($1::jsonb) AS r("attemptId" text, "taskId" text, "webhookId" text, "organization" text, "eventId" text, "eventType" text,
+              "attempt" int, "outcome" text, "status" int, "errorCode" text, "errorMessage" text, "requestHeaders" jsonb, "requestBody" text,
+              "responseBody" text, "durationMs" int, "nextRetryAt" timestamptz, "attemptedAt" timestamptz)
+       ON CONFLICT (attempt_id) DO NOTHING`,
+      [JSON.stringify(records)],
+    );
+  };
+
+  const prune = async (): Promise<void> => {
+    const { rowCount } = await deps.pool.query(`DELETE FROM delivery_attempts WHERE attempted_at < now() - make_interval(days => $1)`, [deps.retentionDays]);
+    if (rowCount) deps.log.info({ deleted: rowCount, retentionDays: deps.retentionDays }, 'old delivery attempts deleted');
+  };
+
+  return {
+    async start() {
+      consumer = deps.kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
+      await consumer.connect();
+      await consumer.subscribe({ topics: [deps.topic], fromBeginning: true });
+      await consumer.run({ eachBatch: handleBatch });
+      retentionTimer = setInterval(() => void prune().catch((error: unknown) => deps.log.warn({ err: error }, 'retention run failed')), RETENTION_INTERVAL_MS);
+      retentionTimer.unref();
+    },
+    async stop() {
+      clearInterval(retentionTimer);
+      await consumer?.disconnect();
+      consumer = null;
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Logger } from '../observability/logger.js';
+import { CONSUMER_MAX_WAIT_MS } from '../kafka/client.js';
+import { decodeTask } from './task.js';
+import type { TaskHandler } from './task-handler.js';
+
+export interface RetryTierDeps {
+  kafka: Kafka;
+  handle: TaskHandler;
+  topic: string;
+  groupId: string;
+  sessionTimeoutMs: number;
+  partitionsConcurrently: number;
+  log: Logger;
+  now?: () => number;
+}
+
+/**
+ * One retry tier. Tasks in a tier share one delay, so they come due in
+ * offset order: the consumer handles the due head of each partition, and
+ * when the head is not due yet it pauses that partition until it is, rather
+ * than sleeping, so other partitions go on. Only handled offsets are
+ * committed.
+ */
+export function createRetryTier(deps: RetryTierDeps): { start(): Promise<void>; stop(): Promise<void> } {
+  const now = deps.now ?? Date.now;
+  const shutdown = new AbortController();
+  const resumeTimers = new Set<NodeJS.Timeout>();
+  let consumer: Consumer | null = null;
+
+  const handleBatch = async ({ batch, resolveOffset, heartbeat, pause, isRunning, isStale }: EachBatchPayload): Promise<void> => {
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale() || shutdown.signal.aborted) return;
+      const dueAt = Number(message.headers?.['retry.due-at']?.toString() ?? 0);
+      const wait = dueAt - now();
+      if (wait > 0) {
+        const resume = pause();
+        const timer = setTimeout(() => {
+          resumeTimers.delete(timer);
+          resume();
+        }, wait);
+        resumeTimers.add(timer);
+        return;
+      }
+      await deps.handle(decodeTask(message.value), shutdown.signal);
+      resolveOffset(message.offset);
+      await consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+      await heartbeat();
+    }
+  };
+
+  return {
+    async start() {
+      consumer = deps.kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
+      await consumer.connect();
+      await consumer.subscribe({ topics: [deps.topic], fromBeginning: true });
+      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: deps.partitionsConcurrently, eachBatch: handleBatch });
+    },
+    async stop() {
+      shutdown.abort(new Error('shutting down'));
+      for (const timer of resumeTimers) clearTimeout(timer);
+      await consumer?.disconnect();
+      consumer = null;
+    },
+  };
+}

@@ -1,0 +1,179 @@
+import type { Producer } from 'kafkajs';
+import type { Logger } from '../observability/logger.js';
+import {
+  circuitBreakersOpen, deadLetters, deliveries, deliveriesInFlight, endToEndLatency, httpRequestDuration, retriesScheduled, webhooksAutoDisabled,
+} from '../observability/metrics.js';
+import type { FailureTracker } from '../subscriptions/failure-tracker.js';
+import type { Pool } from '../db/pool.js';
+import { deactivateWebhook } from '../subscriptions/status.js';
+import type { TargetCache } from '../subscriptions/target-cache.js';
+import type { WebhookTarget } from '../subscriptions/webhook.js';
+import type { AttemptLog } from './attempt-log.js';
+import { attemptRecord } from './attempt-record.js';
+import { admit, CLOSED, recordFailure, recordSuccess, type BreakerPolicy, type BreakerState } from './circuit-breaker.js';
+import type { HttpSender } from './http-sender.js';
+import { decideOutcome, statusClass, type AttemptResult } from './outcome.js';
+import { buildWebhookRequest, LOGGABLE_HEADER } from './request.js';
+import { nextRetry, type RetrySchedule } from './retry-schedule.js';
+import { encodeTask, type DeliveryTask } from './task.js';
+
+export interface TaskHandlerDeps {
+  pool: Pool;
+  targets: TargetCache;
+  sender: HttpSender;
+  attempts: AttemptLog;
+  failures: FailureTracker;
+  /** Idempotent producer for retry tiers and the DLQ. */
+  producer: Producer;
+  schedule: RetrySchedule;
+  breakerPolicy: BreakerPolicy;
+  retryTopic: (tierLabel: string) => string;
+  dlqTopic: string;
+  userAgent: string;
+  log: Logger;
+  now?: () => number;
+  random?: () => number;
+}
+
+/**
+ * One task, one decision, one place: send (unless the endpoint's circuit is
+ * open), decide what the answer means, and make that durable — delivered,
+ * scheduled on a retry tier, retried in place (strict ordering), or
+ * dead-lettered. Resolves once the outcome is in Kafka; only then may the
+ * task's offset be committed.
+ */
+export type TaskHandler = (task: DeliveryTask, signal: AbortSignal) => Promise<void>;
+
+export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
+  const now = deps.now ?? Date.now;
+  const random = deps.random ?? Math.random;
+  const breakers = new Map<string, BreakerState>();
+
+  const setBreaker = (webhookId: string, next: BreakerState): void => {
+    const before = breakers.get(webhookId) ?? CLOSED;
+    if (next.kind === 'closed' && next.failures === 0) breakers.delete(webhookId);
+    else breakers.set(webhookId, next);
+    const wasOpen = before.kind !== 'closed';
+    const isOpen = next.kind !== 'closed';
+    if (wasOpen !== isOpen) circuitBreakersOpen.inc(isOpen ? 1 : -1);
+  };
+
+  const deadLetter = async (task: DeliveryTask, code: string, reason: string): Promise<void> => {
+    deadLetters.inc({ kind: 'delivery', reason: code });
+    await deps.producer.send({
+      topic: deps.dlqTopic,
+      messages: [{
+        key: task.webhookId,
+        value: encodeTask(task),
+        headers: { 'dlq.error.code': code, 'dlq.error.message': reason.slice(0, 1000), 'dlq.attempt': String(task.attempt), 'dlq.failed.at': new Date(now()).toISOString() },
+      }],
+    });
+  };
+
+  /** One HTTP attempt, or none when the endpoint's circuit is open. */
+  const attempt = async (task: DeliveryTask, target: WebhookTarget) => {
+    const admission = admit(breakers.get(target.id) ?? CLOSED, now());
+    setBreaker(target.id, admission.state);
+    const request = buildWebhookRequest(task, target, Math.floor(now() / 1000), deps.userAgent);
+    const loggable = Object.fromEntries(Object.entries(request.headers).filter(([name]) => LOGGABLE_HEADER(name, target.apiKey?.header ?? null)));
+    if (!admission.allowed) {
+      const result: AttemptResult = { kind: 'error', code: 'CIRCUIT_OPEN', message: 'endpoint circuit is open after repeated failures; not sent', retryable: true };
+      return { result, request, loggable, responseBody: '', durationMs: 0, sent: false };
+    }
+    deliveriesInFlight.inc();
+    try {
+      const sent = await deps.sender.post(target.url, request.headers, request.body);
+      httpRequestDuration.observe({ status_class: statusClass(sent.result) }, sent.durationMs / 1000);
+      return { result: sent.result, request, loggable, responseBody: sent.responseExcerpt, durationMs: sent.durationMs, sent: true };
+    } finally {
+      deliveriesInFlight.dec();
+    }
+  };
+
+  return async function handle(initial, signal) {
+    let task = initial;
+    for (;;) {
+      const target = await deps.targets.get(task.webhookId);
+      if (!target || !target.deliverable) {
+        // Deleted, disabled or unverified since routing: the admin's latest word wins.
+        deliveries.inc({ outcome: 'skipped', status_class: 'none' });
+        await deps.attempts.record(attemptRecord({ task, outcome: 'skipped', reason: 'webhook deleted, inactive or unverified', now: now() }));
+        return;
+      }
+      const tried = await attempt(task, target);
+      const outcome = decideOutcome(tried.result, now());
+      const cls = statusClass(tried.result);
+      if (tried.sent) setBreaker(target.id, outcome.decision === 'delivered' ? recordSuccess() : recordFailure(breakers.get(target.id) ?? CLOSED, deps.breakerPolicy, now()));
+      const common = { task, result: tried.result, requestHeaders: tried.loggable, requestBody: tried.request.body, responseBody: tried.responseBody, durationMs: tried.durationMs };
+      deps.log.debug({ webhookId: task.webhookId, taskId: task.taskId, attempt: task.attempt, statusClass: cls, decision: outcome.decision }, 'delivery attempt');
+
+      if (outcome.decision === 'delivered') {
+        deliveries.inc({ outcome: 'delivered', status_class: cls });
+        endToEndLatency.observe(Math.max(0, now() - task.event.occurredAt) / 1000);
+        await Promise.all([deps.attempts.record(attemptRecord({ ...common, outcome: 'delivered', now: now() })), deps.failures.success(target.id)]);
+        return;
+      }
+      if (outcome.decision === 'disable') {
+        deliveries.inc({ outcome: 'dead_letter', status_class: cls });
+        webhooksAutoDisabled.inc({ reason: 'gone' });
+        await deactivateWebhook(deps.pool, target.id, `Disabled automatically: the endpoint answered 410 Gone on ${new Date(now()).toISOString()}`);
+        deps.targets.invalidate(target.id);
+        await deps.attempts.record(attemptRecord({ ...common, outcome: 'disabled', reason: outcome.reason, now: now() }));
+        await deadLetter(task, 'ENDPOINT_GONE', outcome.reason);
+        return;
+      }
+      if (outcome.decision === 'final') {
+        deliveries.inc({ outcome: 'dead_letter', status_class: cls });
+        await deps.attempts.record(attemptRecord({ ...common, outcome: 'dead_letter', reason: outcome.reason, now: now() }));
+        await deps.failures.failure(target.id);
+        await deadLetter(task, tried.result.kind === 'error' ? tried.result.code : 'NON_RETRYABLE_STATUS', outcome.reason);
+        return;
+      }
+
+      // Retryable failure.
+      if (await deps.failures.failure(target.id)) {
+        webhooksAutoDisabled.inc({ reason: 'failing' });
+        deps.targets.invalidate(target.id);
+        deliveries.inc({ outcome: 'dead_letter', status_class: cls });
+        await deps.attempts.record(attemptRecord({ ...common, outcome: 'disabled', reason: 'auto-disabled after failing for the whole window', now: now() }));
+        await deadLetter(task, 'WEBHOOK_AUTO_DISABLED', outcome.reason);
+        return;
+      }
+      const step = nextRetry(deps.schedule, task.attempt, now(), random(), outcome.retryAfterMs);
+      if (step.kind === 'exhausted') {
+        deliveries.inc({ outcome: 'dead_letter', status_class: cls });
+        await deps.attempts.record(attemptRecord({ ...common, outcome: 'dead_letter', reason: `retries exhausted: ${outcome.reason}`, now: now() }));
+        await deadLetter(task, 'RETRIES_EXHAUSTED', outcome.reason);
+        return;
+      }
+      deliveries.inc({ outcome: 'retry', status_class: cls });
+      await deps.attempts.record(attemptRecord({ ...common, outcome: 'retry', reason: outcome.reason, nextRetryAt: step.dueAt, now: now() }));
+      const next: DeliveryTask = { ...task, attempt: task.attempt + 1 };
+      if (target.ordering === 'strict') {
+        // Strict ordering holds this webhook's queue: wait here, then try the same task again.
+        retriesScheduled.inc({ tier: 'in_place' });
+        await sleep(step.dueAt - now(), signal);
+        task = next;
+        continue;
+      }
+      retriesScheduled.inc({ tier: step.tierLabel });
+      await deps.producer.send({
+        topic: deps.retryTopic(step.tierLabel),
+        messages: [{ key: task.webhookId, value: encodeTask(next), headers: { 'retry.due-at': String(step.dueAt), 'retry.reason': outcome.reason } }],
+      });
+      return;
+    }
+  };
+}
+
+/** Waits, unless the process is shutting down: then the task stays uncommitted and is redelivered. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, Math.max(0, ms));
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+}
