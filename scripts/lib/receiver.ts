@@ -9,11 +9,17 @@ export interface ReceivedRequest {
   receivedAt: number;
 }
 
+export interface Answer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
 export interface Receiver {
   url: string;
   requests: ReceivedRequest[];
-  /** Decide the answer per request; default 204. */
-  respondWith(handler: (request: ReceivedRequest) => { status: number; headers?: Record<string, string>; body?: string }): void;
+  /** Decide the answer per request (may take its time); default 204. */
+  respondWith(handler: (request: ReceivedRequest) => Answer | Promise<Answer>): void;
   close(): Promise<void>;
 }
 
@@ -27,8 +33,9 @@ export async function startReceiver(): Promise<Receiver> {
     req.on('end', () => {
       const request = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), receivedAt: Date.now() };
       requests.push(request);
-      const answer = handler(request);
-      res.writeHead(answer.status, answer.headers ?? {}).end(answer.body ?? '');
+      void Promise.resolve(handler(request)).then((answer) => {
+        if (!res.destroyed) res.writeHead(answer.status, answer.headers ?? {}).end(answer.body ?? '');
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { decodeTask } from '../../connector/delivery/task.js';
+import { deliveryScenario, seqs, type DeliveryScenario } from '../support/delivery-scenario.js';
+import { header, readTopic, type TopicReader } from '../support/topic-reader.js';
+import { waitFor } from '../support/wait.js';
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The delivery rules on real endpoints: order, retries, Retry-After, 410, 4xx, timeouts, strict ordering, the log. */
+describe('delivery outcomes', () => {
+  let s: DeliveryScenario;
+  let dlq: TopicReader;
+  const dlqFor = (webhookId: string) => dlq.messages.filter((m) => m.key?.toString() === webhookId);
+  const attempts = async (webhookId: string) =>
+    (await s.pool.query('SELECT * FROM delivery_attempts WHERE webhook_id = $1 ORDER BY attempted_at, attempt', [webhookId])).rows as Array<Record<string, unknown>>;
+
+  beforeAll(async () => {
+    s = await deliveryScenario(inject('services'), { HTTP_REQUEST_TIMEOUT_MS: '1000' });
+    dlq = await readTopic(s.kafka, s.config.topics.deliveriesDlq);
+    await s.startDeliverer();
+  });
+
+  afterAll(async () => {
+    await dlq?.close();
+    await s?.close();
+  });
+
+  it('keeps each webhook in order while webhooks are served concurrently', async () => {
+    const hooks = await Promise.all(Array.from({ length: 4 }, () => s.addWebhook()));
+    for (const hook of hooks) hook.receiver.respondWith(async () => (await pause(Math.random() * 15), { status: 204 }));
+    for (const hook of hooks) await s.produceTasks(hook.id, 30);
+    for (const hook of hooks) await waitFor('30 deliveries', () => hook.receiver.requests.length >= 30);
+    for (const hook of hooks) expect(seqs(hook.receiver)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+  });
+
+  it('gets every event through to a flapping endpoint, each webhook-id accepted exactly once', async () => {
+    const hook = await s.addWebhook();
+    // Each message fails on its first try and is accepted on the next: the receiver counts acceptances by webhook-id.
+    const tries = new Map<string, number>();
+    const accepted = new Map<string, number>();
+    hook.receiver.respondWith((r) => {
+      const id = String(r.headers['webhook-id']);
+      tries.set(id, (tries.get(id) ?? 0) + 1);
+      if (tries.get(id) === 1) return { status: 503 };
+      accepted.set(id, (accepted.get(id) ?? 0) + 1);
+      return { status: 200 };
+    });
+    const tasks = await s.produceTasks(hook.id, 20);
+    await waitFor('all 20 accepted', () => accepted.size === 20, 30_000);
+    expect([...accepted.keys()].sort()).toEqual(tasks.map((t) => t.taskId).sort());
+    expect([...accepted.values()]).toEqual(Array(20).fill(1));
+    expect(dlqFor(hook.id)).toHaveLength(0);
+  });
+
+  it('honours Retry-After on 429', async () => {
+    const hook = await s.addWebhook();
+    hook.receiver.respondWith((r) => (hook.receiver.requests.indexOf(r) === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 204 }));
+    await s.produceTasks(hook.id, 1);
+    await waitFor('the retry', () => hook.receiver.requests[1]);
+    const [first, second] = hook.receiver.requests;
+    // The schedule alone would retry after 200 ms; the endpoint asked for a second.
+    expect(second!.receivedAt - first!.receivedAt).toBeGreaterThanOrEqual(950);
+    expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
+  });
+
+  it('disables the webhook on 410 Gone, with the reason, and sends it nothing more', async () => {
+    const hook = await s.addWebhook();
+    hook.receiver.respondWith(() => ({ status: 410 }));
+    await s.produceTasks(hook.id, 1);
+    await waitFor('the dead letter', () => dlqFor(hook.id)[0]);
+    expect(header(dlqFor(hook.id)[0]!, 'dlq.error.code')).toBe('ENDPOINT_GONE');
+    const { rows } = await s.pool.query('SELECT status, status_reason FROM webhooks WHERE id = $1', [hook.id]);
+    expect(rows[0].status).toBe('inactive');
+    expect(rows[0].status_reason).toMatch(/410 Gone/);
+    await s.produceTasks(hook.id, 1);
+    await waitFor('the skipped attempt in the log', async () => (await attempts(hook.id)).some((a) => a['outcome'] === 'skipped'), 15_000);
+    expect(hook.receiver.requests).toHaveLength(1);
+  });
+
+  it('dead-letters a 400 after one attempt and logs the attempt without secrets', async () => {
+    const hook = await s.addWebhook({ apiKey: { header: 'X-Api-Key', value: 'key-123' } });
+    hook.receiver.respondWith(() => ({ status: 400, body: 'bad payload' }));
+    const [task] = await s.produceTasks(hook.id, 1);
+    await waitFor('the dead letter', () => dlqFor(hook.id)[0]);
+    expect(hook.receiver.requests).toHaveLength(1);
+    expect(hook.receiver.requests[0]!.headers['x-api-key']).toBe('key-123');
+    const letter = dlqFor(hook.id)[0]!;
+    expect(header(letter, 'dlq.error.code')).toBe('NON_RETRYABLE_STATUS');
+    expect(decodeTask(letter.value).taskId).toBe(task!.taskId);
+    const [logged] = await waitFor('the attempt row', async () => (await attempts(hook.id))[0] && (await attempts(hook.id)), 15_000);
+    expect(logged).toMatchObject({ outcome: 'dead_letter', status: 400, response_body: 'bad payload', attempt: 1, task_id: task!.taskId });
+    const headers = logged!['request_headers'] as Record<string, string>;
+    expect(headers['webhook-id']).toBe(task!.taskId);
+    expect(headers).not.toHaveProperty('webhook-signature');
+    expect(headers).not.toHaveProperty('x-api-key');
+  });
+
+  it('retries a request that timed out', async () => {
+    const hook = await s.addWebhook();
+    hook.receiver.respondWith(async (r) => {
+      if (hook.receiver.requests.indexOf(r) === 0) await pause(2500);
+      return { status: 204 };
+    });
+    await s.produceTasks(hook.id, 1);
+    await waitFor('the second attempt', () => hook.receiver.requests[1], 15_000);
+    const rows = await waitFor('two attempt rows', async () => ((await attempts(hook.id)).length >= 2 ? attempts(hook.id) : undefined), 15_000);
+    expect(rows.map((r) => [r['attempt'], r['outcome'], r['error_code']])).toEqual([[1, 'retry', 'TIMEOUT'], [2, 'delivered', null]]);
+  });
+
+  it('refuses addresses the SSRF guard does not allow, without retrying', async () => {
+    const hook = await s.addWebhook({ url: 'http://127.0.0.2:9/hook' });
+    await s.produceTasks(hook.id, 1);
+    await waitFor('the dead letter', () => dlqFor(hook.id)[0]);
+    expect(header(dlqFor(hook.id)[0]!, 'dlq.error.code')).toBe('SSRF_BLOCKED');
+  });
+
+  it('relaxed ordering lets later events pass a failing one; strict ordering holds them until it succeeds', async () => {
+    const failSeq1Twice = (receiver: { requests: Array<{ body: string }> }) => (request: { body: string }) => {
+      const seq = (JSON.parse(request.body) as { payload: { seq: number } }).payload.seq;
+      const tries = receiver.requests.filter((r) => (JSON.parse(r.body) as { payload: { seq: number } }).payload.seq === 1).length;
+      return { status: seq === 1 && tries <= 2 ? 503 : 204 };
+    };
+    const relaxed = await s.addWebhook();
+    const strict = await s.addWebhook({ ordering: 'strict' });
+    relaxed.receiver.respondWith(failSeq1Twice(relaxed.receiver));
+    strict.receiver.respondWith(failSeq1Twice(strict.receiver));
+    await s.produceTasks(relaxed.id, 5);
+    await s.produceTasks(strict.id, 5);
+    await waitFor('7 requests each', () => relaxed.receiver.requests.length >= 7 && strict.receiver.requests.length >= 7, 20_000);
+    expect(seqs(strict.receiver)).toEqual([0, 1, 1, 1, 2, 3, 4]);
+    expect(seqs(relaxed.receiver).slice(0, 5)).toEqual([0, 1, 2, 3, 4]);
+    expect(seqs(relaxed.receiver).slice(5)).toEqual([1, 1]);
+  });
+});

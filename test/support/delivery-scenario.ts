@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+import { loadConfig, type ConnectorConfig } from '../../config/load.js';
+import { startRole, stopParts, type RunningPart } from '../../connector/app.js';
+import { migrateUp } from '../../connector/db/migrate.js';
+import { createPool, type Pool } from '../../connector/db/pool.js';
+import { generateSigningSecret } from '../../connector/delivery/signature.js';
+import { encodeTask, taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
+import { createKafka, createProducer } from '../../connector/kafka/client.js';
+import { connectorTopics, ensureTopics } from '../../connector/kafka/topics.js';
+import { createRootLogger, type Logger } from '../../connector/observability/logger.js';
+import { createSecretBox } from '../../connector/security/encryption.js';
+import { insertWebhook, type NewWebhook } from '../../connector/subscriptions/repository.js';
+import { startReceiver, type Receiver } from '../../scripts/lib/receiver.js';
+import type { ServiceEndpoints } from './provide-services.js';
+import { testEnv, uniqueName } from './harness.js';
+
+export interface DeliveryScenario {
+  env: Record<string, string>;
+  config: Readonly<ConnectorConfig>;
+  kafka: Kafka;
+  pool: Pool;
+  log: Logger;
+  organization: string;
+  /** A webhook pointing at a fresh receiver on 127.0.0.1. */
+  addWebhook(overrides?: Partial<NewWebhook>): Promise<{ id: string; receiver: Receiver; secret: string }>;
+  /** Produces first-attempt tasks for a webhook, in order; returns them. */
+  produceTasks(webhookId: string, count: number, eventType?: string): Promise<DeliveryTask[]>;
+  startDeliverer(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A deliverer with its own topics and groups, a fast retry schedule, and
+ * tasks produced straight to its deliveries topic (the router is tested on
+ * its own), so each test controls exactly what is sent where.
+ */
+export async function deliveryScenario(services: ServiceEndpoints, overrides: Record<string, string> = {}): Promise<DeliveryScenario> {
+  const env = testEnv(services, {
+    DELIVERER_RETRY_DELAYS_MS: '200,400,600',
+    DELIVERER_RETRY_JITTER: '0',
+    DELIVERER_BREAKER_FAILURE_THRESHOLD: '1000',
+    ATTEMPTS_SINK_GROUP_ID: `sink-${randomUUID().slice(0, 8)}`,
+    ...overrides,
+  });
+  env['TOPIC_RETRY_PREFIX'] = `${env['TOPIC_DELIVERIES']}.retry`;
+  const config = loadConfig(env);
+  const log = createRootLogger({ level: config.log.level });
+  await migrateUp(config.database.url, log);
+  const pool = createPool({ url: config.database.url, max: 3, applicationName: 'test' }, log);
+  const kafka = createKafka(config.kafka, log, 'test');
+  await ensureTopics(kafka, connectorTopics(config), 1);
+  const box = createSecretBox(config.secrets.encryptionKey);
+  const organization = uniqueName('org');
+  const receivers: Receiver[] = [];
+  const parts: RunningPart[] = [];
+  const producer = createProducer(kafka);
+  await producer.connect();
+
+  return {
+    env,
+    config,
+    kafka,
+    pool,
+    log,
+    organization,
+    async addWebhook(extra = {}) {
+      const receiver = await startReceiver();
+      receivers.push(receiver);
+      const secret = generateSigningSecret();
+      const id = await insertWebhook(pool, box, {
+        organization, name: uniqueName('hook'), url: receiver.url, eventTypes: ['*'], owner: 'test', verified: true, signingSecret: secret, ...extra,
+      });
+      return { id, receiver, secret };
+    },
+    async produceTasks(webhookId, count, eventType = 'USER_CREATED') {
+      const tasks: DeliveryTask[] = Array.from({ length: count }, (_, i) => {
+        const eventId = randomUUID();
+        return {
+          v: 1, taskId: taskIdFor(eventId, webhookId), webhookId, organization, attempt: 1, routedAt: Date.now(),
+          event: { eventId, eventType, family: 'user', occurredAt: Date.now(), organization, actor: null, source: 'test', payload: { userId: `u-${i}`, seq: i } },
+        };
+      });
+      await producer.send({ topic: config.topics.deliveries, messages: tasks.map((t) => ({ key: t.webhookId, value: encodeTask(t) })) });
+      return tasks;
+    },
+    async startDeliverer() {
+      parts.push(...(await startRole('deliverer', config, log)).parts);
+    },
+    async close() {
+      await stopParts(parts, log);
+      await producer.disconnect();
+      for (const receiver of receivers) await receiver.close();
+      await pool.end();
+    },
+  };
+}
+
+/** The `seq` of each request's payload, in arrival order. */
+export const seqs = (receiver: Receiver): number[] => receiver.requests.map((r) => (JSON.parse(r.body) as { payload: { seq: number } }).payload.seq);
