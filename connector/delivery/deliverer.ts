@@ -88,8 +88,10 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     }
   };
 
+  let stopping = false;
   const scheduler = createKeyedScheduler<Item>(deps.maxInFlight, async (_key, item) => {
-    if (item.state.revoked) return;
+    // Revoked or shutting down: not started, not finished, so not committed; the next owner delivers it.
+    if (item.state.revoked || stopping) return;
     try {
       await runTask(item);
       item.state.tracker.finish(item.offset);
@@ -152,8 +154,9 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     },
     async stop() {
       if (!consumer) return;
-      // Stop fetching, let in-flight deliveries finish (bounded), commit what finished, then leave the group.
+      // Stop fetching, let requests under way finish (bounded), commit what finished, then leave the group.
       consumer.pause([{ topic: deps.topic }]);
+      stopping = true;
       const drained = await Promise.race([
         scheduler.idle().then(() => true),
         new Promise<false>((resolve) => setTimeout(() => resolve(false), deps.drainTimeoutMs).unref()),

@@ -1,0 +1,89 @@
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { spawnConnector, type ConnectorProcess } from '../support/connector-process.js';
+import { deliveryScenario, type DeliveryScenario } from '../support/delivery-scenario.js';
+import { waitFor } from '../support/wait.js';
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Endpoints that are slow, dead, or outlive a crashed deliverer. */
+describe('delivery resilience', () => {
+  const services = inject('services');
+  let scenario: DeliveryScenario | undefined;
+  const children: ConnectorProcess[] = [];
+
+  afterEach(async () => {
+    for (const child of children.splice(0)) child.child.kill('SIGKILL');
+    await scenario?.close();
+    scenario = undefined;
+  });
+
+  it('a slow endpoint holds up only its own webhook', async () => {
+    scenario = await deliveryScenario(services, { TOPIC_DELIVERIES_PARTITIONS: '1' });
+    const slow = await scenario.addWebhook();
+    const fast = await scenario.addWebhook();
+    slow.receiver.respondWith(async () => (await pause(3000), { status: 204 }));
+    await scenario.startDeliverer();
+    // Same single partition, slow tasks first: the fast webhook's tasks must not queue behind them.
+    await scenario.produceTasks(slow.id, 5);
+    await scenario.produceTasks(fast.id, 50);
+    await waitFor('all fast deliveries', () => fast.receiver.requests.length >= 50, 20_000);
+    expect(slow.receiver.requests.length).toBeLessThanOrEqual(2);
+  });
+
+  it('opens the circuit after repeated failures, stops sending, and auto-disables a webhook failing for the whole window', async () => {
+    scenario = await deliveryScenario(services, {
+      DELIVERER_BREAKER_FAILURE_THRESHOLD: '3',
+      DELIVERER_BREAKER_OPEN_MS: '60000',
+      DELIVERER_RETRY_DELAYS_MS: '150,150,150,150,150,150,150,150,150,150,150,150,150,150,150,150',
+      DELIVERER_AUTO_DISABLE_AFTER_MS: '2000',
+    });
+    const dead = await scenario.addWebhook();
+    dead.receiver.respondWith(() => ({ status: 503 }));
+    await scenario.startDeliverer();
+    await scenario.produceTasks(dead.id, 4);
+    const row = await waitFor('the webhook to be auto-disabled', async () => {
+      const { rows } = await scenario!.pool.query('SELECT status, status_reason FROM webhooks WHERE id = $1', [dead.id]);
+      return rows[0].status === 'inactive' ? (rows[0] as { status_reason: string }) : undefined;
+    }, 20_000);
+    expect(row.status_reason).toMatch(/^Disabled automatically: every delivery failed since /);
+    // Three real failures opened the circuit; every later attempt was shed without a request.
+    expect(dead.receiver.requests).toHaveLength(3);
+    const shed = await waitFor('shed attempts in the log', async () => {
+      const { rows } = await scenario!.pool.query(`SELECT count(*)::int AS n FROM delivery_attempts WHERE webhook_id = $1 AND error_code = 'CIRCUIT_OPEN'`, [dead.id]);
+      return rows[0].n > 0 ? (rows[0].n as number) : undefined;
+    }, 15_000);
+    expect(shed).toBeGreaterThan(0);
+  });
+
+  it('a deliverer killed with SIGKILL mid-stream loses nothing: every event arrives after a restart', async () => {
+    scenario = await deliveryScenario(services);
+    const hooks = await Promise.all([scenario.addWebhook(), scenario.addWebhook(), scenario.addWebhook()]);
+    for (const hook of hooks) hook.receiver.respondWith(async () => (await pause(5), { status: 204 }));
+    const expected = new Set<string>();
+    for (const hook of hooks) for (const task of await scenario.produceTasks(hook.id, 150)) expected.add(task.taskId);
+    const received = () => new Set(hooks.flatMap((h) => h.receiver.requests.map((r) => String(r.headers['webhook-id']))));
+
+    const first = spawnConnector('deliverer', scenario.env);
+    children.push(first);
+    await waitFor('a third of the deliveries', () => received().size >= expected.size / 3, 60_000);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const beforeRestart = received().size;
+    expect(beforeRestart).toBeLessThan(expected.size);
+
+    const second = spawnConnector('deliverer', scenario.env);
+    children.push(second);
+    await waitFor('every event delivered', () => received().size >= expected.size, 90_000);
+    expect([...received()].filter((id) => !expected.has(id))).toEqual([]);
+    // At-least-once: a crash may repeat what was in flight, never more than the process held.
+    const total = hooks.reduce((n, h) => n + h.receiver.requests.length, 0);
+    expect(total - expected.size).toBeLessThanOrEqual(Number(scenario.config.deliverer.maxBuffered));
+    for (const hook of hooks) {
+      const order = hook.receiver.requests.map((r) => (JSON.parse(r.body) as { payload: { seq: number } }).payload.seq);
+      const firstSeen = order.filter((seq, i) => order.indexOf(seq) === i);
+      expect(firstSeen).toEqual(Array.from({ length: 150 }, (_, i) => i));
+    }
+    second.child.kill('SIGTERM');
+    expect(await second.exited, second.output()).toBe(0);
+  });
+});
