@@ -62,7 +62,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
 
   const keyOf = (topic: string, partition: number): string => `${topic}:${partition}`;
 
-  const runTask = async (item: Item): Promise<void> => {
+  const runTask = async (item: Item): Promise<{ logged: Promise<void> }> => {
     let task;
     try {
       task = decodeTask(item.message.value);
@@ -73,13 +73,12 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
         topic: deps.dlqTopic,
         messages: [{ key: item.message.key, value: item.message.value, headers: { ...item.message.headers, 'dlq.error.code': failure.code, 'dlq.error.message': failure.message } }],
       });
-      return;
+      return { logged: Promise.resolve() };
     }
     // Infrastructure trouble (Postgres or Kafka unreachable) is not the task's fault: keep trying, holding only this webhook.
     for (let backoffMs = 500; ; backoffMs = Math.min(backoffMs * 2, 30_000)) {
       try {
-        await deps.handle(task, shutdown.signal);
-        return;
+        return await deps.handle(task, shutdown.signal);
       } catch (error) {
         if (shutdown.signal.aborted) throw error;
         log.warn({ err: error, webhookId: task.webhookId, taskId: task.taskId, retryInMs: backoffMs }, 'delivery could not be completed; retrying');
@@ -93,8 +92,12 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     // Revoked or shutting down: not started, not finished, so not committed; the next owner delivers it.
     if (item.state.revoked || stopping) return;
     try {
-      await runTask(item);
-      item.state.tracker.finish(item.offset);
+      const { logged } = await runTask(item);
+      // The webhook's next task may start now; the offset counts as finished once the attempt log has it.
+      logged.then(
+        () => item.state.tracker.finish(item.offset),
+        (error: unknown) => log.warn({ err: error, offset: String(item.offset) }, 'attempt log write failed; the task stays uncommitted and is redelivered after a restart'),
+      );
     } catch {
       // Aborted by shutdown: left unfinished, so it is not committed and comes back after a restart.
     }

@@ -42,7 +42,8 @@ export function createRetryTier(deps: RetryTierDeps): { start(): Promise<void>; 
         resumeTimers.add(timer);
         return;
       }
-      await deps.handle(decodeTask(message.value), shutdown.signal);
+      const { logged } = await deps.handle(decodeTask(message.value), shutdown.signal);
+      await logged;
       resolveOffset(message.offset);
       await consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(message.offset) + 1n).toString() }]);
       await heartbeat();

@@ -39,10 +39,12 @@ export interface TaskHandlerDeps {
  * One task, one decision, one place: send (unless the endpoint's circuit is
  * open), decide what the answer means, and make that durable — delivered,
  * scheduled on a retry tier, retried in place (strict ordering), or
- * dead-lettered. Resolves once the outcome is in Kafka; only then may the
- * task's offset be committed.
+ * dead-lettered. Resolves when the webhook may take its next task; `logged`
+ * resolves once the attempt records are in Kafka too, and only then may the
+ * task's offset be committed. Keeping the log write off the webhook's queue
+ * is what lets one endpoint take hundreds of deliveries a second.
  */
-export type TaskHandler = (task: DeliveryTask, signal: AbortSignal) => Promise<void>;
+export type TaskHandler = (task: DeliveryTask, signal: AbortSignal) => Promise<{ logged: Promise<void> }>;
 
 export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
   const now = deps.now ?? Date.now;
@@ -92,13 +94,15 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
 
   return async function handle(initial, signal) {
     let task = initial;
+    const records: Array<Promise<void>> = [];
+    const done = () => ({ logged: Promise.all(records).then(() => undefined) });
     for (;;) {
       const target = await deps.targets.get(task.webhookId);
       if (!target || !target.deliverable) {
         // Deleted, disabled or unverified since routing: the admin's latest word wins.
         deliveries.inc({ outcome: 'skipped', status_class: 'none' });
-        await deps.attempts.record(attemptRecord({ task, outcome: 'skipped', reason: 'webhook deleted, inactive or unverified', now: now() }));
-        return;
+        records.push(deps.attempts.record(attemptRecord({ task, outcome: 'skipped', reason: 'webhook deleted, inactive or unverified', now: now() })));
+        return done();
       }
       const tried = await attempt(task, target);
       const outcome = decideOutcome(tried.result, now());
@@ -110,24 +114,25 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
       if (outcome.decision === 'delivered') {
         deliveries.inc({ outcome: 'delivered', status_class: cls });
         endToEndLatency.observe(Math.max(0, now() - task.event.occurredAt) / 1000);
-        await Promise.all([deps.attempts.record(attemptRecord({ ...common, outcome: 'delivered', now: now() })), deps.failures.success(target.id)]);
-        return;
+        records.push(deps.attempts.record(attemptRecord({ ...common, outcome: 'delivered', now: now() })));
+        await deps.failures.success(target.id);
+        return done();
       }
       if (outcome.decision === 'disable') {
         deliveries.inc({ outcome: 'dead_letter', status_class: cls });
         webhooksAutoDisabled.inc({ reason: 'gone' });
         await deactivateWebhook(deps.pool, target.id, `Disabled automatically: the endpoint answered 410 Gone on ${new Date(now()).toISOString()}`);
         deps.targets.invalidate(target.id);
-        await deps.attempts.record(attemptRecord({ ...common, outcome: 'disabled', reason: outcome.reason, now: now() }));
+        records.push(deps.attempts.record(attemptRecord({ ...common, outcome: 'disabled', reason: outcome.reason, now: now() })));
         await deadLetter(task, 'ENDPOINT_GONE', outcome.reason);
-        return;
+        return done();
       }
       if (outcome.decision === 'final') {
         deliveries.inc({ outcome: 'dead_letter', status_class: cls });
-        await deps.attempts.record(attemptRecord({ ...common, outcome: 'dead_letter', reason: outcome.reason, now: now() }));
+        records.push(deps.attempts.record(attemptRecord({ ...common, outcome: 'dead_letter', reason: outcome.reason, now: now() })));
         await deps.failures.failure(target.id);
         await deadLetter(task, tried.result.kind === 'error' ? tried.result.code : 'NON_RETRYABLE_STATUS', outcome.reason);
-        return;
+        return done();
       }
 
       // Retryable failure.
@@ -135,19 +140,19 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
         webhooksAutoDisabled.inc({ reason: 'failing' });
         deps.targets.invalidate(target.id);
         deliveries.inc({ outcome: 'dead_letter', status_class: cls });
-        await deps.attempts.record(attemptRecord({ ...common, outcome: 'disabled', reason: 'auto-disabled after failing for the whole window', now: now() }));
+        records.push(deps.attempts.record(attemptRecord({ ...common, outcome: 'disabled', reason: 'auto-disabled after failing for the whole window', now: now() })));
         await deadLetter(task, 'WEBHOOK_AUTO_DISABLED', outcome.reason);
-        return;
+        return done();
       }
       const step = nextRetry(deps.schedule, task.attempt, now(), random(), outcome.retryAfterMs);
       if (step.kind === 'exhausted') {
         deliveries.inc({ outcome: 'dead_letter', status_class: cls });
-        await deps.attempts.record(attemptRecord({ ...common, outcome: 'dead_letter', reason: `retries exhausted: ${outcome.reason}`, now: now() }));
+        records.push(deps.attempts.record(attemptRecord({ ...common, outcome: 'dead_letter', reason: `retries exhausted: ${outcome.reason}`, now: now() })));
         await deadLetter(task, 'RETRIES_EXHAUSTED', outcome.reason);
-        return;
+        return done();
       }
       deliveries.inc({ outcome: 'retry', status_class: cls });
-      await deps.attempts.record(attemptRecord({ ...common, outcome: 'retry', reason: outcome.reason, nextRetryAt: step.dueAt, now: now() }));
+      records.push(deps.attempts.record(attemptRecord({ ...common, outcome: 'retry', reason: outcome.reason, nextRetryAt: step.dueAt, now: now() })));
       const next: DeliveryTask = { ...task, attempt: task.attempt + 1 };
       if (target.ordering === 'strict') {
         // Strict ordering holds this webhook's queue: wait here, then try the same task again.
@@ -161,7 +166,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
         topic: deps.retryTopic(step.tierLabel),
         messages: [{ key: task.webhookId, value: encodeTask(next), headers: { 'retry.due-at': String(step.dueAt), 'retry.reason': outcome.reason } }],
       });
-      return;
+      return done();
     }
   };
 }

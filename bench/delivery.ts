@@ -1,0 +1,222 @@
+/**
+ * Delivery benchmarks, each against a baseline measured in the same run:
+ *  1. throughput: deliverer vs a raw undici POST loop, same concurrency, same receiver;
+ *  2. latency: p50/p99 from event produced (Avro, through the router) to the receiver, at a fixed rate;
+ *  3. isolation: healthy webhooks' throughput while 10 % of webhooks answer after 10 s, vs none slow;
+ *  4. memory: peak RSS of a deliverer working through a large backlog (bounded by DELIVERER_MAX_BUFFERED).
+ * Prints ratios and writes bench/results/delivery.json.
+ *
+ *   npm run bench:delivery [-- --tasks 20000 --rate 500 --seconds 10 --backlog 1000000]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Agent, request } from 'undici';
+import { loadConfig, type ConnectorConfig } from '../config/load.js';
+import { startRole, stopParts, type RunningPart } from '../connector/app.js';
+import { migrateUp } from '../connector/db/migrate.js';
+import { createPool, type Pool } from '../connector/db/pool.js';
+import { generateSigningSecret } from '../connector/delivery/signature.js';
+import { encodeTask, taskIdFor } from '../connector/delivery/task.js';
+import { loadEventCatalog } from '../connector/events/catalog.js';
+import { createKafka, createProducer } from '../connector/kafka/client.js';
+import { createSchemaRegistryClient } from '../connector/kafka/schema-registry.js';
+import { connectorTopics, ensureTopics } from '../connector/kafka/topics.js';
+import { createRootLogger } from '../connector/observability/logger.js';
+import { createSecretBox } from '../connector/security/encryption.js';
+import { produceEvents, registerSchemas, sampleEvent } from '../scripts/lib/sample-events.js';
+import { benchServices, percentile } from './services.js';
+
+interface Stats { fast: number; slow: number; firstAt: number; lastAt: number; latencies: number[] }
+
+const log = createRootLogger({ level: 'error' });
+const MAX_IN_FLIGHT = 64;
+
+async function startReceiver(): Promise<{ url: string; stats: () => Promise<Stats>; reset: () => Promise<void>; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/receiver-server.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { port: number }).port)));
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    child,
+    stats: async () => (await (await fetch(`${url}/stats`)).json()) as Stats,
+    reset: async () => void (await fetch(`${url}/reset`, { method: 'POST' })),
+  };
+}
+
+function configFor(services: Awaited<ReturnType<typeof benchServices>>): Readonly<ConnectorConfig> {
+  const id = randomUUID().slice(0, 8);
+  return loadConfig({
+    NODE_ENV: 'test', LOG_LEVEL: 'error', KAFKA_BROKERS: services.kafkaBrokers.join(','), SCHEMA_REGISTRY_URL: services.schemaRegistryUrl,
+    DATABASE_URL: services.databaseUrl, SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64'), TOPIC_REPLICATION_FACTOR: '1',
+    TOPIC_USER_EVENTS: `bd-${id}.user-events`, TOPIC_GROUP_EVENTS: `bd-${id}.group-events`, TOPIC_AUTH_EVENTS: `bd-${id}.auth-events`,
+    TOPIC_DELIVERIES: `bd-${id}.deliveries`, TOPIC_INGEST_DLQ: `bd-${id}.ingest-dlq`, TOPIC_DELIVERIES_DLQ: `bd-${id}.dlq`, TOPIC_ATTEMPTS: `bd-${id}.attempts`,
+    TOPIC_RETRY_PREFIX: `bd-${id}.retry`, ROUTER_GROUP_ID: `bd-${id}-router`, ROUTER_TRANSACTIONAL_ID: `bd-${id}-router`, DELIVERER_GROUP_ID: `bd-${id}-deliverer`,
+    ATTEMPTS_SINK_GROUP_ID: `bd-${id}-sink`, DELIVERER_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT), HTTP_ALLOW_PLAIN_HTTP: 'true', HTTP_SSRF_ALLOWLIST: '127.0.0.1', SERVER_PORT: '0',
+  });
+}
+
+async function createWebhooks(pool: Pool, config: Readonly<ConnectorConfig>, organization: string, urls: string[]): Promise<string[]> {
+  const box = createSecretBox(config.secrets.encryptionKey);
+  const secret = box.encrypt(generateSigningSecret());
+  const { rows } = await pool.query<{ id: string }>(
+    `INSERT INTO webhooks (organization, name, url, event_types, verification_status, signing_secret_enc, owner)
+     SELECT $1, 'bench', u, ARRAY['*'], 'verified', $2, 'bench' FROM unnest($3::text[]) WITH ORDINALITY AS t(u, n) ORDER BY n RETURNING id`,
+    [organization, secret, urls],
+  );
+  return rows.map((r) => r.id);
+}
+
+async function produceTasks(config: Readonly<ConnectorConfig>, organization: string, webhookIds: string[], count: number): Promise<void> {
+  const kafka = createKafka(config.kafka, log, 'bench-tasks');
+  const producer = createProducer(kafka);
+  await producer.connect();
+  for (let sent = 0; sent < count; sent += 5000) {
+    const messages = Array.from({ length: Math.min(5000, count - sent) }, (_, i) => {
+      const webhookId = webhookIds[(sent + i) % webhookIds.length]!;
+      const eventId = randomUUID();
+      const task = { v: 1 as const, taskId: taskIdFor(eventId, webhookId), webhookId, organization, attempt: 1, routedAt: Date.now(),
+        event: { eventId, eventType: 'USER_CREATED', family: 'user', occurredAt: Date.now(), organization, actor: null, source: 'bench', payload: { userId: eventId } } };
+      return { key: webhookId, value: encodeTask(task) };
+    });
+    await producer.send({ topic: config.topics.deliveries, messages });
+  }
+  await producer.disconnect();
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('benchmark step timed out');
+}
+
+/** The baseline: the same number of POSTs with the same concurrency, no Kafka, no signing. */
+async function rawLoop(url: string, count: number): Promise<number> {
+  const agent = new Agent({ keepAliveTimeout: 30_000 });
+  const body = JSON.stringify({ type: 'USER_CREATED', webhook: { id: 'x', organization: 'o', name: 'n' }, payload: { userId: randomUUID() } });
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: MAX_IN_FLIGHT }, async () => {
+    while (next < count) {
+      next += 1;
+      const response = await request(`${url}/raw`, { method: 'POST', body, headers: { 'content-type': 'application/json' }, dispatcher: agent });
+      await response.body.dump();
+    }
+  }));
+  const elapsed = performance.now() - started;
+  await agent.close();
+  return count / (elapsed / 1000);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: {
+    tasks: { type: 'string', default: '20000' }, rate: { type: 'string', default: '500' }, seconds: { type: 'string', default: '10' },
+    backlog: { type: 'string', default: '1000000' }, help: { type: 'boolean', short: 'h' },
+  } });
+  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rate R --seconds S --backlog B]');
+  const tasks = Number(values.tasks);
+  const services = await benchServices();
+  await migrateUp(services.databaseUrl, log);
+  const pool = createPool({ url: services.databaseUrl, max: 4, applicationName: 'bench' }, log);
+  const receiver = await startReceiver();
+  const results: Record<string, unknown> = {};
+  const run = async (label: string, body: (config: Readonly<ConnectorConfig>, org: string, parts: RunningPart[]) => Promise<void>) => {
+    process.stdout.write(`\n${label}… `);
+    const config = configFor(services);
+    const kafka = createKafka(config.kafka, log, 'bench');
+    await ensureTopics(kafka, [...connectorTopics(config), ...['userEvents', 'groupEvents', 'authEvents'].map((k) => ({ topic: config.topics[k as 'userEvents'], numPartitions: 3 }))], 1);
+    const parts: RunningPart[] = [];
+    try {
+      await body(config, `bench-${randomUUID().slice(0, 8)}`, parts);
+    } finally {
+      await stopParts(parts, log);
+      await receiver.reset();
+    }
+  };
+
+  await run('1. throughput', async (config, org, parts) => {
+    const raw = await rawLoop(receiver.url, tasks);
+    await receiver.reset();
+    const ids = await createWebhooks(pool, config, org, Array.from({ length: 200 }, (_, i) => `${receiver.url}/fast/${i}`));
+    await produceTasks(config, org, ids, tasks);
+    parts.push(...(await startRole('deliverer', config, log)).parts);
+    await until(async () => (await receiver.stats()).fast >= tasks, 300_000);
+    const s = await receiver.stats();
+    const delivererRate = (s.fast - 1) / ((s.lastAt - s.firstAt) / 1000);
+    results['throughput'] = { tasks, rawPostsPerSecond: Math.round(raw), deliveriesPerSecond: Math.round(delivererRate), ratio: Number((delivererRate / raw).toFixed(3)), target: 0.7 };
+    console.log(JSON.stringify(results['throughput']));
+  });
+
+  await run('2. end-to-end latency at a fixed rate', async (config, org, parts) => {
+    const rate = Number(values.rate);
+    const seconds = Number(values.seconds);
+    const registry = createSchemaRegistryClient(config.schemaRegistry);
+    const ids = await registerSchemas(registry, config);
+    await createWebhooks(pool, config, org, [`${receiver.url}/fast/e2e`]);
+    parts.push(...(await startRole('router', config, log)).parts, ...(await startRole('deliverer', config, log)).parts);
+    const kafka = createKafka(config.kafka, log, 'bench-e2e');
+    const catalog = loadEventCatalog();
+    const total = rate * seconds;
+    const started = Date.now();
+    for (let sent = 0; sent < total; sent += rate / 10) {
+      const wait = started + (sent / rate) * 1000 - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const batch = Array.from({ length: rate / 10 }, () => sampleEvent(catalog, 'USER_CREATED', org, { attributes: { producedAt: String(Date.now()) } }));
+      await produceEvents(kafka, registry, ids.user, config.topics.userEvents, batch);
+    }
+    await until(async () => (await receiver.stats()).fast >= total, 120_000);
+    const latencies = (await receiver.stats()).latencies.sort((a, b) => a - b);
+    results['latency'] = { rate, seconds, events: total, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies.at(-1), targetP99Ms: 100 };
+    console.log(JSON.stringify(results['latency']));
+  });
+
+  const isolationRun = async (slowShare: number): Promise<number> => {
+    let rate = 0;
+    await run(`3. isolation (${slowShare * 100}% slow)`, async (config, org, parts) => {
+      const urls = Array.from({ length: 100 }, (_, i) => (i < slowShare * 100 ? `${receiver.url}/slow/${i}` : `${receiver.url}/fast/${i}`));
+      const ids = await createWebhooks(pool, config, org, urls);
+      await produceTasks(config, org, ids, tasks);
+      parts.push(...(await startRole('deliverer', config, log)).parts);
+      const fastExpected = Math.floor(tasks * (1 - slowShare));
+      await until(async () => (await receiver.stats()).fast >= fastExpected, 300_000);
+      const s = await receiver.stats();
+      rate = (s.fast - 1) / ((s.lastAt - s.firstAt) / 1000);
+      console.log(`${Math.round(rate)} healthy deliveries/s`);
+    });
+    return rate;
+  };
+  const healthyAlone = await isolationRun(0);
+  const healthyWithSlow = await isolationRun(0.1);
+  results['isolation'] = { healthyPerSecondWithoutSlow: Math.round(healthyAlone), healthyPerSecondWithSlow: Math.round(healthyWithSlow), ratio: Number((healthyWithSlow / healthyAlone).toFixed(3)), target: 0.9 };
+  console.log(JSON.stringify(results['isolation']));
+
+  await run(`4. memory with a ${values.backlog}-task backlog`, async (config, org, parts) => {
+    const backlog = Number(values.backlog);
+    const ids = await createWebhooks(pool, config, org, Array.from({ length: 1000 }, (_, i) => `${receiver.url}/fast/${i}`));
+    const baseline = process.memoryUsage().rss;
+    await produceTasks(config, org, ids, backlog);
+    parts.push(...(await startRole('deliverer', config, log)).parts);
+    let peak = process.memoryUsage().rss;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
+    await until(async () => (await receiver.stats()).fast >= Math.min(backlog, 100_000), 600_000);
+    clearInterval(sampler);
+    results['memory'] = { backlog, delivered: (await receiver.stats()).fast, rssBeforeMiB: Math.round(baseline / 2 ** 20), peakRssMiB: Math.round(peak / 2 ** 20), maxBuffered: config.deliverer.maxBuffered };
+    console.log(JSON.stringify(results['memory']));
+  });
+
+  receiver.child.kill();
+  await pool.end();
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync('bench/results/delivery.json', JSON.stringify({ at: new Date().toISOString(), results }, null, 2));
+  console.log('\n' + JSON.stringify(results, null, 2) + '\nwritten to bench/results/delivery.json');
+  process.exit(0);
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench: ${(error as Error).stack ?? String(error)}`);
+  process.exit(1);
+});
