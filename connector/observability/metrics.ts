@@ -88,3 +88,21 @@ export const deliveriesInFlight = new Gauge({
   help: 'Delivery requests under way in this process.',
   registers: [metricsRegistry],
 });
+
+export const subscriptionIndexSize = new Gauge({
+  name: 'webhooks_subscription_index_size',
+  help: 'Routable webhooks in the router\'s in-memory subscription index.',
+  registers: [metricsRegistry],
+});
+
+export const subscriptionIndexLoadedAt = new Gauge({
+  name: 'webhooks_subscription_index_loaded_timestamp_seconds',
+  help: 'When the subscription index was last loaded from Postgres; time() minus this is its age (it grows while Postgres is unreachable).',
+  registers: [metricsRegistry],
+});
+
+export const subscriptionReloadFailures = new Counter({
+  name: 'webhooks_subscription_reload_failures_total',
+  help: 'Subscription index reloads that failed (Postgres unreachable); routing goes on with the last index.',
+  registers: [metricsRegistry],
+});

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../observability/logger.js';
+import { subscriptionIndexLoadedAt, subscriptionIndexSize, subscriptionReloadFailures } from '../observability/metrics.js';
 import { loadRoutableWebhooks } from './repository.js';
 import { buildSubscriptionIndex, type SubscriptionIndex } from './subscription-index.js';
 
@@ -35,6 +36,8 @@ export function createSubscriptionStore(deps: { pool: Pool; log: Logger; reloadI
   const reload = async (): Promise<void> => {
     const routes = await loadRoutableWebhooks(pool);
     index = buildSubscriptionIndex(routes);
+    subscriptionIndexSize.set(index.size);
+    subscriptionIndexLoadedAt.set(Date.now() / 1000);
     log.debug({ webhooks: index.size }, 'subscription index reloaded');
     const done = waiters;
     waiters = [];
@@ -48,7 +51,10 @@ export function createSubscriptionStore(deps: { pool: Pool; log: Logger; reloadI
       return;
     }
     reloadInFlight = reload()
-      .catch((error: unknown) => log.warn({ err: error }, 'subscription reload failed; routing with the last index'))
+      .catch((error: unknown) => {
+        subscriptionReloadFailures.inc();
+        log.warn({ err: error }, 'subscription reload failed; routing with the last index');
+      })
       .finally(() => {
         reloadInFlight = null;
         if (reloadAgain && !stopped) {
