@@ -115,9 +115,10 @@ async function rawLoop(url: string, count: number): Promise<number> {
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     tasks: { type: 'string', default: '20000' }, rate: { type: 'string', default: '500' }, seconds: { type: 'string', default: '10' },
-    backlog: { type: 'string', default: '1000000' }, help: { type: 'boolean', short: 'h' },
+    backlog: { type: 'string', default: '1000000' }, only: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   } });
-  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rate R --seconds S --backlog B]');
+  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rate R --seconds S --backlog B --only throughput|latency|isolation|memory]');
+  const wanted = (name: string): boolean => !values.only || values.only === name;
   const tasks = Number(values.tasks);
   const services = await benchServices();
   await migrateUp(services.databaseUrl, log);
@@ -138,7 +139,7 @@ async function main(): Promise<void> {
     }
   };
 
-  await run('1. throughput', async (config, org, parts) => {
+  if (wanted('throughput')) await run('1. throughput', async (config, org, parts) => {
     const raw = await rawLoop(receiver.url, tasks);
     await receiver.reset();
     const ids = await createWebhooks(pool, config, org, Array.from({ length: 200 }, (_, i) => `${receiver.url}/fast/${i}`));
@@ -151,7 +152,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(results['throughput']));
   });
 
-  await run('2. end-to-end latency at a fixed rate', async (config, org, parts) => {
+  if (wanted('latency')) await run('2. end-to-end latency at a fixed rate', async (config, org, parts) => {
     const rate = Number(values.rate);
     const seconds = Number(values.seconds);
     const registry = createSchemaRegistryClient(config.schemaRegistry);
@@ -189,12 +190,14 @@ async function main(): Promise<void> {
     });
     return rate;
   };
-  const healthyAlone = await isolationRun(0);
-  const healthyWithSlow = await isolationRun(0.1);
-  results['isolation'] = { healthyPerSecondWithoutSlow: Math.round(healthyAlone), healthyPerSecondWithSlow: Math.round(healthyWithSlow), ratio: Number((healthyWithSlow / healthyAlone).toFixed(3)), target: 0.9 };
-  console.log(JSON.stringify(results['isolation']));
+  if (wanted('isolation')) {
+    const healthyAlone = await isolationRun(0);
+    const healthyWithSlow = await isolationRun(0.1);
+    results['isolation'] = { healthyPerSecondWithoutSlow: Math.round(healthyAlone), healthyPerSecondWithSlow: Math.round(healthyWithSlow), ratio: Number((healthyWithSlow / healthyAlone).toFixed(3)), target: 0.9 };
+    console.log(JSON.stringify(results['isolation']));
+  }
 
-  await run(`4. memory with a ${values.backlog}-task backlog`, async (config, org, parts) => {
+  if (wanted('memory')) await run(`4. memory with a ${values.backlog}-task backlog`, async (config, org, parts) => {
     const backlog = Number(values.backlog);
     const ids = await createWebhooks(pool, config, org, Array.from({ length: 1000 }, (_, i) => `${receiver.url}/fast/${i}`));
     const baseline = process.memoryUsage().rss;
