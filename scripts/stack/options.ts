@@ -7,25 +7,15 @@ export const KAFKA_VERSION = '3.9.1';
 export const APICURIO_VERSION = '3.0.9';
 
 export interface StackOptions {
-  /** Data, logs and pids of this clone's stack. */
+  /** Data, logs and pids of the running stack. */
   stateDir: string;
-  /** Downloads, shared by every clone on the machine (so it lives outside the repo). */
+  /** Downloads, shared by every clone on the machine. */
   cacheDir: string;
   kafkaPort: number;
   kafkaControllerPort: number;
   registryPort: number;
   postgresPort: number;
 }
-
-/** Where the connector finds its services: the values of KAFKA_BROKERS, SCHEMA_REGISTRY_URL and DATABASE_URL. */
-export interface ServiceEndpoints {
-  kafkaBrokers: string[];
-  schemaRegistryUrl: string;
-  databaseUrl: string;
-}
-
-/** Progress goes wherever the caller wants: the terminal, vitest's output, nowhere. */
-export type Log = (line: string) => void;
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
@@ -40,7 +30,7 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
 /** The stack's only reader of the environment. */
 export function stackOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): StackOptions {
   const cacheBase = env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
-  const options: StackOptions = {
+  return {
     stateDir: resolve(env['STACK_DIR'] || join(REPO_ROOT, '.stack')),
     cacheDir: resolve(env['STACK_CACHE_DIR'] || join(cacheBase, 'identity-webhooks-stack')),
     kafkaPort: port(env, 'STACK_KAFKA_PORT', 19092),
@@ -48,14 +38,12 @@ export function stackOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Stack
     registryPort: port(env, 'STACK_REGISTRY_PORT', 18081),
     postgresPort: port(env, 'STACK_POSTGRES_PORT', 15432),
   };
-  // Two services on one port would fail later with a confusing bind error; say it now.
-  const ports = [options.kafkaPort, options.kafkaControllerPort, options.registryPort, options.postgresPort];
-  if (new Set(ports).size !== ports.length) {
-    throw new StackError(
-      `STACK_KAFKA_PORT, STACK_KAFKA_CONTROLLER_PORT, STACK_REGISTRY_PORT and STACK_POSTGRES_PORT must differ; got ${ports.join(', ')}`,
-    );
-  }
-  return options;
+}
+
+export interface ServiceEndpoints {
+  kafkaBrokers: string[];
+  schemaRegistryUrl: string;
+  databaseUrl: string;
 }
 
 export function endpointsOf(options: StackOptions): ServiceEndpoints {
@@ -66,11 +54,4 @@ export function endpointsOf(options: StackOptions): ServiceEndpoints {
   };
 }
 
-/** The endpoints as the connector's variables, one `NAME=value` per line, ready to paste or `export`. */
-export function endpointsAsEnv(endpoints: ServiceEndpoints): string[] {
-  return [
-    `KAFKA_BROKERS=${endpoints.kafkaBrokers.join(',')}`,
-    `SCHEMA_REGISTRY_URL=${endpoints.schemaRegistryUrl}`,
-    `DATABASE_URL=${endpoints.databaseUrl}`,
-  ];
-}
+export type Log = (line: string) => void;
