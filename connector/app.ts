@@ -15,6 +15,7 @@ import { createRouter } from './ingest/router.js';
 import { createKafka, createProducer } from './kafka/client.js';
 import { createSchemaRegistryClient } from './kafka/schema-registry.js';
 import { connectorTopics, ensureTopics, retryTopic } from './kafka/topics.js';
+import { startConsumerLagMonitor } from './observability/consumer-lag.js';
 import type { Logger } from './observability/logger.js';
 import type { ReadinessCheck } from './observability/server.js';
 import { createSecretBox } from './security/encryption.js';
@@ -131,6 +132,15 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       await deliverer.start();
       parts.push({ name: 'deliverer', stop: () => deliverer.stop() });
     }
+    const lagGroups =
+      role === 'router'
+        ? [{ groupId: config.router.groupId, topics: [config.topics.userEvents, config.topics.groupEvents, config.topics.authEvents] }]
+        : [
+            { groupId: config.deliverer.groupId, topics: [config.topics.deliveries] },
+            { groupId: config.attempts.sinkGroupId, topics: [config.topics.attempts] },
+          ];
+    const lag = startConsumerLagMonitor({ kafka, groups: lagGroups, intervalMs: 5000, log: log.child({ component: 'consumer-lag' }) });
+    parts.push({ name: 'consumer lag monitor', stop: () => lag.stop() });
   } catch (error) {
     await stopParts(parts, log);
     throw error;

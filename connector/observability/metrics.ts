@@ -106,3 +106,10 @@ export const subscriptionReloadFailures = new Counter({
   help: 'Subscription index reloads that failed (Postgres unreachable); routing goes on with the last index.',
   registers: [metricsRegistry],
 });
+
+export const consumerLag = new Gauge({
+  name: 'webhooks_consumer_lag',
+  help: 'Records not yet committed by a consumer group: high watermark minus committed offset, per group, topic and partition.',
+  labelNames: ['group', 'topic', 'partition'] as const,
+  registers: [metricsRegistry],
+});
