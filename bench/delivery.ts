@@ -115,7 +115,7 @@ async function rawLoop(url: string, count: number): Promise<number> {
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     tasks: { type: 'string', default: '20000' }, rate: { type: 'string', default: '500' }, seconds: { type: 'string', default: '10' },
-    backlog: { type: 'string', default: '1000000' }, only: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    backlog: { type: 'string', default: '1000000' }, webhooks: { type: 'string', default: '1,10' }, only: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   } });
   if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rate R --seconds S --backlog B --only throughput|latency|isolation|memory]');
   const wanted = (name: string): boolean => !values.only || values.only === name;
@@ -152,28 +152,36 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(results['throughput']));
   });
 
-  if (wanted('latency')) await run('2. end-to-end latency at a fixed rate', async (config, org, parts) => {
-    const rate = Number(values.rate);
-    const seconds = Number(values.seconds);
-    const registry = createSchemaRegistryClient(config.schemaRegistry);
-    const ids = await registerSchemas(registry, config);
-    await createWebhooks(pool, config, org, [`${receiver.url}/fast/e2e`]);
-    parts.push(...(await startRole('router', config, log)).parts, ...(await startRole('deliverer', config, log)).parts);
-    const kafka = createKafka(config.kafka, log, 'bench-e2e');
-    const catalog = loadEventCatalog();
-    const total = rate * seconds;
-    const started = Date.now();
-    for (let sent = 0; sent < total; sent += rate / 10) {
-      const wait = started + (sent / rate) * 1000 - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const batch = Array.from({ length: rate / 10 }, () => sampleEvent(catalog, 'USER_CREATED', org, { attributes: { producedAt: String(Date.now()) } }));
-      await produceEvents(kafka, registry, ids.user, config.topics.userEvents, batch);
-    }
-    await until(async () => (await receiver.stats()).fast >= total, 120_000);
-    const latencies = (await receiver.stats()).latencies.sort((a, b) => a - b);
-    results['latency'] = { rate, seconds, events: total, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies.at(-1), targetP99Ms: 100 };
-    console.log(JSON.stringify(results['latency']));
-  });
+  // One webhook takes every event (its queue is serial by design), then the same rate spread over several webhooks.
+  const latencyResults: unknown[] = [];
+  for (const webhookCount of values.webhooks.split(',').map(Number)) {
+    if (!wanted('latency')) break;
+    await run(`2. end-to-end latency, ${values.rate}/s over ${webhookCount} webhook(s)`, async (config, org, parts) => {
+      const rate = Number(values.rate);
+      const seconds = Number(values.seconds);
+      const registry = createSchemaRegistryClient(config.schemaRegistry);
+      const ids = await registerSchemas(registry, config);
+      const orgs = Array.from({ length: webhookCount }, (_, i) => `${org}-${i}`);
+      for (const [i, o] of orgs.entries()) await createWebhooks(pool, config, o, [`${receiver.url}/fast/e2e-${i}`]);
+      parts.push(...(await startRole('router', config, log)).parts, ...(await startRole('deliverer', config, log)).parts);
+      const kafka = createKafka(config.kafka, log, 'bench-e2e');
+      const catalog = loadEventCatalog();
+      const total = rate * seconds;
+      const started = Date.now();
+      for (let sent = 0; sent < total; sent += rate / 10) {
+        const wait = started + (sent / rate) * 1000 - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        const batch = Array.from({ length: rate / 10 }, (_, i) => sampleEvent(catalog, 'USER_CREATED', orgs[(sent + i) % orgs.length]!, { attributes: { producedAt: String(Date.now()) } }));
+        await produceEvents(kafka, registry, ids.user, config.topics.userEvents, batch);
+      }
+      await until(async () => (await receiver.stats()).fast >= total, 120_000);
+      const latencies = (await receiver.stats()).latencies.sort((a, b) => a - b);
+      const row = { rate, seconds, webhooks: webhookCount, events: total, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies.at(-1), targetP99Ms: 100 };
+      latencyResults.push(row);
+      console.log(JSON.stringify(row));
+    });
+  }
+  if (latencyResults.length > 0) results['latency'] = latencyResults;
 
   const isolationRun = async (slowShare: number): Promise<number> => {
     let rate = 0;
