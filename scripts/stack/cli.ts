@@ -1,26 +1,47 @@
 import { parseArgs } from 'node:util';
-import { ensureStackUp, stackOptionsFromEnv, stackStatus, stopStack, StackError } from './index.js';
+import { APICURIO_VERSION, ensureStackUp, KAFKA_VERSION, stackOptionsFromEnv, stackStatus, stopStack, StackError } from './index.js';
 
-const HELP = `npm run stack:<up|down|status>   (tsx scripts/stack/cli.ts <command>)
+const HELP = `Usage: npm run stack:<up|down|status>     (or: tsx scripts/stack/cli.ts <command> [--clean])
 
 The local stack of real services, without Docker:
-  up       start Apache Kafka (KRaft), Apicurio Registry and Postgres as local
-           processes; downloads Kafka and Apicurio with Maven on first use;
-           a no-op when everything already runs
-  down     stop what "up" started (--clean also deletes the data)
-  status   each service's pid, address and health; exit 3 if any is down
+  up             start Apache Kafka ${KAFKA_VERSION} (KRaft, one node), Apicurio Registry ${APICURIO_VERSION}
+                 and Postgres 18 as local processes, in the background. The first run
+                 downloads Kafka and Apicurio with Maven into the cache. A no-op when
+                 everything runs; restarts only what has stopped. Prints the addresses
+                 as KAFKA_BROKERS=…, SCHEMA_REGISTRY_URL=…, DATABASE_URL=…
+  down           stop what "up" started (data kept)
+  down --clean   also delete the data and logs, so the next "up" starts fresh
+                 (npm run stack:down -- --clean)
+  status         each service: running or stopped, pid, health, address;
+                 exit code 0 when all are healthy, 3 otherwise
 
-Environment: STACK_DIR (default .stack), STACK_CACHE_DIR (default
-~/.cache/identity-webhooks-stack), STACK_KAFKA_PORT (19092),
-STACK_KAFKA_CONTROLLER_PORT (19093), STACK_REGISTRY_PORT (18081),
-STACK_POSTGRES_PORT (15432).`;
+Needs Java 17+ on the PATH, and Maven for the first download.
+
+Environment:
+  STACK_DIR                    data, logs and pids            (default: <repo>/.stack)
+  STACK_CACHE_DIR              downloads, shared by clones    (default: \${XDG_CACHE_HOME:-~/.cache}/identity-webhooks-stack)
+  STACK_KAFKA_PORT             Kafka clients                  (default: 19092)
+  STACK_KAFKA_CONTROLLER_PORT  Kafka's KRaft controller       (default: 19093)
+  STACK_REGISTRY_PORT          Apicurio Registry              (default: 18081)
+  STACK_POSTGRES_PORT          Postgres                       (default: 15432)`;
 
 async function main(): Promise<number> {
-  const { positionals, values } = parseArgs({ allowPositionals: true, options: { help: { type: 'boolean', short: 'h' }, clean: { type: 'boolean' } } });
+  let parsed;
+  try {
+    parsed = parseArgs({ allowPositionals: true, options: { help: { type: 'boolean', short: 'h' }, clean: { type: 'boolean' } } });
+  } catch (error) {
+    console.error(`stack: ${(error as Error).message}; run with --help`);
+    return 2;
+  }
+  const { positionals, values } = parsed;
   const command = positionals[0];
-  if (values.help || !command) {
+  if (values.help || command === 'help') {
     console.log(HELP);
-    return values.help ? 0 : 2;
+    return 0;
+  }
+  if (!command) {
+    console.error(HELP);
+    return 2;
   }
   const options = stackOptionsFromEnv();
   const log = (line: string): void => console.log(line);
@@ -33,7 +54,10 @@ async function main(): Promise<number> {
       return 0;
     case 'status': {
       const statuses = await stackStatus(options);
-      for (const s of statuses) console.log(`${s.name.padEnd(9)} ${s.running ? `running (pid ${s.pid})` : 'stopped'.padEnd(20)}  ${s.healthy ? 'healthy  ' : 'unhealthy'}  ${s.address}`);
+      for (const s of statuses) {
+        const state = s.running ? `running  pid ${String(s.pid).padEnd(8)}` : 'stopped'.padEnd(21);
+        console.log(`${s.name.padEnd(9)} ${state} healthy: ${s.healthy ? 'yes' : 'no '}  ${s.address}`);
+      }
       return statuses.every((s) => s.healthy) ? 0 : 3;
     }
     default:
@@ -45,7 +69,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(`stack: ${error instanceof StackError ? error.message : (error as Error).stack ?? String(error)}`);
+    // A StackError is the whole story in a line (plus log lines); anything else is a bug worth its stack trace.
+    console.error(`stack: ${error instanceof StackError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     process.exit(1);
   },
 );

@@ -7,15 +7,25 @@ export const KAFKA_VERSION = '3.9.1';
 export const APICURIO_VERSION = '3.0.9';
 
 export interface StackOptions {
-  /** Data, logs and pids of the running stack. */
+  /** Data, logs and pids of this clone's stack. */
   stateDir: string;
-  /** Downloads, shared by every clone on the machine. */
+  /** Downloads, shared by every clone on the machine (so it lives outside the repo). */
   cacheDir: string;
   kafkaPort: number;
   kafkaControllerPort: number;
   registryPort: number;
   postgresPort: number;
 }
+
+/** Where the connector finds its services: the values of KAFKA_BROKERS, SCHEMA_REGISTRY_URL and DATABASE_URL. */
+export interface ServiceEndpoints {
+  kafkaBrokers: string[];
+  schemaRegistryUrl: string;
+  databaseUrl: string;
+}
+
+/** Progress goes wherever the caller wants: the terminal, vitest's output, nowhere. */
+export type Log = (line: string) => void;
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
@@ -30,7 +40,7 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
 /** The stack's only reader of the environment. */
 export function stackOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): StackOptions {
   const cacheBase = env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
-  return {
+  const options: StackOptions = {
     stateDir: resolve(env['STACK_DIR'] || join(REPO_ROOT, '.stack')),
     cacheDir: resolve(env['STACK_CACHE_DIR'] || join(cacheBase, 'identity-webhooks-stack')),
     kafkaPort: port(env, 'STACK_KAFKA_PORT', 19092),
@@ -38,12 +48,14 @@ export function stackOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Stack
     registryPort: port(env, 'STACK_REGISTRY_PORT', 18081),
     postgresPort: port(env, 'STACK_POSTGRES_PORT', 15432),
   };
-}
-
-export interface ServiceEndpoints {
-  kafkaBrokers: string[];
-  schemaRegistryUrl: string;
-  databaseUrl: string;
+  // Two services on one port would fail later with a confusing bind error; say it now.
+  const ports = [options.kafkaPort, options.kafkaControllerPort, options.registryPort, options.postgresPort];
+  if (new Set(ports).size !== ports.length) {
+    throw new StackError(
+      `STACK_KAFKA_PORT, STACK_KAFKA_CONTROLLER_PORT, STACK_REGISTRY_PORT and STACK_POSTGRES_PORT must differ; got ${ports.join(', ')}`,
+    );
+  }
+  return options;
 }
 
 export function endpointsOf(options: StackOptions): ServiceEndpoints {
@@ -54,4 +66,11 @@ export function endpointsOf(options: StackOptions): ServiceEndpoints {
   };
 }
 
-export type Log = (line: string) => void;
+/** The endpoints as the connector's variables, one `NAME=value` per line, ready to paste or `export`. */
+export function endpointsAsEnv(endpoints: ServiceEndpoints): string[] {
+  return [
+    `KAFKA_BROKERS=${endpoints.kafkaBrokers.join(',')}`,
+    `SCHEMA_REGISTRY_URL=${endpoints.schemaRegistryUrl}`,
+    `DATABASE_URL=${endpoints.databaseUrl}`,
+  ];
+}

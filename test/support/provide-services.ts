@@ -1,3 +1,4 @@
+import type { ContainerRuntimeClient, StartedTestContainer } from 'testcontainers';
 import type { ServiceEndpoints } from '../../scripts/stack/options.js';
 
 export type { ServiceEndpoints } from '../../scripts/stack/options.js';
@@ -5,43 +6,57 @@ export type { ServiceEndpoints } from '../../scripts/stack/options.js';
 export interface ProvidedServices {
   endpoints: ServiceEndpoints;
   source: 'env' | 'testcontainers' | 'local-stack';
+  /** Stops what this call started, and only that. */
   stop(): Promise<void>;
 }
 
 type Log = (line: string) => void;
 
-/** A Docker engine answers? Asked with a short timeout: here there is only the client. */
-async function dockerEngineAvailable(): Promise<boolean> {
+// The same images and versions as docker-compose.yml and the local stack.
+const KAFKA_IMAGE = 'apache/kafka:3.9.1';
+const REGISTRY_IMAGE = 'apicurio/apicurio-registry:3.0.9';
+const POSTGRES_IMAGE = 'postgres:18';
+const CONTAINER_START_TIMEOUT_MS = 180_000;
+
+/**
+ * The container runtime, if a Docker engine answers. testcontainers tries
+ * every way to reach one (DOCKER_HOST, docker contexts, sockets) and gives up
+ * in under a second where there is only the docker client; the timeout is for
+ * a DOCKER_HOST that does not answer at all.
+ */
+async function dockerEngine(): Promise<ContainerRuntimeClient | undefined> {
   try {
     const { getContainerRuntimeClient } = await import('testcontainers');
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 5000).unref());
-    await Promise.race([getContainerRuntimeClient(), timeout]);
-    return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('no answer within 5 s')), 5000);
+    });
+    try {
+      return await Promise.race([getContainerRuntimeClient(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-/** Kafka (KRaft), Apicurio Registry and Postgres as containers, for machines with Docker. */
-async function startContainers(log: Log): Promise<ProvidedServices> {
-  const { GenericContainer, Wait } = await import('testcontainers');
-  const { createServer } = await import('node:net');
-  // Kafka must advertise the port the host sees, so that port is chosen before the container starts.
-  const kafkaPort = await new Promise<number>((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-  log('starting containers: apache/kafka:3.9.1, apicurio/apicurio-registry:3.0.9, postgres:18');
-  const [kafka, registry, postgres] = await Promise.all([
-    new GenericContainer('apache/kafka:3.9.1')
+/** Kafka (KRaft, one node), Apicurio Registry and Postgres as containers, for machines with Docker. */
+async function startContainers(runtime: ContainerRuntimeClient, log: Log): Promise<ProvidedServices> {
+  const { GenericContainer, RandomPortGenerator, Wait } = await import('testcontainers');
+  // Kafka hands clients the address it advertises, so that must be the one the
+  // host sees: a host port chosen before the container starts.
+  const host = runtime.info.containerRuntime.host;
+  const kafkaPort = await new RandomPortGenerator().generatePort();
+  log(`starting containers: ${KAFKA_IMAGE}, ${REGISTRY_IMAGE}, ${POSTGRES_IMAGE}`);
+  const results = await Promise.allSettled([
+    new GenericContainer(KAFKA_IMAGE)
       .withExposedPorts({ container: 9092, host: kafkaPort })
       .withEnvironment({
         KAFKA_NODE_ID: '1',
         KAFKA_PROCESS_ROLES: 'broker,controller',
         KAFKA_LISTENERS: 'PLAINTEXT://:9092,CONTROLLER://:9093',
-        KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://127.0.0.1:${kafkaPort}`,
+        KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://${host}:${kafkaPort}`,
         KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
         KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
         KAFKA_CONTROLLER_QUORUM_VOTERS: '1@localhost:9093',
@@ -52,50 +67,74 @@ async function startContainers(log: Log): Promise<ProvidedServices> {
         KAFKA_GROUP_MIN_SESSION_TIMEOUT_MS: '3000',
       })
       .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
+      .withStartupTimeout(CONTAINER_START_TIMEOUT_MS)
       .start(),
-    new GenericContainer('apicurio/apicurio-registry:3.0.9').withExposedPorts(8080).withWaitStrategy(Wait.forHttp('/apis/ccompat/v7/subjects', 8080)).start(),
-    new GenericContainer('postgres:18')
+    new GenericContainer(REGISTRY_IMAGE)
+      .withExposedPorts(8080)
+      .withWaitStrategy(Wait.forHttp('/apis/ccompat/v7/subjects', 8080).forStatusCode(200))
+      .withStartupTimeout(CONTAINER_START_TIMEOUT_MS)
+      .start(),
+    new GenericContainer(POSTGRES_IMAGE)
       .withExposedPorts(5432)
       .withEnvironment({ POSTGRES_PASSWORD: 'postgres', POSTGRES_DB: 'webhooks' })
+      // The image's entrypoint starts Postgres twice (init, then for real): the second "ready" counts.
       .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/, 2))
+      .withStartupTimeout(CONTAINER_START_TIMEOUT_MS)
       .start(),
   ]);
+  const started = results.filter((r): r is PromiseFulfilledResult<StartedTestContainer> => r.status === 'fulfilled').map((r) => r.value);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const [kafka, registry, postgres] = results.map((r) => (r.status === 'fulfilled' ? r.value : undefined));
+  if (failed || !kafka || !registry || !postgres) {
+    // One did not start: the others must not outlive the run.
+    await Promise.allSettled(started.map((c) => c.stop()));
+    throw failed?.reason instanceof Error ? failed.reason : new Error('a service container did not start');
+  }
   return {
     source: 'testcontainers',
     endpoints: {
-      kafkaBrokers: [`127.0.0.1:${kafkaPort}`],
+      kafkaBrokers: [`${host}:${kafkaPort}`],
       schemaRegistryUrl: `http://${registry.getHost()}:${registry.getMappedPort(8080)}/apis/ccompat/v7`,
       databaseUrl: `postgres://postgres:postgres@${postgres.getHost()}:${postgres.getMappedPort(5432)}/webhooks`,
     },
     stop: async () => {
-      await Promise.all([kafka.stop(), registry.stop(), postgres.stop()]);
+      await Promise.allSettled([kafka.stop(), registry.stop(), postgres.stop()]);
     },
   };
 }
 
 /**
  * Real services for a test run, from the first source that has them:
- * addresses in the environment, testcontainers where a Docker engine
- * answers, or the local stack (stopped afterwards only if this run started it).
+ * 1. KAFKA_BROKERS, SCHEMA_REGISTRY_URL and DATABASE_URL all set: used as they are;
+ * 2. a Docker engine answers: containers, removed afterwards;
+ * 3. the local stack (scripts/stack): started if needed; afterwards only what
+ *    this call started is stopped, so a developer's running stack is left alone.
+ * TEST_SERVICES=local-stack or =testcontainers skips the choice between 2 and 3.
  */
 export async function provideServices(log: Log, env: NodeJS.ProcessEnv = process.env): Promise<ProvidedServices> {
   const { KAFKA_BROKERS, SCHEMA_REGISTRY_URL, DATABASE_URL } = env;
   if (KAFKA_BROKERS && SCHEMA_REGISTRY_URL && DATABASE_URL) {
     return {
       source: 'env',
-      endpoints: { kafkaBrokers: KAFKA_BROKERS.split(','), schemaRegistryUrl: SCHEMA_REGISTRY_URL, databaseUrl: DATABASE_URL },
+      endpoints: { kafkaBrokers: KAFKA_BROKERS.split(',').map((b) => b.trim()), schemaRegistryUrl: SCHEMA_REGISTRY_URL, databaseUrl: DATABASE_URL },
       stop: async () => undefined,
     };
   }
-  if (env['TEST_SERVICES'] !== 'local-stack' && (await dockerEngineAvailable())) return startContainers(log);
+  const choice = env['TEST_SERVICES'];
+  if (choice !== 'local-stack') {
+    const runtime = await dockerEngine();
+    if (runtime) return startContainers(runtime, log);
+    if (choice === 'testcontainers') throw new Error('TEST_SERVICES=testcontainers, but no Docker engine answers');
+  }
+  // Loaded only here: the other two sources need none of the stack's code.
   const { ensureStackUp, stackOptionsFromEnv, stopStack } = await import('../../scripts/stack/index.js');
   const options = stackOptionsFromEnv(env);
-  const { endpoints, startedNow } = await ensureStackUp(options, log);
+  const { endpoints, started } = await ensureStackUp(options, log);
   return {
     source: 'local-stack',
     endpoints,
     stop: async () => {
-      if (startedNow) await stopStack(options, log);
+      if (started.length > 0) await stopStack(options, log, { only: started });
     },
   };
 }
