@@ -122,7 +122,14 @@ export function createRouter(deps: RouterDeps): Router {
 
   return {
     async start() {
-      producer = createProducer(kafka, { transactionalId: deps.transactionalId, idempotent: true, maxInFlightRequests: 1 });
+      producer = createProducer(kafka, {
+        transactionalId: deps.transactionalId,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        // Right after a commit the broker is still writing markers and answers the next transaction with
+        // CONCURRENT_TRANSACTIONS; kafkajs's default 300 ms first backoff would add that to every event's latency.
+        retry: { initialRetryTime: 25, retries: 8 },
+      });
       await producer.connect();
       consumer = kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
       await consumer.connect();
