@@ -23,7 +23,8 @@ import { createFailureTracker } from './subscriptions/failure-tracker.js';
 import { createSubscriptionStore } from './subscriptions/subscription-store.js';
 import { createTargetCache } from './subscriptions/target-cache.js';
 
-export type Role = 'router' | 'deliverer';
+/** router: source topics → tasks; deliverer: tasks → endpoints; sink: attempts topic → Postgres delivery log. */
+export type Role = 'router' | 'deliverer' | 'sink';
 
 /** A running part of the connector; `stop` runs in reverse start order. */
 export interface RunningPart {
@@ -73,6 +74,14 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       });
       await router.start();
       parts.push({ name: 'router', stop: () => router.stop() });
+    } else if (role === 'sink') {
+      // Its own role: a Postgres outage stalls only the delivery log, never deliveries, and it scales on its own.
+      const sink = createAttemptSink({
+        kafka, pool, topic: config.topics.attempts, groupId: config.attempts.sinkGroupId, sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+        retentionDays: config.attempts.retentionDays, log: log.child({ component: 'attempt-sink' }),
+      });
+      await sink.start();
+      parts.push({ name: 'attempt sink', stop: () => sink.stop() });
     } else {
       const sender = createHttpSender({
         allowPlainHttp: config.http.allowPlainHttp,
@@ -102,12 +111,6 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         userAgent: config.http.userAgent,
         log: log.child({ component: 'deliverer' }),
       });
-      const sink = createAttemptSink({
-        kafka, pool, topic: config.topics.attempts, groupId: config.attempts.sinkGroupId, sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-        retentionDays: config.attempts.retentionDays, log: log.child({ component: 'attempt-sink' }),
-      });
-      await sink.start();
-      parts.push({ name: 'attempt sink', stop: () => sink.stop() });
       const tiers = tierLabels({ delaysMs: settings.retryDelaysMs, jitter: 0, maxRetryAfterMs: 0 }).map((label) =>
         createRetryTier({
           kafka, handle, topic: retryTopic(config, label), groupId: `${settings.groupId}.retry.${label}`, sessionTimeoutMs: config.kafka.sessionTimeoutMs,
@@ -135,10 +138,9 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
     const lagGroups =
       role === 'router'
         ? [{ groupId: config.router.groupId, topics: [config.topics.userEvents, config.topics.groupEvents, config.topics.authEvents] }]
-        : [
-            { groupId: config.deliverer.groupId, topics: [config.topics.deliveries] },
-            { groupId: config.attempts.sinkGroupId, topics: [config.topics.attempts] },
-          ];
+        : role === 'sink'
+          ? [{ groupId: config.attempts.sinkGroupId, topics: [config.topics.attempts] }]
+          : [{ groupId: config.deliverer.groupId, topics: [config.topics.deliveries] }];
     const lag = startConsumerLagMonitor({ kafka, groups: lagGroups, intervalMs: 5000, log: log.child({ component: 'consumer-lag' }) });
     parts.push({ name: 'consumer lag monitor', stop: () => lag.stop() });
   } catch (error) {

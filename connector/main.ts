@@ -12,7 +12,8 @@ Usage: identity-webhooks <command> [--help]
 Commands:
   router      consume identity topics, match subscriptions, publish delivery tasks
   deliverer   consume delivery tasks and POST them to webhook endpoints
-  all         router and deliverer in one process (development, small installs)
+  sink        write every delivery attempt to the Postgres delivery log
+  all         router, deliverer and sink in one process (development, small installs)
   migrate     apply pending database migrations and exit
 
 Configuration comes from environment variables only; every key is listed in
@@ -21,7 +22,7 @@ Each long-running command serves /healthz, /readyz and /metrics on SERVER_PORT.
 SIGTERM or SIGINT stops it in order: stop consuming, finish in-flight work,
 commit, close producers and pools.`;
 
-const COMMANDS = ['router', 'deliverer', 'all', 'migrate'] as const;
+const COMMANDS = ['router', 'deliverer', 'sink', 'all', 'migrate'] as const;
 type Command = (typeof COMMANDS)[number];
 
 async function run(command: Command, config: Readonly<ConnectorConfig>, log: Logger): Promise<void> {
@@ -29,7 +30,7 @@ async function run(command: Command, config: Readonly<ConnectorConfig>, log: Log
     await migrateUp(config.database.url, log.child({ component: 'migrate' }));
     return;
   }
-  const roles: Role[] = command === 'all' ? ['router', 'deliverer'] : [command];
+  const roles: Role[] = command === 'all' ? ['router', 'deliverer', 'sink'] : [command];
   const parts: RunningPart[] = [];
   let stopping = false;
   const shutdown = (signal: string): void => {

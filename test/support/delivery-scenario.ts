@@ -85,6 +85,7 @@ export async function deliveryScenario(services: ServiceEndpoints, overrides: Re
       return tasks;
     },
     async startDeliverer() {
+      parts.push(...(await startRole('sink', config, log)).parts);
       parts.push(...(await startRole('deliverer', config, log)).parts);
     },
     async close() {
