@@ -1,0 +1,52 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/** What an operator sees when something is wrong: one line naming the cause, and a non-zero exit. */
+function run(script: string, args: string[], env: Record<string, string>): { status: number | null; stderr: string; stdout: string } {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, encoding: 'utf8', timeout: 60_000 });
+  return { status: result.status, stderr: result.stderr, stdout: result.stdout };
+}
+
+describe('command-line errors', () => {
+  it('a bad config value stops the connector with the key, the problem and the variable, exit 78', () => {
+    const { status, stderr } = run('connector/main.ts', ['router'], { KAFKA_BROKERS: 'no-port-here', SECRETS_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') });
+    expect(status).toBe(78);
+    const lines = stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/config error: kafka\.brokers: .*"no-port-here" is not.*\(set KAFKA_BROKERS\)/);
+  });
+
+  it('every command answers --help', () => {
+    for (const [script, args] of [['connector/main.ts', ['--help']], ['scripts/stack/cli.ts', ['--help']], ['scripts/events.ts', ['--help']], ['scripts/demo.ts', ['--help']]] as const) {
+      const { status, stdout } = run(script, [...args], {});
+      expect(status, script).toBe(0);
+      expect(stdout.length, script).toBeGreaterThan(50);
+    }
+  });
+
+  describe('the local stack', () => {
+    let blocker: Server;
+    let port: number;
+
+    beforeAll(async () => {
+      blocker = createServer().listen(0, '127.0.0.1');
+      await new Promise((resolve) => blocker.once('listening', resolve));
+      port = (blocker.address() as { port: number }).port;
+    });
+    afterAll(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+
+    it('a port in use stops start-up with the port, the service and the variable to change, before starting anything', () => {
+      const stateDir = mkdtempSync(join(tmpdir(), 'stack-'));
+      const { status, stderr } = run('scripts/stack/cli.ts', ['up'], { STACK_DIR: stateDir, STACK_KAFKA_PORT: String(port), HOME: process.env['HOME'] ?? '/root' });
+      expect(status).toBe(1);
+      const lines = stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(`port ${port} (kafka) is in use`);
+      expect(lines[0]).toContain('STACK_KAFKA_PORT');
+    });
+  });
+});
