@@ -29,18 +29,28 @@ export function retryTopic(config: ConnectorConfig, tierLabel: string): string {
   return `${config.topics.retryPrefix}.${tierLabel}`;
 }
 
-/** Creates missing topics; existing ones are left as they are. */
-export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], replicationFactor: number): Promise<void> {
+/**
+ * Creates missing topics; existing ones are left as they are. A broker that
+ * has just started may still answer with retriable errors (an unknown
+ * partition, no leader yet) while it loads; those are retried for a while.
+ */
+export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], replicationFactor: number, timeoutMs = 60_000): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
+  const deadline = Date.now() + timeoutMs;
   try {
-    const existing = new Set(await admin.listTopics());
-    const missing = specs.filter((spec) => !existing.has(spec.topic));
-    if (missing.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((spec) => ({ ...spec, replicationFactor })),
-      });
+    for (;;) {
+      try {
+        const existing = new Set(await admin.listTopics());
+        const missing = specs.filter((spec) => !existing.has(spec.topic));
+        if (missing.length > 0) {
+          await admin.createTopics({ waitForLeaders: true, topics: missing.map((spec) => ({ ...spec, replicationFactor })) });
+        }
+        return;
+      } catch (error) {
+        if (!(error as { retriable?: boolean }).retriable || Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
     }
   } finally {
     await admin.disconnect();
