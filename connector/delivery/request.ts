@@ -9,7 +9,7 @@ export interface WebhookRequest {
 }
 
 /** Headers the delivery log may keep: everything but credentials and signatures. */
-export const LOGGABLE_HEADER = (name: string, apiKeyHeader: string | null): boolean =>
+export const isLoggableHeader = (name: string, apiKeyHeader: string | null): boolean =>
   name !== 'webhook-signature' && name !== apiKeyHeader?.toLowerCase();
 
 /** The signed request for one attempt (Standard Webhooks headers, plus the webhook's API key header). */

@@ -13,7 +13,7 @@ import { attemptRecord } from './attempt-record.js';
 import { admit, CLOSED, recordFailure, recordSuccess, type BreakerPolicy, type BreakerState } from './circuit-breaker.js';
 import type { HttpSender } from './http-sender.js';
 import { decideOutcome, statusClass, type AttemptResult } from './outcome.js';
-import { buildWebhookRequest, LOGGABLE_HEADER } from './request.js';
+import { buildWebhookRequest, isLoggableHeader } from './request.js';
 import { nextRetry, type RetrySchedule } from './retry-schedule.js';
 import { encodeTask, type DeliveryTask } from './task.js';
 
@@ -77,7 +77,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
     const admission = admit(breakers.get(target.id) ?? CLOSED, now());
     setBreaker(target.id, admission.state);
     const request = buildWebhookRequest(task, target, Math.floor(now() / 1000), deps.userAgent);
-    const loggable = Object.fromEntries(Object.entries(request.headers).filter(([name]) => LOGGABLE_HEADER(name, target.apiKey?.header ?? null)));
+    const loggable = Object.fromEntries(Object.entries(request.headers).filter(([name]) => isLoggableHeader(name, target.apiKey?.header ?? null)));
     if (!admission.allowed) {
       const result: AttemptResult = { kind: 'error', code: 'CIRCUIT_OPEN', message: 'endpoint circuit is open after repeated failures; not sent', retryable: true };
       return { result, request, loggable, responseBody: '', durationMs: 0, sent: false };

@@ -1,6 +1,6 @@
 import avro from 'avsc';
 import type { SchemaRegistryClient } from '../kafka/schema-registry.js';
-import { poison } from '../errors.js';
+import { classify, poison } from '../errors.js';
 
 const MAGIC_BYTE = 0;
 const HEADER_BYTES = 5;
@@ -34,7 +34,7 @@ export function createAvroDecoder(registry: SchemaRegistryClient, readerSchema: 
       resolvers.set(schemaId, resolver);
       // Only a definitive answer is cached; a registry outage is retried on the next record.
       resolver.catch((error: unknown) => {
-        if (!(error instanceof Error && 'kind' in error && error.kind === 'poison')) resolvers.delete(schemaId);
+        if (classify(error).kind !== 'poison') resolvers.delete(schemaId);
       });
     }
     return resolver;
