@@ -93,9 +93,9 @@ async function main(): Promise<void> {
     return { status: 204 };
   });
 
-  step('Starting the connector: router and deliverer');
+  step('Starting the connector: router, deliverer and attempts sink');
   const parts: RunningPart[] = [];
-  for (const role of ['router', 'deliverer'] as const) parts.push(...(await startRole(role, config, log)).parts);
+  for (const role of ['router', 'deliverer', 'sink'] as const) parts.push(...(await startRole(role, config, log)).parts);
 
   const shutdown = async (code: number): Promise<never> => {
     console.log('\nStopping the connector (the stack keeps running; npm run stack:down stops it)');
