@@ -34,9 +34,10 @@ interface Scenario {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { events: { type: 'string', default: '20000' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help) return console.log('npm run bench:router [-- --events N]   router events/s vs raw kafkajs passthrough');
+  const { values } = parseArgs({ options: { events: { type: 'string', default: '20000' }, repeat: { type: 'string', default: '3' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) return console.log('npm run bench:router [-- --events N --repeat R]   router events/s vs raw kafkajs passthrough (medians of R interleaved runs, after a warm-up)');
   const events = Number(values.events);
+  const repeat = Number(values.repeat);
   const services = await benchServices();
   const log = createRootLogger({ level: 'warn' });
   const base = (id: string): Readonly<ConnectorConfig> =>
@@ -60,7 +61,8 @@ async function main(): Promise<void> {
     { name: '100,000 subscriptions over 1,000 orgs', subscriptionsInOrg: 100, subscriptionsElsewhere: 99_900 },
   ];
 
-  for (const scenario of scenarios) {
+  /** One passthrough run and one router run on the same fresh records; returns steady-state events/s of each. */
+  const measure = async (scenario: Scenario, count: number): Promise<{ passthrough: number; router: number; tasks: number }> => {
     const id = randomUUID().slice(0, 8);
     const config = base(id);
     const organization = `bench-org-${id}`;
@@ -71,39 +73,47 @@ async function main(): Promise<void> {
     await ensureTopics(kafka, [userEvents, groupEvents, authEvents].map((topic) => ({ topic, numPartitions: 3 })), 1);
     await ensureTopics(kafka, [...connectorTopics(config), { topic: `bench-${id}.passthrough`, numPartitions: 12 }], 1);
     const ids = await registerSchemas(registry, config);
-    process.stdout.write(`\n${scenario.name}: producing ${events} events… `);
-    for (let sent = 0; sent < events; sent += 1000) {
-      const batch = Array.from({ length: Math.min(1000, events - sent) }, () => sampleEvent(catalog, 'USER_CREATED', organization));
+    for (let sent = 0; sent < count; sent += 1000) {
+      const batch = Array.from({ length: Math.min(1000, count - sent) }, () => sampleEvent(catalog, 'USER_CREATED', organization));
       await produceEvents(kafka, registry, ids.user, userEvents, batch);
     }
-
-    process.stdout.write('passthrough… ');
-    const passthroughCount = await startCounting(config, `bench-${id}.passthrough`, events, 'raw');
+    const passthroughCount = await startCounting(config, `bench-${id}.passthrough`, count, 'raw');
     const stopPassthrough = await rawPassthrough(config, `bench-${id}.passthrough`);
     const passthroughMs = (await passthroughCount.done).steadyMs;
     await stopPassthrough();
-    process.stdout.write('router… ');
-    const routerCount = await startCounting(config, config.topics.deliveries, events, 'router');
+    const routerCount = await startCounting(config, config.topics.deliveries, count, 'router');
     const running = await startRole('router', config, log);
-    const { seen: routed, steadyMs: routerMs } = await routerCount.done;
+    const { seen, steadyMs: routerMs } = await routerCount.done;
     await stopParts(running.parts, log);
     await pool.query('DELETE FROM webhooks WHERE organization LIKE $1', [`bench-org-${id}%`]);
+    return { passthrough: count / (passthroughMs / 1000), router: count / (routerMs / 1000), tasks: seen };
+  };
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-    const row = {
+  process.stdout.write('warm-up (discarded)… ');
+  await measure(scenarios[0]!, Math.min(events, 5000));
+  for (const scenario of scenarios) {
+    const runs = [];
+    for (let r = 0; r < repeat; r++) {
+      process.stdout.write(`\n${scenario.name}, run ${r + 1}/${repeat}… `);
+      const run = await measure(scenario, events);
+      runs.push(run);
+      process.stdout.write(`passthrough ${Math.round(run.passthrough)} ev/s, router ${Math.round(run.router)} ev/s, ratio ${(run.router / run.passthrough).toFixed(2)}`);
+    }
+    results.push({
       scenario: scenario.name,
       events,
-      tasks: routed,
-      passthroughEventsPerSecond: Math.round(events / (passthroughMs / 1000)),
-      routerEventsPerSecond: Math.round(events / (routerMs / 1000)),
-      ratio: Number((passthroughMs / routerMs).toFixed(3)),
-    };
-    results.push(row);
-    console.log(`\n  passthrough ${row.passthroughEventsPerSecond} ev/s, router ${row.routerEventsPerSecond} ev/s (steady state, first to last output), ratio ${row.ratio}`);
+      runs: repeat,
+      tasks: runs[0]!.tasks,
+      passthroughEventsPerSecond: Math.round(median(runs.map((r) => r.passthrough))),
+      routerEventsPerSecond: Math.round(median(runs.map((r) => r.router))),
+      ratio: Number(median(runs.map((r) => r.router / r.passthrough)).toFixed(3)),
+    });
   }
   await pool.end();
   mkdirSync('bench/results', { recursive: true });
   writeFileSync('bench/results/router.json', JSON.stringify({ at: new Date().toISOString(), results }, null, 2));
-  console.log('\nscenario                                 router ev/s  passthrough ev/s  ratio');
+  console.log('\n\nmedians of interleaved runs, steady state (first to last output)\nscenario                                 router ev/s  passthrough ev/s  ratio');
   for (const r of results as Array<Record<string, string | number>>) {
     console.log(`${String(r['scenario']).padEnd(40)} ${String(r['routerEventsPerSecond']).padStart(11)} ${String(r['passthroughEventsPerSecond']).padStart(17)}  ${r['ratio']}`);
   }
