@@ -94,7 +94,8 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       const producer = createProducer(kafka, { idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();
       parts.push({ name: 'delivery producer', stop: () => producer.disconnect() });
-      const attempts = createAttemptLog(producer, config.topics.attempts, { lingerMs: 5, maxBatch: 500 });
+      const attempts = createAttemptLog(producer, config.topics.attempts, { lingerMs: 20, maxBatch: 1000 });
+      // Attempt records gate offset commits, not deliveries: a longer linger means fewer, larger produce requests.
       parts.push({ name: 'attempt log', stop: () => attempts.flush() });
       const { deliverer: settings } = config;
       const handle = createTaskHandler({
