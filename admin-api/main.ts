@@ -1,48 +1,162 @@
 /**
- * The admin API process. This first version serves health and metrics; the
- * /v1 webhook routes (issue: Admin API) mount in admin-api/routes/.
+ * The admin API process, and the token commands an operator runs to let an
+ * organization's admins in.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config/load.js';
+import { pino } from 'pino';
+import { ConfigError, loadConfig, type ConnectorConfig } from '../config/load.js';
+import { migrateUp } from '../connector/db/migrate.js';
 import { createPool } from '../connector/db/pool.js';
-import { createRootLogger } from '../connector/observability/logger.js';
-import { startOpsServer } from '../connector/observability/server.js';
+import { createHttpSender } from '../connector/delivery/http-sender.js';
+import { createSsrfGuard } from '../connector/delivery/ssrf-guard.js';
+import { loadEventCatalog } from '../connector/events/catalog.js';
+import { createKafka } from '../connector/kafka/client.js';
+import { connectorTopics, ensureTopics } from '../connector/kafka/topics.js';
+import { createRootLogger, type Logger } from '../connector/observability/logger.js';
+import { createSecretBox } from '../connector/security/encryption.js';
+import { buildAdminApp } from './app.js';
+import { createToken, listTokens, revokeToken } from './store/tokens.js';
+import { createTaskPublisher } from './task-publisher.js';
+import { createVerifier } from './verification.js';
 
 const HELP = `identity-webhooks admin API
 
-Usage: node dist/admin-api/main.js [--help]
+Usage: npm run admin-api -- <command> [options]
 
-Serves /healthz, /readyz (Postgres reachable) and /metrics on SERVER_PORT.
-Configuration: environment variables, see docs/configuration.md.`;
+Commands:
+  serve                     run the API (default): /v1 routes, /openapi.json, /docs,
+                            /healthz, /readyz, /metrics on SERVER_PORT
+  tokens create --organization <org> --subject <who> [--name <label>]
+                            create a bearer token scoped to one organization;
+                            it is printed once and stored only as a hash
+  tokens list [--organization <org>]
+                            list tokens (prefix, subject, created, last used, revoked)
+  tokens revoke <id>        revoke a token; it stops working at once
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { help: { type: 'boolean', short: 'h' } } });
-  if (values.help) return console.log(HELP);
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    for (const problem of error.problems) console.error(`admin-api: config error: ${problem}`);
-    process.exit(78);
-  }
-  const log = createRootLogger({ level: config.log.level }).child({ component: 'admin-api' });
+Configuration: environment variables, see docs/configuration.md.
+SIGTERM or SIGINT: stop taking requests, finish those under way and the
+verification challenges out, close the producer and the pool, exit 0.`;
+
+async function serve(config: Readonly<ConnectorConfig>, log: Logger): Promise<void> {
+  await migrateUp(config.database.url, log.child({ component: 'migrate' }));
   const pool = createPool({ url: config.database.url, max: config.database.poolSize, applicationName: 'identity-webhooks-admin-api' }, log);
-  const server = await startOpsServer({
-    host: config.server.host,
-    port: config.server.port,
-    checks: { postgres: async () => void (await pool.query('SELECT 1')) },
-  });
-  log.info({ port: server.port }, 'admin API listening');
+  const box = createSecretBox(config.secrets.encryptionKey);
+  const guard = createSsrfGuard(config.http.ssrfAllowlist);
+  const sender = createHttpSender({ ...config.http, guard });
+  const kafka = createKafka(config.kafka, log, 'admin-api');
+  // Tasks the API produces must land on the topic the deliverers read, with its partition count.
+  await ensureTopics(kafka, connectorTopics(config), config.topics.replicationFactor);
+  const publisher = await createTaskPublisher(kafka, config.topics.deliveries);
+  const { app, verifications } = await buildAdminApp(
+    { config, pool, box, catalog: loadEventCatalog(), publisher, verifier: createVerifier({ sender, box, userAgent: config.http.userAgent }), guard, log },
+    { postgres: async () => void (await pool.query('SELECT 1')), kafka: () => publisher.check() },
+  );
+  const address = await app.listen({ host: config.server.host, port: config.server.port });
+  log.info({ address }, 'admin API listening');
+
+  let stopping = false;
   const stop = (signal: string): void => {
-    log.info({ signal }, 'shutting down');
-    void server.close().then(() => pool.end()).then(() => process.exit(0));
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: stop taking requests, finish those under way, close');
+    const deadline = setTimeout(() => {
+      log.error({ timeoutMs: config.shutdown.timeoutMs }, 'shutdown exceeded its bound; exiting');
+      process.exit(1);
+    }, config.shutdown.timeoutMs);
+    deadline.unref();
+    (async () => {
+      await app.close();
+      await verifications.drain();
+      await publisher.close();
+      await sender.close();
+      await pool.end();
+    })().then(() => {
+      log.info('stopped cleanly');
+      process.exit(0);
+    }, (error: unknown) => {
+      log.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-main().catch((error: unknown) => {
+async function tokens(config: Readonly<ConnectorConfig>, log: Logger, args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { organization: { type: 'string' }, subject: { type: 'string' }, name: { type: 'string' } },
+  });
+  const [action, id] = positionals;
+  await migrateUp(config.database.url, log.child({ component: 'migrate' }));
+  const pool = createPool({ url: config.database.url, max: 1, applicationName: 'identity-webhooks-tokens' }, log);
+  try {
+    if (action === 'create') {
+      if (!values.organization || !values.subject) {
+        console.error('admin-api: tokens create needs --organization and --subject');
+        return 2;
+      }
+      const { token, info } = await createToken(pool, { organization: values.organization, subject: values.subject, name: values.name ?? '' });
+      console.error(`token ${info.id} for organization "${info.organization}" (subject "${info.subject}"); it is shown only now:`);
+      console.log(token);
+      return 0;
+    }
+    if (action === 'list') {
+      for (const t of await listTokens(pool, values.organization)) {
+        console.log([t.id, t.organization, t.subject, t.name || '-', `${t.prefix}…`, `created ${t.createdAt}`, `last used ${t.lastUsedAt ?? 'never'}`, t.revokedAt ? `REVOKED ${t.revokedAt}` : 'active'].join('\t'));
+      }
+      return 0;
+    }
+    if (action === 'revoke') {
+      if (!id || !/^[0-9a-f-]{36}$/i.test(id)) {
+        console.error('admin-api: tokens revoke needs the token id (see tokens list)');
+        return 2;
+      }
+      if (!(await revokeToken(pool, id))) {
+        console.error(`admin-api: no live token has id ${id}`);
+        return 1;
+      }
+      console.error(`token ${id} revoked`);
+      return 0;
+    }
+    console.error(`admin-api: unknown tokens action "${action ?? ''}"; use create, list or revoke (see --help)`);
+    return 2;
+  } finally {
+    await pool.end();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { help: { type: 'boolean', short: 'h' } } });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const command = positionals[0] ?? 'serve';
+  if (command !== 'serve' && command !== 'tokens') {
+    console.error(`admin-api: unknown command "${command}"; run with --help`);
+    return 2;
+  }
+  let config: Readonly<ConnectorConfig>;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const problem of error.problems) console.error(`admin-api: config error: ${problem}`);
+    return 78;
+  }
+  // The token commands print the token on stdout, so their log lines go to stderr.
+  const destination = command === 'tokens' ? pino.destination(2) : undefined;
+  const log = createRootLogger({ level: config.log.level, destination }).child({ component: 'admin-api' });
+  if (command === 'tokens') return tokens(config, log, argv.slice(argv.indexOf('tokens') + 1));
+  await serve(config, log);
+  return -1;
+}
+
+main(process.argv.slice(2)).then((code) => {
+  if (code >= 0) process.exit(code);
+}, (error: unknown) => {
   console.error(`admin-api: start-up failed: ${(error as Error).message}`);
   process.exit(1);
 });

@@ -62,6 +62,9 @@ function crossFieldProblems(config: ConnectorConfig): string[] {
   if (config.env === 'production' && config.http.allowPlainHttp) {
     problems.push('http.allowPlainHttp: plain HTTP webhooks are refused in production (set HTTP_ALLOW_PLAIN_HTTP=false or NODE_ENV=development)');
   }
+  if (config.env === 'production' && config.admin.verification === 'off') {
+    problems.push('admin.verification: webhooks must be verified in production (set ADMIN_WEBHOOK_VERIFICATION=challenge or NODE_ENV=development)');
+  }
   if (config.kafka.sasl.mechanism !== '' && config.kafka.sasl.username === '') {
     problems.push('kafka.sasl.username: must be set when kafka.sasl.mechanism is set (set KAFKA_SASL_USERNAME)');
   }

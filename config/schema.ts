@@ -54,6 +54,12 @@ export interface ConnectorConfig {
   };
   secrets: { encryptionKey: string };
   server: { host: string; port: number };
+  admin: {
+    verification: 'challenge' | 'off';
+    secretRotationOverlapMs: number;
+    rateLimitPerMinute: number;
+    maxPageSize: number;
+  };
   shutdown: { timeoutMs: number };
 }
 
@@ -457,6 +463,32 @@ export const configSchema: Schema<ConnectorConfig> = {
       format: 'port',
       default: 9464,
       env: 'SERVER_PORT',
+    },
+  },
+  admin: {
+    verification: {
+      doc: 'How new or re-pointed webhooks get verified: `challenge` sends a signed challenge the endpoint must echo; `off` marks them verified at once (development only, refused in production).',
+      format: ['challenge', 'off'],
+      default: 'challenge',
+      env: 'ADMIN_WEBHOOK_VERIFICATION',
+    },
+    secretRotationOverlapMs: {
+      doc: 'After a signing-secret rotation, how long the previous secret keeps signing too, so receivers can switch without dropping events (default 24 h).',
+      format: 'nat',
+      default: 86400000,
+      env: 'ADMIN_SECRET_ROTATION_OVERLAP_MS',
+    },
+    rateLimitPerMinute: {
+      doc: 'Admin API requests one token may make per minute; more get 429 with Retry-After.',
+      format: 'nat',
+      default: 600,
+      env: 'ADMIN_RATE_LIMIT_PER_MINUTE',
+    },
+    maxPageSize: {
+      doc: 'Largest `limit` a list request of the admin API may ask for.',
+      format: 'nat',
+      default: 200,
+      env: 'ADMIN_MAX_PAGE_SIZE',
     },
   },
   shutdown: {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AttemptResult } from './outcome.js';
+import type { CanonicalEvent } from '../ingest/canonical-event.js';
 import type { DeliveryTask } from './task.js';
 
 export type AttemptOutcome = 'delivered' | 'retry' | 'dead_letter' | 'disabled' | 'skipped';
@@ -12,6 +13,8 @@ export interface AttemptRecord {
   organization: string;
   eventId: string;
   eventType: string;
+  /** The event itself, so an admin can redeliver this attempt or recover it later. */
+  event: CanonicalEvent;
   attempt: number;
   outcome: AttemptOutcome;
   status: number | null;
@@ -46,6 +49,7 @@ export function attemptRecord(input: {
     organization: task.organization,
     eventId: task.event.eventId,
     eventType: task.event.eventType,
+    event: task.event,
     attempt: task.attempt,
     outcome: input.outcome,
     status: result?.kind === 'response' ? result.status : null,

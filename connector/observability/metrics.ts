@@ -113,3 +113,18 @@ export const consumerLag = new Gauge({
   labelNames: ['group', 'topic', 'partition'] as const,
   registers: [metricsRegistry],
 });
+
+export const adminRequests = new Counter({
+  name: 'webhooks_admin_requests_total',
+  help: 'Admin API requests by route template, method and status class.',
+  labelNames: ['route', 'method', 'status_class'] as const,
+  registers: [metricsRegistry],
+});
+
+export const adminRequestDuration = new Histogram({
+  name: 'webhooks_admin_request_duration_seconds',
+  help: 'Admin API request duration by route template and method.',
+  labelNames: ['route', 'method'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
+  registers: [metricsRegistry],
+});

@@ -3,6 +3,7 @@ import type { Kafka } from 'kafkajs';
 import type { ConnectorConfig } from '../../config/load.js';
 import type { EventCatalog } from '../../connector/events/catalog.js';
 import { createProducer } from '../../connector/kafka/client.js';
+import { samplePayload } from '../../connector/events/sample-payload.js';
 import type { SchemaRegistryClient } from '../../connector/kafka/schema-registry.js';
 import { readerSchema, SOURCE_FAMILIES, type SourceFamily } from '../../schemas/avro/index.js';
 
@@ -30,12 +31,7 @@ export function topicOf(config: Pick<ConnectorConfig, 'topics'>, family: SourceF
 
 /** A plausible event of any catalog type; fields left out take their schema defaults. */
 export function sampleEvent(catalog: EventCatalog, eventType: string, organization: string, payload: Record<string, unknown> = {}): IdentityEventRecord {
-  const family = catalog.familyOf(eventType);
-  if (family === undefined) throw new Error(`unknown event type ${eventType}`);
-  const userId = randomUUID();
-  const base: Record<string, unknown> = { username: `user-${userId.slice(0, 6)}`, email: `user-${userId.slice(0, 6)}@example.com`, userId, organization };
-  if (family === 'group') base['groupName'] = 'Demo-Group';
-  if (family === 'admin') Object.assign(base, { resourceType: eventType.split('_')[0]!.toLowerCase(), resourceId: randomUUID(), resourceName: 'demo' });
+  const base = samplePayload(catalog, eventType, organization);
   return {
     eventId: randomUUID(),
     eventType,

@@ -1,0 +1,111 @@
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { adminRequestDuration, adminRequests, metricsRegistry } from '../connector/observability/metrics.js';
+import { bearerToken } from './auth/tokens.js';
+import type { AdminApiDeps } from './context.js';
+import { ApiProblem, sendProblem, toProblem } from './problem.js';
+import { deliveryRoutes } from './routes/deliveries.js';
+import { eventTypeRoutes } from './routes/event-types.js';
+import { healthRoutes, type ReadinessChecks } from './routes/health.js';
+import { webhookActionRoutes } from './routes/webhook-actions.js';
+import { webhookRoutes } from './routes/webhooks.js';
+import { sharedSchemas } from './schemas.js';
+import { authenticateToken } from './store/tokens.js';
+import { createVerificationRunner, type VerificationRunner } from './verification-runner.js';
+
+export const API_VERSION = '0.1.0';
+const BODY_LIMIT_BYTES = 256 * 1024;
+
+export interface AdminApp {
+  app: FastifyInstance;
+  verifications: VerificationRunner;
+}
+
+/**
+ * The admin API as a Fastify app, built from explicit dependencies so tests
+ * run the very same app against real Postgres and Kafka.
+ */
+export async function buildAdminApp(deps: AdminApiDeps, readiness: ReadinessChecks): Promise<AdminApp> {
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Unknown fields are refused by name, not dropped silently.
+    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+    return503OnClosing: true,
+  });
+  const verifications = createVerificationRunner({ pool: deps.pool, verifier: deps.verifier, log: deps.log.child({ component: 'verification' }) });
+
+  for (const schema of sharedSchemas) app.addSchema(schema);
+
+  app.setErrorHandler((error, request, reply) => {
+    const problem = toProblem(error);
+    if (problem.status >= 500) request.log.error({ err: error, route: request.routeOptions.url }, 'admin API request failed');
+    return sendProblem(reply, request, problem);
+  });
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, request, new ApiProblem('not-found', `no route ${request.method} ${request.url.split('?')[0]}`)));
+
+  // Route templates, never raw URLs, label the metrics: ids would grow without bound.
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const statusClass = `${Math.floor(reply.statusCode / 100)}xx`;
+    adminRequests.inc({ route, method: request.method, status_class: statusClass });
+    adminRequestDuration.observe({ route, method: request.method }, reply.elapsedTime / 1000);
+    request.log.debug({ route, method: request.method, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'admin API request');
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'identity-webhooks admin API',
+        version: API_VERSION,
+        description: 'Manage the webhooks of your organization: subscriptions to identity events, their verification, status, secrets and delivery log. Every error is RFC 9457 problem+json.',
+      },
+      components: { securitySchemes: { bearerToken: { type: 'http', scheme: 'bearer', description: 'A token scoped to one organization (create one with `npm run admin-api -- tokens create`).' } } },
+      tags: [
+        { name: 'Webhooks', description: 'Create, list, read, change and delete webhooks.' },
+        { name: 'Webhook actions', description: 'Enable, disable, verify, rotate the secret, send a test event.' },
+        { name: 'Deliveries', description: 'The delivery log; redeliver and recover.' },
+        { name: 'Event types', description: 'The catalog of identity events.' },
+        { name: 'Operations', description: 'Health, readiness and metrics.' },
+      ],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json['$id'] ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(healthRoutes(readiness, metricsRegistry));
+
+  await app.register(async (v1) => {
+    v1.addHook('onRoute', (route) => {
+      route.schema = { ...route.schema, security: [{ bearerToken: [] }] };
+    });
+    v1.addHook('onRequest', async (request) => {
+      const token = bearerToken(request.headers.authorization);
+      const principal = token ? await authenticateToken(deps.pool, token) : null;
+      if (!principal) {
+        throw new ApiProblem('unauthorized', token ? 'the token is unknown or revoked' : 'send Authorization: Bearer <token>', undefined, { 'www-authenticate': 'Bearer' });
+      }
+      request.principal = principal;
+    });
+    await v1.register(rateLimit, {
+      max: deps.config.admin.rateLimitPerMinute,
+      timeWindow: 60_000,
+      hook: 'preHandler',
+      keyGenerator: (request) => request.principal.tokenId,
+      errorResponseBuilder: (_request, context) =>
+        new ApiProblem('rate-limited', `this token may make ${context.max} requests a minute; retry in ${context.after}`, undefined, { 'retry-after': String(Math.ceil(context.ttl / 1000)) }),
+    });
+    await v1.register(webhookRoutes(deps, verifications));
+    await v1.register(webhookActionRoutes(deps, verifications));
+    await v1.register(deliveryRoutes(deps));
+    await v1.register(eventTypeRoutes(deps.catalog));
+  }, { prefix: '/v1' });
+
+  app.decorateRequest('principal', null as never);
+  return { app, verifications };
+}

@@ -1,0 +1,104 @@
+import type { FastifyInstance } from 'fastify';
+import type { DeliveryTask } from '../../connector/delivery/task.js';
+import type { CanonicalEvent } from '../../connector/ingest/canonical-event.js';
+import type { AdminApiDeps } from '../context.js';
+import { ApiProblem, invalidField, notFound } from '../problem.js';
+import { AUTHED_PROBLEMS, attemptParams, idParam, listAttemptsQuery, problemResponses, recoverBody } from '../schemas.js';
+import { failedEventsSince, findAttempt, listAttemptRows, toAttemptDetail, toAttemptSummary, type ListAttemptsQuery } from '../store/attempts.js';
+import { findWebhook } from '../store/webhooks.js';
+import { assertReceiving } from './webhook-actions.js';
+
+const TAG = 'Deliveries';
+
+/**
+ * A delivery produced again: the same task id (so the same `webhook-id`
+ * header, as Standard Webhooks asks for a resent message), a fresh attempt count.
+ */
+const resend = (webhookId: string, organization: string, taskId: string, event: CanonicalEvent): DeliveryTask =>
+  ({ v: 1, taskId, webhookId, organization, attempt: 1, routedAt: Date.now(), event });
+
+export function deliveryRoutes(deps: AdminApiDeps) {
+  const { pool, config } = deps;
+
+  const receivingWebhook = async (organization: string, id: string) => {
+    const row = await findWebhook(pool, organization, id);
+    if (!row) throw notFound('webhook');
+    return row;
+  };
+
+  return async function register(app: FastifyInstance): Promise<void> {
+    app.get<{ Params: { id: string }; Querystring: ListAttemptsQuery }>('/webhooks/:id/attempts', {
+      schema: {
+        tags: [TAG],
+        operationId: 'listDeliveryAttempts',
+        summary: 'List delivery attempts of a webhook, newest first',
+        params: idParam,
+        querystring: listAttemptsQuery(config.admin.maxPageSize),
+        response: { 200: { description: 'A page of attempts', $ref: 'DeliveryAttemptPage#' }, ...problemResponses(...AUTHED_PROBLEMS, 404) },
+      },
+    }, async (request) => {
+      const { organization } = request.principal;
+      await receivingWebhook(organization, request.params.id);
+      const page = await listAttemptRows(pool, organization, request.params.id, request.query);
+      return { items: page.items.map(toAttemptSummary), nextCursor: page.nextCursor };
+    });
+
+    app.get<{ Params: { id: string; attemptId: string } }>('/webhooks/:id/attempts/:attemptId', {
+      schema: {
+        tags: [TAG],
+        operationId: 'getDeliveryAttempt',
+        summary: 'Get one attempt with its request and response',
+        params: attemptParams,
+        response: { 200: { description: 'The attempt', $ref: 'DeliveryAttempt#' }, ...problemResponses(...AUTHED_PROBLEMS, 404) },
+      },
+    }, async (request) => {
+      const row = await findAttempt(pool, request.principal.organization, request.params.id, request.params.attemptId);
+      if (!row) throw notFound('delivery attempt');
+      return toAttemptDetail(row);
+    });
+
+    app.post<{ Params: { id: string; attemptId: string } }>('/webhooks/:id/attempts/:attemptId/redeliver', {
+      schema: {
+        tags: [TAG],
+        operationId: 'redeliverAttempt',
+        summary: 'Deliver the event of this attempt again',
+        description: 'Produces the delivery task again (same webhook-id); the deliverers send it. The webhook must be enabled and verified.',
+        params: attemptParams,
+        response: { 202: { description: 'Queued for delivery', $ref: 'Queued#' }, ...problemResponses(...AUTHED_PROBLEMS, 404, 409) },
+      },
+    }, async (request, reply) => {
+      const { organization } = request.principal;
+      const webhook = await receivingWebhook(organization, request.params.id);
+      const attempt = await findAttempt(pool, organization, webhook.id, request.params.attemptId);
+      if (!attempt) throw notFound('delivery attempt');
+      if (!attempt.event) throw new ApiProblem('conflict', 'this attempt was logged before events were kept with attempts; it cannot be redelivered');
+      assertReceiving(webhook);
+      const task = resend(webhook.id, organization, attempt.task_id, attempt.event);
+      await deps.publisher.publish([task]);
+      return reply.code(202).send({ queued: 1, taskIds: [task.taskId], eventId: attempt.event_id, eventType: attempt.event_type });
+    });
+
+    app.post<{ Params: { id: string }; Body: { since: string; until?: string } }>('/webhooks/:id/recover', {
+      schema: {
+        tags: [TAG],
+        operationId: 'recoverFailedDeliveries',
+        summary: 'Deliver again every event that failed since a time',
+        description: 'Every event of this webhook whose delivery ended in failure (dead-lettered, disabled the webhook, or skipped while it could not receive) in the range and was not delivered since is produced again, oldest first.',
+        params: idParam,
+        body: recoverBody,
+        response: { 202: { description: 'Queued for delivery', $ref: 'Queued#' }, ...problemResponses(...AUTHED_PROBLEMS, 404, 409, 415) },
+      },
+    }, async (request, reply) => {
+      const { organization } = request.principal;
+      const webhook = await receivingWebhook(organization, request.params.id);
+      const until = request.body.until ?? new Date().toISOString();
+      if (Date.parse(until) <= Date.parse(request.body.since)) throw invalidField('body', 'until', 'must be later than since');
+      assertReceiving(webhook);
+      const failed = await failedEventsSince(pool, organization, webhook.id, request.body.since, until);
+      const tasks = failed.map(({ taskId, event }) => resend(webhook.id, organization, taskId, event));
+      await deps.publisher.publish(tasks);
+      request.log.info({ webhookId: webhook.id, queued: tasks.length }, 'failed deliveries recovered');
+      return reply.code(202).send({ queued: tasks.length, taskIds: tasks.map((t) => t.taskId) });
+    });
+  };
+}

@@ -1,0 +1,39 @@
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+
+export type ReadinessChecks = Record<string, () => Promise<void>>;
+
+const TAG = 'Operations';
+
+/** `/healthz` (alive), `/readyz` (every dependency answers; 503 names those that do not), `/metrics`. */
+export function healthRoutes(checks: ReadinessChecks, registry: Registry) {
+  return async function register(app: FastifyInstance): Promise<void> {
+    app.get('/healthz', {
+      schema: {
+        tags: [TAG], operationId: 'health', summary: 'The process is alive',
+        response: { 200: { description: 'Alive', type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['ok'] } } } },
+      },
+    }, async () => ({ status: 'ok' }));
+
+    const readiness = { type: 'object', required: ['status', 'down'], properties: { status: { type: 'string', enum: ['ready', 'not ready'] }, down: { type: 'object', additionalProperties: { type: 'string' } } } };
+    app.get('/readyz', {
+      schema: {
+        tags: [TAG], operationId: 'ready', summary: 'Postgres and Kafka answer',
+        response: { 200: { description: 'Ready', ...readiness }, 503: { description: 'Not ready; down names each dependency and why', ...readiness } },
+      },
+    }, async (_request, reply) => {
+      const names = Object.keys(checks);
+      const results = await Promise.allSettled(Object.values(checks).map((check) => check()));
+      const down: Record<string, string> = {};
+      results.forEach((result, i) => {
+        if (result.status === 'rejected') down[names[i]!] = String((result.reason as Error)?.message ?? result.reason);
+      });
+      const ready = Object.keys(down).length === 0;
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', down });
+    });
+
+    app.get('/metrics', {
+      schema: { tags: [TAG], operationId: 'metrics', summary: 'Prometheus metrics', produces: ['text/plain'], response: { 200: { description: 'Prometheus text format', type: 'string' } } },
+    }, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  };
+}

@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { generateSigningSecret } from '../../connector/delivery/signature.js';
+import { taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
+import { samplePayload } from '../../connector/events/sample-payload.js';
+import type { AdminApiDeps } from '../context.js';
+import { ApiProblem, invalidField, notFound } from '../problem.js';
+import { AUTHED_PROBLEMS, idParam, problemResponses, statusChangeBody, testEventBody } from '../schemas.js';
+import { findWebhook, rotateWebhookSecret, setWebhookEnabled, toView, type WebhookRow } from '../store/webhooks.js';
+import type { VerificationRunner } from '../verification-runner.js';
+import { defaultTestEventType } from '../webhook-rules.js';
+
+const TAG = 'Webhook actions';
+
+/** Events go only to enabled, verified webhooks (seed 003); a task for any other would be skipped. */
+export function assertReceiving(row: WebhookRow): void {
+  if (row.status !== 'active') throw new ApiProblem('conflict', `the webhook is disabled${row.status_reason ? ` (${row.status_reason})` : ''}; enable it first`);
+  if (row.verification_status !== 'verified') {
+    throw new ApiProblem('conflict', `the webhook is not verified (${row.verification_status}${row.verification_error ? `: ${row.verification_error}` : ''}); POST /v1/webhooks/${row.id}/verify`);
+  }
+}
+
+export function webhookActionRoutes(deps: AdminApiDeps, verifications: VerificationRunner) {
+  const { pool, box, catalog, config } = deps;
+  const webhookResponse = { 200: { description: 'The webhook', $ref: 'Webhook#' }, ...problemResponses(...AUTHED_PROBLEMS, 404, 415) };
+
+  return async function register(app: FastifyInstance): Promise<void> {
+    for (const enabled of [true, false]) {
+      app.post<{ Params: { id: string }; Body: { reason?: string } | null }>(`/webhooks/:id/${enabled ? 'enable' : 'disable'}`, {
+        schema: {
+          tags: [TAG],
+          operationId: enabled ? 'enableWebhook' : 'disableWebhook',
+          summary: enabled ? 'Enable a webhook' : 'Disable a webhook, with a reason',
+          description: 'The reason is kept and shown as statusReason (seed 004). Enabling also clears a failure streak, so an auto-disabled endpoint gets a fresh window.',
+          params: idParam,
+          body: statusChangeBody,
+          response: webhookResponse,
+        },
+      }, async (request) => {
+        const { principal } = request;
+        const reason = request.body?.reason ?? (enabled ? null : `disabled by ${principal.subject}`);
+        const row = await setWebhookEnabled(pool, principal.organization, request.params.id, enabled, reason);
+        if (!row) throw notFound('webhook');
+        request.log.info({ webhookId: row.id, enabled, reason }, 'webhook status changed');
+        return toView(row, box);
+      });
+    }
+
+    app.post<{ Params: { id: string } }>('/webhooks/:id/rotate-secret', {
+      schema: {
+        tags: [TAG],
+        operationId: 'rotateWebhookSecret',
+        summary: 'Rotate the signing secret',
+        description: `Returns the new secret once. The previous secret keeps signing too (two signatures per request) for admin.secretRotationOverlapMs (${config.admin.secretRotationOverlapMs} ms here).`,
+        params: idParam,
+        response: { 200: { description: 'The webhook and its new secret', $ref: 'WebhookWithSecret#' }, ...problemResponses(...AUTHED_PROBLEMS, 404) },
+      },
+    }, async (request) => {
+      const secret = generateSigningSecret();
+      const row = await rotateWebhookSecret(pool, request.principal.organization, request.params.id, box.encrypt(secret), config.admin.secretRotationOverlapMs);
+      if (!row) throw notFound('webhook');
+      request.log.info({ webhookId: row.id }, 'signing secret rotated');
+      return { webhook: toView(row, box), secret };
+    });
+
+    app.post<{ Params: { id: string } }>('/webhooks/:id/verify', {
+      schema: {
+        tags: [TAG],
+        operationId: 'verifyWebhook',
+        summary: 'Send the verification challenge now and wait for the answer',
+        description: 'POSTs {"type":"webhook.verification","challenge":"..."} signed like any event; the endpoint must answer 2xx echoing the challenge ({"challenge":"..."} or plain text). The result is in verification.',
+        params: idParam,
+        response: webhookResponse,
+      },
+    }, async (request) => {
+      const row = await findWebhook(pool, request.principal.organization, request.params.id);
+      if (!row) throw notFound('webhook');
+      const updated = await verifications.run(row);
+      // The URL changed while the challenge was out: show the webhook as it is now.
+      const current = updated ?? (await findWebhook(pool, request.principal.organization, request.params.id));
+      if (!current) throw notFound('webhook');
+      return toView(current, box);
+    });
+
+    app.post<{ Params: { id: string }; Body: { eventType?: string } | null }>('/webhooks/:id/test', {
+      schema: {
+        tags: [TAG],
+        operationId: 'sendTestEvent',
+        summary: 'Send a test event',
+        description: 'Produces a sample event of the given type (default: one the webhook subscribes to) as a delivery task; it is delivered, signed and logged like any event. The webhook must be enabled and verified.',
+        params: idParam,
+        body: testEventBody,
+        response: { 202: { description: 'Queued for delivery', $ref: 'Queued#' }, ...problemResponses(...AUTHED_PROBLEMS, 404, 409, 415) },
+      },
+    }, async (request, reply) => {
+      const { organization } = request.principal;
+      const row = await findWebhook(pool, organization, request.params.id);
+      if (!row) throw notFound('webhook');
+      const eventType = request.body?.eventType ?? defaultTestEventType(row.event_types, catalog);
+      const family = catalog.familyOf(eventType);
+      if (family === undefined) throw invalidField('body', 'eventType', `"${eventType}" is not an event type of the catalog`);
+      assertReceiving(row);
+      const eventId = `test_${randomUUID()}`;
+      const task: DeliveryTask = {
+        v: 1,
+        taskId: taskIdFor(eventId, row.id),
+        webhookId: row.id,
+        organization,
+        attempt: 1,
+        routedAt: Date.now(),
+        event: { eventId, eventType, family, occurredAt: Date.now(), organization, actor: request.principal.subject, source: 'identity-webhooks.test', payload: samplePayload(catalog, eventType, organization) },
+      };
+      await deps.publisher.publish([task]);
+      return reply.code(202).send({ queued: 1, taskIds: [task.taskId], eventId, eventType });
+    });
+  };
+}

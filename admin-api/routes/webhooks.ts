@@ -1,0 +1,222 @@
+import type { FastifyInstance } from 'fastify';
+import { generateSigningSecret } from '../../connector/delivery/signature.js';
+import type { BodyFormat, OrderingMode } from '../../connector/subscriptions/webhook.js';
+import type { AdminApiDeps } from '../context.js';
+import { ApiProblem, invalidField, notFound } from '../problem.js';
+import {
+  AUTHED_PROBLEMS, bulkDeleteBody, createWebhookBody, idParam, listWebhooksQuery, problemResponses, updateWebhookBody,
+} from '../schemas.js';
+import {
+  deleteWebhooks, findWebhook, insertWebhookRow, listWebhookRows, toView, updateWebhookRow, type WebhookChanges, type WebhookSort,
+} from '../store/webhooks.js';
+import type { VerificationRunner } from '../verification-runner.js';
+import { apiKeyHeaderProblem, eventTypesProblem, urlProblem } from '../webhook-rules.js';
+
+interface ApiKeyInput {
+  header?: string;
+  value: string;
+}
+
+interface WebhookInput {
+  name?: string;
+  description?: string;
+  url?: string;
+  eventTypes?: string[];
+  bodyFormat?: BodyFormat;
+  ordering?: OrderingMode;
+  apiKey?: ApiKeyInput | null;
+  enabled?: boolean;
+}
+
+interface ListQuery {
+  limit: number;
+  cursor?: string;
+  sort: WebhookSort;
+  order: 'asc' | 'desc';
+  status?: 'active' | 'inactive';
+  verification?: 'pending' | 'verified' | 'failed';
+  eventType?: string;
+  q?: string;
+}
+
+const TAG = 'Webhooks';
+const DEFAULT_API_KEY_HEADER = 'x-api-key';
+
+/** `If-Match: "7"` (or 7, or W/"7") as a version number; anything else is a 400 naming the header. */
+export function parseIfMatch(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const match = /^(?:W\/)?"?(\d{1,9})"?$/.exec(header.trim());
+  if (!match) throw invalidField('header', 'if-match', 'must be the ETag of the webhook, e.g. "3"');
+  return Number(match[1]);
+}
+
+export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRunner) {
+  const { pool, box, catalog, config } = deps;
+
+  /** The checks JSON Schema cannot make; each names its field. */
+  const checkInput = (input: WebhookInput): void => {
+    if (input.url !== undefined) {
+      const problem = urlProblem(input.url, { allowPlainHttp: config.http.allowPlainHttp, guard: deps.guard });
+      if (problem) throw invalidField('body', 'url', problem);
+    }
+    if (input.eventTypes !== undefined) {
+      const problem = eventTypesProblem(input.eventTypes, catalog);
+      if (problem) throw invalidField('body', `eventTypes.${problem.index}`, problem.message);
+    }
+    if (input.apiKey) {
+      const problem = apiKeyHeaderProblem(input.apiKey.header ?? DEFAULT_API_KEY_HEADER);
+      if (problem) throw invalidField('body', 'apiKey.header', problem);
+    }
+  };
+
+  const encryptApiKey = (apiKey: ApiKeyInput) => ({ header: (apiKey.header ?? DEFAULT_API_KEY_HEADER).toLowerCase(), valueEnc: box.encrypt(apiKey.value) });
+  const verifyByChallenge = config.admin.verification === 'challenge';
+
+  return async function register(app: FastifyInstance): Promise<void> {
+    app.post<{ Body: WebhookInput }>('/webhooks', {
+      schema: {
+        tags: [TAG],
+        operationId: 'createWebhook',
+        summary: 'Create a webhook',
+        description: 'The signing secret is returned in full only in this response. The webhook starts unverified: a challenge is sent to its URL, and it receives events once verified and enabled.',
+        body: createWebhookBody,
+        response: { 201: { description: 'Created', $ref: 'WebhookWithSecret#' }, ...problemResponses(...AUTHED_PROBLEMS, 413, 415) },
+      },
+    }, async (request, reply) => {
+      const input = request.body;
+      checkInput(input);
+      const secret = generateSigningSecret();
+      const row = await insertWebhookRow(pool, {
+        organization: request.principal.organization,
+        owner: request.principal.subject,
+        name: input.name!,
+        description: input.description ?? '',
+        url: input.url!,
+        eventTypes: input.eventTypes!,
+        bodyFormat: input.bodyFormat ?? 'parallelworks',
+        ordering: input.ordering ?? 'relaxed',
+        enabled: input.enabled ?? true,
+        verified: !verifyByChallenge,
+        signingSecretEnc: box.encrypt(secret),
+        apiKey: input.apiKey ? encryptApiKey(input.apiKey) : null,
+      });
+      if (verifyByChallenge) verifications.start(row);
+      request.log.info({ webhookId: row.id, organization: row.organization }, 'webhook created');
+      return reply.code(201).header('location', `/v1/webhooks/${row.id}`).header('etag', `"${row.version}"`).send({ webhook: toView(row, box), secret });
+    });
+
+    app.get<{ Querystring: ListQuery }>('/webhooks', {
+      schema: {
+        tags: [TAG],
+        operationId: 'listWebhooks',
+        summary: 'List webhooks',
+        description: 'Sorted by createdAt, name, url, owner or status (seed 004), either direction; filtered by status, verification, event type and text; paged with a cursor.',
+        querystring: listWebhooksQuery(config.admin.maxPageSize),
+        response: { 200: { description: 'A page of webhooks', $ref: 'WebhookPage#' }, ...problemResponses(...AUTHED_PROBLEMS) },
+      },
+    }, async (request) => {
+      const { eventType, ...query } = request.query;
+      let eventTypePatterns: string[] | undefined;
+      if (eventType !== undefined) {
+        if (!catalog.isValidPattern(eventType)) throw invalidField('query', 'eventType', `"${eventType}" is not an event type or family wildcard of the catalog`);
+        const family = catalog.familyOf(eventType);
+        // An exact type: the webhooks that would receive it. A pattern: the webhooks that name it.
+        eventTypePatterns = family ? [eventType, `${family}.*`, '*'] : [eventType];
+      }
+      const page = await listWebhookRows(pool, request.principal.organization, { ...query, eventTypePatterns });
+      return { items: page.items.map((row) => toView(row, box)), nextCursor: page.nextCursor };
+    });
+
+    app.get<{ Params: { id: string } }>('/webhooks/:id', {
+      schema: {
+        tags: [TAG],
+        operationId: 'getWebhook',
+        summary: 'Get a webhook',
+        params: idParam,
+        response: { 200: { description: 'The webhook; ETag is its version', $ref: 'Webhook#' }, ...problemResponses(...AUTHED_PROBLEMS, 404) },
+      },
+    }, async (request, reply) => {
+      const row = await findWebhook(pool, request.principal.organization, request.params.id);
+      if (!row) throw notFound('webhook');
+      return reply.header('etag', `"${row.version}"`).send(toView(row, box));
+    });
+
+    app.patch<{ Params: { id: string }; Body: WebhookInput; Headers: { 'if-match'?: string } }>('/webhooks/:id', {
+      schema: {
+        tags: [TAG],
+        operationId: 'updateWebhook',
+        summary: 'Update some fields of a webhook',
+        description: 'Only the fields sent change, so concurrent updates of different fields both take effect. Send If-Match with the ETag to refuse the update if anything changed since you read it. A new URL must be verified again.',
+        params: idParam,
+        body: updateWebhookBody,
+        response: { 200: { description: 'The updated webhook', $ref: 'Webhook#' }, ...problemResponses(...AUTHED_PROBLEMS, 404, 412, 413, 415) },
+      },
+    }, async (request, reply) => {
+      const input = request.body;
+      checkInput(input);
+      const expectedVersion = parseIfMatch(request.headers['if-match']);
+      const organization = request.principal.organization;
+      let urlChanged = false;
+      if (input.url !== undefined) {
+        const current = await findWebhook(pool, organization, request.params.id);
+        if (!current) throw notFound('webhook');
+        urlChanged = current.url !== input.url;
+      }
+      const changes: WebhookChanges = {
+        name: input.name,
+        description: input.description,
+        url: input.url,
+        eventTypes: input.eventTypes,
+        bodyFormat: input.bodyFormat,
+        ordering: input.ordering,
+        apiKey: input.apiKey === undefined ? undefined : input.apiKey === null ? null : encryptApiKey(input.apiKey),
+        resetVerification: urlChanged && verifyByChallenge,
+      };
+      const result = await updateWebhookRow(pool, organization, request.params.id, changes, expectedVersion);
+      if (result.kind === 'not-found') throw notFound('webhook');
+      if (result.kind === 'version-mismatch') {
+        throw new ApiProblem('precondition-failed', `the webhook is at version ${result.current}, not ${String(expectedVersion)}; read it again and retry`);
+      }
+      if (urlChanged && verifyByChallenge) verifications.start(result.row);
+      return reply.header('etag', `"${result.row.version}"`).send(toView(result.row, box));
+    });
+
+    app.delete<{ Params: { id: string } }>('/webhooks/:id', {
+      schema: {
+        tags: [TAG],
+        operationId: 'deleteWebhook',
+        summary: 'Delete a webhook',
+        params: idParam,
+        response: { 204: { description: 'Deleted', type: 'null' }, ...problemResponses(...AUTHED_PROBLEMS, 404) },
+      },
+    }, async (request, reply) => {
+      const deleted = await deleteWebhooks(pool, request.principal.organization, [request.params.id]);
+      if (deleted.length === 0) throw notFound('webhook');
+      return reply.code(204).send();
+    });
+
+    app.post<{ Body: { ids: string[] } }>('/webhooks/bulk-delete', {
+      schema: {
+        tags: [TAG],
+        operationId: 'bulkDeleteWebhooks',
+        summary: 'Delete several webhooks (seed 000: Delete webhooks)',
+        description: 'Ids that are not webhooks of your organization are listed in notFound; the others are deleted.',
+        body: bulkDeleteBody,
+        response: {
+          200: {
+            description: 'What was deleted',
+            type: 'object',
+            required: ['deleted', 'notFound'],
+            properties: { deleted: { type: 'array', items: { type: 'string' } }, notFound: { type: 'array', items: { type: 'string' } } },
+          },
+          ...problemResponses(...AUTHED_PROBLEMS, 413, 415),
+        },
+      },
+    }, async (request) => {
+      const ids = request.body.ids.map((id) => id.toLowerCase());
+      const deleted = await deleteWebhooks(pool, request.principal.organization, ids);
+      const gone = new Set(deleted);
+      return { deleted, notFound: ids.filter((id) => !gone.has(id)) };
+    });
+  };
+}

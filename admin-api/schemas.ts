@@ -1,0 +1,321 @@
+/**
+ * JSON Schemas of the admin API. One schema drives request validation,
+ * response serialization (fields not listed here never leave the process,
+ * which is one more guard against leaking secrets) and the OpenAPI document.
+ */
+import { PROBLEM_TYPES, problemTypeUri, type ProblemType } from './problem.js';
+
+const nullable = (schema: Record<string, unknown>): Record<string, unknown> => ({ ...schema, type: [schema['type'] as string, 'null'] });
+const dateTime = { type: 'string', format: 'date-time' } as const;
+
+export const BODY_FORMATS = ['parallelworks', 'cidaas', 'cloudevents'] as const;
+export const ORDERING_MODES = ['relaxed', 'strict'] as const;
+export const WEBHOOK_SORTS = ['createdAt', 'name', 'url', 'owner', 'status'] as const;
+export const ATTEMPT_STATUSES = ['delivered', 'retry', 'dead_letter', 'disabled', 'skipped'] as const;
+
+export const idParam = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', format: 'uuid', description: 'The webhook id.' } },
+  additionalProperties: false,
+} as const;
+
+const eventTypePattern = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 100,
+  description: 'An event type of the catalog (USER_CREATED), a family wildcard (user.*) or * for every event.',
+} as const;
+
+const apiKeyInput = {
+  type: 'object',
+  required: ['value'],
+  additionalProperties: false,
+  description: 'Sent with every request in the named header so the receiver can tell the request is ours (seeds 002, 003). Encrypted at rest; shown masked afterwards.',
+  properties: {
+    header: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9-]+$', default: 'x-api-key' },
+    value: { type: 'string', minLength: 1, maxLength: 4096 },
+  },
+} as const;
+
+const webhookFields = {
+  name: { type: 'string', minLength: 1, maxLength: 200, description: 'Shown to admins; identifies the webhook (seed 000: Webhook name).' },
+  description: { type: 'string', maxLength: 2000 },
+  url: { type: 'string', minLength: 1, maxLength: 2048, description: 'Where events are POSTed. HTTPS unless the deployment allows plain HTTP.' },
+  eventTypes: { type: 'array', minItems: 1, maxItems: 200, uniqueItems: true, items: eventTypePattern },
+  bodyFormat: { type: 'string', enum: BODY_FORMATS, description: 'parallelworks (seed 000 envelope), cidaas (seed 002) or cloudevents (structured JSON).' },
+  ordering: { type: 'string', enum: ORDERING_MODES, description: 'relaxed: a failing event is retried while later ones go on; strict: later events wait for it.' },
+} as const;
+
+export const createWebhookBody = {
+  type: 'object',
+  required: ['name', 'url', 'eventTypes'],
+  additionalProperties: false,
+  properties: {
+    ...webhookFields,
+    apiKey: apiKeyInput,
+    enabled: { type: 'boolean', default: true, description: 'Whether the webhook receives events once verified (seed 000: Enable).' },
+  },
+} as const;
+
+export const updateWebhookBody = {
+  type: 'object',
+  minProperties: 1,
+  additionalProperties: false,
+  properties: {
+    ...webhookFields,
+    apiKey: { ...apiKeyInput, type: ['object', 'null'], description: `${apiKeyInput.description} null removes it.` },
+  },
+} as const;
+
+export const statusChangeBody = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: {
+    reason: { type: 'string', minLength: 1, maxLength: 500, description: 'Why the status changed; kept and shown with the webhook (seed 004).' },
+  },
+} as const;
+
+export const bulkDeleteBody = {
+  type: 'object',
+  required: ['ids'],
+  additionalProperties: false,
+  properties: { ids: { type: 'array', minItems: 1, maxItems: 100, uniqueItems: true, items: { type: 'string', format: 'uuid' } } },
+} as const;
+
+export const testEventBody = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: { eventType: { type: 'string', minLength: 1, maxLength: 100, description: 'A catalog event type; defaults to one the webhook subscribes to.' } },
+} as const;
+
+export const recoverBody = {
+  type: 'object',
+  required: ['since'],
+  additionalProperties: false,
+  properties: {
+    since: { ...dateTime, description: 'Recover deliveries that failed at or after this time.' },
+    until: { ...dateTime, description: 'And before this time (default: now).' },
+  },
+} as const;
+
+export function listWebhooksQuery(maxPageSize: number) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      limit: { type: 'integer', minimum: 1, maximum: maxPageSize, default: 50 },
+      cursor: { type: 'string', minLength: 1, maxLength: 1000, description: 'nextCursor of the previous page; the other parameters must stay the same.' },
+      sort: { type: 'string', enum: WEBHOOK_SORTS, default: 'createdAt' },
+      order: { type: 'string', enum: ['asc', 'desc'], default: 'desc' },
+      status: { type: 'string', enum: ['active', 'inactive'] },
+      verification: { type: 'string', enum: ['pending', 'verified', 'failed'] },
+      eventType: { ...eventTypePattern, description: 'Webhooks that receive this event type (an exact type), or that name this pattern.' },
+      q: { type: 'string', minLength: 1, maxLength: 200, description: 'Text in the name, description or URL (case-insensitive).' },
+    },
+  } as const;
+}
+
+export function listAttemptsQuery(maxPageSize: number) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      limit: { type: 'integer', minimum: 1, maximum: maxPageSize, default: 50 },
+      cursor: { type: 'string', minLength: 1, maxLength: 1000 },
+      status: { type: 'string', enum: ATTEMPT_STATUSES, description: 'What the attempt led to.' },
+      eventType: { type: 'string', minLength: 1, maxLength: 100 },
+      since: { ...dateTime, description: 'Attempts at or after this time.' },
+      until: { ...dateTime, description: 'Attempts before this time.' },
+    },
+  } as const;
+}
+
+export const attemptParams = {
+  type: 'object',
+  required: ['id', 'attemptId'],
+  additionalProperties: false,
+  properties: { id: idParam.properties.id, attemptId: { type: 'string', format: 'uuid' } },
+} as const;
+
+export const webhookSchema = {
+  $id: 'Webhook',
+  type: 'object',
+  required: ['id', 'organization', 'name', 'description', 'url', 'eventTypes', 'enabled', 'status', 'statusReason', 'statusChangedAt', 'verification', 'receivingEvents', 'bodyFormat', 'ordering', 'signingSecret', 'apiKey', 'owner', 'createdAt', 'updatedAt', 'version'],
+  properties: {
+    id: { type: 'string', format: 'uuid' },
+    organization: { type: 'string' },
+    ...webhookFields,
+    enabled: { type: 'boolean' },
+    status: { type: 'string', enum: ['active', 'inactive'], description: 'active when enabled (seed 004).' },
+    statusReason: { ...nullable({ type: 'string' }), description: 'Why the status last changed: an admin\'s reason, or the connector\'s (410 Gone, failing for days).' },
+    statusChangedAt: nullable(dateTime),
+    verification: {
+      type: 'object',
+      required: ['status', 'verifiedAt', 'attemptedAt', 'error'],
+      properties: {
+        status: { type: 'string', enum: ['pending', 'verified', 'failed'] },
+        verifiedAt: nullable(dateTime),
+        attemptedAt: nullable(dateTime),
+        error: { ...nullable({ type: 'string' }), description: 'Why the last challenge failed.' },
+      },
+    },
+    receivingEvents: { type: 'boolean', description: 'Enabled and verified: events are sent only then (seed 003).' },
+    signingSecret: {
+      type: 'object',
+      required: ['masked', 'previousValidUntil'],
+      properties: {
+        masked: { type: 'string', description: 'The secret\'s prefix and last characters only.' },
+        previousValidUntil: { ...nullable(dateTime), description: 'During a rotation, the previous secret signs too until then.' },
+      },
+    },
+    apiKey: {
+      type: ['object', 'null'],
+      required: ['header', 'masked'],
+      properties: { header: { type: 'string' }, masked: { type: 'string' } },
+    },
+    owner: { type: 'string', description: 'Subject of the token that created it (seed 004: Owner).' },
+    createdAt: dateTime,
+    updatedAt: dateTime,
+    version: { type: 'integer', description: 'Increases with every change; also the ETag, for If-Match.' },
+  },
+} as const;
+
+export const webhookWithSecretSchema = {
+  $id: 'WebhookWithSecret',
+  type: 'object',
+  required: ['webhook', 'secret'],
+  properties: {
+    webhook: { $ref: 'Webhook#' },
+    secret: { type: 'string', description: 'The signing secret (whsec_...), shown only in this response: store it now.' },
+  },
+} as const;
+
+export const webhookPageSchema = {
+  $id: 'WebhookPage',
+  type: 'object',
+  required: ['items', 'nextCursor'],
+  properties: { items: { type: 'array', items: { $ref: 'Webhook#' } }, nextCursor: nullable({ type: 'string' }) },
+} as const;
+
+const attemptProperties = {
+  id: { type: 'string', format: 'uuid' },
+  webhookId: { type: 'string', format: 'uuid' },
+  taskId: { type: 'string', description: 'The webhook-id header: the same for every attempt of one event to this webhook.' },
+  eventId: { type: 'string' },
+  eventType: { type: 'string' },
+  attempt: { type: 'integer' },
+  status: { type: 'string', enum: ATTEMPT_STATUSES },
+  responseStatus: nullable({ type: 'integer' }),
+  errorCode: nullable({ type: 'string' }),
+  errorMessage: nullable({ type: 'string' }),
+  durationMs: nullable({ type: 'integer' }),
+  nextRetryAt: nullable(dateTime),
+  attemptedAt: dateTime,
+} as const;
+
+export const attemptSummarySchema = {
+  $id: 'DeliveryAttemptSummary',
+  type: 'object',
+  required: Object.keys(attemptProperties),
+  properties: attemptProperties,
+} as const;
+
+export const attemptSchema = {
+  $id: 'DeliveryAttempt',
+  type: 'object',
+  required: [...Object.keys(attemptProperties), 'request', 'response'],
+  properties: {
+    ...attemptProperties,
+    request: {
+      type: 'object',
+      required: ['headers', 'body'],
+      properties: {
+        headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Without the signature and the API key.' },
+        body: nullable({ type: 'string' }),
+      },
+    },
+    response: {
+      type: 'object',
+      required: ['status', 'body'],
+      properties: { status: nullable({ type: 'integer' }), body: { ...nullable({ type: 'string' }), description: 'Up to the first 64 KiB.' } },
+    },
+  },
+} as const;
+
+export const attemptPageSchema = {
+  $id: 'DeliveryAttemptPage',
+  type: 'object',
+  required: ['items', 'nextCursor'],
+  properties: { items: { type: 'array', items: { $ref: 'DeliveryAttemptSummary#' } }, nextCursor: nullable({ type: 'string' }) },
+} as const;
+
+export const queuedSchema = {
+  $id: 'Queued',
+  type: 'object',
+  required: ['queued', 'taskIds'],
+  properties: {
+    queued: { type: 'integer', description: 'Delivery tasks produced to Kafka; the deliverers send them.' },
+    taskIds: { type: 'array', items: { type: 'string' } },
+    eventId: { type: 'string' },
+    eventType: { type: 'string' },
+  },
+} as const;
+
+export const eventTypesSchema = {
+  $id: 'EventTypes',
+  type: 'object',
+  required: ['families', 'eventTypes'],
+  properties: {
+    families: { type: 'array', items: { type: 'object', required: ['name', 'description', 'wildcard'], properties: { name: { type: 'string' }, description: { type: 'string' }, wildcard: { type: 'string' } } } },
+    eventTypes: { type: 'array', items: { type: 'object', required: ['type', 'family', 'description'], properties: { type: { type: 'string' }, family: { type: 'string' }, description: { type: 'string' } } } },
+  },
+} as const;
+
+export const problemSchema = {
+  $id: 'Problem',
+  type: 'object',
+  required: ['type', 'title', 'status'],
+  description: 'RFC 9457 problem details.',
+  properties: {
+    type: { type: 'string', enum: Object.keys(PROBLEM_TYPES).map((t) => problemTypeUri(t as ProblemType)) },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    instance: { type: 'string' },
+    errors: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['in', 'field', 'message'],
+        properties: { in: { type: 'string', enum: ['body', 'query', 'path', 'header'] }, field: { type: 'string' }, message: { type: 'string' } },
+      },
+    },
+  },
+} as const;
+
+export const sharedSchemas = [webhookSchema, webhookWithSecretSchema, webhookPageSchema, attemptSummarySchema, attemptSchema, attemptPageSchema, queuedSchema, eventTypesSchema, problemSchema];
+
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: 'The request is not valid; `errors` names each field and why.',
+  401: 'No valid bearer token.',
+  404: 'No such resource in your organization.',
+  409: 'The webhook is not in a state that allows this.',
+  412: 'If-Match does not match the current version.',
+  413: 'The request body is too large.',
+  415: 'The request body is not JSON.',
+  429: 'Rate limit of this token reached; see Retry-After.',
+  500: 'Internal error.',
+  503: 'A dependency is unavailable.',
+};
+
+/** Response entries for the given problem statuses, as problem+json. */
+export function problemResponses(...statuses: number[]): Record<number, unknown> {
+  return Object.fromEntries(statuses.map((status) => [status, {
+    description: PROBLEM_DESCRIPTIONS[status] ?? 'Problem',
+    content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } },
+  }]));
+}
+
+/** Problems every authenticated route can answer. */
+export const AUTHED_PROBLEMS = [400, 401, 429, 500] as const;

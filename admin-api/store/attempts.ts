@@ -1,0 +1,114 @@
+import type { Pool } from '../../connector/db/pool.js';
+import type { CanonicalEvent } from '../../connector/ingest/canonical-event.js';
+import { decodeCursor, pageOf } from '../pagination.js';
+
+/** The delivery log as admins read it: always within one organization and one webhook. */
+export interface AttemptRow {
+  attempt_id: string;
+  task_id: string;
+  webhook_id: string;
+  event_id: string;
+  event_type: string;
+  event: CanonicalEvent | null;
+  attempt: number;
+  outcome: string;
+  status: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  request_headers: Record<string, string>;
+  request_body: string | null;
+  response_body: string | null;
+  duration_ms: number | null;
+  next_retry_at: Date | null;
+  attempted_at: Date;
+  sort_key?: string;
+}
+
+export function toAttemptSummary(row: AttemptRow) {
+  return {
+    id: row.attempt_id,
+    webhookId: row.webhook_id,
+    taskId: row.task_id,
+    eventId: row.event_id,
+    eventType: row.event_type,
+    attempt: row.attempt,
+    status: row.outcome,
+    responseStatus: row.status,
+    errorCode: row.error_code,
+    errorMessage: row.error_message,
+    durationMs: row.duration_ms,
+    nextRetryAt: row.next_retry_at?.toISOString() ?? null,
+    attemptedAt: row.attempted_at.toISOString(),
+  };
+}
+
+export function toAttemptDetail(row: AttemptRow) {
+  return {
+    ...toAttemptSummary(row),
+    request: { headers: row.request_headers, body: row.request_body },
+    response: { status: row.status, body: row.response_body },
+  };
+}
+
+export interface ListAttemptsQuery {
+  limit: number;
+  cursor?: string;
+  status?: string;
+  eventType?: string;
+  since?: string;
+  until?: string;
+}
+
+const SUMMARY_COLUMNS = `attempt_id, task_id, webhook_id, event_id, event_type, attempt, outcome, status, error_code, error_message,
+                         duration_ms, next_retry_at, attempted_at`;
+
+/** Newest first; the cursor is (attempted_at, attempt_id) of the last row shown. */
+export async function listAttemptRows(pool: Pool, organization: string, webhookId: string, query: ListAttemptsQuery): Promise<{ items: AttemptRow[]; nextCursor: string | null }> {
+  const sortKey = 'attemptedAt:desc';
+  const params: unknown[] = [organization, webhookId];
+  const bind = (value: unknown): string => `$${params.push(value)}`;
+  const where = ['organization = $1', 'webhook_id = $2'];
+  if (query.status) where.push(`outcome = ${bind(query.status)}`);
+  if (query.eventType) where.push(`event_type = ${bind(query.eventType)}`);
+  if (query.since) where.push(`attempted_at >= ${bind(query.since)}::timestamptz`);
+  if (query.until) where.push(`attempted_at < ${bind(query.until)}::timestamptz`);
+  if (query.cursor) {
+    const position = decodeCursor(query.cursor, sortKey);
+    where.push(`(attempted_at, attempt_id) < (${bind(position.value)}::timestamptz, ${bind(position.id)})`);
+  }
+  const { rows } = await pool.query<AttemptRow>(
+    `SELECT ${SUMMARY_COLUMNS}, attempted_at::text AS sort_key FROM delivery_attempts WHERE ${where.join(' AND ')}
+      ORDER BY attempted_at DESC, attempt_id DESC LIMIT ${bind(query.limit + 1)}`,
+    params,
+  );
+  return pageOf(rows, query.limit, (row) => ({ value: row.sort_key!, id: row.attempt_id }), sortKey);
+}
+
+export async function findAttempt(pool: Pool, organization: string, webhookId: string, attemptId: string): Promise<AttemptRow | null> {
+  const { rows } = await pool.query<AttemptRow>(
+    `SELECT * FROM delivery_attempts WHERE organization = $1 AND webhook_id = $2 AND attempt_id = $3`,
+    [organization, webhookId, attemptId],
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * The events of a webhook whose delivery ended in failure in a time range and
+ * was not delivered since: tasks whose latest attempt was dead-lettered,
+ * disabled the webhook, or was skipped while it could not receive. Tasks
+ * still retrying are left alone; the retry tiers have them.
+ */
+export async function failedEventsSince(pool: Pool, organization: string, webhookId: string, since: string, until: string): Promise<Array<{ taskId: string; event: CanonicalEvent }>> {
+  const { rows } = await pool.query<{ task_id: string; event: CanonicalEvent }>(
+    `SELECT task_id, event FROM (
+        SELECT DISTINCT ON (task_id) task_id, event, outcome, attempted_at
+          FROM delivery_attempts
+         WHERE organization = $1 AND webhook_id = $2 AND attempted_at >= $3::timestamptz
+         ORDER BY task_id, attempted_at DESC
+      ) latest
+      WHERE outcome IN ('dead_letter', 'disabled', 'skipped') AND attempted_at < $4::timestamptz AND event IS NOT NULL
+      ORDER BY attempted_at, task_id`,
+    [organization, webhookId, since, until],
+  );
+  return rows.map((row) => ({ taskId: row.task_id, event: row.event }));
+}

@@ -1,0 +1,267 @@
+import type { Pool } from '../../connector/db/pool.js';
+import type { SecretBox } from '../../connector/security/encryption.js';
+import type { BodyFormat, OrderingMode } from '../../connector/subscriptions/webhook.js';
+import { decodeCursor, likePattern, pageOf } from '../pagination.js';
+import { maskSecret } from '../webhook-rules.js';
+
+/**
+ * Webhook rows as the admin API reads and writes them. Every statement is
+ * scoped by organization: another organization's webhook is simply not
+ * found. Every write bumps `version` and fires the NOTIFY trigger, so
+ * routers see the change within a second.
+ */
+export interface WebhookRow {
+  id: string;
+  organization: string;
+  name: string;
+  description: string;
+  url: string;
+  event_types: string[];
+  status: 'active' | 'inactive';
+  status_reason: string | null;
+  status_changed_at: Date | null;
+  verification_status: 'pending' | 'verified' | 'failed';
+  verified_at: Date | null;
+  verification_attempted_at: Date | null;
+  verification_error: string | null;
+  body_format: BodyFormat;
+  ordering: OrderingMode;
+  signing_secret_enc: string;
+  previous_secret_expires_at: Date | null;
+  api_key_header: string | null;
+  api_key_enc: string | null;
+  owner: string;
+  created_at: Date;
+  updated_at: Date;
+  version: number;
+  sort_key?: string;
+}
+
+export interface WebhookView {
+  id: string;
+  organization: string;
+  name: string;
+  description: string;
+  url: string;
+  eventTypes: string[];
+  enabled: boolean;
+  status: 'active' | 'inactive';
+  statusReason: string | null;
+  statusChangedAt: string | null;
+  verification: { status: string; verifiedAt: string | null; attemptedAt: string | null; error: string | null };
+  receivingEvents: boolean;
+  bodyFormat: BodyFormat;
+  ordering: OrderingMode;
+  signingSecret: { masked: string; previousValidUntil: string | null };
+  apiKey: { header: string; masked: string } | null;
+  owner: string;
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+}
+
+const iso = (date: Date | null): string | null => date?.toISOString() ?? null;
+
+/** The admin's view of a row: secrets masked, never in clear. */
+export function toView(row: WebhookRow, box: SecretBox): WebhookView {
+  const previousValid = row.previous_secret_expires_at && row.previous_secret_expires_at.getTime() > Date.now();
+  return {
+    id: row.id,
+    organization: row.organization,
+    name: row.name,
+    description: row.description,
+    url: row.url,
+    eventTypes: row.event_types,
+    enabled: row.status === 'active',
+    status: row.status,
+    statusReason: row.status_reason,
+    statusChangedAt: iso(row.status_changed_at),
+    verification: {
+      status: row.verification_status,
+      verifiedAt: iso(row.verified_at),
+      attemptedAt: iso(row.verification_attempted_at),
+      error: row.verification_error,
+    },
+    receivingEvents: row.status === 'active' && row.verification_status === 'verified',
+    bodyFormat: row.body_format,
+    ordering: row.ordering,
+    signingSecret: { masked: maskSecret(box.decrypt(row.signing_secret_enc)), previousValidUntil: previousValid ? iso(row.previous_secret_expires_at) : null },
+    apiKey: row.api_key_header && row.api_key_enc ? { header: row.api_key_header, masked: maskSecret(box.decrypt(row.api_key_enc)) } : null,
+    owner: row.owner,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+    version: row.version,
+  };
+}
+
+export interface CreateWebhookInput {
+  organization: string;
+  owner: string;
+  name: string;
+  description: string;
+  url: string;
+  eventTypes: string[];
+  bodyFormat: BodyFormat;
+  ordering: OrderingMode;
+  enabled: boolean;
+  verified: boolean;
+  signingSecretEnc: string;
+  apiKey: { header: string; valueEnc: string } | null;
+}
+
+export async function insertWebhookRow(pool: Pool, input: CreateWebhookInput): Promise<WebhookRow> {
+  const { rows } = await pool.query<WebhookRow>(
+    `INSERT INTO webhooks (organization, owner, name, description, url, event_types, body_format, ordering, status, verification_status,
+                           verified_at, signing_secret_enc, api_key_header, api_key_enc)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $10 = 'verified' THEN now() END, $11, $12, $13)
+     RETURNING *`,
+    [
+      input.organization, input.owner, input.name, input.description, input.url, input.eventTypes, input.bodyFormat, input.ordering,
+      input.enabled ? 'active' : 'inactive', input.verified ? 'verified' : 'pending', input.signingSecretEnc,
+      input.apiKey?.header ?? null, input.apiKey?.valueEnc ?? null,
+    ],
+  );
+  return rows[0]!;
+}
+
+export async function findWebhook(pool: Pool, organization: string, id: string): Promise<WebhookRow | null> {
+  const { rows } = await pool.query<WebhookRow>(`SELECT * FROM webhooks WHERE organization = $1 AND id = $2`, [organization, id]);
+  return rows[0] ?? null;
+}
+
+const SORT_COLUMNS = { createdAt: 'created_at', name: 'name', url: 'url', owner: 'owner', status: 'status' } as const;
+export type WebhookSort = keyof typeof SORT_COLUMNS;
+
+export interface ListWebhooksQuery {
+  limit: number;
+  cursor?: string;
+  sort: WebhookSort;
+  order: 'asc' | 'desc';
+  status?: 'active' | 'inactive';
+  verification?: 'pending' | 'verified' | 'failed';
+  /** Any of these patterns among the webhook's event types. */
+  eventTypePatterns?: string[];
+  q?: string;
+}
+
+export async function listWebhookRows(pool: Pool, organization: string, query: ListWebhooksQuery): Promise<{ items: WebhookRow[]; nextCursor: string | null }> {
+  const column = SORT_COLUMNS[query.sort];
+  const sortKey = `${query.sort}:${query.order}`;
+  const params: unknown[] = [organization];
+  const where = ['organization = $1'];
+  const bind = (value: unknown): string => `$${params.push(value)}`;
+  if (query.status) where.push(`status = ${bind(query.status)}`);
+  if (query.verification) where.push(`verification_status = ${bind(query.verification)}`);
+  if (query.eventTypePatterns) where.push(`event_types && ${bind(query.eventTypePatterns)}::text[]`);
+  if (query.q) {
+    const pattern = bind(likePattern(query.q));
+    where.push(`(name ILIKE ${pattern} OR description ILIKE ${pattern} OR url ILIKE ${pattern})`);
+  }
+  if (query.cursor) {
+    const position = decodeCursor(query.cursor, sortKey);
+    const valueType = column === 'created_at' ? 'timestamptz' : 'text';
+    where.push(`(${column}, id) ${query.order === 'asc' ? '>' : '<'} (${bind(position.value)}::${valueType}, ${bind(position.id)}::uuid)`);
+  }
+  const direction = query.order === 'asc' ? 'ASC' : 'DESC';
+  // The sort value as text keeps created_at's microseconds, which a JS Date would lose.
+  const { rows } = await pool.query<WebhookRow>(
+    `SELECT *, ${column}::text AS sort_key FROM webhooks WHERE ${where.join(' AND ')}
+      ORDER BY ${column} ${direction}, id ${direction} LIMIT ${bind(query.limit + 1)}`,
+    params,
+  );
+  return pageOf(rows, query.limit, (row) => ({ value: row.sort_key!, id: row.id }), sortKey);
+}
+
+export interface WebhookChanges {
+  name?: string;
+  description?: string;
+  url?: string;
+  eventTypes?: string[];
+  bodyFormat?: BodyFormat;
+  ordering?: OrderingMode;
+  /** null removes the API key. */
+  apiKey?: { header: string; valueEnc: string } | null;
+  /** A changed URL must be verified again (seed 003). */
+  resetVerification?: boolean;
+}
+
+export type UpdateResult = { kind: 'updated'; row: WebhookRow } | { kind: 'not-found' } | { kind: 'version-mismatch'; current: number };
+
+/**
+ * One UPDATE that sets only the given columns: concurrent updates of
+ * different fields both survive. With `expectedVersion` (If-Match) a change
+ * made since the caller read the webhook wins and this one is refused.
+ */
+export async function updateWebhookRow(pool: Pool, organization: string, id: string, changes: WebhookChanges, expectedVersion?: number): Promise<UpdateResult> {
+  const params: unknown[] = [organization, id];
+  const bind = (value: unknown): string => `$${params.push(value)}`;
+  const sets = ['updated_at = now()', 'version = version + 1'];
+  if (changes.name !== undefined) sets.push(`name = ${bind(changes.name)}`);
+  if (changes.description !== undefined) sets.push(`description = ${bind(changes.description)}`);
+  if (changes.url !== undefined) sets.push(`url = ${bind(changes.url)}`);
+  if (changes.eventTypes !== undefined) sets.push(`event_types = ${bind(changes.eventTypes)}`);
+  if (changes.bodyFormat !== undefined) sets.push(`body_format = ${bind(changes.bodyFormat)}`);
+  if (changes.ordering !== undefined) sets.push(`ordering = ${bind(changes.ordering)}`);
+  if (changes.apiKey !== undefined) sets.push(`api_key_header = ${bind(changes.apiKey?.header ?? null)}`, `api_key_enc = ${bind(changes.apiKey?.valueEnc ?? null)}`);
+  if (changes.resetVerification) {
+    sets.push(`verification_status = 'pending'`, 'verified_at = NULL', 'verification_error = NULL', 'verification_attempted_at = NULL');
+  }
+  const versionCheck = expectedVersion === undefined ? '' : ` AND version = ${bind(expectedVersion)}`;
+  const { rows } = await pool.query<WebhookRow>(
+    `UPDATE webhooks SET ${sets.join(', ')} WHERE organization = $1 AND id = $2${versionCheck} RETURNING *`,
+    params,
+  );
+  if (rows[0]) return { kind: 'updated', row: rows[0] };
+  if (expectedVersion === undefined) return { kind: 'not-found' };
+  const current = await findWebhook(pool, organization, id);
+  return current ? { kind: 'version-mismatch', current: current.version } : { kind: 'not-found' };
+}
+
+/**
+ * Enables or disables with the reason kept (seed 004). Enabling also forgets
+ * the failure streak, so an endpoint that was auto-disabled gets a fresh window.
+ */
+export async function setWebhookEnabled(pool: Pool, organization: string, id: string, enabled: boolean, reason: string | null): Promise<WebhookRow | null> {
+  const { rows } = await pool.query<WebhookRow>(
+    `UPDATE webhooks
+        SET status = $3, status_reason = $4, status_changed_at = now(), updated_at = now(), version = version + 1,
+            failing_since = CASE WHEN $3 = 'active' THEN NULL ELSE failing_since END
+      WHERE organization = $1 AND id = $2 RETURNING *`,
+    [organization, id, enabled ? 'active' : 'inactive', reason],
+  );
+  return rows[0] ?? null;
+}
+
+/** The new secret signs from now on; the old one also signs until `overlapMs` from now. */
+export async function rotateWebhookSecret(pool: Pool, organization: string, id: string, newSecretEnc: string, overlapMs: number): Promise<WebhookRow | null> {
+  const { rows } = await pool.query<WebhookRow>(
+    `UPDATE webhooks
+        SET previous_signing_secret_enc = signing_secret_enc,
+            previous_secret_expires_at = now() + make_interval(secs => $4::double precision / 1000),
+            signing_secret_enc = $3, updated_at = now(), version = version + 1
+      WHERE organization = $1 AND id = $2 RETURNING *`,
+    [organization, id, newSecretEnc, overlapMs],
+  );
+  return rows[0] ?? null;
+}
+
+export async function deleteWebhooks(pool: Pool, organization: string, ids: string[]): Promise<string[]> {
+  const { rows } = await pool.query<{ id: string }>(`DELETE FROM webhooks WHERE organization = $1 AND id = ANY($2::uuid[]) RETURNING id`, [organization, ids]);
+  return rows.map((row) => row.id);
+}
+
+/**
+ * Records a verification result, but only if the URL is still the one that
+ * was challenged: a URL changed meanwhile needs its own challenge.
+ */
+export async function recordVerification(pool: Pool, id: string, challengedUrl: string, error: string | null): Promise<WebhookRow | null> {
+  const { rows } = await pool.query<WebhookRow>(
+    `UPDATE webhooks
+        SET verification_status = CASE WHEN $3::text IS NULL THEN 'verified' ELSE 'failed' END,
+            verified_at = CASE WHEN $3::text IS NULL THEN now() ELSE NULL END,
+            verification_error = $3, verification_attempted_at = now(), updated_at = now(), version = version + 1
+      WHERE id = $1 AND url = $2 RETURNING *`,
+    [id, challengedUrl, error],
+  );
+  return rows[0] ?? null;
+}

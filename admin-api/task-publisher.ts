@@ -1,0 +1,35 @@
+import type { Kafka, Producer } from 'kafkajs';
+import { createProducer } from '../connector/kafka/client.js';
+import { encodeTask, type DeliveryTask } from '../connector/delivery/task.js';
+
+/**
+ * The admin API never sends events itself: redeliveries, recoveries and test
+ * events become delivery tasks on the deliveries topic, keyed by webhook, so
+ * they take the same path (order, retries, signing, log) as routed events.
+ */
+export interface TaskPublisher {
+  publish(tasks: DeliveryTask[]): Promise<void>;
+  /** Resolves when the broker answers metadata requests (readiness). */
+  check(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createTaskPublisher(kafka: Kafka, topic: string): Promise<TaskPublisher> {
+  const producer: Producer = createProducer(kafka, { idempotent: true, maxInFlightRequests: 5 });
+  await producer.connect();
+  const admin = kafka.admin();
+  await admin.connect();
+  return {
+    async publish(tasks) {
+      if (tasks.length === 0) return;
+      await producer.send({ topic, acks: -1, messages: tasks.map((task) => ({ key: task.webhookId, value: encodeTask(task) })) });
+    },
+    async check() {
+      await admin.describeCluster();
+    },
+    async close() {
+      await admin.disconnect();
+      await producer.disconnect();
+    },
+  };
+}

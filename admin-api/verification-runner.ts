@@ -1,0 +1,35 @@
+import type { Logger } from '../connector/observability/logger.js';
+import { recordVerification, type WebhookRow } from './store/webhooks.js';
+import type { Pool } from '../connector/db/pool.js';
+import type { Verifier } from './verification.js';
+
+/**
+ * Runs verification challenges: in the background right after a webhook is
+ * created or re-pointed (the admin's request does not wait up to 15 s for a
+ * slow endpoint), or on demand. Shutdown waits for challenges under way.
+ */
+export interface VerificationRunner {
+  run(row: WebhookRow): Promise<WebhookRow | null>;
+  start(row: WebhookRow): void;
+  drain(): Promise<void>;
+}
+
+export function createVerificationRunner(deps: { pool: Pool; verifier: Verifier; log: Logger }): VerificationRunner {
+  const running = new Set<Promise<unknown>>();
+  const run = async (row: WebhookRow): Promise<WebhookRow | null> => {
+    const problem = await deps.verifier.challenge(row);
+    deps.log.info({ webhookId: row.id, verified: problem === null, problem }, 'verification challenge answered');
+    return recordVerification(deps.pool, row.id, row.url, problem);
+  };
+  return {
+    run,
+    start(row) {
+      const task = run(row).catch((error: unknown) => deps.log.warn({ err: error, webhookId: row.id }, 'verification challenge could not be recorded'));
+      running.add(task);
+      void task.finally(() => running.delete(task));
+    },
+    async drain() {
+      await Promise.allSettled([...running]);
+    },
+  };
+}

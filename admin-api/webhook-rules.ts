@@ -1,0 +1,71 @@
+import { isIP } from 'node:net';
+import type { EventCatalog } from '../connector/events/catalog.js';
+import type { SsrfGuard } from '../connector/delivery/ssrf-guard.js';
+
+/**
+ * The checks on what an admin submits that JSON Schema cannot express. Each
+ * returns why the value is refused, or null; the routes name the field.
+ */
+
+/** Headers the connector sets itself; an API key may not replace them. */
+const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'host', 'user-agent', 'connection', 'transfer-encoding']);
+
+export function urlProblem(raw: string, options: { allowPlainHttp: boolean; guard: SsrfGuard }): string | null {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'is not an absolute URL';
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && options.allowPlainHttp)) {
+    return options.allowPlainHttp ? 'must be an http or https URL' : 'must use https';
+  }
+  if (url.username !== '' || url.password !== '') return 'must not contain credentials; use apiKey instead';
+  if (url.hash !== '') return 'must not contain a fragment';
+  // Names are checked when the request is made (DNS can change); literal addresses can be refused now.
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (isIP(host) !== 0) {
+    const refusal = options.guard.refusal(host);
+    if (refusal) return `is not reachable: ${refusal}`;
+  }
+  return null;
+}
+
+/** The first pattern that is not in the catalog, with why. */
+export function eventTypesProblem(patterns: readonly string[], catalog: EventCatalog): { index: number; message: string } | null {
+  for (const [index, pattern] of patterns.entries()) {
+    if (!catalog.isValidPattern(pattern)) {
+      const message = pattern.endsWith('.*')
+        ? `"${pattern}" names no family of the catalog (${catalog.families.map((f) => `${f.name}.*`).join(', ')})`
+        : `"${pattern}" is not an event type of the catalog (GET /v1/event-types lists them)`;
+      return { index, message };
+    }
+  }
+  return null;
+}
+
+export function apiKeyHeaderProblem(header: string): string | null {
+  const lower = header.toLowerCase();
+  if (RESERVED_HEADERS.has(lower) || lower.startsWith('webhook-')) return `"${header}" is set by the connector itself; choose another header`;
+  return null;
+}
+
+/** What admins see of a secret: its kind and its last characters. */
+export function maskSecret(secret: string): string {
+  const prefix = secret.startsWith('whsec_') ? 'whsec_' : '';
+  const tail = secret.length > prefix.length + 8 ? secret.slice(-4) : '';
+  return `${prefix}****${tail}`;
+}
+
+/** The event type a test event uses when the admin names none: one the webhook would receive. */
+export function defaultTestEventType(patterns: readonly string[], catalog: EventCatalog): string {
+  for (const pattern of patterns) if (catalog.isKnownType(pattern)) return pattern;
+  for (const pattern of patterns) {
+    if (pattern.endsWith('.*')) {
+      const family = pattern.slice(0, -2);
+      const first = catalog.events.find((e) => e.family === family);
+      if (first) return first.type;
+    }
+  }
+  return catalog.events[0]!.type;
+}
