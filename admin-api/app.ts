@@ -39,6 +39,8 @@ export async function buildAdminApp(deps: AdminApiDeps, readiness: ReadinessChec
   const verifications = createVerificationRunner({ pool: deps.pool, verifier: deps.verifier, log: deps.log.child({ component: 'verification' }) });
 
   for (const schema of sharedSchemas) app.addSchema(schema);
+  // Bodies are JSON only; anything else is a 415, not a string that fails validation.
+  app.removeContentTypeParser('text/plain');
 
   app.setErrorHandler((error, request, reply) => {
     const problem = toProblem(error);

@@ -1,0 +1,410 @@
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { revokeToken } from '../../admin-api/store/tokens.js';
+import { createRootLogger } from '../../connector/observability/logger.js';
+import { createSubscriptionStore } from '../../connector/subscriptions/subscription-store.js';
+import { startReceiver, type Receiver } from '../../scripts/lib/receiver.js';
+import { startAdminApi, type RunningAdminApi } from '../support/admin-api.js';
+import { echoingChallenges } from '../support/challenge.js';
+import { testConfig, uniqueName } from '../support/harness.js';
+import { waitFor } from '../support/wait.js';
+
+/**
+ * The webhook routes of the admin API on real Postgres and Kafka, with real
+ * receivers answering (or failing) the verification challenge. Every log
+ * line of the API is kept, to prove secrets never reach the logs.
+ */
+describe('admin API: webhooks', () => {
+  const services = inject('services');
+  const config = testConfig(services, { ADMIN_RATE_LIMIT_PER_MINUTE: '100000', LOG_LEVEL: 'debug' });
+  const logLines: string[] = [];
+  const log = createRootLogger({ level: 'debug', destination: new Writable({ write(chunk, _enc, done) { logLines.push(String(chunk)); done(); } }) });
+  const organization = uniqueName('org');
+  let api: RunningAdminApi;
+  let receiver: Receiver;
+  const responses: string[] = [];
+
+  const call: RunningAdminApi['call'] = async (method, path, options) => {
+    const result = await api.call(method, path, options);
+    responses.push(JSON.stringify(result.body));
+    return result;
+  };
+  const create = (body: Record<string, unknown>, token?: string) =>
+    call('POST', '/v1/webhooks', { body: { name: uniqueName('hook'), url: receiver.url, eventTypes: ['USER_CREATED'], ...body }, token });
+  const get = (id: string, token?: string) => call('GET', `/v1/webhooks/${id}`, { token });
+  const verificationOf = async (id: string, status: string) => waitFor(`verification ${status}`, async () => {
+    const { body } = await get(id);
+    return body.verification.status === status ? body : undefined;
+  }, 15_000);
+
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    receiver.respondWith(echoingChallenges());
+    api = await startAdminApi(config, organization, { log });
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await receiver?.close();
+  });
+
+  describe('authentication', () => {
+    it('refuses a missing, malformed, unknown or revoked token with 401 problem+json', async () => {
+      for (const token of [null, 'not-a-token', 'iwh_unknown']) {
+        const { status, headers, body } = await call('GET', '/v1/webhooks', { token });
+        expect(status).toBe(401);
+        expect(headers.get('content-type')).toMatch(/^application\/problem\+json/);
+        expect(headers.get('www-authenticate')).toBe('Bearer');
+        expect(body.type).toBe('urn:identity-webhooks:problem:unauthorized');
+      }
+      const token = await api.tokenFor(organization, 'short-lived');
+      expect((await call('GET', '/v1/event-types', { token })).status).toBe(200);
+      const { rows } = await api.pool.query<{ id: string }>(`SELECT id FROM api_tokens WHERE organization = $1 AND subject = 'short-lived'`, [organization]);
+      expect(await revokeToken(api.pool, rows[0]!.id)).toBe(true);
+      expect((await call('GET', '/v1/event-types', { token })).status).toBe(401);
+    });
+  });
+
+  describe('create and verify', () => {
+    it('creates a webhook, shows the secret once, records the owner, and verifies it by challenge', async () => {
+      const { status, headers, body } = await create({ description: 'CRM sync', eventTypes: ['USER_CREATED', 'group.*'], apiKey: { header: 'X-Partner-Key', value: 'partner-key-123456' } });
+      expect(status).toBe(201);
+      const { webhook, secret } = body;
+      expect(secret).toMatch(/^whsec_/);
+      expect(headers.get('location')).toBe(`/v1/webhooks/${webhook.id}`);
+      expect(webhook).toMatchObject({
+        organization, description: 'CRM sync', url: receiver.url, eventTypes: ['USER_CREATED', 'group.*'], enabled: true, status: 'active',
+        owner: 'admin@example.com', bodyFormat: 'parallelworks', ordering: 'relaxed', apiKey: { header: 'x-partner-key', masked: '****3456' },
+      });
+      expect(webhook.signingSecret.masked).toBe(`whsec_****${secret.slice(-4)}`);
+
+      const verified = await verificationOf(webhook.id, 'verified');
+      expect(verified.receivingEvents).toBe(true);
+      const challenge = receiver.requests.find((r) => r.body.includes(webhook.id) && r.body.includes('webhook.verification'));
+      expect(challenge?.headers['x-partner-key']).toBe('partner-key-123456');
+      expect(challenge?.headers['webhook-signature']).toMatch(/^v1,/);
+
+      const stored = await api.pool.query<{ signing_secret_enc: string; api_key_enc: string }>(`SELECT signing_secret_enc, api_key_enc FROM webhooks WHERE id = $1`, [webhook.id]);
+      expect(stored.rows[0]!.signing_secret_enc).not.toContain(secret.slice(6));
+      expect(stored.rows[0]!.api_key_enc).not.toContain('partner-key');
+    });
+
+    it('marks the webhook failed with the reason when the endpoint does not echo the challenge, and verifies on demand once it does', async () => {
+      const stubborn = await startReceiver();
+      try {
+        stubborn.respondWith(() => ({ status: 200, body: 'ok' }));
+        const { body } = await create({ url: stubborn.url });
+        const failed = await verificationOf(body.webhook.id, 'failed');
+        expect(failed.verification.error).toMatch(/did not echo the challenge/);
+        expect(failed.receivingEvents).toBe(false);
+
+        stubborn.respondWith(() => ({ status: 503 }));
+        const again = await call('POST', `/v1/webhooks/${body.webhook.id}/verify`);
+        expect(again.body.verification).toMatchObject({ status: 'failed', error: expect.stringMatching(/HTTP 503/) });
+
+        stubborn.respondWith(echoingChallenges());
+        const verified = await call('POST', `/v1/webhooks/${body.webhook.id}/verify`);
+        expect(verified.status).toBe(200);
+        expect(verified.body.verification.status).toBe('verified');
+      } finally {
+        await stubborn.close();
+      }
+    });
+
+    it('a changed URL must be verified again; other changes keep the verification', async () => {
+      const { body } = await create({});
+      const id = body.webhook.id;
+      await verificationOf(id, 'verified');
+      const renamed = await call('PATCH', `/v1/webhooks/${id}`, { body: { name: 'renamed' } });
+      expect(renamed.body.verification.status).toBe('verified');
+
+      const other = await startReceiver();
+      try {
+        other.respondWith(echoingChallenges());
+        const moved = await call('PATCH', `/v1/webhooks/${id}`, { body: { url: other.url } });
+        expect(moved.status).toBe(200);
+        expect(moved.body.verification.status).toBe('pending');
+        expect(moved.body.receivingEvents).toBe(false);
+        await verificationOf(id, 'verified');
+        expect(other.requests.some((r) => r.body.includes('webhook.verification'))).toBe(true);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('a new or verified webhook reaches the routers\' subscription index within a second of the change (NOTIFY)', async () => {
+      const store = createSubscriptionStore({ pool: api.pool, log, reloadIntervalMs: 3_600_000 });
+      await store.start();
+      try {
+        const { body } = await create({ eventTypes: ['USER_DISABLED'] });
+        await verificationOf(body.webhook.id, 'verified');
+        const matched = () => store.current().match(organization, 'USER_DISABLED', 'user').some((r) => r.id === body.webhook.id);
+        await waitFor('the verified webhook in the index', matched, 1_000);
+        await call('POST', `/v1/webhooks/${body.webhook.id}/disable`, { body: { reason: 'maintenance' } });
+        await waitFor('the disabled webhook to leave the index', () => !matched(), 1_000);
+      } finally {
+        await store.stop();
+      }
+    });
+  });
+
+  describe('validation', () => {
+    it('names the field and why for every kind of invalid input', async () => {
+      const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+        [{ name: undefined }, 'name', /is required/],
+        [{ name: '' }, 'name', /fewer than 1|must NOT have fewer/],
+        [{ eventTypes: [] }, 'eventTypes', /fewer than 1/],
+        [{ eventTypes: ['USER_CREATED', 'NOT_A_TYPE'] }, 'eventTypes.1', /not an event type of the catalog/],
+        [{ eventTypes: ['nope.*'] }, 'eventTypes.0', /names no family/],
+        [{ url: 'not a url' }, 'url', /not an absolute URL/],
+        [{ url: 'ftp://example.com/x' }, 'url', /http or https/],
+        [{ url: 'http://10.1.2.3/hook' }, 'url', /private, loopback, link-local or reserved/],
+        [{ url: 'http://169.254.169.254/latest' }, 'url', /private, loopback, link-local or reserved/],
+        [{ url: 'https://user:pw@example.com/x' }, 'url', /credentials/],
+        [{ bodyFormat: 'xml' }, 'bodyFormat', /one of: parallelworks, cidaas, cloudevents/],
+        [{ apiKey: { header: 'webhook-signature', value: 'x' } }, 'apiKey.header', /set by the connector/],
+        [{ colour: 'red' }, 'colour', /not a known field/],
+      ];
+      for (const [override, field, message] of cases) {
+        const body: Record<string, unknown> = { name: 'n', url: receiver.url, eventTypes: ['USER_CREATED'], ...override };
+        for (const key of Object.keys(body)) if (body[key] === undefined) delete body[key];
+        const result = await call('POST', '/v1/webhooks', { body });
+        expect(result.status, JSON.stringify(override)).toBe(400);
+        expect(result.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+        expect(result.body.type).toBe('urn:identity-webhooks:problem:validation-failed');
+        expect(result.body.errors, JSON.stringify(override)).toContainEqual({ in: 'body', field, message: expect.stringMatching(message) });
+      }
+    });
+
+    it('answers malformed JSON, a non-JSON body, bad ids and bad query values with problem+json naming the place', async () => {
+      const malformed = await fetch(`${api.url}/v1/webhooks`, { method: 'POST', headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' }, body: '{"name":' });
+      expect(malformed.status).toBe(400);
+      expect(((await malformed.json()) as { errors: Array<{ field: string }> }).errors[0]!.field).toBe('(body)');
+      const text = await fetch(`${api.url}/v1/webhooks`, { method: 'POST', headers: { authorization: `Bearer ${api.token}`, 'content-type': 'text/plain' }, body: 'hi' });
+      expect(text.status).toBe(415);
+      const badId = await get('not-a-uuid');
+      expect(badId.status).toBe(400);
+      expect(badId.body.errors).toContainEqual(expect.objectContaining({ in: 'path', field: 'id' }));
+      const badSort = await call('GET', '/v1/webhooks?sort=colour');
+      expect(badSort.body.errors).toContainEqual(expect.objectContaining({ in: 'query', field: 'sort' }));
+      const badLimit = await call('GET', '/v1/webhooks?limit=100000');
+      expect(badLimit.body.errors).toContainEqual(expect.objectContaining({ in: 'query', field: 'limit' }));
+      const unknownRoute = await call('GET', '/v1/nothing-here');
+      expect(unknownRoute.status).toBe(404);
+      expect(unknownRoute.body.type).toBe('urn:identity-webhooks:problem:not-found');
+    });
+  });
+
+  describe('list', () => {
+    const listOrg = uniqueName('list-org');
+    let token: string;
+    const names = ['delta', 'alpha', 'echo', 'charlie', 'bravo', 'foxtrot', 'golf'];
+
+    beforeAll(async () => {
+      token = await api.tokenFor(listOrg, 'lister@example.com');
+      for (const [i, name] of names.entries()) {
+        const result = await create({ name, url: `${receiver.url}/${String.fromCharCode(122 - i)}`, enabled: i % 2 === 0, eventTypes: i === 3 ? ['user.*'] : ['GROUP_CREATED'], description: i === 5 ? 'Payroll bridge' : '' }, token);
+        expect(result.status).toBe(201);
+      }
+    });
+
+    const listAll = async (query: string): Promise<any[]> => {
+      const items: any[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: { status: number; body: any } = await call('GET', `/v1/webhooks?limit=2&${query}${cursor ? `&cursor=${cursor}` : ''}`, { token });
+        expect(page.status).toBe(200);
+        expect(page.body.items.length).toBeLessThanOrEqual(2);
+        items.push(...page.body.items);
+        cursor = page.body.nextCursor;
+      } while (cursor);
+      return items;
+    };
+
+    it('sorts by name, url, owner, created date and status in either direction, paging with a cursor without gaps or repeats', async () => {
+      expect((await listAll('sort=name&order=asc')).map((w) => w.name)).toEqual([...names].sort());
+      expect((await listAll('sort=name&order=desc')).map((w) => w.name)).toEqual([...names].sort().reverse());
+      const byUrl = (await listAll('sort=url&order=asc')).map((w) => w.url);
+      expect(byUrl).toEqual([...byUrl].sort());
+      expect(byUrl).toHaveLength(names.length);
+      const created = (await listAll('sort=createdAt&order=asc')).map((w) => w.name);
+      expect(created).toEqual(names);
+      expect((await listAll('')).map((w) => w.name)).toEqual([...names].reverse());
+      const byStatus = (await listAll('sort=status&order=asc')).map((w) => w.status);
+      expect(byStatus).toEqual([...byStatus].sort());
+      expect(new Set(byStatus)).toEqual(new Set(['active', 'inactive']));
+      expect((await listAll('sort=owner')).every((w) => w.owner === 'lister@example.com')).toBe(true);
+    });
+
+    it('filters by status, event type (wildcards included) and text', async () => {
+      expect((await listAll('status=inactive')).map((w) => w.name).sort()).toEqual(['alpha', 'charlie', 'foxtrot']);
+      // USER_CREATED reaches only the webhook that subscribed to user.*.
+      expect((await listAll('eventType=USER_CREATED')).map((w) => w.name)).toEqual(['charlie']);
+      expect((await listAll('eventType=user.*')).map((w) => w.name)).toEqual(['charlie']);
+      expect((await listAll('eventType=GROUP_CREATED')).length).toBe(6);
+      expect((await listAll('q=PAYROLL')).map((w) => w.name)).toEqual(['foxtrot']);
+      expect((await listAll('q=%25')).length).toBe(0);
+      const badType = await call('GET', '/v1/webhooks?eventType=NOPE', { token });
+      expect(badType.body.errors).toContainEqual(expect.objectContaining({ in: 'query', field: 'eventType' }));
+    });
+
+    it('refuses a cursor made for another sort, or a forged one, naming cursor', async () => {
+      const first = await call('GET', '/v1/webhooks?limit=2&sort=name', { token });
+      const other = await call('GET', `/v1/webhooks?limit=2&sort=url&cursor=${first.body.nextCursor}`, { token });
+      expect(other.status).toBe(400);
+      expect(other.body.errors[0]).toMatchObject({ in: 'query', field: 'cursor' });
+      const forged = await call('GET', '/v1/webhooks?cursor=bm90LWpzb24', { token });
+      expect(forged.body.errors[0]).toMatchObject({ in: 'query', field: 'cursor' });
+    });
+  });
+
+  describe('update, status and secrets', () => {
+    it('concurrent updates of different fields all take effect; If-Match refuses a stale write', async () => {
+      const { body } = await create({ name: 'before' });
+      const id = body.webhook.id;
+      const verified = await verificationOf(id, 'verified');
+      const updates = [
+        { name: 'after' }, { description: 'new description' }, { eventTypes: ['USER_DISABLED', 'auth.*'] }, { bodyFormat: 'cloudevents' }, { ordering: 'strict' },
+        { apiKey: { value: 'fresh-key-000111' } },
+      ];
+      const results = await Promise.all(updates.map((patch) => call('PATCH', `/v1/webhooks/${id}`, { body: patch })));
+      expect(results.map((r) => r.status)).toEqual(updates.map(() => 200));
+      const { body: final, headers } = await get(id);
+      expect(final).toMatchObject({ name: 'after', description: 'new description', eventTypes: ['USER_DISABLED', 'auth.*'], bodyFormat: 'cloudevents', ordering: 'strict', apiKey: { header: 'x-api-key', masked: '****0111' } });
+      expect(final.version).toBe(verified.version + updates.length);
+      expect(headers.get('etag')).toBe(`"${final.version}"`);
+
+      const stale = await call('PATCH', `/v1/webhooks/${id}`, { body: { name: 'stale' }, headers: { 'if-match': `"${verified.version}"` } });
+      expect(stale.status).toBe(412);
+      expect(stale.body.type).toBe('urn:identity-webhooks:problem:precondition-failed');
+      const fresh = await call('PATCH', `/v1/webhooks/${id}`, { body: { name: 'fresh', apiKey: null }, headers: { 'if-match': `"${final.version}"` } });
+      expect(fresh.status).toBe(200);
+      expect(fresh.body).toMatchObject({ name: 'fresh', apiKey: null });
+      expect((await call('PATCH', `/v1/webhooks/${id}`, { body: {} })).status).toBe(400);
+    });
+
+    it('disables with a reason that is kept and shown, and enables again', async () => {
+      const { body } = await create({});
+      const id = body.webhook.id;
+      const disabled = await call('POST', `/v1/webhooks/${id}/disable`, { body: { reason: 'endpoint migrating to v2' } });
+      expect(disabled.body).toMatchObject({ enabled: false, status: 'inactive', statusReason: 'endpoint migrating to v2', receivingEvents: false });
+      expect(Date.parse(disabled.body.statusChangedAt)).toBeGreaterThan(Date.now() - 60_000);
+      expect((await get(id)).body.statusReason).toBe('endpoint migrating to v2');
+      const noReason = await call('POST', `/v1/webhooks/${id}/disable`);
+      expect(noReason.body.statusReason).toBe('disabled by admin@example.com');
+      const enabled = await call('POST', `/v1/webhooks/${id}/enable`, { body: { reason: 'v2 is live' } });
+      expect(enabled.body).toMatchObject({ enabled: true, status: 'active', statusReason: 'v2 is live' });
+      const created = await create({ enabled: false });
+      expect(created.body.webhook).toMatchObject({ enabled: false, status: 'inactive', receivingEvents: false });
+    });
+
+    it('rotates the signing secret: the new one is shown once, the previous one stays valid for the overlap', async () => {
+      const { body } = await create({});
+      const rotated = await call('POST', `/v1/webhooks/${body.webhook.id}/rotate-secret`);
+      expect(rotated.status).toBe(200);
+      expect(rotated.body.secret).toMatch(/^whsec_/);
+      expect(rotated.body.secret).not.toBe(body.secret);
+      expect(rotated.body.webhook.signingSecret.masked).toBe(`whsec_****${rotated.body.secret.slice(-4)}`);
+      const until = Date.parse(rotated.body.webhook.signingSecret.previousValidUntil);
+      expect(Math.abs(until - (Date.now() + config.admin.secretRotationOverlapMs))).toBeLessThan(60_000);
+      expect(JSON.stringify((await get(body.webhook.id)).body)).not.toContain(rotated.body.secret);
+    });
+
+    it('deletes one, and several at once reporting the ids that were not found', async () => {
+      const ids = await Promise.all([1, 2, 3].map(async () => (await create({})).body.webhook.id as string));
+      expect((await call('DELETE', `/v1/webhooks/${ids[0]}`)).status).toBe(204);
+      expect((await get(ids[0]!)).status).toBe(404);
+      expect((await call('DELETE', `/v1/webhooks/${ids[0]}`)).status).toBe(404);
+      const missing = '00000000-0000-4000-8000-000000000000';
+      const bulk = await call('POST', '/v1/webhooks/bulk-delete', { body: { ids: [ids[1], ids[2], missing] } });
+      expect(bulk.status).toBe(200);
+      expect(bulk.body.deleted.sort()).toEqual([ids[1], ids[2]].sort());
+      expect(bulk.body.notFound).toEqual([missing]);
+      expect((await get(ids[2]!)).status).toBe(404);
+    });
+  });
+
+  describe('organizations are isolated', () => {
+    it('another organization\'s token neither sees, changes nor learns of a webhook: 404, never 403', async () => {
+      const { body } = await create({ name: 'private to org A' });
+      const id = body.webhook.id;
+      const other = await api.tokenFor(uniqueName('org-b'));
+      const attempts: Array<[string, string, unknown?]> = [
+        ['GET', `/v1/webhooks/${id}`], ['PATCH', `/v1/webhooks/${id}`, { name: 'hijacked' }], ['DELETE', `/v1/webhooks/${id}`],
+        ['POST', `/v1/webhooks/${id}/disable`, { reason: 'x' }], ['POST', `/v1/webhooks/${id}/enable`], ['POST', `/v1/webhooks/${id}/rotate-secret`],
+        ['POST', `/v1/webhooks/${id}/verify`], ['POST', `/v1/webhooks/${id}/test`], ['GET', `/v1/webhooks/${id}/attempts`],
+        ['POST', `/v1/webhooks/${id}/recover`, { since: new Date(0).toISOString() }],
+      ];
+      for (const [method, path, requestBody] of attempts) {
+        const result = await call(method, path, { token: other, body: requestBody });
+        expect(result.status, `${method} ${path}`).toBe(404);
+        expect(JSON.stringify(result.body)).not.toContain('private to org A');
+      }
+      const bulk = await call('POST', '/v1/webhooks/bulk-delete', { token: other, body: { ids: [id] } });
+      expect(bulk.body).toEqual({ deleted: [], notFound: [id] });
+      const list = await call('GET', '/v1/webhooks?limit=200', { token: other });
+      expect(list.body.items).toEqual([]);
+      const mine = await get(id);
+      expect(mine.body).toMatchObject({ name: 'private to org A', enabled: true });
+    });
+  });
+
+  describe('rate limit', () => {
+    it('answers 429 problem+json with Retry-After once a token used its requests of the minute; other tokens go on', async () => {
+      const limited = await startAdminApi(testConfig(services, { ADMIN_RATE_LIMIT_PER_MINUTE: '3' }), uniqueName('org'), { log });
+      try {
+        const statuses: number[] = [];
+        for (let i = 0; i < 4; i++) statuses.push((await limited.call('GET', '/v1/event-types')).status);
+        expect(statuses).toEqual([200, 200, 200, 429]);
+        const refused = await limited.call('GET', '/v1/webhooks');
+        expect(refused.body.type).toBe('urn:identity-webhooks:problem:rate-limited');
+        expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+        const other = await limited.tokenFor(limited.organization, 'someone-else');
+        expect((await limited.call('GET', '/v1/event-types', { token: other })).status).toBe(200);
+      } finally {
+        await limited.close();
+      }
+    });
+  });
+
+  describe('operations', () => {
+    it('lists the event catalog with families and descriptions', async () => {
+      const { body } = await call('GET', '/v1/event-types');
+      expect(body.families.map((f: { wildcard: string }) => f.wildcard)).toEqual(['user.*', 'group.*', 'auth.*', 'admin.*']);
+      expect(body.eventTypes).toContainEqual({ type: 'USER_REMOVED_FROM_GROUP', family: expect.any(String), description: expect.any(String) });
+      expect(body.eventTypes.length).toBeGreaterThan(50);
+    });
+
+    it('serves health, readiness, metrics by route template, the OpenAPI document and its reference page', async () => {
+      expect((await call('GET', '/healthz', { token: null })).body).toEqual({ status: 'ok' });
+      expect((await call('GET', '/readyz', { token: null })).body).toEqual({ status: 'ready', down: {} });
+      const metrics = await call('GET', '/metrics', { token: null });
+      expect(metrics.body).toMatch(/webhooks_admin_requests_total\{route="\/v1\/webhooks\/:id",method="GET",status_class="2xx"\} \d+/);
+      expect(metrics.body).not.toMatch(/route="\/v1\/webhooks\/[0-9a-f]{8}-/);
+      const openapi = await call('GET', '/openapi.json', { token: null });
+      expect(openapi.body.openapi).toBe('3.1.0');
+      expect(Object.keys(openapi.body.paths)).toContain('/v1/webhooks/{id}/rotate-secret');
+      const docs = await fetch(`${api.url}/docs/`);
+      expect(docs.status).toBe(200);
+      expect(await docs.text()).toContain('<html');
+    });
+  });
+
+  afterAll(() => {
+    // Every response and log line of the whole file, checked once at the end.
+    const secrets = responses.flatMap((text) => [...text.matchAll(/"secret":"(whsec_[^"]+)"/g)].map((m) => m[1]!));
+    expect(secrets.length).toBeGreaterThan(5);
+    const shown = responses.filter((text) => !text.includes('"secret":"whsec_'));
+    for (const secret of secrets) {
+      const key = secret.slice('whsec_'.length);
+      expect(shown.some((text) => text.includes(key)), 'a secret in a response other than its creation or rotation').toBe(false);
+      expect(logLines.some((line) => line.includes(key)), 'a secret in the logs').toBe(false);
+    }
+    for (const apiKey of ['partner-key-123456', 'fresh-key-000111']) {
+      expect(responses.some((text) => text.includes(apiKey)), 'an API key in a response').toBe(false);
+      expect(logLines.some((line) => line.includes(apiKey)), 'an API key in the logs').toBe(false);
+    }
+    expect(logLines.some((line) => line.includes(api.token))).toBe(false);
+    expect(logLines.length).toBeGreaterThan(10);
+  });
+});
