@@ -4,7 +4,7 @@ import { revokeToken } from '../../admin-api/store/tokens.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
 import { createSubscriptionStore } from '../../connector/subscriptions/subscription-store.js';
 import { startReceiver, type Receiver } from '../../scripts/lib/receiver.js';
-import { startAdminApi, type RunningAdminApi } from '../support/admin-api.js';
+import { startAdminApi, type ApiJson, type RunningAdminApi } from '../support/admin-api.js';
 import { echoingChallenges } from '../support/challenge.js';
 import { testConfig, uniqueName } from '../support/harness.js';
 import { waitFor } from '../support/wait.js';
@@ -208,11 +208,11 @@ describe('admin API: webhooks', () => {
       }
     });
 
-    const listAll = async (query: string): Promise<any[]> => {
-      const items: any[] = [];
+    const listAll = async (query: string): Promise<ApiJson[]> => {
+      const items: ApiJson[] = [];
       let cursor: string | null = null;
       do {
-        const page: { status: number; body: any } = await call('GET', `/v1/webhooks?limit=2&${query}${cursor ? `&cursor=${cursor}` : ''}`, { token });
+        const page: { status: number; body: ApiJson } = await call('GET', `/v1/webhooks?limit=2&${query}${cursor ? `&cursor=${cursor}` : ''}`, { token });
         expect(page.status).toBe(200);
         expect(page.body.items.length).toBeLessThanOrEqual(2);
         items.push(...page.body.items);

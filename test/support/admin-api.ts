@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { buildAdminApp } from '../../admin-api/app.js';
 import { createToken } from '../../admin-api/store/tokens.js';
 import { createTaskPublisher, type TaskPublisher } from '../../admin-api/task-publisher.js';
-import { createVerifier } from '../../admin-api/verification.js';
+import { createVerifier, type Verifier } from '../../admin-api/verification.js';
 import type { ConnectorConfig } from '../../config/load.js';
 import { migrateUp } from '../../connector/db/migrate.js';
 import { createPool, type Pool } from '../../connector/db/pool.js';
@@ -15,6 +15,10 @@ import { createRootLogger, type Logger } from '../../connector/observability/log
 import { createSecretBox } from '../../connector/security/encryption.js';
 import type { FastifyInstance } from 'fastify';
 
+/** A JSON answer, read field by field in assertions (a schema per response would only restate the API's own). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ApiJson = any;
+
 export interface RunningAdminApi {
   /** Base URL, e.g. http://127.0.0.1:12345 */
   url: string;
@@ -26,7 +30,7 @@ export interface RunningAdminApi {
   organization: string;
   tokenFor(organization: string, subject?: string): Promise<string>;
   /** fetch against the API with a token (default: this one), JSON in and out. */
-  call(method: string, path: string, options?: { body?: unknown; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; headers: Headers; body: any }>;
+  call(method: string, path: string, options?: { body?: unknown; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; headers: Headers; body: ApiJson }>;
   close(): Promise<void>;
 }
 
@@ -34,7 +38,13 @@ export interface RunningAdminApi {
  * The admin API as main runs it (real Postgres, real Kafka, real HTTP on
  * 127.0.0.1), built in the test process so tests can also read the pool.
  */
-export async function startAdminApi(config: Readonly<ConnectorConfig>, organization: string, options: { log?: Logger } = {}): Promise<RunningAdminApi> {
+export interface StartAdminApiOptions {
+  log?: Logger;
+  /** Wraps the real verifier, e.g. so a fuzz test's challenges never leave 127.0.0.1. */
+  verifier?: (real: Verifier) => Verifier;
+}
+
+export async function startAdminApi(config: Readonly<ConnectorConfig>, organization: string, options: StartAdminApiOptions = {}): Promise<RunningAdminApi> {
   const log = options.log ?? createRootLogger({ level: config.log.level });
   await migrateUp(config.database.url, log);
   const pool = createPool({ url: config.database.url, max: 5, applicationName: 'admin-api-test' }, log);
@@ -44,8 +54,10 @@ export async function startAdminApi(config: Readonly<ConnectorConfig>, organizat
   const kafka = createKafka(config.kafka, log, 'admin-api-test');
   await ensureTopics(kafka, connectorTopics(config), config.topics.replicationFactor);
   const publisher: TaskPublisher = await createTaskPublisher(kafka, config.topics.deliveries);
+  const realVerifier = createVerifier({ sender, box, userAgent: config.http.userAgent });
+  const verifier = options.verifier ? options.verifier(realVerifier) : realVerifier;
   const { app, verifications } = await buildAdminApp(
-    { config, pool, box, catalog: loadEventCatalog(), publisher, verifier: createVerifier({ sender, box, userAgent: config.http.userAgent }), guard, log },
+    { config, pool, box, catalog: loadEventCatalog(), publisher, verifier, guard, log },
     { postgres: async () => void (await pool.query('SELECT 1')), kafka: () => publisher.check() },
   );
   await app.listen({ host: '127.0.0.1', port: 0 });
