@@ -39,7 +39,7 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
                                       error_code, error_message, request_headers, request_body, response_body, duration_ms, next_retry_at, attempted_at)
        SELECT r."attemptId", r."taskId", r."webhookId"::uuid, r."organization", r."eventId", r."eventType", r."event", r."attempt", r."outcome", r."status",
               r."errorCode", r."errorMessage", coalesce(r."requestHeaders", '{}'), r."requestBody", r."responseBody", r."durationMs", r."nextRetryAt", r."attemptedAt"
-         FROM jsonb_to_recordset($1::jsonb) AS r("attemptId" text, "taskId" text, "webhookId" text, "organization" text, "eventId" text, "eventType" text, "event" jsonb,
+         FROM json_to_recordset($1::json) AS r("attemptId" text, "taskId" text, "webhookId" text, "organization" text, "eventId" text, "eventType" text, "event" json,
               "attempt" int, "outcome" text, "status" int, "errorCode" text, "errorMessage" text, "requestHeaders" jsonb, "requestBody" text,
               "responseBody" text, "durationMs" int, "nextRetryAt" timestamptz, "attemptedAt" timestamptz)
        ON CONFLICT (attempt_id) DO NOTHING`,

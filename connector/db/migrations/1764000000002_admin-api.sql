@@ -31,7 +31,8 @@ CREATE INDEX webhooks_organization_status_idx ON webhooks (organization, status,
 
 -- The delivered event, so an admin can redeliver an attempt or recover failed
 -- deliveries: the API produces the same task again from it.
-ALTER TABLE delivery_attempts ADD COLUMN event jsonb;
+-- json, not jsonb: a redelivered body keeps the exact key order of the first one.
+ALTER TABLE delivery_attempts ADD COLUMN event json;
 
 -- Down Migration
 ALTER TABLE delivery_attempts DROP COLUMN IF EXISTS event;

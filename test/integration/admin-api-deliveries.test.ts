@@ -1,0 +1,180 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../config/load.js';
+import { startRole, stopParts, type RunningPart } from '../../connector/app.js';
+import { createRootLogger } from '../../connector/observability/logger.js';
+import { startReceiver, type Answer, type ReceivedRequest, type Receiver } from '../../scripts/lib/receiver.js';
+import { verifyStandardWebhook } from '../../scripts/lib/verify-signature.js';
+import { startAdminApi, type ApiJson, type RunningAdminApi } from '../support/admin-api.js';
+import { challengeOf, echoingChallenges } from '../support/challenge.js';
+import { testEnv, uniqueName } from '../support/harness.js';
+import { waitFor } from '../support/wait.js';
+
+/**
+ * Test events, the delivery log, redelivery and recovery through the admin
+ * API, with a real deliverer and attempt sink: the API only produces tasks,
+ * the deliverer sends them to real receivers, the sink writes the log the
+ * API reads.
+ */
+describe('admin API: deliveries', () => {
+  const services = inject('services');
+  const env = testEnv(services, { DELIVERER_RETRY_DELAYS_MS: '200,400', DELIVERER_RETRY_JITTER: '0', ATTEMPTS_SINK_GROUP_ID: `sink-${randomUUID().slice(0, 8)}`, ADMIN_RATE_LIMIT_PER_MINUTE: '100000' });
+  env['TOPIC_RETRY_PREFIX'] = `${env['TOPIC_DELIVERIES']}.retry`;
+  const config = loadConfig(env);
+  const log = createRootLogger({ level: config.log.level });
+  const parts: RunningPart[] = [];
+  const receivers: Receiver[] = [];
+  let api: RunningAdminApi;
+
+  /** Only the event requests a receiver got (not the verification challenge). */
+  const events = (receiver: Receiver): ReceivedRequest[] => receiver.requests.filter((r) => challengeOf(r) === null);
+
+  /** A webhook made through the API, pointing at a fresh receiver, verified. */
+  const verifiedWebhook = async (answer: (request: ReceivedRequest) => Answer = () => ({ status: 204 }), body: Record<string, unknown> = {}) => {
+    const receiver = await startReceiver();
+    receivers.push(receiver);
+    receiver.respondWith(echoingChallenges((request) => answer(request)));
+    const created = await api.call('POST', '/v1/webhooks', { body: { name: uniqueName('hook'), url: receiver.url, eventTypes: ['user.*'], ...body } });
+    expect(created.status).toBe(201);
+    const id: string = created.body.webhook.id;
+    await waitFor('the webhook verified', async () => (await api.call('GET', `/v1/webhooks/${id}`)).body.verification.status === 'verified', 15_000);
+    return { id, receiver, secret: created.body.secret as string };
+  };
+
+  const attempts = async (id: string, query = ''): Promise<ApiJson[]> => (await api.call('GET', `/v1/webhooks/${id}/attempts?limit=200${query}`)).body.items;
+  const attemptsWhere = (id: string, query: string, count: number) =>
+    waitFor(`${count} attempts matching ${query}`, async () => {
+      const items = await attempts(id, query);
+      return items.length >= count ? items : undefined;
+    }, 30_000);
+
+  beforeAll(async () => {
+    api = await startAdminApi(config, uniqueName('org'), { log });
+    parts.push(...(await startRole('sink', config, log)).parts);
+    parts.push(...(await startRole('deliverer', config, log)).parts);
+  });
+
+  afterAll(async () => {
+    await stopParts(parts, log);
+    await api?.close();
+    for (const receiver of receivers) await receiver.close();
+  });
+
+  it('sends a signed test event of a subscribed type through the deliverers, and logs the attempt with request and response', async () => {
+    const { id, receiver, secret } = await verifiedWebhook(() => ({ status: 200, body: 'thanks' }));
+    const queued = await api.call('POST', `/v1/webhooks/${id}/test`);
+    expect(queued.status).toBe(202);
+    expect(queued.body).toMatchObject({ queued: 1, eventType: expect.stringMatching(/^USER_/) });
+    const [request] = await waitFor('the test event', () => (events(receiver).length === 1 ? events(receiver) : undefined));
+    expect(request!.headers['webhook-id']).toBe(queued.body.taskIds[0]);
+    expect(verifyStandardWebhook(secret, request!.headers, request!.body)).toBe(true);
+    const body = JSON.parse(request!.body);
+    expect(body).toMatchObject({ type: queued.body.eventType, webhook: { id, organization: api.organization }, payload: { organization: api.organization } });
+
+    const [logged] = await attemptsWhere(id, '&status=delivered', 1);
+    expect(logged).toMatchObject({ taskId: queued.body.taskIds[0], eventType: queued.body.eventType, attempt: 1, status: 'delivered', responseStatus: 200 });
+    const detail = await api.call('GET', `/v1/webhooks/${id}/attempts/${logged.id}`);
+    expect(detail.body.request.body).toBe(request!.body);
+    expect(detail.body.request.headers['webhook-id']).toBe(queued.body.taskIds[0]);
+    expect(detail.body.request.headers['webhook-signature']).toBeUndefined();
+    expect(detail.body.response).toEqual({ status: 200, body: 'thanks' });
+
+    const named = await api.call('POST', `/v1/webhooks/${id}/test`, { body: { eventType: 'GROUP_CREATED' } });
+    expect(named.body.eventType).toBe('GROUP_CREATED');
+    const unknown = await api.call('POST', `/v1/webhooks/${id}/test`, { body: { eventType: 'NOPE' } });
+    expect(unknown.body.errors).toContainEqual(expect.objectContaining({ in: 'body', field: 'eventType' }));
+  });
+
+  it('redelivers a dead-lettered attempt with the same webhook-id once the endpoint is fixed', async () => {
+    let accept = false;
+    const { id, receiver } = await verifiedWebhook(() => (accept ? { status: 204 } : { status: 400, body: 'bad payload' }));
+    const queued = await api.call('POST', `/v1/webhooks/${id}/test`);
+    const [dead] = await attemptsWhere(id, '&status=dead_letter', 1);
+    expect(dead).toMatchObject({ responseStatus: 400, taskId: queued.body.taskIds[0] });
+    expect(await attempts(id, '&status=delivered')).toEqual([]);
+
+    accept = true;
+    const redelivered = await api.call('POST', `/v1/webhooks/${id}/attempts/${dead.id}/redeliver`);
+    expect(redelivered.status).toBe(202);
+    expect(redelivered.body.taskIds).toEqual(queued.body.taskIds);
+    await attemptsWhere(id, '&status=delivered', 1);
+    const sent = events(receiver);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]!.headers['webhook-id']).toBe(sent[0]!.headers['webhook-id']);
+    expect(sent[1]!.body).toBe(sent[0]!.body);
+    expect((await api.call('POST', `/v1/webhooks/${id}/attempts/${randomUUID()}/redeliver`)).status).toBe(404);
+  });
+
+  it('recovers every failed delivery since a time, once: delivered ones and ones before the time are left alone', async () => {
+    let accept = false;
+    const { id, receiver } = await verifiedWebhook((request) => (accept ? { status: 204 } : { status: 422, body: request.body.length > 0 ? 'no' : '' }));
+    const before = await api.call('POST', `/v1/webhooks/${id}/test`);
+    await attemptsWhere(id, '&status=dead_letter', 1);
+    const since = new Date().toISOString();
+    const failed = [];
+    for (let i = 0; i < 3; i++) failed.push((await api.call('POST', `/v1/webhooks/${id}/test`)).body.taskIds[0]);
+    await attemptsWhere(id, '&status=dead_letter', 4);
+
+    accept = true;
+    const recovered = await api.call('POST', `/v1/webhooks/${id}/recover`, { body: { since } });
+    expect(recovered.status).toBe(202);
+    expect(recovered.body.queued).toBe(3);
+    expect([...recovered.body.taskIds].sort()).toEqual([...failed].sort());
+    await attemptsWhere(id, '&status=delivered', 3);
+    const again = await api.call('POST', `/v1/webhooks/${id}/recover`, { body: { since } });
+    expect(again.body.queued).toBe(0);
+    const delivered = events(receiver).slice(4).map((r) => r.headers['webhook-id']);
+    expect([...delivered].sort()).toEqual([...failed].sort());
+    expect(delivered).not.toContain(before.body.taskIds[0]);
+
+    const backwards = await api.call('POST', `/v1/webhooks/${id}/recover`, { body: { since, until: new Date(0).toISOString() } });
+    expect(backwards.body.errors).toContainEqual(expect.objectContaining({ field: 'until' }));
+  });
+
+  it('refuses test events, redelivery and recovery for a disabled or unverified webhook with 409, naming why', async () => {
+    const { id } = await verifiedWebhook();
+    await api.call('POST', `/v1/webhooks/${id}/disable`, { body: { reason: 'paused by ops' } });
+    const disabled = await api.call('POST', `/v1/webhooks/${id}/test`);
+    expect(disabled.status).toBe(409);
+    expect(disabled.body.detail).toContain('paused by ops');
+    expect((await api.call('POST', `/v1/webhooks/${id}/recover`, { body: { since: new Date(0).toISOString() } })).status).toBe(409);
+
+    const unreachable = await api.call('POST', '/v1/webhooks', { body: { name: 'n', url: 'http://127.0.0.1:9/none', eventTypes: ['*'] } });
+    await waitFor('the failed challenge', async () => (await api.call('GET', `/v1/webhooks/${unreachable.body.webhook.id}`)).body.verification.status === 'failed', 15_000);
+    const unverified = await api.call('POST', `/v1/webhooks/${unreachable.body.webhook.id}/test`);
+    expect(unverified.status).toBe(409);
+    expect(unverified.body.detail).toMatch(/not verified \(failed: .*ECONNREFUSED/);
+  });
+
+  it('after a secret rotation both secrets sign, so receivers on either verify', async () => {
+    const { id, receiver, secret: oldSecret } = await verifiedWebhook();
+    const rotated = await api.call('POST', `/v1/webhooks/${id}/rotate-secret`);
+    await api.call('POST', `/v1/webhooks/${id}/test`);
+    const [request] = await waitFor('the test event', () => (events(receiver).length === 1 ? events(receiver) : undefined));
+    expect(String(request!.headers['webhook-signature']).split(' ')).toHaveLength(2);
+    expect(verifyStandardWebhook(rotated.body.secret, request!.headers, request!.body)).toBe(true);
+    expect(verifyStandardWebhook(oldSecret, request!.headers, request!.body)).toBe(true);
+  });
+
+  it('pages the delivery log newest first and filters it by event type and time', async () => {
+    const { id } = await verifiedWebhook();
+    for (const eventType of ['USER_CREATED', 'USER_DISABLED', 'USER_CREATED', 'USER_DELETED', 'USER_CREATED']) {
+      await api.call('POST', `/v1/webhooks/${id}/test`, { body: { eventType } });
+    }
+    await attemptsWhere(id, '', 5);
+    const seen: ApiJson[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { body: ApiJson } = await api.call('GET', `/v1/webhooks/${id}/attempts?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      seen.push(...page.body.items);
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toHaveLength(5);
+    expect(new Set(seen.map((a) => a.id)).size).toBe(5);
+    const times = seen.map((a) => Date.parse(a.attemptedAt));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    expect(await attempts(id, '&eventType=USER_CREATED')).toHaveLength(3);
+    expect(await attempts(id, `&since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).toEqual([]);
+    expect(await attempts(id, `&until=${encodeURIComponent(new Date(0).toISOString())}`)).toEqual([]);
+  });
+});
