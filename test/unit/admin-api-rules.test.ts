@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { bearerToken, generateToken, hashToken, tokenPrefix } from '../../admin-api/auth/tokens.js';
+import { decodeCursor, encodeCursor, likePattern, pageOf } from '../../admin-api/pagination.js';
+import { ApiProblem, fieldProblem, toProblem } from '../../admin-api/problem.js';
+import { parseIfMatch } from '../../admin-api/routes/webhooks.js';
+import { buildChallenge, challengeProblem } from '../../admin-api/verification.js';
+import { apiKeyHeaderProblem, defaultTestEventType, eventTypesProblem, maskSecret, urlProblem } from '../../admin-api/webhook-rules.js';
+import { generateSigningSecret } from '../../connector/delivery/signature.js';
+import { createSsrfGuard } from '../../connector/delivery/ssrf-guard.js';
+import { loadEventCatalog } from '../../connector/events/catalog.js';
+import { verifyStandardWebhook } from '../../scripts/lib/verify-signature.js';
+
+const catalog = loadEventCatalog();
+const guard = createSsrfGuard([]);
+
+describe('webhook URL rules', () => {
+  it('requires https unless plain HTTP is allowed, and refuses credentials, fragments and private literal addresses', () => {
+    expect(urlProblem('https://hooks.example.com/x', { allowPlainHttp: false, guard })).toBeNull();
+    expect(urlProblem('http://hooks.example.com/x', { allowPlainHttp: false, guard })).toBe('must use https');
+    expect(urlProblem('http://hooks.example.com/x', { allowPlainHttp: true, guard })).toBeNull();
+    expect(urlProblem('ftp://hooks.example.com/x', { allowPlainHttp: true, guard })).toBe('must be an http or https URL');
+    expect(urlProblem('/relative', { allowPlainHttp: false, guard })).toBe('is not an absolute URL');
+    expect(urlProblem('https://a:b@example.com/', { allowPlainHttp: false, guard })).toMatch(/credentials/);
+    expect(urlProblem('https://example.com/#frag', { allowPlainHttp: false, guard })).toMatch(/fragment/);
+    for (const address of ['https://127.0.0.1/', 'https://10.0.0.8/', 'https://169.254.169.254/', 'https://[::1]/', 'https://[fe80::1]/']) {
+      expect(urlProblem(address, { allowPlainHttp: false, guard }), address).toMatch(/is not reachable/);
+    }
+    expect(urlProblem('https://127.0.0.1/', { allowPlainHttp: false, guard: createSsrfGuard(['127.0.0.1']) })).toBeNull();
+  });
+});
+
+describe('event type rules', () => {
+  it('accepts catalog types, family wildcards and *, and names the first bad entry', () => {
+    expect(eventTypesProblem(['USER_CREATED', 'group.*', '*'], catalog)).toBeNull();
+    expect(eventTypesProblem(['USER_CREATED', 'USER_TELEPORTED'], catalog)).toEqual({ index: 1, message: expect.stringMatching(/not an event type/) });
+    expect(eventTypesProblem(['robots.*'], catalog)?.message).toMatch(/user\.\*, group\.\*, auth\.\*, admin\.\*/);
+  });
+
+  it('picks a test event type the webhook would receive', () => {
+    expect(defaultTestEventType(['group.*', 'USER_DISABLED'], catalog)).toBe('USER_DISABLED');
+    expect(catalog.familyOf(defaultTestEventType(['auth.*'], catalog))).toBe('auth');
+    expect(catalog.isKnownType(defaultTestEventType(['*'], catalog))).toBe(true);
+  });
+});
+
+describe('secrets and headers', () => {
+  it('masks secrets to their kind and last four characters, and nothing of short ones', () => {
+    expect(maskSecret('whsec_abcdefghijklmnop')).toBe('whsec_****mnop');
+    expect(maskSecret('partner-key-123456')).toBe('****3456');
+    expect(maskSecret('short')).toBe('****');
+  });
+
+  it('keeps the API key out of headers the connector sets itself', () => {
+    expect(apiKeyHeaderProblem('X-Api-Key')).toBeNull();
+    expect(apiKeyHeaderProblem('Content-Type')).toMatch(/set by the connector/);
+    expect(apiKeyHeaderProblem('webhook-signature')).toMatch(/set by the connector/);
+  });
+});
+
+describe('tokens', () => {
+  it('reads only our bearer tokens and hashes them', () => {
+    const token = generateToken();
+    expect(token).toMatch(/^iwh_[A-Za-z0-9_-]{43}$/);
+    expect(bearerToken(`Bearer ${token}`)).toBe(token);
+    expect(bearerToken(`bearer  ${token} `)).toBe(token);
+    expect(bearerToken(`Basic ${token}`)).toBeNull();
+    expect(bearerToken('Bearer something-else')).toBeNull();
+    expect(bearerToken(undefined)).toBeNull();
+    expect(hashToken(token).equals(hashToken(token))).toBe(true);
+    expect(hashToken(token).equals(hashToken(generateToken()))).toBe(false);
+    expect(token.startsWith(tokenPrefix(token))).toBe(true);
+    expect(tokenPrefix(token).length).toBeLessThan(16);
+  });
+});
+
+describe('cursor pagination', () => {
+  it('round-trips a position and refuses cursors of another sort or not ours', () => {
+    const cursor = encodeCursor('name:asc', { value: 'alpha', id: 'a1' });
+    expect(decodeCursor(cursor, 'name:asc')).toEqual({ value: 'alpha', id: 'a1' });
+    expect(() => decodeCursor(cursor, 'name:desc')).toThrow(/was made for sort "name:asc"/);
+    expect(() => decodeCursor('%%%', 'name:asc')).toThrow(ApiProblem);
+    expect(() => decodeCursor(Buffer.from('[1]').toString('base64url'), 'name:asc')).toThrow(/not a cursor/);
+  });
+
+  it('returns limit rows and a cursor only when the extra row shows there is more', () => {
+    const rows = [1, 2, 3].map((n) => ({ n }));
+    expect(pageOf(rows, 3, (r) => ({ value: String(r.n), id: String(r.n) }), 's')).toEqual({ items: rows, nextCursor: null });
+    const page = pageOf(rows, 2, (r) => ({ value: String(r.n), id: String(r.n) }), 's');
+    expect(page.items).toEqual(rows.slice(0, 2));
+    expect(decodeCursor(page.nextCursor!, 's')).toEqual({ value: '2', id: '2' });
+  });
+
+  it('escapes LIKE wildcards in search text', () => {
+    expect(likePattern('50%_off\\')).toBe('%50\\%\\_off\\\\%');
+  });
+
+  it('reads If-Match as a version', () => {
+    expect(parseIfMatch(undefined)).toBeUndefined();
+    expect(parseIfMatch('"7"')).toBe(7);
+    expect(parseIfMatch('W/"12"')).toBe(12);
+    expect(() => parseIfMatch('"abc"')).toThrow(/if-match/);
+  });
+});
+
+describe('problem details', () => {
+  it('names the field of each kind of schema violation', () => {
+    expect(fieldProblem({ instancePath: '', keyword: 'required', params: { missingProperty: 'url' } }, 'body')).toEqual({ in: 'body', field: 'url', message: 'is required' });
+    expect(fieldProblem({ instancePath: '/apiKey', keyword: 'additionalProperties', params: { additionalProperty: 'x' } }, 'body')).toEqual({ in: 'body', field: 'apiKey.x', message: 'is not a known field' });
+    expect(fieldProblem({ instancePath: '/sort', keyword: 'enum', params: { allowedValues: ['a', 'b'] } }, 'querystring')).toEqual({ in: 'query', field: 'sort', message: 'must be one of: a, b' });
+    expect(fieldProblem({ instancePath: '/eventTypes/2', keyword: 'maxLength', params: {}, message: 'must NOT have more than 100 characters' }, 'body').field).toBe('eventTypes.2');
+    expect(fieldProblem({ instancePath: '/id', keyword: 'format', params: {}, message: 'must match format "uuid"' }, 'params')).toMatchObject({ in: 'path', field: 'id' });
+  });
+
+  it('maps parser errors to their problem types and hides internal errors', () => {
+    expect(toProblem(Object.assign(new Error('x'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 })).status).toBe(415);
+    expect(toProblem(Object.assign(new Error('x'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 })).status).toBe(413);
+    expect(toProblem(Object.assign(new Error('x'), { code: 'FST_ERR_CTP_INVALID_JSON_BODY', statusCode: 400 })).errors?.[0]?.field).toBe('(body)');
+    const internal = toProblem(new Error('connection to 10.0.0.3 refused, password=hunter2'));
+    expect(internal.status).toBe(500);
+    expect(JSON.stringify(internal.body())).not.toContain('hunter2');
+  });
+});
+
+describe('verification challenge', () => {
+  const row = { id: 'w1', organization: 'acme', name: 'crm' };
+
+  it('is signed like an event, carries the API key, and names the challenge', () => {
+    const secret = generateSigningSecret();
+    const request = buildChallenge(row, secret, { header: 'X-Key', value: 'k' }, 'ua/1', Math.floor(Date.now() / 1000));
+    expect(JSON.parse(request.body)).toEqual({ type: 'webhook.verification', challenge: request.challenge, webhook: row });
+    expect(verifyStandardWebhook(secret, request.headers, request.body)).toBe(true);
+    expect(request.headers['x-key']).toBe('k');
+  });
+
+  it('passes only a 2xx that echoes the challenge as JSON or plain text', () => {
+    const ok = { kind: 'response', status: 200 } as const;
+    expect(challengeProblem(ok, '{"challenge":"abc"}', 'abc')).toBeNull();
+    expect(challengeProblem(ok, ' abc\n', 'abc')).toBeNull();
+    expect(challengeProblem(ok, '{"challenge":"abd"}', 'abc')).toMatch(/did not echo/);
+    expect(challengeProblem(ok, '', 'abc')).toMatch(/did not echo/);
+    expect(challengeProblem({ kind: 'response', status: 302 }, 'abc', 'abc')).toMatch(/HTTP 302/);
+    expect(challengeProblem({ kind: 'error', code: 'SSRF_BLOCKED', message: 'address 10.0.0.1 is private', retryable: false }, '', 'abc')).toMatch(/SSRF_BLOCKED/);
+  });
+});
