@@ -19,6 +19,7 @@ import { startConsumerLagMonitor } from './observability/consumer-lag.js';
 import type { Logger } from './observability/logger.js';
 import type { ReadinessCheck } from './observability/server.js';
 import { createSecretBox } from './security/encryption.js';
+import { createChangeListener } from './subscriptions/change-listener.js';
 import { createFailureTracker } from './subscriptions/failure-tracker.js';
 import { createSubscriptionStore } from './subscriptions/subscription-store.js';
 import { createTargetCache } from './subscriptions/target-cache.js';
@@ -98,9 +99,14 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       // Attempt records gate offset commits, not deliveries: a longer linger means fewer, larger produce requests.
       parts.push({ name: 'attempt log', stop: () => attempts.flush() });
       const { deliverer: settings } = config;
+      const targets = createTargetCache({ pool, box: createSecretBox(config.secrets.encryptionKey), ttlMs: 5000 });
+      // An admin's disable, URL change or rotation reaches the deliverers as it reaches the routers: within a second.
+      const changes = createChangeListener({ pool, log: log.child({ component: 'target-cache' }), onChange: (change) => (change ? targets.invalidate(change.id) : targets.clear()) });
+      await changes.start();
+      parts.push({ name: 'webhook change listener', stop: () => changes.stop() });
       const handle = createTaskHandler({
         pool,
-        targets: createTargetCache({ pool, box: createSecretBox(config.secrets.encryptionKey), ttlMs: 5000 }),
+        targets,
         sender,
         attempts,
         failures: createFailureTracker({ pool, windowMs: settings.autoDisableAfterMs }),

@@ -1,11 +1,9 @@
-import type pg from 'pg';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../observability/logger.js';
 import { subscriptionIndexLoadedAt, subscriptionIndexSize, subscriptionReloadFailures } from '../observability/metrics.js';
+import { createChangeListener } from './change-listener.js';
 import { loadRoutableWebhooks } from './repository.js';
 import { buildSubscriptionIndex, type SubscriptionIndex } from './subscription-index.js';
-
-export const CHANGE_CHANNEL = 'webhooks_changed';
 
 export interface SubscriptionStore {
   current(): SubscriptionIndex;
@@ -20,15 +18,13 @@ export interface SubscriptionStore {
  * Keeps the router's subscription index fresh: a full reload on every NOTIFY
  * from the webhooks trigger (coalesced), plus a periodic reload as a safety
  * net for missed notifications. When Postgres is down the last index stays in
- * use and the listener reconnects by itself.
+ * use and the listener reconnects by itself (and reloads then).
  */
 export function createSubscriptionStore(deps: { pool: Pool; log: Logger; reloadIntervalMs: number }): SubscriptionStore {
   const { pool, log } = deps;
   let index = buildSubscriptionIndex([]);
-  let listener: pg.PoolClient | null = null;
   let stopped = false;
   let reloadTimer: NodeJS.Timeout | undefined;
-  let reconnectTimer: NodeJS.Timeout | undefined;
   let reloadInFlight: Promise<void> | null = null;
   let reloadAgain = false;
   let waiters: Array<() => void> = [];
@@ -64,49 +60,20 @@ export function createSubscriptionStore(deps: { pool: Pool; log: Logger; reloadI
       });
   };
 
-  const listen = async (): Promise<void> => {
-    const client = await pool.connect();
-    client.on('notification', () => requestReload());
-    client.on('error', (error) => {
-      log.warn({ err: error }, 'subscription change listener lost its connection; reconnecting');
-      client.release(true);
-      if (listener === client) listener = null;
-      scheduleReconnect();
-    });
-    await client.query(`LISTEN ${CHANGE_CHANNEL}`);
-    listener = client;
-  };
-
-  const scheduleReconnect = (): void => {
-    if (stopped || reconnectTimer) return;
-    reconnectTimer = setTimeout(() => {
-      reconnectTimer = undefined;
-      listen()
-        .then(() => {
-          log.info('subscription change listener reconnected');
-          requestReload(); // changes made while disconnected were not notified
-        })
-        .catch(() => scheduleReconnect());
-    }, 1000);
-  };
+  const changes = createChangeListener({ pool, log, onChange: () => requestReload() });
 
   return {
     current: () => index,
     async start() {
       await reload();
-      await listen();
+      await changes.start();
       reloadTimer = setInterval(requestReload, deps.reloadIntervalMs);
       reloadTimer.unref();
     },
     async stop() {
       stopped = true;
       clearInterval(reloadTimer);
-      clearTimeout(reconnectTimer);
-      if (listener) {
-        await listener.query(`UNLISTEN ${CHANGE_CHANNEL}`).catch(() => undefined);
-        listener.release();
-        listener = null;
-      }
+      await changes.stop();
       await reloadInFlight;
     },
     reloaded: () => new Promise((resolve) => waiters.push(resolve)),

@@ -5,12 +5,15 @@ import type { WebhookTarget } from './webhook.js';
 
 /**
  * The deliverer's view of webhooks, read from Postgres and kept briefly so a
- * burst for one endpoint costs one query. A change (disable, URL edit) takes
- * effect within `ttlMs`.
+ * burst for one endpoint costs one query. Changes (disable, URL edit, secret
+ * rotation) are invalidated as Postgres notifies them; `ttlMs` bounds the
+ * age of an entry should a notification be lost.
  */
 export interface TargetCache {
   get(webhookId: string): Promise<WebhookTarget | null>;
   invalidate(webhookId: string): void;
+  /** Forgets every webhook (changes may have been missed). */
+  clear(): void;
 }
 
 export function createTargetCache(deps: { pool: Pool; box: SecretBox; ttlMs: number; now?: () => number }): TargetCache {
@@ -26,5 +29,6 @@ export function createTargetCache(deps: { pool: Pool; box: SecretBox; ttlMs: num
       return target;
     },
     invalidate: (webhookId) => void entries.delete(webhookId),
+    clear: () => entries.clear(),
   };
 }
