@@ -82,6 +82,13 @@ async function serve(config: Readonly<ConnectorConfig>, log: Logger): Promise<vo
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+function tokensUsageProblem(action: string | undefined, id: string | undefined, values: { organization?: string; subject?: string }): string | null {
+  if (action === 'create') return values.organization && values.subject ? null : 'tokens create needs --organization and --subject';
+  if (action === 'list') return null;
+  if (action === 'revoke') return id && /^[0-9a-f-]{36}$/i.test(id) ? null : 'tokens revoke needs the token id (see tokens list)';
+  return `unknown tokens action "${action ?? ''}"; use create, list or revoke (see --help)`;
+}
+
 async function tokens(config: Readonly<ConnectorConfig>, log: Logger, args: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args,
@@ -89,15 +96,17 @@ async function tokens(config: Readonly<ConnectorConfig>, log: Logger, args: stri
     options: { organization: { type: 'string' }, subject: { type: 'string' }, name: { type: 'string' } },
   });
   const [action, id] = positionals;
+  // Argument mistakes are reported before anything connects.
+  const usage = tokensUsageProblem(action, id, values);
+  if (usage) {
+    console.error(`admin-api: ${usage}`);
+    return 2;
+  }
   await migrateUp(config.database.url, log.child({ component: 'migrate' }));
   const pool = createPool({ url: config.database.url, max: 1, applicationName: 'identity-webhooks-tokens' }, log);
   try {
     if (action === 'create') {
-      if (!values.organization || !values.subject) {
-        console.error('admin-api: tokens create needs --organization and --subject');
-        return 2;
-      }
-      const { token, info } = await createToken(pool, { organization: values.organization, subject: values.subject, name: values.name ?? '' });
+      const { token, info } = await createToken(pool, { organization: values.organization!, subject: values.subject!, name: values.name ?? '' });
       console.error(`token ${info.id} for organization "${info.organization}" (subject "${info.subject}"); it is shown only now:`);
       console.log(token);
       return 0;
@@ -108,20 +117,12 @@ async function tokens(config: Readonly<ConnectorConfig>, log: Logger, args: stri
       }
       return 0;
     }
-    if (action === 'revoke') {
-      if (!id || !/^[0-9a-f-]{36}$/i.test(id)) {
-        console.error('admin-api: tokens revoke needs the token id (see tokens list)');
-        return 2;
-      }
-      if (!(await revokeToken(pool, id))) {
-        console.error(`admin-api: no live token has id ${id}`);
-        return 1;
-      }
-      console.error(`token ${id} revoked`);
-      return 0;
+    if (!(await revokeToken(pool, id!))) {
+      console.error(`admin-api: no live token has id ${id}`);
+      return 1;
     }
-    console.error(`admin-api: unknown tokens action "${action ?? ''}"; use create, list or revoke (see --help)`);
-    return 2;
+    console.error(`token ${id} revoked`);
+    return 0;
   } finally {
     await pool.end();
   }

@@ -20,13 +20,21 @@ describe('command-line errors', () => {
     expect(lines[0]).toMatch(/config error: kafka\.brokers: .*"no-port-here" is not.*\(set KAFKA_BROKERS\)/);
   });
 
+  it('a bad config value stops the admin API the same way', () => {
+    const { status, stderr } = run('admin-api/main.ts', ['serve'], { ADMIN_WEBHOOK_VERIFICATION: 'maybe', SECRETS_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') });
+    expect(status).toBe(78);
+    expect(stderr.trim()).toMatch(/^admin-api: config error: admin\.verification: .*"maybe".*\(set ADMIN_WEBHOOK_VERIFICATION\)$/);
+    const production = run('admin-api/main.ts', ['serve'], { NODE_ENV: 'production', ADMIN_WEBHOOK_VERIFICATION: 'off', SECRETS_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') });
+    expect(production.stderr).toContain('admin.verification: webhooks must be verified in production');
+  });
+
   it('every command answers --help', () => {
-    for (const [script, args] of [['connector/main.ts', ['--help']], ['scripts/stack/cli.ts', ['--help']], ['scripts/events.ts', ['--help']], ['scripts/demo.ts', ['--help']]] as const) {
+    for (const [script, args] of [['connector/main.ts', ['--help']], ['scripts/stack/cli.ts', ['--help']], ['scripts/events.ts', ['--help']], ['scripts/demo.ts', ['--help']], ['admin-api/main.ts', ['--help']]] as const) {
       const { status, stdout } = run(script, [...args], {});
       expect(status, script).toBe(0);
       expect(stdout.length, script).toBeGreaterThan(50);
     }
-  });
+  }, 60_000);
 
   describe('the local stack', () => {
     let blocker: Server;
