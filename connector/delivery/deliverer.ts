@@ -34,6 +34,8 @@ interface PartitionState {
   tracker: OffsetTracker;
   committed: bigint | null;
   revoked: boolean;
+  /** The highest offset whose task was started (sent or being sent). */
+  maxStarted: bigint | null;
 }
 
 interface Item {
@@ -88,16 +90,26 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   };
 
   let stopping = false;
+  /** Attempt-log writes of finished tasks not yet acknowledged; stop waits for them so it can commit those tasks. */
+  const pendingLogs = new Set<Promise<void>>();
   const scheduler = createKeyedScheduler<Item>(deps.maxInFlight, async (_key, item) => {
-    // Revoked or shutting down: not started, not finished, so not committed; the next owner delivers it.
-    if (item.state.revoked || stopping) return;
+    // Revoked: not started, not finished, so not committed; the next owner delivers it.
+    if (item.state.revoked) return;
+    // Shutting down: only tasks below one already started still run. Webhooks progress at their
+    // own pace, so later offsets of a fast webhook may be done while a slow one's earlier offsets
+    // wait; running those fills the gap and lets the commit cover what was sent. Tasks past every
+    // started offset stay for the next owner.
+    if (stopping && (item.state.maxStarted === null || item.offset > item.state.maxStarted)) return;
+    if (item.state.maxStarted === null || item.offset > item.state.maxStarted) item.state.maxStarted = item.offset;
     try {
       const { logged } = await runTask(item);
       // The webhook's next task may start now; the offset counts as finished once the attempt log has it.
-      logged.then(
-        () => item.state.tracker.finish(item.offset),
+      const recorded = logged.then(
+        () => void item.state.tracker.finish(item.offset),
         (error: unknown) => log.warn({ err: error, offset: String(item.offset) }, 'attempt log write failed; the task stays uncommitted and is redelivered after a restart'),
       );
+      pendingLogs.add(recorded);
+      void recorded.finally(() => pendingLogs.delete(recorded));
     } catch {
       // Aborted by shutdown: left unfinished, so it is not committed and comes back after a restart.
     }
@@ -121,7 +133,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     const key = keyOf(batch.topic, batch.partition);
     let state = partitions.get(key);
     if (!state) {
-      state = { topic: batch.topic, partition: batch.partition, tracker: new OffsetTracker(), committed: null, revoked: false };
+      state = { topic: batch.topic, partition: batch.partition, tracker: new OffsetTracker(), committed: null, revoked: false, maxStarted: null };
       partitions.set(key, state);
     }
     for (const message of batch.messages) {
@@ -157,11 +169,13 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     },
     async stop() {
       if (!consumer) return;
-      // Stop fetching, let requests under way finish (bounded), commit what finished, then leave the group.
+      // Stop fetching, finish requests under way and the gaps below them (bounded), commit what finished, then leave the group.
       consumer.pause([{ topic: deps.topic }]);
       stopping = true;
+      // Finished means sent and in the attempt log: without the second wait, tasks sent in the
+      // last linger window would stay uncommitted and be sent again after a restart.
       const drained = await Promise.race([
-        scheduler.idle().then(() => true),
+        scheduler.idle().then(() => Promise.allSettled([...pendingLogs])).then(() => true),
         new Promise<false>((resolve) => setTimeout(() => resolve(false), deps.drainTimeoutMs).unref()),
       ]);
       if (!drained) log.warn({ buffered: scheduler.buffered }, 'shutdown: unfinished deliveries are left uncommitted and will be redelivered');

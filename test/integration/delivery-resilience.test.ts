@@ -86,4 +86,29 @@ describe('delivery resilience', () => {
     second.child.kill('SIGTERM');
     expect(await second.exited, second.output()).toBe(0);
   });
+
+  it('a deliverer stopped with SIGTERM mid-stream finishes what it sent, commits it, and a restart delivers the rest without repeats', async () => {
+    scenario = await deliveryScenario(services);
+    const hooks = await Promise.all([scenario.addWebhook(), scenario.addWebhook()]);
+    for (const hook of hooks) hook.receiver.respondWith(async () => (await pause(5), { status: 204 }));
+    const expected = new Set<string>();
+    for (const hook of hooks) for (const task of await scenario.produceTasks(hook.id, 200)) expected.add(task.taskId);
+    const requests = () => hooks.flatMap((h) => h.receiver.requests.map((r) => String(r.headers['webhook-id'])));
+
+    const first = spawnConnector('deliverer', scenario.env);
+    children.push(first);
+    await waitFor('a quarter of the deliveries', () => requests().length >= expected.size / 4, 60_000);
+    first.child.kill('SIGTERM');
+    expect(await first.exited, first.output().slice(-2000)).toBe(0);
+    expect(requests().length).toBeLessThan(expected.size);
+
+    const second = spawnConnector('deliverer', scenario.env);
+    children.push(second);
+    await waitFor('every event delivered', () => new Set(requests()).size >= expected.size, 90_000);
+    // An ordered stop commits everything it finished: nothing is sent twice.
+    expect(requests().length).toBe(expected.size);
+    expect(new Set(requests())).toEqual(expected);
+    second.child.kill('SIGTERM');
+    expect(await second.exited, second.output().slice(-2000)).toBe(0);
+  });
 });
