@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { checkReadiness, type ReadinessCheck } from '../../connector/observability/server.js';
 
-export type ReadinessChecks = Record<string, () => Promise<void>>;
+export type ReadinessChecks = Record<string, ReadinessCheck>;
 
 const TAG = 'Operations';
 
@@ -22,14 +23,8 @@ export function healthRoutes(checks: ReadinessChecks, registry: Registry) {
         response: { 200: { description: 'Ready', ...readiness }, 503: { description: 'Not ready; down names each dependency and why', ...readiness } },
       },
     }, async (_request, reply) => {
-      const names = Object.keys(checks);
-      const results = await Promise.allSettled(Object.values(checks).map((check) => check()));
-      const down: Record<string, string> = {};
-      results.forEach((result, i) => {
-        if (result.status === 'rejected') down[names[i]!] = String((result.reason as Error)?.message ?? result.reason);
-      });
-      const ready = Object.keys(down).length === 0;
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', down });
+      const { ready, body } = await checkReadiness(checks);
+      return reply.code(ready ? 200 : 503).send(body);
     });
 
     app.get('/metrics', {

@@ -4,6 +4,23 @@ import { metricsRegistry } from './metrics.js';
 
 export type ReadinessCheck = () => Promise<void>;
 
+export interface Readiness {
+  ready: boolean;
+  body: { status: 'ready' | 'not ready'; down: Record<string, string> };
+}
+
+/** Runs every check at once; the body names each dependency that did not answer, and why. */
+export async function checkReadiness(checks: Record<string, ReadinessCheck>): Promise<Readiness> {
+  const names = Object.keys(checks);
+  const results = await Promise.allSettled(Object.values(checks).map((check) => check()));
+  const down: Record<string, string> = {};
+  results.forEach((result, i) => {
+    if (result.status === 'rejected') down[names[i]!] = String((result.reason as Error)?.message ?? result.reason);
+  });
+  const ready = Object.keys(down).length === 0;
+  return { ready, body: { status: ready ? 'ready' : 'not ready', down } };
+}
+
 export interface OpsServer {
   readonly port: number;
   close(): Promise<void>;
@@ -25,15 +42,7 @@ export async function startOpsServer(options: { host: string; port: number; chec
       return;
     }
     if (req.url === '/readyz') {
-      const names = Object.keys(options.checks);
-      Promise.allSettled(Object.values(options.checks).map((check) => check())).then((results) => {
-        const down: Record<string, string> = {};
-        results.forEach((result, i) => {
-          if (result.status === 'rejected') down[names[i]!] = String((result.reason as Error)?.message ?? result.reason);
-        });
-        const ready = Object.keys(down).length === 0;
-        send(ready ? 200 : 503, JSON.stringify({ status: ready ? 'ready' : 'not ready', down }));
-      }, () => send(500, '{}'));
+      checkReadiness(options.checks).then(({ ready, body }) => send(ready ? 200 : 503, JSON.stringify(body)), () => send(500, '{}'));
       return;
     }
     send(404, JSON.stringify({ error: 'not found' }));
