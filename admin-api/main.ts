@@ -11,6 +11,7 @@ import { createHttpSender } from '../connector/delivery/http-sender.js';
 import { createSsrfGuard } from '../connector/delivery/ssrf-guard.js';
 import { loadEventCatalog } from '../connector/events/catalog.js';
 import { createKafka } from '../connector/kafka/client.js';
+import { stopOnSignals } from '../connector/lifecycle.js';
 import { connectorTopics, ensureTopics } from '../connector/kafka/topics.js';
 import { createRootLogger, type Logger } from '../connector/observability/logger.js';
 import { createSecretBox } from '../connector/security/encryption.js';
@@ -54,32 +55,18 @@ async function serve(config: Readonly<ConnectorConfig>, log: Logger): Promise<vo
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   log.info({ address }, 'admin API listening');
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down: stop taking requests, finish those under way, close');
-    const deadline = setTimeout(() => {
-      log.error({ timeoutMs: config.shutdown.timeoutMs }, 'shutdown exceeded its bound; exiting');
-      process.exit(1);
-    }, config.shutdown.timeoutMs);
-    deadline.unref();
-    (async () => {
+  stopOnSignals({
+    log,
+    timeoutMs: config.shutdown.timeoutMs,
+    description: 'stop taking requests, finish those under way, close',
+    stop: async () => {
       await app.close();
       await verifications.drain();
       await publisher.close();
       await sender.close();
       await pool.end();
-    })().then(() => {
-      log.info('stopped cleanly');
-      process.exit(0);
-    }, (error: unknown) => {
-      log.error({ err: error }, 'shutdown failed');
-      process.exit(1);
-    });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+    },
+  });
 }
 
 function tokensUsageProblem(action: string | undefined, id: string | undefined, values: { organization?: string; subject?: string }): string | null {

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type ConnectorConfig } from '../config/load.js';
 import { startRole, stopParts, type Role, type RunningPart } from './app.js';
 import { migrateUp } from './db/migrate.js';
+import { stopOnSignals } from './lifecycle.js';
 import { createRootLogger, type Logger } from './observability/logger.js';
 import { startOpsServer, type ReadinessCheck } from './observability/server.js';
 
@@ -32,23 +33,12 @@ async function run(command: Command, config: Readonly<ConnectorConfig>, log: Log
   }
   const roles: Role[] = command === 'all' ? ['router', 'deliverer', 'sink'] : [command];
   const parts: RunningPart[] = [];
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down: stop consuming, finish in-flight work, commit, close');
-    const deadline = setTimeout(() => {
-      log.error({ timeoutMs: config.shutdown.timeoutMs }, 'shutdown exceeded its bound; exiting');
-      process.exit(1);
-    }, config.shutdown.timeoutMs);
-    deadline.unref();
-    stopParts(parts, log).then(() => {
-      log.info('stopped cleanly');
-      process.exit(0);
-    }, () => process.exit(1));
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  stopOnSignals({
+    log,
+    timeoutMs: config.shutdown.timeoutMs,
+    description: 'stop consuming, finish in-flight work, commit, close',
+    stop: () => stopParts(parts, log),
+  });
 
   await migrateUp(config.database.url, log.child({ component: 'migrate' }));
   const checks: Record<string, ReadinessCheck> = {};
