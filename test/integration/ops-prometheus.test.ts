@@ -16,6 +16,7 @@ import { createSecretBox } from '../../connector/security/encryption.js';
 import { insertWebhook } from '../../connector/subscriptions/repository.js';
 import { startReceiver, type Receiver } from '../../scripts/lib/receiver.js';
 import { produceEvents, registerSchemas, sampleEvent } from '../../scripts/lib/sample-events.js';
+import { startAdminApi, type RunningAdminApi } from '../support/admin-api.js';
 import { spawnConnector, type ConnectorProcess } from '../support/connector-process.js';
 import { testEnv, uniqueName } from '../support/harness.js';
 import { prometheusBinaries, startPrometheus, type RunningPrometheus } from '../support/prometheus.js';
@@ -35,9 +36,10 @@ function freePort(): Promise<number> {
 
 /** Every expression an SRE will look at: dashboard panels, and each side of each alert's condition without its threshold. */
 function expressions(): Array<{ where: string; expr: string }> {
-  const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: Array<{ title: string; targets: Array<{ expr: string }> }> };
+  const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: Array<{ title: string; targets?: Array<{ expr: string }> }> };
   const rules = parse(readFileSync(RULES, 'utf8')) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> };
-  const out = dashboard.panels.flatMap((p) => p.targets.map((t) => ({ where: `panel "${p.title}"`, expr: t.expr })));
+  // Row panels group the others and query nothing.
+  const out = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: `panel "${p.title}"`, expr: t.expr })));
   for (const rule of rules.groups.flatMap((g) => g.rules)) {
     for (const side of rule.expr.split(/\s+and\s+/)) out.push({ where: `alert ${rule.alert}`, expr: side.replace(/\s*(>|<|==|!=|>=|<=)\s*[\d.]+\s*$/, '') });
   }
@@ -66,7 +68,21 @@ describe('operations: alert rules and dashboard against a real Prometheus', () =
     let pool: Pool;
     let connector: ConnectorProcess;
     let prometheus: RunningPrometheus;
+    let adminApi: RunningAdminApi;
     const receivers: Receiver[] = [];
+
+    /** What an admin does: reads, a create (answered by the receiver's challenge echo), and mistakes the API refuses with 4xx. */
+    const adminRequests = async (): Promise<void> => {
+      const expect2xx = async (call: Promise<{ status: number; body: unknown }>, what: string): Promise<void> => {
+        const { status, body } = await call;
+        if (status < 200 || status > 299) throw new Error(`${what}: HTTP ${status} ${JSON.stringify(body)}`);
+      };
+      await expect2xx(adminApi.call('GET', '/v1/webhooks?limit=10'), 'list webhooks');
+      await expect2xx(adminApi.call('GET', '/v1/event-types'), 'event types');
+      expect((await adminApi.call('GET', '/v1/webhooks/00000000-0000-4000-8000-000000000000')).status).toBe(404);
+      expect((await adminApi.call('POST', '/v1/webhooks', { body: { name: 'bad', url: 'not a url', eventTypes: ['*'] } })).status).toBe(400);
+      expect((await adminApi.call('GET', '/v1/webhooks', { token: null })).status).toBe(401);
+    };
 
     beforeAll(async () => {
       const metricsPort = await freePort();
@@ -91,12 +107,29 @@ describe('operations: alert rules and dashboard against a real Prometheus', () =
         await insertWebhook(pool, box, { organization, name: `answers-${status}`, url: receiver.url, eventTypes: ['*'], owner: 'test', verified: true, signingSecret: generateSigningSecret() });
       }
       connector = spawnConnector('all', env);
+      // The admin API in this process, on the same services; Prometheus scrapes its /metrics like the connector's.
+      adminApi = await startAdminApi(config, organization, { log });
+      const apiReceiver = await startReceiver();
+      receivers.push(apiReceiver);
+      const created = await adminApi.call('POST', '/v1/webhooks', { body: { name: 'through-the-api', url: apiReceiver.url, eventTypes: ['user.*'] } });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
       prometheus = await startPrometheus(prometheusBin, {
         port: await freePort(),
-        jobs: { router: `127.0.0.1:${metricsPort}`, deliverer: `127.0.0.1:${metricsPort}` },
+        jobs: { router: `127.0.0.1:${metricsPort}`, deliverer: `127.0.0.1:${metricsPort}`, 'admin-api': new URL(adminApi.url).host },
         ruleFiles: [`${process.cwd()}/${RULES}`],
       });
       await waitFor('the connector to serve metrics', async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).ok, 60_000);
+      // Requests before and after Prometheus's first scrape of the admin API, so its counters have a rate.
+      await adminRequests();
+      await waitFor('Prometheus to scrape the admin API', async () => (await prometheus.query('up{job="admin-api"} == 1')).length > 0, 30_000, 250);
+      await adminRequests();
+      const verified = await waitFor('the API-created webhook to be verified by its challenge', async () => {
+        const { body } = await adminApi.call('GET', `/v1/webhooks/${(created.body as { webhook: { id: string } }).webhook.id}`);
+        return (body as { verification: { status: string } }).verification.status !== 'pending' && (body as { verification: { status: string }; receivingEvents: boolean });
+      }, 30_000, 100);
+      expect(verified.verification.status).toBe('verified');
+      expect(verified.receivingEvents).toBe(true);
+      expect(apiReceiver.challenges).toHaveLength(1);
       const catalog = loadEventCatalog();
       await produceEvents(kafka, registry, ids.user, userEvents, Array.from({ length: 20 }, () => sampleEvent(catalog, 'USER_CREATED', organization)));
       const producer = createProducer(kafka);
@@ -107,6 +140,7 @@ describe('operations: alert rules and dashboard against a real Prometheus', () =
 
     afterAll(async () => {
       await prometheus?.stop();
+      await adminApi?.close();
       connector?.child.kill('SIGTERM');
       await connector?.exited;
       for (const receiver of receivers) await receiver.close();
@@ -123,6 +157,18 @@ describe('operations: alert rules and dashboard against a real Prometheus', () =
         return empty.length === 0;
       }, 90_000, 1000).catch(() => undefined);
       expect(empty, `expressions without data:\n${empty.join('\n')}\nconnector output:\n${connector.output().slice(-2000)}`).toEqual([]);
+    });
+
+    it('the admin API is scraped with route templates and status classes, 4xx included', async () => {
+      await adminRequests();
+      const series = await waitFor('admin API request series in Prometheus', async () => {
+        const result = (await prometheus.query('sum by (route, method, status_class) (webhooks_admin_requests_total{job="admin-api"})')) as Array<{ metric: Record<string, string> }>;
+        return result.some((s) => s.metric['status_class'] === '4xx') && result;
+      }, 30_000, 500);
+      const labels = series.map((s) => `${s.metric['method']} ${s.metric['route']} ${s.metric['status_class']}`);
+      expect(labels).toEqual(expect.arrayContaining(['GET /v1/webhooks 2xx', 'POST /v1/webhooks 2xx', 'GET /v1/webhooks/:id 4xx', 'POST /v1/webhooks 4xx', 'GET /v1/webhooks 4xx']));
+      // Route templates only: no label value carries an id.
+      for (const label of labels) expect(label).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-/);
     });
 
     it('stops in order on SIGTERM and exits 0', async () => {
