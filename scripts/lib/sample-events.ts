@@ -68,3 +68,38 @@ export async function produceEvents(kafka: Kafka, registry: SchemaRegistryClient
     await producer.disconnect();
   }
 }
+
+export interface SampleProducer {
+  /** Encodes each event with its family's writer schema and produces it to its family's topic. */
+  send(events: IdentityEventRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * One connected producer for a stream of sample events of any family (the
+ * demo's steady flow): each event goes to the topic of its catalog family.
+ */
+export async function createSampleProducer(
+  kafka: Kafka,
+  registry: SchemaRegistryClient,
+  catalog: EventCatalog,
+  config: Pick<ConnectorConfig, 'topics'>,
+  schemaIds: Record<SourceFamily, number>,
+): Promise<SampleProducer> {
+  const producer = createProducer(kafka);
+  await producer.connect();
+  return {
+    async send(events) {
+      const byTopic = new Map<string, Array<{ key: string; value: Buffer }>>();
+      for (const event of events) {
+        const family = sourceFamilyOf(catalog.familyOf(event.eventType) ?? 'group');
+        const topic = topicOf(config, family);
+        const messages = byTopic.get(topic) ?? [];
+        messages.push({ key: String(event.payload['userId'] ?? event.eventId), value: await registry.encode(schemaIds[family], event) });
+        byTopic.set(topic, messages);
+      }
+      if (byTopic.size > 0) await producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+    },
+    close: () => producer.disconnect(),
+  };
+}
