@@ -37,6 +37,20 @@ export function decodeCursor(cursor: string, sortKey: string): CursorPosition {
   return { value: payload.value, id: payload.id };
 }
 
+/**
+ * For a list query's `.catch`: Postgres refused a value of the query (a data
+ * exception, class 22: not a timestamp, not a uuid, U+0000). Every other
+ * input is validated before the query, so with a cursor given that is the
+ * cursor's decoded content: forged or corrupted, a 400 naming `cursor`.
+ */
+export function refusedCursor(cursor: string | undefined): (error: unknown) => never {
+  return (error) => {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (cursor !== undefined && typeof code === 'string' && code.startsWith('22')) throw invalidField('query', 'cursor', 'is not a cursor this API returned');
+    throw error;
+  };
+}
+
 /** A page of `limit` rows out of `limit + 1` fetched: the extra row only tells whether there is a next page. */
 export function pageOf<T>(rows: T[], limit: number, positionOf: (row: T) => CursorPosition, sortKey: string): { items: T[]; nextCursor: string | null } {
   if (rows.length <= limit) return { items: rows, nextCursor: null };

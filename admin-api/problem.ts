@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { PATTERN_MESSAGES } from './patterns.js';
 
 /**
  * RFC 9457 problem details. Every error the admin API answers is one of
@@ -91,6 +92,8 @@ export function fieldProblem(issue: AjvIssue, context: string | undefined): Fiel
       return { in: location, field: child(issue.params['additionalProperty']), message: 'is not a known field' };
     case 'enum':
       return { in: location, field: base || '(root)', message: `must be one of: ${(issue.params['allowedValues'] as unknown[]).join(', ')}` };
+    case 'pattern':
+      return { in: location, field: base || '(root)', message: PATTERN_MESSAGES[String(issue.params['pattern'])] ?? issue.message ?? 'is not valid' };
     default:
       return { in: location, field: base || (location === 'body' ? '(body)' : '(root)'), message: issue.message ?? 'is not valid' };
   }

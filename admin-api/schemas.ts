@@ -3,10 +3,14 @@
  * response serialization (fields not listed here never leave the process,
  * which is one more guard against leaking secrets) and the OpenAPI document.
  */
+import { CURSOR, HEADER_NAME, HEADER_VALUE, NO_NUL, QUERYABLE_DATE_TIME } from './patterns.js';
 import { PROBLEM_TYPES, problemTypeUri, type ProblemType } from './problem.js';
 
 const nullable = (schema: Record<string, unknown>): Record<string, unknown> => ({ ...schema, type: [schema['type'] as string, 'null'] });
 const dateTime = { type: 'string', format: 'date-time' } as const;
+
+/** A date-time the API queries with: refused with a 400 naming the field if Postgres could not take it. */
+const dateTimeInput = { ...dateTime, pattern: QUERYABLE_DATE_TIME } as const;
 
 export const BODY_FORMATS = ['parallelworks', 'cidaas', 'cloudevents'] as const;
 export const ORDERING_MODES = ['relaxed', 'strict'] as const;
@@ -24,6 +28,7 @@ const eventTypePattern = {
   type: 'string',
   minLength: 1,
   maxLength: 100,
+  pattern: NO_NUL,
   description: 'An event type of the catalog (USER_CREATED), a family wildcard (user.*) or * for every event.',
 } as const;
 
@@ -33,15 +38,15 @@ const apiKeyInput = {
   additionalProperties: false,
   description: 'Sent with every request in the named header so the receiver can tell the request is ours (seeds 002, 003). Encrypted at rest; shown masked afterwards.',
   properties: {
-    header: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9-]+$', default: 'x-api-key' },
-    value: { type: 'string', minLength: 1, maxLength: 4096 },
+    header: { type: 'string', minLength: 1, maxLength: 100, pattern: HEADER_NAME, default: 'x-api-key' },
+    value: { type: 'string', minLength: 1, maxLength: 4096, pattern: HEADER_VALUE, description: 'Printable ASCII: it is sent as a header value.' },
   },
 } as const;
 
 const webhookFields = {
-  name: { type: 'string', minLength: 1, maxLength: 200, description: 'Shown to admins; identifies the webhook (seed 000: Webhook name).' },
-  description: { type: 'string', maxLength: 2000 },
-  url: { type: 'string', minLength: 1, maxLength: 2048, description: 'Where events are POSTed. HTTPS unless the deployment allows plain HTTP.' },
+  name: { type: 'string', minLength: 1, maxLength: 200, pattern: NO_NUL, description: 'Shown to admins; identifies the webhook (seed 000: Webhook name).' },
+  description: { type: 'string', maxLength: 2000, pattern: NO_NUL },
+  url: { type: 'string', minLength: 1, maxLength: 2048, pattern: NO_NUL, description: 'Where events are POSTed. HTTPS unless the deployment allows plain HTTP.' },
   eventTypes: { type: 'array', minItems: 1, maxItems: 200, uniqueItems: true, items: eventTypePattern },
   bodyFormat: { type: 'string', enum: BODY_FORMATS, description: 'parallelworks (seed 000 envelope), cidaas (seed 002) or cloudevents (structured JSON).' },
   ordering: { type: 'string', enum: ORDERING_MODES, description: 'relaxed: a failing event is retried while later ones go on; strict: later events wait for it.' },
@@ -72,7 +77,7 @@ export const statusChangeBody = {
   type: ['object', 'null'],
   additionalProperties: false,
   properties: {
-    reason: { type: 'string', minLength: 1, maxLength: 500, description: 'Why the status changed; kept and shown with the webhook (seed 004).' },
+    reason: { type: 'string', minLength: 1, maxLength: 500, pattern: NO_NUL, description: 'Why the status changed; kept and shown with the webhook (seed 004).' },
   },
 } as const;
 
@@ -86,7 +91,7 @@ export const bulkDeleteBody = {
 export const testEventBody = {
   type: ['object', 'null'],
   additionalProperties: false,
-  properties: { eventType: { type: 'string', minLength: 1, maxLength: 100, description: 'A catalog event type; defaults to one the webhook subscribes to.' } },
+  properties: { eventType: { type: 'string', minLength: 1, maxLength: 100, pattern: NO_NUL, description: 'A catalog event type; defaults to one the webhook subscribes to.' } },
 } as const;
 
 export const recoverBody = {
@@ -94,8 +99,8 @@ export const recoverBody = {
   required: ['since'],
   additionalProperties: false,
   properties: {
-    since: { ...dateTime, description: 'Recover deliveries that failed at or after this time.' },
-    until: { ...dateTime, description: 'And before this time (default: now).' },
+    since: { ...dateTimeInput, description: 'Recover deliveries that failed at or after this time.' },
+    until: { ...dateTimeInput, description: 'And before this time (default: now).' },
   },
 } as const;
 
@@ -105,13 +110,13 @@ export function listWebhooksQuery(maxPageSize: number) {
     additionalProperties: false,
     properties: {
       limit: { type: 'integer', minimum: 1, maximum: maxPageSize, default: 50 },
-      cursor: { type: 'string', minLength: 1, maxLength: 1000, description: 'nextCursor of the previous page; the other parameters must stay the same.' },
+      cursor: { type: 'string', minLength: 1, maxLength: 1000, pattern: CURSOR, description: 'nextCursor of the previous page; the other parameters must stay the same.' },
       sort: { type: 'string', enum: WEBHOOK_SORTS, default: 'createdAt' },
       order: { type: 'string', enum: ['asc', 'desc'], default: 'desc' },
       status: { type: 'string', enum: ['active', 'inactive'] },
       verification: { type: 'string', enum: ['pending', 'verified', 'failed'] },
       eventType: { ...eventTypePattern, description: 'Webhooks that receive this event type (an exact type), or that name this pattern.' },
-      q: { type: 'string', minLength: 1, maxLength: 200, description: 'Text in the name, description or URL (case-insensitive).' },
+      q: { type: 'string', minLength: 1, maxLength: 200, pattern: NO_NUL, description: 'Text in the name, description or URL (case-insensitive).' },
     },
   } as const;
 }
@@ -122,11 +127,11 @@ export function listAttemptsQuery(maxPageSize: number) {
     additionalProperties: false,
     properties: {
       limit: { type: 'integer', minimum: 1, maximum: maxPageSize, default: 50 },
-      cursor: { type: 'string', minLength: 1, maxLength: 1000 },
+      cursor: { type: 'string', minLength: 1, maxLength: 1000, pattern: CURSOR },
       status: { type: 'string', enum: ATTEMPT_STATUSES, description: 'What the attempt led to.' },
-      eventType: { type: 'string', minLength: 1, maxLength: 100 },
-      since: { ...dateTime, description: 'Attempts at or after this time.' },
-      until: { ...dateTime, description: 'Attempts before this time.' },
+      eventType: { type: 'string', minLength: 1, maxLength: 100, pattern: NO_NUL },
+      since: { ...dateTimeInput, description: 'Attempts at or after this time.' },
+      until: { ...dateTimeInput, description: 'Attempts before this time.' },
     },
   } as const;
 }

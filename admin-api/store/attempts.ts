@@ -1,6 +1,6 @@
 import type { Pool } from '../../connector/db/pool.js';
 import type { CanonicalEvent } from '../../connector/ingest/canonical-event.js';
-import { decodeCursor, pageOf } from '../pagination.js';
+import { decodeCursor, pageOf, refusedCursor } from '../pagination.js';
 
 /** The delivery log as admins read it: always within one organization and one webhook. */
 export interface AttemptRow {
@@ -80,7 +80,7 @@ export async function listAttemptRows(pool: Pool, organization: string, webhookI
     `SELECT ${SUMMARY_COLUMNS}, attempted_at::text AS sort_key FROM delivery_attempts WHERE ${where.join(' AND ')}
       ORDER BY attempted_at DESC, attempt_id DESC LIMIT ${bind(query.limit + 1)}`,
     params,
-  );
+  ).catch(refusedCursor(query.cursor));
   return pageOf(rows, query.limit, (row) => ({ value: row.sort_key!, id: row.attempt_id }), sortKey);
 }
 

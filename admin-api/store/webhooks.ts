@@ -1,7 +1,7 @@
 import type { Pool } from '../../connector/db/pool.js';
 import type { SecretBox } from '../../connector/security/encryption.js';
 import type { BodyFormat, OrderingMode } from '../../connector/subscriptions/webhook.js';
-import { decodeCursor, likePattern, pageOf } from '../pagination.js';
+import { decodeCursor, likePattern, pageOf, refusedCursor } from '../pagination.js';
 import { maskSecret } from '../webhook-rules.js';
 
 /**
@@ -168,7 +168,7 @@ export async function listWebhookRows(pool: Pool, organization: string, query: L
     `SELECT *, ${column}::text AS sort_key FROM webhooks WHERE ${where.join(' AND ')}
       ORDER BY ${column} ${direction}, id ${direction} LIMIT ${bind(query.limit + 1)}`,
     params,
-  );
+  ).catch(refusedCursor(query.cursor));
   return pageOf(rows, query.limit, (row) => ({ value: row.sort_key!, id: row.id }), sortKey);
 }
 

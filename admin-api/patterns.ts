@@ -1,0 +1,30 @@
+/**
+ * The string patterns of the admin API's schemas, and what each asks for in
+ * words, so a refused field is explained in the problem's `errors`.
+ */
+
+/** Text the API stores or queries with: Postgres text cannot hold U+0000. */
+export const NO_NUL = '^[^\\u0000]*$';
+
+/** A header name. */
+export const HEADER_NAME = '^[A-Za-z0-9-]+$';
+
+/** A header value: printable ASCII. */
+export const HEADER_VALUE = '^[\\x20-\\x7e]+$';
+
+/**
+ * On top of format date-time: what Postgres accepts too (year 0001 or later,
+ * a UTC offset of at most 15:59), so a query never fails on it.
+ */
+export const QUERYABLE_DATE_TIME = '^([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})-.*([Zz]|[+-](0[0-9]|1[0-5]):[0-5][0-9])$';
+
+/** A page cursor: base64url. */
+export const CURSOR = '^[A-Za-z0-9_-]+$';
+
+export const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
+  [NO_NUL]: 'must not contain the character U+0000',
+  [HEADER_NAME]: 'must be a header name (letters, digits and dashes)',
+  [HEADER_VALUE]: 'must be printable ASCII (it is sent as a header value)',
+  [QUERYABLE_DATE_TIME]: 'must be in year 0001 or later, with a UTC offset of at most 15:59',
+  [CURSOR]: 'is not a cursor this API returned',
+};
