@@ -1,3 +1,4 @@
+import AjvCompiler from '@fastify/ajv-compiler';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -18,6 +19,24 @@ import { createVerificationRunner, type VerificationRunner } from './verificatio
 export const API_VERSION = '0.1.0';
 const BODY_LIMIT_BYTES = 256 * 1024;
 
+/**
+ * Validators as Fastify builds them, except that a JSON body is taken as
+ * sent: `{"reason": false}` is not the string "false", nor `false` a missing
+ * body. Query strings and paths are text, so there types are still coerced
+ * (`limit=5` is a number).
+ */
+function bodyWithoutCoercion(): AjvCompiler.BuildCompilerFromPool {
+  const pool = AjvCompiler();
+  // Fastify calls a compiler with the route ({ schema, method, url, httpPart }), not with the schema alone as its type says.
+  type RouteCompiler = (route: { httpPart?: string }) => unknown;
+  const build = (...[externalSchemas, options = {}]: Parameters<AjvCompiler.BuildCompilerFromPool>): RouteCompiler => {
+    const coercing = pool(externalSchemas, options) as unknown as RouteCompiler;
+    const exact = pool(externalSchemas, { ...options, customOptions: { ...options.customOptions, coerceTypes: false } } as typeof options) as unknown as RouteCompiler;
+    return (route) => (route.httpPart === 'body' ? exact : coercing)(route);
+  };
+  return build as unknown as AjvCompiler.BuildCompilerFromPool;
+}
+
 export interface AdminApp {
   app: FastifyInstance;
   verifications: VerificationRunner;
@@ -34,6 +53,7 @@ export async function buildAdminApp(deps: AdminApiDeps, readiness: ReadinessChec
     bodyLimit: BODY_LIMIT_BYTES,
     // Unknown fields are refused by name, not dropped silently.
     ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+    schemaController: { compilersFactory: { buildValidator: bodyWithoutCoercion() } },
     return503OnClosing: true,
   });
   const verifications = createVerificationRunner({ pool: deps.pool, verifier: deps.verifier, log: deps.log.child({ component: 'verification' }) });
