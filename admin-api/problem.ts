@@ -114,6 +114,10 @@ export function toProblem(error: unknown): ApiProblem {
       return new ApiProblem('payload-too-large');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new ApiProblem('validation-failed', 'the body is empty; send a JSON object', [{ in: 'body', field: '(body)', message: 'is empty' }]);
+    case 'FST_ERR_BAD_URL':
+      return new ApiProblem('validation-failed', 'the path is not a valid URL path (bad percent-encoding)', [{ in: 'path', field: '(path)', message: 'is not a valid URL path' }]);
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new ApiProblem('validation-failed', 'a path parameter is too long', [{ in: 'path', field: '(path)', message: 'has a parameter longer than any id' }]);
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new ApiProblem('validation-failed', 'the body is not valid JSON', [{ in: 'body', field: '(body)', message: 'is not valid JSON' }]);
     default:
