@@ -62,6 +62,19 @@ export interface WebhookView {
 
 const iso = (date: Date | null): string | null => date?.toISOString() ?? null;
 
+/**
+ * A stored secret, masked. A value that does not decrypt (stored under
+ * another SECRETS_ENCRYPTION_KEY) shows as fully masked instead of failing
+ * the whole listing; the deliverer reports it when it needs the secret.
+ */
+function masked(box: SecretBox, stored: string): string {
+  try {
+    return maskSecret(box.decrypt(stored));
+  } catch {
+    return '****';
+  }
+}
+
 /** The admin's view of a row: secrets masked, never in clear. */
 export function toView(row: WebhookRow, box: SecretBox): WebhookView {
   const previousValid = row.previous_secret_expires_at && row.previous_secret_expires_at.getTime() > Date.now();
@@ -85,8 +98,8 @@ export function toView(row: WebhookRow, box: SecretBox): WebhookView {
     receivingEvents: row.status === 'active' && row.verification_status === 'verified',
     bodyFormat: row.body_format,
     ordering: row.ordering,
-    signingSecret: { masked: maskSecret(box.decrypt(row.signing_secret_enc)), previousValidUntil: previousValid ? iso(row.previous_secret_expires_at) : null },
-    apiKey: row.api_key_header && row.api_key_enc ? { header: row.api_key_header, masked: maskSecret(box.decrypt(row.api_key_enc)) } : null,
+    signingSecret: { masked: masked(box, row.signing_secret_enc), previousValidUntil: previousValid ? iso(row.previous_secret_expires_at) : null },
+    apiKey: row.api_key_header && row.api_key_enc ? { header: row.api_key_header, masked: masked(box, row.api_key_enc) } : null,
     owner: row.owner,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
