@@ -6,7 +6,6 @@ import { createRootLogger } from '../../connector/observability/logger.js';
 import { startReceiver, type Answer, type ReceivedRequest, type Receiver } from '../../scripts/lib/receiver.js';
 import { verifyStandardWebhook } from '../../scripts/lib/verify-signature.js';
 import { startAdminApi, type ApiJson, type RunningAdminApi } from '../support/admin-api.js';
-import { challengeOf, echoingChallenges } from '../support/challenge.js';
 import { testEnv, uniqueName } from '../support/harness.js';
 import { waitFor } from '../support/wait.js';
 
@@ -26,14 +25,14 @@ describe('admin API: deliveries', () => {
   const receivers: Receiver[] = [];
   let api: RunningAdminApi;
 
-  /** Only the event requests a receiver got (not the verification challenge). */
-  const events = (receiver: Receiver): ReceivedRequest[] => receiver.requests.filter((r) => challengeOf(r) === null);
+  /** The event requests a receiver got (it answers and keeps verification challenges apart). */
+  const events = (receiver: Receiver): ReceivedRequest[] => receiver.requests;
 
   /** A webhook made through the API, pointing at a fresh receiver, verified. */
   const verifiedWebhook = async (answer: (request: ReceivedRequest) => Answer = () => ({ status: 204 }), body: Record<string, unknown> = {}) => {
     const receiver = await startReceiver();
     receivers.push(receiver);
-    receiver.respondWith(echoingChallenges((request) => answer(request)));
+    receiver.respondWith(answer);
     const created = await api.call('POST', '/v1/webhooks', { body: { name: uniqueName('hook'), url: receiver.url, eventTypes: ['user.*'], ...body } });
     expect(created.status).toBe(201);
     const id: string = created.body.webhook.id;

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Verifier } from '../../admin-api/verification.js';
 import { startReceiver, type Receiver } from '../../scripts/lib/receiver.js';
 import { startAdminApi, type RunningAdminApi } from '../support/admin-api.js';
-import { echoingChallenges } from '../support/challenge.js';
 import { testConfig, uniqueName } from '../support/harness.js';
 import { ensureSchemathesis, runSchemathesis, SCHEMATHESIS_VERSION, toStderr } from '../support/schemathesis.js';
 import { waitFor } from '../support/wait.js';
@@ -41,7 +40,6 @@ describe(`admin API fuzz (schemathesis ${SCHEMATHESIS_VERSION})`, () => {
   beforeAll(async () => {
     await ensureSchemathesis(toStderr);
     receiver = await startReceiver();
-    receiver.respondWith(echoingChallenges());
     const receiverOrigin = new URL(receiver.url).origin;
     // Generated webhooks have generated URLs: their challenges must never leave this machine, so only the receiver's are sent.
     const loopbackOnly = (real: Verifier): Verifier => ({

@@ -3,9 +3,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { revokeToken } from '../../admin-api/store/tokens.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
 import { createSubscriptionStore } from '../../connector/subscriptions/subscription-store.js';
-import { startReceiver, type Receiver } from '../../scripts/lib/receiver.js';
+import { challengeOf, startReceiver, type Receiver } from '../../scripts/lib/receiver.js';
 import { startAdminApi, type ApiJson, type RunningAdminApi } from '../support/admin-api.js';
-import { echoingChallenges } from '../support/challenge.js';
 import { testConfig, uniqueName } from '../support/harness.js';
 import { waitFor } from '../support/wait.js';
 
@@ -38,8 +37,8 @@ describe('admin API: webhooks', () => {
   }, 15_000);
 
   beforeAll(async () => {
+    // It answers verification challenges by itself.
     receiver = await startReceiver();
-    receiver.respondWith(echoingChallenges());
     api = await startAdminApi(config, organization, { log });
   });
 
@@ -80,7 +79,7 @@ describe('admin API: webhooks', () => {
 
       const verified = await verificationOf(webhook.id, 'verified');
       expect(verified.receivingEvents).toBe(true);
-      const challenge = receiver.requests.find((r) => r.body.includes(webhook.id) && r.body.includes('webhook.verification'));
+      const challenge = receiver.challenges.find((r) => r.body.includes(webhook.id));
       expect(challenge?.headers['x-partner-key']).toBe('partner-key-123456');
       expect(challenge?.headers['webhook-signature']).toMatch(/^v1,/);
 
@@ -90,7 +89,7 @@ describe('admin API: webhooks', () => {
     });
 
     it('marks the webhook failed with the reason when the endpoint does not echo the challenge, and verifies on demand once it does', async () => {
-      const stubborn = await startReceiver();
+      const stubborn = await startReceiver({ answerChallenges: false });
       try {
         stubborn.respondWith(() => ({ status: 200, body: 'ok' }));
         const { body } = await create({ url: stubborn.url });
@@ -102,7 +101,7 @@ describe('admin API: webhooks', () => {
         const again = await call('POST', `/v1/webhooks/${body.webhook.id}/verify`);
         expect(again.body.verification).toMatchObject({ status: 'failed', error: expect.stringMatching(/HTTP 503/) });
 
-        stubborn.respondWith(echoingChallenges());
+        stubborn.respondWith((request) => ({ status: 200, body: JSON.stringify({ challenge: challengeOf(request.body) }) }));
         const verified = await call('POST', `/v1/webhooks/${body.webhook.id}/verify`);
         expect(verified.status).toBe(200);
         expect(verified.body.verification.status).toBe('verified');
@@ -120,13 +119,12 @@ describe('admin API: webhooks', () => {
 
       const other = await startReceiver();
       try {
-        other.respondWith(echoingChallenges());
         const moved = await call('PATCH', `/v1/webhooks/${id}`, { body: { url: other.url } });
         expect(moved.status).toBe(200);
         expect(moved.body.verification.status).toBe('pending');
         expect(moved.body.receivingEvents).toBe(false);
         await verificationOf(id, 'verified');
-        expect(other.requests.some((r) => r.body.includes('webhook.verification'))).toBe(true);
+        expect(other.challenges.length).toBe(1);
       } finally {
         await other.close();
       }
