@@ -2,7 +2,7 @@ import AjvCompiler from '@fastify/ajv-compiler';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { adminRequestDuration, adminRequests, metricsRegistry } from '../connector/observability/metrics.js';
 import { bearerToken } from './auth/tokens.js';
 import type { AdminApiDeps } from './context.js';
@@ -99,7 +99,8 @@ export interface AdminApp {
 export async function buildAdminApp(deps: AdminApiDeps, readiness: ReadinessChecks): Promise<AdminApp> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Requests are logged once, by our onResponse hook, with the route template and no headers.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
     // Unknown fields are refused by name, not dropped silently.
     ajv: { customOptions: { removeAdditional: false, allErrors: true } },
