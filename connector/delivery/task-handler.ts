@@ -9,7 +9,7 @@ import { deactivateWebhook } from '../subscriptions/status.js';
 import type { TargetCache } from '../subscriptions/target-cache.js';
 import type { WebhookTarget } from '../subscriptions/webhook.js';
 import type { AttemptLog } from './attempt-log.js';
-import { attemptRecord } from './attempt-record.js';
+import { attemptRecord, type AttemptRecord } from './attempt-record.js';
 import { admit, CLOSED, recordFailure, recordSuccess, type BreakerPolicy, type BreakerState } from './circuit-breaker.js';
 import type { HttpSender } from './http-sender.js';
 import { decideOutcome, statusClass, type AttemptResult } from './outcome.js';
@@ -96,12 +96,19 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
     let task = initial;
     const records: Array<Promise<void>> = [];
     const done = () => ({ logged: Promise.all(records).then(() => undefined) });
+    // `logged` reports a failed write to the caller; should the handler throw before returning it
+    // (shutdown, Kafka down), a failed write must not become an unhandled rejection.
+    const logAttempt = (record: AttemptRecord): void => {
+      const written = deps.attempts.record(record);
+      written.catch(() => undefined);
+      records.push(written);
+    };
     for (;;) {
       const target = await deps.targets.get(task.webhookId);
       if (!target || !target.deliverable) {
         // Deleted, disabled or unverified since routing: the admin's latest word wins.
         deliveries.inc({ outcome: 'skipped', status_class: 'none' });
-        records.push(deps.attempts.record(attemptRecord({ task, outcome: 'skipped', reason: 'webhook deleted, inactive or unverified', now: now() })));
+        logAttempt(attemptRecord({ task, outcome: 'skipped', reason: 'webhook deleted, inactive or unverified', now: now() }));
         return done();
       }
       const tried = await attempt(task, target);
@@ -114,7 +121,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
       if (outcome.decision === 'delivered') {
         deliveries.inc({ outcome: 'delivered', status_class: cls });
         endToEndLatency.observe(Math.max(0, now() - task.event.occurredAt) / 1000);
-        records.push(deps.attempts.record(attemptRecord({ ...common, outcome: 'delivered', now: now() })));
+        logAttempt(attemptRecord({ ...common, outcome: 'delivered', now: now() }));
         await deps.failures.success(target.id);
         return done();
       }
@@ -123,13 +130,13 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
         webhooksAutoDisabled.inc({ reason: 'gone' });
         await deactivateWebhook(deps.pool, target.id, `Disabled automatically: the endpoint answered 410 Gone on ${new Date(now()).toISOString()}`);
         deps.targets.invalidate(target.id);
-        records.push(deps.attempts.record(attemptRecord({ ...common, outcome: 'disabled', reason: outcome.reason, now: now() })));
+        logAttempt(attemptRecord({ ...common, outcome: 'disabled', reason: outcome.reason, now: now() }));
         await deadLetter(task, 'ENDPOINT_GONE', outcome.reason);
         return done();
       }
       if (outcome.decision === 'final') {
         deliveries.inc({ outcome: 'dead_letter', status_class: cls });
-        records.push(deps.attempts.record(attemptRecord({ ...common, outcome: 'dead_letter', reason: outcome.reason, now: now() })));
+        logAttempt(attemptRecord({ ...common, outcome: 'dead_letter', reason: outcome.reason, now: now() }));
         await deps.failures.failure(target.id);
         await deadLetter(task, tried.result.kind === 'error' ? tried.result.code : 'NON_RETRYABLE_STATUS', outcome.reason);
         return done();
@@ -140,19 +147,19 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
         webhooksAutoDisabled.inc({ reason: 'failing' });
         deps.targets.invalidate(target.id);
         deliveries.inc({ outcome: 'dead_letter', status_class: cls });
-        records.push(deps.attempts.record(attemptRecord({ ...common, outcome: 'disabled', reason: 'auto-disabled after failing for the whole window', now: now() })));
+        logAttempt(attemptRecord({ ...common, outcome: 'disabled', reason: 'auto-disabled after failing for the whole window', now: now() }));
         await deadLetter(task, 'WEBHOOK_AUTO_DISABLED', outcome.reason);
         return done();
       }
       const step = nextRetry(deps.schedule, task.attempt, now(), random(), outcome.retryAfterMs);
       if (step.kind === 'exhausted') {
         deliveries.inc({ outcome: 'dead_letter', status_class: cls });
-        records.push(deps.attempts.record(attemptRecord({ ...common, outcome: 'dead_letter', reason: `retries exhausted: ${outcome.reason}`, now: now() })));
+        logAttempt(attemptRecord({ ...common, outcome: 'dead_letter', reason: `retries exhausted: ${outcome.reason}`, now: now() }));
         await deadLetter(task, 'RETRIES_EXHAUSTED', outcome.reason);
         return done();
       }
       deliveries.inc({ outcome: 'retry', status_class: cls });
-      records.push(deps.attempts.record(attemptRecord({ ...common, outcome: 'retry', reason: outcome.reason, nextRetryAt: step.dueAt, now: now() })));
+      logAttempt(attemptRecord({ ...common, outcome: 'retry', reason: outcome.reason, nextRetryAt: step.dueAt, now: now() }));
       const next: DeliveryTask = { ...task, attempt: task.attempt + 1 };
       if (target.ordering === 'strict') {
         // Strict ordering holds this webhook's queue: wait here, then try the same task again.
