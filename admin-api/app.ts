@@ -1,10 +1,12 @@
-import AjvCompiler from '@fastify/ajv-compiler';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { adminRequestDuration, adminRequests, metricsRegistry } from '../connector/observability/metrics.js';
 import { bearerToken } from './auth/tokens.js';
+import { openApiOptions } from './http/openapi.js';
+import { routeTemplate, templateOf, type RouteTemplate } from './http/route-templates.js';
+import { bodyWithoutCoercion } from './http/validators.js';
 import type { AdminApiDeps } from './context.js';
 import { ApiProblem, sendProblem, toProblem } from './problem.js';
 import { deliveryRoutes } from './routes/deliveries.js';
@@ -16,64 +18,7 @@ import { sharedSchemas } from './schemas.js';
 import { authenticateToken } from './store/tokens.js';
 import { createVerificationRunner, type VerificationRunner } from './verification-runner.js';
 
-export const API_VERSION = '0.1.0';
 const BODY_LIMIT_BYTES = 256 * 1024;
-
-/** A route template (`/v1/webhooks/:id`, `/docs/*`): the paths it takes, how specific it is, its methods. */
-export interface RouteTemplate {
-  url: string;
-  pattern: RegExp;
-  /** Static segments count 2, parameters 1, a wildcard 0: /v1/webhooks/bulk-delete beats /v1/webhooks/:id. */
-  specificity: number;
-  methods: Set<string>;
-}
-
-export function routeTemplate(url: string): RouteTemplate {
-  const segments = url.split('/');
-  const source = segments
-    .map((segment) => (segment.startsWith(':') ? '[^/]+' : segment === '*' ? '.*' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-    .join('/');
-  const specificity = segments.reduce((sum, segment) => sum + (segment.startsWith(':') ? 1 : segment === '*' ? 0 : 2), 0);
-  return { url, pattern: new RegExp(`^${source}$`), specificity, methods: new Set() };
-}
-
-/** The most specific template that takes this path, as the router picks it. */
-export function templateOf(templates: Iterable<RouteTemplate>, path: string): RouteTemplate | undefined {
-  let best: RouteTemplate | undefined;
-  for (const template of templates) if (template.pattern.test(path) && (!best || template.specificity > best.specificity)) best = template;
-  return best;
-}
-
-/**
- * Validators as Fastify builds them, except that a JSON body is taken as
- * sent: `{"reason": false}` is not the string "false", nor `false` a missing
- * body. Query strings and paths are text, so there types are still coerced
- * (`limit=5` is a number).
- */
-function bodyWithoutCoercion(): AjvCompiler.BuildCompilerFromPool {
-  const pool = AjvCompiler();
-  // Fastify calls a compiler with the route ({ schema, method, url, httpPart }), not with the schema alone as its type says.
-  type RouteCompiler = (route: { httpPart?: string }) => unknown;
-  const build = (...[externalSchemas, options = {}]: Parameters<AjvCompiler.BuildCompilerFromPool>): RouteCompiler => {
-    const coercing = pool(externalSchemas, options) as unknown as RouteCompiler;
-    const exact = pool(externalSchemas, { ...options, customOptions: { ...options.customOptions, coerceTypes: false } } as typeof options) as unknown as RouteCompiler;
-    return (route) => (route.httpPart === 'body' ? exact : coercing)(route);
-  };
-  return build as unknown as AjvCompiler.BuildCompilerFromPool;
-}
-
-type OpenApiOperation = { requestBody?: { required?: boolean; content?: Record<string, { schema?: { type?: unknown } }> } };
-
-/** requestBody.required is false where the JSON body's schema allows null: such a request may come without a body. */
-function optionalNullableBodies<T extends { paths?: object }>(document: T): T {
-  for (const operations of Object.values(document.paths ?? {}) as Array<Record<string, OpenApiOperation>>) {
-    for (const operation of Object.values(operations)) {
-      const type = operation.requestBody?.content?.['application/json']?.schema?.type;
-      if (operation.requestBody && Array.isArray(type) && type.includes('null')) operation.requestBody.required = false;
-    }
-  }
-  return document;
-}
 
 /** A route as registered: what the OpenAPI document must describe unless hidden. */
 export interface RegisteredRoute {
@@ -163,27 +108,7 @@ export async function buildAdminApp(deps: AdminApiDeps, readiness: ReadinessChec
     request.log.debug({ route, method: request.method, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'admin API request');
   });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'identity-webhooks admin API',
-        version: API_VERSION,
-        description: 'Manage the webhooks of your organization: subscriptions to identity events, their verification, status, secrets and delivery log. Every error is RFC 9457 problem+json.',
-      },
-      components: { securitySchemes: { bearerToken: { type: 'http', scheme: 'bearer', description: 'A token scoped to one organization (create one with `npm run admin-api -- tokens create`).' } } },
-      tags: [
-        { name: 'Webhooks', description: 'Create, list, read, change and delete webhooks.' },
-        { name: 'Webhook actions', description: 'Enable, disable, verify, rotate the secret, send a test event.' },
-        { name: 'Deliveries', description: 'The delivery log; redeliver and recover.' },
-        { name: 'Event types', description: 'The catalog of identity events.' },
-        { name: 'Operations', description: 'Health, readiness and metrics.' },
-      ],
-    },
-    // Fastify takes a request without a body where the body schema allows null (enable, disable, test); so must the document.
-    transformObject: (document) => ('openapiObject' in document ? optionalNullableBodies(document.openapiObject) : document.swaggerObject),
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json['$id'] ?? `def-${i}`) },
-  });
+  await app.register(swagger, openApiOptions);
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

@@ -1,7 +1,8 @@
 import { compileErrors, validate } from '@readme/openapi-parser';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAdminApp, routeTemplate, templateOf, type RegisteredRoute } from '../../admin-api/app.js';
+import { buildAdminApp, type RegisteredRoute } from '../../admin-api/app.js';
+import { routeTemplate, templateOf } from '../../admin-api/http/route-templates.js';
 import type { TaskPublisher } from '../../admin-api/task-publisher.js';
 import type { Verifier } from '../../admin-api/verification.js';
 import type { Pool } from '../../connector/db/pool.js';
