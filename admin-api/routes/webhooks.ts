@@ -1,13 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { generateSigningSecret } from '../../connector/delivery/signature.js';
-import type { BodyFormat, OrderingMode } from '../../connector/subscriptions/webhook.js';
 import type { AdminApiDeps } from '../context.js';
 import { ApiProblem, invalidField, notFound } from '../problem.js';
 import {
   AUTHED_PROBLEMS, bulkDeleteBody, createWebhookBody, idParam, listWebhooksQuery, problemResponses, updateWebhookBody,
 } from '../schemas.js';
 import {
-  deleteWebhooks, findWebhook, insertWebhookRow, listWebhookRows, toView, updateWebhookRow, type WebhookChanges, type WebhookSort,
+  deleteWebhooks, findWebhook, insertWebhookRow, listWebhookRows, toView, updateWebhookRow, type WebhookChanges, type WebhookFields, type WebhookSort,
 } from '../store/webhooks.js';
 import type { VerificationRunner } from '../verification-runner.js';
 import { apiKeyHeaderProblem, eventTypesProblem, urlProblem } from '../webhook-rules.js';
@@ -17,13 +16,7 @@ interface ApiKeyInput {
   value: string;
 }
 
-interface WebhookInput {
-  name?: string;
-  description?: string;
-  url?: string;
-  eventTypes?: string[];
-  bodyFormat?: BodyFormat;
-  ordering?: OrderingMode;
+interface WebhookInput extends WebhookFields {
   apiKey?: ApiKeyInput | null;
   enabled?: boolean;
 }

@@ -185,13 +185,17 @@ export async function listWebhookRows(pool: Pool, organization: string, query: L
   return pageOf(rows, query.limit, (row) => ({ value: row.sort_key!, id: row.id }), sortKey);
 }
 
-export interface WebhookChanges {
+/** The fields an admin sets directly, as the API takes them and the table stores them. */
+export interface WebhookFields {
   name?: string;
   description?: string;
   url?: string;
   eventTypes?: string[];
   bodyFormat?: BodyFormat;
   ordering?: OrderingMode;
+}
+
+export interface WebhookChanges extends WebhookFields {
   /** null removes the API key. */
   apiKey?: { header: string; valueEnc: string } | null;
   /** A changed URL must be verified again (seed 003). */
