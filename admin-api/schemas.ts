@@ -44,10 +44,10 @@ const apiKeyInput = {
 } as const;
 
 const webhookFields = {
-  name: { type: 'string', minLength: 1, maxLength: 200, pattern: NO_NUL, description: 'Shown to admins; identifies the webhook (seed 000: Webhook name).' },
-  description: { type: 'string', maxLength: 2000, pattern: NO_NUL },
-  url: { type: 'string', minLength: 1, maxLength: 2048, pattern: NO_NUL, description: 'Where events are POSTed. HTTPS unless the deployment allows plain HTTP.' },
-  eventTypes: { type: 'array', minItems: 1, maxItems: 200, uniqueItems: true, items: eventTypePattern },
+  name: { type: 'string', minLength: 1, maxLength: 200, pattern: NO_NUL, description: 'Shown to admins; identifies the webhook (seed 000: Webhook name).', examples: ['CRM sync'] },
+  description: { type: 'string', maxLength: 2000, pattern: NO_NUL, examples: ['New users into the CRM'] },
+  url: { type: 'string', minLength: 1, maxLength: 2048, pattern: NO_NUL, description: 'Where events are POSTed. HTTPS unless the deployment allows plain HTTP.', examples: ['https://crm.example.com/hooks/identity'] },
+  eventTypes: { type: 'array', minItems: 1, maxItems: 200, uniqueItems: true, items: eventTypePattern, examples: [['USER_CREATED', 'USER_DISABLED', 'group.*']] },
   bodyFormat: { type: 'string', enum: BODY_FORMATS, description: 'parallelworks (seed 000 envelope), cidaas (seed 002) or cloudevents (structured JSON).' },
   ordering: { type: 'string', enum: ORDERING_MODES, description: 'relaxed: a failing event is retried while later ones go on; strict: later events wait for it.' },
 } as const;
