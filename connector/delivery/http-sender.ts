@@ -25,6 +25,8 @@ export interface HttpSenderOptions {
 }
 
 const SSRF_CODE = 'SSRF_BLOCKED';
+/** Distinct endpoint URLs whose parse and preflight verdict are kept; past it the memo starts over. */
+const CHECKED_URLS_LIMIT = 10_000;
 
 /**
  * DNS resolution that refuses forbidden addresses. It runs inside the
@@ -81,24 +83,46 @@ export function createHttpSender(options: HttpSenderOptions): HttpSender {
     return null;
   };
 
-  return {
-    async post(target, headers, body) {
-      const started = performance.now();
-      let url: URL;
+  /**
+   * The parsed URL and its preflight verdict, by URL string. Both depend only
+   * on the string and on fixed options (the guard's lists do not change), so
+   * an endpoint's every request after the first skips parsing and the checks.
+   * Host names are still resolved and checked on every connection.
+   */
+  const checked = new Map<string, { url: URL; refused: AttemptResult | null } | null>();
+  const check = (target: string): { url: URL; refused: AttemptResult | null } | null => {
+    let entry = checked.get(target);
+    if (entry === undefined) {
+      let url: URL | null = null;
       try {
         url = new URL(target);
       } catch {
-        return { result: { kind: 'error', code: 'INVALID_URL', message: `not a URL: ${target}`, retryable: false }, responseExcerpt: '', durationMs: 0 };
+        // Remembered as not a URL.
       }
-      const refused = preflight(url);
-      if (refused) return { result: refused, responseExcerpt: '', durationMs: 0 };
+      entry = url ? { url, refused: preflight(url) } : null;
+      if (checked.size >= CHECKED_URLS_LIMIT) checked.clear();
+      checked.set(target, entry);
+    }
+    return entry;
+  };
+
+  return {
+    async post(target, headers, body) {
+      const started = performance.now();
+      const entry = check(target);
+      if (!entry) return { result: { kind: 'error', code: 'INVALID_URL', message: `not a URL: ${target}`, retryable: false }, responseExcerpt: '', durationMs: 0 };
+      if (entry.refused) return { result: entry.refused, responseExcerpt: '', durationMs: 0 };
+      // The whole attempt's deadline. A timer cleared when the attempt ends, rather than AbortSignal.timeout,
+      // whose timer stays pending for the full timeout after every request.
+      const deadline = new AbortController();
+      const timer = setTimeout(() => deadline.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), options.requestTimeoutMs);
       try {
-        const response = await request(url, {
+        const response = await request(entry.url, {
           method: 'POST',
           headers,
           body,
           dispatcher: agent,
-          signal: AbortSignal.timeout(options.requestTimeoutMs),
+          signal: deadline.signal,
         });
         let excerpt = '';
         let kept = 0;
@@ -117,6 +141,8 @@ export function createHttpSender(options: HttpSenderOptions): HttpSender {
         };
       } catch (error) {
         return { result: errorResult(error), responseExcerpt: '', durationMs: performance.now() - started };
+      } finally {
+        clearTimeout(timer);
       }
     },
     close: () => agent.close(),

@@ -11,9 +11,20 @@ export function generateSigningSecret(): string {
   return SECRET_PREFIX + randomBytes(24).toString('base64');
 }
 
+/** Decoded keys by secret: a secret signs every request of its webhook, so it is decoded once, not per request. */
+const KEY_CACHE_LIMIT = 10_000;
+const keys = new Map<string, Buffer>();
+
 function secretKey(secret: string): Buffer {
-  const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
-  return Buffer.from(encoded, 'base64');
+  let key = keys.get(secret);
+  if (key === undefined) {
+    const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
+    key = Buffer.from(encoded, 'base64');
+    // Bounded: rotated and deleted secrets must not pile up; starting over is cheap.
+    if (keys.size >= KEY_CACHE_LIMIT) keys.clear();
+    keys.set(secret, key);
+  }
+  return key;
 }
 
 export function sign(secret: string, messageId: string, timestampSeconds: number, body: string): string {
