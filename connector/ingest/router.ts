@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Offsets, Producer, Transaction } from 'kafkajs';
 import { CONSUMER_MAX_WAIT_MS, createProducer } from '../kafka/client.js';
 import { classify } from '../errors.js';
 import type { EventCatalog } from '../events/catalog.js';
@@ -35,6 +35,22 @@ export function bySize(messages: Message[], maxBytes: number): Message[][] {
   }
   if (run.length > 0) runs.push(run);
   return runs;
+}
+
+/**
+ * transaction.sendOffsets, retried while the broker answers CONCURRENT_TRANSACTIONS. When a group
+ * routed to no webhook its transaction starts with AddOffsetsToTxn rather than a send, and kafkajs
+ * retries that only for sends: right after a commit it would fail the whole group.
+ */
+export async function sendOffsetsRetrying(transaction: Pick<Transaction, 'sendOffsets'>, offsets: Offsets & { consumerGroupId: string }, retries = 11): Promise<void> {
+  for (let attempt = 0, delayMs = 5; ; attempt++, delayMs *= 2) {
+    try {
+      return await transaction.sendOffsets(offsets);
+    } catch (error) {
+      if ((error as { type?: string }).type !== 'CONCURRENT_TRANSACTIONS' || attempt >= retries) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
 }
 
 interface PendingSlice {
@@ -134,7 +150,7 @@ export function createRouter(deps: RouterDeps): Router {
     try {
       for (const messages of bySize(tasks, MAX_SEND_BYTES)) await transaction.send({ topic: deps.deliveriesTopic, messages });
       for (const messages of bySize(deadLetters, MAX_SEND_BYTES)) await transaction.send({ topic: deps.ingestDlqTopic, messages });
-      await transaction.sendOffsets({
+      await sendOffsetsRetrying(transaction, {
         consumerGroupId: deps.groupId,
         topics: [...offsets].map(([topic, partitions]) => ({ topic, partitions: [...partitions].map(([partition, offset]) => ({ partition, offset })) })),
       });
