@@ -6,7 +6,7 @@ import {
   AUTHED_PROBLEMS, bulkDeleteBody, createWebhookBody, idParam, listWebhooksQuery, problemResponses, updateWebhookBody,
 } from '../schemas.js';
 import {
-  deleteWebhooks, findWebhook, insertWebhookRow, listWebhookRows, toView, updateWebhookRow, type WebhookChanges, type WebhookFields, type WebhookSort,
+  deleteWebhooks, findWebhook, insertWebhookRow, listWebhookRows, toView, updateWebhookRow, type ListWebhooksQuery, type WebhookChanges, type WebhookFields,
 } from '../store/webhooks.js';
 import type { VerificationRunner } from '../verification-runner.js';
 import { apiKeyHeaderProblem, eventTypesProblem, urlProblem } from '../webhook-rules.js';
@@ -21,16 +21,8 @@ interface WebhookInput extends WebhookFields {
   enabled?: boolean;
 }
 
-interface ListQuery {
-  limit: number;
-  cursor?: string;
-  sort: WebhookSort;
-  order: 'asc' | 'desc';
-  status?: 'active' | 'inactive';
-  verification?: 'pending' | 'verified' | 'failed';
-  eventType?: string;
-  q?: string;
-}
+/** The list query as sent: one event type or pattern, which the route widens to the patterns that match it. */
+type ListQuery = Omit<ListWebhooksQuery, 'eventTypePatterns'> & { eventType?: string };
 
 const TAG = 'Webhooks';
 const DEFAULT_API_KEY_HEADER = 'x-api-key';
