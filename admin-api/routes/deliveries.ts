@@ -5,8 +5,7 @@ import type { AdminApiDeps } from '../context.js';
 import { ApiProblem, invalidField, notFound } from '../problem.js';
 import { AUTHED_PROBLEMS, attemptParams, idParam, listAttemptsQuery, problemResponses, recoverBody } from '../schemas.js';
 import { failedEventsSince, findAttempt, listAttemptRows, toAttemptDetail, toAttemptSummary, type ListAttemptsQuery } from '../store/attempts.js';
-import { findWebhook } from '../store/webhooks.js';
-import { assertReceiving } from './webhook-actions.js';
+import { assertReceiving, requireWebhook } from './webhook-lookup.js';
 
 const TAG = 'Deliveries';
 
@@ -20,12 +19,6 @@ const resend = (webhookId: string, organization: string, taskId: string, event: 
 export function deliveryRoutes(deps: AdminApiDeps) {
   const { pool, config } = deps;
 
-  const receivingWebhook = async (organization: string, id: string) => {
-    const row = await findWebhook(pool, organization, id);
-    if (!row) throw notFound('webhook');
-    return row;
-  };
-
   return async function register(app: FastifyInstance): Promise<void> {
     app.get<{ Params: { id: string }; Querystring: ListAttemptsQuery }>('/webhooks/:id/attempts', {
       schema: {
@@ -38,7 +31,7 @@ export function deliveryRoutes(deps: AdminApiDeps) {
       },
     }, async (request) => {
       const { organization } = request.principal;
-      await receivingWebhook(organization, request.params.id);
+      await requireWebhook(pool, organization, request.params.id);
       const page = await listAttemptRows(pool, organization, request.params.id, request.query);
       return { items: page.items.map(toAttemptSummary), nextCursor: page.nextCursor };
     });
@@ -68,7 +61,7 @@ export function deliveryRoutes(deps: AdminApiDeps) {
       },
     }, async (request, reply) => {
       const { organization } = request.principal;
-      const webhook = await receivingWebhook(organization, request.params.id);
+      const webhook = await requireWebhook(pool, organization, request.params.id);
       const attempt = await findAttempt(pool, organization, webhook.id, request.params.attemptId);
       if (!attempt) throw notFound('delivery attempt');
       if (!attempt.event) throw new ApiProblem('conflict', 'this attempt was logged before events were kept with attempts; it cannot be redelivered');
@@ -90,7 +83,7 @@ export function deliveryRoutes(deps: AdminApiDeps) {
       },
     }, async (request, reply) => {
       const { organization } = request.principal;
-      const webhook = await receivingWebhook(organization, request.params.id);
+      const webhook = await requireWebhook(pool, organization, request.params.id);
       const until = request.body.until ?? new Date().toISOString();
       if (Date.parse(until) <= Date.parse(request.body.since)) throw invalidField('body', 'until', 'must be later than since');
       assertReceiving(webhook);

@@ -4,21 +4,14 @@ import { generateSigningSecret } from '../../connector/delivery/signature.js';
 import { taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
 import { samplePayload } from '../../connector/events/sample-payload.js';
 import type { AdminApiDeps } from '../context.js';
-import { ApiProblem, invalidField, notFound } from '../problem.js';
+import { invalidField, notFound } from '../problem.js';
 import { AUTHED_PROBLEMS, idParam, problemResponses, statusChangeBody, testEventBody } from '../schemas.js';
-import { findWebhook, rotateWebhookSecret, setWebhookEnabled, toView, type WebhookRow } from '../store/webhooks.js';
+import { findWebhook, rotateWebhookSecret, setWebhookEnabled, toView } from '../store/webhooks.js';
+import { assertReceiving, requireWebhook } from './webhook-lookup.js';
 import type { VerificationRunner } from '../verification-runner.js';
 import { defaultTestEventType } from '../webhook-rules.js';
 
 const TAG = 'Webhook actions';
-
-/** Events go only to enabled, verified webhooks (seed 003); a task for any other would be skipped. */
-export function assertReceiving(row: WebhookRow): void {
-  if (row.status !== 'active') throw new ApiProblem('conflict', `the webhook is disabled${row.status_reason ? ` (${row.status_reason})` : ''}; enable it first`);
-  if (row.verification_status !== 'verified') {
-    throw new ApiProblem('conflict', `the webhook is not verified (${row.verification_status}${row.verification_error ? `: ${row.verification_error}` : ''}); POST /v1/webhooks/${row.id}/verify`);
-  }
-}
 
 export function webhookActionRoutes(deps: AdminApiDeps, verifications: VerificationRunner) {
   const { pool, box, catalog, config } = deps;
@@ -73,8 +66,7 @@ export function webhookActionRoutes(deps: AdminApiDeps, verifications: Verificat
         response: webhookResponse,
       },
     }, async (request) => {
-      const row = await findWebhook(pool, request.principal.organization, request.params.id);
-      if (!row) throw notFound('webhook');
+      const row = await requireWebhook(pool, request.principal.organization, request.params.id);
       const updated = await verifications.run(row);
       // The URL changed while the challenge was out: show the webhook as it is now.
       const current = updated ?? (await findWebhook(pool, request.principal.organization, request.params.id));
@@ -94,8 +86,7 @@ export function webhookActionRoutes(deps: AdminApiDeps, verifications: Verificat
       },
     }, async (request, reply) => {
       const { organization } = request.principal;
-      const row = await findWebhook(pool, organization, request.params.id);
-      if (!row) throw notFound('webhook');
+      const row = await requireWebhook(pool, organization, request.params.id);
       const eventType = request.body?.eventType ?? defaultTestEventType(row.event_types, catalog);
       const family = catalog.familyOf(eventType);
       if (family === undefined) throw invalidField('body', 'eventType', `"${eventType}" is not an event type of the catalog`);

@@ -6,10 +6,11 @@ import {
   AUTHED_PROBLEMS, bulkDeleteBody, createWebhookBody, idParam, listWebhooksQuery, problemResponses, updateWebhookBody,
 } from '../schemas.js';
 import {
-  deleteWebhooks, findWebhook, insertWebhookRow, listWebhookRows, toView, updateWebhookRow, type ListWebhooksQuery, type WebhookChanges, type WebhookFields,
+  deleteWebhooks, insertWebhookRow, listWebhookRows, toView, updateWebhookRow, type ListWebhooksQuery, type WebhookChanges, type WebhookFields,
 } from '../store/webhooks.js';
 import type { VerificationRunner } from '../verification-runner.js';
 import { apiKeyHeaderProblem, eventTypesProblem, urlProblem } from '../webhook-rules.js';
+import { requireWebhook } from './webhook-lookup.js';
 
 interface ApiKeyInput {
   header?: string;
@@ -121,8 +122,7 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
         response: { 200: { description: 'The webhook; ETag is its version', $ref: 'Webhook#' }, ...problemResponses(...AUTHED_PROBLEMS, 404) },
       },
     }, async (request, reply) => {
-      const row = await findWebhook(pool, request.principal.organization, request.params.id);
-      if (!row) throw notFound('webhook');
+      const row = await requireWebhook(pool, request.principal.organization, request.params.id);
       return reply.header('etag', `"${row.version}"`).send(toView(row, box));
     });
 
@@ -143,8 +143,7 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
       const organization = request.principal.organization;
       let urlChanged = false;
       if (input.url !== undefined) {
-        const current = await findWebhook(pool, organization, request.params.id);
-        if (!current) throw notFound('webhook');
+        const current = await requireWebhook(pool, organization, request.params.id);
         urlChanged = current.url !== input.url;
       }
       const changes: WebhookChanges = {
