@@ -1,6 +1,7 @@
-import { Kafka, Partitioners, logLevel, type KafkaConfig, type Producer, type ProducerConfig, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type KafkaConfig, type Producer, type ProducerConfig, type SASLOptions } from 'kafkajs';
 import type { ConnectorConfig } from '../../config/load.js';
 import type { Logger } from '../observability/logger.js';
+import { memoizedKeyPartitioner } from './partitioner.js';
 
 export type { Kafka } from 'kafkajs';
 
@@ -47,8 +48,9 @@ export const CONSUMER_MAX_WAIT_MS = 1000;
 
 /**
  * Producers partition by key with the Java client's murmur2 hash, so a
- * webhook's tasks land on the same partition whichever client wrote them.
+ * webhook's tasks land on the same partition whichever client wrote them
+ * (remembered per key: see memoizedKeyPartitioner).
  */
 export function createProducer(kafka: Kafka, options: Omit<ProducerConfig, 'createPartitioner'> = {}): Producer {
-  return kafka.producer({ ...options, createPartitioner: Partitioners.DefaultPartitioner });
+  return kafka.producer({ ...options, createPartitioner: memoizedKeyPartitioner });
 }
