@@ -34,8 +34,8 @@ interface Scenario {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { events: { type: 'string', default: '20000' }, repeat: { type: 'string', default: '3' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help) return console.log('npm run bench:router [-- --events N --repeat R]   router events/s vs raw kafkajs passthrough (medians of R interleaved runs, after a warm-up)');
+  const { values } = parseArgs({ options: { events: { type: 'string', default: '40000' }, repeat: { type: 'string', default: '3' }, only: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) return console.log('npm run bench:router [-- --events N --repeat R --only 1,2]   router events/s vs raw kafkajs passthrough (medians of R interleaved runs, after a warm-up); --only picks scenarios by number (1 sub, 100, 10,000, 100,000 over orgs)');
   const events = Number(values.events);
   const repeat = Number(values.repeat);
   const services = await benchServices();
@@ -54,12 +54,15 @@ async function main(): Promise<void> {
   const catalog = loadEventCatalog();
   const results: Record<string, unknown>[] = [];
 
-  const scenarios: Scenario[] = [
+  const allScenarios: Scenario[] = [
     { name: '1 subscription', subscriptionsInOrg: 1, subscriptionsElsewhere: 0 },
     { name: '100 subscriptions in the org', subscriptionsInOrg: 100, subscriptionsElsewhere: 0 },
     { name: '10,000 subscriptions in the org', subscriptionsInOrg: 10_000, subscriptionsElsewhere: 0 },
     { name: '100,000 subscriptions over 1,000 orgs', subscriptionsInOrg: 100, subscriptionsElsewhere: 99_900 },
   ];
+  const picked = values.only?.split(',').map((n) => allScenarios[Number(n) - 1]);
+  if (picked?.some((s) => !s)) throw new Error(`--only takes scenario numbers 1-${allScenarios.length}, got ${values.only}`);
+  const scenarios = picked ? (picked as Scenario[]) : allScenarios;
 
   /** One passthrough run and one router run on the same fresh records; returns steady-state events/s of each. */
   const measure = async (scenario: Scenario, count: number): Promise<{ passthrough: number; router: number; tasks: number }> => {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { poison } from '../errors.js';
 import type { CanonicalEvent } from '../ingest/canonical-event.js';
 
@@ -14,13 +14,31 @@ export interface DeliveryTask {
   event: CanonicalEvent;
 }
 
+/** One-shot hashing (Node 20.12+) skips a Hash object per task; older 20.x falls back to createHash. */
+const sha256Base64Url: (input: string) => string =
+  typeof (crypto as { hash?: unknown }).hash === 'function'
+    ? (input) => (crypto as unknown as { hash(algorithm: string, data: string, encoding: 'base64url'): string }).hash('sha256', input, 'base64url')
+    : (input) => crypto.createHash('sha256').update(input).digest('base64url');
+
 export function taskIdFor(eventId: string, webhookId: string): string {
-  const digest = createHash('sha256').update(`${eventId}\u0000${webhookId}`).digest('base64url');
-  return `msg_${digest.slice(0, 27)}`;
+  return `msg_${sha256Base64Url(`${eventId}\u0000${webhookId}`).slice(0, 27)}`;
 }
 
-export function encodeTask(task: DeliveryTask): Buffer {
-  return Buffer.from(JSON.stringify(task));
+/**
+ * The task as JSON. The router passes `eventJson`, the event serialized once
+ * for all the webhooks it matched, so a fan-out to many webhooks does not
+ * serialize the same event again for each; the bytes are the same either way.
+ */
+export function encodeTask(task: DeliveryTask, eventJson?: string): Buffer {
+  if (eventJson === undefined) return Buffer.from(JSON.stringify(task));
+  const { v, taskId, webhookId, organization, attempt, routedAt, event: _event, ...unlisted } = task;
+  // A field added to DeliveryTask must be written here too: this stops the build until it is.
+  const none: Record<string, never> = unlisted;
+  void none;
+  return Buffer.from(
+    `{"v":${v},"taskId":${JSON.stringify(taskId)},"webhookId":${JSON.stringify(webhookId)},"organization":${JSON.stringify(organization)},` +
+      `"attempt":${attempt},"routedAt":${routedAt},"event":${eventJson}}`,
+  );
 }
 
 export function decodeTask(value: Buffer | null): DeliveryTask {

@@ -14,13 +14,18 @@ export interface CanonicalEvent {
   payload: Record<string, unknown>;
 }
 
-const isEmptyMap = (value: unknown): boolean =>
-  typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
+function isEmptyMap(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  for (const _key in value) return false;
+  return true;
+}
 
 /** Receivers see the facts an event has: null fields and an empty attributes map are left out. */
 function presentFields(record: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(record)) {
+  // for…in rather than Object.entries: no array of pairs per event on the router's hot path.
+  for (const key in record) {
+    const value = record[key];
     if (value === null || value === undefined || (key === 'attributes' && isEmptyMap(value))) continue;
     out[key] = value;
   }

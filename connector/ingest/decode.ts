@@ -12,43 +12,70 @@ const HEADER_BYTES = 5;
  * added fields with defaults are dropped or defaulted by the resolver.
  */
 export interface AvroDecoder {
-  decode(value: Buffer | null): Promise<Record<string, unknown>>;
+  /**
+   * Gets the writer schemas of these records ready: one registry round trip
+   * per schema id not seen before, then decode() runs without waiting. A
+   * registry outage throws (transient: the batch is retried); an id the
+   * registry does not know is remembered and each of its records is poison.
+   */
+  prepare(values: ReadonlyArray<Buffer | null>): Promise<void>;
+  /** Decodes one prepared record to the reader schema; anything undecodable throws poison. */
+  decode(value: Buffer | null): Record<string, unknown>;
 }
+
+type Resolution = { ok: true; resolver: avro.Resolver } | { ok: false; error: unknown };
 
 export function createAvroDecoder(registry: SchemaRegistryClient, readerSchema: avro.Schema): AvroDecoder {
   const readerType = avro.Type.forSchema(readerSchema);
   // One resolver per writer schema id, built on first sight; ids are immutable in a registry.
-  const resolvers = new Map<number, Promise<avro.Resolver>>();
+  // Settled answers only, so decoding a record is synchronous: no promise per record.
+  const resolutions = new Map<number, Resolution>();
 
-  const resolverFor = (schemaId: number): Promise<avro.Resolver> => {
-    let resolver = resolvers.get(schemaId);
-    if (!resolver) {
-      resolver = (async () => {
-        const writerType = await registry.writerType(schemaId);
-        try {
-          return readerType.createResolver(writerType);
-        } catch (error) {
-          throw poison('SCHEMA_INCOMPATIBLE', `writer schema ${schemaId} cannot be resolved to the reader schema: ${(error as Error).message}`, error);
-        }
-      })();
-      resolvers.set(schemaId, resolver);
-      // Only a definitive answer is cached; a registry outage is retried on the next record.
-      resolver.catch((error: unknown) => {
-        if (classify(error).kind !== 'poison') resolvers.delete(schemaId);
+  const resolve = async (schemaId: number): Promise<void> => {
+    let writerType: avro.Type;
+    try {
+      writerType = await registry.writerType(schemaId);
+    } catch (error) {
+      // Only a definitive answer is kept; a registry outage fails the batch and is asked again.
+      if (classify(error).kind !== 'poison') throw error;
+      resolutions.set(schemaId, { ok: false, error });
+      return;
+    }
+    try {
+      resolutions.set(schemaId, { ok: true, resolver: readerType.createResolver(writerType) });
+    } catch (error) {
+      resolutions.set(schemaId, {
+        ok: false,
+        error: poison('SCHEMA_INCOMPATIBLE', `writer schema ${schemaId} cannot be resolved to the reader schema: ${(error as Error).message}`, error),
       });
     }
-    return resolver;
+  };
+
+  const schemaIdOf = (value: Buffer | null): number => {
+    if (!value || value.length < HEADER_BYTES || value[0] !== MAGIC_BYTE) {
+      throw poison('NOT_AVRO_WIRE_FORMAT', 'record value is not Confluent wire-format Avro (magic byte 0 + schema id)');
+    }
+    return value.readInt32BE(1);
   };
 
   return {
-    async decode(value) {
-      if (!value || value.length < HEADER_BYTES || value[0] !== MAGIC_BYTE) {
-        throw poison('NOT_AVRO_WIRE_FORMAT', 'record value is not Confluent wire-format Avro (magic byte 0 + schema id)');
+    async prepare(values) {
+      const missing = new Set<number>();
+      for (const value of values) {
+        if (value && value.length >= HEADER_BYTES && value[0] === MAGIC_BYTE) {
+          const schemaId = value.readInt32BE(1);
+          if (!resolutions.has(schemaId)) missing.add(schemaId);
+        }
       }
-      const schemaId = value.readInt32BE(1);
-      const resolver = await resolverFor(schemaId);
+      for (const schemaId of missing) await resolve(schemaId);
+    },
+    decode(value) {
+      const schemaId = schemaIdOf(value);
+      const resolution = resolutions.get(schemaId);
+      if (!resolution) throw new Error(`schema id ${schemaId} was not prepared before decoding`);
+      if (!resolution.ok) throw resolution.error;
       try {
-        return readerType.fromBuffer(value.subarray(HEADER_BYTES), resolver) as Record<string, unknown>;
+        return readerType.fromBuffer(value!.subarray(HEADER_BYTES), resolution.resolver) as Record<string, unknown>;
       } catch (error) {
         throw poison('AVRO_DECODE_FAILED', `record body does not decode with writer schema ${schemaId}: ${(error as Error).message}`, error);
       }

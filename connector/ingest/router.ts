@@ -104,12 +104,16 @@ export function createRouter(deps: RouterDeps): Router {
     const deadLetters: Message[] = [];
     const index = deps.subscriptions.current();
     const now = Date.now();
+    // Writer schemas first, once for the slice; then every record decodes without waiting.
+    await decoder.prepare(messages.map((message) => message.value));
     for (const message of messages) {
       try {
-        const event = toCanonicalEvent(await decoder.decode(message.value), deps.catalog);
+        const event = toCanonicalEvent(decoder.decode(message.value), deps.catalog);
         const planned = planTasks(event, index, now);
         routingFanout.observe(planned.length);
-        for (const task of planned) tasks.push({ key: task.webhookId, value: encodeTask(task) });
+        if (planned.length === 0) continue;
+        const eventJson = JSON.stringify(event);
+        for (const task of planned) tasks.push({ key: task.webhookId, value: encodeTask(task, eventJson) });
       } catch (error) {
         const failure = classify(error);
         // Only poison is dead-lettered; a transient failure (registry down) fails the slice, which is retried whole.

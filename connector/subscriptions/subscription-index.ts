@@ -27,15 +27,29 @@ export function buildSubscriptionIndex(routes: Iterable<WebhookRoute>): Subscrip
       else byPattern.set(pattern, [route]);
     }
   }
+  // Built once per family, not per event: `user` → `user.*`.
+  const familyKeys = new Map<string, string>();
+  const familyKey = (family: string): string => {
+    let key = familyKeys.get(family);
+    if (key === undefined) familyKeys.set(family, (key = lookupKeys('', family)[1]));
+    return key;
+  };
   return {
     size,
     match(organization, eventType, family) {
       const byPattern = byOrganization.get(organization);
       if (!byPattern) return [];
+      const lists: WebhookRoute[][] = [];
+      for (const key of [eventType, familyKey(family), '*']) {
+        const list = byPattern.get(key);
+        if (list) lists.push(list);
+      }
+      // The usual case, one pattern matching: no need to deduplicate.
+      if (lists.length <= 1) return lists.length === 0 ? [] : [...lists[0]!];
       const found: WebhookRoute[] = [];
       const seen = new Set<string>();
-      for (const key of lookupKeys(eventType, family)) {
-        for (const route of byPattern.get(key) ?? []) {
+      for (const list of lists) {
+        for (const route of list) {
           // A webhook subscribed to both `USER_CREATED` and `user.*` still gets one task.
           if (!seen.has(route.id)) {
             seen.add(route.id);

@@ -1,0 +1,37 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { decodeTask, encodeTask, taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
+
+const task: DeliveryTask = {
+  v: 1,
+  taskId: taskIdFor('evt-1', 'wh-1'),
+  webhookId: 'wh-1',
+  organization: 'acme',
+  attempt: 1,
+  routedAt: 1_790_000_000_000,
+  event: {
+    eventId: 'evt-1', eventType: 'USER_CREATED', family: 'user', occurredAt: 1_789_999_999_000, organization: 'acme', actor: null, source: 'idp',
+    payload: { username: 'ada', email: 'ada@example.com', note: 'quote " and \u2028 survive' },
+  },
+};
+
+describe('delivery task encoding', () => {
+  it('writes the same bytes with a pre-serialized event as without', () => {
+    const plain = encodeTask(task);
+    expect(encodeTask(task, JSON.stringify(task.event)).equals(plain)).toBe(true);
+    expect(decodeTask(plain)).toEqual(task);
+  });
+
+  it('derives the task id from event id and webhook id only, stable across runs', () => {
+    const expected = `msg_${createHash('sha256').update('evt-1\u0000wh-1').digest('base64url').slice(0, 27)}`;
+    expect(taskIdFor('evt-1', 'wh-1')).toBe(expected);
+    expect(taskIdFor('evt-1', 'wh-2')).not.toBe(expected);
+    expect(taskIdFor('evt-1', 'wh-1')).toHaveLength(31);
+  });
+
+  it('refuses records that are not tasks as poison', () => {
+    expect(() => decodeTask(Buffer.from('not json'))).toThrow(expect.objectContaining({ code: 'TASK_MALFORMED' }));
+    expect(() => decodeTask(Buffer.from('{"v":2}'))).toThrow(expect.objectContaining({ code: 'TASK_MALFORMED' }));
+    expect(() => decodeTask(null)).toThrow(expect.objectContaining({ code: 'TASK_MALFORMED' }));
+  });
+});
