@@ -159,8 +159,9 @@ async function rawPassthrough(config: Readonly<ConnectorConfig>, outTopic: strin
 
 /**
  * An independent read_committed consumer on the output topic. Steady-state
- * time runs from the first output record to the expected count, so start-up
- * costs of either pipeline do not count.
+ * time runs from the first output record to the last, by the timestamps the
+ * producers gave them, so neither pipeline's start-up nor how soon this
+ * consumer joins its group counts.
  */
 async function startCounting(config: Readonly<ConnectorConfig>, topic: string, expected: number, label: string): Promise<{ done: Promise<{ seen: number; steadyMs: number }> }> {
   const kafka = createKafka(config.kafka, createRootLogger({ level: 'warn' }), `bench-count-${label}`);
@@ -168,13 +169,18 @@ async function startCounting(config: Readonly<ConnectorConfig>, topic: string, e
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   let seen = 0;
-  let first = 0;
+  let first = Infinity;
+  let last = -Infinity;
   const done = new Promise<{ seen: number; steadyMs: number }>((resolve) => {
     void consumer.run({
       eachBatch: async ({ batch }) => {
-        if (seen === 0) first = performance.now();
+        for (const message of batch.messages) {
+          const at = Number(message.timestamp);
+          if (at < first) first = at;
+          if (at > last) last = at;
+        }
         seen += batch.messages.length;
-        if (seen >= expected) resolve({ seen, steadyMs: performance.now() - first });
+        if (seen >= expected) resolve({ seen, steadyMs: Math.max(1, last - first) });
       },
     });
   });
