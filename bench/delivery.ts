@@ -169,12 +169,15 @@ async function main(): Promise<void> {
       await producer.connect();
       const catalog = loadEventCatalog();
       const total = rate * seconds;
+      // An even rate: a small batch every 10 ms, not bursts of a tenth of a second's events at once,
+      // which would queue 50 events behind each other at a single webhook (its sends are serial by design).
+      const perTick = Math.max(1, Math.round(rate / 100));
       const started = Date.now();
-      for (let sent = 0; sent < total; sent += rate / 10) {
+      for (let sent = 0; sent < total; sent += perTick) {
         const wait = started + (sent / rate) * 1000 - Date.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         const producedAt = String(Date.now());
-        const events = Array.from({ length: rate / 10 }, (_, i) => sampleEvent(catalog, 'USER_CREATED', orgs[(sent + i) % orgs.length]!, { attributes: { producedAt } }));
+        const events = Array.from({ length: Math.min(perTick, total - sent) }, (_, i) => sampleEvent(catalog, 'USER_CREATED', orgs[(sent + i) % orgs.length]!, { attributes: { producedAt } }));
         const values = await Promise.all(events.map((event) => registry.encode(ids.user, event)));
         await producer.send({ topic: config.topics.userEvents, messages: values.map((value) => ({ value })) });
       }
