@@ -45,16 +45,48 @@ async function startReceiver(): Promise<{ url: string; stats: () => Promise<Stat
   };
 }
 
-function configFor(services: Awaited<ReturnType<typeof benchServices>>): Readonly<ConnectorConfig> {
+/** The environment of one benchmark run: fresh topic and group names, plain HTTP to the local receiver allowed. */
+function envFor(services: Awaited<ReturnType<typeof benchServices>>): Record<string, string> {
   const id = randomUUID().slice(0, 8);
-  return loadConfig({
+  return {
     NODE_ENV: 'test', LOG_LEVEL: 'error', KAFKA_BROKERS: services.kafkaBrokers.join(','), SCHEMA_REGISTRY_URL: services.schemaRegistryUrl,
     DATABASE_URL: services.databaseUrl, SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64'), TOPIC_REPLICATION_FACTOR: '1',
     TOPIC_USER_EVENTS: `bd-${id}.user-events`, TOPIC_GROUP_EVENTS: `bd-${id}.group-events`, TOPIC_AUTH_EVENTS: `bd-${id}.auth-events`,
     TOPIC_DELIVERIES: `bd-${id}.deliveries`, TOPIC_INGEST_DLQ: `bd-${id}.ingest-dlq`, TOPIC_DELIVERIES_DLQ: `bd-${id}.dlq`, TOPIC_ATTEMPTS: `bd-${id}.attempts`,
     TOPIC_RETRY_PREFIX: `bd-${id}.retry`, ROUTER_GROUP_ID: `bd-${id}-router`, ROUTER_TRANSACTIONAL_ID: `bd-${id}-router`, DELIVERER_GROUP_ID: `bd-${id}-deliverer`,
     ATTEMPTS_SINK_GROUP_ID: `bd-${id}-sink`, DELIVERER_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT), HTTP_ALLOW_PLAIN_HTTP: 'true', HTTP_SSRF_ALLOWLIST: '127.0.0.1', SERVER_PORT: '0',
+  };
+}
+
+/**
+ * A connector role in its own process, as docker-compose and the image run
+ * it; resolves once it logs that it is running (its consumer has joined).
+ */
+async function startRoleProcess(role: 'router' | 'deliverer', env: Record<string, string>): Promise<{ stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'connector/main.ts', role], {
+    env: { PATH: process.env['PATH'] ?? '', ...env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  await new Promise<void>((resolve, reject) => {
+    let seen = '';
+    const onData = (chunk: Buffer): void => {
+      seen = (seen + chunk.toString()).slice(-10_000);
+      if (seen.includes('"msg":"connector running"')) {
+        child.stdout!.off('data', onData);
+        child.stdout!.resume();
+        resolve();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${role} exited with ${code} before it was running`)));
+  });
+  return {
+    stop: async () => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 async function createWebhooks(pool: Pool, config: Readonly<ConnectorConfig>, organization: string, urls: string[]): Promise<string[]> {
@@ -83,6 +115,27 @@ async function produceTasks(config: Readonly<ConnectorConfig>, organization: str
     await producer.send({ topic: config.topics.deliveries, messages });
   }
   await producer.disconnect();
+}
+
+/** Milliseconds from each event's production to its task being readable (committed) on the deliveries topic. */
+async function watchTasks(config: Readonly<ConnectorConfig>, expected: number): Promise<{ done: Promise<number[]> }> {
+  const consumer = createKafka(config.kafka, log, 'bench-watch').consumer({ groupId: `${config.deliverer.groupId}-watch`, readUncommitted: false, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [config.topics.deliveries], fromBeginning: true });
+  const delays: number[] = [];
+  const done = new Promise<number[]>((resolve) => {
+    void consumer.run({
+      eachBatch: async ({ batch }) => {
+        const now = Date.now();
+        for (const message of batch.messages) {
+          const producedAt = Number(/"producedAt":"?(\d+)/.exec(message.value?.toString() ?? '')?.[1] ?? 0);
+          if (producedAt > 0) delays.push(now - producedAt);
+        }
+        if (delays.length >= expected) resolve(delays);
+      },
+    });
+  });
+  return { done: done.finally(() => consumer.disconnect()) };
 }
 
 async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
@@ -125,14 +178,15 @@ async function main(): Promise<void> {
   const pool = createPool({ url: services.databaseUrl, max: 4, applicationName: 'bench' }, log);
   const receiver = await startReceiver();
   const results: Record<string, unknown> = {};
-  const run = async (label: string, body: (config: Readonly<ConnectorConfig>, org: string, parts: RunningPart[]) => Promise<void>) => {
+  const run = async (label: string, body: (config: Readonly<ConnectorConfig>, org: string, parts: RunningPart[], env: Record<string, string>) => Promise<void>) => {
     process.stdout.write(`\n${label}… `);
-    const config = configFor(services);
+    const env = envFor(services);
+    const config = loadConfig(env);
     const kafka = createKafka(config.kafka, log, 'bench');
     await ensureTopics(kafka, [...connectorTopics(config), ...['userEvents', 'groupEvents', 'authEvents'].map((k) => ({ topic: config.topics[k as 'userEvents'], numPartitions: 3 }))], 1);
     const parts: RunningPart[] = [];
     try {
-      await body(config, `bench-${randomUUID().slice(0, 8)}`, parts);
+      await body(config, `bench-${randomUUID().slice(0, 8)}`, parts, env);
     } finally {
       await stopParts(parts, log);
       await receiver.reset();
@@ -156,19 +210,25 @@ async function main(): Promise<void> {
   const latencyResults: unknown[] = [];
   for (const webhookCount of values.webhooks.split(',').map(Number)) {
     if (!wanted('latency')) break;
-    await run(`2. end-to-end latency, ${values.rate}/s over ${webhookCount} webhook(s)`, async (config, org, parts) => {
+    await run(`2. end-to-end latency, ${values.rate}/s over ${webhookCount} webhook(s)`, async (config, org, parts, env) => {
       const rate = Number(values.rate);
       const seconds = Number(values.seconds);
       const registry = createSchemaRegistryClient(config.schemaRegistry);
       const ids = await registerSchemas(registry, config);
       const orgs = Array.from({ length: webhookCount }, (_, i) => `${org}-${i}`);
       for (const [i, o] of orgs.entries()) await createWebhooks(pool, config, o, [`${receiver.url}/fast/e2e-${i}`]);
-      parts.push(...(await startRole('router', config, log)).parts, ...(await startRole('deliverer', config, log)).parts);
+      // Router and deliverer each in a process of their own, as deployed; this process only produces.
+      for (const role of ['router', 'deliverer'] as const) {
+        const child = await startRoleProcess(role, env);
+        parts.push({ name: role, stop: child.stop });
+      }
       // One long-lived producer: the clock starts when a record is handed to Kafka, not before a connection is set up.
       const producer = createProducer(createKafka(config.kafka, log, 'bench-e2e'));
       await producer.connect();
       const catalog = loadEventCatalog();
       const total = rate * seconds;
+      // Where the time goes: when each task becomes visible to a read_committed reader (the router's share).
+      const taskWatch = await watchTasks(config, total);
       // An even rate: a small batch every 10 ms, not bursts of a tenth of a second's events at once,
       // which would queue 50 events behind each other at a single webhook (its sends are serial by design).
       const perTick = Math.max(1, Math.round(rate / 100));
@@ -184,7 +244,11 @@ async function main(): Promise<void> {
       await producer.disconnect();
       await until(async () => (await receiver.stats()).fast >= total, 120_000);
       const latencies = (await receiver.stats()).latencies.sort((a, b) => a - b);
-      const row = { rate, seconds, webhooks: webhookCount, events: total, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies.at(-1), targetP99Ms: 100 };
+      const routed = (await taskWatch.done).sort((a, b) => a - b);
+      const row = {
+        rate, seconds, webhooks: webhookCount, events: total, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies.at(-1), targetP99Ms: 100,
+        routedP50Ms: percentile(routed, 50), routedP99Ms: percentile(routed, 99),
+      };
       latencyResults.push(row);
       console.log(JSON.stringify(row));
     });
