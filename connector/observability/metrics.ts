@@ -101,6 +101,13 @@ export const subscriptionIndexLoadedAt = new Gauge({
   registers: [metricsRegistry],
 });
 
+export const subscriptionRefreshes = new Counter({
+  name: 'webhooks_subscription_refreshes_total',
+  help: 'Subscription index refreshes by kind: `changes` applies notified webhooks one by one, `full` reloads every routable webhook (start, reconnect, safety net).',
+  labelNames: ['kind'] as const,
+  registers: [metricsRegistry],
+});
+
 export const subscriptionReloadFailures = new Counter({
   name: 'webhooks_subscription_reload_failures_total',
   help: 'Subscription index reloads that failed (Postgres unreachable); routing goes on with the last index.',

@@ -11,6 +11,20 @@ export async function loadRoutableWebhooks(pool: Pool): Promise<WebhookRoute[]> 
   return rows.map((row) => ({ id: row.id, organization: row.organization, eventTypes: row.event_types }));
 }
 
+/**
+ * The current state of some webhooks, for applying notified changes one by
+ * one: a webhook missing from the answer was deleted, one with `routable`
+ * false is disabled or unverified. Either way it leaves the index.
+ */
+export async function loadWebhookRoutes(pool: Pool, ids: readonly string[]): Promise<Array<WebhookRoute & { routable: boolean }>> {
+  const { rows } = await pool.query<{ id: string; organization: string; event_types: string[]; routable: boolean }>(
+    `SELECT id, organization, event_types, status = 'active' AND verification_status = 'verified' AS routable
+       FROM webhooks WHERE id = ANY($1::uuid[])`,
+    [ids],
+  );
+  return rows.map((row) => ({ id: row.id, organization: row.organization, eventTypes: row.event_types, routable: row.routable }));
+}
+
 interface TargetRow {
   id: string;
   organization: string;

@@ -11,11 +11,33 @@ export interface SubscriptionIndex {
   match(organization: string, eventType: string, family: string): WebhookRoute[];
 }
 
-export function buildSubscriptionIndex(routes: Iterable<WebhookRoute>): SubscriptionIndex {
+/** The index the router's subscription store keeps current, one webhook at a time as changes arrive. */
+export interface MutableSubscriptionIndex extends SubscriptionIndex {
+  /** Adds the webhook, or replaces what the index held for its id. */
+  put(route: WebhookRoute): void;
+  remove(id: string): void;
+}
+
+export function buildSubscriptionIndex(routes: Iterable<WebhookRoute> = []): MutableSubscriptionIndex {
   const byOrganization = new Map<string, Map<string, WebhookRoute[]>>();
-  let size = 0;
-  for (const route of routes) {
-    size += 1;
+  const byId = new Map<string, WebhookRoute>();
+
+  const remove = (id: string): void => {
+    const route = byId.get(id);
+    if (!route) return;
+    byId.delete(id);
+    const byPattern = byOrganization.get(route.organization)!;
+    for (const pattern of new Set(route.eventTypes)) {
+      const rest = byPattern.get(pattern)!.filter((other) => other.id !== id);
+      if (rest.length > 0) byPattern.set(pattern, rest);
+      else byPattern.delete(pattern);
+    }
+    if (byPattern.size === 0) byOrganization.delete(route.organization);
+  };
+
+  const put = (route: WebhookRoute): void => {
+    remove(route.id);
+    byId.set(route.id, route);
     let byPattern = byOrganization.get(route.organization);
     if (!byPattern) {
       byPattern = new Map();
@@ -26,7 +48,9 @@ export function buildSubscriptionIndex(routes: Iterable<WebhookRoute>): Subscrip
       if (list) list.push(route);
       else byPattern.set(pattern, [route]);
     }
-  }
+  };
+
+  for (const route of routes) put(route);
   // Built once per family, not per event: `user` → `user.*`.
   const familyKeys = new Map<string, string>();
   const familyKey = (family: string): string => {
@@ -35,7 +59,11 @@ export function buildSubscriptionIndex(routes: Iterable<WebhookRoute>): Subscrip
     return key;
   };
   return {
-    size,
+    get size() {
+      return byId.size;
+    },
+    put,
+    remove,
     match(organization, eventType, family) {
       const byPattern = byOrganization.get(organization);
       if (!byPattern) return [];

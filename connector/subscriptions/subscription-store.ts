@@ -1,80 +1,118 @@
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../observability/logger.js';
-import { subscriptionIndexLoadedAt, subscriptionIndexSize, subscriptionReloadFailures } from '../observability/metrics.js';
+import { subscriptionIndexLoadedAt, subscriptionIndexSize, subscriptionRefreshes, subscriptionReloadFailures } from '../observability/metrics.js';
 import { createChangeListener } from './change-listener.js';
-import { loadRoutableWebhooks } from './repository.js';
-import { buildSubscriptionIndex, type SubscriptionIndex } from './subscription-index.js';
+import { loadRoutableWebhooks, loadWebhookRoutes } from './repository.js';
+import { buildSubscriptionIndex, type MutableSubscriptionIndex, type SubscriptionIndex } from './subscription-index.js';
 
 export interface SubscriptionStore {
   current(): SubscriptionIndex;
   /** Loads the index once (fails if Postgres is unreachable at start) and starts following changes. */
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Resolves after the next successful reload; lets callers wait for a change to take effect. */
+  /** Resolves after the next successful refresh; lets callers wait for a change to take effect. */
   reloaded(): Promise<void>;
 }
 
+/** Past this many changed webhooks waiting at once (a bulk import), one full reload is cheaper than a lookup by id. */
+const MAX_CHANGES_BY_ID = 5_000;
+
 /**
- * Keeps the router's subscription index fresh: a full reload on every NOTIFY
- * from the webhooks trigger (coalesced), plus a periodic reload as a safety
- * net for missed notifications. When Postgres is down the last index stays in
- * use and the listener reconnects by itself (and reloads then).
+ * Keeps the router's subscription index fresh. A NOTIFY from the webhooks
+ * trigger names one webhook: only that row is read again and put into (or
+ * taken out of) the index, so a change costs the same with 100 webhooks as
+ * with 100,000. A full reload runs at start, after the listener reconnects
+ * (notifications may have been missed) and periodically as a safety net.
+ * Refreshes run one at a time, each reading the current state, so the index
+ * converges whatever order changes arrive in. When Postgres is down the last
+ * index stays in use and the listener reconnects by itself.
  */
 export function createSubscriptionStore(deps: { pool: Pool; log: Logger; reloadIntervalMs: number }): SubscriptionStore {
   const { pool, log } = deps;
-  let index = buildSubscriptionIndex([]);
+  let index: MutableSubscriptionIndex = buildSubscriptionIndex();
   let stopped = false;
   let reloadTimer: NodeJS.Timeout | undefined;
-  let reloadInFlight: Promise<void> | null = null;
-  let reloadAgain = false;
+  let refreshing: Promise<void> | null = null;
+  let fullReloadDue = false;
+  let changedIds = new Set<string>();
   let waiters: Array<() => void> = [];
 
-  const reload = async (): Promise<void> => {
-    const routes = await loadRoutableWebhooks(pool);
-    index = buildSubscriptionIndex(routes);
+  const loaded = (kind: 'full' | 'changes'): void => {
+    subscriptionRefreshes.inc({ kind });
     subscriptionIndexSize.set(index.size);
     subscriptionIndexLoadedAt.set(Date.now() / 1000);
-    log.debug({ webhooks: index.size }, 'subscription index reloaded');
     const done = waiters;
     waiters = [];
     for (const resolve of done) resolve();
   };
 
-  // Notifications arrive in bursts (bulk deletes); one reload runs at a time and one more follows it.
-  const requestReload = (): void => {
-    if (reloadInFlight) {
-      reloadAgain = true;
-      return;
+  const reloadAll = async (): Promise<void> => {
+    index = buildSubscriptionIndex(await loadRoutableWebhooks(pool));
+    log.debug({ webhooks: index.size }, 'subscription index reloaded');
+    loaded('full');
+  };
+
+  const applyChanges = async (ids: string[]): Promise<void> => {
+    const current = new Map((await loadWebhookRoutes(pool, ids)).map((route) => [route.id, route]));
+    for (const id of ids) {
+      const route = current.get(id);
+      if (route?.routable) index.put({ id: route.id, organization: route.organization, eventTypes: route.eventTypes });
+      else index.remove(id);
     }
-    reloadInFlight = reload()
+    log.debug({ changed: ids.length, webhooks: index.size }, 'subscription changes applied');
+    loaded('changes');
+  };
+
+  /** One refresh at a time; whatever arrived meanwhile runs next. */
+  const refresh = (): void => {
+    if (refreshing || stopped) return;
+    const full = fullReloadDue || changedIds.size > MAX_CHANGES_BY_ID;
+    if (!full && changedIds.size === 0) return;
+    const ids = [...changedIds];
+    fullReloadDue = false;
+    changedIds = new Set();
+    let failed = false;
+    refreshing = (full ? reloadAll() : applyChanges(ids))
       .catch((error: unknown) => {
+        failed = true;
         subscriptionReloadFailures.inc();
-        log.warn({ err: error }, 'subscription reload failed; routing with the last index');
+        // What failed is not lost: the next attempt (a notification, the timer, the listener's reconnect) reloads everything.
+        fullReloadDue = true;
+        log.warn({ err: error }, 'subscription refresh failed; routing with the last index');
       })
       .finally(() => {
-        reloadInFlight = null;
-        if (reloadAgain && !stopped) {
-          reloadAgain = false;
-          requestReload();
-        }
+        refreshing = null;
+        // Right after a failure, no immediate retry: Postgres is likely still away, and the next attempt has its triggers.
+        if (!failed && (fullReloadDue || changedIds.size > 0)) refresh();
       });
   };
 
-  const changes = createChangeListener({ pool, log, onChange: () => requestReload() });
+  const changes = createChangeListener({
+    pool,
+    log,
+    onChange: (change) => {
+      if (change) changedIds.add(change.id);
+      else fullReloadDue = true;
+      refresh();
+    },
+  });
 
   return {
     current: () => index,
     async start() {
-      await reload();
+      await reloadAll();
       await changes.start();
-      reloadTimer = setInterval(requestReload, deps.reloadIntervalMs);
+      reloadTimer = setInterval(() => {
+        fullReloadDue = true;
+        refresh();
+      }, deps.reloadIntervalMs);
       reloadTimer.unref();
     },
     async stop() {
       stopped = true;
       clearInterval(reloadTimer);
       await changes.stop();
-      await reloadInFlight;
+      await refreshing;
     },
     reloaded: () => new Promise((resolve) => waiters.push(resolve)),
   };

@@ -3,6 +3,7 @@ import { migrateUp } from '../../connector/db/migrate.js';
 import { createPool, type Pool } from '../../connector/db/pool.js';
 import { generateSigningSecret } from '../../connector/delivery/signature.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
+import { subscriptionRefreshes } from '../../connector/observability/metrics.js';
 import { createSecretBox } from '../../connector/security/encryption.js';
 import { insertWebhook } from '../../connector/subscriptions/repository.js';
 import { deactivateWebhook } from '../../connector/subscriptions/status.js';
@@ -24,7 +25,7 @@ describe('subscription index refresh', () => {
   let pool: Pool;
   let store: SubscriptionStore;
 
-  const matches = (type = 'USER_CREATED') => store.current().match(organization, type, 'user').map((r) => r.id);
+  const matches = (type = 'USER_CREATED', family = 'user') => store.current().match(organization, type, family).map((r) => r.id);
   const addWebhook = (overrides: { verified?: boolean; eventTypes?: string[] } = {}) =>
     insertWebhook(pool, box, { organization, name: 'w', url: 'https://example.com/h', eventTypes: ['USER_CREATED'], owner: 't', verified: true, signingSecret: generateSigningSecret(), ...overrides });
 
@@ -52,6 +53,21 @@ describe('subscription index refresh', () => {
 
     await deactivateWebhook(pool, id, 'test');
     await waitFor('the disabled webhook to leave the index', () => !matches().includes(id), 5000);
+  });
+
+  it('applies a change by reading that webhook alone, not by reloading every webhook', async () => {
+    const refreshes = async (kind: 'full' | 'changes'): Promise<number> =>
+      (await subscriptionRefreshes.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0;
+    const id = await addWebhook();
+    await waitFor('the new webhook in the index', () => matches().includes(id), 5000);
+    const fullBefore = await refreshes('full');
+    const changesBefore = await refreshes('changes');
+    await pool.query(`UPDATE webhooks SET event_types = ARRAY['group.*'] WHERE id = $1`, [id]);
+    await waitFor('the webhook under its new pattern', () => matches('GROUP_CREATED', 'group').includes(id) && !matches().includes(id), 5000);
+    await pool.query('DELETE FROM webhooks WHERE id = $1', [id]);
+    await waitFor('the deleted webhook to leave the index', () => !matches('GROUP_CREATED', 'group').includes(id), 5000);
+    expect(await refreshes('changes')).toBeGreaterThanOrEqual(changesBefore + 1);
+    expect(await refreshes('full')).toBe(fullBefore);
   });
 
   it('reconnects its listener after the connection is killed and catches up on missed changes', async () => {

@@ -37,3 +37,34 @@ describe('buildSubscriptionIndex', () => {
     expect(index.size).toBe(5);
   });
 });
+
+describe('subscription index updates', () => {
+  it('moves a webhook to its new patterns and organization when it is put again', () => {
+    const index = buildSubscriptionIndex([
+      { id: 'a', organization: 'acme', eventTypes: ['USER_CREATED'] },
+      { id: 'b', organization: 'acme', eventTypes: ['USER_CREATED'] },
+    ]);
+    index.put({ id: 'a', organization: 'acme', eventTypes: ['group.*'] });
+    expect(index.match('acme', 'USER_CREATED', 'user').map((r) => r.id)).toEqual(['b']);
+    expect(index.match('acme', 'GROUP_CREATED', 'group').map((r) => r.id)).toEqual(['a']);
+    index.put({ id: 'a', organization: 'globex', eventTypes: ['*'] });
+    expect(index.match('acme', 'GROUP_CREATED', 'group')).toEqual([]);
+    expect(index.match('globex', 'USER_LOGIN', 'auth').map((r) => r.id)).toEqual(['a']);
+    expect(index.size).toBe(2);
+  });
+
+  it('removes a webhook from every pattern, and ignores ids it does not hold', () => {
+    const index = buildSubscriptionIndex([{ id: 'a', organization: 'acme', eventTypes: ['USER_CREATED', 'user.*', '*'] }]);
+    index.remove('a');
+    index.remove('never-there');
+    expect(index.match('acme', 'USER_CREATED', 'user')).toEqual([]);
+    expect(index.size).toBe(0);
+  });
+
+  it('hands out copies: a later change does not alter a match already returned', () => {
+    const index = buildSubscriptionIndex([{ id: 'a', organization: 'acme', eventTypes: ['USER_CREATED'] }]);
+    const before = index.match('acme', 'USER_CREATED', 'user');
+    index.put({ id: 'b', organization: 'acme', eventTypes: ['USER_CREATED'] });
+    expect(before.map((r) => r.id)).toEqual(['a']);
+  });
+});
