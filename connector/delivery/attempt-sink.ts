@@ -2,6 +2,7 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../observability/logger.js';
 import { CONSUMER_MAX_WAIT_MS } from '../kafka/client.js';
+import { attemptRowsOf } from './attempt-record.js';
 
 export interface AttemptSinkDeps {
   kafka: Kafka;
@@ -16,7 +17,8 @@ export interface AttemptSinkDeps {
 const RETENTION_INTERVAL_MS = 3_600_000;
 
 /**
- * Writes the attempts topic into `delivery_attempts`, one INSERT per batch,
+ * Writes the attempts topic into `delivery_attempts` (a message holds a pack
+ * of records, or one from an earlier release), one INSERT per batch,
  * idempotent on attempt id. Offsets move only after the rows are in, so when
  * Postgres is down deliveries go on and the sink catches up afterwards.
  */
@@ -27,9 +29,9 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
   const handleBatch = async ({ batch }: EachBatchPayload): Promise<void> => {
     const records = batch.messages.flatMap((m) => {
       try {
-        return [JSON.parse(m.value?.toString() ?? '') as Record<string, unknown>];
+        return attemptRowsOf(m.value?.toString() ?? '');
       } catch {
-        deps.log.warn({ offset: m.offset }, 'attempt record is not JSON; skipped');
+        deps.log.warn({ offset: m.offset }, 'attempt message is not JSON attempt records; skipped');
         return [];
       }
     });

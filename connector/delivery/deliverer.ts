@@ -90,8 +90,18 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   };
 
   let stopping = false;
-  /** Attempt-log writes of finished tasks not yet acknowledged; stop waits for them so it can commit those tasks. */
-  const pendingLogs = new Set<Promise<void>>();
+  /**
+   * Attempt-log writes of finished tasks not yet acknowledged; stop waits for
+   * them so it can commit those tasks. A count and one waiter rather than a
+   * set of promises: this is per delivery.
+   */
+  let pendingLogs = 0;
+  let logsSettled: (() => void) | null = null;
+  const logSettled = (): void => {
+    pendingLogs -= 1;
+    if (pendingLogs === 0 && logsSettled) logsSettled();
+  };
+  const allLogsSettled = (): Promise<void> => (pendingLogs === 0 ? Promise.resolve() : new Promise((resolve) => (logsSettled = resolve)));
   const scheduler = createKeyedScheduler<Item>(deps.maxInFlight, async (_key, item) => {
     // Revoked: not started, not finished, so not committed; the next owner delivers it.
     if (item.state.revoked) return;
@@ -104,12 +114,17 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     try {
       const { logged } = await runTask(item);
       // The webhook's next task may start now; the offset counts as finished once the attempt log has it.
-      const recorded = logged.then(
-        () => void item.state.tracker.finish(item.offset),
-        (error: unknown) => log.warn({ err: error, offset: String(item.offset) }, 'attempt log write failed; the task stays uncommitted and is redelivered after a restart'),
+      pendingLogs += 1;
+      logged.then(
+        () => {
+          item.state.tracker.finish(item.offset);
+          logSettled();
+        },
+        (error: unknown) => {
+          log.warn({ err: error, offset: String(item.offset) }, 'attempt log write failed; the task stays uncommitted and is redelivered after a restart');
+          logSettled();
+        },
       );
-      pendingLogs.add(recorded);
-      void recorded.finally(() => pendingLogs.delete(recorded));
     } catch {
       // Aborted by shutdown: left unfinished, so it is not committed and comes back after a restart.
     }
@@ -175,7 +190,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       // Finished means sent and in the attempt log: without the second wait, tasks sent in the
       // last linger window would stay uncommitted and be sent again after a restart.
       const drained = await Promise.race([
-        scheduler.idle().then(() => Promise.allSettled([...pendingLogs])).then(() => true),
+        scheduler.idle().then(allLogsSettled).then(() => true),
         new Promise<false>((resolve) => setTimeout(() => resolve(false), deps.drainTimeoutMs).unref()),
       ]);
       if (!drained) log.warn({ buffered: scheduler.buffered }, 'shutdown: unfinished deliveries are left uncommitted and will be redelivered');

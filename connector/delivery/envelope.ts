@@ -8,21 +8,40 @@ export interface EnvelopeWebhook {
 }
 
 /**
- * The request body in the webhook's chosen format:
+ * A request body around its payload: `body = head + payloadJson(event) + tail`.
+ * Every format carries the event's payload verbatim, so the delivery log
+ * keeps the frame and the event, not the payload a second time inside the
+ * body (see attempt-record.ts).
+ */
+export interface BodyFrame {
+  head: string;
+  tail: string;
+}
+
+/** The event's payload as every body embeds it. */
+export function payloadJson(event: CanonicalEvent): string {
+  // A task without a payload (only a malformed one) still gets a valid body.
+  return JSON.stringify(event.payload) ?? 'null';
+}
+
+/** `{...envelope, [field]: payload}` as JSON, the payload spliced in as the last member. */
+function frameAround(envelope: Record<string, unknown>, field: string): BodyFrame {
+  const json = JSON.stringify(envelope);
+  return { head: `${json.slice(0, -1)},"${field}":`, tail: '}' };
+}
+
+/**
+ * The body's frame in the webhook's chosen format:
  * - `parallelworks` (seed 000): `{ type, webhook: { id, organization, name }, payload }`;
  * - `cidaas` (seed 002): `{ event_time, event_type, current_context, data }`;
  * - `cloudevents`: CloudEvents 1.0 structured JSON.
  */
-export function buildBody(format: BodyFormat, event: CanonicalEvent, webhook: EnvelopeWebhook, messageId: string): string {
+export function bodyFrame(format: BodyFormat, event: CanonicalEvent, webhook: EnvelopeWebhook, messageId: string): BodyFrame {
   switch (format) {
     case 'parallelworks':
-      return JSON.stringify({
-        type: event.eventType,
-        webhook: { id: webhook.id, organization: webhook.organization, name: webhook.name },
-        payload: event.payload,
-      });
+      return frameAround({ type: event.eventType, webhook: { id: webhook.id, organization: webhook.organization, name: webhook.name } }, 'payload');
     case 'cidaas':
-      return JSON.stringify({
+      return frameAround({
         event_time: new Date(event.occurredAt).toISOString(),
         event_type: event.eventType,
         current_context: {
@@ -32,10 +51,9 @@ export function buildBody(format: BodyFormat, event: CanonicalEvent, webhook: En
           event_id: event.eventId,
           webhook_id: webhook.id,
         },
-        data: event.payload,
-      });
+      }, 'data');
     case 'cloudevents':
-      return JSON.stringify({
+      return frameAround({
         specversion: '1.0',
         id: messageId,
         source: event.source,
@@ -43,7 +61,12 @@ export function buildBody(format: BodyFormat, event: CanonicalEvent, webhook: En
         time: new Date(event.occurredAt).toISOString(),
         subject: event.organization,
         datacontenttype: 'application/json',
-        data: event.payload,
-      });
+      }, 'data');
   }
+}
+
+/** The request body in the webhook's chosen format (see bodyFrame). */
+export function buildBody(format: BodyFormat, event: CanonicalEvent, webhook: EnvelopeWebhook, messageId: string): string {
+  const frame = bodyFrame(format, event, webhook, messageId);
+  return frame.head + payloadJson(event) + frame.tail;
 }

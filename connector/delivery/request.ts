@@ -1,27 +1,37 @@
 import type { WebhookTarget } from '../subscriptions/webhook.js';
-import { buildBody } from './envelope.js';
+import { bodyFrame, payloadJson, type BodyFrame } from './envelope.js';
 import { signatureHeader } from './signature.js';
 import type { DeliveryTask } from './task.js';
 
 export interface WebhookRequest {
   headers: Record<string, string>;
+  /** What the delivery log may keep: every header but the signature and the API key. */
+  loggableHeaders: Record<string, string>;
   body: string;
+  /** `body` around the event's payload (see envelope.ts). */
+  frame: BodyFrame;
 }
 
-/** Headers the delivery log may keep: everything but credentials and signatures. */
-export const isLoggableHeader = (name: string, apiKeyHeader: string | null): boolean =>
-  name !== 'webhook-signature' && name !== apiKeyHeader?.toLowerCase();
-
-/** The signed request for one attempt (Standard Webhooks headers, plus the webhook's API key header). */
-export function buildWebhookRequest(task: DeliveryTask, target: WebhookTarget, nowSeconds: number, userAgent: string): WebhookRequest {
-  const body = buildBody(target.bodyFormat, task.event, target, task.taskId);
-  const headers: Record<string, string> = {
+/**
+ * The signed request for one attempt (Standard Webhooks headers, plus the
+ * webhook's API key header). `payload` is the event's payload as JSON, when
+ * the caller already has it (a task retried in place sends the same payload).
+ */
+export function buildWebhookRequest(task: DeliveryTask, target: WebhookTarget, nowSeconds: number, userAgent: string, payload = payloadJson(task.event)): WebhookRequest {
+  const frame = bodyFrame(target.bodyFormat, task.event, target, task.taskId);
+  const body = frame.head + payload + frame.tail;
+  const loggableHeaders: Record<string, string> = {
     'content-type': 'application/json',
     'user-agent': userAgent,
     'webhook-id': task.taskId,
     'webhook-timestamp': String(nowSeconds),
-    'webhook-signature': signatureHeader(target.signingSecrets, task.taskId, nowSeconds, body),
   };
-  if (target.apiKey) headers[target.apiKey.header.toLowerCase()] = target.apiKey.value;
-  return { headers, body };
+  const headers: Record<string, string> = { ...loggableHeaders, 'webhook-signature': signatureHeader(target.signingSecrets, task.taskId, nowSeconds, body) };
+  if (target.apiKey) {
+    const name = target.apiKey.header.toLowerCase();
+    headers[name] = target.apiKey.value;
+    // An API key sent under a standard header's name replaces it, and is a credential all the same.
+    if (name in loggableHeaders) delete loggableHeaders[name];
+  }
+  return { headers, loggableHeaders, body, frame };
 }

@@ -13,7 +13,8 @@ import { attemptRecord, type AttemptRecord } from './attempt-record.js';
 import { admit, CLOSED, recordFailure, recordSuccess, type BreakerPolicy, type BreakerState } from './circuit-breaker.js';
 import type { HttpSender } from './http-sender.js';
 import { decideOutcome, statusClass, type AttemptResult } from './outcome.js';
-import { buildWebhookRequest, isLoggableHeader } from './request.js';
+import { payloadJson } from './envelope.js';
+import { buildWebhookRequest } from './request.js';
 import { nextRetry, type RetrySchedule } from './retry-schedule.js';
 import { encodeTask, type DeliveryTask } from './task.js';
 
@@ -73,73 +74,82 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
   };
 
   /** One HTTP attempt, or none when the endpoint's circuit is open. */
-  const attempt = async (task: DeliveryTask, target: WebhookTarget) => {
+  const attempt = async (task: DeliveryTask, target: WebhookTarget, payload: string) => {
     const admission = admit(breakers.get(target.id) ?? CLOSED, now());
     setBreaker(target.id, admission.state);
-    const request = buildWebhookRequest(task, target, Math.floor(now() / 1000), deps.userAgent);
-    const loggable = Object.fromEntries(Object.entries(request.headers).filter(([name]) => isLoggableHeader(name, target.apiKey?.header ?? null)));
+    const request = buildWebhookRequest(task, target, Math.floor(now() / 1000), deps.userAgent, payload);
     if (!admission.allowed) {
       const result: AttemptResult = { kind: 'error', code: 'CIRCUIT_OPEN', message: 'endpoint circuit is open after repeated failures; not sent', retryable: true };
-      return { result, request, loggable, responseBody: '', durationMs: 0, sent: false };
+      return { result, request, responseBody: '', durationMs: 0, sent: false };
     }
     deliveriesInFlight.inc();
     try {
       const sent = await deps.sender.post(target.url, request.headers, request.body);
       httpRequestDuration.observe({ status_class: statusClass(sent.result) }, sent.durationMs / 1000);
-      return { result: sent.result, request, loggable, responseBody: sent.responseExcerpt, durationMs: sent.durationMs, sent: true };
+      return { result: sent.result, request, responseBody: sent.responseExcerpt, durationMs: sent.durationMs, sent: true };
     } finally {
       deliveriesInFlight.dec();
     }
   };
 
+  // Shared by every task rather than closures made per task: this runs for every delivery.
+  // `logged` reports a failed write to the caller; should the handler throw before returning it
+  // (shutdown, Kafka down), a failed write must not become an unhandled rejection.
+  const logAttempt = (records: Array<Promise<void>>, record: AttemptRecord): void => {
+    const written = deps.attempts.record(record);
+    written.catch(() => undefined);
+    records.push(written);
+  };
+  const done = (records: Array<Promise<void>>): { logged: Promise<void> } => ({
+    logged: records.length === 1 ? records[0]! : Promise.all(records).then(() => undefined),
+  });
+
   return async function handle(initial, signal) {
     let task = initial;
     const records: Array<Promise<void>> = [];
-    const done = () => ({ logged: Promise.all(records).then(() => undefined) });
-    // `logged` reports a failed write to the caller; should the handler throw before returning it
-    // (shutdown, Kafka down), a failed write must not become an unhandled rejection.
-    const logAttempt = (record: AttemptRecord): void => {
-      const written = deps.attempts.record(record);
-      written.catch(() => undefined);
-      records.push(written);
-    };
+    // Retries in place send the same event: its payload is serialized once.
+    let payload: string | undefined;
     for (;;) {
       const target = await deps.targets.get(task.webhookId);
       if (!target || !target.deliverable) {
         // Deleted, disabled or unverified since routing: the admin's latest word wins.
         deliveries.inc({ outcome: 'skipped', status_class: 'none' });
-        logAttempt(attemptRecord({ task, outcome: 'skipped', reason: 'webhook deleted, inactive or unverified', now: now() }));
-        return done();
+        logAttempt(records, attemptRecord({ task, outcome: 'skipped', reason: 'webhook deleted, inactive or unverified', now: now() }));
+        return done(records);
       }
-      const tried = await attempt(task, target);
+      payload ??= payloadJson(task.event);
+      const tried = await attempt(task, target, payload);
       const outcome = decideOutcome(tried.result, now());
       const cls = statusClass(tried.result);
       if (tried.sent) setBreaker(target.id, outcome.decision === 'delivered' ? recordSuccess() : recordFailure(breakers.get(target.id) ?? CLOSED, deps.breakerPolicy, now()));
-      const common = { task, result: tried.result, requestHeaders: tried.loggable, requestBody: tried.request.body, responseBody: tried.responseBody, durationMs: tried.durationMs };
-      deps.log.debug({ webhookId: task.webhookId, taskId: task.taskId, attempt: task.attempt, statusClass: cls, decision: outcome.decision }, 'delivery attempt');
+      const common = {
+        task, result: tried.result, requestHeaders: tried.request.loggableHeaders, requestBodyFrame: tried.request.frame, responseBody: tried.responseBody, durationMs: tried.durationMs,
+      };
+      // Built only when it would be written: this runs for every delivery.
+      if (deps.log.isLevelEnabled('debug')) deps.log.debug({ webhookId: task.webhookId, taskId: task.taskId, attempt: task.attempt, statusClass: cls, decision: outcome.decision }, 'delivery attempt');
 
       if (outcome.decision === 'delivered') {
         deliveries.inc({ outcome: 'delivered', status_class: cls });
         endToEndLatency.observe(Math.max(0, now() - task.event.occurredAt) / 1000);
-        logAttempt(attemptRecord({ ...common, outcome: 'delivered', now: now() }));
+        logAttempt(records, attemptRecord({ ...common, outcome: 'delivered', now: now() }));
         await deps.failures.success(target.id);
-        return done();
+        return done(records);
       }
       if (outcome.decision === 'disable') {
         deliveries.inc({ outcome: 'dead_letter', status_class: cls });
         webhooksAutoDisabled.inc({ reason: 'gone' });
         await deactivateWebhook(deps.pool, target.id, `Disabled automatically: the endpoint answered 410 Gone on ${new Date(now()).toISOString()}`);
         deps.targets.invalidate(target.id);
-        logAttempt(attemptRecord({ ...common, outcome: 'disabled', reason: outcome.reason, now: now() }));
+        logAttempt(records, attemptRecord({ ...common, outcome: 'disabled', reason: outcome.reason, now: now() }));
         await deadLetter(task, 'ENDPOINT_GONE', outcome.reason);
-        return done();
+        return done(records);
       }
       if (outcome.decision === 'final') {
         deliveries.inc({ outcome: 'dead_letter', status_class: cls });
-        logAttempt(attemptRecord({ ...common, outcome: 'dead_letter', reason: outcome.reason, now: now() }));
+        logAttempt(records, attemptRecord({ ...common, outcome: 'dead_letter', reason: outcome.reason, now: now() }));
         await deps.failures.failure(target.id);
         await deadLetter(task, tried.result.kind === 'error' ? tried.result.code : 'NON_RETRYABLE_STATUS', outcome.reason);
-        return done();
+        return done(records);
       }
 
       // Retryable failure.
@@ -147,19 +157,19 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
         webhooksAutoDisabled.inc({ reason: 'failing' });
         deps.targets.invalidate(target.id);
         deliveries.inc({ outcome: 'dead_letter', status_class: cls });
-        logAttempt(attemptRecord({ ...common, outcome: 'disabled', reason: 'auto-disabled after failing for the whole window', now: now() }));
+        logAttempt(records, attemptRecord({ ...common, outcome: 'disabled', reason: 'auto-disabled after failing for the whole window', now: now() }));
         await deadLetter(task, 'WEBHOOK_AUTO_DISABLED', outcome.reason);
-        return done();
+        return done(records);
       }
       const step = nextRetry(deps.schedule, task.attempt, now(), random(), outcome.retryAfterMs);
       if (step.kind === 'exhausted') {
         deliveries.inc({ outcome: 'dead_letter', status_class: cls });
-        logAttempt(attemptRecord({ ...common, outcome: 'dead_letter', reason: `retries exhausted: ${outcome.reason}`, now: now() }));
+        logAttempt(records, attemptRecord({ ...common, outcome: 'dead_letter', reason: `retries exhausted: ${outcome.reason}`, now: now() }));
         await deadLetter(task, 'RETRIES_EXHAUSTED', outcome.reason);
-        return done();
+        return done(records);
       }
       deliveries.inc({ outcome: 'retry', status_class: cls });
-      logAttempt(attemptRecord({ ...common, outcome: 'retry', reason: outcome.reason, nextRetryAt: step.dueAt, now: now() }));
+      logAttempt(records, attemptRecord({ ...common, outcome: 'retry', reason: outcome.reason, nextRetryAt: step.dueAt, now: now() }));
       const next: DeliveryTask = { ...task, attempt: task.attempt + 1 };
       if (target.ordering === 'strict') {
         // Strict ordering holds this webhook's queue: wait here, then try the same task again.
@@ -173,7 +183,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
         topic: deps.retryTopic(step.tierLabel),
         messages: [{ key: task.webhookId, value: encodeTask(next), headers: { 'retry.due-at': String(step.dueAt), 'retry.reason': outcome.reason } }],
       });
-      return done();
+      return done(records);
     }
   };
 }

@@ -89,6 +89,9 @@ describe('delivery outcomes', () => {
     expect(decodeTask(letter.value).taskId).toBe(task!.taskId);
     const [logged] = await waitFor('the attempt row', async () => (await attempts(hook.id))[0] && (await attempts(hook.id)), 15_000);
     expect(logged).toMatchObject({ outcome: 'dead_letter', status: 400, response_body: 'bad payload', attempt: 1, task_id: task!.taskId });
+    // The log's request body is the one sent, byte for byte (the attempt record carries it as a frame around the event's payload).
+    expect(logged!['request_body']).toBe(hook.receiver.requests[0]!.body);
+    expect(logged).toMatchObject({ event_id: task!.event.eventId, event_type: task!.event.eventType, event: task!.event });
     const headers = logged!['request_headers'] as Record<string, string>;
     expect(headers['webhook-id']).toBe(task!.taskId);
     expect(headers).not.toHaveProperty('webhook-signature');

@@ -1,6 +1,6 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { generateSigningSecret, sign, signatureHeader } from '../../connector/delivery/signature.js';
+import { generateSigningSecret, hmacPads, hmacSha256Base64, sign, signatureHeader } from '../../connector/delivery/signature.js';
 
 describe('Standard Webhooks signatures', () => {
   // The example of the Standard Webhooks specification: secret, id, timestamp, body and the expected signature.
@@ -34,5 +34,16 @@ describe('the receiver-side verifier (scripts/lib/verify-signature.ts)', () => {
     expect(verifyStandardWebhook(generateSigningSecret(), headers, '{"a":1}', 300, 1000)).toBe(false);
     expect(verifyStandardWebhook(current, headers, '{"a":2}', 300, 1000)).toBe(false);
     expect(verifyStandardWebhook(current, headers, '{"a":1}', 300, 1400)).toBe(false);
+  });
+});
+
+describe('HMAC-SHA256 from prepared pads', () => {
+  it('equals createHmac for short, block-sized and long keys and for non-ASCII messages', () => {
+    for (const keyBytes of [0, 1, 24, 63, 64, 65, 200]) {
+      const key = randomBytes(keyBytes);
+      for (const message of ['', 'msg_1.100.{}', `msg_2.1614265330.${JSON.stringify({ name: 'Zoë 🎉', text: 'x'.repeat(300) })}`]) {
+        expect(hmacSha256Base64(hmacPads(key), message)).toBe(createHmac('sha256', key).update(message).digest('base64'));
+      }
+    }
   });
 });

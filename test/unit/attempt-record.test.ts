@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { createAttemptLog, packAttempts } from '../../connector/delivery/attempt-log.js';
+import { attemptRecord, attemptRowsOf } from '../../connector/delivery/attempt-record.js';
+import { buildBody } from '../../connector/delivery/envelope.js';
+import { buildWebhookRequest } from '../../connector/delivery/request.js';
+import type { DeliveryTask } from '../../connector/delivery/task.js';
+import type { WebhookTarget } from '../../connector/subscriptions/webhook.js';
+import type { Producer } from 'kafkajs';
+
+const task: DeliveryTask = {
+  v: 1,
+  taskId: 'msg_1',
+  webhookId: '0b5e7c3e-61a4-4a4e-9d2e-6f1b1f7f2c11',
+  organization: 'acme',
+  attempt: 2,
+  routedAt: 1_790_000_000_000,
+  event: {
+    eventId: 'evt-1', eventType: 'USER_CREATED', family: 'user', occurredAt: 1_789_999_999_000, organization: 'acme', actor: null, source: 'idp',
+    payload: { username: 'zoë', note: 'quote " backslash \\ and \u2028 survive', n: 1.5e-7, big: 2 ** 64, nested: { list: [1, 'two', null] } },
+  },
+};
+const target: WebhookTarget = {
+  id: task.webhookId, organization: 'acme', name: 'hook', url: 'https://example.com/hook', bodyFormat: 'parallelworks', ordering: 'relaxed',
+  signingSecrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'], apiKey: { header: 'X-Api-Key', value: 'secret-key' }, deliverable: true,
+};
+
+describe('attempt records', () => {
+  it('carry the request body as a frame around the payload, and the sink rebuilds it byte for byte in every format', () => {
+    for (const bodyFormat of ['parallelworks', 'cidaas', 'cloudevents'] as const) {
+      const request = buildWebhookRequest(task, { ...target, bodyFormat }, 1_790_000_000, 'ua/1');
+      expect(request.body).toBe(buildBody(bodyFormat, task.event, target, task.taskId));
+      const record = attemptRecord({
+        task, outcome: 'delivered', result: { kind: 'response', status: 204 }, requestHeaders: request.loggableHeaders, requestBodyFrame: request.frame,
+        responseBody: '', durationMs: 12.4, now: 1_790_000_000_500,
+      });
+      const json = JSON.stringify(record);
+      expect(json.split('"username":"zoë"')).toHaveLength(2); // the payload once, in the event
+      const [row] = attemptRowsOf(json);
+      expect(row).toMatchObject({ requestBody: request.body, eventId: 'evt-1', eventType: 'USER_CREATED', status: 204, durationMs: 12, attemptedAt: '2026-09-21T14:13:20.500Z' });
+      expect(row).not.toHaveProperty('requestBodyFrame');
+      expect(row).not.toHaveProperty('v');
+    }
+  });
+
+  it('log the headers without the signature and the API key', () => {
+    const request = buildWebhookRequest(task, target, 1_790_000_000, 'ua/1');
+    expect(request.headers).toHaveProperty('webhook-signature');
+    expect(request.headers['x-api-key']).toBe('secret-key');
+    expect(request.loggableHeaders).toEqual({ 'content-type': 'application/json', 'user-agent': 'ua/1', 'webhook-id': 'msg_1', 'webhook-timestamp': '1790000000' });
+    // An API key under a standard header's name is a credential too.
+    const shadowing = buildWebhookRequest(task, { ...target, apiKey: { header: 'User-Agent', value: 'k' } }, 1, 'ua/1');
+    expect(shadowing.headers['user-agent']).toBe('k');
+    expect(shadowing.loggableHeaders).not.toHaveProperty('user-agent');
+  });
+
+  it('of skipped attempts have no request body', () => {
+    const [row] = attemptRowsOf(JSON.stringify(attemptRecord({ task, outcome: 'skipped', reason: 'gone', now: 0 })));
+    expect(row).toMatchObject({ requestBody: null, errorMessage: 'gone', requestHeaders: {} });
+  });
+
+  it('of the earlier shape (one object per message, whole request body) are read as they are', () => {
+    const earlier = { attemptId: 'a1', taskId: 'msg_1', eventId: 'evt-1', requestBody: '{"x":1}', event: task.event };
+    expect(attemptRowsOf(JSON.stringify(earlier))).toEqual([earlier]);
+  });
+
+  it('that are not JSON objects are refused', () => {
+    expect(() => attemptRowsOf('[1]')).toThrow();
+    expect(() => attemptRowsOf('null')).toThrow();
+    expect(() => attemptRowsOf('{')).toThrow();
+  });
+});
+
+describe('packAttempts', () => {
+  it('packs consecutive records as JSON arrays within the byte bound, a larger record alone', () => {
+    const records = ['{"a":1}', '{"b":2}', '{"c":3}', `{"big":"${'x'.repeat(40)}"}`, '{"d":"é"}'];
+    const packs = packAttempts(records, 24);
+    expect(packs.flatMap((p) => JSON.parse(p) as unknown[])).toEqual(records.map((r) => JSON.parse(r)));
+    expect(packs).toEqual(['[{"a":1},{"b":2}]', '[{"c":3}]', `[${records[3]}]`, '[{"d":"é"}]']);
+    for (const pack of packs) if (pack !== `[${records[3]}]`) expect(Buffer.byteLength(pack)).toBeLessThanOrEqual(24);
+    expect(packAttempts([], 24)).toEqual([]);
+  });
+});
+
+describe('createAttemptLog', () => {
+  it('sends a batch as packs and settles every record of it with the send', async () => {
+    const sent: Array<{ topic: string; messages: Array<{ key: unknown; value: unknown }> }> = [];
+    let fail = false;
+    const producer = { send: async (request: (typeof sent)[number]) => {
+      if (fail) throw new Error('broker down');
+      sent.push(request);
+      return [];
+    } } as unknown as Producer;
+    const log = createAttemptLog(producer, 'attempts', { lingerMs: 60_000, maxBatch: 3, maxPackBytes: 1024 });
+    const record = (n: number) => attemptRecord({ task: { ...task, attempt: n }, outcome: 'skipped', now: 0 });
+    const written = [log.record(record(1)), log.record(record(2)), log.record(record(3))]; // the third fills the batch
+    await Promise.all(written);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.messages.flatMap((m) => attemptRowsOf(String(m.value))).map((r) => r['attempt'])).toEqual([1, 2, 3]);
+
+    fail = true;
+    const failed = log.record(record(4));
+    const flushed = log.flush();
+    await expect(failed).rejects.toThrow('broker down');
+    await flushed;
+  });
+});
