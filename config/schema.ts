@@ -31,7 +31,7 @@ export interface ConnectorConfig {
     retryPrefix: string;
     replicationFactor: number;
   };
-  router: { groupId: string; transactionalId: string };
+  router: { groupId: string };
   deliverer: {
     groupId: string;
     maxInFlight: number;
@@ -322,16 +322,10 @@ export const configSchema: Schema<ConnectorConfig> = {
   },
   router: {
     groupId: {
-      doc: 'Consumer group of the router instances.',
+      doc: 'Consumer group of the router instances. Also names their transactional ids, one per source partition (`<group>-<topic>-<partition>`), so every instance runs with the same settings and whichever owns a partition fences the one that owned it before.',
       format: nonEmptyString.name,
       default: 'webhooks-router',
       env: 'ROUTER_GROUP_ID',
-    },
-    transactionalId: {
-      doc: 'Transactional id of this router instance; must be unique per instance and stable across its restarts so a restarted instance fences its zombie.',
-      format: nonEmptyString.name,
-      default: 'webhooks-router-0',
-      env: 'ROUTER_TRANSACTIONAL_ID',
     },
   },
   deliverer: {

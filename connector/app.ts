@@ -68,7 +68,6 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         decoders,
         groupId: config.router.groupId,
         sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-        transactionalId: config.router.transactionalId,
         deliveriesTopic: config.topics.deliveries,
         ingestDlqTopic: config.topics.ingestDlq,
         log: log.child({ component: 'router' }),

@@ -13,7 +13,7 @@ import { planTasks } from './route.js';
 
 /** Source records per transaction: large enough to amortize its round trips, small enough to retry cheaply. */
 const MAX_RECORDS_PER_TRANSACTION = 2000;
-/** Partition batches handled at once; their slices share transactions. Order within a partition is kept. */
+/** Partition batches handled at once, each with its own transactions. Order within a partition is kept. */
 const PARTITIONS_CONSUMED_CONCURRENTLY = 16;
 /** Per send request, below the broker's default 1 MiB message.max.bytes with room for headers. */
 const MAX_SEND_BYTES = 512 * 1024;
@@ -53,17 +53,16 @@ export async function sendOffsetsRetrying(transaction: Pick<Transaction, 'sendOf
   }
 }
 
-interface PendingSlice {
-  topic: string;
-  partition: number;
-  /** The source offset to commit: one past the slice's last record. */
-  nextOffset: string;
-  /** Source records in the slice. */
-  records: number;
-  tasks: Message[];
-  deadLetters: Message[];
-  resolve: () => void;
-  reject: (error: unknown) => void;
+/** A source partition's own transactional producer; see createRouter. */
+interface PartitionLane {
+  producer: Promise<Producer>;
+  /** The transaction under way, if any; a revoked lane closes after it. */
+  busy: Promise<void>;
+}
+
+/** Transactional id of a source partition's producer: the same whichever router instance owns the partition. */
+export function transactionalIdFor(groupId: string, topic: string, partition: number): string {
+  return `${groupId}-${topic}-${partition}`;
 }
 
 export interface RouterDeps {
@@ -74,7 +73,6 @@ export interface RouterDeps {
   decoders: ReadonlyMap<string, AvroDecoder>;
   groupId: string;
   sessionTimeoutMs: number;
-  transactionalId: string;
   deliveriesTopic: string;
   ingestDlqTopic: string;
   log: Logger;
@@ -94,7 +92,6 @@ export interface Router {
 export function createRouter(deps: RouterDeps): Router {
   const { kafka, log } = deps;
   let consumer: Consumer | null = null;
-  let producer: Producer | null = null;
 
   /** Decode, match and plan one slice of a batch; poison goes to the DLQ list, anything else fails the slice. */
   const routeSlice = async (topic: string, partition: number, messages: KafkaMessage[]): Promise<{ tasks: Message[]; deadLetters: Message[] }> => {
@@ -127,72 +124,88 @@ export function createRouter(deps: RouterDeps): Router {
   };
 
   /**
-   * Group commit. Partitions are consumed concurrently and each slice waits
-   * for the transaction that carries it; slices that arrive while one
-   * transaction is under way go together in the next. One transaction per
-   * round instead of one per partition slice: fewer round trips, and fewer
-   * transactions started right after a commit, which the broker answers with
-   * CONCURRENT_TRANSACTIONS until its markers are written.
+   * One transactional producer per source partition, with the transactional
+   * id derived from the group and the partition (as Kafka Streams does). The
+   * instance that takes a partition over initializes that id, which aborts
+   * whatever transaction the previous owner left open and fences it: a router
+   * frozen past its session timeout (a long GC pause, a stopped VM) cannot
+   * commit tasks for a partition it no longer owns when it wakes up, and its
+   * open transaction does not hold back read_committed readers until the
+   * transaction times out. kafkajs cannot fence by consumer group generation
+   * (KIP-447), so this is how zombies are kept out. Partitions also commit
+   * independently, so one partition's transaction never waits for another's.
    */
-  let queued: PendingSlice[] = [];
-  let committing = false;
+  const lanes = new Map<string, PartitionLane>();
+  const laneKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
-  /** Tasks, dead letters and the next source offset of every slice in the group, atomically. */
-  const commitGroup = async (group: PendingSlice[]): Promise<void> => {
-    const offsets = new Map<string, Map<number, string>>();
-    const tasks: Message[] = [];
-    const deadLetters: Message[] = [];
-    for (const slice of group) {
-      for (const task of slice.tasks) tasks.push(task);
-      for (const deadLetter of slice.deadLetters) deadLetters.push(deadLetter);
-      // Slices of a partition arrive in order, so the later one carries the higher offset.
-      let partitions = offsets.get(slice.topic);
-      if (!partitions) offsets.set(slice.topic, (partitions = new Map()));
-      partitions.set(slice.partition, slice.nextOffset);
-    }
-    const transaction = await producer!.transaction();
-    try {
-      for (const messages of bySize(tasks, MAX_SEND_BYTES)) await transaction.send({ topic: deps.deliveriesTopic, messages });
-      for (const messages of bySize(deadLetters, MAX_SEND_BYTES)) await transaction.send({ topic: deps.ingestDlqTopic, messages });
-      await sendOffsetsRetrying(transaction, {
-        consumerGroupId: deps.groupId,
-        topics: [...offsets].map(([topic, partitions]) => ({ topic, partitions: [...partitions].map(([partition, offset]) => ({ partition, offset })) })),
+  const openLane = (topic: string, partition: number): PartitionLane => {
+    const key = laneKey(topic, partition);
+    let lane = lanes.get(key);
+    if (!lane) {
+      const producer = createProducer(kafka, {
+        transactionalId: transactionalIdFor(deps.groupId, topic, partition),
+        idempotent: true,
+        maxInFlightRequests: 1,
+        // Right after a commit the broker is still writing markers and answers the next transaction with
+        // CONCURRENT_TRANSACTIONS; kafkajs's default 300 ms first backoff would add that to every event's latency.
+        // Locally the markers take a few ms: a 5 ms first retry (±20 %) mostly succeeds, where 25 ms waited
+        // 20-30 ms each time. Doubling from 5 ms, 11 retries still span about 10 s of broker trouble.
+        retry: { initialRetryTime: 5, retries: 11 },
       });
-      await transaction.commit();
-    } catch (error) {
-      await transaction.abort().catch((abortError: unknown) => log.warn({ err: abortError }, 'transaction abort failed'));
-      throw error;
+      const connected = producer.connect().then(() => producer);
+      lane = { producer: connected, busy: Promise.resolve() };
+      lanes.set(key, lane);
+      // A failed connect is seen by the batch that awaits it; the lane is dropped so the retry starts afresh.
+      connected.catch(() => {
+        if (lanes.get(key) === lane) lanes.delete(key);
+      });
     }
+    return lane;
   };
 
-  /** Commits queued slices, a bounded group at a time, until none are left; one runs at a time. */
-  const drain = async (): Promise<void> => {
-    while (queued.length > 0) {
-      let records = 0;
-      let take = 0;
-      while (take < queued.length && (take === 0 || records + queued[take]!.records <= MAX_RECORDS_PER_TRANSACTION)) records += queued[take++]!.records;
-      const group = queued.slice(0, take);
-      queued = queued.slice(take);
+  /** Disconnects a lane's producer once its transaction under way, if any, has ended. */
+  const closeLane = async (lane: PartitionLane): Promise<void> => {
+    await lane.busy.catch(() => undefined);
+    const producer = await lane.producer.catch(() => null);
+    await producer?.disconnect().catch((error: unknown) => log.warn({ err: error }, 'router producer disconnect failed'));
+  };
+
+  /** Tasks, dead letters and the partition's next source offset, atomically. */
+  const commitSlice = async (topic: string, partition: number, nextOffset: string, tasks: Message[], deadLetters: Message[]): Promise<void> => {
+    const lane = openLane(topic, partition);
+    const producer = await lane.producer;
+    const work = (async () => {
+      const transaction = await producer.transaction();
       try {
-        await commitGroup(group);
-        for (const slice of group) slice.resolve();
+        for (const messages of bySize(tasks, MAX_SEND_BYTES)) await transaction.send({ topic: deps.deliveriesTopic, messages });
+        for (const messages of bySize(deadLetters, MAX_SEND_BYTES)) await transaction.send({ topic: deps.ingestDlqTopic, messages });
+        await sendOffsetsRetrying(transaction, { consumerGroupId: deps.groupId, topics: [{ topic, partitions: [{ partition, offset: nextOffset }] }] });
+        await transaction.commit();
       } catch (error) {
-        for (const slice of group) slice.reject(error);
+        await transaction.abort().catch((abortError: unknown) => log.warn({ err: abortError }, 'transaction abort failed'));
+        // Fenced by the partition's new owner, or in an unknown state: a fresh producer is initialized on the next attempt.
+        if (lanes.get(laneKey(topic, partition)) === lane) lanes.delete(laneKey(topic, partition));
+        void closeLane({ producer: lane.producer, busy: Promise.resolve() });
+        const type = (error as { type?: string }).type;
+        if (type === 'PRODUCER_FENCED' || type === 'INVALID_PRODUCER_EPOCH') {
+          log.warn({ topic, partition }, 'router fenced: another instance owns this partition now; its uncommitted tasks were discarded');
+        }
+        throw error;
       }
-    }
-    committing = false;
+    })();
+    lane.busy = work;
+    await work;
   };
 
-  /** Resolves once the slice's tasks and its partition's next offset are committed; rejects if that transaction failed. */
-  const commitSlice = (slice: Omit<PendingSlice, 'resolve' | 'reject'>): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      queued.push({ ...slice, resolve, reject });
-      // Started on the next turn of the event loop, so the other batches of the same fetch join the first transaction.
-      if (!committing) {
-        committing = true;
-        setImmediate(() => void drain());
-      }
-    });
+  /** After a rebalance, partitions this instance no longer owns give up their producers. */
+  const onAssignment = (assignment: Record<string, number[]>): void => {
+    const owned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((partition) => laneKey(topic, partition))));
+    for (const [key, lane] of lanes) {
+      if (owned.has(key)) continue;
+      lanes.delete(key);
+      void closeLane(lane);
+    }
+  };
 
   const handleBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
     // A fetched batch can hold thousands of records; bounded slices keep each transaction well under broker limits.
@@ -201,7 +214,7 @@ export function createRouter(deps: RouterDeps): Router {
       const slice = batch.messages.slice(start, start + MAX_RECORDS_PER_TRANSACTION);
       const lastOffset = slice[slice.length - 1]!.offset;
       const { tasks, deadLetters } = await routeSlice(batch.topic, batch.partition, slice);
-      await commitSlice({ topic: batch.topic, partition: batch.partition, nextOffset: (BigInt(lastOffset) + 1n).toString(), records: slice.length, tasks, deadLetters });
+      await commitSlice(batch.topic, batch.partition, (BigInt(lastOffset) + 1n).toString(), tasks, deadLetters);
       recordsConsumed.inc({ topic: batch.topic }, slice.length);
       tasksProduced.inc(tasks.length);
       resolveOffset(lastOffset);
@@ -211,29 +224,20 @@ export function createRouter(deps: RouterDeps): Router {
 
   return {
     async start() {
-      producer = createProducer(kafka, {
-        transactionalId: deps.transactionalId,
-        idempotent: true,
-        maxInFlightRequests: 1,
-        // Right after a commit the broker is still writing markers and answers the next transaction with
-        // CONCURRENT_TRANSACTIONS; kafkajs's default 300 ms first backoff would add that to every event's latency.
-        // Locally the markers take a few ms: a 5 ms first retry (±20 %) mostly succeeds, where 25 ms waited
-        // 20-30 ms each time. Doubling from 5 ms, 11 retries still span about 10 s of broker trouble.
-        retry: { initialRetryTime: 5, retries: 11 },
-      });
-      await producer.connect();
       consumer = kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => onAssignment(payload.memberAssignment));
       await consumer.connect();
       await consumer.subscribe({ topics: [...deps.decoders.keys()], fromBeginning: true });
-      // Every assigned partition's batch at once, so one fetch's batches share a transaction (see commitSlice).
+      // Every assigned partition's batch at once: each partition routes and commits on its own.
       await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: PARTITIONS_CONSUMED_CONCURRENTLY, eachBatch: handleBatch });
       log.info({ topics: [...deps.decoders.keys()], groupId: deps.groupId }, 'router consuming');
     },
     async stop() {
       await consumer?.disconnect();
-      await producer?.disconnect();
       consumer = null;
-      producer = null;
+      const open = [...lanes.values()];
+      lanes.clear();
+      await Promise.all(open.map(closeLane));
     },
   };
 }

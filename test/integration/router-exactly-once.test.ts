@@ -24,7 +24,8 @@ const log = createRootLogger({ level: process.env['TEST_LOG_LEVEL'] ?? 'error' }
 
 /** One isolated scenario: its own topics, group, org with three webhooks, and a reader of its task topic. */
 async function scenario(pool: Pool): Promise<{ env: Record<string, string>; config: Readonly<ConnectorConfig>; tasks: TopicReader; produce: () => Promise<Set<string>> }> {
-  const env = testEnv(services);
+  // Info level: the tests wait for each router's "connector running" line before stopping it.
+  const env = testEnv(services, { LOG_LEVEL: 'info' });
   const config = loadConfig(env);
   const kafka = createKafka(config.kafka, log, 'test');
   const registry = createSchemaRegistryClient(config.schemaRegistry);
@@ -80,16 +81,16 @@ describe('router: exactly-once fan-out through crashes and scale-out', () => {
   it('a router killed with SIGKILL mid-stream and restarted produces every task exactly once', async () => {
     const { env, tasks, produce } = await scenario(pool);
     readers.push(tasks);
-    const expected = await produce();
-    expect(expected.size).toBe(EVENTS * 3);
-
     const first = spawnConnector('router', env);
     processes.push(first);
-    await waitFor('the first router to commit some tasks', () => tasks.messages.length >= expected.size * 0.1, 90_000);
+    // Events keep arriving while it runs, so the kill lands mid-stream, not after the last commit.
+    const producing = produce();
+    await waitFor('the first router to commit some tasks', () => tasks.messages.length >= EVENTS * 3 * 0.1, 90_000);
     first.child.kill('SIGKILL');
     expect(await first.exited).toBe('SIGKILL');
-    const killedAt = tasks.messages.length;
-    expect(killedAt).toBeLessThan(expected.size); // it really died mid-stream
+    const expected = await producing;
+    expect(expected.size).toBe(EVENTS * 3);
+    expect(tasks.messages.length).toBeLessThan(expected.size); // it really died mid-stream
 
     const second = spawnConnector('router', env);
     processes.push(second);
@@ -97,15 +98,57 @@ describe('router: exactly-once fan-out through crashes and scale-out', () => {
     assertExactlyOnce(tasks, expected);
 
     // An ordered shutdown on SIGTERM exits 0.
+    await waitFor('the second router to be running', () => second.output().includes('connector running'), 30_000);
     second.child.kill('SIGTERM');
     expect(await second.exited, second.output()).toBe(0);
+  });
+
+  it('a router frozen past its session timeout is fenced: its open transaction neither holds back nor duplicates tasks', async () => {
+    const { env, config, tasks, produce } = await scenario(pool);
+    readers.push(tasks);
+    const taskIds = () => new Set(tasks.messages.map((m) => decodeTask(m.value).taskId));
+    const frozen = spawnConnector('router', env);
+    processes.push(frozen);
+    const producing = produce();
+    await waitFor('the first router to commit some tasks', () => tasks.messages.length >= EVENTS * 3 * 0.1, 90_000);
+    // A stopped process: a long GC pause or a frozen VM, most likely in the middle of a transaction.
+    frozen.child.kill('SIGSTOP');
+    const expected = await producing;
+    expect(tasks.messages.length).toBeLessThan(expected.size);
+    const successor = spawnConnector('router', env);
+    processes.push(successor);
+    // The successor gets the partitions when the frozen router's session expires. Initializing their
+    // transactional ids aborts what the frozen one left open; otherwise read_committed readers would
+    // see nothing past it until the transaction timed out.
+    await waitFor('every task, from the successor, while the first router is frozen', () => taskIds().size >= expected.size, 60_000).catch((error: Error) => {
+      throw new Error(`${error.message}\n--- successor:\n${successor.output()}`);
+    });
+    frozen.child.kill('SIGCONT');
+    // Awake, it finds itself fenced and out of the group, and rejoins; nothing it had under way may appear.
+    const admin = createKafka(config.kafka, log, 'test-admin').admin();
+    await admin.connect();
+    try {
+      await waitFor('both routers in the group again', async () => {
+        const { groups } = await admin.describeGroups([config.router.groupId]);
+        return groups[0]?.state === 'Stable' && groups[0].members.length === 2;
+      }, 60_000);
+    } finally {
+      await admin.disconnect();
+    }
+    assertExactlyOnce(tasks, expected);
+    for (const router of [frozen, successor]) {
+      await waitFor('the router to be running', () => router.output().includes('connector running'), 30_000);
+      router.child.kill('SIGTERM');
+      expect(await router.exited, router.output()).toBe(0);
+    }
   });
 
   it('two routers in one group share the partitions; stopping one mid-stream loses and duplicates nothing', async () => {
     const { env, tasks, produce } = await scenario(pool);
     readers.push(tasks);
-    const a = spawnConnector('router', { ...env, ROUTER_TRANSACTIONAL_ID: `${env['ROUTER_GROUP_ID']}-a` });
-    const b = spawnConnector('router', { ...env, ROUTER_TRANSACTIONAL_ID: `${env['ROUTER_GROUP_ID']}-b` });
+    // The same settings for both, as replicas of one deployment run.
+    const a = spawnConnector('router', env);
+    const b = spawnConnector('router', env);
     processes.push(a, b);
     const expected = await produce();
 

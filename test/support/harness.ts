@@ -31,7 +31,6 @@ export function testEnv(services: ServiceEndpoints, overrides: Record<string, st
     TOPIC_DELIVERIES_DLQ: `t-${id}.webhooks.deliveries.dlq`,
     TOPIC_ATTEMPTS: `t-${id}.webhooks.attempts`,
     ROUTER_GROUP_ID: `t-${id}-router`,
-    ROUTER_TRANSACTIONAL_ID: `t-${id}-router-0`,
     DELIVERER_GROUP_ID: `t-${id}-deliverer`,
     HTTP_ALLOW_PLAIN_HTTP: 'true',
     HTTP_SSRF_ALLOWLIST: '127.0.0.1',
