@@ -24,6 +24,7 @@ export function createKeyedScheduler<T>(maxInFlight: number, run: (key: string, 
   let waiters: Array<{ level: number; resolve: () => void }> = [];
 
   const notify = (): void => {
+    if (waiters.length === 0) return;
     const still: typeof waiters = [];
     for (const waiter of waiters) {
       if (buffered <= waiter.level) waiter.resolve();
@@ -38,17 +39,16 @@ export function createKeyedScheduler<T>(maxInFlight: number, run: (key: string, 
       const queue = queues.get(key)!;
       const item = queue.shift()!;
       running.add(key);
-      // run() owns its errors; a rejection here must still free the key.
-      void run(key, item)
-        .catch(() => undefined)
-        .finally(() => {
-          running.delete(key);
-          buffered -= 1;
-          if (queue.length > 0) ready.push(key);
-          else queues.delete(key);
-          notify();
-          pump();
-        });
+      const finished = (): void => {
+        running.delete(key);
+        buffered -= 1;
+        if (queue.length > 0) ready.push(key);
+        else queues.delete(key);
+        notify();
+        pump();
+      };
+      // run() owns its errors; a rejection here must still free the key. One then() rather than catch().finally(): this is per item.
+      void run(key, item).then(finished, finished);
     }
   };
 

@@ -41,6 +41,10 @@ export function decideOutcome(result: AttemptResult, now: number): Outcome {
   return { decision: 'final', reason: `HTTP ${status}` };
 }
 
+/** The label values, made once: every delivery asks, some twice. */
+const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx', '6xx', '7xx', '8xx', '9xx'];
+
 export function statusClass(result: AttemptResult): string {
-  return result.kind === 'response' ? `${Math.floor(result.status / 100)}xx` : 'error';
+  if (result.kind !== 'response') return 'error';
+  return STATUS_CLASSES[Math.floor(result.status / 100)] ?? `${Math.floor(result.status / 100)}xx`;
 }

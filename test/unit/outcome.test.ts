@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideOutcome, parseRetryAfter } from '../../connector/delivery/outcome.js';
+import { decideOutcome, parseRetryAfter, statusClass } from '../../connector/delivery/outcome.js';
 
 const now = Date.parse('2026-11-25T12:00:00Z');
 const response = (status: number, retryAfter?: string) => ({ kind: 'response' as const, status, retryAfter });
@@ -37,5 +37,13 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter(undefined, now)).toBeUndefined();
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter('Wed, 25 Nov 2026 11:00:00 GMT', now)).toBe(0);
+  });
+});
+
+describe('statusClass', () => {
+  it('labels responses by hundreds and failures without a response as error', () => {
+    expect([100, 204, 302, 429, 503, 999].map((status) => statusClass(response(status)))).toEqual(['1xx', '2xx', '3xx', '4xx', '5xx', '9xx']);
+    expect(statusClass(response(1200))).toBe('12xx');
+    expect(statusClass({ kind: 'error', code: 'TIMEOUT', message: 'timed out', retryable: true })).toBe('error');
   });
 });
