@@ -8,7 +8,8 @@
  * Scenarios: 1, 100 and 10,000 subscriptions in the matching organization
  * (one of them matches each event, the rest watch other types, so fan-out
  * stays 1 and only matching cost varies), and 100,000 subscriptions spread
- * over 1,000 organizations.
+ * over 1,000 organizations. It also times the index lookup alone (no Kafka)
+ * at each of those subscription counts, in nanoseconds per event.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -23,6 +24,7 @@ import { connectorTopics, ensureTopics } from '../connector/kafka/topics.js';
 import { loadEventCatalog } from '../connector/events/catalog.js';
 import { createRootLogger } from '../connector/observability/logger.js';
 import { produceEvents, registerSchemas, sampleEvent } from '../scripts/lib/sample-events.js';
+import { buildSubscriptionIndex } from '../connector/subscriptions/subscription-index.js';
 import { benchServices } from './services.js';
 
 const OTHER_TYPES = ['USER_DISABLED', 'USER_MODIFIED', 'USER_DELETED', 'USER_ENABLED', 'GROUP_CREATED', 'USER_LOGIN', 'EMAIL_CHANGED'];
@@ -93,6 +95,10 @@ async function main(): Promise<void> {
   };
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+  // Matching alone, without Kafka: the index lookup per event at each subscription count.
+  const matching = matchingCost(allScenarios);
+  for (const row of matching) console.log(`matching, ${row.scenario}: ${row.nanosecondsPerMatch} ns per event`);
+
   process.stdout.write('warm-up (discarded)… ');
   await measure(scenarios[0]!, Math.min(events, 5000));
   for (const scenario of scenarios) {
@@ -115,13 +121,32 @@ async function main(): Promise<void> {
   }
   await pool.end();
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/router.json', JSON.stringify({ at: new Date().toISOString(), results }, null, 2));
+  writeFileSync('bench/results/router.json', JSON.stringify({ at: new Date().toISOString(), results, matching }, null, 2));
   console.log('\n\nmedians of interleaved runs, steady state (first to last output)\nscenario                                 router ev/s  passthrough ev/s  ratio');
   for (const r of results as Array<Record<string, string | number>>) {
     console.log(`${String(r['scenario']).padEnd(40)} ${String(r['routerEventsPerSecond']).padStart(11)} ${String(r['passthroughEventsPerSecond']).padStart(17)}  ${r['ratio']}`);
   }
   console.log('\nwritten to bench/results/router.json');
   process.exit(0);
+}
+
+/** Nanoseconds per index lookup for an event of the matching organization, with each scenario's subscriptions. */
+function matchingCost(scenarios: Scenario[]): Array<{ scenario: string; subscriptions: number; nanosecondsPerMatch: number }> {
+  return scenarios.map((scenario) => {
+    const organization = 'bench-org';
+    const routes = [{ id: 'matching', organization, eventTypes: ['USER_CREATED'] }];
+    for (let i = 1; i < scenario.subscriptionsInOrg; i++) routes.push({ id: `in-org-${i}`, organization, eventTypes: [OTHER_TYPES[i % OTHER_TYPES.length]!] });
+    for (let i = 0; i < scenario.subscriptionsElsewhere; i++) routes.push({ id: `elsewhere-${i}`, organization: `${organization}-${i % 1000}`, eventTypes: ['USER_CREATED'] });
+    const index = buildSubscriptionIndex(routes);
+    const lookups = 1_000_000;
+    let found = 0;
+    for (let i = 0; i < 100_000; i++) found += index.match(organization, 'USER_CREATED', 'user').length; // warm-up
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < lookups; i++) found += index.match(organization, 'USER_CREATED', 'user').length;
+    const elapsed = Number(process.hrtime.bigint() - started);
+    if (found !== lookups + 100_000) throw new Error(`expected one match per lookup, got ${found}`);
+    return { scenario: scenario.name, subscriptions: routes.length, nanosecondsPerMatch: Math.round(elapsed / lookups) };
+  });
 }
 
 /** Subscriptions for the scenario: one matching per event, the rest on other types or in other orgs. */
