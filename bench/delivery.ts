@@ -27,7 +27,7 @@ import { connectorTopics, ensureTopics } from '../connector/kafka/topics.js';
 import { createRootLogger } from '../connector/observability/logger.js';
 import { createSecretBox } from '../connector/security/encryption.js';
 import { registerSchemas, sampleEvent } from '../scripts/lib/sample-events.js';
-import { benchServices, percentile } from './services.js';
+import { benchServices, deleteTopics, percentile } from './services.js';
 
 interface Stats { fast: number; slow: number; firstAt: number; lastAt: number; latencies: number[] }
 
@@ -192,6 +192,7 @@ async function main(): Promise<void> {
       await body(config, `bench-${randomUUID().slice(0, 8)}`, parts, env);
     } finally {
       await stopParts(parts, log);
+      await deleteTopics(kafka, `${config.topics.deliveries.split('.')[0]}.`);
       await receiver.reset();
     }
   };

@@ -25,7 +25,7 @@ import { loadEventCatalog } from '../connector/events/catalog.js';
 import { createRootLogger } from '../connector/observability/logger.js';
 import { produceEvents, registerSchemas, sampleEvent } from '../scripts/lib/sample-events.js';
 import { buildSubscriptionIndex } from '../connector/subscriptions/subscription-index.js';
-import { benchServices } from './services.js';
+import { benchServices, deleteTopics } from './services.js';
 
 const OTHER_TYPES = ['USER_DISABLED', 'USER_MODIFIED', 'USER_DELETED', 'USER_ENABLED', 'GROUP_CREATED', 'USER_LOGIN', 'EMAIL_CHANGED'];
 
@@ -91,6 +91,7 @@ async function main(): Promise<void> {
     const { seen, steadyMs: routerMs } = await routerCount.done;
     await stopParts(running.parts, log);
     await pool.query('DELETE FROM webhooks WHERE organization LIKE $1', [`bench-org-${id}%`]);
+    await deleteTopics(kafka, `bench-${id}.`);
     return { passthrough: count / (passthroughMs / 1000), router: count / (routerMs / 1000), tasks: seen };
   };
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
