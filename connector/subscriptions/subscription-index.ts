@@ -1,14 +1,20 @@
 import { lookupKeys } from './match.js';
 import type { WebhookRoute } from './webhook.js';
 
+/** A webhook an event goes to. */
+export interface MatchedWebhook {
+  id: string;
+  organization: string;
+}
+
 /**
- * In-memory index of routable webhooks: organization → pattern → webhooks.
+ * In-memory index of routable webhooks: organization → pattern → webhook ids.
  * A lookup touches three map entries whatever the number of subscriptions,
  * so matching cost stays flat as organizations add webhooks.
  */
 export interface SubscriptionIndex {
   readonly size: number;
-  match(organization: string, eventType: string, family: string): WebhookRoute[];
+  match(organization: string, eventType: string, family: string): MatchedWebhook[];
 }
 
 /** The index the router's subscription store keeps current, one webhook at a time as changes arrive. */
@@ -18,39 +24,52 @@ export interface MutableSubscriptionIndex extends SubscriptionIndex {
   remove(id: string): void;
 }
 
+/** One organization's webhook ids by pattern; the webhooks of an organization share it. */
+interface OrganizationEntry {
+  organization: string;
+  idsByPattern: Map<string, string[]>;
+}
+
+/**
+ * Only ids are kept, in arrays shared per pattern, and one entry per
+ * organization: no object per webhook. At 100,000 webhooks the router's heap
+ * stays small, and so do its garbage collections, which mark everything live.
+ */
 export function buildSubscriptionIndex(routes: Iterable<WebhookRoute> = []): MutableSubscriptionIndex {
-  const byOrganization = new Map<string, Map<string, WebhookRoute[]>>();
-  const byId = new Map<string, WebhookRoute>();
+  const byOrganization = new Map<string, OrganizationEntry>();
+  const byId = new Map<string, OrganizationEntry>();
 
   const remove = (id: string): void => {
-    const route = byId.get(id);
-    if (!route) return;
+    const entry = byId.get(id);
+    if (!entry) return;
     byId.delete(id);
-    const byPattern = byOrganization.get(route.organization)!;
-    for (const pattern of new Set(route.eventTypes)) {
-      const rest = byPattern.get(pattern)!.filter((other) => other.id !== id);
-      if (rest.length > 0) byPattern.set(pattern, rest);
-      else byPattern.delete(pattern);
+    // An organization has few distinct patterns; scanning them spares storing each webhook's own.
+    for (const [pattern, ids] of entry.idsByPattern) {
+      const at = ids.indexOf(id);
+      if (at === -1) continue;
+      if (ids.length === 1) entry.idsByPattern.delete(pattern);
+      else entry.idsByPattern.set(pattern, ids.filter((other) => other !== id));
     }
-    if (byPattern.size === 0) byOrganization.delete(route.organization);
+    if (entry.idsByPattern.size === 0) byOrganization.delete(entry.organization);
   };
 
   const put = (route: WebhookRoute): void => {
     remove(route.id);
-    byId.set(route.id, route);
-    let byPattern = byOrganization.get(route.organization);
-    if (!byPattern) {
-      byPattern = new Map();
-      byOrganization.set(route.organization, byPattern);
+    let entry = byOrganization.get(route.organization);
+    if (!entry) {
+      entry = { organization: route.organization, idsByPattern: new Map() };
+      byOrganization.set(route.organization, entry);
     }
+    byId.set(route.id, entry);
     for (const pattern of new Set(route.eventTypes)) {
-      const list = byPattern.get(pattern);
-      if (list) list.push(route);
-      else byPattern.set(pattern, [route]);
+      const ids = entry.idsByPattern.get(pattern);
+      if (ids) ids.push(route.id);
+      else entry.idsByPattern.set(pattern, [route.id]);
     }
   };
 
   for (const route of routes) put(route);
+
   // Built once per family, not per event: `user` → `user.*`.
   const familyKeys = new Map<string, string>();
   const familyKey = (family: string): string => {
@@ -65,23 +84,26 @@ export function buildSubscriptionIndex(routes: Iterable<WebhookRoute> = []): Mut
     put,
     remove,
     match(organization, eventType, family) {
-      const byPattern = byOrganization.get(organization);
-      if (!byPattern) return [];
-      const lists: WebhookRoute[][] = [];
+      const entry = byOrganization.get(organization);
+      if (!entry) return [];
+      const lists: string[][] = [];
       for (const key of [eventType, familyKey(family), '*']) {
-        const list = byPattern.get(key);
-        if (list) lists.push(list);
+        const ids = entry.idsByPattern.get(key);
+        if (ids) lists.push(ids);
       }
+      const found: MatchedWebhook[] = [];
       // The usual case, one pattern matching: no need to deduplicate.
-      if (lists.length <= 1) return lists.length === 0 ? [] : [...lists[0]!];
-      const found: WebhookRoute[] = [];
+      if (lists.length === 1) {
+        for (const id of lists[0]!) found.push({ id, organization: entry.organization });
+        return found;
+      }
       const seen = new Set<string>();
-      for (const list of lists) {
-        for (const route of list) {
+      for (const ids of lists) {
+        for (const id of ids) {
           // A webhook subscribed to both `USER_CREATED` and `user.*` still gets one task.
-          if (!seen.has(route.id)) {
-            seen.add(route.id);
-            found.push(route);
+          if (!seen.has(id)) {
+            seen.add(id);
+            found.push({ id, organization: entry.organization });
           }
         }
       }
