@@ -1,4 +1,4 @@
-import * as crypto from 'node:crypto';
+import { hash } from 'node:crypto';
 import { poison } from '../errors.js';
 import type { CanonicalEvent } from '../ingest/canonical-event.js';
 
@@ -14,14 +14,9 @@ export interface DeliveryTask {
   event: CanonicalEvent;
 }
 
-/** One-shot hashing (Node 20.12+) skips a Hash object per task; older 20.x falls back to createHash. */
-const sha256Base64Url: (input: string) => string =
-  typeof (crypto as { hash?: unknown }).hash === 'function'
-    ? (input) => (crypto as unknown as { hash(algorithm: string, data: string, encoding: 'base64url'): string }).hash('sha256', input, 'base64url')
-    : (input) => crypto.createHash('sha256').update(input).digest('base64url');
-
 export function taskIdFor(eventId: string, webhookId: string): string {
-  return `msg_${sha256Base64Url(`${eventId}\u0000${webhookId}`).slice(0, 27)}`;
+  // One-shot hashing: no Hash object per task.
+  return `msg_${hash('sha256', `${eventId}\u0000${webhookId}`, 'base64url').slice(0, 27)}`;
 }
 
 /**

@@ -51,26 +51,22 @@ export function createAvroDecoder(registry: SchemaRegistryClient, readerSchema: 
     }
   };
 
-  const schemaIdOf = (value: Buffer | null): number => {
-    if (!value || value.length < HEADER_BYTES || value[0] !== MAGIC_BYTE) {
-      throw poison('NOT_AVRO_WIRE_FORMAT', 'record value is not Confluent wire-format Avro (magic byte 0 + schema id)');
-    }
-    return value.readInt32BE(1);
-  };
+  /** The writer's schema id from the Confluent wire-format header, or null when the value has none. */
+  const schemaIdOf = (value: Buffer | null): number | null =>
+    value && value.length >= HEADER_BYTES && value[0] === MAGIC_BYTE ? value.readInt32BE(1) : null;
 
   return {
     async prepare(values) {
       const missing = new Set<number>();
       for (const value of values) {
-        if (value && value.length >= HEADER_BYTES && value[0] === MAGIC_BYTE) {
-          const schemaId = value.readInt32BE(1);
-          if (!resolutions.has(schemaId)) missing.add(schemaId);
-        }
+        const schemaId = schemaIdOf(value);
+        if (schemaId !== null && !resolutions.has(schemaId)) missing.add(schemaId);
       }
       for (const schemaId of missing) await resolve(schemaId);
     },
     decode(value) {
       const schemaId = schemaIdOf(value);
+      if (schemaId === null) throw poison('NOT_AVRO_WIRE_FORMAT', 'record value is not Confluent wire-format Avro (magic byte 0 + schema id)');
       const resolution = resolutions.get(schemaId);
       if (!resolution) throw new Error(`schema id ${schemaId} was not prepared before decoding`);
       if (!resolution.ok) throw resolution.error;

@@ -153,14 +153,18 @@ export function createRouter(deps: RouterDeps): Router {
         retry: { initialRetryTime: 5, retries: 11 },
       });
       const connected = producer.connect().then(() => producer);
-      lane = { producer: connected, busy: Promise.resolve() };
-      lanes.set(key, lane);
+      const opened: PartitionLane = { producer: connected, busy: Promise.resolve() };
+      lanes.set(key, opened);
       // A failed connect is seen by the batch that awaits it; the lane is dropped so the retry starts afresh.
-      connected.catch(() => {
-        if (lanes.get(key) === lane) lanes.delete(key);
-      });
+      connected.catch(() => forgetLane(key, opened));
+      lane = opened;
     }
     return lane;
+  };
+
+  /** Takes a lane out of use, unless a newer one has replaced it already. */
+  const forgetLane = (key: string, lane: PartitionLane): void => {
+    if (lanes.get(key) === lane) lanes.delete(key);
   };
 
   /** Disconnects a lane's producer once its transaction under way, if any, has ended. */
@@ -183,9 +187,10 @@ export function createRouter(deps: RouterDeps): Router {
         await transaction.commit();
       } catch (error) {
         await transaction.abort().catch((abortError: unknown) => log.warn({ err: abortError }, 'transaction abort failed'));
-        // Fenced by the partition's new owner, or in an unknown state: a fresh producer is initialized on the next attempt.
-        if (lanes.get(laneKey(topic, partition)) === lane) lanes.delete(laneKey(topic, partition));
-        void closeLane({ producer: lane.producer, busy: Promise.resolve() });
+        // Fenced by the partition's new owner, or in an unknown state: a fresh producer is initialized on the
+        // next attempt, and this one is closed once this transaction has settled.
+        forgetLane(laneKey(topic, partition), lane);
+        void closeLane(lane);
         const type = (error as { type?: string }).type;
         if (type === 'PRODUCER_FENCED' || type === 'INVALID_PRODUCER_EPOCH') {
           log.warn({ topic, partition }, 'router fenced: another instance owns this partition now; its uncommitted tasks were discarded');

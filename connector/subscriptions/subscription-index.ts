@@ -45,8 +45,7 @@ export function buildSubscriptionIndex(routes: Iterable<WebhookRoute> = []): Mut
     byId.delete(id);
     // An organization has few distinct patterns; scanning them spares storing each webhook's own.
     for (const [pattern, ids] of entry.idsByPattern) {
-      const at = ids.indexOf(id);
-      if (at === -1) continue;
+      if (!ids.includes(id)) continue;
       if (ids.length === 1) entry.idsByPattern.delete(pattern);
       else entry.idsByPattern.set(pattern, ids.filter((other) => other !== id));
     }

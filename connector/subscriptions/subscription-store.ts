@@ -56,7 +56,7 @@ export function createSubscriptionStore(deps: { pool: Pool; log: Logger; reloadI
     const current = new Map((await loadWebhookRoutes(pool, ids)).map((route) => [route.id, route]));
     for (const id of ids) {
       const route = current.get(id);
-      if (route?.routable) index.put({ id: route.id, organization: route.organization, eventTypes: route.eventTypes });
+      if (route?.routable) index.put(route);
       else index.remove(id);
     }
     log.debug({ changed: ids.length, webhooks: index.size }, 'subscription changes applied');
