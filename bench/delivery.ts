@@ -64,7 +64,9 @@ function envFor(services: Awaited<ReturnType<typeof benchServices>>): Record<str
  * it; resolves once it logs that it is running (its consumer has joined).
  */
 async function startRoleProcess(role: 'router' | 'deliverer', env: Record<string, string>): Promise<{ stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'connector/main.ts', role], {
+  // BENCH_ROLE_NODE_ARGS reach the role's process only (e.g. --cpu-prof to profile it alone; NODE_OPTIONS refuses that flag).
+  const nodeArgs = (process.env['BENCH_ROLE_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'connector/main.ts', role], {
     env: { PATH: process.env['PATH'] ?? '', ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -173,7 +175,7 @@ async function main(): Promise<void> {
     tasks: { type: 'string', default: '20000' }, rate: { type: 'string', default: '500' }, seconds: { type: 'string', default: '10' },
     backlog: { type: 'string', default: '1000000' }, webhooks: { type: 'string', default: '1,10' }, only: { type: 'string' }, processes: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   } });
-  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rate R --seconds S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory --processes]\n  --processes: the latency run starts router and deliverer as processes of their own (as deployed; needs spare cores)');
+  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rate R --seconds S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory --processes]\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof');
   const wanted = (name: string): boolean => !values.only || values.only === name;
   const tasks = Number(values.tasks);
   const services = await benchServices();
@@ -197,14 +199,15 @@ async function main(): Promise<void> {
     }
   };
 
-  if (wanted('throughput')) await run('1. throughput', async (config, org, parts) => {
+  if (wanted('throughput')) await run('1. throughput', async (config, org, parts, env) => {
     // A discarded first pass warms the receiver process, so neither side meets it cold.
     await rawLoop(receiver.url, Math.min(tasks, 5000));
     const raw = await rawLoop(receiver.url, tasks);
     await receiver.reset();
     const ids = await createWebhooks(pool, config, org, Array.from({ length: 200 }, (_, i) => `${receiver.url}/fast/${i}`));
     await produceTasks(config, org, ids, tasks);
-    parts.push(...(await startRole('deliverer', config, log)).parts);
+    if (values.processes) parts.push({ name: 'deliverer', stop: (await startRoleProcess('deliverer', env)).stop });
+    else parts.push(...(await startRole('deliverer', config, log)).parts);
     await until(async () => (await receiver.stats()).fast >= tasks, 300_000);
     const s = await receiver.stats();
     const delivererRate = (s.fast - 1) / ((s.lastAt - s.firstAt) / 1000);

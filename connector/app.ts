@@ -98,8 +98,10 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       // Attempt records gate offset commits, not deliveries: a longer linger means fewer, larger produce requests.
       parts.push({ name: 'attempt log', stop: () => attempts.flush() });
       const { deliverer: settings } = config;
-      const targets = createTargetCache({ pool, box: createSecretBox(config.secrets.encryptionKey), ttlMs: 5000 });
-      // An admin's disable, URL change or rotation reaches the deliverers as it reaches the routers: within a second.
+      // An admin's disable, URL change or rotation reaches the deliverers as it reaches the routers: within a second,
+      // by notification (a reconnected listener forgets every entry). The TTL only bounds a lost notification, as the
+      // routers' full reload does; a short one made every deliverer re-read every busy webhook every few seconds.
+      const targets = createTargetCache({ pool, box: createSecretBox(config.secrets.encryptionKey), ttlMs: 60_000 });
       const changes = createChangeListener({ pool, log: log.child({ component: 'target-cache' }), onChange: (change) => (change ? targets.invalidate(change.id) : targets.clear()) });
       await changes.start();
       parts.push({ name: 'webhook change listener', stop: () => changes.stop() });

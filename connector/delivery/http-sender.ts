@@ -1,8 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { EventEmitter } from 'node:events';
 import { isIP, type LookupFunction } from 'node:net';
-import type { Readable } from 'node:stream';
-import { Agent, errors as undiciErrors, request } from 'undici';
+import { Agent, errors as undiciErrors } from 'undici';
 import type { AttemptResult } from './outcome.js';
 import type { SsrfGuard } from './ssrf-guard.js';
 
@@ -63,41 +61,88 @@ function errorResult(error: unknown): AttemptResult {
   return { kind: 'error', code, message, retryable: true };
 }
 
-/**
- * A request's deadline, as the EventEmitter that undici accepts for `signal`.
- * Per request it costs a tenth of an AbortController (whose EventTarget is
- * the single largest cost of a request after the HTTP work itself). undici
- * reads `reason` when 'abort' is emitted and fails the request with it.
- */
-class Deadline extends EventEmitter {
-  aborted = false;
-  reason: unknown = undefined;
+const RETRY_AFTER = 'retry-after';
 
-  expire(reason: unknown): void {
-    this.aborted = true;
-    this.reason = reason;
-    this.emit('abort');
+/**
+ * One request's handler on undici's dispatch interface. `request()` would
+ * wrap every response in a Readable stream, an async resource and two
+ * promises; for a webhook answer that is read once and mostly empty those
+ * cost more than the HTTP exchange itself. Here the answer is gathered by
+ * callbacks: status, Retry-After, and the first `maxBytes` of the body (the
+ * rest is read and dropped, so the connection can be reused).
+ */
+class AttemptHandler {
+  private abortRequest: ((reason: Error) => void) | null = null;
+  private expired: Error | null = null;
+  private settled = false;
+  private status = 0;
+  private retryAfter: string | undefined = undefined;
+  private parts: Buffer[] = [];
+  private kept = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly started: number,
+    private readonly maxBytes: number,
+    timeoutMs: number,
+    private readonly resolve: (result: SendResult) => void,
+  ) {
+    // The whole attempt's deadline, connection wait included; headersTimeout and bodyTimeout only bound the gaps.
+    this.timer = setTimeout(() => this.expire(), timeoutMs);
   }
-}
 
-/**
- * Reads the whole body (the connection is reused only once it is drained),
- * keeping its first `maxBytes` for the delivery log. Plain stream events:
- * an async iterator per response costs more than most responses' bodies.
- */
-function readExcerpt(body: Readable, maxBytes: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let kept = 0;
-    body.on('data', (chunk: Buffer) => {
-      if (kept >= maxBytes) return;
-      const part = chunk.length > maxBytes - kept ? chunk.subarray(0, maxBytes - kept) : chunk;
-      parts.push(part);
-      kept += part.length;
-    });
-    body.on('end', () => resolve(parts.length === 0 ? '' : parts.length === 1 ? parts[0]!.toString('utf8') : Buffer.concat(parts).toString('utf8')));
-    body.on('error', reject);
-  });
+  private expire(): void {
+    this.expired = new DOMException('The operation was aborted due to timeout', 'TimeoutError') as Error;
+    if (this.abortRequest) this.abortRequest(this.expired);
+    // Still waiting for a connection: answer now; the request is aborted once it gets one.
+    else this.finish(errorResult(this.expired));
+  }
+
+  private finish(result: AttemptResult, excerpt = ''): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.resolve({ result, responseExcerpt: excerpt, durationMs: performance.now() - this.started });
+  }
+
+  onConnect(abort: (reason: Error) => void): void {
+    if (this.expired) return abort(this.expired);
+    this.abortRequest = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    // 1xx informational answers are followed by the real one.
+    if (statusCode < 200) return true;
+    this.status = statusCode;
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i]!;
+      if (name.length === RETRY_AFTER.length && name.toString('latin1').toLowerCase() === RETRY_AFTER) {
+        this.retryAfter = rawHeaders[i + 1]!.toString('latin1');
+        break;
+      }
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.kept < this.maxBytes) {
+      const part = chunk.length > this.maxBytes - this.kept ? chunk.subarray(0, this.maxBytes - this.kept) : chunk;
+      // undici reuses nothing it hands out, so keeping the view is safe.
+      this.parts.push(part);
+      this.kept += part.length;
+    }
+    return true;
+  }
+
+  onComplete(): void {
+    const { parts } = this;
+    const excerpt = parts.length === 0 ? '' : parts.length === 1 ? parts[0]!.toString('utf8') : Buffer.concat(parts).toString('utf8');
+    this.finish({ kind: 'response', status: this.status, retryAfter: this.retryAfter }, excerpt);
+  }
+
+  onError(error: Error): void {
+    this.finish(errorResult(this.expired ?? error));
+  }
 }
 
 /** POSTs webhook requests through keep-alive pools, never following redirects. */
@@ -146,35 +191,16 @@ export function createHttpSender(options: HttpSenderOptions): HttpSender {
   };
 
   return {
-    async post(target, headers, body) {
+    post(target, headers, body) {
       const started = performance.now();
       const entry = check(target);
-      if (!entry) return { result: { kind: 'error', code: 'INVALID_URL', message: `not a URL: ${target}`, retryable: false }, responseExcerpt: '', durationMs: 0 };
-      if (entry.refused) return { result: entry.refused, responseExcerpt: '', durationMs: 0 };
-      // The whole attempt's deadline. A timer cleared when the attempt ends, rather than AbortSignal.timeout,
-      // whose timer stays pending for the full timeout after every request.
-      const deadline = new Deadline();
-      const timer = setTimeout(() => deadline.expire(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), options.requestTimeoutMs);
-      try {
-        const response = await request(entry.url, {
-          method: 'POST',
-          headers,
-          body,
-          dispatcher: agent,
-          signal: deadline,
-        });
-        const excerpt = await readExcerpt(response.body, options.maxResponseBytes);
-        const retryAfter = response.headers['retry-after'];
-        return {
-          result: { kind: 'response', status: response.statusCode, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter },
-          responseExcerpt: excerpt,
-          durationMs: performance.now() - started,
-        };
-      } catch (error) {
-        return { result: errorResult(error), responseExcerpt: '', durationMs: performance.now() - started };
-      } finally {
-        clearTimeout(timer);
-      }
+      if (!entry) return Promise.resolve({ result: { kind: 'error', code: 'INVALID_URL', message: `not a URL: ${target}`, retryable: false }, responseExcerpt: '', durationMs: 0 });
+      if (entry.refused) return Promise.resolve({ result: entry.refused, responseExcerpt: '', durationMs: 0 });
+      const { origin, pathname, search } = entry.url;
+      return new Promise<SendResult>((resolve) => {
+        // A throw inside dispatch reaches the handler's onError: every path resolves.
+        agent.dispatch({ origin, path: pathname + search, method: 'POST', headers, body }, new AttemptHandler(started, options.maxResponseBytes, options.requestTimeoutMs, resolve));
+      });
     },
     close: () => agent.close(),
   };

@@ -1,0 +1,103 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpSender, type HttpSender } from '../../connector/delivery/http-sender.js';
+import { createSsrfGuard } from '../../connector/delivery/ssrf-guard.js';
+
+/** A real HTTP server on 127.0.0.1 whose answer each test chooses by path. */
+function startServer(): Promise<{ server: Server; url: string; sockets: Set<unknown>; seen: Array<{ path: string; headers: IncomingMessage['headers']; body: string }> }> {
+  const seen: Array<{ path: string; headers: IncomingMessage['headers']; body: string }> = [];
+  const sockets = new Set<unknown>();
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      seen.push({ path: req.url ?? '', headers: req.headers, body });
+      const path = (req.url ?? '').split('?')[0];
+      if (path === '/ok') return res.end('thanks');
+      if (path === '/big') return res.end('x'.repeat(200_000));
+      if (path === '/busy') return res.writeHead(429, { 'Retry-After': '7' }).end();
+      if (path === '/moved') return res.writeHead(302, { location: '/ok' }).end();
+      if (path === '/early-hints') {
+        res.writeEarlyHints({ link: '</style.css>; rel=preload' });
+        return res.end('after hints');
+      }
+      // '/hang': never answers.
+    });
+  });
+  server.on('connection', (socket) => sockets.add(socket));
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, sockets, seen, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })));
+}
+
+describe('the HTTP sender (real server on 127.0.0.1)', () => {
+  let target: Awaited<ReturnType<typeof startServer>>;
+  let sender: HttpSender;
+  beforeAll(async () => {
+    target = await startServer();
+    sender = createHttpSender({ allowPlainHttp: true, connectTimeoutMs: 1000, requestTimeoutMs: 400, maxResponseBytes: 1024, guard: createSsrfGuard(['127.0.0.1']) });
+  });
+  afterAll(async () => {
+    await sender.close();
+    target.server.closeAllConnections();
+    await new Promise((resolve) => target.server.close(resolve));
+  });
+
+  it('posts the body with the given headers and returns status and body', async () => {
+    const sent = await sender.post(`${target.url}/ok?x=1`, { 'content-type': 'application/json', 'webhook-id': 'msg_1' }, '{"a":1}');
+    expect(sent.result).toEqual({ kind: 'response', status: 200, retryAfter: undefined });
+    expect(sent.responseExcerpt).toBe('thanks');
+    expect(sent.durationMs).toBeGreaterThan(0);
+    const last = target.seen.at(-1)!;
+    expect(last).toMatchObject({ path: '/ok?x=1', body: '{"a":1}' });
+    expect(last.headers['webhook-id']).toBe('msg_1');
+  });
+
+  it('keeps only the first maxResponseBytes of a large body, drains the rest and reuses the connection', async () => {
+    const before = target.sockets.size;
+    const big = await sender.post(`${target.url}/big`, {}, '');
+    expect(big.responseExcerpt).toBe('x'.repeat(1024));
+    const next = await sender.post(`${target.url}/ok`, {}, '');
+    expect(next.result).toMatchObject({ status: 200 });
+    expect(target.sockets.size - before).toBeLessThanOrEqual(1);
+  });
+
+  it('reports Retry-After and does not follow redirects', async () => {
+    expect((await sender.post(`${target.url}/busy`, {}, '')).result).toEqual({ kind: 'response', status: 429, retryAfter: '7' });
+    const moved = await sender.post(`${target.url}/moved`, {}, '');
+    expect(moved.result).toMatchObject({ status: 302 });
+    expect(target.seen.at(-1)!.path).toBe('/moved');
+  });
+
+  it('skips 1xx answers and reports the final one', async () => {
+    const sent = await sender.post(`${target.url}/early-hints`, {}, '');
+    expect(sent.result).toMatchObject({ status: 200 });
+    expect(sent.responseExcerpt).toBe('after hints');
+  });
+
+  it('gives up at the request deadline with a retryable TIMEOUT', async () => {
+    const sent = await sender.post(`${target.url}/hang`, {}, '');
+    expect(sent.result).toMatchObject({ kind: 'error', code: 'TIMEOUT', retryable: true });
+    expect(sent.durationMs).toBeGreaterThanOrEqual(390);
+    expect(sent.durationMs).toBeLessThan(2000);
+  });
+
+  it('reports a refused connection as retryable', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const sent = await sender.post(`http://127.0.0.1:${port}/`, {}, '');
+    expect(sent.result).toMatchObject({ kind: 'error', code: 'ECONNREFUSED', retryable: true });
+  });
+
+  it('refuses plain HTTP unless allowed, forbidden addresses, and non-URLs, without sending', async () => {
+    const strict = createHttpSender({ allowPlainHttp: false, connectTimeoutMs: 1000, requestTimeoutMs: 400, maxResponseBytes: 1024, guard: createSsrfGuard([]) });
+    const count = target.seen.length;
+    expect((await strict.post(`${target.url}/ok`, {}, '')).result).toMatchObject({ code: 'INSECURE_URL', retryable: false });
+    expect((await strict.post('https://127.0.0.1:1/ok', {}, '')).result).toMatchObject({ code: 'SSRF_BLOCKED', retryable: false });
+    expect((await strict.post('https://localhost:1/ok', {}, '')).result).toMatchObject({ code: 'SSRF_BLOCKED', retryable: false });
+    expect((await strict.post('not a url', {}, '')).result).toMatchObject({ code: 'INVALID_URL', retryable: false });
+    expect(target.seen.length).toBe(count);
+    await strict.close();
+  });
+});
