@@ -1,6 +1,7 @@
 import { Kafka, logLevel, type KafkaConfig, type Producer, type ProducerConfig, type SASLOptions } from 'kafkajs';
 import type { ConnectorConfig } from '../../config/load.js';
 import type { Logger } from '../observability/logger.js';
+import { cacheCoordinatorLookups } from './coordinator-cache.js';
 import { memoizedKeyPartitioner } from './partitioner.js';
 
 export type { Kafka } from 'kafkajs';
@@ -36,7 +37,9 @@ export function createKafka(config: ConnectorConfig['kafka'], log: Logger, clien
     },
   };
   if (sasl) options.sasl = sasl;
-  return new Kafka(options);
+  const kafka = new Kafka(options);
+  if (!cacheCoordinatorLookups(kafka)) kafkaLog.warn('kafkajs internals changed: coordinator lookups are not cached, each transaction makes four more round trips');
+  return kafka;
 }
 
 /**
