@@ -144,13 +144,18 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     await consumer.commitOffsets(offsets).catch((error: unknown) => log.warn({ err: error }, 'offset commit failed; will retry with the next commit'));
   };
 
-  const handleBatch = async ({ batch, heartbeat }: EachBatchPayload): Promise<void> => {
-    const key = keyOf(batch.topic, batch.partition);
+  const partitionState = (topic: string, partition: number): PartitionState => {
+    const key = keyOf(topic, partition);
     let state = partitions.get(key);
     if (!state) {
-      state = { topic: batch.topic, partition: batch.partition, tracker: new OffsetTracker(), committed: null, revoked: false, maxStarted: null };
+      state = { topic, partition, tracker: new OffsetTracker(), committed: null, revoked: false, maxStarted: null };
       partitions.set(key, state);
     }
+    return state;
+  };
+
+  const handleBatch = async ({ batch, heartbeat }: EachBatchPayload): Promise<void> => {
+    const state = partitionState(batch.topic, batch.partition);
     for (const message of batch.messages) {
       const offset = BigInt(message.offset);
       // After a rebalance kafkajs fetches again from the committed offset; what is already queued stays queued once.
@@ -158,6 +163,10 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       state.tracker.add(offset);
       scheduler.enqueue(message.key?.toString() ?? '', { state, offset, message });
     }
+    // Records past the last task (the transaction's commit marker, aborted tasks) are not work: commit past them.
+    // Only a batch that held records says how far it went; an empty one reports the high watermark, which in
+    // read_committed mode may lie beyond tasks of a transaction still open.
+    if (batch.firstOffset() !== null) state.tracker.skipTo(BigInt(batch.lastOffset()) + 1n);
     await heartbeat();
     // Backpressure: a backlog of millions must not become millions of tasks in memory.
     if (scheduler.buffered > deps.maxBuffered) await scheduler.below(deps.maxBuffered);
@@ -175,6 +184,13 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
             partitions.delete(key);
           }
         }
+      });
+      // kafkajs does not hand over a batch that held only a commit marker or aborted tasks; it reports it, though,
+      // and the committed offset must move past it (or the partition shows a lag of one until its next task).
+      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+        if (payload.batchSize > 0 || payload.firstOffset === null) return;
+        const state = partitionState(payload.topic, payload.partition);
+        if (!state.revoked) state.tracker.skipTo(BigInt(payload.lastOffset) + 1n);
       });
       await consumer.connect();
       await consumer.subscribe({ topics: [deps.topic], fromBeginning: true });

@@ -1,48 +1,73 @@
 /**
  * Which offset of a partition may be committed. Tasks finish out of order
- * (different webhooks run concurrently); the committable offset is one past
- * the last offset below which everything finished, so a crash re-delivers
- * unfinished work and never skips it.
+ * (different webhooks run concurrently); the committable offset is the
+ * lowest offset handed out and not finished, or one past everything seen
+ * when all is finished, so a crash re-delivers unfinished work and never
+ * skips it.
+ *
+ * Offsets of a partition are not contiguous: the router's transactions
+ * leave a commit marker after each one, and aborted records are never
+ * handed out. Those offsets are simply never added, and count as done.
  */
 export class OffsetTracker {
+  /** Offsets handed out, ascending; those before `head` are finished. */
+  private queue: bigint[] = [];
+  private head = 0;
   private readonly pending = new Set<bigint>();
-  private readonly finished = new Set<bigint>();
+  /** Finished while an earlier offset was still pending. */
+  private readonly finishedEarly = new Set<bigint>();
+  /** One past the highest offset seen (handed out or skipped). */
   private next: bigint | null = null;
-  private committable: bigint | null = null;
 
   /** Records that an offset was handed out; offsets must be added in increasing order. */
   add(offset: bigint): void {
-    if (this.next === null) {
-      this.next = offset;
-      this.committable = offset;
-    }
+    this.queue.push(offset);
     this.pending.add(offset);
     this.next = offset + 1n;
+  }
+
+  /**
+   * Records that no task lies below `offset` beyond those added: a fetched
+   * batch that ended in a transaction marker or aborted records. Without it
+   * a partition whose last record is a marker would never commit past it.
+   */
+  skipTo(offset: bigint): void {
+    if (this.next === null || offset > this.next) this.next = offset;
   }
 
   /** Marks an offset finished; returns the new committable offset if it moved. */
   finish(offset: bigint): bigint | null {
     if (!this.pending.delete(offset)) return null;
-    this.finished.add(offset);
-    const before = this.committable;
-    // Walk the contiguous finished run from the current low-water mark.
-    while (this.committable !== null && this.finished.has(this.committable)) {
-      this.finished.delete(this.committable);
-      this.committable += 1n;
+    const before = this.committableOffset;
+    if (offset !== this.queue[this.head]) {
+      this.finishedEarly.add(offset);
+      return null;
     }
-    return this.committable !== before ? this.committable : null;
+    this.head += 1;
+    // Walk past what finished early behind the one just finished.
+    while (this.head < this.queue.length && this.finishedEarly.delete(this.queue[this.head]!)) this.head += 1;
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+      // Drop the finished prefix now and then, not on every finish.
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    const after = this.committableOffset;
+    return after !== before ? after : null;
   }
 
-  /** One past the last contiguous finished offset (what to commit), or null before any work. */
+  /** The offset to commit: the lowest unfinished one, or one past everything seen; null before any work. */
   get committableOffset(): bigint | null {
-    return this.committable;
+    return this.head < this.queue.length ? this.queue[this.head]! : this.next;
   }
 
   get inFlight(): number {
     return this.pending.size;
   }
 
-  /** True once the offset was handed out before (a re-fetch after a seek or rebalance). */
+  /** True once the offset was handed out or skipped before (a re-fetch after a seek or rebalance). */
   seen(offset: bigint): boolean {
     return this.next !== null && offset < this.next;
   }

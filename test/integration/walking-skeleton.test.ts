@@ -82,4 +82,28 @@ describe('walking skeleton: one Avro event in, one signed webhook out', () => {
     const userIds = receiver.requests.map((r) => (JSON.parse(r.body) as { payload: { userId: string } }).payload.userId);
     expect(userIds).toEqual([payload.userId, later.payload['userId']]);
   });
+
+  it('the deliverer commits past transaction markers and aborted tasks: no lag is left once all is delivered', async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    // An aborted transaction after the tasks: its record and abort marker are never handed to the deliverer.
+    const producer = kafka.producer({ transactionalId: uniqueName('aborted'), idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const transaction = await producer.transaction();
+    await transaction.send({ topic: config.topics.deliveries, messages: [{ key: webhookId, value: 'never visible' }] });
+    await transaction.abort();
+    await producer.disconnect();
+    try {
+      // Every partition that holds tasks ends with a commit or abort marker, whose offset is no task.
+      const ends = await admin.fetchTopicOffsets(config.topics.deliveries);
+      const written = ends.filter((p) => Number(p.high) > 0);
+      expect(written.length).toBeGreaterThan(0);
+      await waitFor('deliverer commits up to the end of each partition', async () => {
+        const [committed] = await admin.fetchOffsets({ groupId: config.deliverer.groupId, topics: [config.topics.deliveries] });
+        return written.every((end) => committed!.partitions.find((p) => p.partition === end.partition)?.offset === end.high);
+      });
+    } finally {
+      await admin.disconnect();
+    }
+  });
 });

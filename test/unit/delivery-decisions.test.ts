@@ -22,6 +22,46 @@ describe('OffsetTracker', () => {
     expect(tracker.seen(5n)).toBe(true);
     expect(tracker.seen(6n)).toBe(false);
   });
+
+  it('commits across offsets that were never tasks: transaction markers and aborted records', () => {
+    const tracker = new OffsetTracker();
+    // A transaction's three tasks, its commit marker at 3, then the next transaction's task at 4.
+    for (const o of [0n, 1n, 2n, 4n]) tracker.add(o);
+    tracker.finish(4n);
+    tracker.finish(1n);
+    expect(tracker.committableOffset).toBe(0n);
+    tracker.finish(0n);
+    expect(tracker.committableOffset).toBe(2n);
+    expect(tracker.finish(2n)).toBe(5n);
+    expect(tracker.inFlight).toBe(0);
+  });
+
+  it('commits past a marker that ends a batch once told the batch went that far', () => {
+    const tracker = new OffsetTracker();
+    tracker.add(7n);
+    tracker.skipTo(9n); // the batch's last record, a commit marker, was at 8
+    expect(tracker.committableOffset).toBe(7n);
+    expect(tracker.finish(7n)).toBe(9n);
+    expect(tracker.seen(8n)).toBe(true);
+    tracker.skipTo(5n); // a re-fetch of older records moves nothing back
+    expect(tracker.committableOffset).toBe(9n);
+  });
+
+  it('keeps nothing for finished work (no growth over a long run with gaps)', () => {
+    const tracker = new OffsetTracker();
+    let offset = 0n;
+    for (let i = 0; i < 50_000; i += 1) {
+      tracker.add(offset);
+      tracker.add(offset + 1n);
+      tracker.finish(offset + 1n);
+      tracker.finish(offset);
+      offset += 3n; // one marker after every two tasks
+    }
+    expect(tracker.committableOffset).toBe(offset - 1n);
+    const internals = tracker as unknown as { queue: bigint[]; finishedEarly: Set<bigint> };
+    expect(internals.queue.length).toBe(0);
+    expect(internals.finishedEarly.size).toBe(0);
+  });
 });
 
 describe('retry schedule', () => {
