@@ -7,7 +7,7 @@
  *  4. memory: peak RSS of a deliverer working through a large backlog (bounded by DELIVERER_MAX_BUFFERED).
  * Prints ratios and writes bench/results/delivery.json.
  *
- *   npm run bench:delivery [-- --tasks 20000 --rate 500 --seconds 10 --backlog 1000000 --processes]
+ *   npm run bench:delivery [-- --tasks 20000 --rate 500 --seconds 10 --warmup 5 --backlog 1000000 --processes]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -178,9 +178,9 @@ async function rawLoop(url: string, count: number): Promise<number> {
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     tasks: { type: 'string', default: '20000' }, rate: { type: 'string', default: '500' }, seconds: { type: 'string', default: '10' },
-    backlog: { type: 'string', default: '1000000' }, webhooks: { type: 'string', default: '1,10' }, only: { type: 'string' }, processes: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+    backlog: { type: 'string', default: '1000000' }, warmup: { type: 'string', default: '5' }, webhooks: { type: 'string', default: '1,10' }, only: { type: 'string' }, processes: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   } });
-  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rate R --seconds S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory --processes]\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof');
+  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rate R --seconds S --warmup S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory --processes]\n  --warmup: seconds at the latency rate before measuring (default 5; JIT and caches settle)\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof');
   const wanted = (name: string): boolean => !values.only || values.only === name;
   const tasks = Number(values.tasks);
   const services = await benchServices();
@@ -267,8 +267,10 @@ async function main(): Promise<void> {
         }
       };
       // Warm-up at the same rate, delivered and then forgotten: the first seconds of fresh processes
-      // (JIT, connections, caches) are start-up, not the steady state the target is about.
-      const warmUp = rate * 2;
+      // (JIT, connections, caches) are start-up, not the steady state the target is about. One webhook
+      // at 500/s runs close to its serial capacity on a loaded 2-core machine, and 2 s of warm-up left it
+      // below that capacity often enough to build a queue of seconds.
+      const warmUp = Math.round(rate * Number(values.warmup));
       await stream(warmUp);
       await until(async () => (await receiver.stats()).fast >= warmUp, 120_000);
       await receiver.reset();
