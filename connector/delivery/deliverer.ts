@@ -61,6 +61,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   const shutdown = new AbortController();
   let consumer: Consumer | null = null;
   let commitTimer: NodeJS.Timeout | undefined;
+  /** Partitions assigned to this instance by the last rebalance. */
+  let assigned = new Set<string>();
 
   const keyOf = (topic: string, partition: number): string => `${topic}:${partition}`;
 
@@ -176,7 +178,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     async start() {
       consumer = deps.kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-        const assigned = new Set(Object.entries(payload.memberAssignment).flatMap(([topic, ps]) => ps.map((p) => keyOf(topic, p))));
+        assigned = new Set(Object.entries(payload.memberAssignment).flatMap(([topic, ps]) => ps.map((p) => keyOf(topic, p))));
         for (const [key, state] of partitions) {
           if (!assigned.has(key)) {
             // Another instance owns it now: drop queued work, never commit for it again.
@@ -189,8 +191,9 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       // and the committed offset must move past it (or the partition shows a lag of one until its next task).
       consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
         if (payload.batchSize > 0 || payload.firstOffset === null) return;
-        const state = partitionState(payload.topic, payload.partition);
-        if (!state.revoked) state.tracker.skipTo(BigInt(payload.lastOffset) + 1n);
+        // Never for a partition this instance does not own: committing for it would move another owner's offset.
+        if (!assigned.has(keyOf(payload.topic, payload.partition))) return;
+        partitionState(payload.topic, payload.partition).tracker.skipTo(BigInt(payload.lastOffset) + 1n);
       });
       await consumer.connect();
       await consumer.subscribe({ topics: [deps.topic], fromBeginning: true });
