@@ -18,6 +18,21 @@ const PINO_LEVEL: Record<number, 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * Broker answers that are part of normal operation, retried by kafkajs and
+ * by us, which kafkajs logs as failures all the same. CONCURRENT_TRANSACTIONS
+ * answers a transaction begun while the broker still writes the previous
+ * one's markers: a router meets it many times a minute.
+ */
+const ROUTINE_RETRIES = [/concurrent operation on the same transaction/];
+
+/** The pino level of a kafkajs log line. */
+export function kafkaLogLevel(level: number, entry: { message?: unknown; error?: unknown }): 'warn' | 'info' | 'debug' {
+  const text = `${String(entry.message ?? '')} ${String(entry.error ?? '')}`;
+  if (ROUTINE_RETRIES.some((pattern) => pattern.test(text))) return 'debug';
+  return PINO_LEVEL[level] ?? 'debug';
+}
+
 /** All Kafka access starts here, so the client library can be swapped in one place. */
 export function createKafka(config: ConnectorConfig['kafka'], log: Logger, clientSuffix = ''): Kafka {
   const kafkaLog = log.child({ component: 'kafkajs' });
@@ -33,7 +48,7 @@ export function createKafka(config: ConnectorConfig['kafka'], log: Logger, clien
     // kafkajs logs through pino so its lines carry the same fields and redaction.
     logCreator: () => ({ namespace, level, log: entry }) => {
       const { message, ...extra } = entry;
-      kafkaLog[PINO_LEVEL[level] ?? 'debug']({ namespace, ...extra }, message);
+      kafkaLog[kafkaLogLevel(level, entry)]({ namespace, ...extra }, message);
     },
   };
   if (sasl) options.sasl = sasl;
