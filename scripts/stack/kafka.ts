@@ -83,9 +83,7 @@ export function kafkaService(options: StackOptions): StackService {
         await run('java', javaArgs('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', config]), { cwd: home, what: 'formatting Kafka storage' });
       }
     },
-    // Kafka's own default heap (kafka-server-start.sh): with half of it, a broker that had run the test suite
-    // and a few benchmarks kept its old generation near full and spent its CPU and pauses on collection.
-    start: () => spawnDetached('java', ['-Xms1g', '-Xmx1g', '-Djava.awt.headless=true', ...javaArgs('kafka.Kafka', [config])], { cwd: home, logFile }),
+    start: () => spawnDetached('java', ['-Xms256m', '-Xmx512m', '-Djava.awt.headless=true', ...javaArgs('kafka.Kafka', [config])], { cwd: home, logFile }),
     healthy: () => kafkaHealthy([address]),
     stop: (pid) => stopProcess(pid, config),
   };
