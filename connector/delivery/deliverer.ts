@@ -132,18 +132,32 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     }
   });
 
-  const commit = async (): Promise<void> => {
+  /**
+   * One commit at a time, and an offset counts as committed only once the
+   * broker took it: a failed commit is sent again by the next one, and two
+   * commits in flight cannot land out of order.
+   */
+  let committing: Promise<void> | null = null;
+  const commitOnce = async (): Promise<void> => {
     if (!consumer) return;
-    const offsets = [];
+    const moved: Array<[PartitionState, bigint]> = [];
     for (const state of partitions.values()) {
       const next = state.tracker.committableOffset;
-      if (next !== null && next !== state.committed) {
-        offsets.push({ topic: state.topic, partition: state.partition, offset: next.toString() });
-        state.committed = next;
-      }
+      if (next !== null && next !== state.committed) moved.push([state, next]);
     }
-    if (offsets.length === 0) return;
-    await consumer.commitOffsets(offsets).catch((error: unknown) => log.warn({ err: error }, 'offset commit failed; will retry with the next commit'));
+    if (moved.length === 0) return;
+    try {
+      await consumer.commitOffsets(moved.map(([state, next]) => ({ topic: state.topic, partition: state.partition, offset: next.toString() })));
+      for (const [state, next] of moved) state.committed = next;
+    } catch (error) {
+      log.warn({ err: error }, 'offset commit failed; the next commit sends it again');
+    }
+  };
+  const commit = async (): Promise<void> => {
+    // After a commit under way, commit again whatever moved meanwhile.
+    while (committing) await committing;
+    committing = commitOnce().finally(() => (committing = null));
+    await committing;
   };
 
   const partitionState = (topic: string, partition: number): PartitionState => {
@@ -198,7 +212,10 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       await consumer.connect();
       await consumer.subscribe({ topics: [deps.topic], fromBeginning: true });
       await consumer.run({ autoCommit: false, eachBatchAutoResolve: true, eachBatch: handleBatch });
-      commitTimer = setInterval(() => void commit(), COMMIT_INTERVAL_MS);
+      commitTimer = setInterval(() => {
+        // A slow commit is not queued behind: the next tick after it commits what moved.
+        if (!committing) void commit();
+      }, COMMIT_INTERVAL_MS);
       log.info({ topic: deps.topic, groupId: deps.groupId }, 'deliverer consuming');
     },
     async stop() {

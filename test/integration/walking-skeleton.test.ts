@@ -83,6 +83,29 @@ describe('walking skeleton: one Avro event in, one signed webhook out', () => {
     expect(userIds).toEqual([payload.userId, later.payload['userId']]);
   });
 
+  it('the router commits past the commit marker of a source written in transactions: no source lag is left', async () => {
+    const event = sampleEvent(catalog, 'USER_CREATED', organization);
+    const producer = kafka.producer({ transactionalId: uniqueName('source'), idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const transaction = await producer.transaction();
+    await transaction.send({ topic: config.topics.userEvents, messages: [{ key: 'u', value: await registry.encode(schemaId, event) }] });
+    await transaction.commit();
+    await producer.disconnect();
+    await waitFor('the event delivered', () => receiver.requests.find((r) => r.body.includes(String(event.payload['userId']))));
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      // The source partition now ends with the transaction's commit marker.
+      const [end] = await admin.fetchTopicOffsets(config.topics.userEvents);
+      await waitFor('router commits up to the end of the source partition', async () => {
+        const [committed] = await admin.fetchOffsets({ groupId: config.router.groupId, topics: [config.topics.userEvents] });
+        return committed!.partitions[0]!.offset === end!.high;
+      });
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
   it('the deliverer commits past transaction markers and aborted tasks: no lag is left once all is delivered', async () => {
     const admin = kafka.admin();
     await admin.connect();
