@@ -179,10 +179,6 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       state.tracker.add(offset);
       scheduler.enqueue(message.key?.toString() ?? '', { state, offset, message });
     }
-    // Records past the last task (the transaction's commit marker, aborted tasks) are not work: commit past them.
-    // Only a batch that held records says how far it went; an empty one reports the high watermark, which in
-    // read_committed mode may lie beyond tasks of a transaction still open.
-    if (batch.firstOffset() !== null) state.tracker.skipTo(BigInt(batch.lastOffset()) + 1n);
     await heartbeat();
     // Backpressure: a backlog of millions must not become millions of tasks in memory.
     if (scheduler.buffered > deps.maxBuffered) await scheduler.below(deps.maxBuffered);
@@ -201,10 +197,13 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
           }
         }
       });
-      // kafkajs does not hand over a batch that held only a commit marker or aborted tasks; it reports it, though,
-      // and the committed offset must move past it (or the partition shows a lag of one until its next task).
+      // Records past a batch's last task (the transaction's commit marker, aborted tasks) are no work: the committed
+      // offset moves past them, or a drained partition would show a lag of one. Done here, once a batch is processed,
+      // because kafkajs reports every batch but hands over none that held only a marker or aborted tasks. A batch
+      // without records says nothing: its last offset is the high watermark, which in read_committed mode may lie
+      // beyond tasks of a transaction still open.
       consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-        if (payload.batchSize > 0 || payload.firstOffset === null) return;
+        if (payload.firstOffset === null) return;
         // Never for a partition this instance does not own: committing for it would move another owner's offset.
         if (!assigned.has(keyOf(payload.topic, payload.partition))) return;
         partitionState(payload.topic, payload.partition).tracker.skipTo(BigInt(payload.lastOffset) + 1n);

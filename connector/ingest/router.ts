@@ -53,8 +53,6 @@ export async function sendOffsetsRetrying(transaction: Pick<Transaction, 'sendOf
   }
 }
 
-const maxOffset = (a: bigint, b: bigint): bigint => (a > b ? a : b);
-
 /** A source partition's own transactional producer; see createRouter. */
 interface PartitionLane {
   producer: Promise<Producer>;
@@ -223,7 +221,7 @@ export function createRouter(deps: RouterDeps): Router {
       // The last slice commits past whatever ended the batch after its last event: a source written in
       // transactions leaves a commit marker there, which is no event (else the source's lag never reads 0).
       const isLast = start + MAX_RECORDS_PER_TRANSACTION >= batch.messages.length;
-      const nextOffset = isLast ? maxOffset(BigInt(lastOffset), BigInt(batch.lastOffset())) + 1n : BigInt(lastOffset) + 1n;
+      const nextOffset = BigInt(isLast ? batch.lastOffset() : lastOffset) + 1n;
       const { tasks, deadLetters } = await routeSlice(batch.topic, batch.partition, slice);
       await commitSlice(batch.topic, batch.partition, nextOffset.toString(), tasks, deadLetters);
       recordsConsumed.inc({ topic: batch.topic }, slice.length);
