@@ -83,7 +83,10 @@ describe('router: exactly-once fan-out through crashes and scale-out', () => {
     readers.push(tasks);
     const first = spawnConnector('router', env);
     processes.push(first);
-    // Events keep arriving while it runs, so the kill lands mid-stream, not after the last commit.
+    // Events keep arriving while it runs, so the kill lands mid-stream, not after the last commit. Production
+    // starts once the router consumes: started earlier, every event could be in before the router's first fetch,
+    // which then routes them all at once (a CI run saw all 9,000 tasks appear before the kill).
+    await waitFor('the first router to be running', () => first.output().includes('connector running'), 30_000);
     const producing = produce();
     await waitFor('the first router to commit some tasks', () => tasks.messages.length >= EVENTS * 3 * 0.1, 90_000);
     first.child.kill('SIGKILL');
