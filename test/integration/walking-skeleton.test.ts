@@ -85,48 +85,53 @@ describe('walking skeleton: one Avro event in, one signed webhook out', () => {
 
   it('the router commits past the commit marker of a source written in transactions: no source lag is left', async () => {
     const event = sampleEvent(catalog, 'USER_CREATED', organization);
-    const producer = kafka.producer({ transactionalId: uniqueName('source'), idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    const transaction = await producer.transaction();
-    await transaction.send({ topic: config.topics.userEvents, messages: [{ key: 'u', value: await registry.encode(schemaId, event) }] });
-    await transaction.commit();
-    await producer.disconnect();
+    const written = await inOneTransaction('source', config.topics.userEvents, 'u', await registry.encode(schemaId, event), 'commit');
     await waitFor('the event delivered', () => receiver.requests.find((r) => r.body.includes(String(event.payload['userId']))));
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      // The source partition now ends with the transaction's commit marker.
-      const [end] = await admin.fetchTopicOffsets(config.topics.userEvents);
-      await waitFor('router commits up to the end of the source partition', async () => {
-        const [committed] = await admin.fetchOffsets({ groupId: config.router.groupId, topics: [config.topics.userEvents] });
-        return committed!.partitions[0]!.offset === end!.high;
-      });
-    } finally {
-      await admin.disconnect();
-    }
+    await committedToEnd(config.router.groupId, config.topics.userEvents, written);
   });
 
   it('the deliverer commits past transaction markers and aborted tasks: no lag is left once all is delivered', async () => {
+    // An aborted transaction after the tasks: its record and abort marker are never handed to the deliverer.
+    const aborted = await inOneTransaction('aborted', config.topics.deliveries, webhookId, 'never visible', 'abort');
+    await committedToEnd(config.deliverer.groupId, config.topics.deliveries, aborted);
+  });
+
+  /** Writes one record in a transaction that is then committed or aborted; returns where the record went. */
+  async function inOneTransaction(name: string, topic: string, key: string, value: string | Buffer, end: 'commit' | 'abort'): Promise<{ partition: number; offset: bigint }> {
+    const producer = kafka.producer({ transactionalId: uniqueName(name), idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    try {
+      const transaction = await producer.transaction();
+      const [sent] = await transaction.send({ topic, messages: [{ key, value }] });
+      await transaction[end]();
+      return { partition: sent!.partition, offset: BigInt(sent!.baseOffset!) };
+    } finally {
+      await producer.disconnect();
+    }
+  }
+
+  /**
+   * Waits until the group's committed offset is the end of every partition
+   * holding records, and past the marker that closed the test's transaction.
+   * The ends are read on every poll: a transaction's marker is written after
+   * commit() or abort() returns, so an end read once could be one short.
+   */
+  async function committedToEnd(groupId: string, topic: string, transaction: { partition: number; offset: bigint }): Promise<void> {
     const admin = kafka.admin();
     await admin.connect();
-    // An aborted transaction after the tasks: its record and abort marker are never handed to the deliverer.
-    const producer = kafka.producer({ transactionalId: uniqueName('aborted'), idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    const transaction = await producer.transaction();
-    await transaction.send({ topic: config.topics.deliveries, messages: [{ key: webhookId, value: 'never visible' }] });
-    await transaction.abort();
-    await producer.disconnect();
     try {
-      // Every partition that holds tasks ends with a commit or abort marker, whose offset is no task.
-      const ends = await admin.fetchTopicOffsets(config.topics.deliveries);
-      const written = ends.filter((p) => Number(p.high) > 0);
-      expect(written.length).toBeGreaterThan(0);
-      await waitFor('deliverer commits up to the end of each partition', async () => {
-        const [committed] = await admin.fetchOffsets({ groupId: config.deliverer.groupId, topics: [config.topics.deliveries] });
-        return written.every((end) => committed!.partitions.find((p) => p.partition === end.partition)?.offset === end.high);
+      await waitFor(`${groupId} commits up to the end of each partition of ${topic}`, async () => {
+        const ends = (await admin.fetchTopicOffsets(topic)).filter((p) => BigInt(p.high) > 0n);
+        const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        const at = (partition: number): string | undefined => committed!.partitions.find((p) => p.partition === partition)?.offset;
+        const markerEnd = ends.find((p) => p.partition === transaction.partition);
+        const behind = ends.filter((end) => at(end.partition) !== end.high);
+        if (markerEnd && BigInt(markerEnd.high) > transaction.offset + 1n && behind.length === 0) return true;
+        // Thrown, not returned: a timeout then says where each partition stood.
+        throw new Error(`ends ${ends.map((e) => `${e.partition}:${e.high}`).join(' ')}, committed ${ends.map((e) => `${e.partition}:${at(e.partition)}`).join(' ')}, transaction record at ${transaction.partition}:${transaction.offset}`);
       });
     } finally {
       await admin.disconnect();
     }
-  });
+  }
 });
