@@ -69,7 +69,9 @@ function envFor(services: Awaited<ReturnType<typeof benchServices>>): Record<str
 async function startRoleProcess(role: 'router' | 'deliverer', env: Record<string, string>): Promise<{ stop: () => Promise<void> }> {
   // BENCH_ROLE_NODE_ARGS reach the role's process only (e.g. --cpu-prof to profile it alone; NODE_OPTIONS refuses that flag).
   const nodeArgs = (process.env['BENCH_ROLE_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'connector/main.ts', role], {
+  // BENCH_ROLE_ENTRY runs a compiled build instead (e.g. dist/connector/main.js after `npm run build`), as the image does.
+  const entry = process.env['BENCH_ROLE_ENTRY'];
+  const child = spawn(process.execPath, [...nodeArgs, ...(entry ? [entry] : ['--import', 'tsx', 'connector/main.ts']), role], {
     env: { PATH: process.env['PATH'] ?? '', ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -206,7 +208,7 @@ async function main(): Promise<void> {
     tasks: { type: 'string', default: '20000' }, rate: { type: 'string', default: '500' }, seconds: { type: 'string', default: '10' },
     backlog: { type: 'string', default: '1000000' }, warmup: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, webhooks: { type: 'string', default: '1,10' }, only: { type: 'string' }, processes: { type: 'boolean', default: false }, 'router-share': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   } });
-  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rounds N --rate R --seconds S --warmup S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory --processes --router-share]\n  --router-share: also report when each task became readable (the router share of the latency; the watching consumer adds load)\n  --rounds: throughput rounds, each deliverer run between two raw-loop runs; the median ratio is reported (default 3)\n  --warmup: seconds at the latency rate before measuring (default 5; JIT and caches settle)\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof');
+  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rounds N --rate R --seconds S --warmup S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory --processes --router-share]\n  --router-share: also report when each task became readable (the router share of the latency; the watching consumer adds load)\n  --rounds: throughput rounds, each deliverer run between two raw-loop runs; the median ratio is reported (default 3)\n  --warmup: seconds at the latency rate before measuring (default 5; JIT and caches settle)\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof\n  BENCH_ROLE_ENTRY: run those processes from a compiled build, e.g. dist/connector/main.js after npm run build');
   const wanted = (name: string): boolean => !values.only || values.only === name;
   const tasks = Number(values.tasks);
   const services = await benchServices();
