@@ -206,9 +206,9 @@ async function rawLoop(url: string, count: number, sample: { headers: Record<str
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     tasks: { type: 'string', default: '20000' }, rate: { type: 'string', default: '500' }, seconds: { type: 'string', default: '10' },
-    backlog: { type: 'string', default: '1000000' }, warmup: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, webhooks: { type: 'string', default: '1,10' }, only: { type: 'string' }, processes: { type: 'boolean', default: false }, 'router-share': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+    backlog: { type: 'string', default: '1000000' }, warmup: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, deliverers: { type: 'string', default: '1' }, webhooks: { type: 'string', default: '1,10' }, only: { type: 'string' }, processes: { type: 'boolean', default: false }, 'router-share': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   } });
-  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rounds N --rate R --seconds S --warmup S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory --processes --router-share]\n  --router-share: also report when each task became readable (the router share of the latency; the watching consumer adds load)\n  --rounds: throughput rounds, each deliverer run between two raw-loop runs; the median ratio is reported (default 3)\n  --warmup: seconds at the latency rate before measuring (default 5; JIT and caches settle)\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof\n  BENCH_ROLE_ENTRY: run those processes from a compiled build, e.g. dist/connector/main.js after npm run build');
+  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rounds N --deliverers N --rate R --seconds S --warmup S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory --processes --router-share]\n  --router-share: also report when each task became readable (the router share of the latency; the watching consumer adds load)\n  --rounds: throughput rounds, each deliverer run between two raw-loop runs; the median ratio is reported (default 3)\n  --deliverers N: the throughput run starts N deliverer processes in one group, sharing the concurrency of the raw loop (scale-out; default 1)\n  --warmup: seconds at the latency rate before measuring (default 5; JIT and caches settle)\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof\n  BENCH_ROLE_ENTRY: run those processes from a compiled build, e.g. dist/connector/main.js after npm run build');
   const wanted = (name: string): boolean => !values.only || values.only === name;
   const tasks = Number(values.tasks);
   const services = await benchServices();
@@ -237,6 +237,7 @@ async function main(): Promise<void> {
     // before and just after the deliverer and compares with their mean, and the median round is reported.
     const rounds: Array<{ rawBefore: number; rawAfter: number; deliveriesPerSecond: number; ratio: number }> = [];
     const roundCount = Number(values.rounds);
+    const deliverers = Number(values.deliverers);
     for (let round = 1; round <= roundCount; round += 1) {
       await run(`1. throughput, round ${round} of ${roundCount}`, async (config, org, parts, env) => {
         const sample = sampleRequest(config);
@@ -253,7 +254,12 @@ async function main(): Promise<void> {
         await receiver.reset(mark);
         const ids = await createWebhooks(pool, config, org, Array.from({ length: 200 }, (_, i) => `${receiver.url}/fast/${i}`));
         await produceTasks(config, org, ids, tasks);
-        if (values.processes) parts.push({ name: 'deliverer', stop: (await startRoleProcess('deliverer', env)).stop });
+        if (deliverers > 1) {
+          // Scale-out: several deliverer processes in one group, sharing the raw loop's concurrency between them.
+          const share = { ...env, DELIVERER_MAX_IN_FLIGHT: String(Math.ceil(MAX_IN_FLIGHT / deliverers)) };
+          const started = await Promise.all(Array.from({ length: deliverers }, () => startRoleProcess('deliverer', share)));
+          for (const child of started) parts.push({ name: 'deliverer', stop: child.stop });
+        } else if (values.processes) parts.push({ name: 'deliverer', stop: (await startRoleProcess('deliverer', env)).stop });
         else parts.push(...(await startRole('deliverer', config, log)).parts);
         await until(async () => (await receiver.stats()).fast >= tasks, 300_000);
         const s = await receiver.stats();
@@ -267,7 +273,7 @@ async function main(): Promise<void> {
       });
     }
     const median = [...rounds].sort((x, y) => x.ratio - y.ratio)[Math.floor(rounds.length / 2)]!;
-    results['throughput'] = { tasks, rounds, medianRatio: median.ratio, target: 0.7 };
+    results['throughput'] = { tasks, deliverers, rounds, medianRatio: median.ratio, target: 0.7 };
     console.log(`throughput: median ratio ${median.ratio} of ${rounds.length} rounds (target 0.7)`);
   }
 
