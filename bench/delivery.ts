@@ -158,6 +158,8 @@ async function watchTasks(config: Readonly<ConnectorConfig>, expected: number, p
   return { done: done.finally(() => consumer.disconnect()) };
 }
 
+const cpuMicros = (usage: NodeJS.CpuUsage): number => usage.user + usage.system;
+
 async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -235,7 +237,9 @@ async function main(): Promise<void> {
   if (wanted('throughput')) {
     // The raw loop alone swings by ±30 % between consecutive runs on a small VM. Each round measures it just
     // before and just after the deliverer and compares with their mean, and the median round is reported.
-    const rounds: Array<{ rawBefore: number; rawAfter: number; deliveriesPerSecond: number; ratio: number }> = [];
+    const rounds: Array<{ rawBefore: number; rawAfter: number; deliveriesPerSecond: number; ratio: number; rawCpuUsPerPost: number; delivererCpuUsPerDelivery: number | null }> = [];
+    // CPU time per request, next to the rates: it moves far less with a noisy neighbour than requests per second do.
+    const inProcess = !values.processes && Number(values.deliverers) === 1;
     const roundCount = Number(values.rounds);
     const deliverers = Number(values.deliverers);
     for (let round = 1; round <= roundCount; round += 1) {
@@ -248,7 +252,9 @@ async function main(): Promise<void> {
           if (previous > 0 && Math.abs(rate - previous) / previous < 0.1) break;
           previous = rate;
         }
+        const rawCpu = process.cpuUsage();
         const rawBefore = await rawLoop(receiver.url, tasks, sample);
+        const rawCpuUs = cpuMicros(process.cpuUsage(rawCpu)) / tasks;
         // The deliverer is timed over its second half, once it is warm too.
         const mark = Math.floor(tasks / 2);
         await receiver.reset(mark);
@@ -261,14 +267,25 @@ async function main(): Promise<void> {
           for (const child of started) parts.push({ name: 'deliverer', stop: child.stop });
         } else if (values.processes) parts.push({ name: 'deliverer', stop: (await startRoleProcess('deliverer', env)).stop });
         else parts.push(...(await startRole('deliverer', config, log)).parts);
-        await until(async () => (await receiver.stats()).fast >= tasks, 300_000);
+        // In-process, this process's CPU time over the second half is the deliverer's (the polling here is negligible).
+        const atMark: { cpu?: NodeJS.CpuUsage; fast?: number } = {};
+        await until(async () => {
+          const { fast } = await receiver.stats();
+          if (atMark.cpu === undefined && fast >= mark) Object.assign(atMark, { cpu: process.cpuUsage(), fast });
+          return fast >= tasks;
+        }, 300_000);
+        const delivererCpuUs = inProcess && atMark.cpu && atMark.fast !== undefined && atMark.fast < tasks
+          ? cpuMicros(process.cpuUsage(atMark.cpu)) / (tasks - atMark.fast) : null;
         const s = await receiver.stats();
         const deliveriesPerSecond = (s.fast - mark) / ((s.lastAt - s.markAt) / 1000);
         // Stopped first, so the second raw pass has the machine to itself as the first one had.
         await stopParts(parts.splice(0), log);
         const rawAfter = await rawLoop(receiver.url, tasks, sample);
         const ratio = deliveriesPerSecond / ((rawBefore + rawAfter) / 2);
-        rounds.push({ rawBefore: Math.round(rawBefore), rawAfter: Math.round(rawAfter), deliveriesPerSecond: Math.round(deliveriesPerSecond), ratio: Number(ratio.toFixed(3)) });
+        rounds.push({
+          rawBefore: Math.round(rawBefore), rawAfter: Math.round(rawAfter), deliveriesPerSecond: Math.round(deliveriesPerSecond), ratio: Number(ratio.toFixed(3)),
+          rawCpuUsPerPost: Math.round(rawCpuUs), delivererCpuUsPerDelivery: delivererCpuUs === null ? null : Math.round(delivererCpuUs),
+        });
         console.log(JSON.stringify(rounds.at(-1)));
       });
     }
