@@ -1,6 +1,6 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { generateSigningSecret, hmacPads, hmacSha256Base64, sign, signatureHeader } from '../../connector/delivery/signature.js';
+import { generateSigningSecret, sign, signatureHeader } from '../../connector/delivery/signature.js';
 
 describe('Standard Webhooks signatures', () => {
   // The example of the Standard Webhooks specification: secret, id, timestamp, body and the expected signature.
@@ -15,6 +15,13 @@ describe('Standard Webhooks signatures', () => {
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
     const mac = createHmac('sha256', Buffer.from(secret.slice(6), 'base64')).update('msg_1.100.{}').digest('base64');
     expect(sign(secret, 'msg_1', 100, '{}')).toBe(`v1,${mac}`);
+  });
+
+  it('signs non-ASCII bodies as their UTF-8 bytes', () => {
+    const secret = generateSigningSecret();
+    const body = JSON.stringify({ name: 'Zoë 🎉', text: 'x'.repeat(300) });
+    const mac = createHmac('sha256', Buffer.from(secret.slice(6), 'base64')).update(Buffer.from(`msg_2.1614265330.${body}`, 'utf8')).digest('base64');
+    expect(sign(secret, 'msg_2', 1614265330, body)).toBe(`v1,${mac}`);
   });
 
   it('signs with every secret during a rotation, space-separated', () => {
@@ -34,16 +41,5 @@ describe('the receiver-side verifier (scripts/lib/verify-signature.ts)', () => {
     expect(verifyStandardWebhook(generateSigningSecret(), headers, '{"a":1}', 300, 1000)).toBe(false);
     expect(verifyStandardWebhook(current, headers, '{"a":2}', 300, 1000)).toBe(false);
     expect(verifyStandardWebhook(current, headers, '{"a":1}', 300, 1400)).toBe(false);
-  });
-});
-
-describe('HMAC-SHA256 from prepared pads', () => {
-  it('equals createHmac for short, block-sized and long keys and for non-ASCII messages', () => {
-    for (const keyBytes of [0, 1, 24, 63, 64, 65, 200]) {
-      const key = randomBytes(keyBytes);
-      for (const message of ['', 'msg_1.100.{}', `msg_2.1614265330.${JSON.stringify({ name: 'Zoë 🎉', text: 'x'.repeat(300) })}`]) {
-        expect(hmacSha256Base64(hmacPads(key), message)).toBe(createHmac('sha256', key).update(message).digest('base64'));
-      }
-    }
   });
 });
