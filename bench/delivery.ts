@@ -4,7 +4,7 @@
  *     receiver; the raw loop runs before and after each of several rounds, and the median round is reported;
  *  2. latency: p50/p99 from event produced (Avro, through the router) to the receiver, at an even fixed rate
  *     after a warm-up; with --router-share, the router's share (produced → task committed) alongside;
- *  3. isolation: healthy webhooks' throughput while 10 % of webhooks answer after 10 s, vs none slow;
+ *  3. isolation: healthy webhooks' throughput while 10 % of webhooks answer after 10 s, vs none slow, in rounds;
  *  4. memory: peak RSS of a deliverer working through a large backlog (bounded by DELIVERER_MAX_BUFFERED).
  * Prints ratios and writes bench/results/delivery.json.
  *
@@ -210,7 +210,7 @@ async function main(): Promise<void> {
     tasks: { type: 'string', default: '20000' }, rate: { type: 'string', default: '500' }, seconds: { type: 'string', default: '10' },
     backlog: { type: 'string', default: '1000000' }, warmup: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, deliverers: { type: 'string', default: '1' }, webhooks: { type: 'string', default: '1,10' }, only: { type: 'string' }, processes: { type: 'boolean', default: false }, 'router-share': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   } });
-  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rounds N --deliverers N --rate R --seconds S --warmup S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory --processes --router-share]\n  --router-share: also report when each task became readable (the router share of the latency; the watching consumer adds load)\n  --rounds: throughput rounds, each deliverer run between two raw-loop runs; the median ratio is reported (default 3)\n  --deliverers N: the throughput run starts N deliverer processes in one group, sharing the concurrency of the raw loop (scale-out; default 1)\n  --warmup: seconds at the latency rate before measuring (default 5; JIT and caches settle)\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof\n  BENCH_ROLE_ENTRY: run those processes from a compiled build, e.g. dist/connector/main.js after npm run build');
+  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rounds N --deliverers N --rate R --seconds S --warmup S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory --processes --router-share]\n  --router-share: also report when each task became readable (the router share of the latency; the watching consumer adds load)\n  --rounds: throughput and isolation rounds (throughput: the deliverer between two raw-loop runs; isolation: the run with slow webhooks between two without); the median ratio is reported (default 3)\n  --deliverers N: the throughput run starts N deliverer processes in one group, sharing the concurrency of the raw loop (scale-out; default 1)\n  --warmup: seconds at the latency rate before measuring (default 5; JIT and caches settle)\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof\n  BENCH_ROLE_ENTRY: run those processes from a compiled build, e.g. dist/connector/main.js after npm run build');
   const wanted = (name: string): boolean => !values.only || values.only === name;
   const tasks = Number(values.tasks);
   const services = await benchServices();
@@ -377,10 +377,20 @@ async function main(): Promise<void> {
     return rate;
   };
   if (wanted('isolation')) {
-    const healthyAlone = await isolationRun(0);
-    const healthyWithSlow = await isolationRun(0.1);
-    results['isolation'] = { healthyPerSecondWithoutSlow: Math.round(healthyAlone), healthyPerSecondWithSlow: Math.round(healthyWithSlow), ratio: Number((healthyWithSlow / healthyAlone).toFixed(3)), target: 0.9 };
-    console.log(JSON.stringify(results['isolation']));
+    // Rounds as for throughput: the run with slow webhooks between two without, compared with their mean, so a
+    // machine (or a JIT) that speeds up or slows down during the benchmark favours neither side. Median round.
+    const rounds: Array<{ aloneBefore: number; withSlow: number; aloneAfter: number; ratio: number }> = [];
+    for (let round = 1; round <= Number(values.rounds); round += 1) {
+      const aloneBefore = await isolationRun(0);
+      const withSlow = await isolationRun(0.1);
+      const aloneAfter = await isolationRun(0);
+      const ratio = withSlow / ((aloneBefore + aloneAfter) / 2);
+      rounds.push({ aloneBefore: Math.round(aloneBefore), withSlow: Math.round(withSlow), aloneAfter: Math.round(aloneAfter), ratio: Number(ratio.toFixed(3)) });
+      console.log(JSON.stringify(rounds.at(-1)));
+    }
+    const median = [...rounds].sort((x, y) => x.ratio - y.ratio)[Math.floor(rounds.length / 2)]!;
+    results['isolation'] = { rounds, medianRatio: median.ratio, target: 0.9 };
+    console.log(`isolation: median ratio ${median.ratio} of ${rounds.length} rounds (target 0.9)`);
   }
 
   if (wanted('memory')) await run(`4. memory with a ${values.backlog}-task backlog`, async (config, org, parts) => {
