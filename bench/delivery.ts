@@ -160,6 +160,11 @@ async function watchTasks(config: Readonly<ConnectorConfig>, expected: number, p
 
 const cpuMicros = (usage: NodeJS.CpuUsage): number => usage.user + usage.system;
 
+/** The round with the median ratio (rounds repeat a noisy measurement; one outlier should not decide). */
+function medianRound<T extends { ratio: number }>(rounds: T[]): T {
+  return [...rounds].sort((x, y) => x.ratio - y.ratio)[Math.floor(rounds.length / 2)]!;
+}
+
 async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -169,7 +174,6 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
   throw new Error('benchmark step timed out');
 }
 
-/** The baseline: the same number of POSTs with the same concurrency, no Kafka, no signing. */
 /**
  * What the baseline sends: a webhook request exactly as the deliverer would
  * send it for one of the benchmark's tasks (same headers, signature, body
@@ -189,6 +193,7 @@ function sampleRequest(config: Readonly<ConnectorConfig>): { headers: Record<str
   return { headers, body };
 }
 
+/** The baseline: the same number of POSTs with the same concurrency; no Kafka, nothing built or signed per request. */
 async function rawLoop(url: string, count: number, sample: { headers: Record<string, string>; body: string }): Promise<number> {
   const agent = new Agent({ keepAliveTimeout: 30_000 });
   let next = 0;
@@ -238,7 +243,7 @@ async function main(): Promise<void> {
     // The raw loop alone swings by ±30 % between consecutive runs on a small VM. Each round measures it just
     // before and just after the deliverer and compares with their mean, and the median round is reported.
     const rounds: Array<{ rawBefore: number; rawAfter: number; deliveriesPerSecond: number; ratio: number; rawCpuUsPerPost: number; delivererCpuUsPerDelivery: number | null }> = [];
-    // CPU time per request, next to the rates: it moves far less with a noisy neighbour than requests per second do.
+    // CPU time per request next to the rates: the cost of a request on each side, not only how fast it went.
     const inProcess = !values.processes && Number(values.deliverers) === 1;
     const roundCount = Number(values.rounds);
     const deliverers = Number(values.deliverers);
@@ -289,7 +294,7 @@ async function main(): Promise<void> {
         console.log(JSON.stringify(rounds.at(-1)));
       });
     }
-    const median = [...rounds].sort((x, y) => x.ratio - y.ratio)[Math.floor(rounds.length / 2)]!;
+    const median = medianRound(rounds);
     results['throughput'] = { tasks, deliverers, rounds, medianRatio: median.ratio, target: 0.7 };
     console.log(`throughput: median ratio ${median.ratio} of ${rounds.length} rounds (target 0.7)`);
   }
@@ -388,7 +393,7 @@ async function main(): Promise<void> {
       rounds.push({ aloneBefore: Math.round(aloneBefore), withSlow: Math.round(withSlow), aloneAfter: Math.round(aloneAfter), ratio: Number(ratio.toFixed(3)) });
       console.log(JSON.stringify(rounds.at(-1)));
     }
-    const median = [...rounds].sort((x, y) => x.ratio - y.ratio)[Math.floor(rounds.length / 2)]!;
+    const median = medianRound(rounds);
     results['isolation'] = { rounds, medianRatio: median.ratio, target: 0.9 };
     console.log(`isolation: median ratio ${median.ratio} of ${rounds.length} rounds (target 0.9)`);
   }
