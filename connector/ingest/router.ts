@@ -136,6 +136,8 @@ export function createRouter(deps: RouterDeps): Router {
    * independently, so one partition's transaction never waits for another's.
    */
   const lanes = new Map<string, PartitionLane>();
+  /** Source partitions assigned to this instance by the last rebalance. */
+  let owned = new Set<string>();
   const laneKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
   const openLane = (topic: string, partition: number): PartitionLane => {
@@ -178,7 +180,8 @@ export function createRouter(deps: RouterDeps): Router {
   const commitSlice = async (topic: string, partition: number, nextOffset: string, tasks: Message[], deadLetters: Message[]): Promise<void> => {
     const lane = openLane(topic, partition);
     const producer = await lane.producer;
-    const work = (async () => {
+    // After the lane's transaction under way, if any: a skip past filtered records (skipFiltered) may still be committing.
+    const work = lane.busy.catch(() => undefined).then(async () => {
       const transaction = await producer.transaction();
       try {
         for (const messages of bySize(tasks, MAX_SEND_BYTES)) await transaction.send({ topic: deps.deliveriesTopic, messages });
@@ -197,14 +200,28 @@ export function createRouter(deps: RouterDeps): Router {
         }
         throw error;
       }
-    })();
+    });
     lane.busy = work;
     await work;
   };
 
+  /**
+   * A fetched batch whose records were all filtered out (an aborted source
+   * transaction and its marker) is never handed to eachBatch, so no slice
+   * commits past it, and the partition's lag would read 1 until the next
+   * event. It gets a transaction of its own with only the source offset:
+   * nothing in it is an event, so committing past it loses nothing.
+   */
+  const skipFiltered = (topic: string, partition: number, nextOffset: string): void => {
+    if (!owned.has(laneKey(topic, partition))) return;
+    commitSlice(topic, partition, nextOffset, [], []).catch((error: unknown) => {
+      log.warn({ err: error, topic, partition }, 'could not commit past filtered source records; the next batch commits past them');
+    });
+  };
+
   /** After a rebalance, partitions this instance no longer owns give up their producers. */
   const onAssignment = (assignment: Record<string, number[]>): void => {
-    const owned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((partition) => laneKey(topic, partition))));
+    owned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((partition) => laneKey(topic, partition))));
     for (const [key, lane] of lanes) {
       if (owned.has(key)) continue;
       lanes.delete(key);
@@ -235,6 +252,11 @@ export function createRouter(deps: RouterDeps): Router {
     async start() {
       consumer = kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => onAssignment(payload.memberAssignment));
+      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+        // Only batches kafkajs did not hand over: none of their records was an event (batches without any
+        // records report no first offset and say nothing about what lies below the high watermark).
+        if (payload.batchSize === 0 && payload.firstOffset !== null) skipFiltered(payload.topic, payload.partition, (BigInt(payload.lastOffset) + 1n).toString());
+      });
       await consumer.connect();
       await consumer.subscribe({ topics: [...deps.decoders.keys()], fromBeginning: true });
       // Every assigned partition's batch at once: each partition routes and commits on its own.
