@@ -243,10 +243,10 @@ async function main(): Promise<void> {
     // The raw loop alone swings by ±30 % between consecutive runs on a small VM. Each round measures it just
     // before and just after the deliverer and compares with their mean, and the median round is reported.
     const rounds: Array<{ rawBefore: number; rawAfter: number; deliveriesPerSecond: number; ratio: number; rawCpuUsPerPost: number; delivererCpuUsPerDelivery: number | null }> = [];
-    // CPU time per request next to the rates: the cost of a request on each side, not only how fast it went.
-    const inProcess = !values.processes && Number(values.deliverers) === 1;
     const roundCount = Number(values.rounds);
     const deliverers = Number(values.deliverers);
+    // CPU time per request next to the rates: the cost of a request on each side, not only how fast it went.
+    const inProcess = !values.processes && deliverers === 1;
     for (let round = 1; round <= roundCount; round += 1) {
       await run(`1. throughput, round ${round} of ${roundCount}`, async (config, org, parts, env) => {
         const sample = sampleRequest(config);

@@ -4,6 +4,7 @@ import { deadLetters } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { CONSUMER_MAX_WAIT_MS } from '../kafka/client.js';
 import { createKeyedScheduler } from './keyed-scheduler.js';
+import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
 import { OffsetTracker } from './offset-tracker.js';
 import { decodeTask } from './task.js';
 import type { TaskHandler } from './task-handler.js';
@@ -63,8 +64,6 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   let commitTimer: NodeJS.Timeout | undefined;
   /** Partitions assigned to this instance by the last rebalance. */
   let assigned = new Set<string>();
-
-  const keyOf = (topic: string, partition: number): string => `${topic}:${partition}`;
 
   const runTask = async (item: Item): Promise<{ logged: Promise<void> }> => {
     let task;
@@ -161,7 +160,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   };
 
   const partitionState = (topic: string, partition: number): PartitionState => {
-    const key = keyOf(topic, partition);
+    const key = partitionKey(topic, partition);
     let state = partitions.get(key);
     if (!state) {
       state = { topic, partition, tracker: new OffsetTracker(), committed: null, revoked: false, maxStarted: null };
@@ -188,7 +187,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     async start() {
       consumer = deps.kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-        assigned = new Set(Object.entries(payload.memberAssignment).flatMap(([topic, ps]) => ps.map((p) => keyOf(topic, p))));
+        assigned = assignedPartitionKeys(payload.memberAssignment);
         for (const [key, state] of partitions) {
           if (!assigned.has(key)) {
             // Another instance owns it now: drop queued work, never commit for it again.
@@ -205,7 +204,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
         if (payload.firstOffset === null) return;
         // Never for a partition this instance does not own: committing for it would move another owner's offset.
-        if (!assigned.has(keyOf(payload.topic, payload.partition))) return;
+        if (!assigned.has(partitionKey(payload.topic, payload.partition))) return;
         partitionState(payload.topic, payload.partition).tracker.skipTo(BigInt(payload.lastOffset) + 1n);
       });
       await consumer.connect();

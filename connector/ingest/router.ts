@@ -1,5 +1,6 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Offsets, Producer, Transaction } from 'kafkajs';
 import { CONSUMER_MAX_WAIT_MS, createProducer } from '../kafka/client.js';
+import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
 import { classify } from '../errors.js';
 import type { EventCatalog } from '../events/catalog.js';
 import { encodeTask } from '../delivery/task.js';
@@ -138,10 +139,9 @@ export function createRouter(deps: RouterDeps): Router {
   const lanes = new Map<string, PartitionLane>();
   /** Source partitions assigned to this instance by the last rebalance. */
   let owned = new Set<string>();
-  const laneKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
   const openLane = (topic: string, partition: number): PartitionLane => {
-    const key = laneKey(topic, partition);
+    const key = partitionKey(topic, partition);
     let lane = lanes.get(key);
     if (!lane) {
       const producer = createProducer(kafka, {
@@ -192,7 +192,7 @@ export function createRouter(deps: RouterDeps): Router {
         await transaction.abort().catch((abortError: unknown) => log.warn({ err: abortError }, 'transaction abort failed'));
         // Fenced by the partition's new owner, or in an unknown state: a fresh producer is initialized on the
         // next attempt, and this one is closed once this transaction has settled.
-        forgetLane(laneKey(topic, partition), lane);
+        forgetLane(partitionKey(topic, partition), lane);
         void closeLane(lane);
         const type = (error as { type?: string }).type;
         if (type === 'PRODUCER_FENCED' || type === 'INVALID_PRODUCER_EPOCH') {
@@ -213,7 +213,7 @@ export function createRouter(deps: RouterDeps): Router {
    * nothing in it is an event, so committing past it loses nothing.
    */
   const skipFiltered = (topic: string, partition: number, nextOffset: string): void => {
-    if (!owned.has(laneKey(topic, partition))) return;
+    if (!owned.has(partitionKey(topic, partition))) return;
     commitSlice(topic, partition, nextOffset, [], []).catch((error: unknown) => {
       log.warn({ err: error, topic, partition }, 'could not commit past filtered source records; the next batch commits past them');
     });
@@ -221,7 +221,7 @@ export function createRouter(deps: RouterDeps): Router {
 
   /** After a rebalance, partitions this instance no longer owns give up their producers. */
   const onAssignment = (assignment: Record<string, number[]>): void => {
-    owned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((partition) => laneKey(topic, partition))));
+    owned = assignedPartitionKeys(assignment);
     for (const [key, lane] of lanes) {
       if (owned.has(key)) continue;
       lanes.delete(key);
