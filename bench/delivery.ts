@@ -5,7 +5,8 @@
  *  2. latency: p50/p99 from event produced (Avro, through the router) to the receiver, at an even fixed rate
  *     after a warm-up; with --router-share, the router's share (produced → task committed) alongside;
  *  3. isolation: healthy webhooks' throughput while 10 % of webhooks answer after 10 s, vs none slow, in rounds;
- *  4. memory: peak RSS of a deliverer working through a large backlog (bounded by DELIVERER_MAX_BUFFERED).
+ *  4. memory: peak RSS of a deliverer working through a large backlog (bounded by DELIVERER_MAX_BUFFERED);
+ *  5. serial: one webhook's ceiling (its sends go one at a time) against a raw loop of one request at a time.
  * Prints ratios and writes bench/results/delivery.json.
  *
  *   npm run bench:delivery [-- --tasks 20000 --rounds 3 --rate 500 --seconds 10 --warmup 5 --backlog 1000000 --processes]
@@ -121,8 +122,9 @@ async function produceTasks(config: Readonly<ConnectorConfig>, organization: str
   const kafka = createKafka(config.kafka, log, 'bench-tasks');
   const producer = createProducer(kafka, { transactionalId: `bench-tasks-${randomUUID()}`, idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
-  for (let sent = 0; sent < count; sent += 5000) {
-    const messages = Array.from({ length: Math.min(5000, count - sent) }, (_, i) => {
+  // 1,000 tasks a transaction: with one webhook they all land in one partition, and 5,000 would pass the broker's 1 MiB request limit.
+  for (let sent = 0; sent < count; sent += 1000) {
+    const messages = Array.from({ length: Math.min(1000, count - sent) }, (_, i) => {
       const webhookId = webhookIds[(sent + i) % webhookIds.length]!;
       return { key: webhookId, value: encodeTask(benchTask(webhookId, organization, randomUUID())) };
     });
@@ -194,11 +196,11 @@ function sampleRequest(config: Readonly<ConnectorConfig>): { headers: Record<str
 }
 
 /** The baseline: the same number of POSTs with the same concurrency; no Kafka, nothing built or signed per request. */
-async function rawLoop(url: string, count: number, sample: { headers: Record<string, string>; body: string }): Promise<number> {
+async function rawLoop(url: string, count: number, sample: { headers: Record<string, string>; body: string }, concurrency = MAX_IN_FLIGHT): Promise<number> {
   const agent = new Agent({ keepAliveTimeout: 30_000 });
   let next = 0;
   const started = performance.now();
-  await Promise.all(Array.from({ length: MAX_IN_FLIGHT }, async () => {
+  await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < count) {
       next += 1;
       const response = await request(`${url}/raw`, { method: 'POST', body: sample.body, headers: sample.headers, dispatcher: agent });
@@ -213,9 +215,9 @@ async function rawLoop(url: string, count: number, sample: { headers: Record<str
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     tasks: { type: 'string', default: '20000' }, rate: { type: 'string', default: '500' }, seconds: { type: 'string', default: '10' },
-    backlog: { type: 'string', default: '1000000' }, warmup: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, deliverers: { type: 'string', default: '1' }, webhooks: { type: 'string', default: '1,10' }, only: { type: 'string' }, processes: { type: 'boolean', default: false }, 'router-share': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+    backlog: { type: 'string', default: '1000000' }, warmup: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, 'serial-tasks': { type: 'string', default: '3000' }, deliverers: { type: 'string', default: '1' }, webhooks: { type: 'string', default: '1,10' }, only: { type: 'string' }, processes: { type: 'boolean', default: false }, 'router-share': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   } });
-  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rounds N --deliverers N --rate R --seconds S --warmup S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory --processes --router-share]\n  --router-share: also report when each task became readable (the router share of the latency; the watching consumer adds load)\n  --rounds: throughput and isolation rounds (throughput: the deliverer between two raw-loop runs; isolation: the run with slow webhooks between two without); the median ratio is reported (default 3)\n  --deliverers N: the throughput run starts N deliverer processes in one group, sharing the concurrency of the raw loop (scale-out; default 1)\n  --warmup: seconds at the latency rate before measuring (default 5; JIT and caches settle)\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof\n  BENCH_ROLE_ENTRY: run those processes from a compiled build, e.g. dist/connector/main.js after npm run build');
+  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rounds N --deliverers N --rate R --seconds S --warmup S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory|serial --serial-tasks N --processes --router-share]\n  --router-share: also report when each task became readable (the router share of the latency; the watching consumer adds load)\n  --rounds: throughput and isolation rounds (throughput: the deliverer between two raw-loop runs; isolation: the run with slow webhooks between two without); the median ratio is reported (default 3)\n  serial: the ceiling of one webhook (its sends are one at a time by design) against a raw loop of one request at a time, --serial-tasks tasks (default 3000), in --rounds rounds\n  --deliverers N: the throughput run starts N deliverer processes in one group, sharing the concurrency of the raw loop (scale-out; default 1)\n  --warmup: seconds at the latency rate before measuring (default 5; JIT and caches settle)\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof\n  BENCH_ROLE_ENTRY: run those processes from a compiled build, e.g. dist/connector/main.js after npm run build');
   const wanted = (name: string): boolean => !values.only || values.only === name;
   const tasks = Number(values.tasks);
   const services = await benchServices();
@@ -411,6 +413,38 @@ async function main(): Promise<void> {
     results['memory'] = { backlog, delivered: (await receiver.stats()).fast, rssBeforeMiB: Math.round(baseline / 2 ** 20), peakRssMiB: Math.round(peak / 2 ** 20), maxBuffered: config.deliverer.maxBuffered };
     console.log(JSON.stringify(results['memory']));
   });
+
+  if (wanted('serial')) {
+    // One webhook's deliveries go out one at a time by design, so one endpoint gets at most one per round trip
+    // plus the deliverer's work between them. This measures that ceiling against a raw loop of one request at a
+    // time (the same request), before and after, in rounds: what the 1-webhook latency run should be read against.
+    const rounds: Array<{ rawBefore: number; rawAfter: number; deliveriesPerSecond: number; ratio: number }> = [];
+    const count = Number(values['serial-tasks']);
+    for (let round = 1; round <= Number(values.rounds); round += 1) {
+      await run(`5. one webhook's ceiling, round ${round} of ${values.rounds}`, async (config, org, parts) => {
+        const sample = sampleRequest(config);
+        // A discarded pass first: the receiver process takes thousands of requests to reach full speed.
+        if (round === 1) await rawLoop(receiver.url, count, sample, 1);
+        const rawBefore = await rawLoop(receiver.url, count, sample, 1);
+        const mark = Math.floor(count / 2);
+        await receiver.reset(mark);
+        const ids = await createWebhooks(pool, config, org, [`${receiver.url}/fast/serial`]);
+        await produceTasks(config, org, ids, count);
+        parts.push(...(await startRole('deliverer', config, log)).parts);
+        await until(async () => (await receiver.stats()).fast >= count, 300_000);
+        const s = await receiver.stats();
+        const deliveriesPerSecond = (s.fast - mark) / ((s.lastAt - s.markAt) / 1000);
+        await stopParts(parts.splice(0), log);
+        const rawAfter = await rawLoop(receiver.url, count, sample, 1);
+        const ratio = deliveriesPerSecond / ((rawBefore + rawAfter) / 2);
+        rounds.push({ rawBefore: Math.round(rawBefore), rawAfter: Math.round(rawAfter), deliveriesPerSecond: Math.round(deliveriesPerSecond), ratio: Number(ratio.toFixed(3)) });
+        console.log(JSON.stringify(rounds.at(-1)));
+      });
+    }
+    const median = medianRound(rounds);
+    results['serial'] = { tasks: count, rounds, medianRatio: median.ratio, medianDeliveriesPerSecond: median.deliveriesPerSecond };
+    console.log(`one webhook: median ${median.deliveriesPerSecond} deliveries/s, ratio ${median.ratio} of a raw loop of one request at a time`);
+  }
 
   receiver.child.kill();
   await pool.end();
