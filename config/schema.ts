@@ -42,6 +42,7 @@ export interface ConnectorConfig {
     breakerFailureThreshold: number;
     breakerOpenMs: number;
     autoDisableAfterMs: number;
+    targetCacheTtlMs: number;
   };
   attempts: { sinkGroupId: string; retentionDays: number };
   http: {
@@ -382,6 +383,12 @@ export const configSchema: Schema<ConnectorConfig> = {
       format: 'nat',
       default: 432000000,
       env: 'DELIVERER_AUTO_DISABLE_AFTER_MS',
+    },
+    targetCacheTtlMs: {
+      doc: 'How long a deliverer keeps a webhook it read from Postgres before reading it again. Changes reach deliverers by notification within a second; this only bounds a lost one. While Postgres is unreachable, the last version read keeps being used, so deliveries go on.',
+      format: 'nat',
+      default: 60000,
+      env: 'DELIVERER_TARGET_CACHE_TTL_MS',
     },
   },
   attempts: {

@@ -101,7 +101,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       // An admin's disable, URL change or rotation reaches the deliverers as it reaches the routers: within a second,
       // by notification (a reconnected listener forgets every entry). The TTL only bounds a lost notification, as the
       // routers' full reload does; a short one made every deliverer re-read every busy webhook every few seconds.
-      const targets = createTargetCache({ pool, box: createSecretBox(config.secrets.encryptionKey), ttlMs: 60_000 });
+      const targets = createTargetCache({ pool, box: createSecretBox(config.secrets.encryptionKey), ttlMs: settings.targetCacheTtlMs, log: log.child({ component: 'target-cache' }) });
       const changes = createChangeListener({ pool, log: log.child({ component: 'target-cache' }), onChange: (change) => (change ? targets.invalidate(change.id) : targets.clear()) });
       await changes.start();
       parts.push({ name: 'webhook change listener', stop: () => changes.stop() });
@@ -110,7 +110,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         targets,
         sender,
         attempts,
-        failures: createFailureTracker({ pool, windowMs: settings.autoDisableAfterMs }),
+        failures: createFailureTracker({ pool, windowMs: settings.autoDisableAfterMs, log: log.child({ component: 'failure-tracker' }) }),
         producer,
         schedule: { delaysMs: settings.retryDelaysMs, jitter: settings.retryJitter, maxRetryAfterMs: settings.maxRetryAfterMs },
         breakerPolicy: { failureThreshold: settings.breakerFailureThreshold, openMs: settings.breakerOpenMs },

@@ -1,4 +1,5 @@
 import type { Pool } from '../db/pool.js';
+import type { Logger } from '../observability/logger.js';
 import type { SecretBox } from '../security/encryption.js';
 import { loadWebhookTarget } from './repository.js';
 import type { WebhookTarget } from './webhook.js';
@@ -8,6 +9,11 @@ import type { WebhookTarget } from './webhook.js';
  * burst for one endpoint costs one query. Changes (disable, URL edit, secret
  * rotation) are invalidated as Postgres notifies them; `ttlMs` bounds the
  * age of an entry should a notification be lost.
+ *
+ * While Postgres cannot be read, an entry past its age is still served: the
+ * version last read is the best there is (no change can be made or notified
+ * meanwhile either), and deliveries go on instead of waiting for the
+ * database. Only a webhook never read by this process has to wait.
  */
 export interface TargetCache {
   get(webhookId: string): Promise<WebhookTarget | null>;
@@ -16,17 +22,41 @@ export interface TargetCache {
   clear(): void;
 }
 
-export function createTargetCache(deps: { pool: Pool; box: SecretBox; ttlMs: number; now?: () => number }): TargetCache {
+/** After a failed reload, how long the version last read is served before the next try. */
+export const STALE_RETRY_MS = 5000;
+
+interface Entry {
+  target: Promise<WebhookTarget | null>;
+  loadedAt: number;
+}
+
+export function createTargetCache(deps: { pool: Pool; box: SecretBox; ttlMs: number; log: Logger; now?: () => number }): TargetCache {
   const now = deps.now ?? Date.now;
-  const entries = new Map<string, { target: Promise<WebhookTarget | null>; loadedAt: number }>();
+  const entries = new Map<string, Entry>();
+
+  const load = (webhookId: string, previous: Entry | undefined): Promise<WebhookTarget | null> => {
+    const loading = loadWebhookTarget(deps.pool, deps.box, webhookId);
+    const entry: Entry = { target: loading, loadedAt: now() };
+    entries.set(webhookId, entry);
+    if (!previous) {
+      // Nothing to fall back on: the caller sees the failure and retries.
+      loading.catch(() => entries.get(webhookId) === entry && entries.delete(webhookId));
+      return loading;
+    }
+    entry.target = loading.catch((error: unknown) => {
+      deps.log.debug({ err: error, webhookId }, 'webhook could not be read again; delivering with the version read before');
+      // Counted as read STALE_RETRY_MS before its age runs out, so the next try comes that much later.
+      if (entries.get(webhookId) === entry) entries.set(webhookId, { target: previous.target, loadedAt: now() - deps.ttlMs + STALE_RETRY_MS });
+      return previous.target;
+    });
+    return entry.target;
+  };
+
   return {
     get(webhookId) {
       const entry = entries.get(webhookId);
       if (entry && now() - entry.loadedAt < deps.ttlMs) return entry.target;
-      const target = loadWebhookTarget(deps.pool, deps.box, webhookId);
-      entries.set(webhookId, { target, loadedAt: now() });
-      target.catch(() => entries.delete(webhookId));
-      return target;
+      return load(webhookId, entry);
     },
     invalidate: (webhookId) => void entries.delete(webhookId),
     clear: () => entries.clear(),

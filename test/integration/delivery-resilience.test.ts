@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { createPool } from '../../connector/db/pool.js';
 import { spawnConnector, type ConnectorProcess } from '../support/connector-process.js';
 import { deliveryScenario, type DeliveryScenario } from '../support/delivery-scenario.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { waitFor } from '../support/wait.js';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -110,5 +112,39 @@ describe('delivery resilience', () => {
     expect(new Set(requests())).toEqual(expected);
     second.child.kill('SIGTERM');
     expect(await second.exited, second.output().slice(-2000)).toBe(0);
+  });
+  it('deliveries go on while Postgres is unreachable, and the sink writes their attempts once it is back', async () => {
+    // The connector reaches Postgres through a proxy the test cuts; the test's own checks go to Postgres directly.
+    const direct = new URL(services.databaseUrl);
+    const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port) });
+    const viaProxy = new URL(services.databaseUrl);
+    viaProxy.port = String(proxy.port);
+    // Every webhook is read again on each delivery, so the outage meets a cache entry past its age every time.
+    scenario = await deliveryScenario(services, { DATABASE_URL: viaProxy.toString(), DELIVERER_TARGET_CACHE_TTL_MS: '1' });
+    const checks = createPool({ url: services.databaseUrl, max: 1, applicationName: 'test-checks' }, scenario.log);
+    try {
+      const hook = await scenario.addWebhook();
+      const logged = async (): Promise<number> =>
+        (await checks.query<{ n: number }>('SELECT count(*)::int AS n FROM delivery_attempts WHERE webhook_id = $1', [hook.id])).rows[0]!.n;
+      await scenario.startDeliverer();
+      await scenario.produceTasks(hook.id, 5);
+      await waitFor('the first deliveries in the delivery log', async () => (await logged()) === 5, 30_000);
+
+      proxy.cut();
+      const during = await scenario.produceTasks(hook.id, 20);
+      await waitFor('every delivery made while Postgres is unreachable', () => hook.receiver.requests.length >= 25, 30_000);
+      expect(await logged()).toBe(5); // the sink could not write them
+      const ids = hook.receiver.requests.map((r) => String(r.headers['webhook-id']));
+      expect(ids.slice(5)).toEqual(during.map((task) => task.taskId)); // in order, none sent twice
+
+      proxy.restore();
+      await waitFor('the sink to catch up once Postgres is back', async () => (await logged()) === 25, 60_000);
+      expect(hook.receiver.requests).toHaveLength(25);
+    } finally {
+      await checks.end();
+      await scenario.close();
+      scenario = undefined;
+      await proxy.close();
+    }
   });
 });
