@@ -94,9 +94,9 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       const producer = createProducer(kafka, { idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();
       parts.push({ name: 'delivery producer', stop: () => producer.disconnect() });
-      const attempts = createAttemptLog(producer, config.topics.attempts, { lingerMs: 20, maxBatch: 1000 });
+      const attempts = createAttemptLog(producer, config.topics.attempts, { lingerMs: 20, maxBatch: 1000, log: log.child({ component: 'attempt-log' }) });
       // Attempt records gate offset commits, not deliveries: a longer linger means fewer, larger produce requests.
-      parts.push({ name: 'attempt log', stop: () => attempts.flush() });
+      parts.push({ name: 'attempt log', stop: () => attempts.close() });
       const { deliverer: settings } = config;
       // An admin's disable, URL change or rotation reaches the deliverers as it reaches the routers: within a second,
       // by notification (a reconnected listener forgets every entry). The TTL only bounds a lost notification, as the

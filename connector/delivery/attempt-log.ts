@@ -1,4 +1,5 @@
 import type { Message, Producer } from 'kafkajs';
+import type { Logger } from '../observability/logger.js';
 import type { AttemptRecord } from './attempt-record.js';
 
 /**
@@ -6,10 +7,29 @@ import type { AttemptRecord } from './attempt-record.js';
  * milliseconds so a busy deliverer sends one request for many attempts, and
  * packed several to a Kafka message (see packAttempts); `record` resolves
  * once Kafka has the record.
+ *
+ * A batch Kafka refuses (the broker restarting, the producer's own retries
+ * run out) is sent again, with a growing pause, until it is taken: its tasks
+ * are committed only once their attempts are logged, so a batch given up on
+ * would hold its partitions' committed offsets back until a restart, which
+ * would then send everything since again.
  */
 export interface AttemptLog {
   record(attempt: AttemptRecord): Promise<void>;
+  /** Sends the batch being gathered (one try; a failure is retried later). */
   flush(): Promise<void>;
+  /** Flushes, then stops retrying: batches still not taken are rejected (their tasks stay uncommitted). */
+  close(): Promise<void>;
+}
+
+export interface AttemptLogOptions {
+  lingerMs: number;
+  maxBatch: number;
+  maxPackBytes?: number;
+  /** First pause before a refused batch is sent again; it doubles up to maxRetryDelayMs. */
+  retryDelayMs?: number;
+  maxRetryDelayMs?: number;
+  log: Logger;
 }
 
 /**
@@ -60,10 +80,31 @@ function newBatch(): Batch {
   return { records: [], written, resolve, reject };
 }
 
-export function createAttemptLog(producer: Producer, topic: string, options: { lingerMs: number; maxBatch: number; maxPackBytes?: number }): AttemptLog {
+export function createAttemptLog(producer: Producer, topic: string, options: AttemptLogOptions): AttemptLog {
   const maxPackBytes = options.maxPackBytes ?? MAX_PACK_BYTES;
+  const retryDelayMs = options.retryDelayMs ?? 500;
+  const maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
   let batch: Batch | null = null;
   let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  /** Refused batches waiting for their next try, with how to give each up. */
+  const retries = new Map<NodeJS.Timeout, () => void>();
+
+  const send = async (current: Batch, messages: Message[], tries: number): Promise<void> => {
+    try {
+      await producer.send({ topic, messages });
+      current.resolve();
+    } catch (error) {
+      if (closed) return current.reject(error);
+      const delayMs = Math.min(retryDelayMs * 2 ** tries, maxRetryDelayMs);
+      options.log.warn({ err: error, records: current.records.length, retryInMs: delayMs }, 'attempt records not written; sending them again');
+      const retry = setTimeout(() => {
+        retries.delete(retry);
+        void send(current, messages, tries + 1);
+      }, delayMs);
+      retries.set(retry, () => current.reject(error));
+    }
+  };
 
   const flush = async (): Promise<void> => {
     clearTimeout(timer);
@@ -73,12 +114,7 @@ export function createAttemptLog(producer: Producer, topic: string, options: { l
     if (!current) return;
     // No key: the sink needs no order among attempts (each row has its time), so packs spread over the partitions.
     const messages: Message[] = packAttempts(current.records, maxPackBytes).map((value) => ({ key: null, value }));
-    try {
-      await producer.send({ topic, messages });
-      current.resolve();
-    } catch (error) {
-      current.reject(error);
-    }
+    await send(current, messages, 0);
   };
 
   return {
@@ -92,5 +128,14 @@ export function createAttemptLog(producer: Producer, topic: string, options: { l
       return written;
     },
     flush,
+    async close() {
+      await flush();
+      closed = true;
+      for (const [retry, giveUp] of retries) {
+        clearTimeout(retry);
+        giveUp();
+      }
+      retries.clear();
+    },
   };
 }

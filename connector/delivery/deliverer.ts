@@ -93,16 +93,23 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   let stopping = false;
   /**
    * Attempt-log writes of finished tasks not yet acknowledged; stop waits for
-   * them so it can commit those tasks. A count and one waiter rather than a
-   * set of promises: this is per delivery.
+   * them so it can commit those tasks, and reading waits while too many are
+   * (the log retries a write Kafka refused, holding its records meanwhile).
+   * A count and waiters by level rather than a set of promises: this is per
+   * delivery.
    */
   let pendingLogs = 0;
-  let logsSettled: (() => void) | null = null;
+  let logWaiters: Array<{ level: number; resolve: () => void }> = [];
   const logSettled = (): void => {
     pendingLogs -= 1;
-    if (pendingLogs === 0 && logsSettled) logsSettled();
+    if (logWaiters.length === 0) return;
+    const still = logWaiters.filter((waiter) => pendingLogs > waiter.level);
+    for (const waiter of logWaiters) if (pendingLogs <= waiter.level) waiter.resolve();
+    logWaiters = still;
   };
-  const allLogsSettled = (): Promise<void> => (pendingLogs === 0 ? Promise.resolve() : new Promise((resolve) => (logsSettled = resolve)));
+  const logsBelow = (level: number): Promise<void> =>
+    pendingLogs <= level ? Promise.resolve() : new Promise((resolve) => logWaiters.push({ level, resolve }));
+  const allLogsSettled = (): Promise<void> => logsBelow(0);
   const scheduler = createKeyedScheduler<Item>(deps.maxInFlight, async (_key, item) => {
     // Revoked: not started, not finished, so not committed; the next owner delivers it.
     if (item.state.revoked) return;
@@ -122,7 +129,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
           logSettled();
         },
         (error: unknown) => {
-          log.warn({ err: error, offset: String(item.offset) }, 'attempt log write failed; the task stays uncommitted and is redelivered after a restart');
+          log.warn({ err: error, offset: String(item.offset) }, 'attempt log write given up at shutdown; the task stays uncommitted and is redelivered after a restart');
           logSettled();
         },
       );
@@ -179,8 +186,10 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       scheduler.enqueue(message.key?.toString() ?? '', { state, offset, message });
     }
     await heartbeat();
-    // Backpressure: a backlog of millions must not become millions of tasks in memory.
+    // Backpressure: a backlog of millions must not become millions of tasks in memory, nor of attempt records
+    // waiting for Kafka to take them.
     if (scheduler.buffered > deps.maxBuffered) await scheduler.below(deps.maxBuffered);
+    if (pendingLogs > deps.maxBuffered) await logsBelow(deps.maxBuffered);
   };
 
   return {

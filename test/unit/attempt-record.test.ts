@@ -6,6 +6,7 @@ import { buildWebhookRequest } from '../../connector/delivery/request.js';
 import type { DeliveryTask } from '../../connector/delivery/task.js';
 import type { WebhookTarget } from '../../connector/subscriptions/webhook.js';
 import type { Producer } from 'kafkajs';
+import { createRootLogger } from '../../connector/observability/logger.js';
 
 const task: DeliveryTask = {
   v: 1,
@@ -82,25 +83,56 @@ describe('packAttempts', () => {
 });
 
 describe('createAttemptLog', () => {
-  it('sends a batch as packs and settles every record of it with the send', async () => {
-    const sent: Array<{ topic: string; messages: Array<{ key: unknown; value: unknown }> }> = [];
-    let fail = false;
-    const producer = { send: async (request: (typeof sent)[number]) => {
-      if (fail) throw new Error('broker down');
-      sent.push(request);
+  const quiet = createRootLogger({ level: 'silent' });
+  const record = (n: number) => attemptRecord({ task: { ...task, attempt: n }, outcome: 'skipped', now: 0 });
+  /** A producer that refuses sends while `failing` is set, as a broker that is down does. */
+  const flakyProducer = () => {
+    const state = { failing: false, tries: 0, sent: [] as Array<{ topic: string; messages: Array<{ key: unknown; value: unknown }> }> };
+    const producer = { send: async (request: (typeof state.sent)[number]) => {
+      state.tries += 1;
+      if (state.failing) throw new Error('broker down');
+      state.sent.push(request);
       return [];
     } } as unknown as Producer;
-    const log = createAttemptLog(producer, 'attempts', { lingerMs: 60_000, maxBatch: 3, maxPackBytes: 1024 });
-    const record = (n: number) => attemptRecord({ task: { ...task, attempt: n }, outcome: 'skipped', now: 0 });
+    return { state, producer };
+  };
+  const attemptsIn = (sent: ReturnType<typeof flakyProducer>['state']['sent']) => sent.flatMap((r) => r.messages.flatMap((m) => attemptRowsOf(String(m.value)).map((row) => row['attempt'])));
+
+  it('sends a batch as packs and settles every record of it with the send', async () => {
+    const { state, producer } = flakyProducer();
+    const log = createAttemptLog(producer, 'attempts', { lingerMs: 60_000, maxBatch: 3, maxPackBytes: 1024, log: quiet });
     const written = [log.record(record(1)), log.record(record(2)), log.record(record(3))]; // the third fills the batch
     await Promise.all(written);
-    expect(sent).toHaveLength(1);
-    expect(sent[0]!.messages.flatMap((m) => attemptRowsOf(String(m.value))).map((r) => r['attempt'])).toEqual([1, 2, 3]);
+    expect(state.sent).toHaveLength(1);
+    expect(attemptsIn(state.sent)).toEqual([1, 2, 3]);
+  });
 
-    fail = true;
-    const failed = log.record(record(4));
-    const flushed = log.flush();
-    await expect(failed).rejects.toThrow('broker down');
-    await flushed;
+  it('sends a refused batch again until Kafka takes it; its records settle only then', async () => {
+    const { state, producer } = flakyProducer();
+    const log = createAttemptLog(producer, 'attempts', { lingerMs: 60_000, maxBatch: 100, retryDelayMs: 2, log: quiet });
+    state.failing = true;
+    let settled = false;
+    const written = log.record(record(4)).then(() => (settled = true));
+    await log.flush();
+    await waitUntil(() => state.tries >= 3);
+    expect(settled).toBe(false);
+    state.failing = false;
+    await written;
+    expect(attemptsIn(state.sent)).toEqual([4]);
+  });
+
+  it('close gives up batches still being retried: they reject, so their tasks stay uncommitted', async () => {
+    const { state, producer } = flakyProducer();
+    const log = createAttemptLog(producer, 'attempts', { lingerMs: 60_000, maxBatch: 100, retryDelayMs: 60_000, log: quiet });
+    state.failing = true;
+    const written = log.record(record(5));
+    await log.flush();
+    await log.close();
+    await expect(written).rejects.toThrow('broker down');
+    expect(state.tries).toBe(1);
   });
 });
+
+async function waitUntil(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 1));
+}
