@@ -57,24 +57,8 @@ export async function sendOffsetsRetrying(transaction: Pick<Transaction, 'sendOf
 /** A source partition's own transactional producer; see createRouter. */
 interface PartitionLane {
   producer: Promise<Producer>;
-  /**
-   * The group's committed offset for the partition, read once the producer is
-   * initialized (null: none yet). Records below it were routed by a previous
-   * owner; see takeoverFloor.
-   */
-  floor: Promise<bigint | null>;
   /** The transaction under way, if any; a revoked lane closes after it. */
   busy: Promise<void>;
-}
-
-/**
- * The records of a batch not yet routed by anyone: those at or above the
- * committed offset read when this instance took the partition over (all of
- * them when nothing was committed).
- */
-export function unrouted(messages: KafkaMessage[], floor: bigint | null): KafkaMessage[] {
-  if (floor === null || messages.length === 0 || BigInt(messages[0]!.offset) >= floor) return messages;
-  return messages.filter((message) => BigInt(message.offset) >= floor);
 }
 
 /** Transactional id of a source partition's producer: the same whichever router instance owns the partition. */
@@ -109,8 +93,6 @@ export interface Router {
 export function createRouter(deps: RouterDeps): Router {
   const { kafka, log } = deps;
   let consumer: Consumer | null = null;
-  /** Reads committed source offsets for lanes (see committedOffset). */
-  const admin = kafka.admin();
 
   /** Decode, match and plan one slice of a batch; poison goes to the DLQ list, anything else fails the slice. */
   const routeSlice = async (topic: string, partition: number, messages: KafkaMessage[]): Promise<{ tasks: Message[]; deadLetters: Message[] }> => {
@@ -173,30 +155,13 @@ export function createRouter(deps: RouterDeps): Router {
         retry: { initialRetryTime: 5, retries: 11 },
       });
       const connected = producer.connect().then(() => producer);
-      // After connect, which initialized the transactional id: see takeoverFloor.
-      const floor = connected.then(() => committedOffset(topic, partition));
-      const opened: PartitionLane = { producer: connected, floor, busy: Promise.resolve() };
+      const opened: PartitionLane = { producer: connected, busy: Promise.resolve() };
       lanes.set(key, opened);
-      // A failed connect or offset read is seen by the batch that awaits it; the lane is dropped so the retry starts afresh.
-      floor.catch(() => forgetLane(key, opened));
+      // A failed connect is seen by the batch that awaits it; the lane is dropped so the retry starts afresh.
+      connected.catch(() => forgetLane(key, opened));
       lane = opened;
     }
     return lane;
-  };
-
-  /**
-   * Why a lane reads the committed offset itself (takeoverFloor): kafkajs
-   * reads where to start a newly assigned partition when it first fetches it,
-   * possibly while the previous owner's last transaction is still completing,
-   * and without KIP-447's requireStable it then gets the offset before that
-   * transaction. Initializing the partition's transactional id (the lane's
-   * connect) waits for that transaction to complete or aborts it, so an offset
-   * read afterwards is final, and records below it are not routed again.
-   */
-  const committedOffset = async (topic: string, partition: number): Promise<bigint | null> => {
-    const [entry] = await admin.fetchOffsets({ groupId: deps.groupId, topics: [topic] });
-    const offset = entry?.partitions.find((p) => p.partition === partition)?.offset;
-    return offset === undefined || offset === '-1' ? null : BigInt(offset);
   };
 
   /** Takes a lane out of use, unless a newer one has replaced it already. */
@@ -249,47 +214,30 @@ export function createRouter(deps: RouterDeps): Router {
    */
   const skipFiltered = (topic: string, partition: number, nextOffset: string): void => {
     if (!owned.has(partitionKey(topic, partition))) return;
-    const lane = openLane(topic, partition);
-    lane.floor.then(async (floor) => {
-      // Already committed past by a previous owner: committing this offset would move it back.
-      if (floor !== null && BigInt(nextOffset) <= floor) return;
-      await commitSlice(topic, partition, nextOffset, [], []);
-    }).catch((error: unknown) => {
+    commitSlice(topic, partition, nextOffset, [], []).catch((error: unknown) => {
       log.warn({ err: error, topic, partition }, 'could not commit past filtered source records; the next batch commits past them');
     });
   };
 
-  /**
-   * After a rebalance every lane starts afresh, kept partitions too: this
-   * instance cannot tell whether another one owned a partition in between
-   * (while this one was frozen past its session, say), so each partition's
-   * transactional id is initialized again and its committed offset read
-   * again (see committedOffset) before anything more is routed.
-   */
+  /** After a rebalance, partitions this instance no longer owns give up their producers. */
   const onAssignment = (assignment: Record<string, number[]>): void => {
     owned = assignedPartitionKeys(assignment);
     for (const [key, lane] of lanes) {
+      if (owned.has(key)) continue;
       lanes.delete(key);
       void closeLane(lane);
     }
   };
 
   const handleBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
-    const floor = await openLane(batch.topic, batch.partition).floor;
-    const messages = unrouted(batch.messages, floor);
-    if (messages.length < batch.messages.length) {
-      log.info({ topic: batch.topic, partition: batch.partition, skipped: batch.messages.length - messages.length, committedOffset: String(floor) }, 'skipped records a previous owner of the partition already routed');
-      // Nothing left: no transaction, which would commit an offset below the previous owner's.
-      if (messages.length === 0) return resolveOffset(batch.messages[batch.messages.length - 1]!.offset);
-    }
     // A fetched batch can hold thousands of records; bounded slices keep each transaction well under broker limits.
-    for (let start = 0; start < messages.length; start += MAX_RECORDS_PER_TRANSACTION) {
+    for (let start = 0; start < batch.messages.length; start += MAX_RECORDS_PER_TRANSACTION) {
       if (!isRunning() || isStale()) return;
-      const slice = messages.slice(start, start + MAX_RECORDS_PER_TRANSACTION);
+      const slice = batch.messages.slice(start, start + MAX_RECORDS_PER_TRANSACTION);
       const lastOffset = slice[slice.length - 1]!.offset;
       // The last slice commits past whatever ended the batch after its last event: a source written in
       // transactions leaves a commit marker there, which is no event (else the source's lag never reads 0).
-      const isLast = start + MAX_RECORDS_PER_TRANSACTION >= messages.length;
+      const isLast = start + MAX_RECORDS_PER_TRANSACTION >= batch.messages.length;
       const nextOffset = BigInt(isLast ? batch.lastOffset() : lastOffset) + 1n;
       const { tasks, deadLetters } = await routeSlice(batch.topic, batch.partition, slice);
       await commitSlice(batch.topic, batch.partition, nextOffset.toString(), tasks, deadLetters);
@@ -302,7 +250,6 @@ export function createRouter(deps: RouterDeps): Router {
 
   return {
     async start() {
-      await admin.connect();
       consumer = kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => onAssignment(payload.memberAssignment));
       consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
@@ -322,7 +269,6 @@ export function createRouter(deps: RouterDeps): Router {
       const open = [...lanes.values()];
       lanes.clear();
       await Promise.all(open.map(closeLane));
-      await admin.disconnect();
     },
   };
 }
