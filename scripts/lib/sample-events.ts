@@ -57,7 +57,8 @@ export async function registerSchemas(registry: SchemaRegistryClient, config: Pi
 
 /** Encodes with the given writer schema id and produces, keyed by user id (per-user order at the source). */
 export async function produceEvents(kafka: Kafka, registry: SchemaRegistryClient, schemaId: number, topic: string, events: IdentityEventRecord[]): Promise<void> {
-  const producer = createProducer(kafka);
+  // Idempotent: a send retried after a timeout (a broker that just started is slow) must not write its records twice.
+  const producer = createProducer(kafka, { idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
     const messages = await Promise.all(
