@@ -4,6 +4,7 @@ import { deadLetters } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { CONSUMER_MAX_WAIT_MS } from '../kafka/client.js';
 import { createKeyedScheduler } from './keyed-scheduler.js';
+import { createLevelCounter } from './level-counter.js';
 import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
 import { OffsetTracker } from './offset-tracker.js';
 import { decodeTask } from './task.js';
@@ -95,21 +96,9 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
    * Attempt-log writes of finished tasks not yet acknowledged; stop waits for
    * them so it can commit those tasks, and reading waits while too many are
    * (the log retries a write Kafka refused, holding its records meanwhile).
-   * A count and waiters by level rather than a set of promises: this is per
-   * delivery.
    */
-  let pendingLogs = 0;
-  let logWaiters: Array<{ level: number; resolve: () => void }> = [];
-  const logSettled = (): void => {
-    pendingLogs -= 1;
-    if (logWaiters.length === 0) return;
-    const still = logWaiters.filter((waiter) => pendingLogs > waiter.level);
-    for (const waiter of logWaiters) if (pendingLogs <= waiter.level) waiter.resolve();
-    logWaiters = still;
-  };
-  const logsBelow = (level: number): Promise<void> =>
-    pendingLogs <= level ? Promise.resolve() : new Promise((resolve) => logWaiters.push({ level, resolve }));
-  const allLogsSettled = (): Promise<void> => logsBelow(0);
+  const pendingLogs = createLevelCounter();
+  const logSettled = (): void => pendingLogs.add(-1);
   const scheduler = createKeyedScheduler<Item>(deps.maxInFlight, async (_key, item) => {
     // Revoked: not started, not finished, so not committed; the next owner delivers it.
     if (item.state.revoked) return;
@@ -122,7 +111,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     try {
       const { logged } = await runTask(item);
       // The webhook's next task may start now; the offset counts as finished once the attempt log has it.
-      pendingLogs += 1;
+      pendingLogs.add(1);
       logged.then(
         () => {
           item.state.tracker.finish(item.offset);
@@ -189,7 +178,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     // Backpressure: a backlog of millions must not become millions of tasks in memory, nor of attempt records
     // waiting for Kafka to take them.
     if (scheduler.buffered > deps.maxBuffered) await scheduler.below(deps.maxBuffered);
-    if (pendingLogs > deps.maxBuffered) await logsBelow(deps.maxBuffered);
+    if (pendingLogs.value > deps.maxBuffered) await pendingLogs.below(deps.maxBuffered);
   };
 
   return {
@@ -233,7 +222,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       // Finished means sent and in the attempt log: without the second wait, tasks sent in the
       // last linger window would stay uncommitted and be sent again after a restart.
       const drained = await Promise.race([
-        scheduler.idle().then(allLogsSettled).then(() => true),
+        scheduler.idle().then(() => pendingLogs.below(0)).then(() => true),
         new Promise<false>((resolve) => setTimeout(() => resolve(false), deps.drainTimeoutMs).unref()),
       ]);
       if (!drained) log.warn({ buffered: scheduler.buffered }, 'shutdown: unfinished deliveries are left uncommitted and will be redelivered');

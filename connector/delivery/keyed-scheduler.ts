@@ -1,3 +1,5 @@
+import { createLevelCounter } from './level-counter.js';
+
 /**
  * Runs work one item at a time per key, many keys at once. Items of one key
  * start in the order they were enqueued, each after the previous one of that
@@ -20,18 +22,7 @@ export function createKeyedScheduler<T>(maxInFlight: number, run: (key: string, 
   /** Keys with queued work and nothing running, in arrival order. */
   const ready: string[] = [];
   const running = new Set<string>();
-  let buffered = 0;
-  let waiters: Array<{ level: number; resolve: () => void }> = [];
-
-  const notify = (): void => {
-    if (waiters.length === 0) return;
-    const still: typeof waiters = [];
-    for (const waiter of waiters) {
-      if (buffered <= waiter.level) waiter.resolve();
-      else still.push(waiter);
-    }
-    waiters = still;
-  };
+  const buffered = createLevelCounter();
 
   const pump = (): void => {
     while (running.size < maxInFlight && ready.length > 0) {
@@ -41,10 +32,9 @@ export function createKeyedScheduler<T>(maxInFlight: number, run: (key: string, 
       running.add(key);
       const finished = (): void => {
         running.delete(key);
-        buffered -= 1;
         if (queue.length > 0) ready.push(key);
         else queues.delete(key);
-        notify();
+        buffered.add(-1);
         pump();
       };
       // run() owns its errors; a rejection here must still free the key. One then() rather than catch().finally(): this is per item.
@@ -54,7 +44,7 @@ export function createKeyedScheduler<T>(maxInFlight: number, run: (key: string, 
 
   return {
     enqueue(key, item) {
-      buffered += 1;
+      buffered.add(1);
       const queue = queues.get(key);
       if (queue) {
         queue.push(item);
@@ -65,14 +55,12 @@ export function createKeyedScheduler<T>(maxInFlight: number, run: (key: string, 
       pump();
     },
     get buffered() {
-      return buffered;
+      return buffered.value;
     },
     get inFlight() {
       return running.size;
     },
-    below(level) {
-      return buffered <= level ? Promise.resolve() : new Promise((resolve) => waiters.push({ level, resolve }));
-    },
+    below: (level) => buffered.below(level),
     idle() {
       return this.below(0);
     },

@@ -36,20 +36,19 @@ export function createTargetCache(deps: { pool: Pool; box: SecretBox; ttlMs: num
 
   const load = (webhookId: string, previous: Entry | undefined): Promise<WebhookTarget | null> => {
     const loading = loadWebhookTarget(deps.pool, deps.box, webhookId);
-    const entry: Entry = { target: loading, loadedAt: now() };
+    // On failure: with nothing to fall back on the caller sees it (and retries); else the version read before is served.
+    const target = previous ? loading.catch((error: unknown) => fallBack(webhookId, entry, previous, error)) : loading;
+    const entry: Entry = { target, loadedAt: now() };
     entries.set(webhookId, entry);
-    if (!previous) {
-      // Nothing to fall back on: the caller sees the failure and retries.
-      loading.catch(() => entries.get(webhookId) === entry && entries.delete(webhookId));
-      return loading;
-    }
-    entry.target = loading.catch((error: unknown) => {
-      deps.log.debug({ err: error, webhookId }, 'webhook could not be read again; delivering with the version read before');
-      // Counted as read STALE_RETRY_MS before its age runs out, so the next try comes that much later.
-      if (entries.get(webhookId) === entry) entries.set(webhookId, { target: previous.target, loadedAt: now() - deps.ttlMs + STALE_RETRY_MS });
-      return previous.target;
-    });
-    return entry.target;
+    if (!previous) loading.catch(() => entries.get(webhookId) === entry && entries.delete(webhookId));
+    return target;
+  };
+
+  const fallBack = (webhookId: string, failed: Entry, previous: Entry, error: unknown): Promise<WebhookTarget | null> => {
+    deps.log.debug({ err: error, webhookId }, 'webhook could not be read again; delivering with the version read before');
+    // Counted as read STALE_RETRY_MS before its age runs out, so the next try comes that much later.
+    if (entries.get(webhookId) === failed) entries.set(webhookId, { target: previous.target, loadedAt: now() - deps.ttlMs + STALE_RETRY_MS });
+    return previous.target;
   };
 
   return {
