@@ -2,7 +2,9 @@ import { Kafka, logLevel, type KafkaConfig, type Producer, type ProducerConfig, 
 import type { ConnectorConfig } from '../../config/load.js';
 import type { Logger } from '../observability/logger.js';
 import { cacheCoordinatorLookups } from './coordinator-cache.js';
+import { fatal } from '../errors.js';
 import { memoizedKeyPartitioner } from './partitioner.js';
+import { filterAbortedTransactions } from './read-committed.js';
 
 export type { Kafka } from 'kafkajs';
 
@@ -53,6 +55,7 @@ export function createKafka(config: ConnectorConfig['kafka'], log: Logger, clien
   };
   if (sasl) options.sasl = sasl;
   const kafka = new Kafka(options);
+  if (!filterAbortedTransactions(kafka)) throw fatal('KAFKAJS_UNSUPPORTED', 'kafkajs internals changed: aborted transactions cannot be filtered correctly, so read_committed consumers would see aborted tasks; keep kafkajs at the version in package-lock.json');
   if (!cacheCoordinatorLookups(kafka)) kafkaLog.warn('kafkajs internals changed: coordinator lookups are not cached, each transaction makes four more round trips');
   return kafka;
 }

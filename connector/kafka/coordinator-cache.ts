@@ -1,12 +1,11 @@
 import type { Kafka } from 'kafkajs';
+import { onEachCluster } from './cluster-hook.js';
 
 /** How long a coordinator lookup is reused; a coordinator that moved is found again within this. */
 export const COORDINATOR_TTL_MS = 1000;
 
 type FindCoordinator = (args: { groupId: string; coordinatorType?: number }) => Promise<unknown>;
 interface ClusterLike { findGroupCoordinator: FindCoordinator }
-
-const CREATE_CLUSTER = 'private:Kafka:createCluster';
 
 /**
  * kafkajs asks the broker which node coordinates a transaction (a
@@ -17,19 +16,12 @@ const CREATE_CLUSTER = 'private:Kafka:createCluster';
  * `ttlMs`, so a coordinator that moved (a broker restart, a partition
  * leader change) costs kafkajs's retries at most that long.
  *
- * kafkajs creates one cluster per producer, consumer and admin through a
- * private factory on the client; this wraps that factory, so only clients of
- * this Kafka instance are affected. Returns whether the factory was found
- * (a kafkajs upgrade that renames it leaves lookups uncached, and a test
- * says so).
+ * Only clients of this Kafka instance are affected. Returns whether kafkajs's
+ * cluster factory was found (a kafkajs upgrade that renames it leaves lookups
+ * uncached, and a test says so).
  */
 export function cacheCoordinatorLookups(kafka: Kafka, ttlMs = COORDINATOR_TTL_MS, now: () => number = Date.now): boolean {
-  const holder = kafka as unknown as Record<symbol, unknown>;
-  const key = Object.getOwnPropertySymbols(holder).find((symbol) => symbol.description === CREATE_CLUSTER);
-  const createCluster = key === undefined ? undefined : holder[key];
-  if (key === undefined || typeof createCluster !== 'function') return false;
-  holder[key] = (...args: unknown[]): unknown => {
-    const cluster = (createCluster as (...a: unknown[]) => ClusterLike)(...args);
+  return onEachCluster<ClusterLike>(kafka, (cluster) => {
     const lookUp = cluster.findGroupCoordinator.bind(cluster);
     const found = new Map<string, { broker: Promise<unknown>; at: number }>();
     cluster.findGroupCoordinator = (request) => {
@@ -42,7 +34,5 @@ export function cacheCoordinatorLookups(kafka: Kafka, ttlMs = COORDINATOR_TTL_MS
       entry.broker.catch(() => found.get(id) === entry && found.delete(id));
       return entry.broker;
     };
-    return cluster;
-  };
-  return true;
+  });
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Consumer, ConsumerConfig, Kafka, KafkaMessage } from 'kafkajs';
 
 export interface TopicReader {
   messages: KafkaMessage[];
@@ -7,8 +7,8 @@ export interface TopicReader {
 }
 
 /** Reads a topic from the beginning (committed transactions only) into memory, as a consumer would. */
-export async function readTopic(kafka: Kafka, topic: string): Promise<TopicReader> {
-  const consumer: Consumer = kafka.consumer({ groupId: `test-reader-${randomUUID()}`, readUncommitted: false });
+export async function readTopic(kafka: Kafka, topic: string, options: Pick<ConsumerConfig, 'maxBytesPerPartition'> = {}): Promise<TopicReader> {
+  const consumer: Consumer = kafka.consumer({ groupId: `test-reader-${randomUUID()}`, readUncommitted: false, ...options });
   const messages: KafkaMessage[] = [];
   await consumer.connect();
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
