@@ -17,13 +17,9 @@ COPY config ./config
 COPY connector ./connector
 COPY schemas ./schemas
 COPY admin-api ./admin-api
-# tsc emits only .js: the compiled code reads the event catalog, the Avro
-# reader schemas and the SQL migrations next to itself, so copy them over.
-RUN npm run build \
- && mkdir -p dist/schemas/avro dist/connector/db/migrations \
- && cp schemas/*.json dist/schemas/ \
- && cp schemas/avro/*.avsc dist/schemas/avro/ \
- && cp connector/db/migrations/*.sql dist/connector/db/migrations/
+# The build copies what the compiled code reads next to itself (the event
+# catalog, the Avro reader schemas, the SQL migrations); tsc emits only .js.
+RUN npm run build
 
 FROM node:24-slim AS runtime
 ENV NODE_ENV=production

@@ -365,10 +365,11 @@ describe('Dockerfile', () => {
     expect(needed.map((n) => n.source)).toEqual(expect.arrayContaining(['schemas/event-catalog.json', 'schemas/avro/identity-user-event.avsc']));
     expect(needed.some((n) => n.source.startsWith('connector/db/migrations/'))).toBe(true);
 
-    // What the build stage's `cp <glob> <dir>/` commands put under dist/.
+    // What the build stage's `cp <glob> <dir>/` commands put under dist/, `npm run build` included.
+    const buildScript = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts['build'] ?? '';
     const copied = new Set<string>();
     for (const line of build.filter((l) => l.startsWith('RUN '))) {
-      for (const command of line.slice(4).split('&&')) {
+      for (const command of line.slice(4).replace(/\bnpm run build\b/, buildScript).split('&&')) {
         const words = command.trim().split(/\s+/);
         if (words[0] !== 'cp' || words.length !== 3) continue;
         for (const file of expandGlob(words[1]!)) copied.add(posix.join(words[2]!, basename(file)));
