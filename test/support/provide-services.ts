@@ -1,3 +1,7 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ContainerRuntimeClient, StartedTestContainer } from 'testcontainers';
 import type { ServiceEndpoints } from '../../scripts/stack/options.js';
 
@@ -41,6 +45,30 @@ async function dockerEngine(): Promise<ContainerRuntimeClient | undefined> {
   }
 }
 
+type Testcontainers = typeof import('testcontainers');
+
+/** One KRaft Kafka node advertising `host:port`, the port it is mapped to on the host (chosen before it starts). */
+function kafkaContainer(GenericContainer: Testcontainers['GenericContainer'], Wait: Testcontainers['Wait'], host: string, port: number) {
+  return new GenericContainer(KAFKA_IMAGE)
+    .withExposedPorts({ container: 9092, host: port })
+    .withEnvironment({
+      KAFKA_NODE_ID: '1',
+      KAFKA_PROCESS_ROLES: 'broker,controller',
+      KAFKA_LISTENERS: 'PLAINTEXT://:9092,CONTROLLER://:9093',
+      KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://${host}:${port}`,
+      KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
+      KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      KAFKA_CONTROLLER_QUORUM_VOTERS: '1@localhost:9093',
+      KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '1',
+      KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
+      KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
+      KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+      KAFKA_GROUP_MIN_SESSION_TIMEOUT_MS: '3000',
+    })
+    .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
+    .withStartupTimeout(CONTAINER_START_TIMEOUT_MS);
+}
+
 /** Kafka (KRaft, one node), Apicurio Registry and Postgres as containers, for machines with Docker. */
 async function startContainers(runtime: ContainerRuntimeClient, log: Log): Promise<ProvidedServices> {
   const { GenericContainer, RandomPortGenerator, Wait } = await import('testcontainers');
@@ -50,25 +78,7 @@ async function startContainers(runtime: ContainerRuntimeClient, log: Log): Promi
   const kafkaPort = await new RandomPortGenerator().generatePort();
   log(`starting containers: ${KAFKA_IMAGE}, ${REGISTRY_IMAGE}, ${POSTGRES_IMAGE}`);
   const results = await Promise.allSettled([
-    new GenericContainer(KAFKA_IMAGE)
-      .withExposedPorts({ container: 9092, host: kafkaPort })
-      .withEnvironment({
-        KAFKA_NODE_ID: '1',
-        KAFKA_PROCESS_ROLES: 'broker,controller',
-        KAFKA_LISTENERS: 'PLAINTEXT://:9092,CONTROLLER://:9093',
-        KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://${host}:${kafkaPort}`,
-        KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
-        KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-        KAFKA_CONTROLLER_QUORUM_VOTERS: '1@localhost:9093',
-        KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '1',
-        KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
-        KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
-        KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
-        KAFKA_GROUP_MIN_SESSION_TIMEOUT_MS: '3000',
-      })
-      .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
-      .withStartupTimeout(CONTAINER_START_TIMEOUT_MS)
-      .start(),
+    kafkaContainer(GenericContainer, Wait, host, kafkaPort).start(),
     new GenericContainer(REGISTRY_IMAGE)
       .withExposedPorts(8080)
       .withWaitStrategy(Wait.forHttp('/apis/ccompat/v7/subjects', 8080).forStatusCode(200))
@@ -138,3 +148,87 @@ export async function provideServices(log: Log, env: NodeJS.ProcessEnv = process
     },
   };
 }
+
+/** A Kafka broker of one test's own, which the test may restart; see startOwnKafka. */
+export interface OwnKafka {
+  brokers: string[];
+  /** Stops the broker (its data stays), keeps it down for `downForMs`, then starts it again and waits until it answers. */
+  restart(downForMs?: number): Promise<void>;
+  /** Stops it and removes its data. */
+  close(): Promise<void>;
+}
+
+/** A free TCP port on 127.0.0.1, found by listening on port 0. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen({ port: 0, host: '127.0.0.1' }, () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A broker for fault tests that restart it: restarting the broker every
+ * other test shares would put the rest of the run at risk. Where a Docker
+ * engine answers (as provideServices decides), a container with a fixed host
+ * port, which a restart keeps; otherwise a KRaft node from the local stack's
+ * Kafka jars, in a folder of its own.
+ */
+export async function startOwnKafka(log: Log, env: NodeJS.ProcessEnv = process.env): Promise<OwnKafka> {
+  const runtime = env['TEST_SERVICES'] === 'local-stack' ? undefined : await dockerEngine();
+  if (runtime) {
+    const { GenericContainer, RandomPortGenerator, Wait } = await import('testcontainers');
+    const host = runtime.info.containerRuntime.host;
+    const port = await new RandomPortGenerator().generatePort();
+    const container = await kafkaContainer(GenericContainer, Wait, host, port).start();
+    return {
+      brokers: [`${host}:${port}`],
+      restart: async (downForMs = 0) => {
+        // Stopped and started by the runtime itself: the container, its data and its port mapping stay.
+        const handle = runtime.container.getById(container.getId());
+        await runtime.container.stop(handle, { timeout: 10 });
+        await pause(downForMs);
+        await runtime.container.start(handle);
+        await waitUntilHealthy([`${host}:${port}`]);
+      },
+      close: async () => void (await container.stop()),
+    };
+  }
+  const { kafkaService } = await import('../../scripts/stack/kafka.js');
+  const { stackOptionsFromEnv } = await import('../../scripts/stack/options.js');
+  const stateDir = mkdtempSync(join(tmpdir(), 'own-kafka-'));
+  mkdirSync(join(stateDir, 'logs'));
+  const kafka = kafkaService({ ...stackOptionsFromEnv(env), stateDir, kafkaPort: await freePort(), kafkaControllerPort: await freePort() });
+  await kafka.prepare(log);
+  const brokers = [kafka.address];
+  let pid = await kafka.start();
+  await waitUntilHealthy(brokers);
+  return {
+    brokers,
+    restart: async (downForMs = 0) => {
+      await kafka.stop(pid);
+      await pause(downForMs);
+      pid = await kafka.start();
+      await waitUntilHealthy(brokers);
+    },
+    close: async () => {
+      await kafka.stop(pid);
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitUntilHealthy(brokers: string[], timeoutMs = 120_000): Promise<void> {
+  const { kafkaHealthy } = await import('../../scripts/stack/health.js');
+  const deadline = Date.now() + timeoutMs;
+  while (!(await kafkaHealthy(brokers))) {
+    if (Date.now() > deadline) throw new Error(`Kafka at ${brokers.join(',')} did not answer within ${timeoutMs / 1000} s`);
+    await pause(250);
+  }
+}
+
+/** An outage of a chosen length is the scenario, not a wait for a condition. */
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
