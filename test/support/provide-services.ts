@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ContainerRuntimeClient, StartedTestContainer } from 'testcontainers';
+import type { ContainerRuntimeClient, GenericContainer as GenericContainerClass, StartedTestContainer, Wait as WaitStrategies } from 'testcontainers';
 import type { ServiceEndpoints } from '../../scripts/stack/options.js';
 
 export type { ServiceEndpoints } from '../../scripts/stack/options.js';
@@ -45,10 +45,8 @@ async function dockerEngine(): Promise<ContainerRuntimeClient | undefined> {
   }
 }
 
-type Testcontainers = typeof import('testcontainers');
-
 /** One KRaft Kafka node advertising `host:port`, the port it is mapped to on the host (chosen before it starts). */
-function kafkaContainer(GenericContainer: Testcontainers['GenericContainer'], Wait: Testcontainers['Wait'], host: string, port: number) {
+function kafkaContainer(GenericContainer: typeof GenericContainerClass, Wait: typeof WaitStrategies, host: string, port: number): GenericContainerClass {
   return new GenericContainer(KAFKA_IMAGE)
     .withExposedPorts({ container: 9092, host: port })
     .withEnvironment({
