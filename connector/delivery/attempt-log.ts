@@ -9,7 +9,9 @@ import type { AttemptRecord } from './attempt-record.js';
  * once Kafka has the record.
  *
  * A batch Kafka refuses (the broker restarting, the producer's own retries
- * run out) is sent again, with a growing pause, until it is taken: its tasks
+ * run out) is sent again, with a growing pause, until it is taken (and at
+ * once when another batch is taken, so a recovered broker gets the backlog
+ * without waiting out the longest pause): its tasks
  * are committed only once their attempts are logged, so a batch given up on
  * would hold its partitions' committed offsets back until a restart, which
  * would then send everything since again.
@@ -87,8 +89,8 @@ export function createAttemptLog(producer: Producer, topic: string, options: Att
   let batch: Batch | null = null;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
-  /** Refused batches waiting for their next try, with how to give each up. */
-  const retries = new Map<NodeJS.Timeout, () => void>();
+  /** Refused batches waiting for their next try, with how to send each now or give it up. */
+  const retries = new Map<NodeJS.Timeout, { now: () => void; giveUp: () => void }>();
 
   const send = async (current: Batch, messages: Message[], tries: number): Promise<void> => {
     try {
@@ -98,12 +100,17 @@ export function createAttemptLog(producer: Producer, topic: string, options: Att
       if (closed) return current.reject(error);
       const delayMs = Math.min(retryDelayMs * 2 ** tries, maxRetryDelayMs);
       options.log.warn({ err: error, records: current.records.length, retryInMs: delayMs }, 'attempt records not written; sending them again');
-      const retry = setTimeout(() => {
+      const again = (): void => {
+        clearTimeout(retry);
         retries.delete(retry);
         void send(current, messages, tries + 1);
-      }, delayMs);
-      retries.set(retry, () => current.reject(error));
+      };
+      const retry = setTimeout(again, delayMs);
+      retries.set(retry, { now: again, giveUp: () => current.reject(error) });
+      return;
     }
+    // Kafka takes records again: batches waiting out a long pause from the outage go now, not up to 30 s later.
+    for (const { now } of [...retries.values()]) now();
   };
 
   const flush = async (): Promise<void> => {
@@ -131,7 +138,7 @@ export function createAttemptLog(producer: Producer, topic: string, options: Att
     async close() {
       await flush();
       closed = true;
-      for (const [retry, giveUp] of retries) {
+      for (const [retry, { giveUp }] of retries) {
         clearTimeout(retry);
         giveUp();
       }

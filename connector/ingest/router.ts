@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Offsets, Producer, Transaction } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Offsets, Producer, Transaction } from 'kafkajs';
 import { CONSUMER_MAX_WAIT_MS, createProducer } from '../kafka/client.js';
 import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
 import { classify } from '../errors.js';
@@ -56,9 +56,42 @@ export async function sendOffsetsRetrying(transaction: Pick<Transaction, 'sendOf
 
 /** A source partition's own transactional producer; see createRouter. */
 interface PartitionLane {
+  /** Connected, with its transactional id initialized (which fences the partition's previous owner). */
   producer: Promise<Producer>;
+  /**
+   * The group's committed offset for the partition, read once the id is
+   * initialized: records below it were routed by a previous owner (see takeOverFloor).
+   */
+  floor: Promise<bigint | null>;
   /** The transaction under way, if any; a revoked lane closes after it. */
   busy: Promise<void>;
+}
+
+/**
+ * Initializes a transactional producer's id now rather than at its first
+ * transaction: kafkajs's connect() does not. The broker answers only once the
+ * id's previous transaction is complete, its markers written (a commit's
+ * offsets included), and that producer fenced. An empty transaction's abort
+ * sends nothing to the broker.
+ */
+async function initTransactionalId(producer: Producer): Promise<void> {
+  const transaction = await producer.transaction();
+  await transaction.abort();
+}
+
+/**
+ * The records of a batch this instance may route: those at or above the
+ * floor. kafkajs reads the committed offset when the partition is assigned,
+ * before this instance initializes the partition's transactional id, and
+ * Kafka answers that read with the last *completed* commit (kafkajs cannot ask
+ * for stable offsets, KIP-447). A previous owner whose commit was still
+ * writing its markers then (it lost the partition in a rebalance right after
+ * committing, or crashed mid-commit) routed records the new owner would route
+ * again. Read after the id is initialized, the committed offset is final.
+ */
+export function aboveFloor<M extends { offset: string }>(messages: M[], floor: bigint | null): M[] {
+  if (floor === null || messages.length === 0 || BigInt(messages[0]!.offset) >= floor) return messages;
+  return messages.filter((message) => BigInt(message.offset) >= floor);
 }
 
 /** Transactional id of a source partition's producer: the same whichever router instance owns the partition. */
@@ -93,6 +126,19 @@ export interface Router {
 export function createRouter(deps: RouterDeps): Router {
   const { kafka, log } = deps;
   let consumer: Consumer | null = null;
+  /** Reads committed offsets for lanes taking a partition over; connected on first use, again after a failed connect. */
+  let adminClient: { admin: Admin; connected: Promise<Admin> } | null = null;
+  const admin = (): Promise<Admin> => {
+    if (!adminClient) {
+      const created = kafka.admin();
+      const entry = { admin: created, connected: created.connect().then(() => created) };
+      entry.connected.catch(() => {
+        if (adminClient === entry) adminClient = null;
+      });
+      adminClient = entry;
+    }
+    return adminClient.connected;
+  };
 
   /** Decode, match and plan one slice of a batch; poison goes to the DLQ list, anything else fails the slice. */
   const routeSlice = async (topic: string, partition: number, messages: KafkaMessage[]): Promise<{ tasks: Message[]; deadLetters: Message[] }> => {
@@ -154,14 +200,25 @@ export function createRouter(deps: RouterDeps): Router {
         // 20-30 ms each time. Doubling from 5 ms, 11 retries still span about 10 s of broker trouble.
         retry: { initialRetryTime: 5, retries: 11 },
       });
-      const connected = producer.connect().then(() => producer);
-      const opened: PartitionLane = { producer: connected, busy: Promise.resolve() };
+      const connected = producer.connect().then(() => initTransactionalId(producer)).then(() => producer);
+      const floor = connected.then(() => committedOffset(topic, partition));
+      const opened: PartitionLane = { producer: connected, floor, busy: Promise.resolve() };
       lanes.set(key, opened);
-      // A failed connect is seen by the batch that awaits it; the lane is dropped so the retry starts afresh.
-      connected.catch(() => forgetLane(key, opened));
+      // A failed connect or read is seen by the batch that awaits it; the lane is dropped so the retry starts afresh.
+      floor.catch(() => {
+        forgetLane(key, opened);
+        void closeLane(opened);
+      });
       lane = opened;
     }
     return lane;
+  };
+
+  /** The group's committed offset of a source partition, or null when it has none. */
+  const committedOffset = async (topic: string, partition: number): Promise<bigint | null> => {
+    const [offsets] = await (await admin()).fetchOffsets({ groupId: deps.groupId, topics: [topic] });
+    const offset = offsets?.partitions.find((p) => p.partition === partition)?.offset;
+    return offset === undefined || BigInt(offset) < 0n ? null : BigInt(offset);
   };
 
   /** Takes a lane out of use, unless a newer one has replaced it already. */
@@ -214,7 +271,9 @@ export function createRouter(deps: RouterDeps): Router {
    */
   const skipFiltered = (topic: string, partition: number, nextOffset: string): void => {
     if (!owned.has(partitionKey(topic, partition))) return;
-    commitSlice(topic, partition, nextOffset, [], []).catch((error: unknown) => {
+    const { floor } = openLane(topic, partition);
+    // Below the floor the previous owner committed further already: this commit would move the offset back.
+    floor.then((below) => (below !== null && BigInt(nextOffset) <= below ? undefined : commitSlice(topic, partition, nextOffset, [], []))).catch((error: unknown) => {
       log.warn({ err: error, topic, partition }, 'could not commit past filtered source records; the next batch commits past them');
     });
   };
@@ -230,14 +289,21 @@ export function createRouter(deps: RouterDeps): Router {
   };
 
   const handleBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
+    const messages = aboveFloor(batch.messages, await openLane(batch.topic, batch.partition).floor);
+    if (messages.length === 0) {
+      // All routed by the previous owner, whose commit covers them already.
+      resolveOffset(batch.lastOffset());
+      await heartbeat();
+      return;
+    }
     // A fetched batch can hold thousands of records; bounded slices keep each transaction well under broker limits.
-    for (let start = 0; start < batch.messages.length; start += MAX_RECORDS_PER_TRANSACTION) {
+    for (let start = 0; start < messages.length; start += MAX_RECORDS_PER_TRANSACTION) {
       if (!isRunning() || isStale()) return;
-      const slice = batch.messages.slice(start, start + MAX_RECORDS_PER_TRANSACTION);
+      const slice = messages.slice(start, start + MAX_RECORDS_PER_TRANSACTION);
       const lastOffset = slice[slice.length - 1]!.offset;
       // The last slice commits past whatever ended the batch after its last event: a source written in
       // transactions leaves a commit marker there, which is no event (else the source's lag never reads 0).
-      const isLast = start + MAX_RECORDS_PER_TRANSACTION >= batch.messages.length;
+      const isLast = start + MAX_RECORDS_PER_TRANSACTION >= messages.length;
       const nextOffset = BigInt(isLast ? batch.lastOffset() : lastOffset) + 1n;
       const { tasks, deadLetters } = await routeSlice(batch.topic, batch.partition, slice);
       await commitSlice(batch.topic, batch.partition, nextOffset.toString(), tasks, deadLetters);
@@ -269,6 +335,9 @@ export function createRouter(deps: RouterDeps): Router {
       const open = [...lanes.values()];
       lanes.clear();
       await Promise.all(open.map(closeLane));
+      const client = adminClient;
+      adminClient = null;
+      await client?.admin.disconnect().catch(() => undefined);
     },
   };
 }

@@ -3,9 +3,11 @@ import { loadConfig, type ConnectorConfig } from '../../config/load.js';
 import { migrateUp } from '../../connector/db/migrate.js';
 import { createPool, type Pool } from '../../connector/db/pool.js';
 import { generateSigningSecret } from '../../connector/delivery/signature.js';
-import { decodeTask, taskIdFor } from '../../connector/delivery/task.js';
+import { decodeTask, encodeTask, taskIdFor } from '../../connector/delivery/task.js';
 import { loadEventCatalog } from '../../connector/events/catalog.js';
-import { createKafka } from '../../connector/kafka/client.js';
+import { toCanonicalEvent } from '../../connector/ingest/canonical-event.js';
+import { transactionalIdFor } from '../../connector/ingest/router.js';
+import { createKafka, createProducer } from '../../connector/kafka/client.js';
 import { createSchemaRegistryClient } from '../../connector/kafka/schema-registry.js';
 import { connectorTopics, ensureTopics } from '../../connector/kafka/topics.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
@@ -23,7 +25,10 @@ const catalog = loadEventCatalog();
 const log = createRootLogger({ level: process.env['TEST_LOG_LEVEL'] ?? 'error' });
 
 /** One isolated scenario: its own topics, group, org with three webhooks, and a reader of its task topic. */
-async function scenario(pool: Pool): Promise<{ env: Record<string, string>; config: Readonly<ConnectorConfig>; tasks: TopicReader; produce: () => Promise<Set<string>> }> {
+async function scenario(pool: Pool): Promise<{
+  env: Record<string, string>; config: Readonly<ConnectorConfig>; tasks: TopicReader; produce: () => Promise<Set<string>>;
+  organization: string; webhookIds: string[]; schemaId: number;
+}> {
   // Info level: the tests wait for each router's "connector running" line before stopping it.
   const env = testEnv(services, { LOG_LEVEL: 'info' });
   const config = loadConfig(env);
@@ -50,7 +55,7 @@ async function scenario(pool: Pool): Promise<{ env: Record<string, string>; conf
     }
     return expected;
   };
-  return { env, config, tasks, produce };
+  return { env, config, tasks, produce, organization, webhookIds, schemaId };
 }
 
 function assertExactlyOnce(tasks: TopicReader, expected: Set<string>): void {
@@ -166,5 +171,63 @@ describe('router: exactly-once fan-out through crashes and scale-out', () => {
     assertExactlyOnce(tasks, expected);
     b.child.kill('SIGTERM');
     expect(await b.exited, b.output()).toBe(0);
+  });
+  it("a router taking a partition over routes nothing its previous owner committed after the router read the partition's offset", async () => {
+    // What a rebalance right after the previous owner's commit looks like: kafkajs read the committed offset
+    // on assignment while that commit was still writing its markers, so the position it fetches from is stale.
+    const { env, config, tasks, organization, webhookIds, schemaId } = await scenario(pool);
+    readers.push(tasks);
+    const kafka = createKafka(config.kafka, log, 'test');
+    const registry = createSchemaRegistryClient(config.schemaRegistry);
+    const topic = config.topics.userEvents;
+    const expected = new Set<string>();
+    const eventsOf = (count: number) => Array.from({ length: count }, () => sampleEvent(catalog, 'USER_CREATED', organization));
+    const encoded = (events: IdentityEventRecord[]) => Promise.all(events.map(async (event) => ({ value: await registry.encode(schemaId, event) })));
+    const routed = (events: IdentityEventRecord[]) => events.flatMap((event) => webhookIds.map((id) => taskIdFor(event.eventId, id)));
+
+    const router = spawnConnector('router', env);
+    processes.push(router);
+    // A first event on partition 1, routed, shows the router has read every assigned partition's offset.
+    const canary = eventsOf(1);
+    const producer = createProducer(kafka, { idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    await producer.send({ topic, messages: (await encoded(canary)).map((m) => ({ ...m, partition: 1 })) });
+    for (const id of routed(canary)) expected.add(id);
+    await waitFor('the canary routed', () => tasks.messages.length >= expected.size, 60_000);
+
+    // Events for partition 0, in a source transaction held open so the router cannot see them yet.
+    const events = eventsOf(50);
+    const source = createProducer(kafka, { transactionalId: uniqueName('source'), idempotent: true, maxInFlightRequests: 1 });
+    await source.connect();
+    const held = await source.transaction();
+    const [written] = await held.send({ topic, messages: (await encoded(events)).map((m) => ({ ...m, partition: 0 })) });
+    const next = BigInt(written!.baseOffset!) + BigInt(events.length);
+    // The previous owner routes them and commits, with the partition's transactional id, as a router would.
+    const previous = createProducer(kafka, { transactionalId: transactionalIdFor(config.router.groupId, topic, 0), idempotent: true, maxInFlightRequests: 1 });
+    await previous.connect();
+    const routing = await previous.transaction();
+    await routing.send({
+      topic: config.topics.deliveries,
+      messages: events.flatMap((event) => webhookIds.map((webhookId) => ({
+        key: webhookId,
+        value: encodeTask({ v: 1, taskId: taskIdFor(event.eventId, webhookId), webhookId, organization, attempt: 1, routedAt: Date.now(), event: toCanonicalEvent(event as unknown as Record<string, unknown>, catalog) }),
+      }))),
+    });
+    await routing.sendOffsets({ consumerGroupId: config.router.groupId, topics: [{ topic, partitions: [{ partition: 0, offset: next.toString() }] }] });
+    await routing.commit();
+    await previous.disconnect();
+    for (const id of routed(events)) expected.add(id);
+    await held.commit();
+    await source.disconnect();
+
+    // Routing goes on past them: a later event on partition 0 is routed, once.
+    const later = eventsOf(1);
+    await producer.send({ topic, messages: (await encoded(later)).map((m) => ({ ...m, partition: 0 })) });
+    await producer.disconnect();
+    for (const id of routed(later)) expected.add(id);
+    await waitFor('the later event routed', () => new Set(tasks.messages.map((m) => decodeTask(m.value).taskId)).size >= expected.size, 60_000);
+    assertExactlyOnce(tasks, expected);
+    router.child.kill('SIGTERM');
+    expect(await router.exited, router.output()).toBe(0);
   });
 });

@@ -121,6 +121,22 @@ describe('createAttemptLog', () => {
     expect(attemptsIn(state.sent)).toEqual([4]);
   });
 
+  it('sends batches waiting out a long pause at once when Kafka takes a batch again', async () => {
+    const { state, producer } = flakyProducer();
+    // A pause far longer than the test: only the recovery can send the first batch again in time.
+    const log = createAttemptLog(producer, 'attempts', { lingerMs: 60_000, maxBatch: 100, retryDelayMs: 60_000, log: quiet });
+    state.failing = true;
+    const first = log.record(record(6));
+    await log.flush();
+    expect(state.tries).toBe(1);
+    state.failing = false;
+    const second = log.record(record(7));
+    await log.flush();
+    await Promise.all([first, second]);
+    expect(attemptsIn(state.sent)).toEqual([7, 6]);
+    await log.close();
+  });
+
   it('close gives up batches still being retried: they reject, so their tasks stay uncommitted', async () => {
     const { state, producer } = flakyProducer();
     const log = createAttemptLog(producer, 'attempts', { lingerMs: 60_000, maxBatch: 100, retryDelayMs: 60_000, log: quiet });
