@@ -91,6 +91,8 @@ export function createAttemptLog(producer: Producer, topic: string, options: Att
   let closed = false;
   /** Refused batches waiting for their next try, with how to send each now or give it up. */
   const retries = new Map<NodeJS.Timeout, { now: () => void; giveUp: () => void }>();
+  /** When Kafka began refusing batches, while it still does. */
+  let refusedSince: number | null = null;
 
   const send = async (current: Batch, messages: Message[], tries: number): Promise<void> => {
     try {
@@ -99,7 +101,11 @@ export function createAttemptLog(producer: Producer, topic: string, options: Att
     } catch (error) {
       if (closed) return current.reject(error);
       const delayMs = Math.min(retryDelayMs * 2 ** tries, maxRetryDelayMs);
-      options.log.warn({ err: error, records: current.records.length, retryInMs: delayMs }, 'attempt records not written; sending them again');
+      // One warning when Kafka starts refusing, not one per batch: an outage of seconds refuses hundreds.
+      if (refusedSince === null) {
+        refusedSince = Date.now();
+        options.log.warn({ err: error, records: current.records.length, retryInMs: delayMs }, 'attempt records not written; sending them again until Kafka takes them');
+      } else options.log.debug({ err: error, records: current.records.length, retryInMs: delayMs }, 'attempt records not written; sending them again');
       const again = (): void => {
         clearTimeout(retry);
         retries.delete(retry);
@@ -108,6 +114,10 @@ export function createAttemptLog(producer: Producer, topic: string, options: Att
       const retry = setTimeout(again, delayMs);
       retries.set(retry, { now: again, giveUp: () => current.reject(error) });
       return;
+    }
+    if (refusedSince !== null) {
+      options.log.info({ refusedForMs: Date.now() - refusedSince, waiting: retries.size }, 'attempt records written again');
+      refusedSince = null;
     }
     // Kafka takes records again: batches waiting out a long pause from the outage go now, not up to 30 s later.
     for (const { now } of [...retries.values()]) now();

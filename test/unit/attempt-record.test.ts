@@ -137,6 +137,28 @@ describe('createAttemptLog', () => {
     await log.close();
   });
 
+  it('warns once when Kafka starts refusing, not per batch, and says when it takes records again', async () => {
+    const { state, producer } = flakyProducer();
+    const lines: Array<{ level: string; msg: string }> = [];
+    const log = createRootLogger({ level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line) as { level: string; msg: string }) } });
+    const attempts = createAttemptLog(producer, 'attempts', { lingerMs: 60_000, maxBatch: 100, retryDelayMs: 60_000, log });
+    state.failing = true;
+    const refused = [attempts.record(record(8))];
+    await attempts.flush();
+    refused.push(attempts.record(record(9)));
+    await attempts.flush();
+    expect(state.tries).toBe(2);
+    state.failing = false;
+    const taken = attempts.record(record(10));
+    await attempts.flush();
+    await Promise.all([...refused, taken]);
+    expect(lines.map((line) => [line.level, line.msg])).toEqual([
+      ['warn', 'attempt records not written; sending them again until Kafka takes them'],
+      ['info', 'attempt records written again'],
+    ]);
+    await attempts.close();
+  });
+
   it('close gives up batches still being retried: they reject, so their tasks stay uncommitted', async () => {
     const { state, producer } = flakyProducer();
     const log = createAttemptLog(producer, 'attempts', { lingerMs: 60_000, maxBatch: 100, retryDelayMs: 60_000, log: quiet });
