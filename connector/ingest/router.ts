@@ -60,7 +60,7 @@ interface PartitionLane {
   producer: Promise<Producer>;
   /**
    * The group's committed offset for the partition, read once the id is
-   * initialized: records below it were routed by a previous owner (see takeOverFloor).
+   * initialized: records below it were routed by a previous owner (see aboveFloor).
    */
   floor: Promise<bigint | null>;
   /** The transaction under way, if any; a revoked lane closes after it. */
@@ -179,7 +179,9 @@ export function createRouter(deps: RouterDeps): Router {
    * commit tasks for a partition it no longer owns when it wakes up, and its
    * open transaction does not hold back read_committed readers until the
    * transaction times out. kafkajs cannot fence by consumer group generation
-   * (KIP-447), so this is how zombies are kept out. Partitions also commit
+   * (KIP-447), so this is how zombies are kept out. The id is initialized
+   * before the lane's first batch, and the committed offset read after it
+   * bounds what the lane routes (aboveFloor). Partitions also commit
    * independently, so one partition's transaction never waits for another's.
    */
   const lanes = new Map<string, PartitionLane>();
