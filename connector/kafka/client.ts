@@ -1,6 +1,7 @@
 import { Kafka, logLevel, type KafkaConfig, type Producer, type ProducerConfig, type SASLOptions } from 'kafkajs';
 import type { ConnectorConfig } from '../../config/load.js';
 import type { Logger } from '../observability/logger.js';
+import { createRepeatLimiter, type RepeatLimiter } from '../observability/repeat-limiter.js';
 import { cacheCoordinatorLookups } from './coordinator-cache.js';
 import { fatal } from '../errors.js';
 import { memoizedKeyPartitioner } from './partitioner.js';
@@ -35,6 +36,29 @@ export function kafkaLogLevel(level: number, entry: { message?: unknown; error?:
   return PINO_LEVEL[level] ?? 'debug';
 }
 
+/** How long a kafkajs warning that repeats is held back after it was written (see RepeatLimiter). */
+export const REPEATED_WARNING_WINDOW_MS = 10_000;
+
+/**
+ * kafkajs logs through pino, so its lines carry the same fields and
+ * redaction. Warnings that repeat are limited: a client that lost its broker
+ * logs the same connection error several times a second per connection, and
+ * a 26 s broker outage wrote hundreds of identical lines per process. The
+ * first is written, then one per window with the number held back.
+ */
+export function kafkaLogCreator(kafkaLog: Logger, limiter: RepeatLimiter): NonNullable<KafkaConfig['logCreator']> {
+  return () => ({ namespace, level, log: entry }) => {
+    const { message, ...extra } = entry;
+    const pinoLevel = kafkaLogLevel(level, entry);
+    if (pinoLevel === 'warn') {
+      const { write, heldBack } = limiter.admit(`${namespace}\u0000${String(message)}\u0000${String(entry.error ?? '')}`);
+      if (!write) return;
+      if (heldBack > 0) return kafkaLog.warn({ namespace, ...extra, repeatsHeldBack: heldBack }, message);
+    }
+    kafkaLog[pinoLevel]({ namespace, ...extra }, message);
+  };
+}
+
 /** All Kafka access starts here, so the client library can be swapped in one place. */
 export function createKafka(config: ConnectorConfig['kafka'], log: Logger, clientSuffix = ''): Kafka {
   const kafkaLog = log.child({ component: 'kafkajs' });
@@ -47,11 +71,7 @@ export function createKafka(config: ConnectorConfig['kafka'], log: Logger, clien
     ssl: config.ssl,
     connectionTimeout: config.connectionTimeoutMs,
     logLevel: logLevel.WARN,
-    // kafkajs logs through pino so its lines carry the same fields and redaction.
-    logCreator: () => ({ namespace, level, log: entry }) => {
-      const { message, ...extra } = entry;
-      kafkaLog[kafkaLogLevel(level, entry)]({ namespace, ...extra }, message);
-    },
+    logCreator: kafkaLogCreator(kafkaLog, createRepeatLimiter(REPEATED_WARNING_WINDOW_MS)),
   };
   if (sasl) options.sasl = sasl;
   const kafka = new Kafka(options);
