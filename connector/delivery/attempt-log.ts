@@ -11,10 +11,10 @@ import type { AttemptRecord } from './attempt-record.js';
  * A batch Kafka refuses (the broker restarting, the producer's own retries
  * run out) is sent again, with a growing pause, until it is taken (and at
  * once when another batch is taken, so a recovered broker gets the backlog
- * without waiting out the longest pause): its tasks
- * are committed only once their attempts are logged, so a batch given up on
- * would hold its partitions' committed offsets back until a restart, which
- * would then send everything since again.
+ * without waiting out the longest pause): its tasks are committed only once
+ * their attempts are logged, so a batch given up on would hold its
+ * partitions' committed offsets back until a restart, which would then send
+ * everything since again.
  */
 export interface AttemptLog {
   record(attempt: AttemptRecord): Promise<void>;
@@ -90,7 +90,7 @@ export function createAttemptLog(producer: Producer, topic: string, options: Att
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   /** Refused batches waiting for their next try, with how to send each now or give it up. */
-  const retries = new Map<NodeJS.Timeout, { now: () => void; giveUp: () => void }>();
+  const retries = new Map<NodeJS.Timeout, { sendNow: () => void; giveUp: () => void }>();
   /** When Kafka began refusing batches, while it still does. */
   let refusedSince: number | null = null;
 
@@ -112,7 +112,7 @@ export function createAttemptLog(producer: Producer, topic: string, options: Att
         void send(current, messages, tries + 1);
       };
       const retry = setTimeout(again, delayMs);
-      retries.set(retry, { now: again, giveUp: () => current.reject(error) });
+      retries.set(retry, { sendNow: again, giveUp: () => current.reject(error) });
       return;
     }
     if (refusedSince !== null) {
@@ -120,7 +120,7 @@ export function createAttemptLog(producer: Producer, topic: string, options: Att
       refusedSince = null;
     }
     // Kafka takes records again: batches waiting out a long pause from the outage go now, not up to 30 s later.
-    for (const { now } of [...retries.values()]) now();
+    for (const { sendNow } of [...retries.values()]) sendNow();
   };
 
   const flush = async (): Promise<void> => {

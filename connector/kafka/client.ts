@@ -2,8 +2,8 @@ import { Kafka, logLevel, type KafkaConfig, type Producer, type ProducerConfig, 
 import type { ConnectorConfig } from '../../config/load.js';
 import type { Logger } from '../observability/logger.js';
 import { createRepeatLimiter, type RepeatLimiter } from '../observability/repeat-limiter.js';
-import { cacheCoordinatorLookups } from './coordinator-cache.js';
 import { fatal } from '../errors.js';
+import { cacheCoordinatorLookups } from './coordinator-cache.js';
 import { memoizedKeyPartitioner } from './partitioner.js';
 import { filterAbortedTransactions } from './read-committed.js';
 
@@ -50,12 +50,13 @@ export function kafkaLogCreator(kafkaLog: Logger, limiter: RepeatLimiter): NonNu
   return () => ({ namespace, level, log: entry }) => {
     const { message, ...extra } = entry;
     const pinoLevel = kafkaLogLevel(level, entry);
+    let heldBack = 0;
     if (pinoLevel === 'warn') {
-      const { write, heldBack } = limiter.admit(`${namespace}\u0000${String(message)}\u0000${String(entry.error ?? '')}`);
-      if (!write) return;
-      if (heldBack > 0) return kafkaLog.warn({ namespace, ...extra, repeatsHeldBack: heldBack }, message);
+      const admitted = limiter.admit(`${namespace}\u0000${String(message)}\u0000${String(entry.error ?? '')}`);
+      if (!admitted.write) return;
+      heldBack = admitted.heldBack;
     }
-    kafkaLog[pinoLevel]({ namespace, ...extra }, message);
+    kafkaLog[pinoLevel]({ namespace, ...extra, ...(heldBack > 0 ? { repeatsHeldBack: heldBack } : {}) }, message);
   };
 }
 

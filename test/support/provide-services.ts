@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerRuntimeClient, GenericContainer as GenericContainerClass, StartedTestContainer, Wait as WaitStrategies } from 'testcontainers';
 import type { ServiceEndpoints } from '../../scripts/stack/options.js';
+import { waitFor } from './wait.js';
 
 export type { ServiceEndpoints } from '../../scripts/stack/options.js';
 
@@ -219,13 +220,9 @@ export async function startOwnKafka(log: Log, env: NodeJS.ProcessEnv = process.e
   };
 }
 
-async function waitUntilHealthy(brokers: string[], timeoutMs = 120_000): Promise<void> {
+async function waitUntilHealthy(brokers: string[]): Promise<void> {
   const { kafkaHealthy } = await import('../../scripts/stack/health.js');
-  const deadline = Date.now() + timeoutMs;
-  while (!(await kafkaHealthy(brokers))) {
-    if (Date.now() > deadline) throw new Error(`Kafka at ${brokers.join(',')} did not answer within ${timeoutMs / 1000} s`);
-    await pause(250);
-  }
+  await waitFor(`Kafka at ${brokers.join(',')} to answer`, () => kafkaHealthy(brokers), 120_000, 250);
 }
 
 /** An outage of a chosen length is the scenario, not a wait for a condition. */
