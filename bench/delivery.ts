@@ -11,9 +11,9 @@
  *
  *   npm run bench:delivery [-- --tasks 20000 --rounds 3 --rate 500 --seconds 10 --warmup 5 --backlog 1000000 --processes]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { loadConfig, type ConnectorConfig } from '../config/load.js';
@@ -63,11 +63,35 @@ function envFor(services: Awaited<ReturnType<typeof benchServices>>): Record<str
   };
 }
 
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ). */
+const clockTicks = ((): number | null => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || null;
+  } catch {
+    return null;
+  }
+})();
+
+/**
+ * CPU time (user + system, every thread) another process has used so far, in
+ * microseconds; null where /proc is not there (not Linux).
+ */
+function processCpuMicros(pid: number | undefined): number | null {
+  if (pid === undefined || clockTicks === null) return null;
+  try {
+    // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) / clockTicks) * 1e6;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * A connector role in its own process, as docker-compose and the image run
  * it; resolves once it logs that it is running (its consumer has joined).
  */
-async function startRoleProcess(role: 'router' | 'deliverer', env: Record<string, string>): Promise<{ stop: () => Promise<void> }> {
+async function startRoleProcess(role: 'router' | 'deliverer', env: Record<string, string>): Promise<{ stop: () => Promise<void>; cpuMicros: () => number | null }> {
   // BENCH_ROLE_NODE_ARGS reach the role's process only (e.g. --cpu-prof to profile it alone; NODE_OPTIONS refuses that flag).
   const nodeArgs = (process.env['BENCH_ROLE_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   // BENCH_ROLE_ENTRY runs a compiled build instead (e.g. dist/connector/main.js after `npm run build`), as the image does.
@@ -90,6 +114,7 @@ async function startRoleProcess(role: 'router' | 'deliverer', env: Record<string
     child.once('exit', (code) => reject(new Error(`${role} exited with ${code} before it was running`)));
   });
   return {
+    cpuMicros: () => processCpuMicros(child.pid),
     stop: async () => {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
@@ -248,7 +273,6 @@ async function main(): Promise<void> {
     const roundCount = Number(values.rounds);
     const deliverers = Number(values.deliverers);
     // CPU time per request next to the rates: the cost of a request on each side, not only how fast it went.
-    const inProcess = !values.processes && deliverers === 1;
     for (let round = 1; round <= roundCount; round += 1) {
       await run(`1. throughput, round ${round} of ${roundCount}`, async (config, org, parts, env) => {
         const sample = sampleRequest(config);
@@ -267,22 +291,28 @@ async function main(): Promise<void> {
         await receiver.reset(mark);
         const ids = await createWebhooks(pool, config, org, Array.from({ length: 200 }, (_, i) => `${receiver.url}/fast/${i}`));
         await produceTasks(config, org, ids, tasks);
-        if (deliverers > 1) {
+        // The deliverers' CPU time so far: this process's in-process, the children's otherwise (null off Linux).
+        let delivererCpu: () => number | null = () => cpuMicros(process.cpuUsage());
+        if (deliverers > 1 || values.processes) {
           // Scale-out: several deliverer processes in one group, sharing the raw loop's concurrency between them.
           const share = { ...env, DELIVERER_MAX_IN_FLIGHT: String(Math.ceil(MAX_IN_FLIGHT / deliverers)) };
           const started = await Promise.all(Array.from({ length: deliverers }, () => startRoleProcess('deliverer', share)));
           for (const child of started) parts.push({ name: 'deliverer', stop: child.stop });
-        } else if (values.processes) parts.push({ name: 'deliverer', stop: (await startRoleProcess('deliverer', env)).stop });
-        else parts.push(...(await startRole('deliverer', config, log)).parts);
-        // In-process, this process's CPU time over the second half is the deliverer's (the polling here is negligible).
-        const atMark: { cpu?: NodeJS.CpuUsage; fast?: number } = {};
+          delivererCpu = () => started.reduce<number | null>((sum, child) => {
+            const used = child.cpuMicros();
+            return sum === null || used === null ? null : sum + used;
+          }, 0);
+        } else parts.push(...(await startRole('deliverer', config, log)).parts);
+        // Over the second half, once the deliverer is warm (in-process, the polling here is negligible).
+        const atMark: { cpu?: number | null; fast?: number } = {};
         await until(async () => {
           const { fast } = await receiver.stats();
-          if (atMark.cpu === undefined && fast >= mark) Object.assign(atMark, { cpu: process.cpuUsage(), fast });
+          if (atMark.cpu === undefined && fast >= mark) Object.assign(atMark, { cpu: delivererCpu(), fast });
           return fast >= tasks;
         }, 300_000);
-        const delivererCpuUs = inProcess && atMark.cpu && atMark.fast !== undefined && atMark.fast < tasks
-          ? cpuMicros(process.cpuUsage(atMark.cpu)) / (tasks - atMark.fast) : null;
+        const cpuAtEnd = delivererCpu();
+        const delivererCpuUs = typeof atMark.cpu === 'number' && cpuAtEnd !== null && atMark.fast !== undefined && atMark.fast < tasks
+          ? (cpuAtEnd - atMark.cpu) / (tasks - atMark.fast) : null;
         const s = await receiver.stats();
         const deliveriesPerSecond = (s.fast - mark) / ((s.lastAt - s.markAt) / 1000);
         // Stopped first, so the second raw pass has the machine to itself as the first one had.
