@@ -303,7 +303,8 @@ async function main(): Promise<void> {
             return sum === null || used === null ? null : sum + used;
           }, 0);
         } else parts.push(...(await startRole('deliverer', config, log)).parts);
-        // Over the second half, once the deliverer is warm (in-process, the polling here is negligible).
+        // Over the second half, once the deliverer is warm (in-process, the polling here is negligible). Null when
+        // the second half began before every deliverer of a scale-out run had joined (the first can finish alone).
         const atMark: { cpu?: number | null; fast?: number } = {};
         await until(async () => {
           const { fast } = await receiver.stats();
