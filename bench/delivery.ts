@@ -11,44 +11,28 @@
  *
  *   npm run bench:delivery [-- --tasks 20000 --rounds 3 --rate 500 --seconds 10 --warmup 5 --backlog 1000000 --processes]
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Agent, request } from 'undici';
 import { loadConfig, type ConnectorConfig } from '../config/load.js';
 import { startRole, stopParts, type RunningPart } from '../connector/app.js';
 import { migrateUp } from '../connector/db/migrate.js';
 import { createPool, type Pool } from '../connector/db/pool.js';
 import { generateSigningSecret } from '../connector/delivery/signature.js';
-import { buildWebhookRequest } from '../connector/delivery/request.js';
-import { encodeTask, taskIdFor, type DeliveryTask } from '../connector/delivery/task.js';
+import { encodeTask } from '../connector/delivery/task.js';
 import { loadEventCatalog } from '../connector/events/catalog.js';
 import { createKafka, createProducer } from '../connector/kafka/client.js';
 import { createSchemaRegistryClient } from '../connector/kafka/schema-registry.js';
 import { connectorTopics, ensureTopics } from '../connector/kafka/topics.js';
 import { createRootLogger } from '../connector/observability/logger.js';
 import { createSecretBox } from '../connector/security/encryption.js';
-import type { WebhookTarget } from '../connector/subscriptions/webhook.js';
 import { registerSchemas, sampleEvent } from '../scripts/lib/sample-events.js';
 import { benchServices, deleteTopics, percentile } from './services.js';
+import { benchTask, MAX_IN_FLIGHT, rawLoop, sampleRequest, startReceiver } from './lib/delivery-fixtures.js';
 
-interface Stats { fast: number; slow: number; firstAt: number; lastAt: number; markAt: number; latencies: number[] }
 
 const log = createRootLogger({ level: 'error' });
-const MAX_IN_FLIGHT = 64;
-
-async function startReceiver(): Promise<{ url: string; stats: () => Promise<Stats>; reset: (mark?: number) => Promise<void>; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/receiver-server.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { port: number }).port)));
-  const url = `http://127.0.0.1:${port}`;
-  return {
-    url,
-    child,
-    stats: async () => (await (await fetch(`${url}/stats`)).json()) as Stats,
-    reset: async (mark = 0) => void (await fetch(`${url}/reset?mark=${mark}`, { method: 'POST' })),
-  };
-}
 
 /** The environment of one benchmark run: fresh topic and group names, plain HTTP to the local receiver allowed. */
 function envFor(services: Awaited<ReturnType<typeof benchServices>>): Record<string, string> {
@@ -134,14 +118,6 @@ async function createWebhooks(pool: Pool, config: Readonly<ConnectorConfig>, org
   return rows.map((r) => r.id);
 }
 
-/** One task of the throughput and memory backlogs. */
-function benchTask(webhookId: string, organization: string, eventId: string): DeliveryTask {
-  return {
-    v: 1, taskId: taskIdFor(eventId, webhookId), webhookId, organization, attempt: 1, routedAt: Date.now(),
-    event: { eventId, eventType: 'USER_CREATED', family: 'user', occurredAt: Date.now(), organization, actor: null, source: 'bench', payload: { userId: eventId } },
-  };
-}
-
 /** A backlog of tasks as the router leaves them: written in transactions, so the partitions hold commit markers between tasks. */
 async function produceTasks(config: Readonly<ConnectorConfig>, organization: string, webhookIds: string[], count: number): Promise<void> {
   const kafka = createKafka(config.kafka, log, 'bench-tasks');
@@ -199,42 +175,6 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('benchmark step timed out');
-}
-
-/**
- * What the baseline sends: a webhook request exactly as the deliverer would
- * send it for one of the benchmark's tasks (same headers, signature, body
- * format and size), built once. The raw loop then differs from the deliverer
- * only in doing nothing else, so the ratio measures our work per delivery,
- * not a smaller request.
- */
-function sampleRequest(config: Readonly<ConnectorConfig>): { headers: Record<string, string>; body: string } {
-  const webhookId = randomUUID();
-  const organization = 'bench-org';
-  const task = benchTask(webhookId, organization, randomUUID());
-  const target: WebhookTarget = {
-    id: webhookId, organization, name: 'bench', url: 'http://127.0.0.1/', bodyFormat: 'parallelworks', ordering: 'relaxed',
-    signingSecrets: [generateSigningSecret()], apiKey: null, deliverable: true,
-  };
-  const { headers, body } = buildWebhookRequest(task, target, Math.floor(Date.now() / 1000), config.http.userAgent);
-  return { headers, body };
-}
-
-/** The baseline: the same number of POSTs with the same concurrency; no Kafka, nothing built or signed per request. */
-async function rawLoop(url: string, count: number, sample: { headers: Record<string, string>; body: string }, concurrency = MAX_IN_FLIGHT): Promise<number> {
-  const agent = new Agent({ keepAliveTimeout: 30_000 });
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < count) {
-      next += 1;
-      const response = await request(`${url}/raw`, { method: 'POST', body: sample.body, headers: sample.headers, dispatcher: agent });
-      await response.body.dump();
-    }
-  }));
-  const elapsed = performance.now() - started;
-  await agent.close();
-  return count / (elapsed / 1000);
 }
 
 async function main(): Promise<void> {
