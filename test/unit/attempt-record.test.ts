@@ -74,11 +74,23 @@ describe('attempt records', () => {
 describe('packAttempts', () => {
   it('packs consecutive records as JSON arrays within the byte bound, a larger record alone', () => {
     const records = ['{"a":1}', '{"b":2}', '{"c":3}', `{"big":"${'x'.repeat(40)}"}`, '{"d":"é"}'];
-    const packs = packAttempts(records, 24);
+    const packs = packAttempts(records, 24).map(String);
     expect(packs.flatMap((p) => JSON.parse(p) as unknown[])).toEqual(records.map((r) => JSON.parse(r)));
     expect(packs).toEqual(['[{"a":1},{"b":2}]', '[{"c":3}]', `[${records[3]}]`, '[{"d":"é"}]']);
     for (const pack of packs) if (pack !== `[${records[3]}]`) expect(Buffer.byteLength(pack)).toBeLessThanOrEqual(24);
     expect(packAttempts([], 24)).toEqual([]);
+  });
+
+  it('fills each pack exactly: no byte past the closing bracket, however many multi-byte characters', () => {
+    const records = Array.from({ length: 50 }, (_, i) => JSON.stringify({ i, name: 'zoë ✓ 😀'.repeat(i % 4) }));
+    for (const maxBytes of [40, 100, 1000, 10_000]) {
+      const packs = packAttempts(records, maxBytes);
+      expect(packs.flatMap((p) => JSON.parse(p.toString()) as unknown[])).toEqual(records.map((r) => JSON.parse(r)));
+      for (const pack of packs) {
+        expect(pack[pack.length - 1]).toBe(0x5d);
+        if ((JSON.parse(pack.toString()) as unknown[]).length > 1) expect(pack.length).toBeLessThanOrEqual(maxBytes);
+      }
+    }
   });
 });
 
