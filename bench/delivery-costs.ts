@@ -23,10 +23,11 @@ import { createKafka, createProducer } from '../connector/kafka/client.js';
 import { ensureTopics } from '../connector/kafka/topics.js';
 import { createRootLogger } from '../connector/observability/logger.js';
 import type { WebhookTarget } from '../connector/subscriptions/webhook.js';
-import { benchTask, MAX_IN_FLIGHT, rawLoop, sampleRequest, startReceiver } from './lib/delivery-fixtures.js';
+import { benchTask, inFlight, MAX_IN_FLIGHT, rawLoop, sampleRequest, startReceiver } from './lib/delivery-fixtures.js';
 import { benchServices, deleteTopics } from './services.js';
 
 const log = createRootLogger({ level: 'error' });
+const BASELINE = 'raw undici POST (baseline)';
 
 /** CPU microseconds of this process per item while `work` runs. */
 async function cpuPerItem(count: number, work: () => Promise<unknown> | unknown): Promise<number> {
@@ -34,14 +35,6 @@ async function cpuPerItem(count: number, work: () => Promise<unknown> | unknown)
   await work();
   const used = process.cpuUsage(before);
   return (used.user + used.system) / count;
-}
-
-/** Runs `send(i)` for i < count with `concurrency` in flight. */
-async function inFlight(count: number, concurrency: number, send: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < count) await send(next++);
-  }));
 }
 
 async function main(): Promise<void> {
@@ -52,7 +45,7 @@ async function main(): Promise<void> {
   const id = randomUUID().slice(0, 8);
   const config = loadConfig({
     NODE_ENV: 'test', KAFKA_BROKERS: services.kafkaBrokers.join(','), SCHEMA_REGISTRY_URL: services.schemaRegistryUrl, DATABASE_URL: services.databaseUrl,
-    SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64'), TOPIC_DELIVERIES: `bc-${id}.deliveries`, TOPIC_ATTEMPTS: `bc-${id}.attempts`,
+    SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64'), HTTP_ALLOW_PLAIN_HTTP: 'true', HTTP_SSRF_ALLOWLIST: '127.0.0.1', TOPIC_DELIVERIES: `bc-${id}.deliveries`, TOPIC_ATTEMPTS: `bc-${id}.attempts`,
   });
   const receiver = await startReceiver();
   const kafka = createKafka(config.kafka, log, 'bench-costs');
@@ -65,9 +58,12 @@ async function main(): Promise<void> {
     const sample = sampleRequest(config);
     // Warm the receiver and this process's JIT, then the baseline.
     await rawLoop(receiver.url, count, sample);
-    stage('raw undici POST (baseline)', await cpuPerItem(count, () => rawLoop(receiver.url, count, sample)));
+    stage(BASELINE, await cpuPerItem(count, () => rawLoop(receiver.url, count, sample)));
 
-    const sender = createHttpSender({ allowPlainHttp: true, connectTimeoutMs: 5000, requestTimeoutMs: 15_000, maxResponseBytes: 65_536, guard: createSsrfGuard(['127.0.0.1']) });
+    const { http } = config;
+    const sender = createHttpSender({
+      allowPlainHttp: http.allowPlainHttp, connectTimeoutMs: http.connectTimeoutMs, requestTimeoutMs: http.requestTimeoutMs, maxResponseBytes: http.maxResponseBytes, guard: createSsrfGuard(http.ssrfAllowlist),
+    });
     const url = `${receiver.url}/fast/0`;
     await inFlight(count, MAX_IN_FLIGHT, () => sender.post(url, sample.headers, sample.body));
     stage('deliverer HTTP send', await cpuPerItem(count, () => inFlight(count, MAX_IN_FLIGHT, () => sender.post(url, sample.headers, sample.body))));
@@ -114,8 +110,8 @@ async function main(): Promise<void> {
     await deleteTopics(kafka, `bc-${id}.`);
     receiver.child.kill();
   }
-  const raw = stages['raw undici POST (baseline)']!;
-  const added = Object.entries(stages).filter(([name]) => name !== 'raw undici POST (baseline)').reduce((sum, [, us]) => sum + us, 0);
+  const raw = stages[BASELINE]!;
+  const added = Object.entries(stages).filter(([name]) => name !== BASELINE).reduce((sum, [, us]) => sum + us, 0);
   console.log(`  ${'sum of the deliverer stages'.padEnd(34)} ${added.toFixed(1).padStart(6)} µs = ${(added / raw).toFixed(2)} × the raw POST`);
   console.log(`  throughput these alone allow against the raw loop: ${(raw / added).toFixed(2)} (bench:delivery measures the deliverer whole)`);
   mkdirSync('bench/results', { recursive: true });

@@ -31,7 +31,6 @@ import { registerSchemas, sampleEvent } from '../scripts/lib/sample-events.js';
 import { benchServices, deleteTopics, percentile } from './services.js';
 import { benchTask, MAX_IN_FLIGHT, rawLoop, sampleRequest, startReceiver } from './lib/delivery-fixtures.js';
 
-
 const log = createRootLogger({ level: 'error' });
 
 /** The environment of one benchmark run: fresh topic and group names, plain HTTP to the local receiver allowed. */
@@ -47,25 +46,30 @@ function envFor(services: Awaited<ReturnType<typeof benchServices>>): Record<str
   };
 }
 
-/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ). */
-const clockTicks = ((): number | null => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || null;
-  } catch {
-    return null;
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ); asked once, on first use. */
+let clockTicks: number | null | undefined;
+function clockTicksPerSecond(): number | null {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || null;
+    } catch {
+      clockTicks = null;
+    }
   }
-})();
+  return clockTicks;
+}
 
 /**
  * CPU time (user + system, every thread) another process has used so far, in
  * microseconds; null where /proc is not there (not Linux).
  */
 function processCpuMicros(pid: number | undefined): number | null {
-  if (pid === undefined || clockTicks === null) return null;
+  const ticks = clockTicksPerSecond();
+  if (pid === undefined || ticks === null) return null;
   try {
     // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th and 13th.
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) / clockTicks) * 1e6;
+    return ((Number(fields[11]) + Number(fields[12])) / ticks) * 1e6;
   } catch {
     return null;
   }

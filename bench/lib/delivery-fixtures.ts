@@ -1,3 +1,4 @@
+/** What the delivery benchmarks share: the receiver process, the task and request they send, and the raw loop. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'undici';
@@ -6,8 +7,6 @@ import { buildWebhookRequest } from '../../connector/delivery/request.js';
 import { generateSigningSecret } from '../../connector/delivery/signature.js';
 import { taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
 import type { WebhookTarget } from '../../connector/subscriptions/webhook.js';
-
-/** What the delivery benchmarks share: the receiver process, the task and request they send, and the raw loop. */
 
 /** Requests in flight, for the deliverer and the raw loop alike. */
 export const MAX_IN_FLIGHT = 64;
@@ -56,18 +55,22 @@ export function sampleRequest(config: Readonly<ConnectorConfig>): { headers: Rec
   return { headers, body };
 }
 
+/** Runs `send(i)` for every i below `count`, `concurrency` at a time. */
+export async function inFlight(count: number, concurrency: number, send: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < count) await send(next++);
+  }));
+}
+
 /** The baseline: the same number of POSTs with the same concurrency; no Kafka, nothing built or signed per request. */
 export async function rawLoop(url: string, count: number, sample: { headers: Record<string, string>; body: string }, concurrency = MAX_IN_FLIGHT): Promise<number> {
   const agent = new Agent({ keepAliveTimeout: 30_000 });
-  let next = 0;
   const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < count) {
-      next += 1;
-      const response = await request(`${url}/raw`, { method: 'POST', body: sample.body, headers: sample.headers, dispatcher: agent });
-      await response.body.dump();
-    }
-  }));
+  await inFlight(count, concurrency, async () => {
+    const response = await request(`${url}/raw`, { method: 'POST', body: sample.body, headers: sample.headers, dispatcher: agent });
+    await response.body.dump();
+  });
   const elapsed = performance.now() - started;
   await agent.close();
   return count / (elapsed / 1000);

@@ -48,7 +48,8 @@ export const MAX_PACK_BYTES = 128 * 1024;
  * message per record cost the deliverer more than signing and sending did.
  * Each pack is written straight into a Buffer of its exact size: joining the
  * records into one large string first, which kafkajs then encoded again,
- * cost the attempt log about a sixth of its CPU (bench:delivery-costs).
+ * cost about a sixth of the attempt log's CPU, measured alone (13–17 against
+ * 16–21 µs a record).
  */
 export function packAttempts(records: readonly string[], maxBytes: number): Buffer[] {
   const sizes = records.map((record) => Buffer.byteLength(record));
