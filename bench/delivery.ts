@@ -17,6 +17,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig, type ConnectorConfig } from '../config/load.js';
 import { startRole, stopParts, type RunningPart } from '../connector/app.js';
+import { throwFatal } from '../connector/lifecycle.js';
 import { migrateUp } from '../connector/db/migrate.js';
 import { createPool, type Pool } from '../connector/db/pool.js';
 import { generateSigningSecret } from '../connector/delivery/signature.js';
@@ -246,7 +247,7 @@ async function main(): Promise<void> {
             const used = child.cpuMicros();
             return sum === null || used === null ? null : sum + used;
           }, 0);
-        } else parts.push(...(await startRole('deliverer', config, log)).parts);
+        } else parts.push(...(await startRole('deliverer', config, log, throwFatal)).parts);
         // Over the second half, once the deliverer is warm (in-process, the polling here is negligible). Null when
         // the second half began before every deliverer of a scale-out run had joined (the first can finish alone).
         const atMark: { cpu?: number | null; fast?: number } = {};
@@ -294,7 +295,7 @@ async function main(): Promise<void> {
         if (values.processes) {
           const child = await startRoleProcess(role, env);
           parts.push({ name: role, stop: child.stop });
-        } else parts.push(...(await startRole(role, config, log)).parts);
+        } else parts.push(...(await startRole(role, config, log, throwFatal)).parts);
       }
       // One long-lived producer: the clock starts when a record is handed to Kafka, not before a connection is set up.
       const producer = createProducer(createKafka(config.kafka, log, 'bench-e2e'));
@@ -349,7 +350,7 @@ async function main(): Promise<void> {
       const urls = Array.from({ length: 100 }, (_, i) => (i < slowShare * 100 ? `${receiver.url}/slow/${i}` : `${receiver.url}/fast/${i}`));
       const ids = await createWebhooks(pool, config, org, urls);
       await produceTasks(config, org, ids, tasks);
-      parts.push(...(await startRole('deliverer', config, log)).parts);
+      parts.push(...(await startRole('deliverer', config, log, throwFatal)).parts);
       const fastExpected = Math.floor(tasks * (1 - slowShare));
       await until(async () => (await receiver.stats()).fast >= fastExpected, 300_000);
       const s = await receiver.stats();
@@ -380,7 +381,7 @@ async function main(): Promise<void> {
     const ids = await createWebhooks(pool, config, org, Array.from({ length: 1000 }, (_, i) => `${receiver.url}/fast/${i}`));
     const baseline = process.memoryUsage().rss;
     await produceTasks(config, org, ids, backlog);
-    parts.push(...(await startRole('deliverer', config, log)).parts);
+    parts.push(...(await startRole('deliverer', config, log, throwFatal)).parts);
     let peak = process.memoryUsage().rss;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
     await until(async () => (await receiver.stats()).fast >= Math.min(backlog, 100_000), 600_000);
@@ -405,7 +406,7 @@ async function main(): Promise<void> {
         await receiver.reset(mark);
         const ids = await createWebhooks(pool, config, org, [`${receiver.url}/fast/serial`]);
         await produceTasks(config, org, ids, count);
-        parts.push(...(await startRole('deliverer', config, log)).parts);
+        parts.push(...(await startRole('deliverer', config, log, throwFatal)).parts);
         await until(async () => (await receiver.stats()).fast >= count, 300_000);
         const s = await receiver.stats();
         const deliveriesPerSecond = (s.fast - mark) / ((s.lastAt - s.markAt) / 1000);

@@ -16,6 +16,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { loadConfig, type ConnectorConfig } from '../config/load.js';
 import { startRole, stopParts } from '../connector/app.js';
+import { throwFatal } from '../connector/lifecycle.js';
 import { migrateUp } from '../connector/db/migrate.js';
 import { createPool, type Pool } from '../connector/db/pool.js';
 import { createKafka, createProducer } from '../connector/kafka/client.js';
@@ -87,7 +88,7 @@ async function main(): Promise<void> {
     const passthroughMs = (await passthroughCount.done).steadyMs;
     await stopPassthrough();
     const routerCount = await startCounting(config, config.topics.deliveries, count, 'router');
-    const running = await startRole('router', config, log);
+    const running = await startRole('router', config, log, throwFatal);
     const { seen, steadyMs: routerMs } = await routerCount.done;
     await stopParts(running.parts, log);
     await pool.query('DELETE FROM webhooks WHERE organization LIKE $1', [`bench-org-${id}%`]);

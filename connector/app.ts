@@ -43,7 +43,7 @@ export interface RunningRole {
  * Assembles and starts one role from configuration. Every dependency is made
  * here and passed down explicitly; nothing below reads config or env itself.
  */
-export async function startRole(role: Role, config: Readonly<ConnectorConfig>, log: Logger): Promise<RunningRole> {
+export async function startRole(role: Role, config: Readonly<ConnectorConfig>, log: Logger, onFatal: (error: unknown) => void): Promise<RunningRole> {
   const parts: RunningPart[] = [];
   const pool = createPool({ url: config.database.url, max: config.database.poolSize, applicationName: `identity-webhooks-${role}` }, log);
   parts.push({ name: 'postgres pool', stop: () => pool.end() });
@@ -70,6 +70,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         sessionTimeoutMs: config.kafka.sessionTimeoutMs,
         deliveriesTopic: config.topics.deliveries,
         ingestDlqTopic: config.topics.ingestDlq,
+        onFatal,
         log: log.child({ component: 'router' }),
       });
       await router.start();
@@ -78,7 +79,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       // Its own role: a Postgres outage stalls only the delivery log, never deliveries, and it scales on its own.
       const sink = createAttemptSink({
         kafka, pool, topic: config.topics.attempts, groupId: config.attempts.sinkGroupId, sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-        retentionDays: config.attempts.retentionDays, log: log.child({ component: 'attempt-sink' }),
+        retentionDays: config.attempts.retentionDays, onFatal, log: log.child({ component: 'attempt-sink' }),
       });
       await sink.start();
       parts.push({ name: 'attempt sink', stop: () => sink.stop() });
@@ -122,7 +123,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       const tiers = tierLabels({ delaysMs: settings.retryDelaysMs, jitter: 0, maxRetryAfterMs: 0 }).map((label) =>
         createRetryTier({
           kafka, handle, topic: retryTopic(config, label), groupId: `${settings.groupId}.retry.${label}`, sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-          partitionsConcurrently: Math.min(8, config.topics.deliveriesPartitions), log: log.child({ component: 'retry-tier', tier: label }),
+          partitionsConcurrently: Math.min(8, config.topics.deliveriesPartitions), onFatal, log: log.child({ component: 'retry-tier', tier: label }),
         }),
       );
       await Promise.all(tiers.map((tier) => tier.start()));
@@ -138,6 +139,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         maxInFlight: settings.maxInFlight,
         maxBuffered: settings.maxBuffered,
         drainTimeoutMs: Math.max(1000, config.shutdown.timeoutMs - 5000),
+        onFatal,
         log: log.child({ component: 'deliverer' }),
       });
       await deliverer.start();

@@ -33,7 +33,7 @@ async function run(command: Command, config: Readonly<ConnectorConfig>, log: Log
   }
   const roles: Role[] = command === 'all' ? ['router', 'deliverer', 'sink'] : [command];
   const parts: RunningPart[] = [];
-  stopOnSignals({
+  const stopOnFatal = stopOnSignals({
     log,
     timeoutMs: config.shutdown.timeoutMs,
     description: 'stop consuming, finish in-flight work, commit, close',
@@ -43,7 +43,7 @@ async function run(command: Command, config: Readonly<ConnectorConfig>, log: Log
   await migrateUp(config.database.url, log.child({ component: 'migrate' }));
   const checks: Record<string, ReadinessCheck> = {};
   for (const role of roles) {
-    const running = await startRole(role, config, log.child({ role }));
+    const running = await startRole(role, config, log.child({ role }), stopOnFatal);
     parts.push(...running.parts);
     Object.assign(checks, running.checks);
   }

@@ -2,6 +2,7 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../observability/logger.js';
 import { CONSUMER_MAX_WAIT_MS } from '../kafka/client.js';
+import { whenConsumerGivesUp } from '../kafka/consumer-crash.js';
 import { attemptRowsOf } from './attempt-record.js';
 
 export interface AttemptSinkDeps {
@@ -11,6 +12,8 @@ export interface AttemptSinkDeps {
   groupId: string;
   sessionTimeoutMs: number;
   retentionDays: number;
+  /** Its consumer stopped for good (kafkajs gave it up): the process stops in order and exits non-zero. */
+  onFatal: (error: unknown) => void;
   log: Logger;
 }
 
@@ -57,6 +60,7 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
   return {
     async start() {
       consumer = deps.kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
+      whenConsumerGivesUp(consumer, deps.onFatal);
       await consumer.connect();
       await consumer.subscribe({ topics: [deps.topic], fromBeginning: true });
       await consumer.run({ eachBatch: handleBatch });

@@ -3,6 +3,7 @@ import { classify } from '../errors.js';
 import { deadLetters } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { CONSUMER_MAX_WAIT_MS } from '../kafka/client.js';
+import { whenConsumerGivesUp } from '../kafka/consumer-crash.js';
 import { createKeyedScheduler } from './keyed-scheduler.js';
 import { createLevelCounter } from './level-counter.js';
 import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
@@ -22,6 +23,8 @@ export interface DelivererDeps {
   maxInFlight: number;
   maxBuffered: number;
   drainTimeoutMs: number;
+  /** Its consumer stopped for good (kafkajs gave it up): the process stops in order and exits non-zero. */
+  onFatal: (error: unknown) => void;
   log: Logger;
 }
 
@@ -184,6 +187,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   return {
     async start() {
       consumer = deps.kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
+      whenConsumerGivesUp(consumer, deps.onFatal);
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
         assigned = assignedPartitionKeys(payload.memberAssignment);
         for (const [key, state] of partitions) {

@@ -1,6 +1,7 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from '../observability/logger.js';
 import { CONSUMER_MAX_WAIT_MS } from '../kafka/client.js';
+import { whenConsumerGivesUp } from '../kafka/consumer-crash.js';
 import { decodeTask } from './task.js';
 import type { TaskHandler } from './task-handler.js';
 
@@ -11,6 +12,8 @@ export interface RetryTierDeps {
   groupId: string;
   sessionTimeoutMs: number;
   partitionsConcurrently: number;
+  /** Its consumer stopped for good (kafkajs gave it up): the process stops in order and exits non-zero. */
+  onFatal: (error: unknown) => void;
   log: Logger;
   now?: () => number;
 }
@@ -53,6 +56,7 @@ export function createRetryTier(deps: RetryTierDeps): { start(): Promise<void>; 
   return {
     async start() {
       consumer = deps.kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
+      whenConsumerGivesUp(consumer, deps.onFatal);
       await consumer.connect();
       await consumer.subscribe({ topics: [deps.topic], fromBeginning: true });
       await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: deps.partitionsConcurrently, eachBatch: handleBatch });

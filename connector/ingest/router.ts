@@ -1,6 +1,7 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Offsets, Producer, Transaction } from 'kafkajs';
 import { CONSUMER_MAX_WAIT_MS, createProducer } from '../kafka/client.js';
 import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
+import { isProducerFenced, whenConsumerGivesUp } from '../kafka/consumer-crash.js';
 import { classify } from '../errors.js';
 import type { EventCatalog } from '../events/catalog.js';
 import { encodeTask } from '../delivery/task.js';
@@ -109,6 +110,8 @@ export interface RouterDeps {
   sessionTimeoutMs: number;
   deliveriesTopic: string;
   ingestDlqTopic: string;
+  /** The router cannot go on (its consumer stopped for good): the process stops in order and exits non-zero. */
+  onFatal: (error: unknown) => void;
   log: Logger;
 }
 
@@ -253,8 +256,7 @@ export function createRouter(deps: RouterDeps): Router {
         // next attempt, and this one is closed once this transaction has settled.
         forgetLane(partitionKey(topic, partition), lane);
         void closeLane(lane);
-        const type = (error as { type?: string }).type;
-        if (type === 'PRODUCER_FENCED' || type === 'INVALID_PRODUCER_EPOCH') {
+        if (isProducerFenced(error)) {
           log.warn({ topic, partition }, 'router fenced: another instance owns this partition now; its uncommitted tasks were discarded');
         }
         throw error;
@@ -316,27 +318,62 @@ export function createRouter(deps: RouterDeps): Router {
     }
   };
 
+  /** Set by stop(): a crash after it is part of the shutdown, not a reason to rejoin. */
+  let stopped = false;
+
+  const startConsumer = async (): Promise<void> => {
+    const created = kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
+    consumer = created;
+    created.on(created.events.GROUP_JOIN, ({ payload }) => onAssignment(payload.memberAssignment));
+    created.on(created.events.END_BATCH_PROCESS, ({ payload }) => {
+      // Only batches kafkajs did not hand over: none of their records was an event (batches without any
+      // records report no first offset and say nothing about what lies below the high watermark).
+      if (payload.batchSize === 0 && payload.firstOffset !== null) skipFiltered(payload.topic, payload.partition, (BigInt(payload.lastOffset) + 1n).toString());
+    });
+    whenConsumerGivesUp(created, (error) => {
+      if (stopped || consumer !== created) return;
+      if (!isProducerFenced(error)) {
+        deps.onFatal(error);
+        return;
+      }
+      // Woken from a pause longer than its session: the group has moved on and handed its partitions to another
+      // instance, whose producers fenced this one's. kafkajs gives such a consumer up; it rejoins as a new member
+      // instead, with fresh producers (every old one may be fenced), and routes whatever the group assigns it now.
+      log.warn('router fenced: its session had expired and another instance took its partitions over; rejoining the group');
+      void rejoin().catch((rejoinError: unknown) => deps.onFatal(rejoinError));
+    });
+    await created.connect();
+    await created.subscribe({ topics: [...deps.decoders.keys()], fromBeginning: true });
+    // Every assigned partition's batch at once: each partition routes and commits on its own.
+    await created.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: PARTITIONS_CONSUMED_CONCURRENTLY, eachBatch: handleBatch });
+  };
+
+  const closeAllLanes = async (): Promise<void> => {
+    const open = [...lanes.values()];
+    lanes.clear();
+    owned = new Set();
+    await Promise.all(open.map(closeLane));
+  };
+
+  const rejoin = async (): Promise<void> => {
+    // kafkajs has disconnected the consumer that gave up already; this is in case it had not.
+    await consumer?.disconnect().catch(() => undefined);
+    await closeAllLanes();
+    if (stopped) return;
+    await startConsumer();
+    log.info({ groupId: deps.groupId }, 'router rejoined its group');
+  };
+
   return {
     async start() {
-      consumer = kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
-      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => onAssignment(payload.memberAssignment));
-      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-        // Only batches kafkajs did not hand over: none of their records was an event (batches without any
-        // records report no first offset and say nothing about what lies below the high watermark).
-        if (payload.batchSize === 0 && payload.firstOffset !== null) skipFiltered(payload.topic, payload.partition, (BigInt(payload.lastOffset) + 1n).toString());
-      });
-      await consumer.connect();
-      await consumer.subscribe({ topics: [...deps.decoders.keys()], fromBeginning: true });
-      // Every assigned partition's batch at once: each partition routes and commits on its own.
-      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: PARTITIONS_CONSUMED_CONCURRENTLY, eachBatch: handleBatch });
+      await startConsumer();
       log.info({ topics: [...deps.decoders.keys()], groupId: deps.groupId }, 'router consuming');
     },
     async stop() {
+      stopped = true;
       await consumer?.disconnect();
       consumer = null;
-      const open = [...lanes.values()];
-      lanes.clear();
-      await Promise.all(open.map(closeLane));
+      await closeAllLanes();
       const client = adminClient;
       adminClient = null;
       await client?.admin.disconnect().catch(() => undefined);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../config/load.js';
 import { startRole, stopParts, type RunningPart } from '../../connector/app.js';
+import { throwFatal } from '../../connector/lifecycle.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
 import { startReceiver, type Answer, type ReceivedRequest, type Receiver } from '../../scripts/lib/receiver.js';
 import { verifyStandardWebhook } from '../../scripts/lib/verify-signature.js';
@@ -49,8 +50,8 @@ describe('admin API: deliveries', () => {
 
   beforeAll(async () => {
     api = await startAdminApi(config, uniqueName('org'), { log });
-    parts.push(...(await startRole('sink', config, log)).parts);
-    parts.push(...(await startRole('deliverer', config, log)).parts);
+    parts.push(...(await startRole('sink', config, log, throwFatal)).parts);
+    parts.push(...(await startRole('deliverer', config, log, throwFatal)).parts);
   });
 
   afterAll(async () => {

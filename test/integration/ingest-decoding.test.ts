@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startRole, stopParts, type RunningPart } from '../../connector/app.js';
+import { throwFatal } from '../../connector/lifecycle.js';
 import { migrateUp } from '../../connector/db/migrate.js';
 import { createPool, type Pool } from '../../connector/db/pool.js';
 import { decodeTask } from '../../connector/delivery/task.js';
@@ -47,7 +48,7 @@ describe('ingest: schema evolution and poison records', () => {
     await insertWebhook(pool, createSecretBox(config.secrets.encryptionKey), {
       organization, name: 'all user events', url: 'https://example.com/hook', eventTypes: ['user.*'], owner: 'test', verified: true, signingSecret: generateSigningSecret(),
     });
-    parts.push(...(await startRole('router', config, log)).parts);
+    parts.push(...(await startRole('router', config, log, throwFatal)).parts);
     tasks = await readTopic(kafka, config.topics.deliveries);
     deadLetters = await readTopic(kafka, config.topics.ingestDlq);
   });

@@ -230,4 +230,47 @@ describe('router: exactly-once fan-out through crashes and scale-out', () => {
     router.child.kill('SIGTERM');
     expect(await router.exited, router.output()).toBe(0);
   });
+
+  it('a router whose partition producer is fenced while it still owns the partition rejoins its group and routes on, once', async () => {
+    // What a router woken from a pause past its session meets when it commits: another producer initialized
+    // its partition's transactional id. kafkajs gives a consumer up on that error; the router must not idle.
+    const { env, config, tasks, organization, webhookIds, schemaId } = await scenario(pool);
+    readers.push(tasks);
+    const kafka = createKafka(config.kafka, log, 'test');
+    const registry = createSchemaRegistryClient(config.schemaRegistry);
+    const topic = config.topics.userEvents;
+    const expected = new Set<string>();
+    const producer = createProducer(kafka, { idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const sendTo = async (partition: number, count: number): Promise<void> => {
+      const events = Array.from({ length: count }, () => sampleEvent(catalog, 'USER_CREATED', organization));
+      const messages = await Promise.all(events.map(async (event) => ({ value: await registry.encode(schemaId, event), partition })));
+      await producer.send({ topic, messages });
+      for (const event of events) for (const id of webhookIds) expected.add(taskIdFor(event.eventId, id));
+    };
+    const routedAll = () => new Set(tasks.messages.map((m) => decodeTask(m.value).taskId)).size >= expected.size;
+
+    const router = spawnConnector('router', env);
+    processes.push(router);
+    await sendTo(1, 5);
+    await waitFor('the first events routed', routedAll, 60_000);
+
+    const fencer = createProducer(kafka, { transactionalId: transactionalIdFor(config.router.groupId, topic, 1), idempotent: true, maxInFlightRequests: 1 });
+    await fencer.connect();
+    await (await fencer.transaction()).abort(); // initializes the id: the router's producer for partition 1 is fenced
+    await fencer.disconnect();
+
+    await sendTo(1, 20);
+    await waitFor('the events after the fence routed', routedAll, 90_000).catch((error: Error) => {
+      throw new Error(`${error.message}\n--- router:\n${router.output()}`);
+    });
+    expect(router.output()).toContain('router rejoined its group');
+    await sendTo(0, 5);
+    await sendTo(1, 5);
+    await producer.disconnect();
+    await waitFor('later events on every partition routed', routedAll, 60_000);
+    assertExactlyOnce(tasks, expected);
+    router.child.kill('SIGTERM');
+    expect(await router.exited, router.output()).toBe(0);
+  });
 });

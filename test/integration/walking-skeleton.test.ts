@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startRole, stopParts, type RunningPart } from '../../connector/app.js';
+import { throwFatal } from '../../connector/lifecycle.js';
 import { migrateUp } from '../../connector/db/migrate.js';
 import { createPool, type Pool } from '../../connector/db/pool.js';
 import { generateSigningSecret } from '../../connector/delivery/signature.js';
@@ -46,7 +47,7 @@ describe('walking skeleton: one Avro event in, one signed webhook out', () => {
       verified: true,
       signingSecret,
     });
-    for (const role of ['router', 'deliverer'] as const) parts.push(...(await startRole(role, config, log)).parts);
+    for (const role of ['router', 'deliverer'] as const) parts.push(...(await startRole(role, config, log, throwFatal)).parts);
   });
 
   afterAll(async () => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { loadConfig, type ConnectorConfig } from '../../config/load.js';
 import { startRole, stopParts, type RunningPart } from '../../connector/app.js';
+import { throwFatal } from '../../connector/lifecycle.js';
 import { migrateUp } from '../../connector/db/migrate.js';
 import { createPool, type Pool } from '../../connector/db/pool.js';
 import { generateSigningSecret } from '../../connector/delivery/signature.js';
@@ -85,8 +86,8 @@ export async function deliveryScenario(services: ServiceEndpoints, overrides: Re
       return tasks;
     },
     async startDeliverer() {
-      parts.push(...(await startRole('sink', config, log)).parts);
-      parts.push(...(await startRole('deliverer', config, log)).parts);
+      parts.push(...(await startRole('sink', config, log, throwFatal)).parts);
+      parts.push(...(await startRole('deliverer', config, log, throwFatal)).parts);
     },
     async close() {
       await stopParts(parts, log);
