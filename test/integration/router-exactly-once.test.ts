@@ -1,3 +1,4 @@
+import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig, type ConnectorConfig } from '../../config/load.js';
 import { migrateUp } from '../../connector/db/migrate.js';
@@ -8,7 +9,7 @@ import { loadEventCatalog } from '../../connector/events/catalog.js';
 import { toCanonicalEvent } from '../../connector/ingest/canonical-event.js';
 import { transactionalIdFor } from '../../connector/ingest/router.js';
 import { createKafka, createProducer } from '../../connector/kafka/client.js';
-import { createSchemaRegistryClient } from '../../connector/kafka/schema-registry.js';
+import { createSchemaRegistryClient, type SchemaRegistryClient } from '../../connector/kafka/schema-registry.js';
 import { connectorTopics, ensureTopics } from '../../connector/kafka/topics.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
 import { createSecretBox } from '../../connector/security/encryption.js';
@@ -27,7 +28,7 @@ const log = createRootLogger({ level: process.env['TEST_LOG_LEVEL'] ?? 'error' }
 /** One isolated scenario: its own topics, group, org with three webhooks, and a reader of its task topic. */
 async function scenario(pool: Pool): Promise<{
   env: Record<string, string>; config: Readonly<ConnectorConfig>; tasks: TopicReader; produce: () => Promise<Set<string>>;
-  organization: string; webhookIds: string[]; schemaId: number;
+  organization: string; webhookIds: string[]; schemaId: number; kafka: Kafka; registry: SchemaRegistryClient;
 }> {
   // Info level: the tests wait for each router's "connector running" line before stopping it.
   const env = testEnv(services, { LOG_LEVEL: 'info' });
@@ -55,7 +56,7 @@ async function scenario(pool: Pool): Promise<{
     }
     return expected;
   };
-  return { env, config, tasks, produce, organization, webhookIds, schemaId };
+  return { env, config, tasks, produce, organization, webhookIds, schemaId, kafka, registry };
 }
 
 function assertExactlyOnce(tasks: TopicReader, expected: Set<string>): void {
@@ -175,10 +176,8 @@ describe('router: exactly-once fan-out through crashes and scale-out', () => {
   it("a router taking a partition over routes nothing its previous owner committed after the router read the partition's offset", async () => {
     // What a rebalance right after the previous owner's commit looks like: kafkajs read the committed offset
     // on assignment while that commit was still writing its markers, so the position it fetches from is stale.
-    const { env, config, tasks, organization, webhookIds, schemaId } = await scenario(pool);
+    const { env, config, tasks, organization, webhookIds, schemaId, kafka, registry } = await scenario(pool);
     readers.push(tasks);
-    const kafka = createKafka(config.kafka, log, 'test');
-    const registry = createSchemaRegistryClient(config.schemaRegistry);
     const topic = config.topics.userEvents;
     const expected = new Set<string>();
     const eventsOf = (count: number) => Array.from({ length: count }, () => sampleEvent(catalog, 'USER_CREATED', organization));
@@ -234,10 +233,8 @@ describe('router: exactly-once fan-out through crashes and scale-out', () => {
   it('a router whose partition producer is fenced while it still owns the partition rejoins its group and routes on, once', async () => {
     // What a router woken from a pause past its session meets when it commits: another producer initialized
     // its partition's transactional id. kafkajs gives a consumer up on that error; the router must not idle.
-    const { env, config, tasks, organization, webhookIds, schemaId } = await scenario(pool);
+    const { env, config, tasks, organization, webhookIds, schemaId, kafka, registry } = await scenario(pool);
     readers.push(tasks);
-    const kafka = createKafka(config.kafka, log, 'test');
-    const registry = createSchemaRegistryClient(config.schemaRegistry);
     const topic = config.topics.userEvents;
     const expected = new Set<string>();
     const producer = createProducer(kafka, { idempotent: true, maxInFlightRequests: 1 });
