@@ -1,8 +1,7 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../observability/logger.js';
-import { CONSUMER_MAX_WAIT_MS } from '../kafka/client.js';
-import { whenConsumerGivesUp } from '../kafka/consumer-crash.js';
+import { createGroupConsumer } from '../kafka/client.js';
 import { attemptRowsOf } from './attempt-record.js';
 
 export interface AttemptSinkDeps {
@@ -59,8 +58,7 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
 
   return {
     async start() {
-      consumer = deps.kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
-      whenConsumerGivesUp(consumer, deps.onFatal);
+      consumer = createGroupConsumer(deps.kafka, { groupId: deps.groupId, sessionTimeoutMs: deps.sessionTimeoutMs, onGivenUp: deps.onFatal });
       await consumer.connect();
       await consumer.subscribe({ topics: [deps.topic], fromBeginning: true });
       await consumer.run({ eachBatch: handleBatch });

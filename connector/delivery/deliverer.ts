@@ -2,8 +2,7 @@ import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from '
 import { classify } from '../errors.js';
 import { deadLetters } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
-import { CONSUMER_MAX_WAIT_MS } from '../kafka/client.js';
-import { whenConsumerGivesUp } from '../kafka/consumer-crash.js';
+import { createGroupConsumer } from '../kafka/client.js';
 import { createKeyedScheduler } from './keyed-scheduler.js';
 import { createLevelCounter } from './level-counter.js';
 import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
@@ -186,8 +185,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
 
   return {
     async start() {
-      consumer = deps.kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
-      whenConsumerGivesUp(consumer, deps.onFatal);
+      consumer = createGroupConsumer(deps.kafka, { groupId: deps.groupId, sessionTimeoutMs: deps.sessionTimeoutMs, onGivenUp: deps.onFatal });
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
         assigned = assignedPartitionKeys(payload.memberAssignment);
         for (const [key, state] of partitions) {

@@ -1,7 +1,6 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from '../observability/logger.js';
-import { CONSUMER_MAX_WAIT_MS } from '../kafka/client.js';
-import { whenConsumerGivesUp } from '../kafka/consumer-crash.js';
+import { createGroupConsumer } from '../kafka/client.js';
 import { decodeTask } from './task.js';
 import type { TaskHandler } from './task-handler.js';
 
@@ -55,8 +54,7 @@ export function createRetryTier(deps: RetryTierDeps): { start(): Promise<void>; 
 
   return {
     async start() {
-      consumer = deps.kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
-      whenConsumerGivesUp(consumer, deps.onFatal);
+      consumer = createGroupConsumer(deps.kafka, { groupId: deps.groupId, sessionTimeoutMs: deps.sessionTimeoutMs, onGivenUp: deps.onFatal });
       await consumer.connect();
       await consumer.subscribe({ topics: [deps.topic], fromBeginning: true });
       await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: deps.partitionsConcurrently, eachBatch: handleBatch });

@@ -1,7 +1,7 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Offsets, Producer, Transaction } from 'kafkajs';
-import { CONSUMER_MAX_WAIT_MS, createProducer } from '../kafka/client.js';
+import { createGroupConsumer, createProducer } from '../kafka/client.js';
 import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
-import { isProducerFenced, whenConsumerGivesUp } from '../kafka/consumer-crash.js';
+import { isProducerFenced } from '../kafka/consumer-crash.js';
 import { classify } from '../errors.js';
 import type { EventCatalog } from '../events/catalog.js';
 import { encodeTask } from '../delivery/task.js';
@@ -322,25 +322,28 @@ export function createRouter(deps: RouterDeps): Router {
   let stopped = false;
 
   const startConsumer = async (): Promise<void> => {
-    const created = kafka.consumer({ groupId: deps.groupId, sessionTimeout: deps.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
+    const created: Consumer = createGroupConsumer(kafka, {
+      groupId: deps.groupId,
+      sessionTimeoutMs: deps.sessionTimeoutMs,
+      onGivenUp: (error) => {
+        if (stopped || consumer !== created) return;
+        if (!isProducerFenced(error)) {
+          deps.onFatal(error);
+          return;
+        }
+        // Woken from a pause longer than its session: the group has moved on and handed its partitions to another
+        // instance, whose producers fenced this one's. kafkajs gives such a consumer up; it rejoins as a new member
+        // instead, with fresh producers (every old one may be fenced), and routes whatever the group assigns it now.
+        log.warn('router fenced: its session had expired and another instance took its partitions over; rejoining the group');
+        void rejoin().catch((rejoinError: unknown) => deps.onFatal(rejoinError));
+      },
+    });
     consumer = created;
     created.on(created.events.GROUP_JOIN, ({ payload }) => onAssignment(payload.memberAssignment));
     created.on(created.events.END_BATCH_PROCESS, ({ payload }) => {
       // Only batches kafkajs did not hand over: none of their records was an event (batches without any
       // records report no first offset and say nothing about what lies below the high watermark).
       if (payload.batchSize === 0 && payload.firstOffset !== null) skipFiltered(payload.topic, payload.partition, (BigInt(payload.lastOffset) + 1n).toString());
-    });
-    whenConsumerGivesUp(created, (error) => {
-      if (stopped || consumer !== created) return;
-      if (!isProducerFenced(error)) {
-        deps.onFatal(error);
-        return;
-      }
-      // Woken from a pause longer than its session: the group has moved on and handed its partitions to another
-      // instance, whose producers fenced this one's. kafkajs gives such a consumer up; it rejoins as a new member
-      // instead, with fresh producers (every old one may be fenced), and routes whatever the group assigns it now.
-      log.warn('router fenced: its session had expired and another instance took its partitions over; rejoining the group');
-      void rejoin().catch((rejoinError: unknown) => deps.onFatal(rejoinError));
     });
     await created.connect();
     await created.subscribe({ topics: [...deps.decoders.keys()], fromBeginning: true });

@@ -1,8 +1,9 @@
-import { Kafka, logLevel, type KafkaConfig, type Producer, type ProducerConfig, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type Consumer, type KafkaConfig, type Producer, type ProducerConfig, type SASLOptions } from 'kafkajs';
 import type { ConnectorConfig } from '../../config/load.js';
 import type { Logger } from '../observability/logger.js';
 import { createRepeatLimiter, type RepeatLimiter } from '../observability/repeat-limiter.js';
 import { fatal } from '../errors.js';
+import { whenConsumerGivesUp } from './consumer-crash.js';
 import { cacheCoordinatorLookups } from './coordinator-cache.js';
 import { memoizedKeyPartitioner } from './partitioner.js';
 import { filterAbortedTransactions } from './read-committed.js';
@@ -87,6 +88,17 @@ export function createKafka(config: ConnectorConfig['kafka'], log: Logger, clien
  * should be quick; an idle fetch a second costs the broker nothing.
  */
 export const CONSUMER_MAX_WAIT_MS = 1000;
+
+/**
+ * A group member reading only committed records, as every consumer of the
+ * connector does. `onGivenUp` hears of a crash kafkajs will not restart it
+ * after (see whenConsumerGivesUp): without it the consumer would stop quietly.
+ */
+export function createGroupConsumer(kafka: Kafka, options: { groupId: string; sessionTimeoutMs: number; onGivenUp: (error: Error) => void }): Consumer {
+  const consumer = kafka.consumer({ groupId: options.groupId, sessionTimeout: options.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
+  whenConsumerGivesUp(consumer, options.onGivenUp);
+  return consumer;
+}
 
 /**
  * Producers partition by key with the Java client's murmur2 hash, so a
