@@ -1,6 +1,7 @@
 import { Kafka, logLevel, type Consumer, type KafkaConfig, type Producer, type ProducerConfig, type SASLOptions } from 'kafkajs';
 import type { ConnectorConfig } from '../../config/load.js';
 import type { Logger } from '../observability/logger.js';
+import { consumerCrashes } from '../observability/metrics.js';
 import { createRepeatLimiter, type RepeatLimiter } from '../observability/repeat-limiter.js';
 import { fatal } from '../errors.js';
 import { whenConsumerGivesUp } from './consumer-crash.js';
@@ -96,6 +97,12 @@ export const CONSUMER_MAX_WAIT_MS = 1000;
  */
 export function createGroupConsumer(kafka: Kafka, options: { groupId: string; sessionTimeoutMs: number; onGivenUp: (error: Error) => void }): Consumer {
   const consumer = kafka.consumer({ groupId: options.groupId, sessionTimeout: options.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
+  // Both series exist from the start, at 0: a rate over a series that appears with its first crash misses that crash.
+  const restarted = consumerCrashes.labels({ group: options.groupId, restarted: 'true' });
+  const givenUp = consumerCrashes.labels({ group: options.groupId, restarted: 'false' });
+  restarted.inc(0);
+  givenUp.inc(0);
+  consumer.on(consumer.events.CRASH, ({ payload }) => (payload.restart ? restarted : givenUp).inc());
   whenConsumerGivesUp(consumer, options.onGivenUp);
   return consumer;
 }

@@ -121,6 +121,13 @@ export const consumerLag = new Gauge({
   registers: [metricsRegistry],
 });
 
+export const consumerCrashes = new Counter({
+  name: 'webhooks_consumer_crashes_total',
+  help: 'Consumer crashes per group. restarted="true": kafkajs restarted the consumer itself (broker or network trouble); "false": it gave the consumer up, and the process stops to be restarted (a fenced router rejoins instead).',
+  labelNames: ['group', 'restarted'] as const,
+  registers: [metricsRegistry],
+});
+
 export const adminRequests = new Counter({
   name: 'webhooks_admin_requests_total',
   help: 'Admin API requests by route template, method and status class.',
