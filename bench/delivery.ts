@@ -30,6 +30,7 @@ import { createRootLogger } from '../connector/observability/logger.js';
 import { createSecretBox } from '../connector/security/encryption.js';
 import { registerSchemas, sampleEvent } from '../scripts/lib/sample-events.js';
 import { benchServices, deleteTopics, percentile } from './services.js';
+import { startStealMeter } from './lib/cpu-steal.js';
 import { benchTask, MAX_IN_FLIGHT, rawLoop, sampleRequest, startReceiver } from './lib/delivery-fixtures.js';
 
 const log = createRootLogger({ level: 'error' });
@@ -214,7 +215,7 @@ async function main(): Promise<void> {
   if (wanted('throughput')) {
     // The raw loop alone swings by ±30 % between consecutive runs on a small VM. Each round measures it just
     // before and just after the deliverer and compares with their mean, and the median round is reported.
-    const rounds: Array<{ rawBefore: number; rawAfter: number; deliveriesPerSecond: number; ratio: number; rawCpuUsPerPost: number; delivererCpuUsPerDelivery: number | null }> = [];
+    const rounds: Array<{ rawBefore: number; rawAfter: number; deliveriesPerSecond: number; ratio: number; rawCpuUsPerPost: number; delivererCpuUsPerDelivery: number | null; stealPct: number | null }> = [];
     const roundCount = Number(values.rounds);
     const deliverers = Number(values.deliverers);
     // CPU time per request next to the rates: the cost of a request on each side, not only how fast it went.
@@ -228,6 +229,7 @@ async function main(): Promise<void> {
           if (previous > 0 && Math.abs(rate - previous) / previous < 0.1) break;
           previous = rate;
         }
+        const steal = startStealMeter();
         const rawCpu = process.cpuUsage();
         const rawBefore = await rawLoop(receiver.url, tasks, sample);
         const rawCpuUs = cpuMicros(process.cpuUsage(rawCpu)) / tasks;
@@ -267,7 +269,7 @@ async function main(): Promise<void> {
         const ratio = deliveriesPerSecond / ((rawBefore + rawAfter) / 2);
         rounds.push({
           rawBefore: Math.round(rawBefore), rawAfter: Math.round(rawAfter), deliveriesPerSecond: Math.round(deliveriesPerSecond), ratio: Number(ratio.toFixed(3)),
-          rawCpuUsPerPost: Math.round(rawCpuUs), delivererCpuUsPerDelivery: delivererCpuUs === null ? null : Math.round(delivererCpuUs),
+          rawCpuUsPerPost: Math.round(rawCpuUs), delivererCpuUsPerDelivery: delivererCpuUs === null ? null : Math.round(delivererCpuUs), stealPct: steal(),
         });
         console.log(JSON.stringify(rounds.at(-1)));
       });
@@ -325,6 +327,7 @@ async function main(): Promise<void> {
       await until(async () => (await receiver.stats()).fast >= warmUp, 120_000);
       await receiver.reset();
       const measuredFrom = Date.now();
+      const steal = startStealMeter();
       // Where the time goes (--router-share): when each task becomes visible to a read_committed reader. Off by
       // default: the watch is one more consumer fetching after every router commit, on the measured event loop
       // and broker, and it made the runs it watched slower.
@@ -337,6 +340,7 @@ async function main(): Promise<void> {
       const row = {
         rate, seconds, webhooks: webhookCount, events: total, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies.at(-1), targetP99Ms: 100,
         ...(routed ? { routedP50Ms: percentile(routed, 50), routedP99Ms: percentile(routed, 99) } : {}),
+        stealPct: steal(),
       };
       latencyResults.push(row);
       console.log(JSON.stringify(row));
@@ -362,13 +366,14 @@ async function main(): Promise<void> {
   if (wanted('isolation')) {
     // Rounds as for throughput: the run with slow webhooks between two without, compared with their mean, so a
     // machine (or a JIT) that speeds up or slows down during the benchmark favours neither side. Median round.
-    const rounds: Array<{ aloneBefore: number; withSlow: number; aloneAfter: number; ratio: number }> = [];
+    const rounds: Array<{ aloneBefore: number; withSlow: number; aloneAfter: number; ratio: number; stealPct: number | null }> = [];
     for (let round = 1; round <= Number(values.rounds); round += 1) {
+      const steal = startStealMeter();
       const aloneBefore = await isolationRun(0);
       const withSlow = await isolationRun(0.1);
       const aloneAfter = await isolationRun(0);
       const ratio = withSlow / ((aloneBefore + aloneAfter) / 2);
-      rounds.push({ aloneBefore: Math.round(aloneBefore), withSlow: Math.round(withSlow), aloneAfter: Math.round(aloneAfter), ratio: Number(ratio.toFixed(3)) });
+      rounds.push({ aloneBefore: Math.round(aloneBefore), withSlow: Math.round(withSlow), aloneAfter: Math.round(aloneAfter), ratio: Number(ratio.toFixed(3)), stealPct: steal() });
       console.log(JSON.stringify(rounds.at(-1)));
     }
     const median = medianRound(rounds);
@@ -394,13 +399,14 @@ async function main(): Promise<void> {
     // One webhook's deliveries go out one at a time by design, so one endpoint gets at most one per round trip
     // plus the deliverer's work between them. This measures that ceiling against a raw loop of one request at a
     // time (the same request), before and after, in rounds: what the 1-webhook latency run should be read against.
-    const rounds: Array<{ rawBefore: number; rawAfter: number; deliveriesPerSecond: number; ratio: number }> = [];
+    const rounds: Array<{ rawBefore: number; rawAfter: number; deliveriesPerSecond: number; ratio: number; stealPct: number | null }> = [];
     const count = Number(values['serial-tasks']);
     for (let round = 1; round <= Number(values.rounds); round += 1) {
       await run(`5. one webhook's ceiling, round ${round} of ${values.rounds}`, async (config, org, parts) => {
         const sample = sampleRequest(config);
         // A discarded pass first: the receiver process takes thousands of requests to reach full speed.
         if (round === 1) await rawLoop(receiver.url, count, sample, 1);
+        const steal = startStealMeter();
         const rawBefore = await rawLoop(receiver.url, count, sample, 1);
         const mark = Math.floor(count / 2);
         await receiver.reset(mark);
@@ -413,7 +419,7 @@ async function main(): Promise<void> {
         await stopParts(parts.splice(0), log);
         const rawAfter = await rawLoop(receiver.url, count, sample, 1);
         const ratio = deliveriesPerSecond / ((rawBefore + rawAfter) / 2);
-        rounds.push({ rawBefore: Math.round(rawBefore), rawAfter: Math.round(rawAfter), deliveriesPerSecond: Math.round(deliveriesPerSecond), ratio: Number(ratio.toFixed(3)) });
+        rounds.push({ rawBefore: Math.round(rawBefore), rawAfter: Math.round(rawAfter), deliveriesPerSecond: Math.round(deliveriesPerSecond), ratio: Number(ratio.toFixed(3)), stealPct: steal() });
         console.log(JSON.stringify(rounds.at(-1)));
       });
     }
