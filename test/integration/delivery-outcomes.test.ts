@@ -1,5 +1,7 @@
+import { ConfigResourceTypes } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { decodeTask } from '../../connector/delivery/task.js';
+import { createProducer } from '../../connector/kafka/client.js';
 import { deliveryScenario, seqs, type DeliveryScenario } from '../support/delivery-scenario.js';
 import { header, readTopic, type TopicReader } from '../support/topic-reader.js';
 import { waitFor } from '../support/wait.js';
@@ -75,6 +77,48 @@ describe('delivery outcomes', () => {
     await s.produceTasks(hook.id, 1);
     await waitFor('the skipped attempt in the log', async () => (await attempts(hook.id)).some((a) => a['outcome'] === 'skipped'), 15_000);
     expect(hook.receiver.requests).toHaveLength(1);
+  });
+
+  it('dead-letters a record on the deliveries topic that is not a task, with the reason, even after Kafka first refuses the dead letter; its webhook\'s tasks around it go out in order', async () => {
+    const hook = await s.addWebhook();
+    const admin = s.kafka.admin();
+    await admin.connect();
+    const committedOffset = async (partition: number): Promise<bigint> => {
+      const [offsets] = await admin.fetchOffsets({ groupId: s.config.deliverer.groupId, topics: [s.config.topics.deliveries] });
+      return BigInt(offsets!.partitions.find((p) => p.partition === partition)!.offset);
+    };
+    const dlqRecordLimit = (bytes: string) =>
+      admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: s.config.topics.deliveriesDlq, configEntries: [{ name: 'max.message.bytes', value: bytes }] }] });
+    try {
+      // Kafka refuses every dead letter for now (MESSAGE_TOO_LARGE, which kafkajs does not retry).
+      await dlqRecordLimit('64');
+      await s.produceTasks(hook.id, 3);
+      const producer = createProducer(s.kafka);
+      await producer.connect();
+      const [written] = await producer.send({ topic: s.config.topics.deliveries, messages: [{ key: hook.id, value: 'not a task {' }] });
+      await producer.disconnect();
+      const later = await s.produceTasks(hook.id, 3);
+      const malformedAt = BigInt(written!.baseOffset!);
+      // The tasks before it are done and committed; the malformed record, refused a dead letter, holds the offset.
+      await waitFor('the tasks before it committed', async () => (await committedOffset(written!.partition)) === malformedAt);
+      expect(seqs(hook.receiver)).toEqual([0, 1, 2]);
+      expect(dlqFor(hook.id)).toHaveLength(0);
+
+      await dlqRecordLimit('1048588');
+      await waitFor('the tasks after it delivered', () => hook.receiver.requests.length >= 6, 30_000);
+      expect(seqs(hook.receiver)).toEqual([0, 1, 2, 0, 1, 2]);
+      expect(hook.receiver.requests.at(-1)!.headers['webhook-id']).toBe(later.at(-1)!.taskId);
+      const letter = await waitFor('the dead letter', () => dlqFor(hook.id)[0]);
+      expect(dlqFor(hook.id)).toHaveLength(1);
+      expect(letter.value?.toString()).toBe('not a task {');
+      expect(header(letter, 'dlq.error.code')).toBe('TASK_MALFORMED');
+      expect(header(letter, 'dlq.error.message')).toContain('not JSON');
+      // The committed offset moves past it: a restart does not meet it again.
+      await waitFor('the offset committed past the malformed record', async () => (await committedOffset(written!.partition)) > malformedAt);
+    } finally {
+      await dlqRecordLimit('1048588');
+      await admin.disconnect();
+    }
   });
 
   it('dead-letters a 400 after one attempt and logs the attempt without secrets', async () => {
