@@ -122,7 +122,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       });
       const tiers = tierLabels({ delaysMs: settings.retryDelaysMs, jitter: 0, maxRetryAfterMs: 0 }).map((label) =>
         createRetryTier({
-          kafka, handle, topic: retryTopic(config, label), groupId: `${settings.groupId}.retry.${label}`, sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+          kafka, handle, producer, dlqTopic: config.topics.deliveriesDlq, topic: retryTopic(config, label), groupId: `${settings.groupId}.retry.${label}`, sessionTimeoutMs: config.kafka.sessionTimeoutMs,
           partitionsConcurrently: Math.min(8, config.topics.deliveriesPartitions), onFatal, log: log.child({ component: 'retry-tier', tier: label }),
         }),
       );

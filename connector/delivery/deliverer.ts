@@ -1,13 +1,11 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
-import { classify } from '../errors.js';
-import { deadLetters } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import { createGroupConsumer } from '../kafka/client.js';
 import { createKeyedScheduler } from './keyed-scheduler.js';
 import { createLevelCounter } from './level-counter.js';
 import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
 import { OffsetTracker } from './offset-tracker.js';
-import { decodeTask } from './task.js';
+import { decodeOrDeadLetter, untilDone } from './persist.js';
 import type { TaskHandler } from './task-handler.js';
 
 export interface DelivererDeps {
@@ -68,42 +66,11 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   /** Partitions assigned to this instance by the last rebalance. */
   let assigned = new Set<string>();
 
-  /**
-   * Infrastructure trouble (Postgres or Kafka unreachable) is not the task's fault: the work is tried
-   * again, with a growing pause, holding only this webhook, until it is done or the process stops.
-   * Given up, a task would stay unfinished and hold its partition's committed offset back until a restart.
-   */
-  const untilDone = async <T>(work: () => Promise<T>, context: () => Record<string, unknown>, failed: string): Promise<T> => {
-    for (let backoffMs = 500; ; backoffMs = Math.min(backoffMs * 2, 30_000)) {
-      try {
-        return await work();
-      } catch (error) {
-        if (shutdown.signal.aborted) throw error;
-        log.warn({ err: error, ...context(), retryInMs: backoffMs }, failed);
-        await new Promise((resolve) => setTimeout(resolve, backoffMs));
-      }
-    }
-  };
-
   const runTask = async (item: Item): Promise<{ logged: Promise<void> }> => {
-    let task;
-    try {
-      task = decodeTask(item.message.value);
-    } catch (error) {
-      // Not a task at all: dead-lettered with the reason, once Kafka takes it.
-      const failure = classify(error);
-      const { key, value, headers } = item.message;
-      await untilDone(
-        () => deps.producer.send({ topic: deps.dlqTopic, messages: [{ key, value, headers: { ...headers, 'dlq.error.code': failure.code, 'dlq.error.message': failure.message } }] }),
-        () => ({ offset: String(item.offset), code: failure.code }),
-        'malformed task could not be dead-lettered; retrying',
-      );
-      deadLetters.inc({ kind: 'delivery', reason: failure.code });
-      log.warn({ topic: item.state.topic, partition: item.state.partition, offset: String(item.offset), code: failure.code, reason: failure.message }, 'malformed task dead-lettered');
-      return { logged: Promise.resolve() };
-    }
-    const decoded = task;
-    return untilDone(() => deps.handle(decoded, shutdown.signal), () => ({ webhookId: decoded.webhookId, taskId: decoded.taskId }), 'delivery could not be completed; retrying');
+    const { signal } = shutdown;
+    const task = await decodeOrDeadLetter(item.message, item.state, { producer: deps.producer, dlqTopic: deps.dlqTopic, signal, log });
+    if (!task) return { logged: Promise.resolve() };
+    return untilDone(() => deps.handle(task, signal), { signal, log, context: () => ({ webhookId: task.webhookId, taskId: task.taskId }), failed: 'delivery could not be completed; retrying' });
   };
 
   let stopping = false;

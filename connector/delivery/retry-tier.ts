@@ -1,12 +1,15 @@
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger.js';
 import { createGroupConsumer } from '../kafka/client.js';
-import { decodeTask } from './task.js';
+import { decodeOrDeadLetter, untilDone } from './persist.js';
 import type { TaskHandler } from './task-handler.js';
 
 export interface RetryTierDeps {
   kafka: Kafka;
   handle: TaskHandler;
+  /** For records of the tier that are not tasks. */
+  producer: Producer;
+  dlqTopic: string;
   topic: string;
   groupId: string;
   sessionTimeoutMs: number;
@@ -44,8 +47,13 @@ export function createRetryTier(deps: RetryTierDeps): { start(): Promise<void>; 
         resumeTimers.add(timer);
         return;
       }
-      const { logged } = await deps.handle(decodeTask(message.value), shutdown.signal);
-      await logged;
+      const { signal } = shutdown;
+      const task = await decodeOrDeadLetter(message, batch, { producer: deps.producer, dlqTopic: deps.dlqTopic, signal, log: deps.log });
+      if (task) {
+        // Postgres or Kafka trouble holds this partition of the tier, not the consumer: no crash and restart loop.
+        const { logged } = await untilDone(() => deps.handle(task, signal), { signal, log: deps.log, context: () => ({ webhookId: task.webhookId, taskId: task.taskId }), failed: 'retry could not be completed; retrying' });
+        await logged;
+      }
       resolveOffset(message.offset);
       await consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(message.offset) + 1n).toString() }]);
       await heartbeat();

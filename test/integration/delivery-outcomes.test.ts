@@ -1,6 +1,8 @@
 import { ConfigResourceTypes } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { decodeTask } from '../../connector/delivery/task.js';
+import { randomUUID } from 'node:crypto';
+import { decodeTask, encodeTask, taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
+import { retryTopics } from '../../connector/kafka/topics.js';
 import { createProducer } from '../../connector/kafka/client.js';
 import { deliveryScenario, seqs, type DeliveryScenario } from '../support/delivery-scenario.js';
 import { header, readTopic, type TopicReader } from '../support/topic-reader.js';
@@ -119,6 +121,30 @@ describe('delivery outcomes', () => {
       await dlqRecordLimit('1048588');
       await admin.disconnect();
     }
+  });
+
+  it('dead-letters a record in a retry tier that is not a task, and the tier goes on with the task after it', async () => {
+    const hook = await s.addWebhook();
+    const eventId = randomUUID();
+    const task: DeliveryTask = {
+      v: 1, taskId: taskIdFor(eventId, hook.id), webhookId: hook.id, organization: s.organization, attempt: 2, routedAt: Date.now(),
+      event: { eventId, eventType: 'USER_CREATED', family: 'user', occurredAt: Date.now(), organization: s.organization, actor: null, source: 'test', payload: { seq: 7 } },
+    };
+    const producer = createProducer(s.kafka);
+    await producer.connect();
+    await producer.send({
+      topic: retryTopics(s.config)[0]!,
+      messages: [
+        { key: hook.id, value: '{"v":1}', headers: { 'retry.due-at': '0' } },
+        { key: hook.id, value: encodeTask(task), headers: { 'retry.due-at': String(Date.now()) } },
+      ],
+    });
+    await producer.disconnect();
+    await waitFor('the task after it delivered', () => hook.receiver.requests.length >= 1);
+    expect(hook.receiver.requests[0]!.headers['webhook-id']).toBe(task.taskId);
+    const letter = await waitFor('the dead letter', () => dlqFor(hook.id)[0]);
+    expect(letter.value?.toString()).toBe('{"v":1}');
+    expect(header(letter, 'dlq.error.code')).toBe('TASK_MALFORMED');
   });
 
   it('dead-letters a 400 after one attempt and logs the attempt without secrets', async () => {
