@@ -2,7 +2,9 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../observability/logger.js';
 import { createGroupConsumer } from '../kafka/client.js';
+import { attemptRowsRefused, deliveryLogWriteFailures } from '../observability/metrics.js';
 import { attemptRowsOf } from './attempt-record.js';
+import { pause } from './persist.js';
 
 export interface AttemptSinkDeps {
   kafka: Kafka;
@@ -17,18 +19,45 @@ export interface AttemptSinkDeps {
 }
 
 const RETENTION_INTERVAL_MS = 3_600_000;
+/** Longest pause between two tries of a batch while Postgres is unreachable; the group is heartbeated after each. */
+const MAX_RETRY_PAUSE_MS = 5000;
+
+const INSERT_ROWS = `INSERT INTO delivery_attempts (attempt_id, task_id, webhook_id, organization, event_id, event_type, event, attempt, outcome, status,
+                                error_code, error_message, request_headers, request_body, response_body, duration_ms, next_retry_at, attempted_at)
+ SELECT r."attemptId", r."taskId", r."webhookId"::uuid, r."organization", r."eventId", r."eventType", r."event", r."attempt", r."outcome", r."status",
+        r."errorCode", r."errorMessage", coalesce(r."requestHeaders", '{}'), r."requestBody", r."responseBody", r."durationMs", r."nextRetryAt", r."attemptedAt"
+   FROM json_to_recordset($1::json) AS r("attemptId" text, "taskId" text, "webhookId" text, "organization" text, "eventId" text, "eventType" text, "event" json,
+        "attempt" int, "outcome" text, "status" int, "errorCode" text, "errorMessage" text, "requestHeaders" jsonb, "requestBody" text,
+        "responseBody" text, "durationMs" int, "nextRetryAt" timestamptz, "attemptedAt" timestamptz)
+ ON CONFLICT (attempt_id) DO NOTHING`;
+
+/**
+ * Whether Postgres refused the rows themselves (SQLSTATE class 22, data
+ * exception, or 23, integrity constraint): writing them again can never
+ * succeed. Anything else (connection lost, server shutting down) may.
+ */
+export function isRowRefusal(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code);
+}
 
 /**
  * Writes the attempts topic into `delivery_attempts` (a message holds a pack
  * of records, or one from an earlier release), one INSERT per batch,
  * idempotent on attempt id. Offsets move only after the rows are in, so when
- * Postgres is down deliveries go on and the sink catches up afterwards.
+ * Postgres is down deliveries go on and the sink catches up afterwards. A
+ * row Postgres refuses (a record no release should have written) is logged,
+ * counted and left out, and does not hold back the rows around it.
  */
 export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<void>; stop(): Promise<void> } {
   let consumer: Consumer | null = null;
   let retentionTimer: NodeJS.Timeout | undefined;
 
-  const handleBatch = async ({ batch }: EachBatchPayload): Promise<void> => {
+  const shutdown = new AbortController();
+  /** When writes began failing, while they still do: one warning an outage, not one a batch. */
+  let unreachableSince: number | null = null;
+
+  const handleBatch = async ({ batch, heartbeat, isRunning }: EachBatchPayload): Promise<void> => {
     const records = batch.messages.flatMap((m) => {
       try {
         return attemptRowsOf(m.value?.toString() ?? '');
@@ -38,17 +67,48 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
       }
     });
     if (records.length === 0) return;
-    await deps.pool.query(
-      `INSERT INTO delivery_attempts (attempt_id, task_id, webhook_id, organization, event_id, event_type, event, attempt, outcome, status,
-                                      error_code, error_message, request_headers, request_body, response_body, duration_ms, next_retry_at, attempted_at)
-       SELECT r."attemptId", r."taskId", r."webhookId"::uuid, r."organization", r."eventId", r."eventType", r."event", r."attempt", r."outcome", r."status",
-              r."errorCode", r."errorMessage", coalesce(r."requestHeaders", '{}'), r."requestBody", r."responseBody", r."durationMs", r."nextRetryAt", r."attemptedAt"
-         FROM json_to_recordset($1::json) AS r("attemptId" text, "taskId" text, "webhookId" text, "organization" text, "eventId" text, "eventType" text, "event" json,
-              "attempt" int, "outcome" text, "status" int, "errorCode" text, "errorMessage" text, "requestHeaders" jsonb, "requestBody" text,
-              "responseBody" text, "durationMs" int, "nextRetryAt" timestamptz, "attemptedAt" timestamptz)
-       ON CONFLICT (attempt_id) DO NOTHING`,
-      [JSON.stringify(records)],
-    );
+    // Postgres unreachable: the batch is tried again here, with a growing pause, rather than thrown to kafkajs,
+    // which would crash and restart the consumer over and over for as long as the outage lasts.
+    for (let pauseMs = 500; ; pauseMs = Math.min(pauseMs * 2, MAX_RETRY_PAUSE_MS)) {
+      try {
+        await writeRows(records);
+        if (unreachableSince !== null) {
+          deps.log.info({ unreachableForMs: Date.now() - unreachableSince }, 'delivery log written again');
+          unreachableSince = null;
+        }
+        return;
+      } catch (error) {
+        if (!isRunning() || shutdown.signal.aborted) throw error;
+        deliveryLogWriteFailures.inc();
+        if (unreachableSince === null) {
+          unreachableSince = Date.now();
+          deps.log.warn({ err: error, rows: records.length }, 'delivery log not written; trying again until Postgres takes it (deliveries go on)');
+        }
+        await pause(pauseMs, shutdown.signal);
+        // Keeps the partitions while waiting; throws when the group rebalances, and the next owner tries.
+        await heartbeat();
+      }
+    }
+  };
+
+  /** The rows in one statement; when Postgres refuses some, each row alone, setting aside those it refuses. */
+  const writeRows = async (records: Array<Record<string, unknown>>): Promise<void> => {
+    try {
+      await deps.pool.query(INSERT_ROWS, [JSON.stringify(records)]);
+      return;
+    } catch (error) {
+      if (!isRowRefusal(error)) throw error;
+    }
+    for (const record of records) {
+      try {
+        await deps.pool.query(INSERT_ROWS, [JSON.stringify([record])]);
+      } catch (error) {
+        if (!isRowRefusal(error)) throw error;
+        const code = (error as { code: string }).code;
+        attemptRowsRefused.inc({ code });
+        deps.log.warn({ code, reason: (error as Error).message, attemptId: record['attemptId'], webhookId: record['webhookId'] }, 'attempt record refused by Postgres; left out of the delivery log');
+      }
+    }
   };
 
   const prune = async (): Promise<void> => {
@@ -66,6 +126,7 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
       retentionTimer.unref();
     },
     async stop() {
+      shutdown.abort(new Error('shutting down'));
       clearInterval(retentionTimer);
       await consumer?.disconnect();
       consumer = null;

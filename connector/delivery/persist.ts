@@ -23,15 +23,7 @@ export async function untilDone<T>(work: () => Promise<T>, options: { signal: Ab
     } catch (error) {
       if (options.signal.aborted) throw error;
       options.log.warn({ err: error, ...options.context(), retryInMs: backoffMs }, options.failed);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, backoffMs);
-        function done(): void {
-          clearTimeout(timer);
-          options.signal.removeEventListener('abort', done);
-          resolve();
-        }
-        options.signal.addEventListener('abort', done, { once: true });
-      });
+      await pause(backoffMs, options.signal);
       if (options.signal.aborted) throw error;
     }
   }
@@ -61,4 +53,18 @@ export async function decodeOrDeadLetter(
     deps.log.warn({ ...context, reason: failure.message }, 'malformed task dead-lettered');
     return null;
   }
+}
+
+/** Waits `ms`, or less when `signal` aborts (the process is stopping). */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

@@ -121,6 +121,19 @@ export const consumerLag = new Gauge({
   registers: [metricsRegistry],
 });
 
+export const deliveryLogWriteFailures = new Counter({
+  name: 'webhooks_delivery_log_write_failures_total',
+  help: 'Batches of attempt records the sink could not write to Postgres (unreachable, shutting down); each is tried again until written. Deliveries go on meanwhile.',
+  registers: [metricsRegistry],
+});
+
+export const attemptRowsRefused = new Counter({
+  name: 'webhooks_attempt_rows_refused_total',
+  help: 'Attempt records the sink could not write to the delivery log because Postgres refused the row itself (SQLSTATE class 22 or 23), per SQLSTATE; logged and left out.',
+  labelNames: ['code'] as const,
+  registers: [metricsRegistry],
+});
+
 export const consumerCrashes = new Counter({
   name: 'webhooks_consumer_crashes_total',
   help: 'Consumer crashes per group. restarted="true": kafkajs restarted the consumer itself (broker or network trouble); "false": it gave the consumer up, and the process stops to be restarted (a fenced router rejoins instead).',

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { decodeTask, encodeTask, taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
 import { retryTopics } from '../../connector/kafka/topics.js';
+import { attemptRecord } from '../../connector/delivery/attempt-record.js';
 import { createProducer } from '../../connector/kafka/client.js';
 import { deliveryScenario, seqs, type DeliveryScenario } from '../support/delivery-scenario.js';
 import { header, readTopic, type TopicReader } from '../support/topic-reader.js';
@@ -145,6 +146,21 @@ describe('delivery outcomes', () => {
     const letter = await waitFor('the dead letter', () => dlqFor(hook.id)[0]);
     expect(letter.value?.toString()).toBe('{"v":1}');
     expect(header(letter, 'dlq.error.code')).toBe('TASK_MALFORMED');
+  });
+
+  it('writes the delivery log around an attempt record Postgres refuses, and goes on', async () => {
+    const hook = await s.addWebhook();
+    const [first, second, third] = await s.produceTasks(hook.id, 3);
+    const producer = createProducer(s.kafka);
+    await producer.connect();
+    const record = (task: DeliveryTask, webhookId = task.webhookId) => attemptRecord({ task: { ...task, webhookId }, outcome: 'skipped', reason: 'written by the test', now: Date.now() });
+    // One pack with a good record and one whose webhook id is no UUID (Postgres refuses its row), then another pack.
+    await producer.send({ topic: s.config.topics.attempts, messages: [{ value: JSON.stringify([record(first!), record(second!, 'not-a-uuid')]) }] });
+    await producer.send({ topic: s.config.topics.attempts, messages: [{ value: JSON.stringify([record(third!)]) }] });
+    await producer.disconnect();
+    const logged = async () => (await s.pool.query<{ task_id: string }>(`SELECT task_id FROM delivery_attempts WHERE webhook_id = $1 AND error_message = 'written by the test'`, [hook.id])).rows;
+    await waitFor('both good rows in the delivery log', async () => (await logged()).length >= 2, 30_000);
+    expect((await logged()).map((row) => row.task_id).sort()).toEqual([first!.taskId, third!.taskId].sort());
   });
 
   it('dead-letters a 400 after one attempt and logs the attempt without secrets', async () => {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createPool } from '../../connector/db/pool.js';
+import { consumerCrashes, deliveryLogWriteFailures } from '../../connector/observability/metrics.js';
 import { spawnConnector, type ConnectorProcess } from '../support/connector-process.js';
 import { deliveryScenario, type DeliveryScenario } from '../support/delivery-scenario.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
@@ -8,6 +9,9 @@ import { waitFor } from '../support/wait.js';
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Endpoints that are slow, dead, or outlive a crashed deliverer. */
+/** How long the Postgres outage lasts; see the test. */
+const OUTAGE_MS = 12_000;
+
 describe('delivery resilience', () => {
   const services = inject('services');
   let scenario: DeliveryScenario | undefined;
@@ -131,8 +135,14 @@ describe('delivery resilience', () => {
       await waitFor('the first deliveries in the delivery log', async () => (await logged()) === 5, 30_000);
 
       proxy.cut();
+      const cutAt = Date.now();
+      const failedBefore = (await deliveryLogWriteFailures.get()).values[0]?.value ?? 0;
       const during = await scenario.produceTasks(hook.id, 20);
       await waitFor('every delivery made while Postgres is unreachable', () => hook.receiver.requests.length >= 25, 30_000);
+      await waitFor('the sink to try again', async () => ((await deliveryLogWriteFailures.get()).values[0]?.value ?? 0) - failedBefore >= 3, 30_000);
+      // The outage lasts longer than kafkajs retries a failing batch (300 ms doubling, 5 retries: about 9.3 s, at most
+      // 11.2 s with its jitter) before it crashes and restarts the consumer, which a sink throwing its failure would meet.
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, cutAt + OUTAGE_MS - Date.now())));
       expect(await logged()).toBe(5); // the sink could not write them
       const ids = hook.receiver.requests.map((r) => String(r.headers['webhook-id']));
       expect(ids.slice(5)).toEqual(during.map((task) => task.taskId)); // in order, none sent twice
@@ -140,6 +150,9 @@ describe('delivery resilience', () => {
       proxy.restore();
       await waitFor('the sink to catch up once Postgres is back', async () => (await logged()) === 25, 60_000);
       expect(hook.receiver.requests).toHaveLength(25);
+      // The sink waited the outage out in place: its consumer never crashed (kafkajs would have restarted it again and again).
+      const crashes = (await consumerCrashes.get()).values.filter((v) => v.labels['group'] === scenario!.config.attempts.sinkGroupId);
+      expect(crashes.map((v) => v.value)).toEqual([0, 0]);
     } finally {
       await checks.end();
       await scenario.close();
