@@ -4,7 +4,7 @@ import type { Logger } from '../observability/logger.js';
 import { createGroupConsumer } from '../kafka/client.js';
 import { attemptRowsRefused, deliveryLogWriteFailures } from '../observability/metrics.js';
 import { attemptRowsOf } from './attempt-record.js';
-import { pause } from './persist.js';
+import { MAX_PAUSE_WHILE_HOLDING_MS, untilDone } from './persist.js';
 
 export interface AttemptSinkDeps {
   kafka: Kafka;
@@ -19,8 +19,6 @@ export interface AttemptSinkDeps {
 }
 
 const RETENTION_INTERVAL_MS = 3_600_000;
-/** Longest pause between two tries of a batch while Postgres is unreachable; the group is heartbeated after each. */
-const MAX_RETRY_PAUSE_MS = 5000;
 
 const INSERT_ROWS = `INSERT INTO delivery_attempts (attempt_id, task_id, webhook_id, organization, event_id, event_type, event, attempt, outcome, status,
                                 error_code, error_message, request_headers, request_body, response_body, duration_ms, next_retry_at, attempted_at)
@@ -57,7 +55,7 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
   /** When writes began failing, while they still do: one warning an outage, not one a batch. */
   let unreachableSince: number | null = null;
 
-  const handleBatch = async ({ batch, heartbeat, isRunning }: EachBatchPayload): Promise<void> => {
+  const handleBatch = async ({ batch, heartbeat }: EachBatchPayload): Promise<void> => {
     const records = batch.messages.flatMap((m) => {
       try {
         return attemptRowsOf(m.value?.toString() ?? '');
@@ -69,25 +67,21 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
     if (records.length === 0) return;
     // Postgres unreachable: the batch is tried again here, with a growing pause, rather than thrown to kafkajs,
     // which would crash and restart the consumer over and over for as long as the outage lasts.
-    for (let pauseMs = 500; ; pauseMs = Math.min(pauseMs * 2, MAX_RETRY_PAUSE_MS)) {
-      try {
-        await writeRows(records);
-        if (unreachableSince !== null) {
-          deps.log.info({ unreachableForMs: Date.now() - unreachableSince }, 'delivery log written again');
-          unreachableSince = null;
-        }
-        return;
-      } catch (error) {
-        if (!isRunning() || shutdown.signal.aborted) throw error;
+    await untilDone(() => writeRows(records), {
+      signal: shutdown.signal,
+      maxPauseMs: MAX_PAUSE_WHILE_HOLDING_MS,
+      // Keeps the partitions while waiting; throws when the group rebalances, and the next owner tries.
+      afterPause: heartbeat,
+      onFailure: (error) => {
         deliveryLogWriteFailures.inc();
-        if (unreachableSince === null) {
-          unreachableSince = Date.now();
-          deps.log.warn({ err: error, rows: records.length }, 'delivery log not written; trying again until Postgres takes it (deliveries go on)');
-        }
-        await pause(pauseMs, shutdown.signal);
-        // Keeps the partitions while waiting; throws when the group rebalances, and the next owner tries.
-        await heartbeat();
-      }
+        if (unreachableSince !== null) return;
+        unreachableSince = Date.now();
+        deps.log.warn({ err: error, rows: records.length }, 'delivery log not written; trying again until Postgres takes it (deliveries go on)');
+      },
+    });
+    if (unreachableSince !== null) {
+      deps.log.info({ unreachableForMs: Date.now() - unreachableSince }, 'delivery log written again');
+      unreachableSince = null;
     }
   };
 

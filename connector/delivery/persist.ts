@@ -4,27 +4,41 @@ import type { Logger } from '../observability/logger.js';
 import { deadLetters } from '../observability/metrics.js';
 import { decodeTask, type DeliveryTask } from './task.js';
 
-/** The longest pause between two tries. */
-const MAX_BACKOFF_MS = 30_000;
+/** Longest pause between tries for a caller holding a consumer's batch: well below the group's session timeout. */
+export const MAX_PAUSE_WHILE_HOLDING_MS = 5000;
+
+export interface UntilDoneOptions {
+  /** Aborted when the process stops: the loop ends with the last error. */
+  signal: AbortSignal;
+  /** Told of each failure, before the pause that follows it. */
+  onFailure: (error: unknown, retryInMs: number) => void;
+  /** The longest pause (default 30 s). A caller holding a consumer's batch keeps it below the group's session timeout. */
+  maxPauseMs?: number;
+  /** Runs after each pause: a caller holding a batch heartbeats its group here. Throwing ends the loop. */
+  afterPause?: () => Promise<void>;
+}
 
 /**
  * Runs `work` until it succeeds: infrastructure trouble (Postgres or Kafka
- * unreachable, a write Kafka refuses) is not the task's fault, and a task
- * given up would stay unfinished, holding its partition's committed offset
- * back until a restart sent everything after it again. Tries again with a
- * pause doubling from 500 ms to 30 s; stops only when `signal` aborts (the
- * task then stays uncommitted and is redelivered). The caller's queue, and
- * only it, waits meanwhile.
+ * unreachable, a write Kafka refuses) is not the work's fault, and work
+ * given up would leave its record unfinished, holding its partition's
+ * committed offset back until a restart sent everything after it again (or,
+ * thrown to kafkajs, crash and restart the consumer over and over). Tries
+ * again with a pause doubling from 500 ms to `maxPauseMs`; stops only when
+ * `signal` aborts (the record then stays uncommitted and is read again).
+ * The caller's queue, and only it, waits meanwhile.
  */
-export async function untilDone<T>(work: () => Promise<T>, options: { signal: AbortSignal; log: Logger; context: () => Record<string, unknown>; failed: string }): Promise<T> {
-  for (let backoffMs = 500; ; backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS)) {
+export async function untilDone<T>(work: () => Promise<T>, options: UntilDoneOptions): Promise<T> {
+  const maxPauseMs = options.maxPauseMs ?? 30_000;
+  for (let pauseMs = 500; ; pauseMs = Math.min(pauseMs * 2, maxPauseMs)) {
     try {
       return await work();
     } catch (error) {
       if (options.signal.aborted) throw error;
-      options.log.warn({ err: error, ...options.context(), retryInMs: backoffMs }, options.failed);
-      await pause(backoffMs, options.signal);
+      options.onFailure(error, pauseMs);
+      await pause(pauseMs, options.signal);
       if (options.signal.aborted) throw error;
+      await options.afterPause?.();
     }
   }
 }
@@ -32,12 +46,12 @@ export async function untilDone<T>(work: () => Promise<T>, options: { signal: Ab
 /**
  * The task in a record of a task topic, or null when the record is not a
  * task: then it has been dead-lettered with the reason (retried until Kafka
- * takes it, see untilDone), and the caller counts it as done.
+ * takes it, see untilDone; `retry` as there), and the caller counts it as done.
  */
 export async function decodeOrDeadLetter(
   message: KafkaMessage,
   where: { topic: string; partition: number },
-  deps: { producer: Producer; dlqTopic: string; signal: AbortSignal; log: Logger },
+  deps: { producer: Producer; dlqTopic: string; signal: AbortSignal; log: Logger; retry?: Pick<UntilDoneOptions, 'maxPauseMs' | 'afterPause'> },
 ): Promise<DeliveryTask | null> {
   try {
     return decodeTask(message.value);
@@ -47,7 +61,11 @@ export async function decodeOrDeadLetter(
     const context = { topic: where.topic, partition: where.partition, offset: message.offset, code: failure.code };
     await untilDone(
       () => deps.producer.send({ topic: deps.dlqTopic, messages: [{ key, value, headers: { ...headers, 'dlq.error.code': failure.code, 'dlq.error.message': failure.message } }] }),
-      { signal: deps.signal, log: deps.log, context: () => context, failed: 'malformed task could not be dead-lettered; retrying' },
+      {
+        ...deps.retry,
+        signal: deps.signal,
+        onFailure: (sendError, retryInMs) => deps.log.warn({ err: sendError, ...context, retryInMs }, 'malformed task could not be dead-lettered; retrying'),
+      },
     );
     deadLetters.inc({ kind: 'delivery', reason: failure.code });
     deps.log.warn({ ...context, reason: failure.message }, 'malformed task dead-lettered');

@@ -1,7 +1,7 @@
 import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger.js';
 import { createGroupConsumer } from '../kafka/client.js';
-import { decodeOrDeadLetter, untilDone } from './persist.js';
+import { decodeOrDeadLetter, MAX_PAUSE_WHILE_HOLDING_MS, untilDone } from './persist.js';
 import type { TaskHandler } from './task-handler.js';
 
 export interface RetryTierDeps {
@@ -48,10 +48,16 @@ export function createRetryTier(deps: RetryTierDeps): { start(): Promise<void>; 
         return;
       }
       const { signal } = shutdown;
-      const task = await decodeOrDeadLetter(message, batch, { producer: deps.producer, dlqTopic: deps.dlqTopic, signal, log: deps.log });
+      // Postgres or Kafka trouble holds this partition of the tier, not the consumer: no crash and restart loop.
+      // The batch is held meanwhile, so the pauses stay short and the group is heartbeated after each.
+      const retry = { maxPauseMs: MAX_PAUSE_WHILE_HOLDING_MS, afterPause: heartbeat };
+      const task = await decodeOrDeadLetter(message, batch, { producer: deps.producer, dlqTopic: deps.dlqTopic, signal, log: deps.log, retry });
       if (task) {
-        // Postgres or Kafka trouble holds this partition of the tier, not the consumer: no crash and restart loop.
-        const { logged } = await untilDone(() => deps.handle(task, signal), { signal, log: deps.log, context: () => ({ webhookId: task.webhookId, taskId: task.taskId }), failed: 'retry could not be completed; retrying' });
+        const { logged } = await untilDone(() => deps.handle(task, signal), {
+          ...retry,
+          signal,
+          onFailure: (error, retryInMs) => deps.log.warn({ err: error, webhookId: task.webhookId, taskId: task.taskId, retryInMs }, 'retry could not be completed; retrying'),
+        });
         await logged;
       }
       resolveOffset(message.offset);

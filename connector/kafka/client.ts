@@ -4,7 +4,6 @@ import type { Logger } from '../observability/logger.js';
 import { consumerCrashes } from '../observability/metrics.js';
 import { createRepeatLimiter, type RepeatLimiter } from '../observability/repeat-limiter.js';
 import { fatal } from '../errors.js';
-import { whenConsumerGivesUp } from './consumer-crash.js';
 import { cacheCoordinatorLookups } from './coordinator-cache.js';
 import { memoizedKeyPartitioner } from './partitioner.js';
 import { filterAbortedTransactions } from './read-committed.js';
@@ -92,8 +91,12 @@ export const CONSUMER_MAX_WAIT_MS = 1000;
 
 /**
  * A group member reading only committed records, as every consumer of the
- * connector does. `onGivenUp` hears of a crash kafkajs will not restart it
- * after (see whenConsumerGivesUp): without it the consumer would stop quietly.
+ * connector does, its crashes counted. kafkajs restarts a consumer by itself
+ * after a crash it deems retriable. After any other (a non-retriable broker
+ * answer, an error thrown from the batch handler) it disconnects the
+ * consumer and stays silent: the process would keep running, healthy to
+ * every probe, and consume nothing. `onGivenUp` hears of such a crash, and
+ * the component rejoins or stops the process.
  */
 export function createGroupConsumer(kafka: Kafka, options: { groupId: string; sessionTimeoutMs: number; onGivenUp: (error: Error) => void }): Consumer {
   const consumer = kafka.consumer({ groupId: options.groupId, sessionTimeout: options.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: CONSUMER_MAX_WAIT_MS });
@@ -102,8 +105,11 @@ export function createGroupConsumer(kafka: Kafka, options: { groupId: string; se
   const givenUp = consumerCrashes.labels({ group: options.groupId, restarted: 'false' });
   restarted.inc(0);
   givenUp.inc(0);
-  consumer.on(consumer.events.CRASH, ({ payload }) => (payload.restart ? restarted : givenUp).inc());
-  whenConsumerGivesUp(consumer, options.onGivenUp);
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (payload.restart) return restarted.inc();
+    givenUp.inc();
+    options.onGivenUp(payload.error);
+  });
   return consumer;
 }
 

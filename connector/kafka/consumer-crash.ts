@@ -1,18 +1,3 @@
-import type { Consumer } from 'kafkajs';
-
-/**
- * kafkajs restarts a consumer by itself after a crash it deems retriable.
- * After any other (a non-retriable broker answer, an error thrown from the
- * batch handler) it disconnects the consumer and stays silent: the process
- * keeps running, healthy to every probe, and consumes nothing. This hands
- * such a crash to the component, which rejoins or stops the process.
- */
-export function whenConsumerGivesUp(consumer: Consumer, handler: (error: Error) => void): void {
-  consumer.on(consumer.events.CRASH, ({ payload }) => {
-    if (!payload.restart) handler(payload.error);
-  });
-}
-
 /** The innermost `cause` of an error: kafkajs wraps a broker's answer in retry errors. */
 export function rootCause(error: unknown): unknown {
   let current = error;
