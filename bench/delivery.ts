@@ -77,6 +77,21 @@ function processCpuMicros(pid: number | undefined): number | null {
   }
 }
 
+/** The pid of a local-stack service (scripts/stack records them), when the benchmark runs on that stack. */
+function stackPid(service: 'kafka'): number | undefined {
+  try {
+    const state = JSON.parse(readFileSync(`${process.env['STACK_DIR'] ?? '.stack'}/state.json`, 'utf8')) as { pids?: Record<string, number> };
+    return state.pids?.[service];
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU microseconds per item another process spends between two readings; null when either is missing. */
+function perItem(before: number | null | undefined, after: number | null, items: number): number | null {
+  return typeof before === 'number' && after !== null && items > 0 ? Math.round((after - before) / items) : null;
+}
+
 /**
  * A connector role in its own process, as docker-compose and the image run
  * it; resolves once it logs that it is running (its consumer has joined).
@@ -215,7 +230,13 @@ async function main(): Promise<void> {
   if (wanted('throughput')) {
     // The raw loop alone swings by ±30 % between consecutive runs on a small VM. Each round measures it just
     // before and just after the deliverer and compares with their mean, and the median round is reported.
-    const rounds: Array<{ rawBefore: number; rawAfter: number; deliveriesPerSecond: number; ratio: number; rawCpuUsPerPost: number; delivererCpuUsPerDelivery: number | null; stealPct: number | null }> = [];
+    // Every side's CPU per request: the raw loop's client and receiver, and the deliverer's with the receiver and the
+    // broker it adds (fetches, attempt records, offset commits); all share the machine's cores.
+    const rounds: Array<{
+      rawBefore: number; rawAfter: number; deliveriesPerSecond: number; ratio: number; rawCpuUsPerPost: number; receiverCpuUsPerRawPost: number | null;
+      delivererCpuUsPerDelivery: number | null; receiverCpuUsPerDelivery: number | null; brokerCpuUsPerDelivery: number | null; stealPct: number | null;
+    }> = [];
+    const brokerPid = stackPid('kafka');
     const roundCount = Number(values.rounds);
     const deliverers = Number(values.deliverers);
     // CPU time per request next to the rates: the cost of a request on each side, not only how fast it went.
@@ -231,8 +252,10 @@ async function main(): Promise<void> {
         }
         const steal = startStealMeter();
         const rawCpu = process.cpuUsage();
+        const receiverAtRaw = processCpuMicros(receiver.child.pid);
         const rawBefore = await rawLoop(receiver.url, tasks, sample);
         const rawCpuUs = cpuMicros(process.cpuUsage(rawCpu)) / tasks;
+        const receiverCpuUsPerRawPost = perItem(receiverAtRaw, processCpuMicros(receiver.child.pid), tasks);
         // The deliverer is timed over its second half, once it is warm too.
         const mark = Math.floor(tasks / 2);
         await receiver.reset(mark);
@@ -252,13 +275,18 @@ async function main(): Promise<void> {
         } else parts.push(...(await startRole('deliverer', config, log, throwFatal)).parts);
         // Over the second half, once the deliverer is warm (in-process, the polling here is negligible). Null when
         // the second half began before every deliverer of a scale-out run had joined (the first can finish alone).
-        const atMark: { cpu?: number | null; fast?: number } = {};
+        const atMark: { cpu?: number | null; receiverCpu?: number | null; brokerCpu?: number | null; fast?: number } = {};
         await until(async () => {
           const { fast } = await receiver.stats();
-          if (atMark.cpu === undefined && fast >= mark) Object.assign(atMark, { cpu: delivererCpu(), fast });
+          if (atMark.cpu === undefined && fast >= mark) {
+            Object.assign(atMark, { cpu: delivererCpu(), receiverCpu: processCpuMicros(receiver.child.pid), brokerCpu: processCpuMicros(brokerPid), fast });
+          }
           return fast >= tasks;
         }, 300_000);
         const cpuAtEnd = delivererCpu();
+        const deliveredSinceMark = atMark.fast === undefined ? 0 : tasks - atMark.fast;
+        const receiverCpuUsPerDelivery = perItem(atMark.receiverCpu, processCpuMicros(receiver.child.pid), deliveredSinceMark);
+        const brokerCpuUsPerDelivery = perItem(atMark.brokerCpu, processCpuMicros(brokerPid), deliveredSinceMark);
         const delivererCpuUs = typeof atMark.cpu === 'number' && cpuAtEnd !== null && atMark.fast !== undefined && atMark.fast < tasks
           ? (cpuAtEnd - atMark.cpu) / (tasks - atMark.fast) : null;
         const s = await receiver.stats();
@@ -269,7 +297,8 @@ async function main(): Promise<void> {
         const ratio = deliveriesPerSecond / ((rawBefore + rawAfter) / 2);
         rounds.push({
           rawBefore: Math.round(rawBefore), rawAfter: Math.round(rawAfter), deliveriesPerSecond: Math.round(deliveriesPerSecond), ratio: Number(ratio.toFixed(3)),
-          rawCpuUsPerPost: Math.round(rawCpuUs), delivererCpuUsPerDelivery: delivererCpuUs === null ? null : Math.round(delivererCpuUs), stealPct: steal(),
+          rawCpuUsPerPost: Math.round(rawCpuUs), receiverCpuUsPerRawPost, delivererCpuUsPerDelivery: delivererCpuUs === null ? null : Math.round(delivererCpuUs),
+          receiverCpuUsPerDelivery, brokerCpuUsPerDelivery, stealPct: steal(),
         });
         console.log(JSON.stringify(rounds.at(-1)));
       });
