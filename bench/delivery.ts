@@ -42,7 +42,7 @@ function envFor(services: Awaited<ReturnType<typeof benchServices>>): Record<str
     NODE_ENV: 'test', LOG_LEVEL: 'error', KAFKA_BROKERS: services.kafkaBrokers.join(','), SCHEMA_REGISTRY_URL: services.schemaRegistryUrl,
     DATABASE_URL: services.databaseUrl, SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64'), TOPIC_REPLICATION_FACTOR: '1',
     TOPIC_USER_EVENTS: `bd-${id}.user-events`, TOPIC_GROUP_EVENTS: `bd-${id}.group-events`, TOPIC_AUTH_EVENTS: `bd-${id}.auth-events`,
-    TOPIC_DELIVERIES: `bd-${id}.deliveries`, TOPIC_INGEST_DLQ: `bd-${id}.ingest-dlq`, TOPIC_DELIVERIES_DLQ: `bd-${id}.dlq`, TOPIC_ATTEMPTS: `bd-${id}.attempts`,
+    TOPIC_DELIVERIES: `bd-${id}.deliveries`, TOPIC_INGEST_DLQ: `bd-${id}.ingest-dlq`, TOPIC_DELIVERIES_DLQ: `bd-${id}.dlq`, TOPIC_ATTEMPTS: `bd-${id}.attempts`, TOPIC_ATTEMPTS_DLQ: `bd-${id}.attempts-dlq`,
     TOPIC_RETRY_PREFIX: `bd-${id}.retry`, ROUTER_GROUP_ID: `bd-${id}-router`, DELIVERER_GROUP_ID: `bd-${id}-deliverer`,
     ATTEMPTS_SINK_GROUP_ID: `bd-${id}-sink`, DELIVERER_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT), HTTP_ALLOW_PLAIN_HTTP: 'true', HTTP_SSRF_ALLOWLIST: '127.0.0.1', SERVER_PORT: '0',
   };

@@ -49,7 +49,7 @@ async function main(): Promise<void> {
       DATABASE_URL: services.databaseUrl, SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64'), TOPIC_REPLICATION_FACTOR: '1',
       TOPIC_USER_EVENTS: `bench-${id}.user-events`, TOPIC_GROUP_EVENTS: `bench-${id}.group-events`, TOPIC_AUTH_EVENTS: `bench-${id}.auth-events`,
       TOPIC_DELIVERIES: `bench-${id}.deliveries`, TOPIC_INGEST_DLQ: `bench-${id}.ingest-dlq`, TOPIC_DELIVERIES_DLQ: `bench-${id}.dlq`,
-      TOPIC_ATTEMPTS: `bench-${id}.attempts`, ROUTER_GROUP_ID: `bench-${id}-router`, SERVER_PORT: '0',
+      TOPIC_ATTEMPTS: `bench-${id}.attempts`, TOPIC_ATTEMPTS_DLQ: `bench-${id}.attempts-dlq`, ROUTER_GROUP_ID: `bench-${id}-router`, SERVER_PORT: '0',
     });
 
   await migrateUp(services.databaseUrl, log);

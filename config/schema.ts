@@ -28,6 +28,7 @@ export interface ConnectorConfig {
     ingestDlq: string;
     deliveriesDlq: string;
     attempts: string;
+    attemptsDlq: string;
     retryPrefix: string;
     replicationFactor: number;
   };
@@ -307,6 +308,12 @@ export const configSchema: Schema<ConnectorConfig> = {
       format: topicName.name,
       default: 'webhooks.attempts',
       env: 'TOPIC_ATTEMPTS',
+    },
+    attemptsDlq: {
+      doc: 'Dead letters of the delivery log: messages on the attempts topic that are not attempt records, and records Postgres refuses, with the reason in headers.',
+      format: topicName.name,
+      default: 'webhooks.attempts.dlq',
+      env: 'TOPIC_ATTEMPTS_DLQ',
     },
     retryPrefix: {
       doc: 'Prefix of the retry topics, one per distinct delay of the schedule: `<prefix>.5s`, `<prefix>.5m`, …',

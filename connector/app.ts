@@ -77,8 +77,11 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       parts.push({ name: 'router', stop: () => router.stop() });
     } else if (role === 'sink') {
       // Its own role: a Postgres outage stalls only the delivery log, never deliveries, and it scales on its own.
+      const producer = createProducer(kafka, { idempotent: true, maxInFlightRequests: 1 });
+      await producer.connect();
+      parts.push({ name: 'dead-letter producer', stop: () => producer.disconnect() });
       const sink = createAttemptSink({
-        kafka, pool, topic: config.topics.attempts, groupId: config.attempts.sinkGroupId, sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+        kafka, pool, topic: config.topics.attempts, producer, dlqTopic: config.topics.attemptsDlq, groupId: config.attempts.sinkGroupId, sessionTimeoutMs: config.kafka.sessionTimeoutMs,
         retentionDays: config.attempts.retentionDays, onFatal, log: log.child({ component: 'attempt-sink' }),
       });
       await sink.start();

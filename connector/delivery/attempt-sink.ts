@@ -1,8 +1,10 @@
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Pool } from '../db/pool.js';
+import { poison } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { createGroupConsumer } from '../kafka/client.js';
-import { attemptRowsRefused, deliveryLogWriteFailures } from '../observability/metrics.js';
+import { deadLetterOf } from '../kafka/dead-letter.js';
+import { attemptRowsRefused, deadLetters, deliveryLogWriteFailures } from '../observability/metrics.js';
 import { attemptRowsOf } from './attempt-record.js';
 import { MAX_PAUSE_WHILE_HOLDING_MS, untilDone } from './persist.js';
 
@@ -10,6 +12,9 @@ export interface AttemptSinkDeps {
   kafka: Kafka;
   pool: Pool;
   topic: string;
+  /** For messages that are not attempt records and rows Postgres refuses. */
+  producer: Producer;
+  dlqTopic: string;
   groupId: string;
   sessionTimeoutMs: number;
   retentionDays: number;
@@ -39,13 +44,23 @@ export function isRowRefusal(error: unknown): boolean {
   return typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code);
 }
 
+/** A row of the delivery log and the message it came in. */
+interface SourcedRow {
+  row: Record<string, unknown>;
+  message: KafkaMessage;
+}
+
 /**
  * Writes the attempts topic into `delivery_attempts` (a message holds a pack
  * of records, or one from an earlier release), one INSERT per batch,
  * idempotent on attempt id. Offsets move only after the rows are in, so when
- * Postgres is down deliveries go on and the sink catches up afterwards. A
- * row Postgres refuses (a record no release should have written) is logged,
- * counted and left out, and does not hold back the rows around it.
+ * Postgres is down deliveries go on and the sink catches up afterwards.
+ * Nothing is dropped: a message that is not attempt records, and a row
+ * Postgres refuses (a record no release should have written), go to the
+ * attempts dead-letter topic with the reason before the offset moves past
+ * them, and do not hold back the rows around them. A refused row's letter
+ * holds the row alone, as JSON the sink reads: once the cause is fixed it
+ * can be copied back to the attempts topic.
  */
 export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<void>; stop(): Promise<void> } {
   let consumer: Consumer | null = null;
@@ -56,53 +71,79 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
   let unreachableSince: number | null = null;
 
   const handleBatch = async ({ batch, heartbeat }: EachBatchPayload): Promise<void> => {
-    const records = batch.messages.flatMap((m) => {
+    const where = { topic: batch.topic, partition: batch.partition };
+    const rows: SourcedRow[] = [];
+    const letters: Message[] = [];
+    for (const message of batch.messages) {
       try {
-        return attemptRowsOf(m.value?.toString() ?? '');
-      } catch {
-        deps.log.warn({ offset: m.offset }, 'attempt message is not JSON attempt records; skipped');
-        return [];
+        for (const row of attemptRowsOf(message.value?.toString() ?? '')) rows.push({ row, message });
+      } catch (error) {
+        const reason = poison('ATTEMPT_MALFORMED', `not attempt records: ${(error as Error).message}`);
+        letters.push(deadLetterOf({ ...where, message }, reason));
       }
-    });
-    if (records.length === 0) return;
-    // Postgres unreachable: the batch is tried again here, with a growing pause, rather than thrown to kafkajs,
-    // which would crash and restart the consumer over and over for as long as the outage lasts.
-    await untilDone(() => writeRows(records), {
+    }
+    // Postgres unreachable (or Kafka refusing the dead letters): the batch is tried again here, with a growing pause,
+    // rather than thrown to kafkajs, which would crash and restart the consumer over and over while the outage lasts.
+    const holding = {
       signal: shutdown.signal,
       maxPauseMs: MAX_PAUSE_WHILE_HOLDING_MS,
       // Keeps the partitions while waiting; throws when the group rebalances, and the next owner tries.
       afterPause: heartbeat,
-      onFailure: (error) => {
-        deliveryLogWriteFailures.inc();
-        if (unreachableSince !== null) return;
-        unreachableSince = Date.now();
-        deps.log.warn({ err: error, rows: records.length }, 'delivery log not written; trying again until Postgres takes it (deliveries go on)');
-      },
+    };
+    if (rows.length > 0) {
+      const refused = await untilDone(() => writeRows(rows), {
+        ...holding,
+        onFailure: (error) => {
+          deliveryLogWriteFailures.inc();
+          if (unreachableSince !== null) return;
+          unreachableSince = Date.now();
+          deps.log.warn({ err: error, rows: rows.length }, 'delivery log not written; trying again until Postgres takes it (deliveries go on)');
+        },
+      });
+      if (unreachableSince !== null) {
+        deps.log.info({ unreachableForMs: Date.now() - unreachableSince }, 'delivery log written again');
+        unreachableSince = null;
+      }
+      for (const { row, message, code, reason } of refused) {
+        const key = typeof row['webhookId'] === 'string' ? row['webhookId'] : null;
+        letters.push(deadLetterOf({ ...where, message }, poison('ATTEMPT_ROW_REFUSED', `Postgres refused the row (SQLSTATE ${code}): ${reason}`), { key, value: JSON.stringify(row) }));
+      }
+    }
+    if (letters.length === 0) return;
+    await untilDone(() => deps.producer.send({ topic: deps.dlqTopic, messages: letters }), {
+      ...holding,
+      onFailure: (error, retryInMs) => deps.log.warn({ err: error, letters: letters.length, retryInMs }, 'delivery-log dead letters not written; retrying'),
     });
-    if (unreachableSince !== null) {
-      deps.log.info({ unreachableForMs: Date.now() - unreachableSince }, 'delivery log written again');
-      unreachableSince = null;
+    for (const letter of letters) {
+      const code = String(letter.headers?.['dlq.error.code']);
+      deadLetters.inc({ kind: 'attempt', reason: code });
+      deps.log.warn({ ...where, offset: letter.headers?.['dlq.source.offset'], code, reason: letter.headers?.['dlq.error.message'] }, 'delivery-log record dead-lettered');
     }
   };
 
-  /** The rows in one statement; when Postgres refuses some, each row alone, setting aside those it refuses. */
-  const writeRows = async (records: Array<Record<string, unknown>>): Promise<void> => {
+  /**
+   * The rows in one statement; when Postgres refuses some, each row alone. Returns the rows it refused, with
+   * why; throws when Postgres could not be written at all (the caller tries again).
+   */
+  const writeRows = async (rows: SourcedRow[]): Promise<Array<SourcedRow & { code: string; reason: string }>> => {
     try {
-      await deps.pool.query(INSERT_ROWS, [JSON.stringify(records)]);
-      return;
+      await deps.pool.query(INSERT_ROWS, [JSON.stringify(rows.map(({ row }) => row))]);
+      return [];
     } catch (error) {
       if (!isRowRefusal(error)) throw error;
     }
-    for (const record of records) {
+    const refused: Array<SourcedRow & { code: string; reason: string }> = [];
+    for (const sourced of rows) {
       try {
-        await deps.pool.query(INSERT_ROWS, [JSON.stringify([record])]);
+        await deps.pool.query(INSERT_ROWS, [JSON.stringify([sourced.row])]);
       } catch (error) {
         if (!isRowRefusal(error)) throw error;
         const code = (error as { code: string }).code;
         attemptRowsRefused.inc({ code });
-        deps.log.warn({ code, reason: (error as Error).message, attemptId: record['attemptId'], webhookId: record['webhookId'] }, 'attempt record refused by Postgres; left out of the delivery log');
+        refused.push({ ...sourced, code, reason: (error as Error).message });
       }
     }
+    return refused;
   };
 
   const prune = async (): Promise<void> => {

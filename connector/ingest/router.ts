@@ -9,7 +9,7 @@ import { decodeFailures, recordsConsumed, routingFanout, tasksProduced } from '.
 import type { Logger } from '../observability/logger.js';
 import type { SubscriptionStore } from '../subscriptions/subscription-store.js';
 import { toCanonicalEvent } from './canonical-event.js';
-import { ingestDeadLetter } from './dead-letter.js';
+import { deadLetterOf } from '../kafka/dead-letter.js';
 import type { AvroDecoder } from './decode.js';
 import { planTasks } from './route.js';
 
@@ -167,7 +167,7 @@ export function createRouter(deps: RouterDeps): Router {
         if (failure.kind !== 'poison') throw failure;
         decodeFailures.inc({ topic, reason: failure.code });
         log.warn({ topic, partition, offset: message.offset, code: failure.code, reason: failure.message }, 'source record dead-lettered');
-        deadLetters.push(ingestDeadLetter({ topic, partition, message }, failure));
+        deadLetters.push(deadLetterOf({ topic, partition, message }, failure));
       }
     }
     return { tasks, deadLetters };

@@ -16,6 +16,7 @@ export function connectorTopics(config: ConnectorConfig): TopicSpec[] {
     { topic: topics.ingestDlq, numPartitions: 1 },
     { topic: topics.deliveriesDlq, numPartitions: 1 },
     { topic: topics.attempts, numPartitions: topics.deliveriesPartitions },
+    { topic: topics.attemptsDlq, numPartitions: 1 },
     ...retryTopics(config).map((topic) => ({ topic, numPartitions: topics.deliveriesPartitions })),
   ];
 }

@@ -65,7 +65,7 @@ export const retriesScheduled = new Counter({
 
 export const deadLetters = new Counter({
   name: 'webhooks_dead_letters_total',
-  help: 'Records written to a dead-letter topic, per topic kind (ingest, delivery) and reason.',
+  help: 'Records written to a dead-letter topic, per topic kind (ingest, delivery, attempt: the delivery log) and reason.',
   labelNames: ['kind', 'reason'] as const,
   registers: [metricsRegistry],
 });

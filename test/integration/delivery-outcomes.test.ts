@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { decodeTask, encodeTask, taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
 import { retryTopics } from '../../connector/kafka/topics.js';
-import { attemptRecord } from '../../connector/delivery/attempt-record.js';
+import { attemptRecord, attemptRowsOf } from '../../connector/delivery/attempt-record.js';
 import { createProducer } from '../../connector/kafka/client.js';
 import { deliveryScenario, seqs, type DeliveryScenario } from '../support/delivery-scenario.js';
 import { header, readTopic, type TopicReader } from '../support/topic-reader.js';
@@ -148,19 +148,42 @@ describe('delivery outcomes', () => {
     expect(header(letter, 'dlq.error.code')).toBe('TASK_MALFORMED');
   });
 
-  it('writes the delivery log around an attempt record Postgres refuses, and goes on', async () => {
+  it('writes the delivery log around what it cannot write, and dead-letters that with the reason: a record Postgres refuses, a message that is not attempt records', async () => {
     const hook = await s.addWebhook();
-    const [first, second, third] = await s.produceTasks(hook.id, 3);
-    const producer = createProducer(s.kafka);
-    await producer.connect();
-    const record = (task: DeliveryTask, webhookId = task.webhookId) => attemptRecord({ task: { ...task, webhookId }, outcome: 'skipped', reason: 'written by the test', now: Date.now() });
-    // One pack with a good record and one whose webhook id is no UUID (Postgres refuses its row), then another pack.
-    await producer.send({ topic: s.config.topics.attempts, messages: [{ value: JSON.stringify([record(first!), record(second!, 'not-a-uuid')]) }] });
-    await producer.send({ topic: s.config.topics.attempts, messages: [{ value: JSON.stringify([record(third!)]) }] });
-    await producer.disconnect();
-    const logged = async () => (await s.pool.query<{ task_id: string }>(`SELECT task_id FROM delivery_attempts WHERE webhook_id = $1 AND error_message = 'written by the test'`, [hook.id])).rows;
-    await waitFor('both good rows in the delivery log', async () => (await logged()).length >= 2, 30_000);
-    expect((await logged()).map((row) => row.task_id).sort()).toEqual([first!.taskId, third!.taskId].sort());
+    const attemptsDlq = await readTopic(s.kafka, s.config.topics.attemptsDlq);
+    try {
+      const [first, second, third] = await s.produceTasks(hook.id, 3);
+      const producer = createProducer(s.kafka);
+      await producer.connect();
+      const record = (task: DeliveryTask, webhookId = task.webhookId) => attemptRecord({ task: { ...task, webhookId }, outcome: 'skipped', reason: 'written by the test', now: Date.now() });
+      // One pack with a good record and one whose webhook id is no UUID (Postgres refuses its row), a message that
+      // is no JSON, then another pack.
+      const refusedWebhookId = `not-a-uuid-${randomUUID()}`;
+      await producer.send({ topic: s.config.topics.attempts, messages: [{ value: JSON.stringify([record(first!), record(second!, refusedWebhookId)]) }] });
+      const garbage = `{"not": "attempts" ${randomUUID()}`;
+      await producer.send({ topic: s.config.topics.attempts, messages: [{ key: hook.id, value: garbage }] });
+      await producer.send({ topic: s.config.topics.attempts, messages: [{ value: JSON.stringify([record(third!)]) }] });
+      await producer.disconnect();
+      const logged = async () => (await s.pool.query<{ task_id: string }>(`SELECT task_id FROM delivery_attempts WHERE webhook_id = $1 AND error_message = 'written by the test'`, [hook.id])).rows;
+      await waitFor('both good rows in the delivery log', async () => (await logged()).length >= 2, 30_000);
+      expect((await logged()).map((row) => row.task_id).sort()).toEqual([first!.taskId, third!.taskId].sort());
+
+      // Nothing is lost: the refused row is in the dead-letter topic as a row the sink reads, with Postgres's reason.
+      const refused = await waitFor('the refused row dead-lettered', () => attemptsDlq.messages.find((m) => m.key?.toString() === refusedWebhookId));
+      expect(header(refused, 'dlq.error.code')).toBe('ATTEMPT_ROW_REFUSED');
+      expect(header(refused, 'dlq.error.message')).toMatch(/SQLSTATE 22P02.*uuid/);
+      expect(header(refused, 'dlq.source.topic')).toBe(s.config.topics.attempts);
+      const [row] = attemptRowsOf(refused.value!.toString());
+      expect(row).toMatchObject({ taskId: second!.taskId, webhookId: refusedWebhookId, eventId: second!.event.eventId });
+      // So is the message that was not attempt records, byte for byte.
+      const malformed = await waitFor('the malformed message dead-lettered', () => attemptsDlq.messages.find((m) => m.value?.toString() === garbage));
+      expect(header(malformed, 'dlq.error.code')).toBe('ATTEMPT_MALFORMED');
+      expect(malformed.key?.toString()).toBe(hook.id);
+      // Each once.
+      expect(attemptsDlq.messages.filter((m) => m.key?.toString() === refusedWebhookId || m.value?.toString() === garbage)).toHaveLength(2);
+    } finally {
+      await attemptsDlq.close();
+    }
   });
 
   it('dead-letters a 400 after one attempt and logs the attempt without secrets', async () => {

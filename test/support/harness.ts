@@ -29,6 +29,7 @@ export function testEnv(services: ServiceEndpoints, overrides: Record<string, st
     TOPIC_DELIVERIES: `t-${id}.webhooks.deliveries`,
     TOPIC_INGEST_DLQ: `t-${id}.webhooks.ingest.dlq`,
     TOPIC_DELIVERIES_DLQ: `t-${id}.webhooks.deliveries.dlq`,
+    TOPIC_ATTEMPTS_DLQ: `t-${id}.webhooks.attempts.dlq`,
     TOPIC_ATTEMPTS: `t-${id}.webhooks.attempts`,
     ROUTER_GROUP_ID: `t-${id}-router`,
     DELIVERER_GROUP_ID: `t-${id}-deliverer`,

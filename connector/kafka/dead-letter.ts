@@ -2,14 +2,19 @@ import type { KafkaMessage, Message } from 'kafkajs';
 import type { ConnectorError } from '../errors.js';
 
 /**
- * A source record that cannot be routed, kept whole for inspection and replay:
- * original key, value and headers, plus where it came from and why it failed.
+ * A record that cannot be processed, kept for inspection and replay: its key,
+ * value and headers (or, where only part of it failed, that part in its
+ * place), plus where it came from and why it failed.
  */
-export function ingestDeadLetter(source: { topic: string; partition: number; message: KafkaMessage }, error: ConnectorError): Message {
+export function deadLetterOf(
+  source: { topic: string; partition: number; message: KafkaMessage },
+  error: ConnectorError,
+  content: Pick<Message, 'key' | 'value'> = source.message,
+): Message {
   const { topic, partition, message } = source;
   return {
-    key: message.key,
-    value: message.value,
+    key: content.key,
+    value: content.value,
     headers: {
       ...message.headers,
       'dlq.source.topic': topic,
