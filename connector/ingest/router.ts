@@ -2,6 +2,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, O
 import { createGroupConsumer, createProducer } from '../kafka/client.js';
 import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
 import { isProducerFenced } from '../kafka/consumer-crash.js';
+import { createRestartBudget } from '../kafka/restart-budget.js';
 import { classify } from '../errors.js';
 import type { EventCatalog } from '../events/catalog.js';
 import { encodeTask } from '../delivery/task.js';
@@ -19,6 +20,12 @@ const MAX_RECORDS_PER_TRANSACTION = 2000;
 const PARTITIONS_CONSUMED_CONCURRENTLY = 16;
 /** Per send request, below the broker's default 1 MiB message.max.bytes with room for headers. */
 const MAX_SEND_BYTES = 512 * 1024;
+/**
+ * A router fenced once (woken from a pause longer than its session) rejoins its group; one fenced more than
+ * this often within the window is stuck, and exits so that its supervisor restarts it and alerts show it.
+ */
+const MAX_REJOINS = 5;
+const REJOIN_WINDOW_MS = 10 * 60_000;
 
 /** Splits messages into runs of at most `maxBytes` of keys and values. */
 export function bySize(messages: Message[], maxBytes: number): Message[][] {
@@ -320,6 +327,8 @@ export function createRouter(deps: RouterDeps): Router {
 
   /** Set by stop(): a crash after it is part of the shutdown, not a reason to rejoin. */
   let stopped = false;
+  /** Fenced more often than this and the router stops the process rather than rejoin in a loop. */
+  const rejoins = createRestartBudget({ max: MAX_REJOINS, windowMs: REJOIN_WINDOW_MS });
 
   const startConsumer = async (): Promise<void> => {
     const created: Consumer = createGroupConsumer(kafka, {
@@ -334,6 +343,10 @@ export function createRouter(deps: RouterDeps): Router {
         // Woken from a pause longer than its session: the group has moved on and handed its partitions to another
         // instance, whose producers fenced this one's. kafkajs gives such a consumer up; it rejoins as a new member
         // instead, with fresh producers (every old one may be fenced), and routes whatever the group assigns it now.
+        if (!rejoins.spend()) {
+          deps.onFatal(new Error(`router fenced more than ${MAX_REJOINS} times within ${REJOIN_WINDOW_MS / 60_000} minutes; stopping rather than rejoining again`, { cause: error }));
+          return;
+        }
         log.warn('router fenced: its session had expired and another instance took its partitions over; rejoining the group');
         void rejoin().catch((rejoinError: unknown) => deps.onFatal(rejoinError));
       },
