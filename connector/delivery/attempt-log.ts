@@ -73,7 +73,8 @@ export function packAttempts(records: readonly string[], maxBytes: number): Buff
 }
 
 interface Batch {
-  records: string[];
+  /** Serialized at flush, in the linger timer's turn: not between a webhook's response and its next request. */
+  records: AttemptRecord[];
   written: Promise<void>;
   resolve: () => void;
   reject: (error: unknown) => void;
@@ -137,7 +138,7 @@ export function createAttemptLog(producer: Producer, topic: string, options: Att
     batch = null;
     if (!current) return;
     // No key: the sink needs no order among attempts (each row has its time), so packs spread over the partitions.
-    const messages: Message[] = packAttempts(current.records, maxPackBytes).map((value) => ({ key: null, value }));
+    const messages: Message[] = packAttempts(current.records.map((record) => JSON.stringify(record)), maxPackBytes).map((value) => ({ key: null, value }));
     await send(current, messages, 0);
   };
 
@@ -146,7 +147,7 @@ export function createAttemptLog(producer: Producer, topic: string, options: Att
       // One promise per batch, shared by its records: they are written, or not, together.
       batch ??= newBatch();
       const { written } = batch;
-      batch.records.push(JSON.stringify(attempt));
+      batch.records.push(attempt);
       if (batch.records.length >= options.maxBatch) void flush();
       else timer ??= setTimeout(() => void flush(), options.lingerMs);
       return written;
