@@ -53,7 +53,7 @@ export function createRetryTier(deps: RetryTierDeps): { start(): Promise<void>; 
       const retry = { maxPauseMs: MAX_PAUSE_WHILE_HOLDING_MS, afterPause: heartbeat };
       const task = await decodeOrDeadLetter(message, batch, { producer: deps.producer, dlqTopic: deps.dlqTopic, signal, log: deps.log, retry });
       if (task) {
-        const { logged } = await untilDone(() => deps.handle(task, signal), {
+        const { logged } = await untilDone(() => deps.handle(task, { ...retry, signal }), {
           ...retry,
           signal,
           onFailure: (error, retryInMs) => deps.log.warn({ err: error, webhookId: task.webhookId, taskId: task.taskId, retryInMs }, 'retry could not be completed; retrying'),

@@ -1,7 +1,7 @@
 import type { Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger.js';
 import {
-  circuitBreakersOpen, deadLetters, deliveries, deliveriesInFlight, endToEndLatency, httpRequestDuration, retriesScheduled, webhooksAutoDisabled,
+  circuitBreakersOpen, deadLetters, deliveries, deliveriesInFlight, endToEndLatency, httpRequestDuration, outcomeWriteFailures, retriesScheduled, webhooksAutoDisabled,
 } from '../observability/metrics.js';
 import type { FailureTracker } from '../subscriptions/failure-tracker.js';
 import type { Pool } from '../db/pool.js';
@@ -17,6 +17,7 @@ import { payloadJson } from './envelope.js';
 import { buildWebhookRequest } from './request.js';
 import { nextRetry, type RetrySchedule } from './retry-schedule.js';
 import { encodeTask, type DeliveryTask } from './task.js';
+import { untilDone, type UntilDoneOptions } from './persist.js';
 
 export interface TaskHandlerDeps {
   pool: Pool;
@@ -45,7 +46,17 @@ export interface TaskHandlerDeps {
  * task's offset be committed. Keeping the log write off the webhook's queue
  * is what lets one endpoint take hundreds of deliveries a second.
  */
-export type TaskHandler = (task: DeliveryTask, signal: AbortSignal) => Promise<{ logged: Promise<void> }>;
+export type TaskHandler = (task: DeliveryTask, holding: HoldingContext) => Promise<{ logged: Promise<void> }>;
+
+/**
+ * What the caller holds while a task runs: the shutdown signal, and for a
+ * caller holding a consumer's batch, the longest pause and the heartbeat
+ * between tries of an outcome write (see untilDone).
+ */
+export type HoldingContext = Pick<UntilDoneOptions, 'signal' | 'maxPauseMs' | 'afterPause'>;
+
+/** The writes that make a decided outcome durable; each is retried alone, never by sending the task again. */
+type OutcomeStep = 'retry' | 'dead_letter' | 'disable';
 
 export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
   const now = deps.now ?? Date.now;
@@ -62,7 +73,6 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
   };
 
   const deadLetter = async (task: DeliveryTask, code: string, reason: string): Promise<void> => {
-    deadLetters.inc({ kind: 'delivery', reason: code });
     await deps.producer.send({
       topic: deps.dlqTopic,
       messages: [{
@@ -71,6 +81,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
         headers: { 'dlq.error.code': code, 'dlq.error.message': reason.slice(0, 1000), 'dlq.attempt': String(task.attempt), 'dlq.failed.at': new Date(now()).toISOString() },
       }],
     });
+    deadLetters.inc({ kind: 'delivery', reason: code });
   };
 
   /** One HTTP attempt, or none when the endpoint's circuit is open. */
@@ -92,6 +103,20 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
     }
   };
 
+  /**
+   * Writes a decided outcome until it is written. The attempt is over and logged: were the write's failure
+   * thrown, the caller would run the task again, sending the endpoint the same request once more (and again
+   * on every try while Kafka or Postgres is down) for an answer already had.
+   */
+  const persistOutcome = (step: OutcomeStep, task: DeliveryTask, holding: HoldingContext, write: () => Promise<unknown>): Promise<unknown> =>
+    untilDone(write, {
+      ...holding,
+      onFailure: (error, retryInMs) => {
+        outcomeWriteFailures.inc({ step });
+        deps.log.warn({ err: error, step, webhookId: task.webhookId, taskId: task.taskId, retryInMs }, 'delivery outcome not written; trying again (the endpoint is not sent the task again)');
+      },
+    });
+
   // Shared by every task rather than closures made per task: this runs for every delivery.
   // `logged` reports a failed write to the caller; should the handler throw before returning it
   // (shutdown, Kafka down), a failed write must not become an unhandled rejection.
@@ -104,7 +129,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
     logged: records.length === 1 ? records[0]! : Promise.all(records).then(() => undefined),
   });
 
-  return async function handle(initial, signal) {
+  return async function handle(initial, holding) {
     let task = initial;
     const records: Array<Promise<void>> = [];
     // Retries in place send the same event: its payload is serialized once.
@@ -138,17 +163,19 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
       if (outcome.decision === 'disable') {
         deliveries.inc({ outcome: 'dead_letter', status_class: cls });
         webhooksAutoDisabled.inc({ reason: 'gone' });
-        await deactivateWebhook(deps.pool, target.id, `Disabled automatically: the endpoint answered 410 Gone on ${new Date(now()).toISOString()}`);
-        deps.targets.invalidate(target.id);
         logAttempt(records, attemptRecord({ ...common, outcome: 'disabled', reason: outcome.reason, now: now() }));
-        await deadLetter(task, 'ENDPOINT_GONE', outcome.reason);
+        const goneAt = new Date(now()).toISOString();
+        await persistOutcome('disable', task, holding, () => deactivateWebhook(deps.pool, target.id, `Disabled automatically: the endpoint answered 410 Gone on ${goneAt}`));
+        deps.targets.invalidate(target.id);
+        await persistOutcome('dead_letter', task, holding, () => deadLetter(task, 'ENDPOINT_GONE', outcome.reason));
         return done(records);
       }
       if (outcome.decision === 'final') {
         deliveries.inc({ outcome: 'dead_letter', status_class: cls });
         logAttempt(records, attemptRecord({ ...common, outcome: 'dead_letter', reason: outcome.reason, now: now() }));
         await deps.failures.failure(target.id);
-        await deadLetter(task, tried.result.kind === 'error' ? tried.result.code : 'NON_RETRYABLE_STATUS', outcome.reason);
+        const code = tried.result.kind === 'error' ? tried.result.code : 'NON_RETRYABLE_STATUS';
+        await persistOutcome('dead_letter', task, holding, () => deadLetter(task, code, outcome.reason));
         return done(records);
       }
 
@@ -158,14 +185,14 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
         deps.targets.invalidate(target.id);
         deliveries.inc({ outcome: 'dead_letter', status_class: cls });
         logAttempt(records, attemptRecord({ ...common, outcome: 'disabled', reason: 'auto-disabled after failing for the whole window', now: now() }));
-        await deadLetter(task, 'WEBHOOK_AUTO_DISABLED', outcome.reason);
+        await persistOutcome('dead_letter', task, holding, () => deadLetter(task, 'WEBHOOK_AUTO_DISABLED', outcome.reason));
         return done(records);
       }
       const step = nextRetry(deps.schedule, task.attempt, now(), random(), outcome.retryAfterMs);
       if (step.kind === 'exhausted') {
         deliveries.inc({ outcome: 'dead_letter', status_class: cls });
         logAttempt(records, attemptRecord({ ...common, outcome: 'dead_letter', reason: `retries exhausted: ${outcome.reason}`, now: now() }));
-        await deadLetter(task, 'RETRIES_EXHAUSTED', outcome.reason);
+        await persistOutcome('dead_letter', task, holding, () => deadLetter(task, 'RETRIES_EXHAUSTED', outcome.reason));
         return done(records);
       }
       deliveries.inc({ outcome: 'retry', status_class: cls });
@@ -174,15 +201,13 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
       if (target.ordering === 'strict') {
         // Strict ordering holds this webhook's queue: wait here, then try the same task again.
         retriesScheduled.inc({ tier: 'in_place' });
-        await sleep(step.dueAt - now(), signal);
+        await sleep(step.dueAt - now(), holding.signal);
         task = next;
         continue;
       }
       retriesScheduled.inc({ tier: step.tierLabel });
-      await deps.producer.send({
-        topic: deps.retryTopic(step.tierLabel),
-        messages: [{ key: task.webhookId, value: encodeTask(next), headers: { 'retry.due-at': String(step.dueAt), 'retry.reason': outcome.reason } }],
-      });
+      const retry = { key: task.webhookId, value: encodeTask(next), headers: { 'retry.due-at': String(step.dueAt), 'retry.reason': outcome.reason } };
+      await persistOutcome('retry', task, holding, () => deps.producer.send({ topic: deps.retryTopic(step.tierLabel), messages: [retry] }));
       return done(records);
     }
   };

@@ -121,6 +121,13 @@ export const consumerLag = new Gauge({
   registers: [metricsRegistry],
 });
 
+export const outcomeWriteFailures = new Counter({
+  name: 'webhooks_delivery_outcome_write_failures_total',
+  help: 'Failed writes of a delivery outcome already decided (step: retry tier, dead letter, webhook disabled), Kafka or Postgres being unreachable; each is tried again, and the endpoint is not sent the task again meanwhile.',
+  labelNames: ['step'] as const,
+  registers: [metricsRegistry],
+});
+
 export const deliveryLogWriteFailures = new Counter({
   name: 'webhooks_delivery_log_write_failures_total',
   help: 'Batches of attempt records the sink could not write to Postgres (unreachable, shutting down); each is tried again until written. Deliveries go on meanwhile.',

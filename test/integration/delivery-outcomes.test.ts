@@ -8,6 +8,7 @@ import { createProducer } from '../../connector/kafka/client.js';
 import { deliveryScenario, seqs, type DeliveryScenario } from '../support/delivery-scenario.js';
 import { header, readTopic, type TopicReader } from '../support/topic-reader.js';
 import { waitFor } from '../support/wait.js';
+import { outcomeWriteFailures } from '../../connector/observability/metrics.js';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -120,6 +121,34 @@ describe('delivery outcomes', () => {
       await waitFor('the offset committed past the malformed record', async () => (await committedOffset(written!.partition)) > malformedAt);
     } finally {
       await dlqRecordLimit('1048588');
+      await admin.disconnect();
+    }
+  });
+
+  it('writes a decided retry again until Kafka takes it, without sending the endpoint the task again meanwhile', async () => {
+    const hook = await s.addWebhook();
+    hook.receiver.respondWith((r) => (hook.receiver.requests.indexOf(r) === 0 ? { status: 503 } : { status: 200 }));
+    const tier = retryTopics(s.config)[0]!;
+    const admin = s.kafka.admin();
+    await admin.connect();
+    const recordLimit = (bytes: string) =>
+      admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: tier, configEntries: [{ name: 'max.message.bytes', value: bytes }] }] });
+    const retryWriteFailures = async () => (await outcomeWriteFailures.get()).values.find((v) => v.labels['step'] === 'retry')?.value ?? 0;
+    const failedBefore = await retryWriteFailures();
+    try {
+      // The tier refuses every task for now (MESSAGE_TOO_LARGE, which kafkajs does not retry).
+      await recordLimit('64');
+      const [task] = await s.produceTasks(hook.id, 1);
+      await waitFor('the retry refused twice', async () => (await retryWriteFailures()) - failedBefore >= 2, 30_000);
+      // The 503 is the answer: the retry is written again, the request is not sent again.
+      expect(hook.receiver.requests).toHaveLength(1);
+      await recordLimit('1048588');
+      await waitFor('the retry delivered', () => hook.receiver.requests.length >= 2, 30_000);
+      expect(hook.receiver.requests.map((r) => r.headers['webhook-id'])).toEqual([task!.taskId, task!.taskId]);
+      await waitFor('both attempts logged', async () => (await attempts(hook.id)).length >= 2, 30_000);
+      expect((await attempts(hook.id)).map((row) => [row['attempt'], row['outcome']])).toEqual([[1, 'retry'], [2, 'delivered']]);
+    } finally {
+      await recordLimit('1048588');
       await admin.disconnect();
     }
   });
