@@ -344,13 +344,13 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'DELIVERER_GROUP_ID',
     },
     maxInFlight: {
-      doc: 'Deliveries in flight at once in one deliverer process, across all webhooks.',
+      doc: 'First attempts in flight at once in one deliverer process, across all webhooks; each retry tier has a quarter of it (at least 1) besides.',
       format: 'nat',
       default: 64,
       env: 'DELIVERER_MAX_IN_FLIGHT',
     },
     maxBuffered: {
-      doc: 'Tasks read but not finished, at most, per deliverer process; reading pauses above it (bounds memory under a backlog).',
+      doc: 'Tasks read but not finished, at most, of the deliveries topic per deliverer process; reading pauses above it (bounds memory under a backlog). Each retry tier has a quarter of it (at least 100) besides.',
       format: 'nat',
       default: 10000,
       env: 'DELIVERER_MAX_BUFFERED',

@@ -123,10 +123,13 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         userAgent: config.http.userAgent,
         log: log.child({ component: 'deliverer' }),
       });
+      // A tier holds tasks whose endpoints failed: a quarter of the first attempts' concurrency and buffer each.
+      const tierShare = { maxInFlight: Math.max(1, Math.floor(settings.maxInFlight / 4)), maxBuffered: Math.max(100, Math.floor(settings.maxBuffered / 4)) };
       const tiers = tierLabels({ delaysMs: settings.retryDelaysMs, jitter: 0, maxRetryAfterMs: 0 }).map((label) =>
         createRetryTier({
-          kafka, handle, producer, dlqTopic: config.topics.deliveriesDlq, topic: retryTopic(config, label), groupId: `${settings.groupId}.retry.${label}`, sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-          partitionsConcurrently: Math.min(8, config.topics.deliveriesPartitions), onFatal, log: log.child({ component: 'retry-tier', tier: label }),
+          kafka, handle, producer, dlqTopic: config.topics.deliveriesDlq, topic: retryTopic(config, label), groupId: `${settings.groupId}.retry.${label}`,
+          sessionTimeoutMs: config.kafka.sessionTimeoutMs, ...tierShare, drainTimeoutMs: Math.max(1000, config.shutdown.timeoutMs - 5000), onFatal,
+          log: log.child({ component: 'retry-tier', tier: label }),
         }),
       );
       await Promise.all(tiers.map((tier) => tier.start()));

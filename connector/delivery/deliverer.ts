@@ -22,6 +22,12 @@ export interface DelivererDeps {
   drainTimeoutMs: number;
   /** Its consumer stopped for good (kafkajs gave it up): the process stops in order and exits non-zero. */
   onFatal: (error: unknown) => void;
+  /**
+   * When a record's task is due (ms since the epoch), for topics of tasks that wait (retry tiers); without it
+   * every task is due when read. A partition whose next task is not due yet is paused until it is.
+   */
+  dueAt?: (message: KafkaMessage) => number;
+  now?: () => number;
   log: Logger;
 }
 
@@ -38,6 +44,8 @@ interface PartitionState {
   revoked: boolean;
   /** The highest offset whose task was started (sent or being sent). */
   maxStarted: bigint | null;
+  /** The offset of a task not due yet, where reading this partition stopped until it is; null when reading on. */
+  waitingAt: bigint | null;
 }
 
 interface Item {
@@ -55,11 +63,15 @@ const COMMIT_INTERVAL_MS = 200;
  * tasks join their webhook's queue (one at a time per webhook, in offset
  * order; many webhooks at once), the handler returns, and fetching goes on.
  * Offsets are committed by us, only past the contiguous finished prefix of
- * each partition, so a crash re-delivers and never skips.
+ * each partition, so a crash re-delivers and never skips. The retry tiers
+ * are deliverers too, whose tasks wait until due (see retry-tier.ts).
  */
 export function createDeliverer(deps: DelivererDeps): Deliverer {
   const { log } = deps;
+  const now = deps.now ?? Date.now;
   const partitions = new Map<string, PartitionState>();
+  /** Paused partitions' resumptions, cancelled on stop. */
+  const resumeTimers = new Set<NodeJS.Timeout>();
   const shutdown = new AbortController();
   let consumer: Consumer | null = null;
   let commitTimer: NodeJS.Timeout | undefined;
@@ -144,21 +156,45 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     const key = partitionKey(topic, partition);
     let state = partitions.get(key);
     if (!state) {
-      state = { topic, partition, tracker: new OffsetTracker(), committed: null, revoked: false, maxStarted: null };
+      state = { topic, partition, tracker: new OffsetTracker(), committed: null, revoked: false, maxStarted: null, waitingAt: null };
       partitions.set(key, state);
     }
     return state;
   };
 
-  const handleBatch = async ({ batch, heartbeat }: EachBatchPayload): Promise<void> => {
+  /** Stops reading a partition until its next task is due, without holding anything else up. */
+  const pauseFor = (ms: number, pause: EachBatchPayload['pause']): void => {
+    const resume = pause();
+    const timer = setTimeout(() => {
+      resumeTimers.delete(timer);
+      resume();
+    }, ms);
+    resumeTimers.add(timer);
+  };
+
+  const handleBatch = async ({ batch, heartbeat, resolveOffset, pause }: EachBatchPayload): Promise<void> => {
     const state = partitionState(batch.topic, batch.partition);
+    let lastTaken: string | null = null;
     for (const message of batch.messages) {
       const offset = BigInt(message.offset);
       // After a rebalance kafkajs fetches again from the committed offset; what is already queued stays queued once.
-      if (state.tracker.seen(offset)) continue;
-      state.tracker.add(offset);
-      scheduler.enqueue(message.key?.toString() ?? '', { state, offset, message });
+      if (!state.tracker.seen(offset)) {
+        const wait = deps.dueAt ? deps.dueAt(message) - now() : 0;
+        if (wait > 0) {
+          // Tasks of one topic share one delay, so they come due in offset order: the rest of the batch waits too,
+          // and is fetched again from here once the partition resumes.
+          state.waitingAt = offset;
+          pauseFor(wait, pause);
+          break;
+        }
+        state.waitingAt = null;
+        state.tracker.add(offset);
+        scheduler.enqueue(message.key?.toString() ?? '', { state, offset, message });
+      }
+      lastTaken = message.offset;
     }
+    // The next fetch starts after what was taken (the last record of a batch also covers the marker after it).
+    if (lastTaken !== null) resolveOffset(lastTaken);
     await heartbeat();
     // Backpressure: a backlog of millions must not become millions of tasks in memory, nor of attempt records
     // waiting for Kafka to take them.
@@ -188,11 +224,14 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
         if (payload.firstOffset === null) return;
         // Never for a partition this instance does not own: committing for it would move another owner's offset.
         if (!assigned.has(partitionKey(payload.topic, payload.partition))) return;
-        partitionState(payload.topic, payload.partition).tracker.skipTo(BigInt(payload.lastOffset) + 1n);
+        const state = partitionState(payload.topic, payload.partition);
+        // Reading stopped at a task not due yet: what lies past it is not skipped, it is still to come.
+        if (state.waitingAt !== null) return;
+        state.tracker.skipTo(BigInt(payload.lastOffset) + 1n);
       });
       await consumer.connect();
       await consumer.subscribe({ topics: [deps.topic], fromBeginning: true });
-      await consumer.run({ autoCommit: false, eachBatchAutoResolve: true, eachBatch: handleBatch });
+      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: handleBatch });
       commitTimer = setInterval(() => {
         // A slow commit is not queued behind: the next tick after it commits what moved.
         if (!committing) void commit();
@@ -213,6 +252,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       if (!drained) log.warn({ buffered: scheduler.buffered }, 'shutdown: unfinished deliveries are left uncommitted and will be redelivered');
       shutdown.abort(new Error('shutting down'));
       clearInterval(commitTimer);
+      for (const timer of resumeTimers) clearTimeout(timer);
+      resumeTimers.clear();
       await commit();
       await consumer.disconnect();
       consumer = null;

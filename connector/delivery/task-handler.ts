@@ -18,6 +18,7 @@ import { buildWebhookRequest } from './request.js';
 import { nextRetry, type RetrySchedule } from './retry-schedule.js';
 import { encodeTask, type DeliveryTask } from './task.js';
 import { untilDone, type UntilDoneOptions } from './persist.js';
+import { RETRY_DUE_AT_HEADER } from './retry-tier.js';
 
 export interface TaskHandlerDeps {
   pool: Pool;
@@ -56,12 +57,15 @@ export type TaskHandler = (task: DeliveryTask, holding: HoldingContext) => Promi
 export type HoldingContext = Pick<UntilDoneOptions, 'signal' | 'maxPauseMs' | 'afterPause'>;
 
 /** The writes that make a decided outcome durable; each is retried alone, never by sending the task again. */
-type OutcomeStep = 'retry' | 'dead_letter' | 'disable';
+const OUTCOME_STEPS = ['retry', 'dead_letter', 'disable'] as const;
+type OutcomeStep = (typeof OUTCOME_STEPS)[number];
 
 export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
   const breakers = new Map<string, BreakerState>();
+  // Every step's series exists from the start, at 0: a rate over a series that appears with its first failure misses it.
+  for (const step of OUTCOME_STEPS) outcomeWriteFailures.inc({ step }, 0);
 
   const setBreaker = (webhookId: string, next: BreakerState): void => {
     const before = breakers.get(webhookId) ?? CLOSED;
@@ -206,7 +210,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
         continue;
       }
       retriesScheduled.inc({ tier: step.tierLabel });
-      const retry = { key: task.webhookId, value: encodeTask(next), headers: { 'retry.due-at': String(step.dueAt), 'retry.reason': outcome.reason } };
+      const retry = { key: task.webhookId, value: encodeTask(next), headers: { [RETRY_DUE_AT_HEADER]: String(step.dueAt), 'retry.reason': outcome.reason } };
       await persistOutcome('retry', task, holding, () => deps.producer.send({ topic: deps.retryTopic(step.tierLabel), messages: [retry] }));
       return done(records);
     }

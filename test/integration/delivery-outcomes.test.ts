@@ -153,6 +153,45 @@ describe('delivery outcomes', () => {
     }
   });
 
+  it('a slow endpoint in a retry tier holds up only its own webhook, not the tasks behind it in the partition', async () => {
+    const slow = await s.addWebhook();
+    const fast = await s.addWebhook();
+    // The slow endpoint answers only once the fast one has been sent its retry (or the deliverer's 1 s timeout ends it).
+    let fastReached!: () => void;
+    const fastSent = new Promise<void>((resolve) => (fastReached = resolve));
+    let slowRequestsWhenFastSent = -1;
+    slow.receiver.respondWith(async () => {
+      await fastSent;
+      return { status: 200 };
+    });
+    fast.receiver.respondWith(() => {
+      slowRequestsWhenFastSent = slow.receiver.requests.length;
+      fastReached();
+      return { status: 200 };
+    });
+    const retryOf = (webhookId: string, seq: number): DeliveryTask => {
+      const eventId = randomUUID();
+      return {
+        v: 1, taskId: taskIdFor(eventId, webhookId), webhookId, organization: s.organization, attempt: 2, routedAt: Date.now(),
+        event: { eventId, eventType: 'USER_CREATED', family: 'user', occurredAt: Date.now(), organization: s.organization, actor: null, source: 'test', payload: { seq } },
+      };
+    };
+    const producer = createProducer(s.kafka);
+    await producer.connect();
+    // Three of the slow webhook's retries, then the fast one's, due now, in one partition of the tier.
+    const due = { 'retry.due-at': String(Date.now()) };
+    await producer.send({
+      topic: retryTopics(s.config)[0]!,
+      messages: [...[0, 1, 2].map((seq) => retryOf(slow.id, seq)), retryOf(fast.id, 0)].map((task) => ({ key: task.webhookId, value: encodeTask(task), partition: 0, headers: due })),
+    });
+    await producer.disconnect();
+    await waitFor('the fast webhook sent its retry', () => fast.receiver.requests.length >= 1, 30_000);
+    // Handled inline, the tier sent it only after each slow request had timed out (three of them).
+    expect(slowRequestsWhenFastSent).toBe(1);
+    await waitFor('the slow webhook\'s retries delivered', () => slow.receiver.requests.length >= 3, 30_000);
+    expect(seqs(slow.receiver)).toEqual([0, 1, 2]);
+  });
+
   it('dead-letters a record in a retry tier that is not a task, and the tier goes on with the task after it', async () => {
     const hook = await s.addWebhook();
     const eventId = randomUUID();
