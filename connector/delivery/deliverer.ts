@@ -82,7 +82,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     const { signal } = shutdown;
     const task = await decodeOrDeadLetter(item.message, item.state, { producer: deps.producer, dlqTopic: deps.dlqTopic, signal, log });
     if (!task) return { logged: Promise.resolve() };
-    return untilDone(() => deps.handle(task, { signal }), {
+    return untilDone(() => deps.handle(task, signal), {
       signal,
       onFailure: (error, retryInMs) => log.warn({ err: error, webhookId: task.webhookId, taskId: task.taskId, retryInMs }, 'delivery could not be completed; retrying'),
     });

@@ -46,12 +46,12 @@ export async function untilDone<T>(work: () => Promise<T>, options: UntilDoneOpt
 /**
  * The task in a record of a task topic, or null when the record is not a
  * task: then it has been dead-lettered with the reason (retried until Kafka
- * takes it, see untilDone; `retry` as there), and the caller counts it as done.
+ * takes it, see untilDone), and the caller counts it as done.
  */
 export async function decodeOrDeadLetter(
   message: KafkaMessage,
   where: { topic: string; partition: number },
-  deps: { producer: Producer; dlqTopic: string; signal: AbortSignal; log: Logger; retry?: Pick<UntilDoneOptions, 'maxPauseMs' | 'afterPause'> },
+  deps: { producer: Producer; dlqTopic: string; signal: AbortSignal; log: Logger },
 ): Promise<DeliveryTask | null> {
   try {
     return decodeTask(message.value);
@@ -62,7 +62,6 @@ export async function decodeOrDeadLetter(
     await untilDone(
       () => deps.producer.send({ topic: deps.dlqTopic, messages: [{ key, value, headers: { ...headers, 'dlq.error.code': failure.code, 'dlq.error.message': failure.message } }] }),
       {
-        ...deps.retry,
         signal: deps.signal,
         onFailure: (sendError, retryInMs) => deps.log.warn({ err: sendError, ...context, retryInMs }, 'malformed task could not be dead-lettered; retrying'),
       },

@@ -17,7 +17,7 @@ import { payloadJson } from './envelope.js';
 import { buildWebhookRequest } from './request.js';
 import { nextRetry, type RetrySchedule } from './retry-schedule.js';
 import { encodeTask, type DeliveryTask } from './task.js';
-import { untilDone, type UntilDoneOptions } from './persist.js';
+import { untilDone } from './persist.js';
 import { RETRY_DUE_AT_HEADER } from './retry-tier.js';
 
 export interface TaskHandlerDeps {
@@ -47,14 +47,7 @@ export interface TaskHandlerDeps {
  * task's offset be committed. Keeping the log write off the webhook's queue
  * is what lets one endpoint take hundreds of deliveries a second.
  */
-export type TaskHandler = (task: DeliveryTask, holding: HoldingContext) => Promise<{ logged: Promise<void> }>;
-
-/**
- * What the caller holds while a task runs: the shutdown signal, and for a
- * caller holding a consumer's batch, the longest pause and the heartbeat
- * between tries of an outcome write (see untilDone).
- */
-export type HoldingContext = Pick<UntilDoneOptions, 'signal' | 'maxPauseMs' | 'afterPause'>;
+export type TaskHandler = (task: DeliveryTask, signal: AbortSignal) => Promise<{ logged: Promise<void> }>;
 
 /** The writes that make a decided outcome durable; each is retried alone, never by sending the task again. */
 const OUTCOME_STEPS = ['retry', 'dead_letter', 'disable'] as const;
@@ -112,9 +105,9 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
    * thrown, the caller would run the task again, sending the endpoint the same request once more (and again
    * on every try while Kafka or Postgres is down) for an answer already had.
    */
-  const persistOutcome = (step: OutcomeStep, task: DeliveryTask, holding: HoldingContext, write: () => Promise<unknown>): Promise<unknown> =>
+  const persistOutcome = (step: OutcomeStep, task: DeliveryTask, signal: AbortSignal, write: () => Promise<unknown>): Promise<unknown> =>
     untilDone(write, {
-      ...holding,
+      signal,
       onFailure: (error, retryInMs) => {
         outcomeWriteFailures.inc({ step });
         deps.log.warn({ err: error, step, webhookId: task.webhookId, taskId: task.taskId, retryInMs }, 'delivery outcome not written; trying again (the endpoint is not sent the task again)');
@@ -133,7 +126,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
     logged: records.length === 1 ? records[0]! : Promise.all(records).then(() => undefined),
   });
 
-  return async function handle(initial, holding) {
+  return async function handle(initial, signal) {
     let task = initial;
     const records: Array<Promise<void>> = [];
     // Retries in place send the same event: its payload is serialized once.
@@ -169,9 +162,9 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
         webhooksAutoDisabled.inc({ reason: 'gone' });
         logAttempt(records, attemptRecord({ ...common, outcome: 'disabled', reason: outcome.reason, now: now() }));
         const goneAt = new Date(now()).toISOString();
-        await persistOutcome('disable', task, holding, () => deactivateWebhook(deps.pool, target.id, `Disabled automatically: the endpoint answered 410 Gone on ${goneAt}`));
+        await persistOutcome('disable', task, signal, () => deactivateWebhook(deps.pool, target.id, `Disabled automatically: the endpoint answered 410 Gone on ${goneAt}`));
         deps.targets.invalidate(target.id);
-        await persistOutcome('dead_letter', task, holding, () => deadLetter(task, 'ENDPOINT_GONE', outcome.reason));
+        await persistOutcome('dead_letter', task, signal, () => deadLetter(task, 'ENDPOINT_GONE', outcome.reason));
         return done(records);
       }
       if (outcome.decision === 'final') {
@@ -179,7 +172,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
         logAttempt(records, attemptRecord({ ...common, outcome: 'dead_letter', reason: outcome.reason, now: now() }));
         await deps.failures.failure(target.id);
         const code = tried.result.kind === 'error' ? tried.result.code : 'NON_RETRYABLE_STATUS';
-        await persistOutcome('dead_letter', task, holding, () => deadLetter(task, code, outcome.reason));
+        await persistOutcome('dead_letter', task, signal, () => deadLetter(task, code, outcome.reason));
         return done(records);
       }
 
@@ -189,14 +182,14 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
         deps.targets.invalidate(target.id);
         deliveries.inc({ outcome: 'dead_letter', status_class: cls });
         logAttempt(records, attemptRecord({ ...common, outcome: 'disabled', reason: 'auto-disabled after failing for the whole window', now: now() }));
-        await persistOutcome('dead_letter', task, holding, () => deadLetter(task, 'WEBHOOK_AUTO_DISABLED', outcome.reason));
+        await persistOutcome('dead_letter', task, signal, () => deadLetter(task, 'WEBHOOK_AUTO_DISABLED', outcome.reason));
         return done(records);
       }
       const step = nextRetry(deps.schedule, task.attempt, now(), random(), outcome.retryAfterMs);
       if (step.kind === 'exhausted') {
         deliveries.inc({ outcome: 'dead_letter', status_class: cls });
         logAttempt(records, attemptRecord({ ...common, outcome: 'dead_letter', reason: `retries exhausted: ${outcome.reason}`, now: now() }));
-        await persistOutcome('dead_letter', task, holding, () => deadLetter(task, 'RETRIES_EXHAUSTED', outcome.reason));
+        await persistOutcome('dead_letter', task, signal, () => deadLetter(task, 'RETRIES_EXHAUSTED', outcome.reason));
         return done(records);
       }
       deliveries.inc({ outcome: 'retry', status_class: cls });
@@ -205,13 +198,13 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
       if (target.ordering === 'strict') {
         // Strict ordering holds this webhook's queue: wait here, then try the same task again.
         retriesScheduled.inc({ tier: 'in_place' });
-        await sleep(step.dueAt - now(), holding.signal);
+        await sleep(step.dueAt - now(), signal);
         task = next;
         continue;
       }
       retriesScheduled.inc({ tier: step.tierLabel });
       const retry = { key: task.webhookId, value: encodeTask(next), headers: { [RETRY_DUE_AT_HEADER]: String(step.dueAt), 'retry.reason': outcome.reason } };
-      await persistOutcome('retry', task, holding, () => deps.producer.send({ topic: deps.retryTopic(step.tierLabel), messages: [retry] }));
+      await persistOutcome('retry', task, signal, () => deps.producer.send({ topic: deps.retryTopic(step.tierLabel), messages: [retry] }));
       return done(records);
     }
   };
