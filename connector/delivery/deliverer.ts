@@ -1,7 +1,7 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger.js';
 import { createGroupConsumer } from '../kafka/client.js';
-import { createKeyedScheduler } from './keyed-scheduler.js';
+import { createKeyedScheduler, type Aside } from './keyed-scheduler.js';
 import { createLevelCounter } from './level-counter.js';
 import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
 import { OffsetTracker } from './offset-tracker.js';
@@ -78,11 +78,11 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   /** Partitions assigned to this instance by the last rebalance. */
   let assigned = new Set<string>();
 
-  const runTask = async (item: Item): Promise<{ logged: Promise<void> }> => {
+  const runTask = async (item: Item, aside: Aside): Promise<{ logged: Promise<void> }> => {
     const { signal } = shutdown;
     const task = await decodeOrDeadLetter(item.message, item.state, { producer: deps.producer, dlqTopic: deps.dlqTopic, signal, log });
     if (!task) return { logged: Promise.resolve() };
-    return untilDone(() => deps.handle(task, signal), {
+    return untilDone(() => deps.handle(task, signal, aside), {
       signal,
       onFailure: (error, retryInMs) => log.warn({ err: error, webhookId: task.webhookId, taskId: task.taskId, retryInMs }, 'delivery could not be completed; retrying'),
     });
@@ -96,7 +96,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
    */
   const pendingLogs = createLevelCounter();
   const logSettled = (): void => pendingLogs.add(-1);
-  const scheduler = createKeyedScheduler<Item>(deps.maxInFlight, async (_key, item) => {
+  const scheduler = createKeyedScheduler<Item>(deps.maxInFlight, async (_key, item, aside) => {
     // Revoked: not started, not finished, so not committed; the next owner delivers it.
     if (item.state.revoked) return;
     // Shutting down: only tasks below one already started still run. Webhooks progress at their
@@ -106,7 +106,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     if (stopping && (item.state.maxStarted === null || item.offset > item.state.maxStarted)) return;
     if (item.state.maxStarted === null || item.offset > item.state.maxStarted) item.state.maxStarted = item.offset;
     try {
-      const { logged } = await runTask(item);
+      const { logged } = await runTask(item, aside);
       // The webhook's next task may start now; the offset counts as finished once the attempt log has it.
       pendingLogs.add(1);
       logged.then(
@@ -243,6 +243,10 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       // Stop fetching, finish requests under way and the gaps below them (bounded), commit what finished, then leave the group.
       consumer.pause([{ topic: deps.topic }]);
       stopping = true;
+      // Requests under way finish, and their outcomes are written (tried once, not again); what only
+      // waits (a strict webhook's retry in place, a pause before trying a write again) ends now, its task left
+      // uncommitted for the next owner, rather than holding the drain until its timeout.
+      shutdown.abort(new Error('shutting down'));
       // Finished means sent and in the attempt log: without the second wait, tasks sent in the
       // last linger window would stay uncommitted and be sent again after a restart.
       const drained = await Promise.race([
@@ -250,7 +254,6 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
         new Promise<false>((resolve) => setTimeout(() => resolve(false), deps.drainTimeoutMs).unref()),
       ]);
       if (!drained) log.warn({ buffered: scheduler.buffered }, 'shutdown: unfinished deliveries are left uncommitted and will be redelivered');
-      shutdown.abort(new Error('shutting down'));
       clearInterval(commitTimer);
       for (const timer of resumeTimers) clearTimeout(timer);
       resumeTimers.clear();

@@ -1,15 +1,24 @@
 import { createLevelCounter } from './level-counter.js';
 
 /**
+ * Lets a running item wait for something without holding a slot: its key
+ * stays busy (the key's next item still waits for it), but the slot goes to
+ * other keys meanwhile, and is taken back, ahead of keys not yet started,
+ * before the item goes on.
+ */
+export type Aside = <T>(waiting: Promise<T>) => Promise<T>;
+
+/**
  * Runs work one item at a time per key, many keys at once. Items of one key
  * start in the order they were enqueued, each after the previous one of that
- * key finished; at most `maxInFlight` run at once across keys. A slow key
- * holds up only its own queue.
+ * key finished; at most `maxInFlight` run at once across keys, not counting
+ * items waiting aside. A slow key holds up only its own queue.
  */
 export interface KeyedScheduler<T> {
   enqueue(key: string, item: T): void;
   /** Items queued or running. */
   readonly buffered: number;
+  /** Slots in use: items running and not aside. */
   readonly inFlight: number;
   /** Resolves once `buffered` is at most `level`. */
   below(level: number): Promise<void>;
@@ -17,28 +26,48 @@ export interface KeyedScheduler<T> {
   idle(): Promise<void>;
 }
 
-export function createKeyedScheduler<T>(maxInFlight: number, run: (key: string, item: T) => Promise<void>): KeyedScheduler<T> {
+export function createKeyedScheduler<T>(maxInFlight: number, run: (key: string, item: T, aside: Aside) => Promise<void>): KeyedScheduler<T> {
   const queues = new Map<string, T[]>();
   /** Keys with queued work and nothing running, in arrival order. */
   const ready: string[] = [];
   const running = new Set<string>();
+  /** Items back from aside, waiting for a slot; served before ready keys. */
+  const returning: Array<() => void> = [];
+  let slotsInUse = 0;
   const buffered = createLevelCounter();
 
+  const aside: Aside = async (waiting) => {
+    slotsInUse -= 1;
+    pump();
+    try {
+      return await waiting;
+    } finally {
+      if (slotsInUse < maxInFlight && returning.length === 0) slotsInUse += 1;
+      else await new Promise<void>((resolve) => returning.push(resolve));
+    }
+  };
+
   const pump = (): void => {
-    while (running.size < maxInFlight && ready.length > 0) {
+    while (slotsInUse < maxInFlight && returning.length > 0) {
+      slotsInUse += 1;
+      returning.shift()!();
+    }
+    while (slotsInUse < maxInFlight && ready.length > 0) {
       const key = ready.shift()!;
       const queue = queues.get(key)!;
       const item = queue.shift()!;
       running.add(key);
+      slotsInUse += 1;
       const finished = (): void => {
         running.delete(key);
+        slotsInUse -= 1;
         if (queue.length > 0) ready.push(key);
         else queues.delete(key);
         buffered.add(-1);
         pump();
       };
       // run() owns its errors; a rejection here must still free the key. One then() rather than catch().finally(): this is per item.
-      void run(key, item).then(finished, finished);
+      void run(key, item, aside).then(finished, finished);
     }
   };
 
@@ -58,7 +87,7 @@ export function createKeyedScheduler<T>(maxInFlight: number, run: (key: string, 
       return buffered.value;
     },
     get inFlight() {
-      return running.size;
+      return slotsInUse;
     },
     below: (level) => buffered.below(level),
     idle() {

@@ -18,6 +18,7 @@ import { buildWebhookRequest } from './request.js';
 import { nextRetry, type RetrySchedule } from './retry-schedule.js';
 import { encodeTask, type DeliveryTask } from './task.js';
 import { untilDone } from './persist.js';
+import type { Aside } from './keyed-scheduler.js';
 import { RETRY_DUE_AT_HEADER } from './retry-tier.js';
 
 export interface TaskHandlerDeps {
@@ -45,9 +46,11 @@ export interface TaskHandlerDeps {
  * dead-lettered. Resolves when the webhook may take its next task; `logged`
  * resolves once the attempt records are in Kafka too, and only then may the
  * task's offset be committed. Keeping the log write off the webhook's queue
- * is what lets one endpoint take hundreds of deliveries a second.
+ * is what lets one endpoint take hundreds of deliveries a second. `aside`
+ * is where the task waits without holding one of the deliverer's slots (a
+ * strict webhook's retry in place).
  */
-export type TaskHandler = (task: DeliveryTask, signal: AbortSignal) => Promise<{ logged: Promise<void> }>;
+export type TaskHandler = (task: DeliveryTask, signal: AbortSignal, aside?: Aside) => Promise<{ logged: Promise<void> }>;
 
 /** The writes that make a decided outcome durable; each is retried alone, never by sending the task again. */
 const OUTCOME_STEPS = ['retry', 'dead_letter', 'disable'] as const;
@@ -126,7 +129,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
     logged: records.length === 1 ? records[0]! : Promise.all(records).then(() => undefined),
   });
 
-  return async function handle(initial, signal) {
+  return async function handle(initial, signal, aside = inPlace) {
     let task = initial;
     const records: Array<Promise<void>> = [];
     // Retries in place send the same event: its payload is serialized once.
@@ -196,9 +199,10 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
       logAttempt(records, attemptRecord({ ...common, outcome: 'retry', reason: outcome.reason, nextRetryAt: step.dueAt, now: now() }));
       const next: DeliveryTask = { ...task, attempt: task.attempt + 1 };
       if (target.ordering === 'strict') {
-        // Strict ordering holds this webhook's queue: wait here, then try the same task again.
+        // Strict ordering holds this webhook's queue: wait here, then try the same task again. Aside: the wait
+        // (up to the longest delay of the schedule) holds this webhook, not one of the slots every webhook shares.
         retriesScheduled.inc({ tier: 'in_place' });
-        await sleep(step.dueAt - now(), signal);
+        await aside(sleep(step.dueAt - now(), signal));
         task = next;
         continue;
       }
@@ -209,6 +213,9 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
     }
   };
 }
+
+/** Waiting where the task runs, for callers without slots to give up. */
+const inPlace: Aside = (waiting) => waiting;
 
 /** Waits, unless the process is shutting down: then the task stays uncommitted and is redelivered. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -312,3 +312,32 @@ describe('delivery outcomes', () => {
     expect(seqs(relaxed.receiver).slice(5)).toEqual([1, 1]);
   });
 });
+
+/** A strict webhook's retry in place waits for its own webhook only: with one slot, other webhooks still go out. */
+describe('delivery slots and strict retries in place', () => {
+  let s: DeliveryScenario;
+
+  beforeAll(async () => {
+    // One slot for every webhook, and a first retry 60 s away: a waiting strict task that held the slot would
+    // stop this deliverer for a minute.
+    s = await deliveryScenario(inject('services'), { DELIVERER_MAX_IN_FLIGHT: '1', DELIVERER_RETRY_DELAYS_MS: '60000' });
+    await s.startDeliverer();
+  });
+
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  it('a strict webhook waiting out its retry holds its own queue, not the slot other webhooks need', async () => {
+    const strict = await s.addWebhook({ ordering: 'strict' });
+    strict.receiver.respondWith(() => ({ status: 503 }));
+    await s.produceTasks(strict.id, 2);
+    await waitFor('the strict webhook\'s first attempt', () => strict.receiver.requests.length >= 1);
+    const healthy = await s.addWebhook();
+    await s.produceTasks(healthy.id, 3);
+    await waitFor('the other webhook\'s tasks delivered', () => healthy.receiver.requests.length >= 3, 15_000);
+    expect(seqs(healthy.receiver)).toEqual([0, 1, 2]);
+    // The strict webhook's second task still waits behind its failing first.
+    expect(seqs(strict.receiver)).toEqual([0]);
+  });
+});

@@ -74,4 +74,59 @@ describe('createKeyedScheduler', () => {
     await scheduler.idle();
     expect(seen).toEqual([1, 2]);
   });
+
+  it('an item waiting aside gives its slot to other keys, keeps its own key, and takes a slot back before new keys start', async () => {
+    const events: string[] = [];
+    const wait = deferred();
+    const gates = new Map<string, ReturnType<typeof deferred>>();
+    const scheduler = createKeyedScheduler<number>(1, async (key, n, aside) => {
+      events.push(`start ${key}${n}`);
+      if (key === 'strict' && n === 1) {
+        await aside(wait.promise);
+        events.push(`back ${key}${n}`);
+        return;
+      }
+      const gate = deferred();
+      gates.set(`${key}${n}`, gate);
+      await gate.promise;
+      events.push(`end ${key}${n}`);
+    });
+    scheduler.enqueue('strict', 1);
+    scheduler.enqueue('strict', 2);
+    scheduler.enqueue('other', 1);
+    scheduler.enqueue('late', 1);
+    // The only slot went to 'other' while strict1 waits; strict2 still waits for strict1.
+    expect(events).toEqual(['start strict1', 'start other1']);
+    expect(scheduler.inFlight).toBe(1);
+    wait.resolve();
+    await new Promise((r) => setImmediate(r));
+    // Back from aside, strict1 waits for the slot 'other' holds, and gets it before 'late' starts.
+    expect(events).toEqual(['start strict1', 'start other1']);
+    gates.get('other1')!.resolve();
+    await new Promise((r) => setImmediate(r));
+    expect(events.slice(2, 4)).toEqual(['end other1', 'back strict1']);
+    await new Promise((r) => setImmediate(r));
+    expect(events.slice(4)).toEqual(['start late1']);
+    gates.get('late1')!.resolve();
+    await new Promise((r) => setImmediate(r));
+    expect(events.at(-1)).toBe('start strict2');
+    expect(scheduler.inFlight).toBe(1);
+    gates.get('strict2')!.resolve();
+    await scheduler.idle();
+    expect(scheduler.inFlight).toBe(0);
+  });
+
+  it('an item back from aside takes a free slot at once', async () => {
+    const wait = deferred();
+    let backAt = -1;
+    const scheduler = createKeyedScheduler<number>(2, async (_key, _n, aside) => {
+      await aside(wait.promise);
+      backAt = scheduler.inFlight;
+    });
+    scheduler.enqueue('a', 1);
+    expect(scheduler.inFlight).toBe(0);
+    wait.resolve();
+    await scheduler.idle();
+    expect(backAt).toBe(1);
+  });
 });
