@@ -3,6 +3,7 @@ import type { Pool } from '../db/pool.js';
 import { poison } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { createGroupConsumer } from '../kafka/client.js';
+import { bySize, MAX_SEND_BYTES } from '../kafka/by-size.js';
 import { deadLetterOf } from '../kafka/dead-letter.js';
 import { attemptRowsRefused, deadLetters, deliveryLogWriteFailures } from '../observability/metrics.js';
 import { attemptRowsOf } from './attempt-record.js';
@@ -109,11 +110,13 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
         letters.push(deadLetterOf({ ...where, message }, poison('ATTEMPT_ROW_REFUSED', `Postgres refused the row (SQLSTATE ${code}): ${reason}`), { key, value: JSON.stringify(row) }));
       }
     }
-    if (letters.length === 0) return;
-    await untilDone(() => deps.producer.send({ topic: deps.dlqTopic, messages: letters }), {
-      ...holding,
-      onFailure: (error, retryInMs) => deps.log.warn({ err: error, letters: letters.length, retryInMs }, 'delivery-log dead letters not written; retrying'),
-    });
+    // In runs the broker takes whole, each tried until taken: a run sent again after a failure is not sent twice.
+    for (const run of bySize(letters, MAX_SEND_BYTES)) {
+      await untilDone(() => deps.producer.send({ topic: deps.dlqTopic, messages: run }), {
+        ...holding,
+        onFailure: (error, retryInMs) => deps.log.warn({ err: error, letters: run.length, retryInMs }, 'delivery-log dead letters not written; retrying'),
+      });
+    }
     for (const letter of letters) {
       const code = String(letter.headers?.['dlq.error.code']);
       deadLetters.inc({ kind: 'attempt', reason: code });

@@ -11,6 +11,7 @@ import type { Logger } from '../observability/logger.js';
 import type { SubscriptionStore } from '../subscriptions/subscription-store.js';
 import { toCanonicalEvent } from './canonical-event.js';
 import { deadLetterOf } from '../kafka/dead-letter.js';
+import { bySize, MAX_SEND_BYTES } from '../kafka/by-size.js';
 import type { AvroDecoder } from './decode.js';
 import { planTasks } from './route.js';
 
@@ -18,33 +19,12 @@ import { planTasks } from './route.js';
 const MAX_RECORDS_PER_TRANSACTION = 2000;
 /** Partition batches handled at once, each with its own transactions. Order within a partition is kept. */
 const PARTITIONS_CONSUMED_CONCURRENTLY = 16;
-/** Per send request, below the broker's default 1 MiB message.max.bytes with room for headers. */
-const MAX_SEND_BYTES = 512 * 1024;
 /**
  * A router fenced once (woken from a pause longer than its session) rejoins its group; one fenced more than
  * this often within the window is stuck, and exits so that its supervisor restarts it and alerts show it.
  */
 const MAX_REJOINS = 5;
 const REJOIN_WINDOW_MS = 10 * 60_000;
-
-/** Splits messages into runs of at most `maxBytes` of keys and values. */
-export function bySize(messages: Message[], maxBytes: number): Message[][] {
-  const runs: Message[][] = [];
-  let run: Message[] = [];
-  let bytes = 0;
-  for (const message of messages) {
-    const size = (message.value?.length ?? 0) + (typeof message.key === 'string' ? message.key.length : (message.key?.length ?? 0)) + 64;
-    if (run.length > 0 && bytes + size > maxBytes) {
-      runs.push(run);
-      run = [];
-      bytes = 0;
-    }
-    run.push(message);
-    bytes += size;
-  }
-  if (run.length > 0) runs.push(run);
-  return runs;
-}
 
 /**
  * transaction.sendOffsets, retried while the broker answers CONCURRENT_TRANSACTIONS. When a group

@@ -254,6 +254,33 @@ describe('delivery outcomes', () => {
     }
   });
 
+  it('dead-letters many large refused rows in requests the broker takes, each once', async () => {
+    const hook = await s.addWebhook();
+    const attemptsDlq = await readTopic(s.kafka, s.config.topics.attemptsDlq);
+    try {
+      const tasks = await s.produceTasks(hook.id, 6);
+      // One pack of six records whose webhook id is no UUID, each with a 100 KB payload: their rows carry it twice
+      // (event and request body), so their dead letters together pass the broker's 1 MiB limit for one request.
+      const refusedWebhookId = `not-a-uuid-${randomUUID()}`;
+      const records = tasks.map((task) => {
+        const big: DeliveryTask = { ...task, webhookId: refusedWebhookId, event: { ...task.event, payload: { blob: 'x'.repeat(100 * 1024) } } };
+        return attemptRecord({ task: big, outcome: 'delivered', requestBodyFrame: { head: '{"payload":', tail: '}' }, now: Date.now() });
+      });
+      const producer = createProducer(s.kafka);
+      await producer.connect();
+      await producer.send({ topic: s.config.topics.attempts, messages: [{ value: JSON.stringify(records) }] });
+      await producer.disconnect();
+      const ours = () => attemptsDlq.messages.filter((m) => m.key?.toString() === refusedWebhookId);
+      await waitFor('all six dead-lettered', () => ours().length >= 6, 30_000);
+      const rows = ours().map((m) => attemptRowsOf(m.value!.toString())[0]!);
+      expect(rows.map((row) => row['taskId']).sort()).toEqual(tasks.map((t) => t.taskId).sort());
+      expect(rows.every((row) => String(row['requestBody']).length > 100 * 1024)).toBe(true);
+      expect(ours().every((m) => header(m, 'dlq.error.code') === 'ATTEMPT_ROW_REFUSED')).toBe(true);
+    } finally {
+      await attemptsDlq.close();
+    }
+  });
+
   it('dead-letters a 400 after one attempt and logs the attempt without secrets', async () => {
     const hook = await s.addWebhook({ apiKey: { header: 'X-Api-Key', value: 'key-123' } });
     hook.receiver.respondWith(() => ({ status: 400, body: 'bad payload' }));

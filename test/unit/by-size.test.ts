@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bySize } from '../../connector/ingest/router.js';
+import { bySize } from '../../connector/kafka/by-size.js';
 
 describe('bySize', () => {
   const message = (bytes: number) => ({ key: 'k', value: Buffer.alloc(bytes) });
