@@ -186,8 +186,10 @@ describe('delivery outcomes', () => {
     });
     await producer.disconnect();
     await waitFor('the fast webhook sent its retry', () => fast.receiver.requests.length >= 1, 30_000);
-    // Handled inline, the tier sent it only after each slow request had timed out (three of them).
-    expect(slowRequestsWhenFastSent).toBe(1);
+    // Sent alongside the slow webhook's first request (which may reach its receiver first or not), never after it:
+    // handled inline, the tier sent it only after each slow request had timed out (five requests by then).
+    expect(slowRequestsWhenFastSent).toBeGreaterThanOrEqual(0);
+    expect(slowRequestsWhenFastSent).toBeLessThanOrEqual(1);
     await waitFor('the slow webhook\'s retries delivered', () => slow.receiver.requests.length >= 3, 30_000);
     expect(seqs(slow.receiver)).toEqual([0, 1, 2]);
   });
