@@ -105,7 +105,9 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
         deps.log.info({ unreachableForMs: Date.now() - unreachableSince }, 'delivery log written again');
         unreachableSince = null;
       }
+      // Counted here, once: writeRows runs again from the start when Postgres drops the connection midway.
       for (const { row, message, code, reason } of refused) {
+        attemptRowsRefused.inc({ code });
         const key = typeof row['webhookId'] === 'string' ? row['webhookId'] : null;
         letters.push(deadLetterOf({ ...where, message }, poison('ATTEMPT_ROW_REFUSED', `Postgres refused the row (SQLSTATE ${code}): ${reason}`), { key, value: JSON.stringify(row) }));
       }
@@ -141,9 +143,7 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
         await deps.pool.query(INSERT_ROWS, [JSON.stringify([sourced.row])]);
       } catch (error) {
         if (!isRowRefusal(error)) throw error;
-        const code = (error as { code: string }).code;
-        attemptRowsRefused.inc({ code });
-        refused.push({ ...sourced, code, reason: (error as Error).message });
+        refused.push({ ...sourced, code: (error as { code: string }).code, reason: (error as Error).message });
       }
     }
     return refused;

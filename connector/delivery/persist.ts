@@ -1,5 +1,6 @@
 import type { KafkaMessage, Producer } from 'kafkajs';
 import { classify } from '../errors.js';
+import { deadLetterOf } from '../kafka/dead-letter.js';
 import type { Logger } from '../observability/logger.js';
 import { deadLetters } from '../observability/metrics.js';
 import { decodeTask, type DeliveryTask } from './task.js';
@@ -57,10 +58,10 @@ export async function decodeOrDeadLetter(
     return decodeTask(message.value);
   } catch (error) {
     const failure = classify(error);
-    const { key, value, headers } = message;
+    const letter = deadLetterOf({ ...where, message }, failure);
     const context = { topic: where.topic, partition: where.partition, offset: message.offset, code: failure.code };
     await untilDone(
-      () => deps.producer.send({ topic: deps.dlqTopic, messages: [{ key, value, headers: { ...headers, 'dlq.error.code': failure.code, 'dlq.error.message': failure.message } }] }),
+      () => deps.producer.send({ topic: deps.dlqTopic, messages: [letter] }),
       {
         signal: deps.signal,
         onFailure: (sendError, retryInMs) => deps.log.warn({ err: sendError, ...context, retryInMs }, 'malformed task could not be dead-lettered; retrying'),
