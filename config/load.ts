@@ -68,8 +68,16 @@ function crossFieldProblems(config: ConnectorConfig): string[] {
   if (config.kafka.sasl.mechanism !== '' && config.kafka.sasl.username === '') {
     problems.push('kafka.sasl.username: must be set when kafka.sasl.mechanism is set (set KAFKA_SASL_USERNAME)');
   }
+  const taskBytes = config.topics.deliveriesMaxMessageBytes;
+  if (taskBytes < MIN_TASK_BYTES || taskBytes > MAX_TASK_BYTES) {
+    problems.push(`topics.deliveriesMaxMessageBytes: must be between ${MIN_TASK_BYTES} and ${MAX_TASK_BYTES} (four times it must still be a Kafka max.message.bytes) (set TOPIC_DELIVERIES_MAX_MESSAGE_BYTES)`);
+  }
   return problems;
 }
+
+/** Bounds of the task size limit: room for an ordinary event, and four times the limit within Kafka's int32 sizes. */
+const MIN_TASK_BYTES = 16 * 1024;
+const MAX_TASK_BYTES = 256 * 1024 * 1024;
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') {

@@ -25,6 +25,7 @@ export interface ConnectorConfig {
     authEvents: string;
     deliveries: string;
     deliveriesPartitions: number;
+    deliveriesMaxMessageBytes: number;
     ingestDlq: string;
     deliveriesDlq: string;
     attempts: string;
@@ -290,6 +291,12 @@ export const configSchema: Schema<ConnectorConfig> = {
       format: 'nat',
       default: 12,
       env: 'TOPIC_DELIVERIES_PARTITIONS',
+    },
+    deliveriesMaxMessageBytes: {
+      doc: 'The largest delivery task (bytes) the router publishes, and the deliveries topic\'s `max.message.bytes` when the connector creates it. A source event whose task would be larger goes to the ingest dead-letter topic (`TASK_TOO_LARGE`). The topics after it (retry tiers, dead letters, attempts) are created with twice this, or four times for the attempts dead letters, since they carry a task plus headers, a request and a response; topics created by hand need the same headroom.',
+      format: 'int',
+      default: 1_048_576,
+      env: 'TOPIC_DELIVERIES_MAX_MESSAGE_BYTES',
     },
     ingestDlq: {
       doc: 'Dead letters of source records that could not be decoded, with the reason in headers.',

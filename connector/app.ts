@@ -69,6 +69,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         groupId: config.router.groupId,
         sessionTimeoutMs: config.kafka.sessionTimeoutMs,
         deliveriesTopic: config.topics.deliveries,
+        maxTaskBytes: config.topics.deliveriesMaxMessageBytes,
         ingestDlqTopic: config.topics.ingestDlq,
         onFatal,
         log: log.child({ component: 'router' }),

@@ -1,6 +1,7 @@
 import type { Message, Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger.js';
 import type { AttemptRecord } from './attempt-record.js';
+import { bySize, MAX_SEND_BYTES } from '../kafka/by-size.js';
 
 /**
  * Every attempt goes to the attempts topic. Records are batched for a few
@@ -104,7 +105,10 @@ export function createAttemptLog(producer: Producer, topic: string, options: Att
 
   const send = async (current: Batch, messages: Message[], tries: number): Promise<void> => {
     try {
-      await producer.send({ topic, messages });
+      // In requests the broker takes whole: kafkajs writes a request's messages for one partition as one record
+      // batch, and a large record sharing a batch with packs could pass the topic's limit, refused on every try.
+      // After a failure every run is sent again; the sink writes each attempt once (by its id).
+      for (const run of bySize(messages, MAX_SEND_BYTES)) await producer.send({ topic, messages: run });
       current.resolve();
     } catch (error) {
       if (closed) return current.reject(error);

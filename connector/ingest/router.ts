@@ -3,7 +3,7 @@ import { createGroupConsumer, createProducer } from '../kafka/client.js';
 import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
 import { isProducerFenced } from '../kafka/consumer-crash.js';
 import { createRestartBudget } from '../kafka/restart-budget.js';
-import { classify } from '../errors.js';
+import { classify, poison } from '../errors.js';
 import type { EventCatalog } from '../events/catalog.js';
 import { encodeTask } from '../delivery/task.js';
 import { decodeFailures, recordsConsumed, routingFanout, tasksProduced } from '../observability/metrics.js';
@@ -12,6 +12,7 @@ import type { SubscriptionStore } from '../subscriptions/subscription-store.js';
 import { toCanonicalEvent } from './canonical-event.js';
 import { deadLetterOf } from '../kafka/dead-letter.js';
 import { bySize, MAX_SEND_BYTES } from '../kafka/by-size.js';
+import { recordBytes } from '../kafka/record-size.js';
 import type { AvroDecoder } from './decode.js';
 import { planTasks } from './route.js';
 
@@ -96,6 +97,8 @@ export interface RouterDeps {
   groupId: string;
   sessionTimeoutMs: number;
   deliveriesTopic: string;
+  /** The largest task the deliveries topic takes (its `max.message.bytes`). */
+  maxTaskBytes: number;
   ingestDlqTopic: string;
   /** The router cannot go on (its consumer stopped for good): the process stops in order and exits non-zero. */
   onFatal: (error: unknown) => void;
@@ -147,7 +150,14 @@ export function createRouter(deps: RouterDeps): Router {
         routingFanout.observe(planned.length);
         if (planned.length === 0) continue;
         const eventJson = JSON.stringify(event);
-        for (const task of planned) tasks.push({ key: task.webhookId, value: encodeTask(task, eventJson) });
+        const eventTasks = planned.map((task): Message => ({ key: task.webhookId, value: encodeTask(task, eventJson) }));
+        // The broker would refuse the task on every try, failing the transaction and stalling the partition:
+        // the event is poison instead. Its tasks differ only in ids, so the whole event goes, not some of them.
+        const largest = Math.max(...eventTasks.map(recordBytes));
+        if (largest > deps.maxTaskBytes) {
+          throw poison('TASK_TOO_LARGE', `the event's delivery task would be ${largest} bytes; the deliveries topic takes at most ${deps.maxTaskBytes} (TOPIC_DELIVERIES_MAX_MESSAGE_BYTES)`);
+        }
+        tasks.push(...eventTasks);
       } catch (error) {
         const failure = classify(error);
         // Only poison is dead-lettered; a transient failure (registry down) fails the slice, which is retried whole.

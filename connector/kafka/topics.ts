@@ -8,16 +8,35 @@ export interface TopicSpec {
   configEntries?: { name: string; value: string }[];
 }
 
+/**
+ * The largest message each of the connector's topics takes, from the task
+ * limit. A task becomes bigger on every hop after the deliveries topic: a
+ * retry or a dead letter is the task plus headers; an attempt record is its
+ * event plus the request frame and up to 64 KiB of response; a refused
+ * attempt row's dead letter holds the payload twice (in the event and in the
+ * request body). Each hop's topic has room for what the hop before can
+ * produce, so a task the deliveries topic took is never refused further on,
+ * where it could only be retried forever.
+ */
+export function topicMessageLimits(config: ConnectorConfig): { deliveries: number; downstream: number; attemptsDlq: number } {
+  const task = config.topics.deliveriesMaxMessageBytes;
+  return { deliveries: task, downstream: 2 * task, attemptsDlq: 4 * task };
+}
+
+const maxMessageBytes = (bytes: number): TopicSpec['configEntries'] => [{ name: 'max.message.bytes', value: String(bytes) }];
+
 /** The topics the connector owns (source topics belong to the identity platform). */
 export function connectorTopics(config: ConnectorConfig): TopicSpec[] {
   const { topics } = config;
+  const limits = topicMessageLimits(config);
+  const downstream = maxMessageBytes(limits.downstream);
   return [
-    { topic: topics.deliveries, numPartitions: topics.deliveriesPartitions },
-    { topic: topics.ingestDlq, numPartitions: 1 },
-    { topic: topics.deliveriesDlq, numPartitions: 1 },
-    { topic: topics.attempts, numPartitions: topics.deliveriesPartitions },
-    { topic: topics.attemptsDlq, numPartitions: 1 },
-    ...retryTopics(config).map((topic) => ({ topic, numPartitions: topics.deliveriesPartitions })),
+    { topic: topics.deliveries, numPartitions: topics.deliveriesPartitions, configEntries: maxMessageBytes(limits.deliveries) },
+    { topic: topics.ingestDlq, numPartitions: 1, configEntries: downstream },
+    { topic: topics.deliveriesDlq, numPartitions: 1, configEntries: downstream },
+    { topic: topics.attempts, numPartitions: topics.deliveriesPartitions, configEntries: downstream },
+    { topic: topics.attemptsDlq, numPartitions: 1, configEntries: maxMessageBytes(limits.attemptsDlq) },
+    ...retryTopics(config).map((topic) => ({ topic, numPartitions: topics.deliveriesPartitions, configEntries: downstream })),
   ];
 }
 

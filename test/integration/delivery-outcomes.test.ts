@@ -2,7 +2,8 @@ import { ConfigResourceTypes } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { decodeTask, encodeTask, taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
-import { retryTopics } from '../../connector/kafka/topics.js';
+import { retryTopics, topicMessageLimits } from '../../connector/kafka/topics.js';
+import { RECORD_OVERHEAD_BYTES } from '../../connector/kafka/record-size.js';
 import { attemptRecord, attemptRowsOf } from '../../connector/delivery/attempt-record.js';
 import { createProducer } from '../../connector/kafka/client.js';
 import { deliveryScenario, seqs, type DeliveryScenario } from '../support/delivery-scenario.js';
@@ -108,7 +109,7 @@ describe('delivery outcomes', () => {
       expect(seqs(hook.receiver)).toEqual([0, 1, 2]);
       expect(dlqFor(hook.id)).toHaveLength(0);
 
-      await dlqRecordLimit('1048588');
+      await dlqRecordLimit(String(topicMessageLimits(s.config).downstream));
       await waitFor('the tasks after it delivered', () => hook.receiver.requests.length >= 6, 30_000);
       expect(seqs(hook.receiver)).toEqual([0, 1, 2, 0, 1, 2]);
       expect(hook.receiver.requests.at(-1)!.headers['webhook-id']).toBe(later.at(-1)!.taskId);
@@ -120,7 +121,7 @@ describe('delivery outcomes', () => {
       // The committed offset moves past it: a restart does not meet it again.
       await waitFor('the offset committed past the malformed record', async () => (await committedOffset(written!.partition)) > malformedAt);
     } finally {
-      await dlqRecordLimit('1048588');
+      await dlqRecordLimit(String(topicMessageLimits(s.config).downstream));
       await admin.disconnect();
     }
   });
@@ -142,13 +143,13 @@ describe('delivery outcomes', () => {
       await waitFor('the retry refused twice', async () => (await retryWriteFailures()) - failedBefore >= 2, 30_000);
       // The 503 is the answer: the retry is written again, the request is not sent again.
       expect(hook.receiver.requests).toHaveLength(1);
-      await recordLimit('1048588');
+      await recordLimit(String(topicMessageLimits(s.config).downstream));
       await waitFor('the retry delivered', () => hook.receiver.requests.length >= 2, 30_000);
       expect(hook.receiver.requests.map((r) => r.headers['webhook-id'])).toEqual([task!.taskId, task!.taskId]);
       await waitFor('both attempts logged', async () => (await attempts(hook.id)).length >= 2, 30_000);
       expect((await attempts(hook.id)).map((row) => [row['attempt'], row['outcome']])).toEqual([[1, 'retry'], [2, 'delivered']]);
     } finally {
-      await recordLimit('1048588');
+      await recordLimit(String(topicMessageLimits(s.config).downstream));
       await admin.disconnect();
     }
   });
@@ -281,6 +282,27 @@ describe('delivery outcomes', () => {
     } finally {
       await attemptsDlq.close();
     }
+  });
+
+  it('takes a task at the deliveries topic\'s size limit through a retry tier and into the delivery log', async () => {
+    const hook = await s.addWebhook();
+    hook.receiver.respondWith((r) => (hook.receiver.requests.indexOf(r) === 0 ? { status: 503 } : { status: 204 }));
+    // A task the deliveries topic just takes. Its retry (the task plus headers) and its attempt record (the event
+    // plus the request frame, headers and response) are larger: topics sized like the deliveries topic refuse them
+    // on every try, and the retry write, the attempt log and the partition's commits wait forever.
+    const limit = topicMessageLimits(s.config).deliveries;
+    const eventId = randomUUID();
+    const unpadded = encodeTask({
+      v: 1, taskId: taskIdFor(eventId, hook.id), webhookId: hook.id, organization: s.organization, attempt: 1, routedAt: Date.now(),
+      event: { eventId, eventType: 'USER_CREATED', family: 'user', occurredAt: Date.now(), organization: s.organization, actor: null, source: 'test', payload: { userId: 'u-0', seq: 0, padding: '' } },
+    });
+    const padding = limit - RECORD_OVERHEAD_BYTES - hook.id.length - unpadded.length;
+    const [task] = await s.produceTasks(hook.id, 1, 'USER_CREATED', { padding: 'x'.repeat(padding) });
+    expect(encodeTask(task!).length).toBeGreaterThan(limit - 200);
+    await waitFor('the retry delivered', () => hook.receiver.requests[1], 30_000);
+    expect(hook.receiver.requests[1]!.headers['webhook-id']).toBe(task!.taskId);
+    await waitFor('both attempts in the delivery log', async () => (await attempts(hook.id)).length === 2, 30_000);
+    expect((await attempts(hook.id)).map((a) => [a['attempt'], a['outcome']])).toEqual([[1, 'retry'], [2, 'delivered']]);
   });
 
   it('dead-letters a 400 after one attempt and logs the attempt without secrets', async () => {

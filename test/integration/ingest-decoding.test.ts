@@ -99,16 +99,19 @@ describe('ingest: schema evolution and poison records', () => {
 
   it('dead-letters each poison record once, with its reason, and routes every good record around them', async () => {
     const foreignId = await registry.register(uniqueName('foreign-subject'), { type: 'record', name: 'Invoice', fields: [{ name: 'amount', type: 'int' }] });
-    const good = Array.from({ length: 6 }, () => sampleEvent(catalog, 'USER_CREATED', organization));
+    const good = Array.from({ length: 7 }, () => sampleEvent(catalog, 'USER_CREATED', organization));
     const unknownType = sampleEvent(catalog, 'USER_CREATED', organization);
     unknownType.eventType = 'USER_TELEPORTED';
     const unknownSchemaId = Buffer.from([0, 0x7f, 0xff, 0xff, 0x00, 1, 2, 3]);
+    // 200 KB in Avro, whose task is over the deliveries topic's 1 MiB: JSON writes each control character as \u0001.
+    const huge = sampleEvent(catalog, 'USER_CREATED', organization, { attributes: { note: '\u0001'.repeat(200_000) } });
     const poison = [
       { key: 'not-avro', value: Buffer.from('{"eventType":"USER_CREATED"}'), code: 'NOT_AVRO_WIRE_FORMAT' },
       { key: 'unknown-schema', value: unknownSchemaId, code: 'UNKNOWN_SCHEMA_ID' },
       { key: 'incompatible', value: await registry.encode(foreignId, { amount: 7 }), code: 'SCHEMA_INCOMPATIBLE' },
       { key: 'unknown-type', value: await registry.encode(currentSchemaId, unknownType), code: 'UNKNOWN_EVENT_TYPE' },
       { key: 'tombstone', value: null, code: 'NOT_AVRO_WIRE_FORMAT' },
+      { key: 'too-large', value: await registry.encode(currentSchemaId, huge), code: 'TASK_TOO_LARGE' },
     ];
     const encodedGood = await Promise.all(good.map(async (e) => ({ key: e.eventId, value: await registry.encode(currentSchemaId, e) })));
     // Good, bad, good, bad, … in one partition: a poison record must not hold up the ones after it.

@@ -26,7 +26,8 @@ export interface DeliveryScenario {
   /** A webhook pointing at a fresh receiver on 127.0.0.1. */
   addWebhook(overrides?: Partial<NewWebhook>): Promise<{ id: string; receiver: Receiver; secret: string }>;
   /** Produces first-attempt tasks for a webhook, in order; returns them. */
-  produceTasks(webhookId: string, count: number, eventType?: string): Promise<DeliveryTask[]>;
+  /** `count` tasks for the webhook, each payload `{ userId, seq }` plus `extra`. */
+  produceTasks(webhookId: string, count: number, eventType?: string, extra?: Record<string, unknown>): Promise<DeliveryTask[]>;
   startDeliverer(): Promise<void>;
   close(): Promise<void>;
 }
@@ -74,12 +75,12 @@ export async function deliveryScenario(services: ServiceEndpoints, overrides: Re
       });
       return { id, receiver, secret };
     },
-    async produceTasks(webhookId, count, eventType = 'USER_CREATED') {
+    async produceTasks(webhookId, count, eventType = 'USER_CREATED', extra = {}) {
       const tasks: DeliveryTask[] = Array.from({ length: count }, (_, i) => {
         const eventId = randomUUID();
         return {
           v: 1, taskId: taskIdFor(eventId, webhookId), webhookId, organization, attempt: 1, routedAt: Date.now(),
-          event: { eventId, eventType, family: 'user', occurredAt: Date.now(), organization, actor: null, source: 'test', payload: { userId: `u-${i}`, seq: i } },
+          event: { eventId, eventType, family: 'user', occurredAt: Date.now(), organization, actor: null, source: 'test', payload: { userId: `u-${i}`, seq: i, ...extra } },
         };
       });
       await producer.send({ topic: config.topics.deliveries, messages: tasks.map((t) => ({ key: t.webhookId, value: encodeTask(t) })) });

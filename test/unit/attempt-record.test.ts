@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createAttemptLog, packAttempts } from '../../connector/delivery/attempt-log.js';
+import { MAX_SEND_BYTES } from '../../connector/kafka/by-size.js';
 import { attemptRecord, attemptRowsOf } from '../../connector/delivery/attempt-record.js';
 import { buildBody } from '../../connector/delivery/envelope.js';
 import { buildWebhookRequest } from '../../connector/delivery/request.js';
@@ -117,6 +118,21 @@ describe('createAttemptLog', () => {
     await Promise.all(written);
     expect(state.sent).toHaveLength(1);
     expect(attemptsIn(state.sent)).toEqual([1, 2, 3]);
+  });
+
+  it('sends a batch in requests the broker takes whole: a large record never shares one with packs past the send bound', async () => {
+    const { state, producer } = flakyProducer();
+    const log = createAttemptLog(producer, 'attempts', { lingerMs: 60_000, maxBatch: 200, log: quiet });
+    const large = (n: number) => attemptRecord({ task: { ...task, attempt: n, event: { ...task.event, payload: { note: 'x'.repeat(600_000) } } }, outcome: 'skipped', now: 0 });
+    const written = Array.from({ length: 199 }, (_, i) => log.record(i === 100 ? large(i) : record(i)));
+    written.push(log.record(large(199)));
+    await Promise.all(written);
+    expect(attemptsIn(state.sent)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    for (const request of state.sent) {
+      const bytes = request.messages.reduce((sum, m) => sum + (m.value as Buffer).length, 0);
+      if (request.messages.length > 1) expect(bytes).toBeLessThanOrEqual(MAX_SEND_BYTES);
+    }
+    expect(state.sent.length).toBeGreaterThanOrEqual(3);
   });
 
   it('sends a refused batch again until Kafka takes it; its records settle only then', async () => {

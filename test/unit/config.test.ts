@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../config/load.js';
+import { connectorTopics } from '../../connector/kafka/topics.js';
 
 const KEY = randomBytes(32).toString('base64');
 const problemsOf = (env: Record<string, string>): string[] => {
@@ -46,5 +47,23 @@ describe('loadConfig', () => {
   it('rejects malformed CIDR ranges and unknown enum values', () => {
     expect(problemsOf({ HTTP_SSRF_ALLOWLIST: '10.0.0.0/99' }).join()).toContain('http.ssrfAllowlist');
     expect(problemsOf({ LOG_LEVEL: 'loud' }).join()).toContain('set LOG_LEVEL');
+  });
+
+  it('bounds the task size limit, naming the key and the env var', () => {
+    expect(problemsOf({ TOPIC_DELIVERIES_MAX_MESSAGE_BYTES: '1000' }).join()).toMatch(/topics\.deliveriesMaxMessageBytes: must be between .*set TOPIC_DELIVERIES_MAX_MESSAGE_BYTES/);
+    expect(problemsOf({ TOPIC_DELIVERIES_MAX_MESSAGE_BYTES: String(2 ** 30) }).join()).toContain('topics.deliveriesMaxMessageBytes');
+    expect(problemsOf({ TOPIC_DELIVERIES_MAX_MESSAGE_BYTES: '2097152' })).toEqual([]);
+  });
+});
+
+describe('connectorTopics', () => {
+  it('gives every topic after the deliveries topic room for what the hop before it writes', () => {
+    const config = loadConfig({ SECRETS_ENCRYPTION_KEY: KEY, TOPIC_DELIVERIES_MAX_MESSAGE_BYTES: '100000' });
+    const limits = Object.fromEntries(connectorTopics(config).map((spec) => [spec.topic, Number(spec.configEntries?.find((e) => e.name === 'max.message.bytes')?.value)]));
+    const { topics } = config;
+    expect(limits[topics.deliveries]).toBe(100_000);
+    for (const topic of [topics.deliveriesDlq, topics.ingestDlq, topics.attempts, `${topics.retryPrefix}.5s`, `${topics.retryPrefix}.10h`]) expect(limits[topic], topic).toBe(200_000);
+    expect(limits[topics.attemptsDlq]).toBe(400_000);
+    expect(Object.values(limits).every((limit) => limit >= 100_000)).toBe(true);
   });
 });
