@@ -14,7 +14,7 @@ import { createAvroDecoder } from './ingest/decode.js';
 import { createRouter } from './ingest/router.js';
 import { createKafka, createProducer } from './kafka/client.js';
 import { createSchemaRegistryClient } from './kafka/schema-registry.js';
-import { connectorTopics, ensureTopics, retryTopic } from './kafka/topics.js';
+import { connectorTopics, ensureTopics, retryTopic, topicMessageLimits } from './kafka/topics.js';
 import { startConsumerLagMonitor } from './observability/consumer-lag.js';
 import type { Logger } from './observability/logger.js';
 import type { ReadinessCheck } from './observability/server.js';
@@ -71,6 +71,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         deliveriesTopic: config.topics.deliveries,
         maxTaskBytes: config.topics.deliveriesMaxMessageBytes,
         ingestDlqTopic: config.topics.ingestDlq,
+        maxDeadLetterBytes: topicMessageLimits(config).downstream,
         onFatal,
         log: log.child({ component: 'router' }),
       });

@@ -100,6 +100,8 @@ export interface RouterDeps {
   /** The largest task the deliveries topic takes (its `max.message.bytes`). */
   maxTaskBytes: number;
   ingestDlqTopic: string;
+  /** The largest message the ingest DLQ takes: a source topic may take larger records than it. */
+  maxDeadLetterBytes: number;
   /** The router cannot go on (its consumer stopped for good): the process stops in order and exits non-zero. */
   onFatal: (error: unknown) => void;
   log: Logger;
@@ -164,7 +166,7 @@ export function createRouter(deps: RouterDeps): Router {
         if (failure.kind !== 'poison') throw failure;
         decodeFailures.inc({ topic, reason: failure.code });
         log.warn({ topic, partition, offset: message.offset, code: failure.code, reason: failure.message }, 'source record dead-lettered');
-        deadLetters.push(deadLetterOf({ topic, partition, message }, failure));
+        deadLetters.push(deadLetterOf({ topic, partition, message }, failure, message, deps.maxDeadLetterBytes));
       }
     }
     return { tasks, deadLetters };

@@ -1,18 +1,26 @@
 import type { KafkaMessage, Message } from 'kafkajs';
 import type { ConnectorError } from '../errors.js';
+import { recordBytes } from './record-size.js';
 
 /**
  * A record that cannot be processed, kept for inspection and replay: its key,
  * value and headers (or, where only part of it failed, that part in its
  * place), plus where it came from and why it failed.
+ *
+ * With `maxBytes` (the dead-letter topic's limit), a letter that would pass it
+ * keeps everything but its value, with `dlq.value.omitted.bytes` saying how
+ * large the value was: a letter the broker refuses would be sent again on
+ * every try, holding up every record behind it. The value is still at its
+ * source offset, which the headers give, for as long as that topic keeps it.
  */
 export function deadLetterOf(
   source: { topic: string; partition: number; message: KafkaMessage },
   error: ConnectorError,
   content: Pick<Message, 'key' | 'value'> = source.message,
+  maxBytes = Number.POSITIVE_INFINITY,
 ): Message {
   const { topic, partition, message } = source;
-  return {
+  const letter: Message = {
     key: content.key,
     value: content.value,
     headers: {
@@ -26,4 +34,7 @@ export function deadLetterOf(
       'dlq.failed.at': new Date().toISOString(),
     },
   };
+  if (recordBytes(letter) <= maxBytes) return letter;
+  const omitted = typeof letter.value === 'string' ? Buffer.byteLength(letter.value) : (letter.value?.length ?? 0);
+  return { ...letter, value: null, headers: { ...letter.headers, 'dlq.value.omitted.bytes': String(omitted) } };
 }

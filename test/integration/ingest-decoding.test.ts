@@ -1,3 +1,4 @@
+import { ConfigResourceTypes } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startRole, stopParts, type RunningPart } from '../../connector/app.js';
 import { throwFatal } from '../../connector/lifecycle.js';
@@ -99,7 +100,7 @@ describe('ingest: schema evolution and poison records', () => {
 
   it('dead-letters each poison record once, with its reason, and routes every good record around them', async () => {
     const foreignId = await registry.register(uniqueName('foreign-subject'), { type: 'record', name: 'Invoice', fields: [{ name: 'amount', type: 'int' }] });
-    const good = Array.from({ length: 7 }, () => sampleEvent(catalog, 'USER_CREATED', organization));
+    const good = Array.from({ length: 8 }, () => sampleEvent(catalog, 'USER_CREATED', organization));
     const unknownType = sampleEvent(catalog, 'USER_CREATED', organization);
     unknownType.eventType = 'USER_TELEPORTED';
     const unknownSchemaId = Buffer.from([0, 0x7f, 0xff, 0xff, 0x00, 1, 2, 3]);
@@ -112,7 +113,14 @@ describe('ingest: schema evolution and poison records', () => {
       { key: 'unknown-type', value: await registry.encode(currentSchemaId, unknownType), code: 'UNKNOWN_EVENT_TYPE' },
       { key: 'tombstone', value: null, code: 'NOT_AVRO_WIRE_FORMAT' },
       { key: 'too-large', value: await registry.encode(currentSchemaId, huge), code: 'TASK_TOO_LARGE' },
+      // Larger than the ingest DLQ takes (2 MiB): the letter keeps everything but the value.
+      { key: 'larger-than-the-dlq', value: Buffer.alloc(2_500_000, 'x'), code: 'NOT_AVRO_WIRE_FORMAT', omitted: true },
     ];
+    // A source topic may take larger records than the connector's own topics.
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configEntries: [{ name: 'max.message.bytes', value: String(4 * 1024 * 1024) }] }] });
+    await admin.disconnect();
     const encodedGood = await Promise.all(good.map(async (e) => ({ key: e.eventId, value: await registry.encode(currentSchemaId, e) })));
     // Good, bad, good, bad, … in one partition: a poison record must not hold up the ones after it.
     const interleaved = encodedGood.flatMap((g, i) => (poison[i] ? [g, { key: poison[i]!.key, value: poison[i]!.value, headers: { origin: 'test' } }] : [g]));
@@ -133,6 +141,11 @@ describe('ingest: schema evolution and poison records', () => {
       expect(header(letter, 'dlq.source.offset')).toMatch(/^\d+$/);
       expect(header(letter, 'dlq.error.message')).toBeTruthy();
       expect(header(letter, 'origin')).toBe('test');
+      if (expected.omitted) {
+        expect(letter.value).toBeNull();
+        expect(header(letter, 'dlq.value.omitted.bytes')).toBe(String(expected.value!.length));
+        continue;
+      }
       expect(letter.value === null ? null : Buffer.compare(letter.value, expected.value ?? Buffer.alloc(0))).toBe(expected.value === null ? null : 0);
     }
     expect(routedEventIds().filter((id) => good.some((e) => e.eventId === id))).toHaveLength(good.length);

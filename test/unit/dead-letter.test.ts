@@ -1,0 +1,29 @@
+import type { KafkaMessage } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { poison } from '../../connector/errors.js';
+import { deadLetterOf } from '../../connector/kafka/dead-letter.js';
+import { recordBytes } from '../../connector/kafka/record-size.js';
+
+describe('deadLetterOf', () => {
+  const source = (value: Buffer) => ({
+    topic: 'identity.user-events', partition: 2,
+    message: { key: Buffer.from('k'), value, headers: { origin: 'idp' }, offset: '41', timestamp: '1790000000000', attributes: 0 } as KafkaMessage,
+  });
+  const error = poison('NOT_AVRO_WIRE_FORMAT', 'no magic byte');
+
+  it('keeps the record, its headers, where it came from and why it failed', () => {
+    const letter = deadLetterOf(source(Buffer.from('abc')), error, undefined, 10_000);
+    expect(letter.value?.toString()).toBe('abc');
+    expect(letter.headers).toMatchObject({
+      origin: 'idp', 'dlq.source.topic': 'identity.user-events', 'dlq.source.partition': '2', 'dlq.source.offset': '41', 'dlq.error.code': 'NOT_AVRO_WIRE_FORMAT',
+    });
+    expect(letter.headers?.['dlq.value.omitted.bytes']).toBeUndefined();
+  });
+
+  it('leaves out a value that would pass the dead-letter topic\'s limit, saying how large it was', () => {
+    const letter = deadLetterOf(source(Buffer.alloc(50_000)), error, undefined, 10_000);
+    expect(letter.value).toBeNull();
+    expect(letter.headers).toMatchObject({ 'dlq.value.omitted.bytes': '50000', 'dlq.source.offset': '41', 'dlq.error.code': 'NOT_AVRO_WIRE_FORMAT' });
+    expect(recordBytes(letter)).toBeLessThanOrEqual(10_000);
+  });
+});
