@@ -322,10 +322,14 @@ async function main(): Promise<void> {
       // With --processes, router and deliverer each run in a process of their own, as deployed. By default they
       // share this one: on a 2-core machine that also runs the broker, five busy processes oversubscribe the CPU
       // and the run measures the scheduler's queueing rather than the pipeline.
+      // Each role's CPU while measuring (processes only), with the broker's and the receiver's: at a fixed rate the
+      // run is as fast as the machine lets the pipeline be, and these say which process took the machine.
+      const cpuOf: Record<string, () => number | null> = { broker: () => processCpuMicros(stackPid('kafka')), receiver: () => processCpuMicros(receiver.child.pid) };
       for (const role of ['router', 'deliverer'] as const) {
         if (values.processes) {
           const child = await startRoleProcess(role, env);
           parts.push({ name: role, stop: child.stop });
+          cpuOf[role] = child.cpuMicros;
         } else parts.push(...(await startRole(role, config, log, throwFatal)).parts);
       }
       // One long-lived producer: the clock starts when a record is handed to Kafka, not before a connection is set up.
@@ -361,7 +365,9 @@ async function main(): Promise<void> {
       // default: the watch is one more consumer fetching after every router commit, on the measured event loop
       // and broker, and it made the runs it watched slower.
       const taskWatch = values['router-share'] ? await watchTasks(config, warmUp + total, measuredFrom) : null;
+      const cpuAtStart = Object.fromEntries(Object.entries(cpuOf).map(([name, read]) => [name, read()]));
       await stream(total);
+      const cpuUsPerEvent = Object.fromEntries(Object.entries(cpuOf).map(([name, read]) => [name, perItem(cpuAtStart[name], read(), total)]));
       await producer.disconnect();
       await until(async () => (await receiver.stats()).fast >= total, 120_000);
       const latencies = (await receiver.stats()).latencies.sort((a, b) => a - b);
@@ -369,6 +375,7 @@ async function main(): Promise<void> {
       const row = {
         rate, seconds, webhooks: webhookCount, events: total, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies.at(-1), targetP99Ms: 100,
         ...(routed ? { routedP50Ms: percentile(routed, 50), routedP99Ms: percentile(routed, 99) } : {}),
+        cpuUsPerEvent,
         stealPct: steal(),
       };
       latencyResults.push(row);
