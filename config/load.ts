@@ -68,6 +68,7 @@ function crossFieldProblems(config: ConnectorConfig): string[] {
   if (config.kafka.sasl.mechanism !== '' && config.kafka.sasl.username === '') {
     problems.push('kafka.sasl.username: must be set when kafka.sasl.mechanism is set (set KAFKA_SASL_USERNAME)');
   }
+  if (config.router.lingerMs > 1000) problems.push('router.lingerMs: must be at most 1000: every event would wait that long (set ROUTER_LINGER_MS)');
   const taskBytes = config.topics.deliveriesMaxMessageBytes;
   if (taskBytes < MIN_TASK_BYTES || taskBytes > MAX_TASK_BYTES) {
     problems.push(`topics.deliveriesMaxMessageBytes: must be between ${MIN_TASK_BYTES} and ${MAX_TASK_BYTES} (four times it must still be a Kafka max.message.bytes) (set TOPIC_DELIVERIES_MAX_MESSAGE_BYTES)`);

@@ -33,7 +33,7 @@ export interface ConnectorConfig {
     retryPrefix: string;
     replicationFactor: number;
   };
-  router: { groupId: string };
+  router: { groupId: string; lingerMs: number };
   deliverer: {
     groupId: string;
     maxInFlight: number;
@@ -341,6 +341,12 @@ export const configSchema: Schema<ConnectorConfig> = {
       format: nonEmptyString.name,
       default: 'webhooks-router',
       env: 'ROUTER_GROUP_ID',
+    },
+    lingerMs: {
+      doc: 'After routing a batch that caught up with its partition, how long the router waits before fetching again, so that the next transaction carries what arrived meanwhile rather than an event or two (each transaction costs the broker five round trips). Adds up to this much latency; a router behind never waits, an idle one never fetches more often. 0 fetches again at once.',
+      format: 'nat',
+      default: 10,
+      env: 'ROUTER_LINGER_MS',
     },
   },
   deliverer: {

@@ -70,6 +70,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         sessionTimeoutMs: config.kafka.sessionTimeoutMs,
         deliveriesTopic: config.topics.deliveries,
         maxTaskBytes: config.topics.deliveriesMaxMessageBytes,
+        lingerMs: config.router.lingerMs,
         ingestDlqTopic: config.topics.ingestDlq,
         maxDeadLetterBytes: topicMessageLimits(config).downstream,
         onFatal,

@@ -6,7 +6,7 @@ import { createRestartBudget } from '../kafka/restart-budget.js';
 import { classify, poison } from '../errors.js';
 import type { EventCatalog } from '../events/catalog.js';
 import { encodeTask } from '../delivery/task.js';
-import { decodeFailures, recordsConsumed, routingFanout, tasksProduced } from '../observability/metrics.js';
+import { decodeFailures, recordsConsumed, routerTransactions, routingFanout, tasksProduced } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import type { SubscriptionStore } from '../subscriptions/subscription-store.js';
 import { toCanonicalEvent } from './canonical-event.js';
@@ -15,6 +15,7 @@ import { bySize, MAX_SEND_BYTES } from '../kafka/by-size.js';
 import { recordBytes } from '../kafka/record-size.js';
 import type { AvroDecoder } from './decode.js';
 import { planTasks } from './route.js';
+import { lingerAfterBatch } from './linger.js';
 
 /** Source records per transaction: large enough to amortize its round trips, small enough to retry cheaply. */
 const MAX_RECORDS_PER_TRANSACTION = 2000;
@@ -102,6 +103,8 @@ export interface RouterDeps {
   ingestDlqTopic: string;
   /** The largest message the ingest DLQ takes: a source topic may take larger records than it. */
   maxDeadLetterBytes: number;
+  /** After a caught-up batch, how long to wait before fetching again (see lingerAfterBatch); 0 fetches at once. */
+  lingerMs: number;
   /** The router cannot go on (its consumer stopped for good): the process stops in order and exits non-zero. */
   onFatal: (error: unknown) => void;
   log: Logger;
@@ -249,6 +252,7 @@ export function createRouter(deps: RouterDeps): Router {
         for (const messages of bySize(deadLetters, MAX_SEND_BYTES)) await transaction.send({ topic: deps.ingestDlqTopic, messages });
         await sendOffsetsRetrying(transaction, { consumerGroupId: deps.groupId, topics: [{ topic, partitions: [{ partition, offset: nextOffset }] }] });
         await transaction.commit();
+        routerTransactions.inc();
       } catch (error) {
         await transaction.abort().catch((abortError: unknown) => log.warn({ err: abortError }, 'transaction abort failed'));
         // Fenced by the partition's new owner, or in an unknown state: a fresh producer is initialized on the
@@ -315,6 +319,8 @@ export function createRouter(deps: RouterDeps): Router {
       resolveOffset(lastOffset);
       await heartbeat();
     }
+    const linger = lingerAfterBatch(batch.offsetLag(), deps.lingerMs);
+    if (linger > 0) await new Promise((resolve) => setTimeout(resolve, linger));
   };
 
   /** Set by stop(): a crash after it is part of the shutdown, not a reason to rejoin. */

@@ -28,6 +28,12 @@ export const routingFanout = new Histogram({
   registers: [metricsRegistry],
 });
 
+export const routerTransactions = new Counter({
+  name: 'webhooks_router_transactions_total',
+  help: 'Transactions the router committed (tasks, dead letters and source offsets of one batch slice of one partition); events per transaction is the batching the router linger buys.',
+  registers: [metricsRegistry],
+});
+
 export const tasksProduced = new Counter({
   name: 'webhooks_tasks_produced_total',
   help: 'Delivery tasks produced by the router.',
