@@ -14,7 +14,7 @@ import { createAvroDecoder } from './ingest/decode.js';
 import { createRouter } from './ingest/router.js';
 import { createKafka, createProducer } from './kafka/client.js';
 import { createSchemaRegistryClient } from './kafka/schema-registry.js';
-import { connectorTopics, ensureTopics, retryTopic, topicMessageLimits } from './kafka/topics.js';
+import { connectorTopics, ensureTopics, limitShortfalls, messageLimits, retryTopic, topicMessageLimits } from './kafka/topics.js';
 import { startConsumerLagMonitor } from './observability/consumer-lag.js';
 import type { Logger } from './observability/logger.js';
 import type { ReadinessCheck } from './observability/server.js';
@@ -49,7 +49,15 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
   parts.push({ name: 'postgres pool', stop: () => pool.end() });
   const kafka = createKafka(config.kafka, log, role);
   try {
-    await ensureTopics(kafka, connectorTopics(config), config.topics.replicationFactor);
+    const topics = connectorTopics(config);
+    await ensureTopics(kafka, topics, config.topics.replicationFactor);
+    const limits = await messageLimits(kafka, topics.map((spec) => spec.topic));
+    for (const shortfall of limitShortfalls(topics, limits)) {
+      log.warn(
+        shortfall,
+        `topic ${shortfall.topic} takes messages up to ${shortfall.maxMessageBytes} bytes, but the connector may write up to ${shortfall.needed} to it (TOPIC_DELIVERIES_MAX_MESSAGE_BYTES): a larger one would be refused on every try. Raise its max.message.bytes to ${shortfall.needed}`,
+      );
+    }
     if (role === 'router') {
       const subscriptions = createSubscriptionStore({ pool, log: log.child({ component: 'subscriptions' }), reloadIntervalMs: 60_000 });
       await subscriptions.start();
@@ -69,10 +77,11 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         groupId: config.router.groupId,
         sessionTimeoutMs: config.kafka.sessionTimeoutMs,
         deliveriesTopic: config.topics.deliveries,
-        maxTaskBytes: config.topics.deliveriesMaxMessageBytes,
+        // A deliveries topic that takes less than configured (made before the connector sized it) bounds the tasks.
+        maxTaskBytes: Math.min(config.topics.deliveriesMaxMessageBytes, limits.get(config.topics.deliveries) ?? Number.POSITIVE_INFINITY),
         lingerMs: config.router.lingerMs,
         ingestDlqTopic: config.topics.ingestDlq,
-        maxDeadLetterBytes: topicMessageLimits(config).downstream,
+        maxDeadLetterBytes: Math.min(topicMessageLimits(config).downstream, limits.get(config.topics.ingestDlq) ?? Number.POSITIVE_INFINITY),
         onFatal,
         log: log.child({ component: 'router' }),
       });

@@ -160,7 +160,7 @@ export function createRouter(deps: RouterDeps): Router {
         // the event is poison instead. Its tasks differ only in ids, so the whole event goes, not some of them.
         const largest = Math.max(...eventTasks.map(recordBytes));
         if (largest > deps.maxTaskBytes) {
-          throw poison('TASK_TOO_LARGE', `the event's delivery task would be ${largest} bytes; the deliveries topic takes at most ${deps.maxTaskBytes} (TOPIC_DELIVERIES_MAX_MESSAGE_BYTES)`);
+          throw poison('TASK_TOO_LARGE', `the event's delivery task would be ${largest} bytes; the deliveries topic takes at most ${deps.maxTaskBytes} (the smaller of its max.message.bytes and TOPIC_DELIVERIES_MAX_MESSAGE_BYTES)`);
         }
         tasks.push(...eventTasks);
       } catch (error) {

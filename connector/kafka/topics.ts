@@ -1,4 +1,4 @@
-import type { Kafka } from 'kafkajs';
+import type { ConfigResourceTypes, Kafka } from 'kafkajs';
 import type { ConnectorConfig } from '../../config/load.js';
 import { tierLabels } from '../delivery/retry-schedule.js';
 
@@ -75,4 +75,50 @@ export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], replication
   } finally {
     await admin.disconnect();
   }
+}
+
+/** ConfigResourceTypes.TOPIC: kafkajs is CommonJS, and Node's ESM loader does not find that enum among its named exports. */
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
+
+/** The largest message (`max.message.bytes`, the broker's default where the topic sets none) each topic takes now. */
+export async function messageLimits(kafka: Kafka, topics: string[]): Promise<Map<string, number>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: topics.map((name) => ({ type: TOPIC_RESOURCE, name, configNames: ['max.message.bytes'] })),
+    });
+    const limits = new Map<string, number>();
+    for (const resource of resources) {
+      const value = resource.configEntries.find((entry) => entry.configName === 'max.message.bytes')?.configValue;
+      if (resource.errorCode === 0 && value !== undefined) limits.set(resource.resourceName, Number(value));
+    }
+    return limits;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export interface LimitShortfall {
+  topic: string;
+  /** What the topic takes now. */
+  maxMessageBytes: number;
+  /** What the connector may write to it (see topicMessageLimits). */
+  needed: number;
+}
+
+/**
+ * Topics that take smaller messages than the connector asks for: made by
+ * hand, or by an earlier release, before the connector sized them. ensureTopics
+ * leaves existing topics as they are.
+ */
+export function limitShortfalls(specs: TopicSpec[], limits: ReadonlyMap<string, number>): LimitShortfall[] {
+  const shortfalls: LimitShortfall[] = [];
+  for (const spec of specs) {
+    const wanted = spec.configEntries?.find((entry) => entry.name === 'max.message.bytes');
+    const has = limits.get(spec.topic);
+    if (wanted && has !== undefined && has < Number(wanted.value)) shortfalls.push({ topic: spec.topic, maxMessageBytes: has, needed: Number(wanted.value) });
+  }
+  return shortfalls;
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../config/load.js';
-import { connectorTopics } from '../../connector/kafka/topics.js';
+import { connectorTopics, limitShortfalls } from '../../connector/kafka/topics.js';
 
 const KEY = randomBytes(32).toString('base64');
 const problemsOf = (env: Record<string, string>): string[] => {
@@ -65,5 +65,22 @@ describe('connectorTopics', () => {
     for (const topic of [topics.deliveriesDlq, topics.ingestDlq, topics.attempts, `${topics.retryPrefix}.5s`, `${topics.retryPrefix}.10h`]) expect(limits[topic], topic).toBe(200_000);
     expect(limits[topics.attemptsDlq]).toBe(400_000);
     expect(Object.values(limits).every((limit) => limit >= 100_000)).toBe(true);
+  });
+});
+
+describe('limitShortfalls', () => {
+  const specs = [
+    { topic: 'deliveries', numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '1000' }] },
+    { topic: 'retry', numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '2000' }] },
+    { topic: 'unsized', numPartitions: 1 },
+  ];
+
+  it('names each topic that takes less than the connector asks for, with both sizes', () => {
+    const found = new Map([['deliveries', 1000], ['retry', 1500], ['unsized', 10]]);
+    expect(limitShortfalls(specs, found)).toEqual([{ topic: 'retry', maxMessageBytes: 1500, needed: 2000 }]);
+  });
+
+  it('says nothing of topics sized enough, or whose size could not be read', () => {
+    expect(limitShortfalls(specs, new Map([['deliveries', 5000]]))).toEqual([]);
   });
 });
