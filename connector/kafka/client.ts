@@ -7,6 +7,7 @@ import { fatal } from '../errors.js';
 import { cacheCoordinatorLookups } from './coordinator-cache.js';
 import { memoizedKeyPartitioner } from './partitioner.js';
 import { filterAbortedTransactions } from './read-committed.js';
+import { stopIdleRequestQueueTimers } from './request-queue-timer.js';
 
 export type { Kafka } from 'kafkajs';
 
@@ -79,6 +80,7 @@ export function createKafka(config: ConnectorConfig['kafka'], log: Logger, clien
   const kafka = new Kafka(options);
   if (!filterAbortedTransactions(kafka)) throw fatal('KAFKAJS_UNSUPPORTED', 'kafkajs internals changed: aborted transactions cannot be filtered correctly, so read_committed consumers would see aborted tasks; keep kafkajs at the version in package-lock.json');
   if (!cacheCoordinatorLookups(kafka)) kafkaLog.warn('kafkajs internals changed: coordinator lookups are not cached, each transaction makes four more round trips');
+  if (!stopIdleRequestQueueTimers()) kafkaLog.warn('kafkajs internals changed: every broker connection keeps a 1 ms timer running while idle');
   return kafka;
 }
 
