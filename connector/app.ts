@@ -14,7 +14,7 @@ import { createAvroDecoder } from './ingest/decode.js';
 import { createRouter } from './ingest/router.js';
 import { createKafka, createProducer } from './kafka/client.js';
 import { createSchemaRegistryClient } from './kafka/schema-registry.js';
-import { connectorTopics, ensureTopics, limitShortfalls, messageLimits, retryTopic, topicMessageLimits } from './kafka/topics.js';
+import { connectorTopics, ensureTopics, limitShortfalls, retryTopic, topicMessageLimits } from './kafka/topics.js';
 import { startConsumerLagMonitor } from './observability/consumer-lag.js';
 import type { Logger } from './observability/logger.js';
 import type { ReadinessCheck } from './observability/server.js';
@@ -50,8 +50,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
   const kafka = createKafka(config.kafka, log, role);
   try {
     const topics = connectorTopics(config);
-    await ensureTopics(kafka, topics, config.topics.replicationFactor);
-    const limits = await messageLimits(kafka, topics.map((spec) => spec.topic));
+    const limits = await ensureTopics(kafka, topics, config.topics.replicationFactor);
     for (const shortfall of limitShortfalls(topics, limits)) {
       log.warn(
         shortfall,

@@ -1,4 +1,4 @@
-import type { ConfigResourceTypes, Kafka } from 'kafkajs';
+import type { Admin, ConfigResourceTypes, Kafka } from 'kafkajs';
 import type { ConnectorConfig } from '../../config/load.js';
 import { tierLabels } from '../delivery/retry-schedule.js';
 
@@ -50,11 +50,15 @@ export function retryTopic(config: ConnectorConfig, tierLabel: string): string {
 }
 
 /**
- * Creates missing topics; existing ones are left as they are. A broker that
- * has just started may still answer with retriable errors (an unknown
- * partition, no leader yet) while it loads; those are retried for a while.
+ * Creates missing topics; existing ones are left as they are. Returns the
+ * largest message each topic takes now (`max.message.bytes`, the broker's
+ * default where the topic sets none), read in the same admin session: an
+ * existing topic may take less than its spec asks (see limitShortfalls). A
+ * broker that has just started may still answer with retriable errors (an
+ * unknown partition, no leader yet) while it loads; those are retried for a
+ * while.
  */
-export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], replicationFactor: number, timeoutMs = 60_000): Promise<void> {
+export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], replicationFactor: number, timeoutMs = 60_000): Promise<Map<string, number>> {
   const admin = kafka.admin();
   await admin.connect();
   const deadline = Date.now() + timeoutMs;
@@ -66,7 +70,7 @@ export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], replication
         if (missing.length > 0) {
           await admin.createTopics({ waitForLeaders: true, topics: missing.map((spec) => ({ ...spec, replicationFactor })) });
         }
-        return;
+        return await messageLimits(admin, specs.map((spec) => spec.topic));
       } catch (error) {
         if (!(error as { retriable?: boolean }).retriable || Date.now() > deadline) throw error;
         await new Promise((resolve) => setTimeout(resolve, 500));
@@ -80,24 +84,17 @@ export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], replication
 /** ConfigResourceTypes.TOPIC: kafkajs is CommonJS, and Node's ESM loader does not find that enum among its named exports. */
 const TOPIC_RESOURCE = 2 as ConfigResourceTypes;
 
-/** The largest message (`max.message.bytes`, the broker's default where the topic sets none) each topic takes now. */
-export async function messageLimits(kafka: Kafka, topics: string[]): Promise<Map<string, number>> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const { resources } = await admin.describeConfigs({
-      includeSynonyms: false,
-      resources: topics.map((name) => ({ type: TOPIC_RESOURCE, name, configNames: ['max.message.bytes'] })),
-    });
-    const limits = new Map<string, number>();
-    for (const resource of resources) {
-      const value = resource.configEntries.find((entry) => entry.configName === 'max.message.bytes')?.configValue;
-      if (resource.errorCode === 0 && value !== undefined) limits.set(resource.resourceName, Number(value));
-    }
-    return limits;
-  } finally {
-    await admin.disconnect();
+async function messageLimits(admin: Admin, topics: string[]): Promise<Map<string, number>> {
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: topics.map((name) => ({ type: TOPIC_RESOURCE, name, configNames: ['max.message.bytes'] })),
+  });
+  const limits = new Map<string, number>();
+  for (const resource of resources) {
+    const value = resource.configEntries.find((entry) => entry.configName === 'max.message.bytes')?.configValue;
+    if (resource.errorCode === 0 && value !== undefined) limits.set(resource.resourceName, Number(value));
   }
+  return limits;
 }
 
 export interface LimitShortfall {
