@@ -1,22 +1,18 @@
 import { ConfigResourceTypes } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startRole, stopParts, type RunningPart } from '../../connector/app.js';
-import { throwFatal } from '../../connector/lifecycle.js';
-import { migrateUp } from '../../connector/db/migrate.js';
-import { createPool, type Pool } from '../../connector/db/pool.js';
 import { decodeTask } from '../../connector/delivery/task.js';
 import { generateSigningSecret } from '../../connector/delivery/signature.js';
 import { loadEventCatalog } from '../../connector/events/catalog.js';
 import { createKafka, createProducer } from '../../connector/kafka/client.js';
 import { createSchemaRegistryClient } from '../../connector/kafka/schema-registry.js';
-import { ensureTopics } from '../../connector/kafka/topics.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
 import { createSecretBox } from '../../connector/security/encryption.js';
 import { insertWebhook } from '../../connector/subscriptions/repository.js';
 import { readerSchema } from '../../schemas/avro/index.js';
 import { produceEvents, registerSchemas, sampleEvent } from '../../scripts/lib/sample-events.js';
 import { testConfig, uniqueName } from '../support/harness.js';
-import { header, readTopic, type TopicReader } from '../support/topic-reader.js';
+import { header, type TopicReader } from '../support/topic-reader.js';
+import { startRouterScenario, type RouterScenario } from '../support/router-scenario.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -32,8 +28,7 @@ describe('ingest: schema evolution and poison records', () => {
   const catalog = loadEventCatalog();
   const organization = uniqueName('org');
   const topic = config.topics.userEvents;
-  const parts: RunningPart[] = [];
-  let pool: Pool;
+  let scenario: RouterScenario;
   let tasks: TopicReader;
   let deadLetters: TopicReader;
   let currentSchemaId: number;
@@ -41,24 +36,20 @@ describe('ingest: schema evolution and poison records', () => {
   const routedEventIds = (): string[] => tasks.messages.map((m) => decodeTask(m.value).event.eventId);
 
   beforeAll(async () => {
-    await migrateUp(config.database.url, log);
-    pool = createPool({ url: config.database.url, max: 2, applicationName: 'test' }, log);
-    const { userEvents, groupEvents, authEvents } = config.topics;
-    await ensureTopics(kafka, [userEvents, groupEvents, authEvents].map((t) => ({ topic: t, numPartitions: 1 })), 1);
-    currentSchemaId = (await registerSchemas(registry, config)).user;
-    await insertWebhook(pool, createSecretBox(config.secrets.encryptionKey), {
-      organization, name: 'all user events', url: 'https://example.com/hook', eventTypes: ['user.*'], owner: 'test', verified: true, signingSecret: generateSigningSecret(),
+    scenario = await startRouterScenario(config, {
+      log,
+      beforeStart: async ({ pool }) => {
+        currentSchemaId = (await registerSchemas(registry, config)).user;
+        await insertWebhook(pool, createSecretBox(config.secrets.encryptionKey), {
+          organization, name: 'all user events', url: 'https://example.com/hook', eventTypes: ['user.*'], owner: 'test', verified: true, signingSecret: generateSigningSecret(),
+        });
+      },
     });
-    parts.push(...(await startRole('router', config, log, throwFatal)).parts);
-    tasks = await readTopic(kafka, config.topics.deliveries);
-    deadLetters = await readTopic(kafka, config.topics.ingestDlq);
+    ({ tasks, deadLetters } = scenario);
   });
 
   afterAll(async () => {
-    await stopParts(parts, log);
-    await tasks?.close();
-    await deadLetters?.close();
-    await pool?.end();
+    await scenario?.close();
   });
 
   it('routes events written with a newer schema (added fields with defaults) and an older one (fields missing)', async () => {

@@ -1,21 +1,16 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startRole, stopParts, type RunningPart } from '../../connector/app.js';
-import { throwFatal } from '../../connector/lifecycle.js';
-import { migrateUp } from '../../connector/db/migrate.js';
-import { createPool, type Pool } from '../../connector/db/pool.js';
+import { describe, expect, inject, it } from 'vitest';
 import { generateSigningSecret } from '../../connector/delivery/signature.js';
 import { decodeTask } from '../../connector/delivery/task.js';
 import { loadEventCatalog } from '../../connector/events/catalog.js';
-import { createKafka, createProducer } from '../../connector/kafka/client.js';
+import { createProducer } from '../../connector/kafka/client.js';
 import { createSchemaRegistryClient } from '../../connector/kafka/schema-registry.js';
-import { ensureTopics } from '../../connector/kafka/topics.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
 import { routerTransactions } from '../../connector/observability/metrics.js';
 import { createSecretBox } from '../../connector/security/encryption.js';
 import { insertWebhook } from '../../connector/subscriptions/repository.js';
 import { registerSchemas, sampleEvent } from '../../scripts/lib/sample-events.js';
 import { testConfig, uniqueName } from '../support/harness.js';
-import { readTopic } from '../support/topic-reader.js';
+import { startRouterScenario } from '../support/router-scenario.js';
 import { waitFor } from '../support/wait.js';
 
 const EVENTS = 30;
@@ -28,34 +23,24 @@ const GAP_MS = 30;
  */
 describe('router linger', () => {
   const catalog = loadEventCatalog();
-  let pool: Pool;
-
-  beforeAll(async () => {
-    const config = testConfig(inject('services'));
-    await migrateUp(config.database.url, createRootLogger({ level: 'error' }));
-    pool = createPool({ url: config.database.url, max: 2, applicationName: 'test' }, createRootLogger({ level: 'error' }));
-  });
-  afterAll(async () => {
-    await pool?.end();
-  });
 
   /** Routes EVENTS events produced one every GAP_MS; returns the router's transactions meanwhile. */
   const trickle = async (lingerMs: number): Promise<number> => {
     const config = testConfig(inject('services'), { ROUTER_LINGER_MS: String(lingerMs) });
-    const log = createRootLogger({ level: config.log.level });
-    const kafka = createKafka(config.kafka, log, 'test');
     const registry = createSchemaRegistryClient(config.schemaRegistry);
-    const { userEvents, groupEvents, authEvents } = config.topics;
-    await ensureTopics(kafka, [userEvents, groupEvents, authEvents].map((topic) => ({ topic, numPartitions: 1 })), 1);
-    const { user: schemaId } = await registerSchemas(registry, config);
     const organization = uniqueName('org');
-    await insertWebhook(pool, createSecretBox(config.secrets.encryptionKey), {
-      organization, name: 'all', url: 'https://example.com/hook', eventTypes: ['*'], owner: 'test', verified: true, signingSecret: generateSigningSecret(),
+    let schemaId = 0;
+    const scenario = await startRouterScenario(config, {
+      log: createRootLogger({ level: config.log.level }),
+      beforeStart: async ({ pool }) => {
+        schemaId = (await registerSchemas(registry, config)).user;
+        await insertWebhook(pool, createSecretBox(config.secrets.encryptionKey), {
+          organization, name: 'all', url: 'https://example.com/hook', eventTypes: ['*'], owner: 'test', verified: true, signingSecret: generateSigningSecret(),
+        });
+      },
     });
-    const parts: RunningPart[] = [];
-    const producer = createProducer(kafka);
-    parts.push(...(await startRole('router', config, log, throwFatal)).parts);
-    const tasks = await readTopic(kafka, config.topics.deliveries);
+    const { tasks } = scenario;
+    const producer = createProducer(scenario.kafka);
     try {
       await producer.connect();
       const before = (await routerTransactions.get()).values[0]?.value ?? 0;
@@ -63,7 +48,7 @@ describe('router linger', () => {
       for (let i = 0; i < EVENTS; i += 1) {
         const event = sampleEvent(catalog, 'USER_CREATED', organization);
         produced.push(event.eventId);
-        await producer.send({ topic: userEvents, messages: [{ value: await registry.encode(schemaId, event) }] });
+        await producer.send({ topic: config.topics.userEvents, messages: [{ value: await registry.encode(schemaId, event) }] });
         await new Promise((resolve) => setTimeout(resolve, GAP_MS));
       }
       await waitFor('every event routed', () => tasks.messages.length >= EVENTS);
@@ -71,8 +56,7 @@ describe('router linger', () => {
       return ((await routerTransactions.get()).values[0]?.value ?? 0) - before;
     } finally {
       await producer.disconnect();
-      await stopParts(parts, log);
-      await tasks.close();
+      await scenario.close();
     }
   };
 

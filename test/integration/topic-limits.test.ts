@@ -1,13 +1,9 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startRole, stopParts, type RunningPart } from '../../connector/app.js';
-import { throwFatal } from '../../connector/lifecycle.js';
-import { migrateUp } from '../../connector/db/migrate.js';
-import { createPool, type Pool } from '../../connector/db/pool.js';
 import { generateSigningSecret } from '../../connector/delivery/signature.js';
 import { decodeTask } from '../../connector/delivery/task.js';
 import { loadEventCatalog } from '../../connector/events/catalog.js';
-import { createKafka, createProducer } from '../../connector/kafka/client.js';
+import { createProducer } from '../../connector/kafka/client.js';
 import { createSchemaRegistryClient } from '../../connector/kafka/schema-registry.js';
 import { ensureTopics, retryTopics, topicMessageLimits } from '../../connector/kafka/topics.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
@@ -15,7 +11,8 @@ import { createSecretBox } from '../../connector/security/encryption.js';
 import { insertWebhook } from '../../connector/subscriptions/repository.js';
 import { registerSchemas, sampleEvent } from '../../scripts/lib/sample-events.js';
 import { testConfig, uniqueName } from '../support/harness.js';
-import { header, readTopic, type TopicReader } from '../support/topic-reader.js';
+import { header } from '../support/topic-reader.js';
+import { startRouterScenario, type RouterScenario } from '../support/router-scenario.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -27,7 +24,6 @@ describe('topics made with smaller limits than the connector asks for', () => {
   // Retry topics of its own: the tier made small below must be made here, not found from another test.
   const config = testConfig(inject('services'), { TOPIC_RETRY_PREFIX: `${uniqueName('t')}.retry` });
   const log = createRootLogger({ level: 'error' });
-  const kafka = createKafka(config.kafka, log, 'test');
   const warnings: Array<Record<string, unknown>> = [];
   const capture = new Writable({
     write: (chunk: Buffer, _encoding, done) => {
@@ -38,31 +34,22 @@ describe('topics made with smaller limits than the connector asks for', () => {
       done();
     },
   });
-  const parts: RunningPart[] = [];
   const deliveriesLimit = 100_000;
   const tierLimit = 65_536;
   const tier = retryTopics(config)[0]!;
-  let pool: Pool;
-  let tasks: TopicReader;
-  let deadLetters: TopicReader;
+  let scenario: RouterScenario;
 
   beforeAll(async () => {
-    await migrateUp(config.database.url, log);
-    pool = createPool({ url: config.database.url, max: 2, applicationName: 'test' }, log);
-    const { userEvents, groupEvents, authEvents } = config.topics;
-    await ensureTopics(kafka, [userEvents, groupEvents, authEvents].map((topic) => ({ topic, numPartitions: 1 })), 1);
     const small = (topic: string, bytes: number) => ({ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(bytes) }] });
-    await ensureTopics(kafka, [small(config.topics.deliveries, deliveriesLimit), small(tier, tierLimit)], 1);
-    parts.push(...(await startRole('router', config, createRootLogger({ level: 'warn', destination: capture }), throwFatal)).parts);
-    tasks = await readTopic(kafka, config.topics.deliveries);
-    deadLetters = await readTopic(kafka, config.topics.ingestDlq);
+    scenario = await startRouterScenario(config, {
+      log,
+      routerLog: createRootLogger({ level: 'warn', destination: capture }),
+      beforeStart: ({ kafka }) => ensureTopics(kafka, [small(config.topics.deliveries, deliveriesLimit), small(tier, tierLimit)], 1),
+    });
   });
 
   afterAll(async () => {
-    await stopParts(parts, log);
-    await tasks?.close();
-    await deadLetters?.close();
-    await pool?.end();
+    await scenario?.close();
   });
 
   it('warns at start-up of each topic too small, with what it takes and what it needs', () => {
@@ -80,13 +67,14 @@ describe('topics made with smaller limits than the connector asks for', () => {
     const registry = createSchemaRegistryClient(config.schemaRegistry);
     const { user: schemaId } = await registerSchemas(registry, config);
     const organization = uniqueName('org');
-    await insertWebhook(pool, createSecretBox(config.secrets.encryptionKey), {
+    await insertWebhook(scenario.pool, createSecretBox(config.secrets.encryptionKey), {
       organization, name: 'all', url: 'https://example.com/hook', eventTypes: ['*'], owner: 'test', verified: true, signingSecret: generateSigningSecret(),
     });
     // A 150 KB task: under the configured 1 MiB, over the 100 KB the deliveries topic takes.
     const large = sampleEvent(catalog, 'USER_CREATED', organization, { attributes: { note: 'x'.repeat(150_000) } });
     const next = sampleEvent(catalog, 'USER_CREATED', organization);
-    const producer = createProducer(kafka);
+    const { tasks, deadLetters } = scenario;
+    const producer = createProducer(scenario.kafka);
     await producer.connect();
     await producer.send({
       topic: config.topics.userEvents,
