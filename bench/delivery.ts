@@ -93,6 +93,16 @@ function perItem(before: number | null | undefined, after: number | null, items:
   return typeof before === 'number' && after !== null && items > 0 ? Math.round((after - before) / items) : null;
 }
 
+/** Settings from BENCH_ROLE_ENV ('KEY=value KEY=value') for the role processes. */
+function roleEnvOverrides(): Record<string, string> {
+  const pairs = (process.env['BENCH_ROLE_ENV'] ?? '').split(' ').filter(Boolean);
+  return Object.fromEntries(pairs.map((pair) => {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new Error(`BENCH_ROLE_ENV: "${pair}" is not KEY=value`);
+    return [pair.slice(0, at), pair.slice(at + 1)];
+  }));
+}
+
 /**
  * A connector role in its own process, as docker-compose and the image run
  * it; resolves once it logs that it is running (its consumer has joined).
@@ -103,7 +113,8 @@ async function startRoleProcess(role: 'router' | 'deliverer', env: Record<string
   // The compiled build, as the image runs it (built first when stale); BENCH_ROLE_ENTRY=source runs the sources through tsx.
   const fromSource = process.env['BENCH_ROLE_ENTRY'] === 'source';
   const child = spawn(process.execPath, [...nodeArgs, ...(fromSource ? ['--import', 'tsx', 'connector/main.ts'] : [compiledConnector()]), role], {
-    env: { PATH: process.env['PATH'] ?? '', ...env, LOG_LEVEL: 'info' },
+    // BENCH_ROLE_ENV='DELIVERER_MAX_BUFFERED=2000 …' sets connector settings in those processes, to compare them.
+    env: { PATH: process.env['PATH'] ?? '', ...env, ...roleEnvOverrides(), LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {
@@ -204,7 +215,7 @@ async function main(): Promise<void> {
     tasks: { type: 'string', default: '20000' }, rate: { type: 'string', default: '500' }, seconds: { type: 'string', default: '10' },
     backlog: { type: 'string', default: '1000000' }, warmup: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, 'serial-tasks': { type: 'string', default: '3000' }, deliverers: { type: 'string', default: '1' }, webhooks: { type: 'string', default: '1,10' }, only: { type: 'string' }, processes: { type: 'boolean', default: false }, 'router-share': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   } });
-  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rounds N --deliverers N --rate R --seconds S --warmup S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory|serial --serial-tasks N --processes --router-share]\n  --router-share: also report when each task became readable (the router share of the latency; the watching consumer adds load)\n  --rounds: throughput and isolation rounds (throughput: the deliverer between two raw-loop runs; isolation: the run with slow webhooks between two without); the median ratio is reported (default 3)\n  serial: the ceiling of one webhook (its sends are one at a time by design) against a raw loop of one request at a time, --serial-tasks tasks (default 3000), in --rounds rounds\n  --deliverers N: the throughput run starts N deliverer processes in one group, sharing the concurrency of the raw loop (scale-out; default 1)\n  --warmup: seconds at the latency rate before measuring (default 5; JIT and caches settle)\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof\n  BENCH_ROLE_ENTRY=source: run those processes from the sources through tsx instead of the compiled build (dist/, built first when older than the sources), which the image runs');
+  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rounds N --deliverers N --rate R --seconds S --warmup S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory|serial --serial-tasks N --processes --router-share]\n  --router-share: also report when each task became readable (the router share of the latency; the watching consumer adds load)\n  --rounds: throughput and isolation rounds (throughput: the deliverer between two raw-loop runs; isolation: the run with slow webhooks between two without); the median ratio is reported (default 3)\n  serial: the ceiling of one webhook (its sends are one at a time by design) against a raw loop of one request at a time, --serial-tasks tasks (default 3000), in --rounds rounds\n  --deliverers N: the throughput run starts N deliverer processes in one group, sharing the concurrency of the raw loop (scale-out; default 1)\n  --warmup: seconds at the latency rate before measuring (default 5; JIT and caches settle)\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof\n  BENCH_ROLE_ENV: connector settings for those processes only, e.g. "DELIVERER_MAX_BUFFERED=2000 ROUTER_LINGER_MS=0"\n  BENCH_ROLE_ENTRY=source: run those processes from the sources through tsx instead of the compiled build (dist/, built first when older than the sources), which the image runs');
   const wanted = (name: string): boolean => !values.only || values.only === name;
   const tasks = Number(values.tasks);
   const services = await benchServices();
