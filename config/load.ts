@@ -68,6 +68,9 @@ function crossFieldProblems(config: ConnectorConfig): string[] {
   if (config.kafka.sasl.mechanism !== '' && config.kafka.sasl.username === '') {
     problems.push('kafka.sasl.username: must be set when kafka.sasl.mechanism is set (set KAFKA_SASL_USERNAME)');
   }
+  if (config.deliverer.maxQueuedPerWebhook < 1 || config.deliverer.maxQueuedPerWebhook > config.deliverer.maxBuffered) {
+    problems.push('deliverer.maxQueuedPerWebhook: must be between 1 and deliverer.maxBuffered: above it one webhook could fill the buffer all share (set DELIVERER_MAX_QUEUED_PER_WEBHOOK)');
+  }
   if (config.router.lingerMs > 1000) problems.push('router.lingerMs: must be at most 1000: every event would wait that long (set ROUTER_LINGER_MS)');
   const taskBytes = config.topics.deliveriesMaxMessageBytes;
   if (taskBytes < MIN_TASK_BYTES || taskBytes > MAX_TASK_BYTES) {

@@ -38,6 +38,7 @@ export interface ConnectorConfig {
     groupId: string;
     maxInFlight: number;
     maxBuffered: number;
+    maxQueuedPerWebhook: number;
     retryDelaysMs: number[];
     retryJitter: number;
     maxRetryAfterMs: number;
@@ -367,6 +368,12 @@ export const configSchema: Schema<ConnectorConfig> = {
       format: 'nat',
       default: 10000,
       env: 'DELIVERER_MAX_BUFFERED',
+    },
+    maxQueuedPerWebhook: {
+      doc: 'Tasks of one webhook queued in a deliverer process, at most. Its later tasks stay in Kafka (only their offsets, 8 bytes each, are kept, up to 100 × DELIVERER_MAX_BUFFERED per process) and are read again once its queue is down to half, so a slow endpoint or a strict webhook waiting out a retry never fills the buffer every webhook shares. At most DELIVERER_MAX_BUFFERED; each retry tier has a quarter of it (at least 1).',
+      format: 'nat',
+      default: 1000,
+      env: 'DELIVERER_MAX_QUEUED_PER_WEBHOOK',
     },
     retryDelaysMs: {
       doc: 'Wait before each retry, in milliseconds, comma-separated: after attempt n fails, the n-th delay. After the last, the task is dead-lettered.',

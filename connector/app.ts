@@ -137,7 +137,11 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         log: log.child({ component: 'deliverer' }),
       });
       // A tier holds tasks whose endpoints failed: a quarter of the first attempts' concurrency and buffer each.
-      const tierShare = { maxInFlight: Math.max(1, Math.floor(settings.maxInFlight / 4)), maxBuffered: Math.max(100, Math.floor(settings.maxBuffered / 4)) };
+      const tierShare = {
+        maxInFlight: Math.max(1, Math.floor(settings.maxInFlight / 4)),
+        maxBuffered: Math.max(100, Math.floor(settings.maxBuffered / 4)),
+        maxQueuedPerWebhook: Math.max(1, Math.floor(settings.maxQueuedPerWebhook / 4)),
+      };
       const tiers = tierLabels({ delaysMs: settings.retryDelaysMs, jitter: 0, maxRetryAfterMs: 0 }).map((label) =>
         createRetryTier({
           kafka, handle, producer, dlqTopic: config.topics.deliveriesDlq, topic: retryTopic(config, label), groupId: `${settings.groupId}.retry.${label}`,
@@ -157,6 +161,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         topic: config.topics.deliveries,
         maxInFlight: settings.maxInFlight,
         maxBuffered: settings.maxBuffered,
+        maxQueuedPerWebhook: settings.maxQueuedPerWebhook,
         drainTimeoutMs: Math.max(1000, config.shutdown.timeoutMs - 5000),
         onFatal,
         log: log.child({ component: 'deliverer' }),

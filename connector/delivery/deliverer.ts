@@ -1,9 +1,11 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger.js';
+import { deferredTasks } from '../observability/metrics.js';
 import { createGroupConsumer } from '../kafka/client.js';
 import { createKeyedScheduler, type Aside } from './keyed-scheduler.js';
 import { createLevelCounter } from './level-counter.js';
 import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
+import { DeferredOffsets } from './deferred-offsets.js';
 import { OffsetTracker } from './offset-tracker.js';
 import { decodeOrDeadLetter, untilDone } from './persist.js';
 import type { TaskHandler } from './task-handler.js';
@@ -19,6 +21,11 @@ export interface DelivererDeps {
   topic: string;
   maxInFlight: number;
   maxBuffered: number;
+  /**
+   * Tasks of one webhook queued at most; its later tasks are left in Kafka (their offsets remembered) and read
+   * again once its queue is down to half, so one webhook's endpoint never fills the buffer every webhook shares.
+   */
+  maxQueuedPerWebhook: number;
   drainTimeoutMs: number;
   /** Its consumer stopped for good (kafkajs gave it up): the process stops in order and exits non-zero. */
   onFatal: (error: unknown) => void;
@@ -46,13 +53,29 @@ interface PartitionState {
   maxStarted: bigint | null;
   /** The offset of a task not due yet, where reading this partition stopped until it is; null when reading on. */
   waitingAt: bigint | null;
+  /** Tasks left in Kafka while their webhook's queue was full. */
+  deferred: DeferredOffsets;
+  /** Where the pass reading deferred tasks again began, while one is under way; null otherwise. */
+  refetchFrom: bigint | null;
+  /** The last offset that pass read. */
+  passAt: bigint;
 }
 
 interface Item {
   state: PartitionState;
   offset: bigint;
+  webhookId: string;
   message: KafkaMessage;
+  /** Deferred, then read again: it finishes in the partition's deferrals, not its tracker. */
+  late: boolean;
 }
+
+/** Deferred offsets remembered per deliverer, at most, in units of maxBuffered: a number each, where a task is kilobytes. */
+const MAX_DEFERRED_PER_BUFFERED = 100;
+/** How long a first-attempt fetch waits at the end of its partitions; see start(). */
+const PASS_FETCH_WAIT_MS = 250;
+/** How long reading new tasks waits while too many are deferred, before it looks again. */
+const DEFERRED_FULL_RECHECK_MS = 200;
 
 const COMMIT_INTERVAL_MS = 200;
 
@@ -89,6 +112,48 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   };
 
   let stopping = false;
+  const maxDeferred = deps.maxBuffered * MAX_DEFERRED_PER_BUFFERED;
+  /** A webhook's queue this short or shorter reads its deferred tasks again: half its room at least, so a pass serves many. */
+  const lowWater = Math.floor(deps.maxQueuedPerWebhook / 2);
+
+  /** Below every task not finished, deferred ones included. */
+  const committableOffset = (state: PartitionState): bigint | null => {
+    const tracked = state.tracker.committableOffset;
+    const deferred = state.deferred.lowestUnfinished();
+    if (deferred === null) return tracked;
+    return tracked === null || deferred < tracked ? deferred : tracked;
+  };
+
+  /**
+   * Starts a pass that reads the partition again from a webhook's next deferred task, once its queue has room.
+   * A pass serves every webhook with room whose deferred tasks it reads, and skips all else (seen before).
+   */
+  const readDeferredAgain = (state: PartitionState, webhookId: string): void => {
+    const next = state.deferred.nextOf(webhookId);
+    if (next === null || stopping || state.revoked || !consumer) return;
+    // Called as one of the webhook's tasks ends, which its backlog still counts.
+    if (scheduler.backlogOf(webhookId) - 1 > lowWater) return;
+    // A pass under way that has not read that far yet serves it.
+    if (state.refetchFrom !== null && state.passAt < next) return;
+    state.refetchFrom = next;
+    state.passAt = next - 1n;
+    consumer.seek({ topic: state.topic, partition: state.partition, offset: next.toString() });
+    // Paused (a retry tier's next task not due yet, or too many deferred): the pass reads now, and pauses there again.
+    if (state.waitingAt !== null) consumer.resume([{ topic: state.topic, partitions: [state.partition] }]);
+  };
+
+  /** Ends a pass once no webhook with room has deferred tasks ahead of it, going straight back to new tasks. */
+  const endPassWhenServed = (state: PartitionState): void => {
+    for (const [webhookId, next] of state.deferred.waiting()) {
+      if (next > state.passAt && scheduler.backlogOf(webhookId) < deps.maxQueuedPerWebhook) return;
+    }
+    state.refetchFrom = null;
+    const end = state.tracker.end;
+    if (end !== null && state.passAt + 1n < end && !state.revoked && consumer) {
+      consumer.seek({ topic: state.topic, partition: state.partition, offset: end.toString() });
+    }
+  };
+
   /**
    * Attempt-log writes of finished tasks not yet acknowledged; stop waits for
    * them so it can commit those tasks, and reading waits while too many are
@@ -107,11 +172,14 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     if (item.state.maxStarted === null || item.offset > item.state.maxStarted) item.state.maxStarted = item.offset;
     try {
       const { logged } = await runTask(item, aside);
+      // Room in the webhook's queue: its tasks left in Kafka may be read again.
+      readDeferredAgain(item.state, item.webhookId);
       // The webhook's next task may start now; the offset counts as finished once the attempt log has it.
       pendingLogs.add(1);
       logged.then(
         () => {
-          item.state.tracker.finish(item.offset);
+          if (item.late) item.state.deferred.finish(item.webhookId, item.offset);
+          else item.state.tracker.finish(item.offset);
           logSettled();
         },
         (error: unknown) => {
@@ -134,7 +202,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     if (!consumer) return;
     const moved: Array<[PartitionState, bigint]> = [];
     for (const state of partitions.values()) {
-      const next = state.tracker.committableOffset;
+      const next = committableOffset(state);
       if (next !== null && next !== state.committed) moved.push([state, next]);
     }
     if (moved.length === 0) return;
@@ -156,7 +224,10 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     const key = partitionKey(topic, partition);
     let state = partitions.get(key);
     if (!state) {
-      state = { topic, partition, tracker: new OffsetTracker(), committed: null, revoked: false, maxStarted: null, waitingAt: null };
+      state = {
+        topic, partition, tracker: new OffsetTracker(), committed: null, revoked: false, maxStarted: null, waitingAt: null,
+        deferred: new DeferredOffsets(), refetchFrom: null, passAt: -1n,
+      };
       partitions.set(key, state);
     }
     return state;
@@ -177,6 +248,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     let lastTaken: string | null = null;
     for (const message of batch.messages) {
       const offset = BigInt(message.offset);
+      const webhookId = message.key?.toString() ?? '';
       // After a rebalance kafkajs fetches again from the committed offset; what is already queued stays queued once.
       if (!state.tracker.seen(offset)) {
         const wait = deps.dueAt ? deps.dueAt(message) - now() : 0;
@@ -187,12 +259,34 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
           pauseFor(wait, pause);
           break;
         }
+        if (state.deferred.untaken >= maxDeferred) {
+          // Too many left in Kafka already: new tasks wait (passes reading deferred ones go on meanwhile).
+          state.waitingAt = offset;
+          pauseFor(DEFERRED_FULL_RECHECK_MS, pause);
+          break;
+        }
         state.waitingAt = null;
-        state.tracker.add(offset);
-        scheduler.enqueue(message.key?.toString() ?? '', { state, offset, message });
+        state.refetchFrom = null;
+        if (state.deferred.has(webhookId) || scheduler.backlogOf(webhookId) >= deps.maxQueuedPerWebhook) {
+          state.deferred.defer(webhookId, offset);
+          deferredTasks.inc();
+          state.tracker.skipTo(offset + 1n);
+        } else {
+          state.tracker.add(offset);
+          scheduler.enqueue(webhookId, { state, offset, webhookId, message, late: false });
+        }
+      } else {
+        if (state.refetchFrom !== null && offset > state.passAt) state.passAt = offset;
+        // Read again: a deferred task whose webhook has room now joins its queue.
+        if (state.deferred.nextOf(webhookId) === offset && scheduler.backlogOf(webhookId) < deps.maxQueuedPerWebhook) {
+          state.deferred.take(webhookId, offset);
+          deferredTasks.dec();
+          scheduler.enqueue(webhookId, { state, offset, webhookId, message, late: true });
+        }
       }
       lastTaken = message.offset;
     }
+    if (state.refetchFrom !== null) endPassWhenServed(state);
     // The next fetch starts after what was taken (the last record of a batch also covers the marker after it).
     if (lastTaken !== null) resolveOffset(lastTaken);
     await heartbeat();
@@ -204,13 +298,19 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
 
   return {
     async start() {
-      consumer = createGroupConsumer(deps.kafka, { groupId: deps.groupId, sessionTimeoutMs: deps.sessionTimeoutMs, onGivenUp: deps.onFatal });
+      consumer = createGroupConsumer(deps.kafka, {
+        groupId: deps.groupId, sessionTimeoutMs: deps.sessionTimeoutMs, onGivenUp: deps.onFatal,
+        // A pass reading deferred tasks again starts with the next fetch, after the one waiting at the partition's end:
+        // a shorter wait there lets a webhook with deferred tasks go on sooner. Retry tiers are not in a hurry.
+        maxWaitMs: deps.dueAt ? undefined : PASS_FETCH_WAIT_MS,
+      });
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
         assigned = assignedPartitionKeys(payload.memberAssignment);
         for (const [key, state] of partitions) {
           if (!assigned.has(key)) {
             // Another instance owns it now: drop queued work, never commit for it again.
             state.revoked = true;
+            deferredTasks.dec(state.deferred.clear());
             partitions.delete(key);
           }
         }

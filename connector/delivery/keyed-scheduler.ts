@@ -18,6 +18,8 @@ export interface KeyedScheduler<T> {
   enqueue(key: string, item: T): void;
   /** Items queued or running. */
   readonly buffered: number;
+  /** A key's items queued or running. */
+  backlogOf(key: string): number;
   /** Slots in use: items running and not aside. */
   readonly inFlight: number;
   /** Resolves once `buffered` is at most `level`. */
@@ -85,6 +87,9 @@ export function createKeyedScheduler<T>(maxInFlight: number, run: (key: string, 
     },
     get buffered() {
       return buffered.value;
+    },
+    backlogOf(key) {
+      return (queues.get(key)?.length ?? 0) + (running.has(key) ? 1 : 0);
     },
     get inFlight() {
       return slotsInUse;

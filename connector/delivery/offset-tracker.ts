@@ -63,6 +63,11 @@ export class OffsetTracker {
     return this.head < this.queue.length ? this.queue[this.head]! : this.next;
   }
 
+  /** One past the highest offset seen (handed out or skipped); null before any. */
+  get end(): bigint | null {
+    return this.next;
+  }
+
   get inFlight(): number {
     return this.pending.size;
   }

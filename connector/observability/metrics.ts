@@ -95,6 +95,12 @@ export const deliveriesInFlight = new Gauge({
   registers: [metricsRegistry],
 });
 
+export const deferredTasks = new Gauge({
+  name: 'webhooks_deliverer_deferred_tasks',
+  help: 'Tasks left in Kafka because their webhook already had DELIVERER_MAX_QUEUED_PER_WEBHOOK queued; read again as it drains.',
+  registers: [metricsRegistry],
+});
+
 export const subscriptionIndexSize = new Gauge({
   name: 'webhooks_subscription_index_size',
   help: 'Routable webhooks in the router\'s in-memory subscription index.',

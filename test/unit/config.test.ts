@@ -54,6 +54,12 @@ describe('loadConfig', () => {
     expect(problemsOf({ TOPIC_DELIVERIES_MAX_MESSAGE_BYTES: String(2 ** 30) }).join()).toContain('topics.deliveriesMaxMessageBytes');
     expect(problemsOf({ TOPIC_DELIVERIES_MAX_MESSAGE_BYTES: '2097152' })).toEqual([]);
   });
+
+  it('keeps one webhook\'s queue within the buffer all webhooks share', () => {
+    expect(problemsOf({ DELIVERER_MAX_BUFFERED: '100', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '101' }).join()).toMatch(/deliverer\.maxQueuedPerWebhook: must be between 1 and .*set DELIVERER_MAX_QUEUED_PER_WEBHOOK/);
+    expect(problemsOf({ DELIVERER_MAX_QUEUED_PER_WEBHOOK: '0' }).join()).toContain('deliverer.maxQueuedPerWebhook');
+    expect(problemsOf({ DELIVERER_MAX_BUFFERED: '100', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '100' })).toEqual([]);
+  });
 });
 
 describe('connectorTopics', () => {

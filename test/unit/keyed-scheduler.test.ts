@@ -33,6 +33,19 @@ describe('createKeyedScheduler', () => {
     expect(scheduler.buffered).toBe(0);
   });
 
+  it('counts each key\'s items queued or running', async () => {
+    const gate = deferred();
+    const scheduler = createKeyedScheduler<number>(1, async () => gate.promise);
+    scheduler.enqueue('a', 1);
+    scheduler.enqueue('a', 2);
+    scheduler.enqueue('b', 1);
+    // a1 runs; a2 and b1 wait (one slot).
+    expect([scheduler.backlogOf('a'), scheduler.backlogOf('b'), scheduler.backlogOf('c')]).toEqual([2, 1, 0]);
+    gate.resolve();
+    await scheduler.idle();
+    expect([scheduler.backlogOf('a'), scheduler.backlogOf('b')]).toEqual([0, 0]);
+  });
+
   it('never runs more than maxInFlight at once', async () => {
     let running = 0;
     let peak = 0;

@@ -1,0 +1,117 @@
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { deferredTasks } from '../../connector/observability/metrics.js';
+import { deliveryScenario, seqs, type DeliveryScenario } from '../support/delivery-scenario.js';
+import { waitFor } from '../support/wait.js';
+
+/**
+ * One webhook's backlog against the buffer all webhooks share: past
+ * DELIVERER_MAX_QUEUED_PER_WEBHOOK its tasks stay in Kafka and are read
+ * again as its queue drains. A small buffer (40) and cap (10) on one
+ * partition make the held webhook's backlog many times the buffer.
+ */
+describe('a webhook\'s backlog', () => {
+  const services = inject('services');
+  let s: DeliveryScenario | undefined;
+
+  afterEach(async () => {
+    await s?.close();
+    s = undefined;
+  });
+
+  const committedOffset = async (scenario: DeliveryScenario): Promise<number> => {
+    const admin = scenario.kafka.admin();
+    await admin.connect();
+    try {
+      const [topic] = await admin.fetchOffsets({ groupId: scenario.config.deliverer.groupId, topics: [scenario.config.topics.deliveries] });
+      return Number(topic!.partitions[0]!.offset);
+    } finally {
+      await admin.disconnect();
+    }
+  };
+
+  const distinctIds = (requests: Array<{ headers: Record<string, string | string[] | undefined> }>): number =>
+    new Set(requests.map((r) => String(r.headers['webhook-id']))).size;
+
+  it('an endpoint that holds its queue does not stop the other webhooks; its tasks all arrive later, in order, once each', async () => {
+    s = await deliveryScenario(services, { TOPIC_DELIVERIES_PARTITIONS: '1', DELIVERER_MAX_BUFFERED: '40', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '10' });
+    const held = await s.addWebhook();
+    const other = await s.addWebhook();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    held.receiver.respondWith(async () => (await released, { status: 204 }));
+    await s.startDeliverer();
+    // The held webhook's tasks first, then the other's, twice over: 240 held tasks, six times the buffer.
+    await s.produceTasks(held.id, 120);
+    await s.produceTasks(other.id, 60);
+    await s.produceTasks(held.id, 120);
+    await s.produceTasks(other.id, 60);
+
+    await waitFor('the other webhook\'s 120 deliveries', () => other.receiver.requests.length >= 120, 30_000);
+    expect(held.receiver.requests.length).toBe(1);
+    // All but the queued ten (and the one held in flight) stay in Kafka.
+    expect((await deferredTasks.get()).values[0]?.value).toBeGreaterThanOrEqual(200);
+    // Nothing is committed past the held webhook's first task.
+    expect(await committedOffset(s)).toBeLessThanOrEqual(0);
+
+    release();
+    await waitFor('the held webhook\'s 240 deliveries', () => held.receiver.requests.length >= 240, 60_000);
+    const expected = [...Array.from({ length: 120 }, (_, i) => i), ...Array.from({ length: 120 }, (_, i) => i)];
+    expect(seqs(held.receiver)).toEqual(expected);
+    expect(distinctIds(held.receiver.requests)).toBe(240);
+    expect(seqs(other.receiver)).toEqual([...Array.from({ length: 60 }, (_, i) => i), ...Array.from({ length: 60 }, (_, i) => i)]);
+    await waitFor('every offset committed', async () => (await committedOffset(s!)) === 360, 15_000);
+    expect((await deferredTasks.get()).values[0]?.value).toBe(0);
+  });
+
+  it('a strict webhook retrying its first task in place holds only its own tasks, however many arrive meanwhile', async () => {
+    s = await deliveryScenario(services, {
+      TOPIC_DELIVERIES_PARTITIONS: '1', DELIVERER_MAX_BUFFERED: '40', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '10',
+      // Retries in place every 500 ms for up to 30 s: the first task is never dead-lettered while the test holds it.
+      DELIVERER_RETRY_DELAYS_MS: Array.from({ length: 60 }, () => '500').join(','),
+    });
+    const strict = await s.addWebhook({ ordering: 'strict' });
+    const other = await s.addWebhook();
+    let failing = true;
+    strict.receiver.respondWith(() => ({ status: failing ? 503 : 204 }));
+    await s.startDeliverer();
+    await s.produceTasks(strict.id, 100);
+    await s.produceTasks(other.id, 100);
+
+    await waitFor('the other webhook\'s 100 deliveries', () => other.receiver.requests.length >= 100, 30_000);
+    // Only its first task was tried, again and again.
+    expect(new Set(seqs(strict.receiver))).toEqual(new Set([0]));
+
+    failing = false;
+    await waitFor('the strict webhook\'s 100 deliveries', () => new Set(seqs(strict.receiver)).size >= 100, 60_000);
+    const accepted = seqs(strict.receiver).filter((seq, i, all) => seq !== 0 || i === all.lastIndexOf(0));
+    expect(accepted).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    await waitFor('every offset committed', async () => (await committedOffset(s!)) === 200, 15_000);
+  });
+
+  it('a retry tier defers and reads again too, each of its tasks once and in order', async () => {
+    // A tier queues a quarter of DELIVERER_MAX_QUEUED_PER_WEBHOOK: 2 here, so most of the 20 retries wait in Kafka.
+    s = await deliveryScenario(services, { TOPIC_DELIVERIES_PARTITIONS: '1', DELIVERER_MAX_BUFFERED: '40', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '8' });
+    const hook = await s.addWebhook();
+    const seen = new Set<string>();
+    // Every task's first attempt fails: all of them go through the first retry tier.
+    hook.receiver.respondWith((request) => {
+      const id = String(request.headers['webhook-id']);
+      if (seen.has(id)) return { status: 204 };
+      seen.add(id);
+      return { status: 503 };
+    });
+    await s.startDeliverer();
+    await s.produceTasks(hook.id, 20);
+    await waitFor('every task retried', () => hook.receiver.requests.length >= 40, 30_000);
+    const firstSeen = new Set<string>();
+    const retries = hook.receiver.requests.filter((request) => {
+      const id = String(request.headers['webhook-id']);
+      if (firstSeen.has(id)) return true;
+      firstSeen.add(id);
+      return false;
+    });
+    expect(new Set(retries.map((r) => String(r.headers['webhook-id']))).size).toBe(20);
+    expect(seqs({ ...hook.receiver, requests: retries })).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect((await deferredTasks.get()).values[0]?.value).toBe(0);
+  });
+});
