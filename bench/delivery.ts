@@ -213,9 +213,9 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     tasks: { type: 'string', default: '20000' }, rate: { type: 'string', default: '500' }, seconds: { type: 'string', default: '10' },
-    backlog: { type: 'string', default: '1000000' }, warmup: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, 'serial-tasks': { type: 'string', default: '3000' }, deliverers: { type: 'string', default: '1' }, webhooks: { type: 'string', default: '1,10' }, only: { type: 'string' }, processes: { type: 'boolean', default: false }, 'router-share': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+    backlog: { type: 'string', default: '1000000' }, warmup: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, 'serial-tasks': { type: 'string', default: '3000' }, 'memory-webhooks': { type: 'string', default: '1000' }, deliverers: { type: 'string', default: '1' }, webhooks: { type: 'string', default: '1,10' }, only: { type: 'string' }, processes: { type: 'boolean', default: false }, 'router-share': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   } });
-  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rounds N --deliverers N --rate R --seconds S --warmup S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory|serial --serial-tasks N --processes --router-share]\n  --router-share: also report when each task became readable (the router share of the latency; the watching consumer adds load)\n  --rounds: throughput and isolation rounds (throughput: the deliverer between two raw-loop runs; isolation: the run with slow webhooks between two without); the median ratio is reported (default 3)\n  serial: the ceiling of one webhook (its sends are one at a time by design) against a raw loop of one request at a time, --serial-tasks tasks (default 3000), in --rounds rounds\n  --deliverers N: the throughput run starts N deliverer processes in one group, sharing the concurrency of the raw loop (scale-out; default 1)\n  --warmup: seconds at the latency rate before measuring (default 5; JIT and caches settle)\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof\n  BENCH_ROLE_ENV: connector settings for those processes only, e.g. "DELIVERER_MAX_BUFFERED=2000 ROUTER_LINGER_MS=0"\n  BENCH_ROLE_ENTRY=source: run those processes from the sources through tsx instead of the compiled build (dist/, built first when older than the sources), which the image runs');
+  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rounds N --deliverers N --rate R --seconds S --warmup S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory|serial --serial-tasks N --memory-webhooks N --processes --router-share]\n  --memory-webhooks: webhooks the backlog of the memory run is spread over (default 1000; with few, every webhook queue fills and the rest of their tasks wait in Kafka)\n  --router-share: also report when each task became readable (the router share of the latency; the watching consumer adds load)\n  --rounds: throughput and isolation rounds (throughput: the deliverer between two raw-loop runs; isolation: the run with slow webhooks between two without); the median ratio is reported (default 3)\n  serial: the ceiling of one webhook (its sends are one at a time by design) against a raw loop of one request at a time, --serial-tasks tasks (default 3000), in --rounds rounds\n  --deliverers N: the throughput run starts N deliverer processes in one group, sharing the concurrency of the raw loop (scale-out; default 1)\n  --warmup: seconds at the latency rate before measuring (default 5; JIT and caches settle)\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof\n  BENCH_ROLE_ENV: connector settings for those processes only, e.g. "DELIVERER_MAX_BUFFERED=2000 ROUTER_LINGER_MS=0"\n  BENCH_ROLE_ENTRY=source: run those processes from the sources through tsx instead of the compiled build (dist/, built first when older than the sources), which the image runs');
   const wanted = (name: string): boolean => !values.only || values.only === name;
   const tasks = Number(values.tasks);
   const services = await benchServices();
@@ -431,7 +431,10 @@ async function main(): Promise<void> {
 
   if (wanted('memory')) await run(`4. memory with a ${values.backlog}-task backlog`, async (config, org, parts) => {
     const backlog = Number(values.backlog);
-    const ids = await createWebhooks(pool, config, org, Array.from({ length: 1000 }, (_, i) => `${receiver.url}/fast/${i}`));
+    // Many webhooks: the shared buffer bounds the backlog read. Few (--memory-webhooks 10): each webhook's queue
+    // fills, and the rest of its tasks wait in Kafka as offsets (DELIVERER_MAX_QUEUED_PER_WEBHOOK).
+    const webhookCount = Number(values['memory-webhooks']);
+    const ids = await createWebhooks(pool, config, org, Array.from({ length: webhookCount }, (_, i) => `${receiver.url}/fast/${i}`));
     const baseline = process.memoryUsage().rss;
     await produceTasks(config, org, ids, backlog);
     parts.push(...(await startRole('deliverer', config, log, throwFatal)).parts);
@@ -439,7 +442,7 @@ async function main(): Promise<void> {
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
     await until(async () => (await receiver.stats()).fast >= Math.min(backlog, 100_000), 600_000);
     clearInterval(sampler);
-    results['memory'] = { backlog, delivered: (await receiver.stats()).fast, rssBeforeMiB: Math.round(baseline / 2 ** 20), peakRssMiB: Math.round(peak / 2 ** 20), maxBuffered: config.deliverer.maxBuffered };
+    results['memory'] = { backlog, delivered: (await receiver.stats()).fast, rssBeforeMiB: Math.round(baseline / 2 ** 20), peakRssMiB: Math.round(peak / 2 ** 20), maxBuffered: config.deliverer.maxBuffered, webhooks: webhookCount };
     console.log(JSON.stringify(results['memory']));
   });
 

@@ -18,8 +18,7 @@ import { waitFor } from '../support/wait.js';
  */
 describe('admin API: deliveries', () => {
   const services = inject('services');
-  const env = testEnv(services, { DELIVERER_RETRY_DELAYS_MS: '200,400', DELIVERER_RETRY_JITTER: '0', ATTEMPTS_SINK_GROUP_ID: `sink-${randomUUID().slice(0, 8)}`, ADMIN_RATE_LIMIT_PER_MINUTE: '100000' });
-  env['TOPIC_RETRY_PREFIX'] = `${env['TOPIC_DELIVERIES']}.retry`;
+  const env = testEnv(services, { DELIVERER_RETRY_DELAYS_MS: '200,400', DELIVERER_RETRY_JITTER: '0', ADMIN_RATE_LIMIT_PER_MINUTE: '100000' });
   const config = loadConfig(env);
   const log = createRootLogger({ level: config.log.level });
   const parts: RunningPart[] = [];

@@ -52,11 +52,9 @@ describe('a broker restart', () => {
     const env = testEnv(services, {
       KAFKA_BROKERS: broker.brokers.join(','),
       LOG_LEVEL: 'info',
-      ATTEMPTS_SINK_GROUP_ID: uniqueName('sink'),
       DELIVERER_RETRY_DELAYS_MS: '200,400,600',
       DELIVERER_RETRY_JITTER: '0',
     });
-    env['TOPIC_RETRY_PREFIX'] = `${env['TOPIC_DELIVERIES']}.retry`;
     const config = loadConfig(env);
     await migrateUp(config.database.url, log);
     pool = createPool({ url: config.database.url, max: 2, applicationName: 'test' }, log);

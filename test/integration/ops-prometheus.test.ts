@@ -87,7 +87,6 @@ describe('operations: alert rules and dashboard against a real Prometheus', () =
     beforeAll(async () => {
       const metricsPort = await freePort();
       env = testEnv(services, { SERVER_PORT: String(metricsPort), SERVER_HOST: '127.0.0.1', DELIVERER_RETRY_DELAYS_MS: '500,500,500', DELIVERER_RETRY_JITTER: '0' });
-      env['TOPIC_RETRY_PREFIX'] = `${env['TOPIC_DELIVERIES']}.retry`;
       const config = loadConfig(env);
       const log = createRootLogger({ level: config.log.level });
       await migrateUp(config.database.url, log);

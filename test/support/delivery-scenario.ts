@@ -42,10 +42,8 @@ export async function deliveryScenario(services: ServiceEndpoints, overrides: Re
     DELIVERER_RETRY_DELAYS_MS: '200,400,600',
     DELIVERER_RETRY_JITTER: '0',
     DELIVERER_BREAKER_FAILURE_THRESHOLD: '1000',
-    ATTEMPTS_SINK_GROUP_ID: `sink-${randomUUID().slice(0, 8)}`,
     ...overrides,
   });
-  env['TOPIC_RETRY_PREFIX'] = `${env['TOPIC_DELIVERIES']}.retry`;
   const config = loadConfig(env);
   const log = createRootLogger({ level: config.log.level });
   await migrateUp(config.database.url, log);
