@@ -95,6 +95,18 @@ export class DeferredOffsets {
     return lowest === null ? null : BigInt(lowest);
   }
 
+  /** Per webhook, its offsets not finished (deferred, or taken and not finished), ascending. */
+  *unfinishedByWebhook(): Iterable<Iterable<bigint>> {
+    for (const deferral of this.byWebhook.values()) {
+      yield (function* unfinished() {
+        for (let i = deferral.done; i < deferral.offsets.length; i += 1) {
+          const offset = deferral.offsets[i]!;
+          if (!deferral.finishedEarly.has(offset)) yield BigInt(offset);
+        }
+      })();
+    }
+  }
+
   /** Each webhook with tasks still to read again, with the offset of the next one. */
   *waiting(): Iterable<[string, bigint]> {
     for (const [webhookId, deferral] of this.byWebhook) {

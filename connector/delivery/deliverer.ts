@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger.js';
 import { deferredTasks } from '../observability/metrics.js';
 import { createGroupConsumer } from '../kafka/client.js';
@@ -7,6 +7,7 @@ import { createLevelCounter } from './level-counter.js';
 import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
 import { DeferredOffsets } from './deferred-offsets.js';
 import { OffsetTracker } from './offset-tracker.js';
+import { decodeProgress, encodeProgress, MAX_PROGRESS_OFFSETS, type Progress } from './progress-metadata.js';
 import { decodeOrDeadLetter, untilDone } from './persist.js';
 import type { TaskHandler } from './task-handler.js';
 
@@ -48,6 +49,13 @@ interface PartitionState {
   partition: number;
   tracker: OffsetTracker;
   committed: bigint | null;
+  /** The progress metadata committed with it (see progress-metadata.ts). */
+  committedProgress: string | null;
+  /**
+   * What the previous owner's last commit said was finished above its offset: skipped when read, not sent again.
+   * Undefined until read from Kafka (on the partition's first batch here), null when there is nothing to skip.
+   */
+  resumed: Progress | null | undefined;
   revoked: boolean;
   /** The highest offset whose task was started (sent or being sent). */
   maxStarted: bigint | null;
@@ -97,6 +105,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   const resumeTimers = new Set<NodeJS.Timeout>();
   const shutdown = new AbortController();
   let consumer: Consumer | null = null;
+  /** Reads the progress committed with each partition's offset when this instance takes the partition. */
+  let admin: Admin | null = null;
   let commitTimer: NodeJS.Timeout | undefined;
   /** Partitions assigned to this instance by the last rebalance. */
   let assigned = new Set<string>();
@@ -192,6 +202,40 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     }
   });
 
+  /** The progress metadata for a commit at `committed`: the lowest unfinished offsets above it. */
+  const progressAbove = (state: PartitionState, committed: bigint): string | null => {
+    const end = state.tracker.end;
+    if (end === null || end <= committed) return null;
+    // Usually nothing is deferred: the tracker's offsets alone, ascending, read only as far as the metadata takes.
+    if (state.deferred.lowestUnfinished() === null) return encodeProgress(committed, end, state.tracker.pendingOffsets());
+    // The smallest of all are among the smallest of each source (each ascending); few webhooks defer at once.
+    const smallest: bigint[] = [];
+    for (const source of [state.tracker.pendingOffsets(), ...state.deferred.unfinishedByWebhook()]) {
+      let taken = 0;
+      for (const offset of source) {
+        if (taken++ >= MAX_PROGRESS_OFFSETS) break;
+        smallest.push(offset);
+      }
+    }
+    smallest.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return encodeProgress(committed, end, smallest.slice(0, MAX_PROGRESS_OFFSETS));
+  };
+
+  /** What the group's last commit of a partition said was finished above its offset (the previous owner's word). */
+  const committedProgress = async (state: PartitionState): Promise<Progress | null> => {
+    if (!admin) return null;
+    try {
+      const [topic] = await admin.fetchOffsets({ groupId: deps.groupId, topics: [state.topic] });
+      const committed = topic?.partitions.find((p) => p.partition === state.partition);
+      if (!committed || Number(committed.offset) < 0) return null;
+      return decodeProgress(BigInt(committed.offset), committed.metadata);
+    } catch (error) {
+      // Without it the partition is read as before: what finished above the committed offset is sent again.
+      log.warn({ err: error, topic: state.topic, partition: state.partition }, 'could not read the committed progress; deliveries above the committed offset may be sent again');
+      return null;
+    }
+  };
+
   /**
    * One commit at a time, and an offset counts as committed only once the
    * broker took it: a failed commit is sent again by the next one, and two
@@ -200,15 +244,21 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   let committing: Promise<void> | null = null;
   const commitOnce = async (): Promise<void> => {
     if (!consumer) return;
-    const moved: Array<[PartitionState, bigint]> = [];
+    const moved: Array<[PartitionState, bigint, string | null]> = [];
     for (const state of partitions.values()) {
       const next = committableOffset(state);
-      if (next !== null && next !== state.committed) moved.push([state, next]);
+      if (next === null) continue;
+      // Also when only the progress above it changed: a task held for hours must not hold back what finished after it.
+      const progress = progressAbove(state, next);
+      if (next !== state.committed || progress !== state.committedProgress) moved.push([state, next, progress]);
     }
     if (moved.length === 0) return;
     try {
-      await consumer.commitOffsets(moved.map(([state, next]) => ({ topic: state.topic, partition: state.partition, offset: next.toString() })));
-      for (const [state, next] of moved) state.committed = next;
+      await consumer.commitOffsets(moved.map(([state, next, metadata]) => ({ topic: state.topic, partition: state.partition, offset: next.toString(), metadata })));
+      for (const [state, next, progress] of moved) {
+        state.committed = next;
+        state.committedProgress = progress;
+      }
     } catch (error) {
       log.warn({ err: error }, 'offset commit failed; the next commit sends it again');
     }
@@ -225,8 +275,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     let state = partitions.get(key);
     if (!state) {
       state = {
-        topic, partition, tracker: new OffsetTracker(), committed: null, revoked: false, maxStarted: null, waitingAt: null,
-        deferred: new DeferredOffsets(), refetchFrom: null, passAt: -1n,
+        topic, partition, tracker: new OffsetTracker(), committed: null, committedProgress: null, resumed: undefined, revoked: false, maxStarted: null,
+        waitingAt: null, deferred: new DeferredOffsets(), refetchFrom: null, passAt: -1n,
       };
       partitions.set(key, state);
     }
@@ -245,12 +295,23 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
 
   const handleBatch = async ({ batch, heartbeat, resolveOffset, pause }: EachBatchPayload): Promise<void> => {
     const state = partitionState(batch.topic, batch.partition);
+    // The first batch here starts at the committed offset, which the progress read now belongs to.
+    if (state.resumed === undefined) state.resumed = await committedProgress(state);
     let lastTaken: string | null = null;
     for (const message of batch.messages) {
       const offset = BigInt(message.offset);
       const webhookId = message.key?.toString() ?? '';
       // After a rebalance kafkajs fetches again from the committed offset; what is already queued stays queued once.
       if (!state.tracker.seen(offset)) {
+        if (state.resumed) {
+          if (offset >= state.resumed.until) state.resumed = null;
+          else if (!state.resumed.unfinished.has(offset)) {
+            // Finished by the previous owner, after a task that held the committed offset back: not sent again.
+            state.tracker.skipTo(offset + 1n);
+            lastTaken = message.offset;
+            continue;
+          }
+        }
         const wait = deps.dueAt ? deps.dueAt(message) - now() : 0;
         if (wait > 0) {
           // Tasks of one topic share one delay, so they come due in offset order: the rest of the batch waits too,
@@ -329,6 +390,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
         if (state.waitingAt !== null) return;
         state.tracker.skipTo(BigInt(payload.lastOffset) + 1n);
       });
+      admin = deps.kafka.admin();
+      await admin.connect();
       await consumer.connect();
       await consumer.subscribe({ topics: [deps.topic], fromBeginning: true });
       await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: handleBatch });
@@ -359,6 +422,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       resumeTimers.clear();
       await commit();
       await consumer.disconnect();
+      await admin?.disconnect();
+      admin = null;
       consumer = null;
     },
   };

@@ -63,6 +63,12 @@ export class OffsetTracker {
     return this.head < this.queue.length ? this.queue[this.head]! : this.next;
   }
 
+  /** Offsets handed out and not finished, ascending. */
+  pendingOffsets(): Iterable<bigint> {
+    // A Set iterates in insertion order, and offsets are added in increasing order.
+    return this.pending.values();
+  }
+
   /** One past the highest offset seen (handed out or skipped); null before any. */
   get end(): bigint | null {
     return this.next;

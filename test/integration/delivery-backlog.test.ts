@@ -88,6 +88,42 @@ describe('a webhook\'s backlog', () => {
     await waitFor('every offset committed', async () => (await committedOffset(s!)) === 200, 15_000);
   });
 
+  it('a deliverer restarted while one webhook holds the committed offset does not send the others\' finished tasks again', async () => {
+    // A short drain: the held request is given up at shutdown, as a held endpoint's would be.
+    s = await deliveryScenario(services, { TOPIC_DELIVERIES_PARTITIONS: '1', SHUTDOWN_TIMEOUT_MS: '6000' });
+    const held = await s.addWebhook();
+    const other = await s.addWebhook();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    held.receiver.respondWith(async () => (await released, { status: 204 }));
+    await s.startDeliverer();
+    await s.produceTasks(held.id, 5);
+    await s.produceTasks(other.id, 50);
+    await waitFor('the other webhook\'s 50 deliveries', () => other.receiver.requests.length >= 50, 30_000);
+    // The commit stays at the held task, with the progress above it.
+    await waitFor('progress committed above the held task', async () => {
+      const admin = s!.kafka.admin();
+      await admin.connect();
+      try {
+        const [topic] = await admin.fetchOffsets({ groupId: s!.config.deliverer.groupId, topics: [s!.config.topics.deliveries] });
+        const partition = topic!.partitions[0]!;
+        return Number(partition.offset) === 0 && (partition.metadata ?? '').startsWith('p1:');
+      } finally {
+        await admin.disconnect();
+      }
+    }, 15_000);
+
+    await s.stopDeliverer();
+    await s.startDeliverer();
+    release();
+    await waitFor('the held webhook\'s 5 tasks', () => new Set(seqs(held.receiver)).size >= 5, 30_000);
+    await waitFor('every offset committed', async () => (await committedOffset(s!)) === 55, 15_000);
+    // Read again from the held task, the other webhook's 50 were skipped as finished.
+    expect(other.receiver.requests.length).toBe(50);
+    // The held task was in flight at the stop: it is sent again (at least once); then the rest, in order.
+    expect(seqs(held.receiver).slice(-5)).toEqual([0, 1, 2, 3, 4]);
+  });
+
   it('a retry tier defers and reads again too, each of its tasks once and in order', async () => {
     // A tier queues a quarter of DELIVERER_MAX_QUEUED_PER_WEBHOOK: 2 here, so most of the 20 retries wait in Kafka.
     s = await deliveryScenario(services, { TOPIC_DELIVERIES_PARTITIONS: '1', DELIVERER_MAX_BUFFERED: '40', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '8' });

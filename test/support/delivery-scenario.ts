@@ -29,6 +29,8 @@ export interface DeliveryScenario {
   /** `count` tasks for the webhook, each payload `{ userId, seq }` plus `extra`. */
   produceTasks(webhookId: string, count: number, eventType?: string, extra?: Record<string, unknown>): Promise<DeliveryTask[]>;
   startDeliverer(): Promise<void>;
+  /** Stops what startDeliverer started, in order (a restart is stopDeliverer, then startDeliverer). */
+  stopDeliverer(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -87,6 +89,9 @@ export async function deliveryScenario(services: ServiceEndpoints, overrides: Re
     async startDeliverer() {
       parts.push(...(await startRole('sink', config, log, throwFatal)).parts);
       parts.push(...(await startRole('deliverer', config, log, throwFatal)).parts);
+    },
+    async stopDeliverer() {
+      await stopParts(parts.splice(0), log);
     },
     async close() {
       await stopParts(parts, log);

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { decodeProgress, encodeProgress } from '../../connector/delivery/progress-metadata.js';
+
+describe('progress metadata', () => {
+  it('round-trips the unfinished offsets above a commit, and what lies between them counts as finished', () => {
+    const metadata = encodeProgress(100n, 1000n, [100n, 101n, 250n, 999n]);
+    const progress = decodeProgress(100n, metadata);
+    expect(progress?.until).toBe(1000n);
+    expect([...progress!.unfinished]).toEqual([100n, 101n, 250n, 999n]);
+  });
+
+  it('claims nothing when nothing above the commit is finished', () => {
+    expect(encodeProgress(5n, 8n, [5n, 6n, 7n])).toBeNull();
+    expect(encodeProgress(5n, 5n, [])).toBeNull();
+  });
+
+  it('stays within the size Kafka takes, and claims nothing past the first offset left out', () => {
+    // Every other offset unfinished, far more than fit.
+    const unfinished = Array.from({ length: 10_000 }, (_, i) => 1_000_000n + BigInt(i * 2));
+    const metadata = encodeProgress(1_000_000n, 1_020_000n, unfinished, 400)!;
+    expect(metadata.length).toBeLessThanOrEqual(400);
+    const progress = decodeProgress(1_000_000n, metadata)!;
+    const listed = [...progress.unfinished];
+    expect(listed).toEqual(unfinished.slice(0, listed.length));
+    // The first offset not listed is where the claim stops.
+    expect(progress.until).toBe(unfinished[listed.length]);
+  });
+
+  it('encodes large gaps between unfinished offsets', () => {
+    const metadata = encodeProgress(0n, 2n ** 40n, [0n, 2n ** 35n, 2n ** 40n - 1n]);
+    expect([...decodeProgress(0n, metadata)!.unfinished]).toEqual([0n, 2n ** 35n, 2n ** 40n - 1n]);
+  });
+
+  it('claims nothing when handed offsets out of order or outside the range', () => {
+    expect(encodeProgress(10n, 20n, [12n, 11n])).toBeNull();
+    expect(encodeProgress(10n, 20n, [9n])).toBeNull();
+    expect(encodeProgress(10n, 20n, [20n])).toBeNull();
+  });
+
+  it('ignores metadata that is not ours, is malformed, or belongs to another offset', () => {
+    expect(decodeProgress(0n, null)).toBeNull();
+    expect(decodeProgress(0n, '')).toBeNull();
+    expect(decodeProgress(0n, 'event-id-3')).toBeNull();
+    expect(decodeProgress(0n, 'p1:abc:AA==')).toBeNull();
+    // A truncated varint.
+    expect(decodeProgress(0n, `p1:100:${Buffer.from([0x80]).toString('base64')}`)).toBeNull();
+    // Written for a commit at 50: `until` below this commit.
+    expect(decodeProgress(60n, encodeProgress(50n, 55n, [50n]))).toBeNull();
+    // An unfinished offset at or past `until`.
+    expect(decodeProgress(0n, `p1:3:${Buffer.from([5]).toString('base64')}`)).toBeNull();
+  });
+});
