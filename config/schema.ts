@@ -370,7 +370,7 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'DELIVERER_MAX_BUFFERED',
     },
     maxQueuedPerWebhook: {
-      doc: 'Tasks of one webhook queued in a deliverer process, at most. Its later tasks stay in Kafka (only their offsets, 8 bytes each, are kept, up to 100 × DELIVERER_MAX_BUFFERED per process) and are read again once its queue is down to half, so a slow endpoint or a strict webhook waiting out a retry never fills the buffer every webhook shares. At most DELIVERER_MAX_BUFFERED; each retry tier has a quarter of it (at least 1).',
+      doc: 'Tasks of one webhook queued in a deliverer process, at most. Its later tasks stay in Kafka (only their offsets, 8 bytes each, are kept, up to 100 × DELIVERER_MAX_BUFFERED per process) and are read again once its queue is down to half, so a slow endpoint or a strict webhook waiting out a retry never fills the buffer every webhook shares. Once the buffer is 90 % full, a webhook queues a tenth of it (at least 1), so several held endpoints cannot fill it together either. At most DELIVERER_MAX_BUFFERED; each retry tier has a quarter of it (at least 1).',
       format: 'nat',
       default: 1000,
       env: 'DELIVERER_MAX_QUEUED_PER_WEBHOOK',

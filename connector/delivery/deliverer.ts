@@ -80,6 +80,8 @@ interface Item {
 
 /** Deferred offsets remembered per deliverer, at most, in units of maxBuffered: a number each, where a task is kilobytes. */
 const MAX_DEFERRED_PER_BUFFERED = 100;
+/** See hasRoom. */
+const BUFFER_PRESSURE_SHARE = 0.9;
 /** How long a first-attempt fetch waits at the end of its partitions; see start(). */
 const PASS_FETCH_WAIT_MS = 250;
 /** How long reading new tasks waits while too many are deferred, before it looks again. */
@@ -123,8 +125,18 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
 
   let stopping = false;
   const maxDeferred = deps.maxBuffered * MAX_DEFERRED_PER_BUFFERED;
-  /** A webhook's queue this short or shorter reads its deferred tasks again: half its room at least, so a pass serves many. */
-  const lowWater = Math.floor(deps.maxQueuedPerWebhook / 2);
+  /**
+   * Past this share of the buffer, a webhook queues only a tenth of its cap: held endpoints, each within its cap,
+   * could otherwise fill the buffer together (ten of them at the defaults) and stop reading for every webhook.
+   */
+  const pressureLevel = Math.floor(deps.maxBuffered * BUFFER_PRESSURE_SHARE);
+  const underPressureCap = Math.max(1, Math.floor(deps.maxQueuedPerWebhook / 10));
+
+  /** Whether one more task of the webhook may join its queue, rather than wait in Kafka. */
+  const hasRoom = (webhookId: string): boolean => {
+    const backlog = scheduler.backlogOf(webhookId);
+    return backlog < deps.maxQueuedPerWebhook && (backlog < underPressureCap || scheduler.buffered < pressureLevel);
+  };
 
   /** Below every task not finished, deferred ones included. */
   const committableOffset = (state: PartitionState): bigint | null => {
@@ -141,8 +153,10 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   const readDeferredAgain = (state: PartitionState, webhookId: string): void => {
     const next = state.deferred.nextOf(webhookId);
     if (next === null || stopping || state.revoked || !consumer) return;
-    // Called as one of the webhook's tasks ends, which its backlog still counts.
-    if (scheduler.backlogOf(webhookId) - 1 > lowWater) return;
+    // Called as one of the webhook's tasks ends, which its backlog still counts. Half its room free at least, so a
+    // pass serves many tasks, not one.
+    const room = scheduler.buffered < pressureLevel ? deps.maxQueuedPerWebhook : underPressureCap;
+    if (scheduler.backlogOf(webhookId) - 1 > Math.floor(room / 2)) return;
     // A pass under way that has not read that far yet serves it.
     if (state.refetchFrom !== null && state.passAt < next) return;
     state.refetchFrom = next;
@@ -155,7 +169,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   /** Ends a pass once no webhook with room has deferred tasks ahead of it, going straight back to new tasks. */
   const endPassWhenServed = (state: PartitionState): void => {
     for (const [webhookId, next] of state.deferred.waiting()) {
-      if (next > state.passAt && scheduler.backlogOf(webhookId) < deps.maxQueuedPerWebhook) return;
+      if (next > state.passAt && hasRoom(webhookId)) return;
     }
     state.refetchFrom = null;
     const end = state.tracker.end;
@@ -328,7 +342,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
         }
         state.waitingAt = null;
         state.refetchFrom = null;
-        if (state.deferred.has(webhookId) || scheduler.backlogOf(webhookId) >= deps.maxQueuedPerWebhook) {
+        if (state.deferred.has(webhookId) || !hasRoom(webhookId)) {
           state.deferred.defer(webhookId, offset);
           deferredTasks.inc();
           state.tracker.skipTo(offset + 1n);
@@ -339,7 +353,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       } else {
         if (state.refetchFrom !== null && offset > state.passAt) state.passAt = offset;
         // Read again: a deferred task whose webhook has room now joins its queue.
-        if (state.deferred.nextOf(webhookId) === offset && scheduler.backlogOf(webhookId) < deps.maxQueuedPerWebhook) {
+        if (state.deferred.nextOf(webhookId) === offset && hasRoom(webhookId)) {
           state.deferred.take(webhookId, offset);
           deferredTasks.dec();
           scheduler.enqueue(webhookId, { state, offset, webhookId, message, late: true });

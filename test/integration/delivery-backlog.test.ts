@@ -63,6 +63,27 @@ describe('a webhook\'s backlog', () => {
     expect((await deferredTasks.get()).values[0]?.value).toBe(0);
   });
 
+  it('many held endpoints, each within its cap, do not fill the shared buffer together', async () => {
+    // Five held webhooks may queue 10 each, 50 in all: more than the buffer of 40. Past 90 % of the buffer a
+    // webhook queues one task only, so the buffer never fills and reading goes on.
+    s = await deliveryScenario(services, { TOPIC_DELIVERIES_PARTITIONS: '1', DELIVERER_MAX_BUFFERED: '40', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '10' });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const held = await Promise.all(Array.from({ length: 5 }, () => s!.addWebhook()));
+    for (const hook of held) hook.receiver.respondWith(async () => (await released, { status: 204 }));
+    const other = await s.addWebhook();
+    await s.startDeliverer();
+    for (const hook of held) await s.produceTasks(hook.id, 20);
+    await s.produceTasks(other.id, 30);
+
+    await waitFor('the other webhook\'s 30 deliveries', () => other.receiver.requests.length >= 30, 30_000);
+    expect(seqs(other.receiver)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    release();
+    await waitFor('every held webhook\'s 20 deliveries', () => held.every((hook) => hook.receiver.requests.length >= 20), 60_000);
+    for (const hook of held) expect(seqs(hook.receiver)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    await waitFor('every offset committed', async () => (await committedOffset(s!)) === 130, 15_000);
+  });
+
   it('a strict webhook retrying its first task in place holds only its own tasks, however many arrive meanwhile', async () => {
     s = await deliveryScenario(services, {
       TOPIC_DELIVERIES_PARTITIONS: '1', DELIVERER_MAX_BUFFERED: '40', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '10',
