@@ -51,6 +51,8 @@ interface PartitionState {
   committed: bigint | null;
   /** The progress metadata committed with it (see progress-metadata.ts). */
   committedProgress: string | null;
+  /** When the offset to commit last moved. */
+  committedAt: number;
   /**
    * What the previous owner's last commit said was finished above its offset: skipped when read, not sent again.
    * Undefined until read from Kafka (on the partition's first batch here), null when there is nothing to skip.
@@ -80,6 +82,8 @@ interface Item {
 
 /** Deferred offsets remembered per deliverer, at most, in units of maxBuffered: a number each, where a task is kilobytes. */
 const MAX_DEFERRED_PER_BUFFERED = 100;
+/** How long a partition's commit stays at one offset before its commits carry the progress above it. */
+const PROGRESS_AFTER_HELD_MS = 1000;
 /** See hasRoom. */
 const BUFFER_PRESSURE_SHARE = 0.9;
 /** How long a first-attempt fetch waits at the end of its partitions; see start(). */
@@ -262,8 +266,12 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     for (const state of partitions.values()) {
       const next = committableOffset(state);
       if (next === null) continue;
+      if (next !== state.committed) state.committedAt = now();
+      // Progress only for a commit held back (a task waiting while later ones finish): a partition whose commit
+      // moves on would only write metadata to the broker that a new owner skips little with.
+      const held = now() - state.committedAt >= PROGRESS_AFTER_HELD_MS || state.deferred.lowestUnfinished() !== null;
+      const progress = held ? progressAbove(state, next) : null;
       // Also when only the progress above it changed: a task held for hours must not hold back what finished after it.
-      const progress = progressAbove(state, next);
       if (next !== state.committed || progress !== state.committedProgress) moved.push([state, next, progress]);
     }
     if (moved.length === 0) return;
@@ -289,7 +297,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     let state = partitions.get(key);
     if (!state) {
       state = {
-        topic, partition, tracker: new OffsetTracker(), committed: null, committedProgress: null, resumed: undefined, revoked: false, maxStarted: null,
+        topic, partition, tracker: new OffsetTracker(), committed: null, committedProgress: null, committedAt: now(), resumed: undefined, revoked: false, maxStarted: null,
         waitingAt: null, deferred: new DeferredOffsets(), refetchFrom: null, passAt: -1n,
       };
       partitions.set(key, state);
