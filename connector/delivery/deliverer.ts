@@ -151,6 +151,24 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   };
 
   /**
+   * Moves where the partition is read next, resuming it if paused (the pause comes again where it is still due).
+   * Never throws: it runs as tasks end, whose bookkeeping must go on. A seek refused (the consumer between
+   * generations) is only a pass not started: the rebalance reads from the committed offset again, or the next task
+   * to end asks again.
+   */
+  const seek = (state: PartitionState, offset: bigint): boolean => {
+    if (!consumer || state.revoked) return false;
+    try {
+      consumer.seek({ topic: state.topic, partition: state.partition, offset: offset.toString() });
+      if (state.waitingAt !== null) consumer.resume([{ topic: state.topic, partitions: [state.partition] }]);
+      return true;
+    } catch (error) {
+      log.warn({ err: error, topic: state.topic, partition: state.partition, offset: String(offset) }, 'could not move the read position; deferred tasks are read again later');
+      return false;
+    }
+  };
+
+  /**
    * Starts a pass that reads the partition again from a webhook's next deferred task, once its queue has room.
    * A pass serves every webhook with room whose deferred tasks it reads, and skips all else (seen before).
    */
@@ -163,11 +181,9 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     if (scheduler.backlogOf(webhookId) - 1 > Math.floor(room / 2)) return;
     // A pass under way that has not read that far yet serves it.
     if (state.refetchFrom !== null && state.passAt < next) return;
+    if (!seek(state, next)) return;
     state.refetchFrom = next;
     state.passAt = next - 1n;
-    consumer.seek({ topic: state.topic, partition: state.partition, offset: next.toString() });
-    // Paused (a retry tier's next task not due yet, or too many deferred): the pass reads now, and pauses there again.
-    if (state.waitingAt !== null) consumer.resume([{ topic: state.topic, partitions: [state.partition] }]);
   };
 
   /** Ends a pass once no webhook with room has deferred tasks ahead of it, going straight back to new tasks. */
@@ -177,9 +193,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     }
     state.refetchFrom = null;
     const end = state.tracker.end;
-    if (end !== null && state.passAt + 1n < end && !state.revoked && consumer) {
-      consumer.seek({ topic: state.topic, partition: state.partition, offset: end.toString() });
-    }
+    if (end !== null && state.passAt + 1n < end) seek(state, end);
   };
 
   /**
