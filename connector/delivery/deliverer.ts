@@ -7,7 +7,8 @@ import { createLevelCounter } from './level-counter.js';
 import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
 import { DeferredOffsets } from './deferred-offsets.js';
 import { OffsetTracker } from './offset-tracker.js';
-import { decodeProgress, encodeProgress, MAX_PROGRESS_OFFSETS, type Progress } from './progress-metadata.js';
+import { mayQueue, shouldReadAgain, type QueueLimits } from './queue-limits.js';
+import { decodeProgress, encodeProgress, smallestOf, type Progress } from './progress-metadata.js';
 import { decodeOrDeadLetter, untilDone } from './persist.js';
 import type { TaskHandler } from './task-handler.js';
 
@@ -84,8 +85,6 @@ interface Item {
 const MAX_DEFERRED_PER_BUFFERED = 100;
 /** How long a partition's commit stays at one offset before its commits carry the progress above it. */
 const PROGRESS_AFTER_HELD_MS = 1000;
-/** See hasRoom. */
-const BUFFER_PRESSURE_SHARE = 0.9;
 /** How long a first-attempt fetch waits at the end of its partitions; see start(). */
 const PASS_FETCH_WAIT_MS = 250;
 /** How long reading new tasks waits while too many are deferred, before it looks again. */
@@ -129,18 +128,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
 
   let stopping = false;
   const maxDeferred = deps.maxBuffered * MAX_DEFERRED_PER_BUFFERED;
-  /**
-   * Past this share of the buffer, a webhook queues only a tenth of its cap: held endpoints, each within its cap,
-   * could otherwise fill the buffer together (ten of them at the defaults) and stop reading for every webhook.
-   */
-  const pressureLevel = Math.floor(deps.maxBuffered * BUFFER_PRESSURE_SHARE);
-  const underPressureCap = Math.max(1, Math.floor(deps.maxQueuedPerWebhook / 10));
-
-  /** Whether one more task of the webhook may join its queue, rather than wait in Kafka. */
-  const hasRoom = (webhookId: string): boolean => {
-    const backlog = scheduler.backlogOf(webhookId);
-    return backlog < deps.maxQueuedPerWebhook && (backlog < underPressureCap || scheduler.buffered < pressureLevel);
-  };
+  const limits: QueueLimits = { maxQueuedPerWebhook: deps.maxQueuedPerWebhook, maxBuffered: deps.maxBuffered };
+  const hasRoom = (webhookId: string): boolean => mayQueue(limits, scheduler.backlogOf(webhookId), scheduler.buffered);
 
   /** Below every task not finished, deferred ones included. */
   const committableOffset = (state: PartitionState): bigint | null => {
@@ -175,10 +164,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   const readDeferredAgain = (state: PartitionState, webhookId: string): void => {
     const next = state.deferred.nextOf(webhookId);
     if (next === null || stopping || state.revoked || !consumer) return;
-    // Called as one of the webhook's tasks ends, which its backlog still counts. Half its room free at least, so a
-    // pass serves many tasks, not one.
-    const room = scheduler.buffered < pressureLevel ? deps.maxQueuedPerWebhook : underPressureCap;
-    if (scheduler.backlogOf(webhookId) - 1 > Math.floor(room / 2)) return;
+    if (!shouldReadAgain(limits, scheduler.backlogOf(webhookId), scheduler.buffered)) return;
     // A pass under way that has not read that far yet serves it.
     if (state.refetchFrom !== null && state.passAt < next) return;
     if (!seek(state, next)) return;
@@ -238,19 +224,9 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   const progressAbove = (state: PartitionState, committed: bigint): string | null => {
     const end = state.tracker.end;
     if (end === null || end <= committed) return null;
-    // Usually nothing is deferred: the tracker's offsets alone, ascending, read only as far as the metadata takes.
-    if (state.deferred.lowestUnfinished() === null) return encodeProgress(committed, end, state.tracker.pendingOffsets());
-    // The smallest of all are among the smallest of each source (each ascending); few webhooks defer at once.
-    const smallest: bigint[] = [];
-    for (const source of [state.tracker.pendingOffsets(), ...state.deferred.unfinishedByWebhook()]) {
-      let taken = 0;
-      for (const offset of source) {
-        if (taken++ >= MAX_PROGRESS_OFFSETS) break;
-        smallest.push(offset);
-      }
-    }
-    smallest.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    return encodeProgress(committed, end, smallest.slice(0, MAX_PROGRESS_OFFSETS));
+    // Usually nothing is deferred: the tracker's offsets alone, already ascending.
+    const sources = state.deferred.lowestUnfinished() === null ? [state.tracker.pendingOffsets()] : [state.tracker.pendingOffsets(), ...state.deferred.unfinishedByWebhook()];
+    return encodeProgress(committed, end, smallestOf(sources));
   };
 
   /** What the group's last commit of a partition said was finished above its offset (the previous owner's word). */

@@ -65,6 +65,24 @@ function countUnfinished(bytes: number[]): number {
   return bytes.filter((byte) => byte < 0x80).length;
 }
 
+/**
+ * The offsets of several ascending sources, merged ascending, as far as any metadata can take them: one source is
+ * read lazily; of several, the smallest of all are among the first of each (few webhooks defer at once).
+ */
+export function smallestOf(sources: ReadonlyArray<Iterable<bigint>>): Iterable<bigint> {
+  if (sources.length === 1) return sources[0]!;
+  const smallest: bigint[] = [];
+  for (const source of sources) {
+    let taken = 0;
+    for (const offset of source) {
+      if (taken++ >= MAX_PROGRESS_OFFSETS) break;
+      smallest.push(offset);
+    }
+  }
+  smallest.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return smallest.slice(0, MAX_PROGRESS_OFFSETS);
+}
+
 /** The progress a commit at `committed` carried, or null when its metadata is not ours or not valid. */
 export function decodeProgress(committed: bigint, metadata: string | null | undefined): Progress | null {
   if (!metadata?.startsWith(PREFIX)) return null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeProgress, encodeProgress } from '../../connector/delivery/progress-metadata.js';
+import { decodeProgress, encodeProgress, smallestOf } from '../../connector/delivery/progress-metadata.js';
 
 describe('progress metadata', () => {
   it('round-trips the unfinished offsets above a commit, and what lies between them counts as finished', () => {
@@ -48,5 +48,11 @@ describe('progress metadata', () => {
     expect(decodeProgress(60n, encodeProgress(50n, 55n, [50n]))).toBeNull();
     // An unfinished offset at or past `until`.
     expect(decodeProgress(0n, `p1:3:${Buffer.from([5]).toString('base64')}`)).toBeNull();
+  });
+
+  it('merges ascending sources into the smallest offsets of all, ascending', () => {
+    const single = [3n, 5n, 8n];
+    expect(smallestOf([single])).toBe(single);
+    expect([...smallestOf([[3n, 9n], [1n, 4n, 10n], []])]).toEqual([1n, 3n, 4n, 9n, 10n]);
   });
 });
