@@ -71,6 +71,9 @@ function crossFieldProblems(config: ConnectorConfig): string[] {
   if (config.deliverer.maxQueuedPerWebhook < 1 || config.deliverer.maxQueuedPerWebhook > config.deliverer.maxBuffered) {
     problems.push('deliverer.maxQueuedPerWebhook: must be between 1 and deliverer.maxBuffered: above it one webhook could fill the buffer all share (set DELIVERER_MAX_QUEUED_PER_WEBHOOK)');
   }
+  if (config.deliverer.maxDeferred < 1) {
+    problems.push('deliverer.maxDeferred: must be at least 1: with none, a webhook with a full queue would stop reading for all (set DELIVERER_MAX_DEFERRED)');
+  }
   if (config.router.lingerMs > 1000) problems.push('router.lingerMs: must be at most 1000: every event would wait that long (set ROUTER_LINGER_MS)');
   const taskBytes = config.topics.deliveriesMaxMessageBytes;
   if (taskBytes < MIN_TASK_BYTES || taskBytes > MAX_TASK_BYTES) {

@@ -39,6 +39,7 @@ export interface ConnectorConfig {
     maxInFlight: number;
     maxBuffered: number;
     maxQueuedPerWebhook: number;
+    maxDeferred: number;
     retryDelaysMs: number[];
     retryJitter: number;
     maxRetryAfterMs: number;
@@ -370,10 +371,16 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'DELIVERER_MAX_BUFFERED',
     },
     maxQueuedPerWebhook: {
-      doc: 'Tasks of one webhook queued in a deliverer process, at most. Its later tasks stay in Kafka (only their offsets, 8 bytes each, are kept, up to 100 × DELIVERER_MAX_BUFFERED per process) and are read again once its queue is down to half, so a slow endpoint or a strict webhook waiting out a retry never fills the buffer every webhook shares. Once the buffer is 90 % full, a webhook queues a tenth of it (at least 1), so several held endpoints cannot fill it together either. At most DELIVERER_MAX_BUFFERED; each retry tier has a quarter of it (at least 1).',
+      doc: 'Tasks of one webhook queued in a deliverer process, at most. Its later tasks stay in Kafka (only their offsets, 8 bytes each, are kept, up to DELIVERER_MAX_DEFERRED per process) and are read again once its queue is down to half, so a slow endpoint or a strict webhook waiting out a retry never fills the buffer every webhook shares. Once the buffer is 90 % full, a webhook queues a tenth of it (at least 1), so several held endpoints cannot fill it together either. At most DELIVERER_MAX_BUFFERED; each retry tier has a quarter of it (at least 1).',
       format: 'nat',
       default: 1000,
       env: 'DELIVERER_MAX_QUEUED_PER_WEBHOOK',
+    },
+    maxDeferred: {
+      doc: 'Tasks left in Kafka behind full webhook queues (see DELIVERER_MAX_QUEUED_PER_WEBHOOK), at most, per deliverer process: their offsets take 8 bytes each. Above it reading new tasks waits until deferred ones have been read again. Each retry tier has a quarter of it (at least 100).',
+      format: 'nat',
+      default: 1_000_000,
+      env: 'DELIVERER_MAX_DEFERRED',
     },
     retryDelaysMs: {
       doc: 'Wait before each retry, in milliseconds, comma-separated: after attempt n fails, the n-th delay. After the last, the task is dead-lettered.',

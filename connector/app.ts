@@ -141,6 +141,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         maxInFlight: Math.max(1, Math.floor(settings.maxInFlight / 4)),
         maxBuffered: Math.max(100, Math.floor(settings.maxBuffered / 4)),
         maxQueuedPerWebhook: Math.max(1, Math.floor(settings.maxQueuedPerWebhook / 4)),
+        maxDeferred: Math.max(100, Math.floor(settings.maxDeferred / 4)),
       };
       const tiers = tierLabels({ delaysMs: settings.retryDelaysMs, jitter: 0, maxRetryAfterMs: 0 }).map((label) =>
         createRetryTier({
@@ -162,6 +163,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         maxInFlight: settings.maxInFlight,
         maxBuffered: settings.maxBuffered,
         maxQueuedPerWebhook: settings.maxQueuedPerWebhook,
+        maxDeferred: settings.maxDeferred,
         drainTimeoutMs: Math.max(1000, config.shutdown.timeoutMs - 5000),
         onFatal,
         log: log.child({ component: 'deliverer' }),

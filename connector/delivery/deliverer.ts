@@ -28,6 +28,8 @@ export interface DelivererDeps {
    * again once its queue is down to half, so one webhook's endpoint never fills the buffer every webhook shares.
    */
   maxQueuedPerWebhook: number;
+  /** Tasks left in Kafka, at most, across this deliverer's partitions; reading new tasks waits above it. */
+  maxDeferred: number;
   drainTimeoutMs: number;
   /** Its consumer stopped for good (kafkajs gave it up): the process stops in order and exits non-zero. */
   onFatal: (error: unknown) => void;
@@ -81,8 +83,6 @@ interface Item {
   late: boolean;
 }
 
-/** Deferred offsets remembered per deliverer, at most, in units of maxBuffered: a number each, where a task is kilobytes. */
-const MAX_DEFERRED_PER_BUFFERED = 100;
 /** How long a partition's commit stays at one offset before its commits carry the progress above it. */
 const PROGRESS_AFTER_HELD_MS = 1000;
 /** How long a first-attempt fetch waits at the end of its partitions; see start(). */
@@ -127,7 +127,12 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   };
 
   let stopping = false;
-  const maxDeferred = deps.maxBuffered * MAX_DEFERRED_PER_BUFFERED;
+  /** Tasks left in Kafka across this deliverer's partitions (the gauge sums every deliverer of the process). */
+  let deferredCount = 0;
+  const countDeferred = (change: number): void => {
+    deferredCount += change;
+    deferredTasks.inc(change);
+  };
   const limits: QueueLimits = { maxQueuedPerWebhook: deps.maxQueuedPerWebhook, maxBuffered: deps.maxBuffered };
   const hasRoom = (webhookId: string): boolean => mayQueue(limits, scheduler.backlogOf(webhookId), scheduler.buffered);
 
@@ -332,7 +337,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
           pauseFor(wait, pause);
           break;
         }
-        if (state.deferred.untaken >= maxDeferred) {
+        if (deferredCount >= deps.maxDeferred) {
           // Too many left in Kafka already: new tasks wait (passes reading deferred ones go on meanwhile).
           state.waitingAt = offset;
           pauseFor(DEFERRED_FULL_RECHECK_MS, pause);
@@ -342,7 +347,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
         state.refetchFrom = null;
         if (state.deferred.has(webhookId) || !hasRoom(webhookId)) {
           state.deferred.defer(webhookId, offset);
-          deferredTasks.inc();
+          countDeferred(1);
           state.tracker.skipTo(offset + 1n);
         } else {
           state.tracker.add(offset);
@@ -353,7 +358,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
         // Read again: a deferred task whose webhook has room now joins its queue.
         if (state.deferred.nextOf(webhookId) === offset && hasRoom(webhookId)) {
           state.deferred.take(webhookId, offset);
-          deferredTasks.dec();
+          countDeferred(-1);
           scheduler.enqueue(webhookId, { state, offset, webhookId, message, late: true });
         }
       }
@@ -383,7 +388,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
           if (!assigned.has(key)) {
             // Another instance owns it now: drop queued work, never commit for it again.
             state.revoked = true;
-            deferredTasks.dec(state.deferred.clear());
+            countDeferred(-state.deferred.clear());
             partitions.delete(key);
           }
         }

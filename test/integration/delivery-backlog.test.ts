@@ -84,6 +84,40 @@ describe('a webhook\'s backlog', () => {
     await waitFor('every offset committed', async () => (await committedOffset(s!)) === 130, 15_000);
   });
 
+  it('stops reading new tasks once DELIVERER_MAX_DEFERRED wait in Kafka, and goes on as they are read again', async () => {
+    s = await deliveryScenario(services, {
+      TOPIC_DELIVERIES_PARTITIONS: '1', DELIVERER_MAX_BUFFERED: '40', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '10', DELIVERER_MAX_DEFERRED: '50',
+    });
+    const held = await s.addWebhook();
+    const other = await s.addWebhook();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    held.receiver.respondWith(async () => (await released, { status: 204 }));
+    await s.startDeliverer();
+    await s.produceTasks(held.id, 120);
+    await s.produceTasks(other.id, 20);
+    const deferred = async (): Promise<number> => (await deferredTasks.get()).values[0]?.value ?? 0;
+    await waitFor('50 tasks deferred', async () => (await deferred()) >= 50, 30_000);
+    // Reading stopped there, rechecking every 200 ms: the other webhook's tasks, behind the held ones, stay unread.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(await deferred()).toBe(50);
+    expect(other.receiver.requests.length).toBe(0);
+
+    let most = 0;
+    const sampler = setInterval(() => void deferred().then((value) => (most = Math.max(most, value))), 20);
+    release();
+    try {
+      await waitFor('the other webhook\'s 20 deliveries', () => other.receiver.requests.length >= 20, 60_000);
+      await waitFor('the held webhook\'s 120 deliveries', () => held.receiver.requests.length >= 120, 60_000);
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(most).toBeLessThanOrEqual(50);
+    expect(seqs(held.receiver)).toEqual(Array.from({ length: 120 }, (_, i) => i));
+    expect(seqs(other.receiver)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    await waitFor('every offset committed', async () => (await committedOffset(s!)) === 140, 15_000);
+  });
+
   it('a strict webhook retrying its first task in place holds only its own tasks, however many arrive meanwhile', async () => {
     s = await deliveryScenario(services, {
       TOPIC_DELIVERIES_PARTITIONS: '1', DELIVERER_MAX_BUFFERED: '40', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '10',

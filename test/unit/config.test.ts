@@ -59,6 +59,7 @@ describe('loadConfig', () => {
     expect(problemsOf({ DELIVERER_MAX_BUFFERED: '100', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '101' }).join()).toMatch(/deliverer\.maxQueuedPerWebhook: must be between 1 and .*set DELIVERER_MAX_QUEUED_PER_WEBHOOK/);
     expect(problemsOf({ DELIVERER_MAX_QUEUED_PER_WEBHOOK: '0' }).join()).toContain('deliverer.maxQueuedPerWebhook');
     expect(problemsOf({ DELIVERER_MAX_BUFFERED: '100', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '100' })).toEqual([]);
+    expect(problemsOf({ DELIVERER_MAX_DEFERRED: '0' }).join()).toMatch(/deliverer\.maxDeferred: must be at least 1.*set DELIVERER_MAX_DEFERRED/);
   });
 });
 
