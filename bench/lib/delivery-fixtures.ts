@@ -18,6 +18,8 @@ export interface Receiver { url: string; stats: () => Promise<Stats>; reset: (ma
 /** The receiver (bench/lib/receiver-server.ts) in a process of its own, so its CPU is not the measured side's. */
 export async function startReceiver(): Promise<Receiver> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/receiver-server.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Also when the benchmark fails (it exits with 1): a receiver left behind would hold its port and a core's share.
+  process.once('exit', () => child.kill());
   const port = await new Promise<number>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { port: number }).port)));
   const url = `http://127.0.0.1:${port}`;
   return {
