@@ -110,8 +110,13 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   const resumeTimers = new Set<NodeJS.Timeout>();
   const shutdown = new AbortController();
   let consumer: Consumer | null = null;
-  /** Reads the progress committed with each partition's offset when this instance takes the partition. */
-  let admin: Admin | null = null;
+  /**
+   * Reads the progress committed with the partitions this instance takes; connected on first need (a deliverer
+   * that is given no records, such as an idle retry tier, never connects one).
+   */
+  let admin: Promise<Admin> | null = null;
+  /** The group's committed offsets of the topic, read once per rebalance for every partition it assigned here. */
+  let committedAtJoin: Promise<Array<{ partition: number; offset: string; metadata: string | null }>> | null = null;
   let commitTimer: NodeJS.Timeout | undefined;
   /** Partitions assigned to this instance by the last rebalance. */
   let assigned = new Set<string>();
@@ -234,15 +239,28 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     return encodeProgress(committed, end, smallestOf(sources));
   };
 
+  const connectedAdmin = (): Promise<Admin> =>
+    (admin ??= (async () => {
+      const client = deps.kafka.admin();
+      await client.connect();
+      return client;
+    })().catch((error: unknown) => {
+      admin = null;
+      throw error;
+    }));
+
   /** What the group's last commit of a partition said was finished above its offset (the previous owner's word). */
   const committedProgress = async (state: PartitionState): Promise<Progress | null> => {
-    if (!admin) return null;
     try {
-      const [topic] = await admin.fetchOffsets({ groupId: deps.groupId, topics: [state.topic] });
-      const committed = topic?.partitions.find((p) => p.partition === state.partition);
+      // Nobody commits a partition assigned here before its first batch, so one read per rebalance serves them all.
+      committedAtJoin ??= connectedAdmin()
+        .then((client) => client.fetchOffsets({ groupId: deps.groupId, topics: [deps.topic] }))
+        .then(([topic]) => topic?.partitions ?? []);
+      const committed = (await committedAtJoin).find((p) => p.partition === state.partition);
       if (!committed || Number(committed.offset) < 0) return null;
       return decodeProgress(BigInt(committed.offset), committed.metadata);
     } catch (error) {
+      committedAtJoin = null;
       // Without it the partition is read as before: what finished above the committed offset is sent again.
       log.warn({ err: error, topic: state.topic, partition: state.partition }, 'could not read the committed progress; deliveries above the committed offset may be sent again');
       return null;
@@ -384,6 +402,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       });
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
         assigned = assignedPartitionKeys(payload.memberAssignment);
+        committedAtJoin = null;
         for (const [key, state] of partitions) {
           if (!assigned.has(key)) {
             // Another instance owns it now: drop queued work, never commit for it again.
@@ -407,8 +426,6 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
         if (state.waitingAt !== null) return;
         state.tracker.skipTo(BigInt(payload.lastOffset) + 1n);
       });
-      admin = deps.kafka.admin();
-      await admin.connect();
       await consumer.connect();
       await consumer.subscribe({ topics: [deps.topic], fromBeginning: true });
       await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: handleBatch });
@@ -439,7 +456,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       resumeTimers.clear();
       await commit();
       await consumer.disconnect();
-      await admin?.disconnect();
+      const client = await admin?.catch(() => null);
+      await client?.disconnect();
       admin = null;
       consumer = null;
     },

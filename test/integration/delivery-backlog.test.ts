@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { deferredTasks } from '../../connector/observability/metrics.js';
+import type { Receiver } from '../../scripts/lib/receiver.js';
 import { deliveryScenario, seqs, type DeliveryScenario } from '../support/delivery-scenario.js';
 import { waitFor } from '../support/wait.js';
 
@@ -18,16 +19,30 @@ describe('a webhook\'s backlog', () => {
     s = undefined;
   });
 
-  const committedOffset = async (scenario: DeliveryScenario): Promise<number> => {
+  /** The deliverer group's commit of the deliveries topic's only partition. */
+  const committed = async (scenario: DeliveryScenario): Promise<{ offset: number; metadata: string | null }> => {
     const admin = scenario.kafka.admin();
     await admin.connect();
     try {
       const [topic] = await admin.fetchOffsets({ groupId: scenario.config.deliverer.groupId, topics: [scenario.config.topics.deliveries] });
-      return Number(topic!.partitions[0]!.offset);
+      const { offset, metadata } = topic!.partitions[0]!;
+      return { offset: Number(offset), metadata };
     } finally {
       await admin.disconnect();
     }
   };
+  const committedOffset = async (scenario: DeliveryScenario): Promise<number> => (await committed(scenario)).offset;
+
+  /** The receivers hold every request until `release` is called, then answer 204. */
+  const holdUntilReleased = (...hooks: Array<{ receiver: Receiver }>): (() => void) => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    for (const hook of hooks) hook.receiver.respondWith(async () => (await released, { status: 204 }));
+    return release;
+  };
+
+  const deferredNow = async (): Promise<number> => (await deferredTasks.get()).values[0]?.value ?? 0;
+  const range = (length: number): number[] => Array.from({ length }, (_, i) => i);
 
   const distinctIds = (requests: Array<{ headers: Record<string, string | string[] | undefined> }>): number =>
     new Set(requests.map((r) => String(r.headers['webhook-id']))).size;
@@ -36,9 +51,7 @@ describe('a webhook\'s backlog', () => {
     s = await deliveryScenario(services, { TOPIC_DELIVERIES_PARTITIONS: '1', DELIVERER_MAX_BUFFERED: '40', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '10' });
     const held = await s.addWebhook();
     const other = await s.addWebhook();
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    held.receiver.respondWith(async () => (await released, { status: 204 }));
+    const release = holdUntilReleased(held);
     await s.startDeliverer();
     // The held webhook's tasks first, then the other's, twice over: 240 held tasks, six times the buffer.
     await s.produceTasks(held.id, 120);
@@ -49,38 +62,36 @@ describe('a webhook\'s backlog', () => {
     await waitFor('the other webhook\'s 120 deliveries', () => other.receiver.requests.length >= 120, 30_000);
     expect(held.receiver.requests.length).toBe(1);
     // All but the queued ten (and the one held in flight) stay in Kafka.
-    expect((await deferredTasks.get()).values[0]?.value).toBeGreaterThanOrEqual(200);
+    expect(await deferredNow()).toBeGreaterThanOrEqual(200);
     // Nothing is committed past the held webhook's first task.
     expect(await committedOffset(s)).toBeLessThanOrEqual(0);
 
     release();
     await waitFor('the held webhook\'s 240 deliveries', () => held.receiver.requests.length >= 240, 60_000);
-    const expected = [...Array.from({ length: 120 }, (_, i) => i), ...Array.from({ length: 120 }, (_, i) => i)];
+    const expected = [...range(120), ...range(120)];
     expect(seqs(held.receiver)).toEqual(expected);
     expect(distinctIds(held.receiver.requests)).toBe(240);
-    expect(seqs(other.receiver)).toEqual([...Array.from({ length: 60 }, (_, i) => i), ...Array.from({ length: 60 }, (_, i) => i)]);
+    expect(seqs(other.receiver)).toEqual([...range(60), ...range(60)]);
     await waitFor('every offset committed', async () => (await committedOffset(s!)) === 360, 15_000);
-    expect((await deferredTasks.get()).values[0]?.value).toBe(0);
+    expect(await deferredNow()).toBe(0);
   });
 
   it('many held endpoints, each within its cap, do not fill the shared buffer together', async () => {
     // Five held webhooks may queue 10 each, 50 in all: more than the buffer of 40. Past 90 % of the buffer a
     // webhook queues one task only, so the buffer never fills and reading goes on.
     s = await deliveryScenario(services, { TOPIC_DELIVERIES_PARTITIONS: '1', DELIVERER_MAX_BUFFERED: '40', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '10' });
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
     const held = await Promise.all(Array.from({ length: 5 }, () => s!.addWebhook()));
-    for (const hook of held) hook.receiver.respondWith(async () => (await released, { status: 204 }));
+    const release = holdUntilReleased(...held);
     const other = await s.addWebhook();
     await s.startDeliverer();
     for (const hook of held) await s.produceTasks(hook.id, 20);
     await s.produceTasks(other.id, 30);
 
     await waitFor('the other webhook\'s 30 deliveries', () => other.receiver.requests.length >= 30, 30_000);
-    expect(seqs(other.receiver)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(seqs(other.receiver)).toEqual(range(30));
     release();
     await waitFor('every held webhook\'s 20 deliveries', () => held.every((hook) => hook.receiver.requests.length >= 20), 60_000);
-    for (const hook of held) expect(seqs(hook.receiver)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    for (const hook of held) expect(seqs(hook.receiver)).toEqual(range(20));
     await waitFor('every offset committed', async () => (await committedOffset(s!)) === 130, 15_000);
   });
 
@@ -90,21 +101,18 @@ describe('a webhook\'s backlog', () => {
     });
     const held = await s.addWebhook();
     const other = await s.addWebhook();
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    held.receiver.respondWith(async () => (await released, { status: 204 }));
+    const release = holdUntilReleased(held);
     await s.startDeliverer();
     await s.produceTasks(held.id, 120);
     await s.produceTasks(other.id, 20);
-    const deferred = async (): Promise<number> => (await deferredTasks.get()).values[0]?.value ?? 0;
-    await waitFor('50 tasks deferred', async () => (await deferred()) >= 50, 30_000);
+    await waitFor('50 tasks deferred', async () => (await deferredNow()) >= 50, 30_000);
     // Reading stopped there, rechecking every 200 ms: the other webhook's tasks, behind the held ones, stay unread.
     await new Promise((resolve) => setTimeout(resolve, 600));
-    expect(await deferred()).toBe(50);
+    expect(await deferredNow()).toBe(50);
     expect(other.receiver.requests.length).toBe(0);
 
     let most = 0;
-    const sampler = setInterval(() => void deferred().then((value) => (most = Math.max(most, value))), 20);
+    const sampler = setInterval(() => void deferredNow().then((value) => (most = Math.max(most, value))), 20);
     release();
     try {
       await waitFor('the other webhook\'s 20 deliveries', () => other.receiver.requests.length >= 20, 60_000);
@@ -113,8 +121,8 @@ describe('a webhook\'s backlog', () => {
       clearInterval(sampler);
     }
     expect(most).toBeLessThanOrEqual(50);
-    expect(seqs(held.receiver)).toEqual(Array.from({ length: 120 }, (_, i) => i));
-    expect(seqs(other.receiver)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(seqs(held.receiver)).toEqual(range(120));
+    expect(seqs(other.receiver)).toEqual(range(20));
     await waitFor('every offset committed', async () => (await committedOffset(s!)) === 140, 15_000);
   });
 
@@ -139,7 +147,7 @@ describe('a webhook\'s backlog', () => {
     failing = false;
     await waitFor('the strict webhook\'s 100 deliveries', () => new Set(seqs(strict.receiver)).size >= 100, 60_000);
     const accepted = seqs(strict.receiver).filter((seq, i, all) => seq !== 0 || i === all.lastIndexOf(0));
-    expect(accepted).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(accepted).toEqual(range(100));
     await waitFor('every offset committed', async () => (await committedOffset(s!)) === 200, 15_000);
   });
 
@@ -148,24 +156,15 @@ describe('a webhook\'s backlog', () => {
     s = await deliveryScenario(services, { TOPIC_DELIVERIES_PARTITIONS: '1', SHUTDOWN_TIMEOUT_MS: '6000' });
     const held = await s.addWebhook();
     const other = await s.addWebhook();
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    held.receiver.respondWith(async () => (await released, { status: 204 }));
+    const release = holdUntilReleased(held);
     await s.startDeliverer();
     await s.produceTasks(held.id, 5);
     await s.produceTasks(other.id, 50);
     await waitFor('the other webhook\'s 50 deliveries', () => other.receiver.requests.length >= 50, 30_000);
     // The commit stays at the held task, with the progress above it.
     await waitFor('progress committed above the held task', async () => {
-      const admin = s!.kafka.admin();
-      await admin.connect();
-      try {
-        const [topic] = await admin.fetchOffsets({ groupId: s!.config.deliverer.groupId, topics: [s!.config.topics.deliveries] });
-        const partition = topic!.partitions[0]!;
-        return Number(partition.offset) === 0 && (partition.metadata ?? '').startsWith('p1:');
-      } finally {
-        await admin.disconnect();
-      }
+      const { offset, metadata } = await committed(s!);
+      return offset === 0 && (metadata ?? '').startsWith('p1:');
     }, 15_000);
 
     await s.stopDeliverer();
@@ -202,7 +201,7 @@ describe('a webhook\'s backlog', () => {
       return false;
     });
     expect(new Set(retries.map((r) => String(r.headers['webhook-id']))).size).toBe(20);
-    expect(seqs({ ...hook.receiver, requests: retries })).toEqual(Array.from({ length: 20 }, (_, i) => i));
-    expect((await deferredTasks.get()).values[0]?.value).toBe(0);
+    expect(seqs({ ...hook.receiver, requests: retries })).toEqual(range(20));
+    expect(await deferredNow()).toBe(0);
   });
 });
