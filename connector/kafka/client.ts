@@ -1,3 +1,4 @@
+import { useFastCrc32cInKafkajs } from './crc32c.js'; // before kafkajs: its record batch encoder takes our checksum only if it is in place when kafkajs loads
 import { Kafka, logLevel, type Consumer, type KafkaConfig, type Producer, type ProducerConfig, type SASLOptions } from 'kafkajs';
 import type { ConnectorConfig } from '../../config/load.js';
 import type { Logger } from '../observability/logger.js';
@@ -80,6 +81,7 @@ export function createKafka(config: ConnectorConfig['kafka'], log: Logger, clien
   const kafka = new Kafka(options);
   if (!filterAbortedTransactions(kafka)) throw fatal('KAFKAJS_UNSUPPORTED', 'kafkajs internals changed: aborted transactions cannot be filtered correctly, so read_committed consumers would see aborted tasks; keep kafkajs at the version in package-lock.json');
   if (!cacheCoordinatorLookups(kafka)) kafkaLog.warn('kafkajs internals changed: coordinator lookups are not cached, each transaction makes four more round trips');
+  if (!useFastCrc32cInKafkajs()) kafkaLog.warn('kafkajs was loaded before connector/kafka/crc32c.ts or its internals changed: record batches are checksummed a byte at a time');
   if (!stopIdleRequestQueueTimers()) kafkaLog.warn('kafkajs internals changed: every broker connection keeps a 1 ms timer running while idle');
   return kafka;
 }

@@ -1,3 +1,4 @@
+import './crc32c.js'; // before kafkajs: its record batch encoder takes our checksum only if it is in place when kafkajs loads
 import { Partitioners, type ICustomPartitioner, type PartitionerArgs } from 'kafkajs';
 
 /** Keys remembered per topic; webhook ids are few, but a flood of distinct keys must not grow memory without bound. */
