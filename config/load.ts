@@ -74,6 +74,9 @@ function crossFieldProblems(config: ConnectorConfig): string[] {
   if (config.deliverer.maxDeferred < 1) {
     problems.push('deliverer.maxDeferred: must be at least 1: with none, a webhook with a full queue would stop reading for all (set DELIVERER_MAX_DEFERRED)');
   }
+  if (config.deliverer.httpThreads > MAX_HTTP_THREADS) {
+    problems.push(`deliverer.httpThreads: must be at most ${MAX_HTTP_THREADS}: each thread is a V8 instance with its own memory, and more deliverer processes scale further (set DELIVERER_HTTP_THREADS)`);
+  }
   if (config.router.lingerMs > 1000) problems.push('router.lingerMs: must be at most 1000: every event would wait that long (set ROUTER_LINGER_MS)');
   const taskBytes = config.topics.deliveriesMaxMessageBytes;
   if (taskBytes < MIN_TASK_BYTES || taskBytes > MAX_TASK_BYTES) {
@@ -81,6 +84,9 @@ function crossFieldProblems(config: ConnectorConfig): string[] {
   }
   return problems;
 }
+
+/** Sending threads per deliverer process, at most. */
+const MAX_HTTP_THREADS = 16;
 
 /** Bounds of the task size limit: room for an ordinary event, and four times the limit within Kafka's int32 sizes. */
 const MIN_TASK_BYTES = 16 * 1024;

@@ -37,6 +37,7 @@ export interface ConnectorConfig {
   deliverer: {
     groupId: string;
     maxInFlight: number;
+    httpThreads: number;
     maxBuffered: number;
     maxQueuedPerWebhook: number;
     maxDeferred: number;
@@ -363,6 +364,12 @@ export const configSchema: Schema<ConnectorConfig> = {
       format: 'nat',
       default: 64,
       env: 'DELIVERER_MAX_IN_FLIGHT',
+    },
+    httpThreads: {
+      doc: 'Threads of a deliverer process that send the HTTP requests (writing requests, parsing answers, TLS), apart from the thread that reads tasks, signs them and logs attempts: 1 lets a deliverer use a second core, about a fifth more deliveries a second on 2 cores. 0 sends from the main thread. With several, each endpoint URL keeps to one thread, so its keep-alive connections are shared.',
+      format: 'nat',
+      default: 1,
+      env: 'DELIVERER_HTTP_THREADS',
     },
     maxBuffered: {
       doc: 'Tasks read but not finished, at most, of the deliveries topic per deliverer process; reading pauses above it (bounds memory under a backlog). Each retry tier has a quarter of it (at least 100) besides.',

@@ -8,6 +8,7 @@ import { createRetryTier } from './delivery/retry-tier.js';
 import { tierLabels } from './delivery/retry-schedule.js';
 import { createTaskHandler } from './delivery/task-handler.js';
 import { createHttpSender } from './delivery/http-sender.js';
+import { createThreadedHttpSender } from './delivery/threaded-sender.js';
 import { createSsrfGuard } from './delivery/ssrf-guard.js';
 import { loadEventCatalog } from './events/catalog.js';
 import { createAvroDecoder } from './ingest/decode.js';
@@ -98,13 +99,15 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       await sink.start();
       parts.push({ name: 'attempt sink', stop: () => sink.stop() });
     } else {
-      const sender = createHttpSender({
+      const senderSettings = {
         allowPlainHttp: config.http.allowPlainHttp,
         connectTimeoutMs: config.http.connectTimeoutMs,
         requestTimeoutMs: config.http.requestTimeoutMs,
         maxResponseBytes: config.http.maxResponseBytes,
-        guard: createSsrfGuard(config.http.ssrfAllowlist),
-      });
+      };
+      const sender = config.deliverer.httpThreads > 0
+        ? createThreadedHttpSender({ ...senderSettings, ssrfAllowlist: config.http.ssrfAllowlist }, { threads: config.deliverer.httpThreads, onFatal })
+        : createHttpSender({ ...senderSettings, guard: createSsrfGuard(config.http.ssrfAllowlist) });
       parts.push({ name: 'http sender', stop: () => sender.close() });
       const producer = createProducer(kafka, { idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();

@@ -61,6 +61,12 @@ describe('loadConfig', () => {
     expect(problemsOf({ DELIVERER_MAX_BUFFERED: '100', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '100' })).toEqual([]);
     expect(problemsOf({ DELIVERER_MAX_DEFERRED: '0' }).join()).toMatch(/deliverer\.maxDeferred: must be at least 1.*set DELIVERER_MAX_DEFERRED/);
   });
+
+  it('bounds the sending threads of a deliverer, none meaning the main thread sends', () => {
+    expect(problemsOf({ DELIVERER_HTTP_THREADS: '17' }).join()).toMatch(/deliverer\.httpThreads: must be at most 16.*set DELIVERER_HTTP_THREADS/);
+    expect(problemsOf({ DELIVERER_HTTP_THREADS: '0' })).toEqual([]);
+    expect(problemsOf({ DELIVERER_HTTP_THREADS: '16' })).toEqual([]);
+  });
 });
 
 describe('connectorTopics', () => {

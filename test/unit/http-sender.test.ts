@@ -3,6 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpSender, type HttpSender } from '../../connector/delivery/http-sender.js';
 import { createSsrfGuard } from '../../connector/delivery/ssrf-guard.js';
+import { createThreadedHttpSender } from '../../connector/delivery/threaded-sender.js';
+
+interface SenderSettings { allowPlainHttp: boolean; connectTimeoutMs: number; requestTimeoutMs: number; maxResponseBytes: number; ssrfAllowlist: string[] }
+/** Both ways a deliverer sends: from its main thread, and from sending threads (DELIVERER_HTTP_THREADS), which must behave alike. */
+const SENDERS: Array<[string, (settings: SenderSettings) => HttpSender]> = [
+  ['in the main thread', ({ ssrfAllowlist, ...settings }) => createHttpSender({ ...settings, guard: createSsrfGuard(ssrfAllowlist) })],
+  ['on a sending thread', (settings) => createThreadedHttpSender(settings, { threads: 1, onFatal: (error) => { throw error; } })],
+];
 
 /** A real HTTP server on 127.0.0.1 whose answer each test chooses by path. */
 function startServer(): Promise<{ server: Server; url: string; sockets: Set<unknown>; seen: Array<{ path: string; headers: IncomingMessage['headers']; body: string }> }> {
@@ -29,12 +37,12 @@ function startServer(): Promise<{ server: Server; url: string; sockets: Set<unkn
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, sockets, seen, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })));
 }
 
-describe('the HTTP sender (real server on 127.0.0.1)', () => {
+describe.each(SENDERS)('the HTTP sender %s (real server on 127.0.0.1)', (_name, createSender) => {
   let target: Awaited<ReturnType<typeof startServer>>;
   let sender: HttpSender;
   beforeAll(async () => {
     target = await startServer();
-    sender = createHttpSender({ allowPlainHttp: true, connectTimeoutMs: 1000, requestTimeoutMs: 400, maxResponseBytes: 1024, guard: createSsrfGuard(['127.0.0.1']) });
+    sender = createSender({ allowPlainHttp: true, connectTimeoutMs: 1000, requestTimeoutMs: 400, maxResponseBytes: 1024, ssrfAllowlist: ['127.0.0.1'] });
   });
   afterAll(async () => {
     await sender.close();
@@ -91,7 +99,7 @@ describe('the HTTP sender (real server on 127.0.0.1)', () => {
   });
 
   it('refuses plain HTTP unless allowed, forbidden addresses, and non-URLs, without sending', async () => {
-    const strict = createHttpSender({ allowPlainHttp: false, connectTimeoutMs: 1000, requestTimeoutMs: 400, maxResponseBytes: 1024, guard: createSsrfGuard([]) });
+    const strict = createSender({ allowPlainHttp: false, connectTimeoutMs: 1000, requestTimeoutMs: 400, maxResponseBytes: 1024, ssrfAllowlist: [] });
     const count = target.seen.length;
     expect((await strict.post(`${target.url}/ok`, {}, '')).result).toMatchObject({ code: 'INSECURE_URL', retryable: false });
     expect((await strict.post('https://127.0.0.1:1/ok', {}, '')).result).toMatchObject({ code: 'SSRF_BLOCKED', retryable: false });
@@ -99,5 +107,55 @@ describe('the HTTP sender (real server on 127.0.0.1)', () => {
     expect((await strict.post('not a url', {}, '')).result).toMatchObject({ code: 'INVALID_URL', retryable: false });
     expect(target.seen.length).toBe(count);
     await strict.close();
+  });
+});
+
+describe('the threaded HTTP sender', () => {
+  let target: Awaited<ReturnType<typeof startServer>>;
+  beforeAll(async () => {
+    target = await startServer();
+  });
+  afterAll(async () => {
+    target.server.closeAllConnections();
+    await new Promise((resolve) => target.server.close(resolve));
+  });
+  const settings = { allowPlainHttp: true, connectTimeoutMs: 1000, requestTimeoutMs: 2000, maxResponseBytes: 64, ssrfAllowlist: ['127.0.0.1'] };
+
+  it('answers each of many concurrent requests with its own result, across several threads', async () => {
+    const sender = createThreadedHttpSender(settings, { threads: 3, onFatal: (error) => { throw error; } });
+    const count = target.seen.length;
+    // Alternating answers, so a result given to the wrong request would show.
+    const paths = Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? `/busy?n=${i}` : `/ok?n=${i}`));
+    const results = await Promise.all(paths.map((path, i) => sender.post(`${target.url}${path}`, { 'webhook-id': `msg_${i}` }, `{"n":${i}}`)));
+    results.forEach((sent, i) => expect(sent.result).toMatchObject(i % 3 === 0 ? { status: 429, retryAfter: '7' } : { status: 200 }));
+    expect(target.seen.length - count).toBe(300);
+    const bodies = new Set(target.seen.slice(count).map((r) => r.body));
+    expect(bodies.size).toBe(300);
+    await sender.close();
+  });
+
+  it('closes its threads, and answers later requests as failed rather than hanging', async () => {
+    const fatal: Error[] = [];
+    const sender = createThreadedHttpSender(settings, { threads: 2, onFatal: (error) => fatal.push(error) });
+    expect((await sender.post(`${target.url}/ok`, {}, '')).result).toMatchObject({ status: 200 });
+    await sender.close();
+    expect(sender.threads.every((thread) => thread.threadId === -1)).toBe(true);
+    expect((await sender.post(`${target.url}/ok`, {}, '')).result).toMatchObject({ kind: 'error', code: 'SENDER_THREAD_FAILED' });
+    // An orderly close is not a failure.
+    expect(fatal).toEqual([]);
+  });
+
+  it('answers requests in flight as a retryable failure and reports a fatal error when a thread dies', async () => {
+    const fatal: Error[] = [];
+    const sender = createThreadedHttpSender(settings, { threads: 1, onFatal: (error) => fatal.push(error) });
+    // '/hang' never answers: the request is in flight when the thread goes.
+    const inFlight = sender.post(`${target.url}/hang`, {}, 'in flight at the crash');
+    await expect.poll(() => target.seen.some((r) => r.body === 'in flight at the crash')).toBe(true);
+    await sender.threads[0]!.terminate();
+    expect((await inFlight).result).toMatchObject({ kind: 'error', code: 'SENDER_THREAD_FAILED', retryable: true });
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]!.message).toMatch(/sending thread/);
+    expect((await sender.post(`${target.url}/ok`, {}, '')).result).toMatchObject({ code: 'SENDER_THREAD_FAILED' });
+    await sender.close();
   });
 });
