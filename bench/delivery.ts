@@ -67,11 +67,25 @@ function clockTicksPerSecond(): number | null {
  * microseconds; null where /proc is not there (not Linux).
  */
 function processCpuMicros(pid: number | undefined): number | null {
+  return statCpuMicros(pid, `/proc/${pid}/stat`);
+}
+
+/**
+ * CPU time of a process's main thread alone (the one running its event loop;
+ * its thread id is the process id), in microseconds; null off Linux. What one
+ * deliverer process can do with cores to spare is bounded by this, not by the
+ * process's total (sending threads, GC helpers).
+ */
+function mainThreadCpuMicros(pid: number | undefined): number | null {
+  return statCpuMicros(pid, `/proc/${pid}/task/${pid}/stat`);
+}
+
+function statCpuMicros(pid: number | undefined, path: string): number | null {
   const ticks = clockTicksPerSecond();
   if (pid === undefined || ticks === null) return null;
   try {
     // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th and 13th.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
     return ((Number(fields[11]) + Number(fields[12])) / ticks) * 1e6;
   } catch {
     return null;
@@ -107,7 +121,7 @@ function roleEnvOverrides(): Record<string, string> {
  * A connector role in its own process, as docker-compose and the image run
  * it; resolves once it logs that it is running (its consumer has joined).
  */
-async function startRoleProcess(role: 'router' | 'deliverer', env: Record<string, string>): Promise<{ stop: () => Promise<void>; cpuMicros: () => number | null }> {
+async function startRoleProcess(role: 'router' | 'deliverer', env: Record<string, string>): Promise<{ stop: () => Promise<void>; cpuMicros: () => number | null; mainThreadCpuMicros: () => number | null }> {
   // BENCH_ROLE_NODE_ARGS reach the role's process only (e.g. --cpu-prof to profile it alone; NODE_OPTIONS refuses that flag).
   const nodeArgs = (process.env['BENCH_ROLE_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   // The compiled build, as the image runs it (built first when stale); BENCH_ROLE_ENTRY=source runs the sources through tsx.
@@ -132,6 +146,7 @@ async function startRoleProcess(role: 'router' | 'deliverer', env: Record<string
   });
   return {
     cpuMicros: () => processCpuMicros(child.pid),
+    mainThreadCpuMicros: () => mainThreadCpuMicros(child.pid),
     stop: async () => {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
@@ -246,7 +261,7 @@ async function main(): Promise<void> {
     // broker it adds (fetches, attempt records, offset commits); all share the machine's cores.
     const rounds: Array<{
       rawBefore: number; rawAfter: number; deliveriesPerSecond: number; ratio: number; rawCpuUsPerPost: number; receiverCpuUsPerRawPost: number | null;
-      delivererCpuUsPerDelivery: number | null; receiverCpuUsPerDelivery: number | null; brokerCpuUsPerDelivery: number | null; stealPct: number | null;
+      delivererCpuUsPerDelivery: number | null; delivererMainThreadCpuUsPerDelivery: number | null; receiverCpuUsPerDelivery: number | null; brokerCpuUsPerDelivery: number | null; stealPct: number | null;
     }> = [];
     const brokerPid = stackPid('kafka');
     const roundCount = Number(values.rounds);
@@ -275,32 +290,38 @@ async function main(): Promise<void> {
         await produceTasks(config, org, ids, tasks);
         // The deliverers' CPU time so far: this process's in-process, the children's otherwise (null off Linux).
         let delivererCpu: () => number | null = () => cpuMicros(process.cpuUsage());
+        let delivererMainCpu: () => number | null = () => mainThreadCpuMicros(process.pid);
         if (deliverers > 1 || values.processes) {
           // Scale-out: several deliverer processes in one group, sharing the raw loop's concurrency between them.
           const share = { ...env, DELIVERER_MAX_IN_FLIGHT: String(Math.ceil(MAX_IN_FLIGHT / deliverers)) };
           const started = await Promise.all(Array.from({ length: deliverers }, () => startRoleProcess('deliverer', share)));
           for (const child of started) parts.push({ name: 'deliverer', stop: child.stop });
-          delivererCpu = () => started.reduce<number | null>((sum, child) => {
-            const used = child.cpuMicros();
+          const sumOf = (cpu: (child: (typeof started)[number]) => number | null) => (): number | null => started.reduce<number | null>((sum, child) => {
+            const used = cpu(child);
             return sum === null || used === null ? null : sum + used;
           }, 0);
+          delivererCpu = sumOf((child) => child.cpuMicros());
+          delivererMainCpu = sumOf((child) => child.mainThreadCpuMicros());
         } else parts.push(...(await startRole('deliverer', config, log, throwFatal)).parts);
         // Over the second half, once the deliverer is warm (in-process, the polling here is negligible). Null when
         // the second half began before every deliverer of a scale-out run had joined (the first can finish alone).
-        const atMark: { cpu?: number | null; receiverCpu?: number | null; brokerCpu?: number | null; fast?: number } = {};
+        const atMark: { cpu?: number | null; mainCpu?: number | null; receiverCpu?: number | null; brokerCpu?: number | null; fast?: number } = {};
         await until(async () => {
           const { fast } = await receiver.stats();
           if (atMark.cpu === undefined && fast >= mark) {
-            Object.assign(atMark, { cpu: delivererCpu(), receiverCpu: processCpuMicros(receiver.child.pid), brokerCpu: processCpuMicros(brokerPid), fast });
+            Object.assign(atMark, { cpu: delivererCpu(), mainCpu: delivererMainCpu(), receiverCpu: processCpuMicros(receiver.child.pid), brokerCpu: processCpuMicros(brokerPid), fast });
           }
           return fast >= tasks;
         }, 300_000);
         const cpuAtEnd = delivererCpu();
+        const mainCpuAtEnd = delivererMainCpu();
         const deliveredSinceMark = atMark.fast === undefined ? 0 : tasks - atMark.fast;
         const receiverCpuUsPerDelivery = perItem(atMark.receiverCpu, processCpuMicros(receiver.child.pid), deliveredSinceMark);
         const brokerCpuUsPerDelivery = perItem(atMark.brokerCpu, processCpuMicros(brokerPid), deliveredSinceMark);
         const delivererCpuUs = typeof atMark.cpu === 'number' && cpuAtEnd !== null && atMark.fast !== undefined && atMark.fast < tasks
           ? (cpuAtEnd - atMark.cpu) / (tasks - atMark.fast) : null;
+        // The event loop's share: the bound of one deliverer process with cores to spare (HTTP runs on its own thread).
+        const delivererMainThreadCpuUsPerDelivery = atMark.fast !== undefined && atMark.fast < tasks ? perItem(atMark.mainCpu, mainCpuAtEnd, tasks - atMark.fast) : null;
         const s = await receiver.stats();
         const deliveriesPerSecond = (s.fast - mark) / ((s.lastAt - s.markAt) / 1000);
         // Stopped first, so the second raw pass has the machine to itself as the first one had.
@@ -310,7 +331,7 @@ async function main(): Promise<void> {
         rounds.push({
           rawBefore: Math.round(rawBefore), rawAfter: Math.round(rawAfter), deliveriesPerSecond: Math.round(deliveriesPerSecond), ratio: Number(ratio.toFixed(3)),
           rawCpuUsPerPost: Math.round(rawCpuUs), receiverCpuUsPerRawPost, delivererCpuUsPerDelivery: delivererCpuUs === null ? null : Math.round(delivererCpuUs),
-          receiverCpuUsPerDelivery, brokerCpuUsPerDelivery, stealPct: steal(),
+          delivererMainThreadCpuUsPerDelivery, receiverCpuUsPerDelivery, brokerCpuUsPerDelivery, stealPct: steal(),
         });
         console.log(JSON.stringify(rounds.at(-1)));
       });
