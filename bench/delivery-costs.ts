@@ -15,6 +15,7 @@ import { loadConfig } from '../config/load.js';
 import { createAttemptLog } from '../connector/delivery/attempt-log.js';
 import { attemptRecord } from '../connector/delivery/attempt-record.js';
 import { createHttpSender } from '../connector/delivery/http-sender.js';
+import { createThreadedHttpSender } from '../connector/delivery/threaded-sender.js';
 import { buildWebhookRequest } from '../connector/delivery/request.js';
 import { generateSigningSecret } from '../connector/delivery/signature.js';
 import { createSsrfGuard } from '../connector/delivery/ssrf-guard.js';
@@ -24,6 +25,7 @@ import { ensureTopics } from '../connector/kafka/topics.js';
 import { createRootLogger } from '../connector/observability/logger.js';
 import type { WebhookTarget } from '../connector/subscriptions/webhook.js';
 import { benchTask, inFlight, MAX_IN_FLIGHT, rawLoop, sampleRequest, startReceiver } from './lib/delivery-fixtures.js';
+import { mainThreadCpuMicros } from './lib/proc-cpu.js';
 import { benchServices, deleteTopics } from './services.js';
 
 const log = createRootLogger({ level: 'error' });
@@ -50,6 +52,7 @@ async function main(): Promise<void> {
   const receiver = await startReceiver();
   const kafka = createKafka(config.kafka, log, 'bench-costs');
   const stages: Record<string, number> = {};
+  let threadedSend: { mainThreadUs: number; processUs: number } | null = null;
   const stage = (name: string, usPerItem: number): void => {
     stages[name] = Math.round(usPerItem * 10) / 10;
     console.log(`  ${name.padEnd(34)} ${stages[name]!.toFixed(1).padStart(6)} µs`);
@@ -68,6 +71,20 @@ async function main(): Promise<void> {
     await inFlight(count, MAX_IN_FLIGHT, () => sender.post(url, sample.headers, sample.body));
     stage('deliverer HTTP send', await cpuPerItem(count, () => inFlight(count, MAX_IN_FLIGHT, () => sender.post(url, sample.headers, sample.body))));
     await sender.close();
+
+    // The same sends from a sending thread (DELIVERER_HTTP_THREADS=1): what stays on the main thread, and the
+    // process's whole CPU with the thread's and the messages between them. Not a stage: it replaces the one above.
+    const threaded = createThreadedHttpSender({ ...http, ssrfAllowlist: http.ssrfAllowlist }, { threads: 1, onFatal: (error) => { throw error; } });
+    const sendThreaded = () => inFlight(count, MAX_IN_FLIGHT, () => threaded.post(url, sample.headers, sample.body));
+    await sendThreaded();
+    const mainBefore = mainThreadCpuMicros(process.pid);
+    const processUs = await cpuPerItem(count, sendThreaded);
+    const mainAfter = mainThreadCpuMicros(process.pid);
+    if (mainBefore !== null && mainAfter !== null) {
+      threadedSend = { mainThreadUs: Math.round(((mainAfter - mainBefore) / count) * 10) / 10, processUs: Math.round(processUs * 10) / 10 };
+      console.log(`  ${'(threaded send: main thread)'.padEnd(34)} ${threadedSend.mainThreadUs.toFixed(1).padStart(6)} µs, the process ${threadedSend.processUs.toFixed(1)} µs`);
+    }
+    await threaded.close();
 
     const target: WebhookTarget = {
       id: randomUUID(), organization: 'bench-org', name: 'bench', url, bodyFormat: 'parallelworks', ordering: 'relaxed', signingSecrets: [generateSigningSecret()], apiKey: null, deliverable: true,
@@ -115,7 +132,7 @@ async function main(): Promise<void> {
   console.log(`  ${'sum of the deliverer stages'.padEnd(34)} ${added.toFixed(1).padStart(6)} µs = ${(added / raw).toFixed(2)} × the raw POST`);
   console.log(`  throughput these alone allow against the raw loop: ${(raw / added).toFixed(2)} (bench:delivery measures the deliverer whole)`);
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/delivery-costs.json', `${JSON.stringify({ count, microsPerItem: stages, sumOfStages: added, ratioAllowed: raw / added }, null, 2)}\n`);
+  writeFileSync('bench/results/delivery-costs.json', `${JSON.stringify({ count, microsPerItem: stages, sumOfStages: added, ratioAllowed: raw / added, threadedSend }, null, 2)}\n`);
 }
 
 main().then(() => process.exit(0), (error: unknown) => {

@@ -11,7 +11,7 @@
  *
  *   npm run bench:delivery [-- --tasks 20000 --rounds 3 --rate 500 --seconds 10 --warmup 5 --backlog 1000000 --processes]
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -32,6 +32,7 @@ import { registerSchemas, sampleEvent } from '../scripts/lib/sample-events.js';
 import { benchServices, deleteTopics, percentile } from './services.js';
 import { compiledConnector } from './lib/compiled-build.js';
 import { startStealMeter } from './lib/cpu-steal.js';
+import { mainThreadCpuMicros, processCpuMicros } from './lib/proc-cpu.js';
 import { benchTask, MAX_IN_FLIGHT, rawLoop, sampleRequest, startReceiver } from './lib/delivery-fixtures.js';
 
 const log = createRootLogger({ level: 'error' });
@@ -47,49 +48,6 @@ function envFor(services: Awaited<ReturnType<typeof benchServices>>): Record<str
     TOPIC_RETRY_PREFIX: `bd-${id}.retry`, ROUTER_GROUP_ID: `bd-${id}-router`, DELIVERER_GROUP_ID: `bd-${id}-deliverer`,
     ATTEMPTS_SINK_GROUP_ID: `bd-${id}-sink`, DELIVERER_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT), HTTP_ALLOW_PLAIN_HTTP: 'true', HTTP_SSRF_ALLOWLIST: '127.0.0.1', SERVER_PORT: '0',
   };
-}
-
-/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ); asked once, on first use. */
-let clockTicks: number | null | undefined;
-function clockTicksPerSecond(): number | null {
-  if (clockTicks === undefined) {
-    try {
-      clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || null;
-    } catch {
-      clockTicks = null;
-    }
-  }
-  return clockTicks;
-}
-
-/**
- * CPU time (user + system, every thread) another process has used so far, in
- * microseconds; null where /proc is not there (not Linux).
- */
-function processCpuMicros(pid: number | undefined): number | null {
-  return statCpuMicros(pid, `/proc/${pid}/stat`);
-}
-
-/**
- * CPU time of a process's main thread alone (the one running its event loop;
- * its thread id is the process id), in microseconds; null off Linux. What one
- * deliverer process can do with cores to spare is bounded by this, not by the
- * process's total (sending threads, GC helpers).
- */
-function mainThreadCpuMicros(pid: number | undefined): number | null {
-  return statCpuMicros(pid, `/proc/${pid}/task/${pid}/stat`);
-}
-
-function statCpuMicros(pid: number | undefined, path: string): number | null {
-  const ticks = clockTicksPerSecond();
-  if (pid === undefined || ticks === null) return null;
-  try {
-    // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th and 13th.
-    const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) / ticks) * 1e6;
-  } catch {
-    return null;
-  }
 }
 
 /** The pid of a local-stack service (scripts/stack records them), when the benchmark runs on that stack. */
