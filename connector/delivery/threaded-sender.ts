@@ -85,7 +85,7 @@ interface SendingThread {
  * half of a deliverer's main-thread CPU; on their own thread they use a
  * second core while the main thread reads tasks, signs, decides and logs
  * attempts (measured: 55–65 µs of main-thread CPU per delivery against
- * 110–138 µs, and less CPU for the process as a whole).
+ * 110–138 µs; the whole process about the same, 102–143 µs against 114–152).
  *
  * Requests and answers cross in batches, at most one message each way per
  * turn of the event loop (a message costs microseconds of its own), or per
