@@ -55,7 +55,7 @@ function tsxEsmApi(): string {
 /**
  * A sending thread: the compiled module next to this one, as deployed; or,
  * where the connector runs from its TypeScript sources (tests, `npm run
- * dev`), the source module loaded through tsx's API, since loader flags
+ * connector`), the source module loaded through tsx's API, since loader flags
  * given to a worker (`--import tsx`) do not reach its imports on Node 20.
  */
 function startThread(settings: SendingThreadSettings): Worker {
