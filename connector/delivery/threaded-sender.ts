@@ -29,16 +29,6 @@ export interface ThreadedSenderOptions {
 
 const THREAD_FAILED = 'SENDER_THREAD_FAILED';
 
-/**
- * Requests gathered in one turn that go to the thread at once, before the
- * turn ends. Answers come back a few at a time, but a busy main thread takes
- * them up in waves: a whole turn's worth (about 40 of 64 in flight, measured)
- * waited for the turn's end, so the thread sat idle while the main thread
- * worked, and each request's round trip grew by the turn's length. Sent in
- * eights, the first requests are on the wire while the rest are signed.
- */
-const SEND_EARLY_AT = 8;
-
 export interface ThreadedHttpSender extends HttpSender {
   /** The sending threads, for diagnostics (thread ids, heap snapshots). */
   readonly threads: readonly Worker[];
@@ -87,9 +77,8 @@ interface SendingThread {
  * attempts (measured: 55–65 µs of main-thread CPU per delivery against
  * 110–138 µs; the whole process about the same, 102–143 µs against 114–152).
  *
- * Requests and answers cross in batches, at most one message each way per
- * turn of the event loop (a message costs microseconds of its own), or per
- * SEND_EARLY_AT requests. A thread that dies answers its requests in flight
+ * Requests and answers cross in batches, one message each way per turn of
+ * the event loop: a message costs microseconds of its own. A thread that dies answers its requests in flight
  * as a retryable failure (whether the endpoint got them is unknown: at least
  * once, as after a crash) and stops the process through onFatal, so it
  * restarts rather than failing every delivery from then on.
@@ -130,7 +119,6 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
 
   const flush = (thread: SendingThread): void => {
     const batch = thread.outbox;
-    if (batch.length === 0) return;
     thread.outbox = [];
     thread.worker.postMessage(batch);
   };
@@ -142,10 +130,9 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
       if (closing) return Promise.resolve(failed('the HTTP sender is closed'));
       const thread = threads.length === 1 ? threads[0]! : threads[threadOf(url, threads.length)]!;
       const id = nextId++;
-      // The first request of this turn sends the turn's batch once the turn is over, unless it filled up before.
+      // The first request of this turn sends the turn's batch once the turn is over.
       if (thread.outbox.length === 0) setImmediate(flush, thread);
       thread.outbox.push([id, url, headers, body]);
-      if (thread.outbox.length >= SEND_EARLY_AT) flush(thread);
       return new Promise<SendResult>((resolve) => waiting.set(id, resolve));
     },
     async close() {
