@@ -78,10 +78,11 @@ interface SendingThread {
  * 110–138 µs; the whole process about the same, 102–143 µs against 114–152).
  *
  * Requests and answers cross in batches, one message each way per turn of
- * the event loop: a message costs microseconds of its own. A thread that dies answers its requests in flight
- * as a retryable failure (whether the endpoint got them is unknown: at least
- * once, as after a crash) and stops the process through onFatal, so it
- * restarts rather than failing every delivery from then on.
+ * the event loop: a message costs microseconds of its own. A thread that
+ * dies answers its requests in flight as a retryable failure (whether the
+ * endpoint got them is unknown: at least once, as after a crash) and stops
+ * the process through onFatal, so it restarts rather than failing every
+ * delivery from then on.
  */
 export function createThreadedHttpSender(settings: SendingThreadSettings, options: ThreadedSenderOptions): ThreadedHttpSender {
   const waiting = new Map<number, (result: SendResult) => void>();
