@@ -93,8 +93,9 @@ describe('delivery resilience', () => {
     expect(await second.exited, second.output()).toBe(0);
   });
 
-  it('a deliverer stopped with SIGTERM mid-stream finishes what it sent, commits it, and a restart delivers the rest without repeats', async () => {
-    scenario = await deliveryScenario(services);
+  // With a sending thread (the default) and without: an ordered stop must wait for answers either way.
+  it.each(['1', '0'])('a deliverer stopped with SIGTERM mid-stream finishes what it sent, commits it, and a restart delivers the rest without repeats (DELIVERER_HTTP_THREADS=%s)', async (threads) => {
+    scenario = await deliveryScenario(services, { DELIVERER_HTTP_THREADS: threads });
     const hooks = await Promise.all([scenario.addWebhook(), scenario.addWebhook()]);
     for (const hook of hooks) hook.receiver.respondWith(async () => (await pause(5), { status: 204 }));
     const expected = new Set<string>();
