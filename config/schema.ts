@@ -366,7 +366,7 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'DELIVERER_MAX_IN_FLIGHT',
     },
     httpThreads: {
-      doc: 'Threads of a deliverer process that send the HTTP requests (writing requests, parsing answers, TLS), apart from the main thread that reads tasks, signs them and logs attempts. With 1 the main thread spends about half the CPU per delivery (measured 58–64 against 110–138 µs), so a deliverer with a second core does up to twice as much; 0 sends from the main thread, for one core per process. With several, each endpoint URL keeps to one thread, so its keep-alive connections are shared.',
+      doc: 'Threads of a deliverer process that send the HTTP requests (writing requests, parsing answers, TLS), apart from the main thread that reads tasks, signs them and logs attempts. With 1 the main thread spends about half the CPU per delivery (measured 52–65 against 110–138 µs), so a deliverer with a second core does up to twice as much; 0 sends from the main thread, for one core per process. With several, each endpoint URL keeps to one thread, so its keep-alive connections are shared.',
       format: 'nat',
       default: 1,
       env: 'DELIVERER_HTTP_THREADS',

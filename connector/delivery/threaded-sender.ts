@@ -74,7 +74,7 @@ interface SendingThread {
  * one). Writing requests, parsing answers, TLS and socket work were about
  * half of a deliverer's main-thread CPU; on their own thread they use a
  * second core while the main thread reads tasks, signs, decides and logs
- * attempts (measured: 55–65 µs of main-thread CPU per delivery against
+ * attempts (measured: 52–65 µs of main-thread CPU per delivery against
  * 110–138 µs; the whole process about the same, 102–143 µs against 114–152).
  *
  * Requests and answers cross in batches, one message each way per turn of
