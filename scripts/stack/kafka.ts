@@ -7,6 +7,19 @@ import type { StackOptions } from './options.js';
 import { run, spawnDetached, stopProcess } from './processes.js';
 import type { StackService } from './service.js';
 
+/**
+ * A cluster id in Kafka's own format: 16 random bytes, URL-safe base64
+ * without padding, never starting with '-' (as Kafka's Uuid.randomUuid
+ * ensures): the storage tool would read such an id as an option and refuse
+ * to format, one time in 64.
+ */
+export function newClusterId(random: (size: number) => Buffer = randomBytes): string {
+  for (;;) {
+    const id = random(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 /** Apache Kafka from its Maven jars: one KRaft node (broker + controller), heap capped for a laptop. */
 export function kafkaService(options: StackOptions): StackService {
   const home = join(options.stateDir, 'kafka');
@@ -78,8 +91,7 @@ export function kafkaService(options: StackOptions): StackService {
         log('formatting Kafka storage (new data folder)');
         rmSync(dataDir, { recursive: true, force: true });
         mkdirSync(dataDir, { recursive: true });
-        // A cluster id in Kafka's own format: 16 random bytes, URL-safe base64 without padding.
-        const clusterId = randomBytes(16).toString('base64url');
+        const clusterId = newClusterId();
         await run('java', javaArgs('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', config]), { cwd: home, what: 'formatting Kafka storage' });
       }
     },
