@@ -74,7 +74,7 @@ async function main(): Promise<void> {
 
     // The same sends from a sending thread (DELIVERER_HTTP_THREADS=1): what stays on the main thread, and the
     // process's whole CPU with the thread's and the messages between them. Not a stage: it replaces the one above.
-    const threaded = createThreadedHttpSender({ ...http, ssrfAllowlist: http.ssrfAllowlist }, { threads: 1, onFatal: (error) => { throw error; } });
+    const threaded = createThreadedHttpSender(http, { threads: 1, onFatal: (error) => { throw error; } });
     const sendThreaded = () => inFlight(count, MAX_IN_FLIGHT, () => threaded.post(url, sample.headers, sample.body));
     await sendThreaded();
     const mainBefore = mainThreadCpuMicros(process.pid);

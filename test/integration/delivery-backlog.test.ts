@@ -19,6 +19,9 @@ describe('a webhook\'s backlog', () => {
     s = undefined;
   });
 
+  /** The small buffer and cap on one partition that the tests below hold a webhook against. */
+  const SMALL = { TOPIC_DELIVERIES_PARTITIONS: '1', DELIVERER_MAX_BUFFERED: '40', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '10' };
+
   /** The deliverer group's commit of the deliveries topic's only partition. */
   const committed = async (scenario: DeliveryScenario): Promise<{ offset: number; metadata: string | null }> => {
     const admin = scenario.kafka.admin();
@@ -48,7 +51,7 @@ describe('a webhook\'s backlog', () => {
     new Set(requests.map((r) => String(r.headers['webhook-id']))).size;
 
   it('an endpoint that holds its queue does not stop the other webhooks; its tasks all arrive later, in order, once each', async () => {
-    s = await deliveryScenario(services, { TOPIC_DELIVERIES_PARTITIONS: '1', DELIVERER_MAX_BUFFERED: '40', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '10' });
+    s = await deliveryScenario(services, SMALL);
     const held = await s.addWebhook();
     const other = await s.addWebhook();
     const release = holdUntilReleased(held);
@@ -79,7 +82,7 @@ describe('a webhook\'s backlog', () => {
   it('many held endpoints, each within its cap, do not fill the shared buffer together', async () => {
     // Five held webhooks may queue 10 each, 50 in all: more than the buffer of 40. Past 90 % of the buffer a
     // webhook queues one task only, so the buffer never fills and reading goes on.
-    s = await deliveryScenario(services, { TOPIC_DELIVERIES_PARTITIONS: '1', DELIVERER_MAX_BUFFERED: '40', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '10' });
+    s = await deliveryScenario(services, SMALL);
     const held = await Promise.all(Array.from({ length: 5 }, () => s!.addWebhook()));
     const release = holdUntilReleased(...held);
     const other = await s.addWebhook();
@@ -96,9 +99,7 @@ describe('a webhook\'s backlog', () => {
   });
 
   it('stops reading new tasks once DELIVERER_MAX_DEFERRED wait in Kafka, and goes on as they are read again', async () => {
-    s = await deliveryScenario(services, {
-      TOPIC_DELIVERIES_PARTITIONS: '1', DELIVERER_MAX_BUFFERED: '40', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '10', DELIVERER_MAX_DEFERRED: '50',
-    });
+    s = await deliveryScenario(services, { ...SMALL, DELIVERER_MAX_DEFERRED: '50' });
     const held = await s.addWebhook();
     const other = await s.addWebhook();
     const release = holdUntilReleased(held);
@@ -128,7 +129,7 @@ describe('a webhook\'s backlog', () => {
 
   it('a strict webhook retrying its first task in place holds only its own tasks, however many arrive meanwhile', async () => {
     s = await deliveryScenario(services, {
-      TOPIC_DELIVERIES_PARTITIONS: '1', DELIVERER_MAX_BUFFERED: '40', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '10',
+      ...SMALL,
       // Retries in place every 500 ms for up to 30 s: the first task is never dead-lettered while the test holds it.
       DELIVERER_RETRY_DELAYS_MS: Array.from({ length: 60 }, () => '500').join(','),
     });
@@ -180,7 +181,7 @@ describe('a webhook\'s backlog', () => {
 
   it('a retry tier defers and reads again too, each of its tasks once and in order', async () => {
     // A tier queues a quarter of DELIVERER_MAX_QUEUED_PER_WEBHOOK: 2 here, so most of the 20 retries wait in Kafka.
-    s = await deliveryScenario(services, { TOPIC_DELIVERIES_PARTITIONS: '1', DELIVERER_MAX_BUFFERED: '40', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '8' });
+    s = await deliveryScenario(services, { ...SMALL, DELIVERER_MAX_QUEUED_PER_WEBHOOK: '8' });
     const hook = await s.addWebhook();
     const seen = new Set<string>();
     // Every task's first attempt fails: all of them go through the first retry tier.
