@@ -38,6 +38,7 @@ export interface ConnectorConfig {
     groupId: string;
     maxInFlight: number;
     httpThreads: number;
+    httpInlineBelow: number;
     maxBuffered: number;
     maxQueuedPerWebhook: number;
     maxDeferred: number;
@@ -370,6 +371,12 @@ export const configSchema: Schema<ConnectorConfig> = {
       format: 'nat',
       default: 1,
       env: 'DELIVERER_HTTP_THREADS',
+    },
+    httpInlineBelow: {
+      doc: 'With sending threads (DELIVERER_HTTP_THREADS of 1 or more), a request goes out from the main thread instead while fewer than this many are in flight in the process: a lightly loaded deliverer has the event loop to spare, and a lone busy webhook, whose sends go one at a time, skips two hops between threads per round trip (its ceiling rose about 1.7 times in bench:delivery --only serial). Under load the threads take the requests. 0 sends everything through the threads.',
+      format: 'nat',
+      default: 4,
+      env: 'DELIVERER_HTTP_INLINE_BELOW',
     },
     maxBuffered: {
       doc: 'Tasks read but not finished, at most, of the deliveries topic per deliverer process; reading pauses above it (bounds memory under a backlog). Each retry tier has a quarter of it (at least 100) besides.',

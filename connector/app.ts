@@ -7,7 +7,8 @@ import { createDeliverer } from './delivery/deliverer.js';
 import { createRetryTier } from './delivery/retry-tier.js';
 import { tierLabels } from './delivery/retry-schedule.js';
 import { createTaskHandler } from './delivery/task-handler.js';
-import { createHttpSender } from './delivery/http-sender.js';
+import { createHttpSender, type HttpSender } from './delivery/http-sender.js';
+import { createLoadAwareSender } from './delivery/load-aware-sender.js';
 import { createThreadedHttpSender } from './delivery/threaded-sender.js';
 import { createSsrfGuard } from './delivery/ssrf-guard.js';
 import { loadEventCatalog } from './events/catalog.js';
@@ -105,9 +106,10 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         requestTimeoutMs: config.http.requestTimeoutMs,
         maxResponseBytes: config.http.maxResponseBytes,
       };
-      const sender = config.deliverer.httpThreads > 0
-        ? createThreadedHttpSender({ ...senderSettings, ssrfAllowlist: config.http.ssrfAllowlist }, { threads: config.deliverer.httpThreads, onFatal })
-        : createHttpSender({ ...senderSettings, guard: createSsrfGuard(config.http.ssrfAllowlist) });
+      const { httpThreads, httpInlineBelow } = config.deliverer;
+      const inline = (): HttpSender => createHttpSender({ ...senderSettings, guard: createSsrfGuard(config.http.ssrfAllowlist) });
+      const threaded = (): HttpSender => createThreadedHttpSender({ ...senderSettings, ssrfAllowlist: config.http.ssrfAllowlist }, { threads: httpThreads, onFatal });
+      const sender = httpThreads === 0 ? inline() : httpInlineBelow === 0 ? threaded() : createLoadAwareSender({ inline: inline(), threaded: threaded(), inlineBelow: httpInlineBelow });
       parts.push({ name: 'http sender', stop: () => sender.close() });
       const producer = createProducer(kafka, { idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();

@@ -93,9 +93,15 @@ describe('delivery resilience', () => {
     expect(await second.exited, second.output()).toBe(0);
   });
 
-  // With a sending thread (the default) and without: an ordered stop must wait for answers either way.
-  it.each(['1', '0'])('a deliverer stopped with SIGTERM mid-stream finishes what it sent, commits it, and a restart delivers the rest without repeats (DELIVERER_HTTP_THREADS=%s)', async (threads) => {
-    scenario = await deliveryScenario(services, { DELIVERER_HTTP_THREADS: threads });
+  // An ordered stop must wait for answers however requests go out: all through a sending thread; one of the two
+  // webhooks' requests from the main thread while the other's is in flight on the thread (at most 1 inline); and
+  // with no thread at all.
+  it.each([
+    { threads: '1', inlineBelow: '0' },
+    { threads: '1', inlineBelow: '1' },
+    { threads: '0', inlineBelow: '0' },
+  ])('a deliverer stopped with SIGTERM mid-stream finishes what it sent, commits it, and a restart delivers the rest without repeats (DELIVERER_HTTP_THREADS=$threads, DELIVERER_HTTP_INLINE_BELOW=$inlineBelow)', async ({ threads, inlineBelow }) => {
+    scenario = await deliveryScenario(services, { DELIVERER_HTTP_THREADS: threads, DELIVERER_HTTP_INLINE_BELOW: inlineBelow });
     const hooks = await Promise.all([scenario.addWebhook(), scenario.addWebhook()]);
     for (const hook of hooks) hook.receiver.respondWith(async () => (await pause(5), { status: 204 }));
     const expected = new Set<string>();

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpSender, type HttpSender } from '../../connector/delivery/http-sender.js';
 import { createSsrfGuard } from '../../connector/delivery/ssrf-guard.js';
+import { createLoadAwareSender, sendsInline } from '../../connector/delivery/load-aware-sender.js';
 import { createThreadedHttpSender } from '../../connector/delivery/threaded-sender.js';
 
 interface SenderSettings { allowPlainHttp: boolean; connectTimeoutMs: number; requestTimeoutMs: number; maxResponseBytes: number; ssrfAllowlist: string[] }
@@ -10,7 +11,24 @@ interface SenderSettings { allowPlainHttp: boolean; connectTimeoutMs: number; re
 const SENDERS: Array<[string, (settings: SenderSettings) => HttpSender]> = [
   ['in the main thread', ({ ssrfAllowlist, ...settings }) => createHttpSender({ ...settings, guard: createSsrfGuard(ssrfAllowlist) })],
   ['on a sending thread', (settings) => createThreadedHttpSender(settings, { threads: 1, onFatal: (error) => { throw error; } })],
+  ['from the main thread while load is light, else on a thread', (settings) => loadAware(settings, 1).sender],
 ];
+
+/** What a deliverer with sending threads uses: both senders, each recording the URLs it was given. */
+function loadAware({ ssrfAllowlist, ...settings }: SenderSettings, inlineBelow: number): { sender: HttpSender; inlineUrls: string[]; threadedUrls: string[] } {
+  const recording = (sender: HttpSender, urls: string[]): HttpSender => ({
+    post: (url, headers, body) => (urls.push(url), sender.post(url, headers, body)),
+    close: () => sender.close(),
+  });
+  const inlineUrls: string[] = [];
+  const threadedUrls: string[] = [];
+  const sender = createLoadAwareSender({
+    inline: recording(createHttpSender({ ...settings, guard: createSsrfGuard(ssrfAllowlist) }), inlineUrls),
+    threaded: recording(createThreadedHttpSender({ ...settings, ssrfAllowlist }, { threads: 1, onFatal: (error) => { throw error; } }), threadedUrls),
+    inlineBelow,
+  });
+  return { sender, inlineUrls, threadedUrls };
+}
 
 /** A real HTTP server on 127.0.0.1 whose answer each test chooses by path. */
 function startServer(): Promise<{ server: Server; url: string; sockets: Set<unknown>; seen: Array<{ path: string; headers: IncomingMessage['headers']; body: string }> }> {
@@ -23,6 +41,7 @@ function startServer(): Promise<{ server: Server; url: string; sockets: Set<unkn
       seen.push({ path: req.url ?? '', headers: req.headers, body });
       const path = (req.url ?? '').split('?')[0];
       if (path === '/ok') return res.end('thanks');
+      if (path === '/slow') return void setTimeout(() => res.end('slowly'), 50);
       if (path === '/big') return res.end('x'.repeat(200_000));
       if (path === '/busy') return res.writeHead(429, { 'Retry-After': '7' }).end();
       if (path === '/moved') return res.writeHead(302, { location: '/ok' }).end();
@@ -157,5 +176,51 @@ describe('the threaded HTTP sender', () => {
     expect(fatal[0]!.message).toMatch(/sending thread/);
     expect((await sender.post(`${target.url}/ok`, {}, '')).result).toMatchObject({ code: 'SENDER_THREAD_FAILED' });
     await sender.close();
+  });
+});
+
+describe('the load-aware sender (real server on 127.0.0.1)', () => {
+  let target: Awaited<ReturnType<typeof startServer>>;
+  beforeAll(async () => {
+    target = await startServer();
+  });
+  afterAll(async () => {
+    target.server.closeAllConnections();
+    await new Promise((resolve) => target.server.close(resolve));
+  });
+  const settings = { allowPlainHttp: true, connectTimeoutMs: 1000, requestTimeoutMs: 2000, maxResponseBytes: 64, ssrfAllowlist: ['127.0.0.1'] };
+
+  it('sends inline only below the bound', () => {
+    expect(sendsInline(0, 4)).toBe(true);
+    expect(sendsInline(3, 4)).toBe(true);
+    expect(sendsInline(4, 4)).toBe(false);
+    expect(sendsInline(0, 0)).toBe(false);
+  });
+
+  it('sends from the main thread while fewer than the bound are in flight, through the thread beyond it, and inline again once they are answered', async () => {
+    const { sender, inlineUrls, threadedUrls } = loadAware(settings, 2);
+    const urls = Array.from({ length: 5 }, (_, i) => `${target.url}/slow?n=${i}`);
+    const results = await Promise.all(urls.map((url) => sender.post(url, {}, '')));
+    results.forEach((sent) => expect(sent.result).toMatchObject({ status: 200 }));
+    expect(inlineUrls).toEqual(urls.slice(0, 2));
+    expect(threadedUrls).toEqual(urls.slice(2));
+    // All answered: the count is back to none, so the next goes inline.
+    await sender.post(`${target.url}/ok?after`, {}, '');
+    expect(inlineUrls.at(-1)).toBe(`${target.url}/ok?after`);
+    expect(threadedUrls).toHaveLength(3);
+    await sender.close();
+  });
+
+  it('counts a request as finished when its sender throws, and closes both senders', async () => {
+    const closed: string[] = [];
+    const failing: HttpSender = { post: () => Promise.reject(new Error('broken sender')), close: async () => void closed.push('inline') };
+    const threaded = createThreadedHttpSender(settings, { threads: 1, onFatal: (error) => { throw error; } });
+    const sender = createLoadAwareSender({ inline: failing, threaded: { post: threaded.post, close: async () => (closed.push('threaded'), threaded.close()) }, inlineBelow: 1 });
+    await expect(sender.post(`${target.url}/ok`, {}, '')).rejects.toThrow('broken sender');
+    // Had the failure kept its place in the count, this one would go to the thread.
+    await expect(sender.post(`${target.url}/ok`, {}, '')).rejects.toThrow('broken sender');
+    await sender.close();
+    expect(closed.sort()).toEqual(['inline', 'threaded']);
+    expect(threaded.threads.every((thread) => thread.threadId === -1)).toBe(true);
   });
 });

@@ -1,0 +1,41 @@
+import type { HttpSender } from './http-sender.js';
+
+/**
+ * Whether a request goes out from the main thread: only while fewer than
+ * `inlineBelow` requests are in flight. A lightly loaded deliverer has the
+ * event loop to spare, and a lone webhook's sends (one at a time by design)
+ * then skip two hops between threads on every round trip; under load the
+ * sending threads take the requests and the event loop keeps its CPU for
+ * reading, signing and logging.
+ */
+export function sendsInline(inFlight: number, inlineBelow: number): boolean {
+  return inFlight < inlineBelow;
+}
+
+/**
+ * An HttpSender that sends from this thread (`inline`) while few requests are
+ * in flight and through the sending threads (`threaded`) otherwise. Both
+ * senders apply the same settings and SSRF guard; an endpoint may have
+ * keep-alive connections in both pools.
+ */
+export function createLoadAwareSender(deps: { inline: HttpSender; threaded: HttpSender; inlineBelow: number }): HttpSender {
+  let inFlight = 0;
+  const settled = <T>(result: T): T => {
+    inFlight -= 1;
+    return result;
+  };
+  return {
+    post(url, headers, body) {
+      const sender = sendsInline(inFlight, deps.inlineBelow) ? deps.inline : deps.threaded;
+      inFlight += 1;
+      // post never rejects (a failure is an answer); the count follows its answer either way.
+      return sender.post(url, headers, body).then(settled, (error: unknown) => {
+        inFlight -= 1;
+        throw error;
+      });
+    },
+    async close() {
+      await Promise.all([deps.inline.close(), deps.threaded.close()]);
+    },
+  };
+}
