@@ -27,6 +27,7 @@ import { createKafka, createProducer } from '../connector/kafka/client.js';
 import { createSchemaRegistryClient } from '../connector/kafka/schema-registry.js';
 import { connectorTopics, ensureTopics } from '../connector/kafka/topics.js';
 import { createRootLogger } from '../connector/observability/logger.js';
+import { httpSends } from '../connector/observability/metrics.js';
 import { createSecretBox } from '../connector/security/encryption.js';
 import { registerSchemas, sampleEvent } from '../scripts/lib/sample-events.js';
 import { benchServices, deleteTopics, percentile } from './services.js';
@@ -221,7 +222,7 @@ async function main(): Promise<void> {
     const rounds: Array<{
       rawBefore: number; rawAfter: number; deliveriesPerSecond: number; ratio: number; rawCpuUsPerPost: number; receiverCpuUsPerRawPost: number | null;
       delivererCpuUsPerDelivery: number | null; delivererMainThreadCpuUsPerDelivery: number | null; receiverCpuUsPerDelivery: number | null; brokerCpuUsPerDelivery: number | null;
-      cpuBoundRatio: number | null; stealPct: number | null;
+      inlineSendShare: number | null; cpuBoundRatio: number | null; stealPct: number | null;
     }> = [];
     const brokerPid = stackPid('kafka');
     const roundCount = Number(values.rounds);
@@ -265,6 +266,10 @@ async function main(): Promise<void> {
         } else parts.push(...(await startRole('deliverer', config, log, throwFatal)).parts);
         // Over the second half, once the deliverer is warm (in-process, the polling here is negligible). Null when
         // the second half began before every deliverer of a scale-out run had joined (the first can finish alone).
+        // Requests sent from the main thread rather than a sending thread (DELIVERER_HTTP_INLINE_BELOW), in-process only.
+        const sendsVia = async (via: string): Promise<number> => (await httpSends.get()).values.find((v) => v.labels['via'] === via)?.value ?? 0;
+        const inlineBefore = await sendsVia('main_thread');
+        const threadedBefore = await sendsVia('sending_thread');
         const atMark: { cpu?: number | null; mainCpu?: number | null; receiverCpu?: number | null; brokerCpu?: number | null; fast?: number } = {};
         await until(async () => {
           const { fast } = await receiver.stats();
@@ -284,6 +289,9 @@ async function main(): Promise<void> {
         const delivererMainThreadCpuUsPerDelivery = atMark.fast !== undefined && atMark.fast < tasks ? perItem(atMark.mainCpu, mainCpuAtEnd, tasks - atMark.fast) : null;
         const s = await receiver.stats();
         const deliveriesPerSecond = (s.fast - mark) / ((s.lastAt - s.markAt) / 1000);
+        const inlineSends = (await sendsVia('main_thread')) - inlineBefore;
+        const allSends = inlineSends + (await sendsVia('sending_thread')) - threadedBefore;
+        const inlineSendShare = allSends > 0 ? Number((inlineSends / allSends).toFixed(4)) : null;
         // Stopped first, so the second raw pass has the machine to itself as the first one had.
         await stopParts(parts.splice(0), log);
         const rawAfter = await rawLoop(receiver.url, tasks, sample);
@@ -292,6 +300,7 @@ async function main(): Promise<void> {
           rawBefore: Math.round(rawBefore), rawAfter: Math.round(rawAfter), deliveriesPerSecond: Math.round(deliveriesPerSecond), ratio: Number(ratio.toFixed(3)),
           rawCpuUsPerPost: Math.round(rawCpuUs), receiverCpuUsPerRawPost, delivererCpuUsPerDelivery: delivererCpuUs === null ? null : Math.round(delivererCpuUs),
           delivererMainThreadCpuUsPerDelivery, receiverCpuUsPerDelivery, brokerCpuUsPerDelivery,
+          inlineSendShare,
           cpuBoundRatio: cpuBoundRatio({ rawClientUs: rawCpuUs, rawReceiverUs: receiverCpuUsPerRawPost, delivererUs: delivererCpuUs, receiverUs: receiverCpuUsPerDelivery, brokerUs: brokerCpuUsPerDelivery }),
           stealPct: steal(),
         });

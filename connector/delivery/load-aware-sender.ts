@@ -1,3 +1,4 @@
+import { httpSends } from '../observability/metrics.js';
 import type { HttpSender } from './http-sender.js';
 
 /**
@@ -20,13 +21,20 @@ export function sendsInline(inFlight: number, inlineBelow: number): boolean {
  */
 export function createLoadAwareSender(deps: { inline: HttpSender; threaded: HttpSender; inlineBelow: number }): HttpSender {
   let inFlight = 0;
+  // Bound once: this runs for every request. Both series exist from the start, at 0.
+  const viaMainThread = httpSends.labels({ via: 'main_thread' });
+  const viaSendingThread = httpSends.labels({ via: 'sending_thread' });
+  viaMainThread.inc(0);
+  viaSendingThread.inc(0);
   const settled = <T>(result: T): T => {
     inFlight -= 1;
     return result;
   };
   return {
     post(url, headers, body) {
-      const sender = sendsInline(inFlight, deps.inlineBelow) ? deps.inline : deps.threaded;
+      const inline = sendsInline(inFlight, deps.inlineBelow);
+      (inline ? viaMainThread : viaSendingThread).inc();
+      const sender = inline ? deps.inline : deps.threaded;
       inFlight += 1;
       // post never rejects (a failure is an answer); the count follows its answer either way.
       return sender.post(url, headers, body).then(settled, (error: unknown) => {

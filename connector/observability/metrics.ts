@@ -89,6 +89,13 @@ export const webhooksAutoDisabled = new Counter({
   registers: [metricsRegistry],
 });
 
+export const httpSends = new Counter({
+  name: 'webhooks_http_sends_total',
+  help: 'Requests a deliverer with sending threads sent from its main thread (light load, DELIVERER_HTTP_INLINE_BELOW) or through a sending thread.',
+  labelNames: ['via'] as const,
+  registers: [metricsRegistry],
+});
+
 export const deliveriesInFlight = new Gauge({
   name: 'webhooks_deliveries_in_flight',
   help: 'Delivery requests under way in this process.',

@@ -5,6 +5,7 @@ import { createHttpSender, type HttpSender } from '../../connector/delivery/http
 import { createSsrfGuard } from '../../connector/delivery/ssrf-guard.js';
 import { createLoadAwareSender, sendsInline } from '../../connector/delivery/load-aware-sender.js';
 import { createThreadedHttpSender } from '../../connector/delivery/threaded-sender.js';
+import { httpSends } from '../../connector/observability/metrics.js';
 
 interface SenderSettings { allowPlainHttp: boolean; connectTimeoutMs: number; requestTimeoutMs: number; maxResponseBytes: number; ssrfAllowlist: string[] }
 /** Both ways a deliverer sends: from its main thread, and from sending threads (DELIVERER_HTTP_THREADS), which must behave alike. */
@@ -199,6 +200,8 @@ describe('the load-aware sender (real server on 127.0.0.1)', () => {
 
   it('sends from the main thread while fewer than the bound are in flight, through the thread beyond it, and inline again once they are answered', async () => {
     const { sender, inlineUrls, threadedUrls } = loadAware(settings, 2);
+    const sends = async (via: string): Promise<number> => (await httpSends.get()).values.find((v) => v.labels['via'] === via)?.value ?? 0;
+    const [mainBefore, threadBefore] = [await sends('main_thread'), await sends('sending_thread')];
     const urls = Array.from({ length: 5 }, (_, i) => `${target.url}/slow?n=${i}`);
     const results = await Promise.all(urls.map((url) => sender.post(url, {}, '')));
     results.forEach((sent) => expect(sent.result).toMatchObject({ status: 200 }));
@@ -208,6 +211,8 @@ describe('the load-aware sender (real server on 127.0.0.1)', () => {
     await sender.post(`${target.url}/ok?after`, {}, '');
     expect(inlineUrls.at(-1)).toBe(`${target.url}/ok?after`);
     expect(threadedUrls).toHaveLength(3);
+    expect(await sends('main_thread') - mainBefore).toBe(3);
+    expect(await sends('sending_thread') - threadBefore).toBe(3);
     await sender.close();
   });
 
