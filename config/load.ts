@@ -77,9 +77,6 @@ function crossFieldProblems(config: ConnectorConfig): string[] {
   if (config.deliverer.httpThreads > MAX_HTTP_THREADS) {
     problems.push(`deliverer.httpThreads: must be at most ${MAX_HTTP_THREADS}: each thread is a V8 instance with its own memory, and more deliverer processes scale further (set DELIVERER_HTTP_THREADS)`);
   }
-  if (config.deliverer.httpInlineBelow > config.deliverer.maxInFlight) {
-    problems.push('deliverer.httpInlineBelow: must be at most deliverer.maxInFlight: above it every request would go out from the main thread and the sending threads would stand idle (set DELIVERER_HTTP_INLINE_BELOW, or DELIVERER_HTTP_THREADS=0 to send from the main thread only)');
-  }
   if (config.router.lingerMs > 1000) problems.push('router.lingerMs: must be at most 1000: every event would wait that long (set ROUTER_LINGER_MS)');
   const taskBytes = config.topics.deliveriesMaxMessageBytes;
   if (taskBytes < MIN_TASK_BYTES || taskBytes > MAX_TASK_BYTES) {
