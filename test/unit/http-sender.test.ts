@@ -57,18 +57,27 @@ function startServer(): Promise<{ server: Server; url: string; sockets: Set<unkn
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, sockets, seen, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })));
 }
 
-describe.each(SENDERS)('the HTTP sender %s (real server on 127.0.0.1)', (_name, createSender) => {
-  let target: Awaited<ReturnType<typeof startServer>>;
-  let sender: HttpSender;
-  beforeAll(async () => {
-    target = await startServer();
-    sender = createSender({ allowPlainHttp: true, connectTimeoutMs: 1000, requestTimeoutMs: 400, maxResponseBytes: 1024, ssrfAllowlist: ['127.0.0.1'] });
-  });
+/** startServer for the enclosing describe: filled in before its tests, closed after them (after hooks registered later). */
+function serverForSuite(): Awaited<ReturnType<typeof startServer>> {
+  const target = {} as Awaited<ReturnType<typeof startServer>>;
+  beforeAll(async () => void Object.assign(target, await startServer()));
   afterAll(async () => {
-    await sender.close();
     target.server.closeAllConnections();
     await new Promise((resolve) => target.server.close(resolve));
   });
+  return target;
+}
+
+/** Settings of the tests that make their own senders. */
+const SETTINGS = { allowPlainHttp: true, connectTimeoutMs: 1000, requestTimeoutMs: 2000, maxResponseBytes: 64, ssrfAllowlist: ['127.0.0.1'] };
+
+describe.each(SENDERS)('the HTTP sender %s (real server on 127.0.0.1)', (_name, createSender) => {
+  const target = serverForSuite();
+  let sender: HttpSender;
+  beforeAll(() => {
+    sender = createSender({ allowPlainHttp: true, connectTimeoutMs: 1000, requestTimeoutMs: 400, maxResponseBytes: 1024, ssrfAllowlist: ['127.0.0.1'] });
+  });
+  afterAll(() => sender.close());
 
   it('posts the body with the given headers and returns status and body', async () => {
     const sent = await sender.post(`${target.url}/ok?x=1`, { 'content-type': 'application/json', 'webhook-id': 'msg_1' }, '{"a":1}');
@@ -131,18 +140,10 @@ describe.each(SENDERS)('the HTTP sender %s (real server on 127.0.0.1)', (_name, 
 });
 
 describe('the threaded HTTP sender', () => {
-  let target: Awaited<ReturnType<typeof startServer>>;
-  beforeAll(async () => {
-    target = await startServer();
-  });
-  afterAll(async () => {
-    target.server.closeAllConnections();
-    await new Promise((resolve) => target.server.close(resolve));
-  });
-  const settings = { allowPlainHttp: true, connectTimeoutMs: 1000, requestTimeoutMs: 2000, maxResponseBytes: 64, ssrfAllowlist: ['127.0.0.1'] };
+  const target = serverForSuite();
 
   it('answers each of many concurrent requests with its own result, across several threads', async () => {
-    const sender = createThreadedHttpSender(settings, { threads: 3, onFatal: (error) => { throw error; } });
+    const sender = createThreadedHttpSender(SETTINGS, { threads: 3, onFatal: (error) => { throw error; } });
     const count = target.seen.length;
     // Alternating answers, so a result given to the wrong request would show.
     const paths = Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? `/busy?n=${i}` : `/ok?n=${i}`));
@@ -156,7 +157,7 @@ describe('the threaded HTTP sender', () => {
 
   it('closes its threads, and answers later requests as failed rather than hanging', async () => {
     const fatal: Error[] = [];
-    const sender = createThreadedHttpSender(settings, { threads: 2, onFatal: (error) => fatal.push(error) });
+    const sender = createThreadedHttpSender(SETTINGS, { threads: 2, onFatal: (error) => fatal.push(error) });
     expect((await sender.post(`${target.url}/ok`, {}, '')).result).toMatchObject({ status: 200 });
     await sender.close();
     expect(sender.threads.every((thread) => thread.threadId === -1)).toBe(true);
@@ -167,7 +168,7 @@ describe('the threaded HTTP sender', () => {
 
   it('answers requests in flight as a retryable failure and reports a fatal error when a thread dies', async () => {
     const fatal: Error[] = [];
-    const sender = createThreadedHttpSender(settings, { threads: 1, onFatal: (error) => fatal.push(error) });
+    const sender = createThreadedHttpSender(SETTINGS, { threads: 1, onFatal: (error) => fatal.push(error) });
     // '/hang' never answers: the request is in flight when the thread goes.
     const inFlight = sender.post(`${target.url}/hang`, {}, 'in flight at the crash');
     await expect.poll(() => target.seen.some((r) => r.body === 'in flight at the crash')).toBe(true);
@@ -181,15 +182,7 @@ describe('the threaded HTTP sender', () => {
 });
 
 describe('the load-aware sender (real server on 127.0.0.1)', () => {
-  let target: Awaited<ReturnType<typeof startServer>>;
-  beforeAll(async () => {
-    target = await startServer();
-  });
-  afterAll(async () => {
-    target.server.closeAllConnections();
-    await new Promise((resolve) => target.server.close(resolve));
-  });
-  const settings = { allowPlainHttp: true, connectTimeoutMs: 1000, requestTimeoutMs: 2000, maxResponseBytes: 64, ssrfAllowlist: ['127.0.0.1'] };
+  const target = serverForSuite();
 
   it('sends inline only below the bound', () => {
     expect(sendsInline(0, 4)).toBe(true);
@@ -199,7 +192,7 @@ describe('the load-aware sender (real server on 127.0.0.1)', () => {
   });
 
   it('sends from the main thread while fewer than the bound are in flight, through the thread beyond it, and inline again once they are answered', async () => {
-    const { sender, inlineUrls, threadedUrls } = loadAware(settings, 2);
+    const { sender, inlineUrls, threadedUrls } = loadAware(SETTINGS, 2);
     const sends = async (via: string): Promise<number> => (await httpSends.get()).values.find((v) => v.labels['via'] === via)?.value ?? 0;
     const [mainBefore, threadBefore] = [await sends('main_thread'), await sends('sending_thread')];
     const urls = Array.from({ length: 5 }, (_, i) => `${target.url}/slow?n=${i}`);
@@ -219,7 +212,7 @@ describe('the load-aware sender (real server on 127.0.0.1)', () => {
   it('counts a request as finished when its sender throws, and closes both senders', async () => {
     const closed: string[] = [];
     const failing: HttpSender = { post: () => Promise.reject(new Error('broken sender')), close: async () => void closed.push('inline') };
-    const threaded = createThreadedHttpSender(settings, { threads: 1, onFatal: (error) => { throw error; } });
+    const threaded = createThreadedHttpSender(SETTINGS, { threads: 1, onFatal: (error) => { throw error; } });
     const sender = createLoadAwareSender({ inline: failing, threaded: { post: threaded.post, close: async () => (closed.push('threaded'), threaded.close()) }, inlineBelow: 1 });
     await expect(sender.post(`${target.url}/ok`, {}, '')).rejects.toThrow('broken sender');
     // Had the failure kept its place in the count, this one would go to the thread.
