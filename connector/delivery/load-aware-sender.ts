@@ -26,20 +26,15 @@ export function createLoadAwareSender(deps: { inline: HttpSender; threaded: Http
   const viaSendingThread = httpSends.labels({ via: 'sending_thread' });
   viaMainThread.inc(0);
   viaSendingThread.inc(0);
-  const settled = <T>(result: T): T => {
-    inFlight -= 1;
-    return result;
-  };
   return {
     post(url, headers, body) {
       const inline = sendsInline(inFlight, deps.inlineBelow);
       (inline ? viaMainThread : viaSendingThread).inc();
       const sender = inline ? deps.inline : deps.threaded;
       inFlight += 1;
-      // post never rejects (a failure is an answer); the count follows its answer either way.
-      return sender.post(url, headers, body).then(settled, (error: unknown) => {
+      // post never rejects (a failure is an answer), but the count must follow a broken sender too.
+      return sender.post(url, headers, body).finally(() => {
         inFlight -= 1;
-        throw error;
       });
     },
     async close() {
