@@ -39,7 +39,10 @@ import { benchTask, MAX_IN_FLIGHT, rawLoop, sampleRequest, startReceiver } from 
 
 const log = createRootLogger({ level: 'error' });
 
-/** The environment of one benchmark run: fresh topic and group names, plain HTTP to the local receiver allowed. */
+/**
+ * The environment of one benchmark run: fresh topic and group names, plain HTTP to the local receiver allowed, and
+ * BENCH_ROLE_ENV's settings on top (they reach the roles in-process and as processes alike).
+ */
 function envFor(services: Awaited<ReturnType<typeof benchServices>>): Record<string, string> {
   const id = randomUUID().slice(0, 8);
   return {
@@ -49,6 +52,7 @@ function envFor(services: Awaited<ReturnType<typeof benchServices>>): Record<str
     TOPIC_DELIVERIES: `bd-${id}.deliveries`, TOPIC_INGEST_DLQ: `bd-${id}.ingest-dlq`, TOPIC_DELIVERIES_DLQ: `bd-${id}.dlq`, TOPIC_ATTEMPTS: `bd-${id}.attempts`, TOPIC_ATTEMPTS_DLQ: `bd-${id}.attempts-dlq`,
     TOPIC_RETRY_PREFIX: `bd-${id}.retry`, ROUTER_GROUP_ID: `bd-${id}-router`, DELIVERER_GROUP_ID: `bd-${id}-deliverer`,
     ATTEMPTS_SINK_GROUP_ID: `bd-${id}-sink`, DELIVERER_MAX_IN_FLIGHT: String(MAX_IN_FLIGHT), HTTP_ALLOW_PLAIN_HTTP: 'true', HTTP_SSRF_ALLOWLIST: '127.0.0.1', SERVER_PORT: '0',
+    ...roleEnvOverrides(),
   };
 }
 
@@ -67,7 +71,7 @@ function perItem(before: number | null | undefined, after: number | null, items:
   return typeof before === 'number' && after !== null && items > 0 ? Math.round((after - before) / items) : null;
 }
 
-/** Settings from BENCH_ROLE_ENV ('KEY=value KEY=value') for the role processes. */
+/** Settings from BENCH_ROLE_ENV ('KEY=value KEY=value') for the roles. */
 function roleEnvOverrides(): Record<string, string> {
   const pairs = (process.env['BENCH_ROLE_ENV'] ?? '').split(' ').filter(Boolean);
   return Object.fromEntries(pairs.map((pair) => {
@@ -87,8 +91,8 @@ async function startRoleProcess(role: 'router' | 'deliverer', env: Record<string
   // The compiled build, as the image runs it (built first when stale); BENCH_ROLE_ENTRY=source runs the sources through tsx.
   const fromSource = process.env['BENCH_ROLE_ENTRY'] === 'source';
   const child = spawn(process.execPath, [...nodeArgs, ...(fromSource ? ['--import', 'tsx', 'connector/main.ts'] : [compiledConnector()]), role], {
-    // BENCH_ROLE_ENV='DELIVERER_MAX_BUFFERED=2000 …' sets connector settings in those processes, to compare them.
-    env: { PATH: process.env['PATH'] ?? '', ...env, ...roleEnvOverrides(), LOG_LEVEL: 'info' },
+    // env carries BENCH_ROLE_ENV's settings (envFor); the log level is raised to see the 'connector running' line.
+    env: { PATH: process.env['PATH'] ?? '', ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {
@@ -190,7 +194,7 @@ async function main(): Promise<void> {
     tasks: { type: 'string', default: '20000' }, rate: { type: 'string', default: '500' }, seconds: { type: 'string', default: '10' },
     backlog: { type: 'string', default: '1000000' }, warmup: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, 'serial-tasks': { type: 'string', default: '3000' }, 'memory-webhooks': { type: 'string', default: '1000' }, deliverers: { type: 'string', default: '1' }, webhooks: { type: 'string', default: '1,10' }, only: { type: 'string' }, processes: { type: 'boolean', default: false }, 'router-share': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   } });
-  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rounds N --deliverers N --rate R --seconds S --warmup S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory|serial --serial-tasks N --memory-webhooks N --processes --router-share]\n  --memory-webhooks: webhooks the backlog of the memory run is spread over (default 1000; with few, every webhook queue fills and the rest of their tasks wait in Kafka)\n  --router-share: also report when each task became readable (the router share of the latency; the watching consumer adds load)\n  --rounds: throughput and isolation rounds (throughput: the deliverer between two raw-loop runs; isolation: the run with slow webhooks between two without); the median ratio is reported (default 3)\n  serial: the ceiling of one webhook (its sends are one at a time by design) against a raw loop of one request at a time, --serial-tasks tasks (default 3000), in --rounds rounds\n  --deliverers N: the throughput run starts N deliverer processes in one group, sharing the concurrency of the raw loop (scale-out; default 1)\n  --warmup: seconds at the latency rate before measuring (default 5; JIT and caches settle)\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof\n  BENCH_ROLE_ENV: connector settings for those processes only, e.g. "DELIVERER_MAX_BUFFERED=2000 ROUTER_LINGER_MS=0"\n  BENCH_ROLE_ENTRY=source: run those processes from the sources through tsx instead of the compiled build (dist/, built first when older than the sources), which the image runs');
+  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rounds N --deliverers N --rate R --seconds S --warmup S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory|serial --serial-tasks N --memory-webhooks N --processes --router-share]\n  --memory-webhooks: webhooks the backlog of the memory run is spread over (default 1000; with few, every webhook queue fills and the rest of their tasks wait in Kafka)\n  --router-share: also report when each task became readable (the router share of the latency; the watching consumer adds load)\n  --rounds: throughput and isolation rounds (throughput: the deliverer between two raw-loop runs; isolation: the run with slow webhooks between two without); the median ratio is reported (default 3)\n  serial: the ceiling of one webhook (its sends are one at a time by design) against a raw loop of one request at a time, --serial-tasks tasks (default 3000), in --rounds rounds\n  --deliverers N: the throughput run starts N deliverer processes in one group, sharing the concurrency of the raw loop (scale-out; default 1)\n  --warmup: seconds at the latency rate before measuring (default 5; JIT and caches settle)\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof\n  BENCH_ROLE_ENV: connector settings for the roles (in-process or as processes), e.g. "DELIVERER_MAX_BUFFERED=2000 ROUTER_LINGER_MS=0"\n  BENCH_ROLE_ENTRY=source: run those processes from the sources through tsx instead of the compiled build (dist/, built first when older than the sources), which the image runs');
   const wanted = (name: string): boolean => !values.only || values.only === name;
   const tasks = Number(values.tasks);
   const services = await benchServices();
@@ -254,7 +258,7 @@ async function main(): Promise<void> {
         let delivererMainCpu: () => number | null = () => mainThreadCpuMicros(process.pid);
         if (deliverers > 1 || values.processes) {
           // Scale-out: several deliverer processes in one group, sharing the raw loop's concurrency between them.
-          const share = { ...env, DELIVERER_MAX_IN_FLIGHT: String(Math.ceil(MAX_IN_FLIGHT / deliverers)) };
+          const share = { ...env, DELIVERER_MAX_IN_FLIGHT: String(Math.ceil(MAX_IN_FLIGHT / deliverers)), ...roleEnvOverrides() };
           const started = await Promise.all(Array.from({ length: deliverers }, () => startRoleProcess('deliverer', share)));
           for (const child of started) parts.push({ name: 'deliverer', stop: child.stop });
           const sumOf = (cpu: (child: (typeof started)[number]) => number | null) => (): number | null => started.reduce<number | null>((sum, child) => {
