@@ -5,10 +5,9 @@ import { createGroupConsumer } from '../kafka/client.js';
 import { createKeyedScheduler, type Aside } from './keyed-scheduler.js';
 import { createLevelCounter } from './level-counter.js';
 import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
-import { DeferredOffsets } from './deferred-offsets.js';
-import { OffsetTracker } from './offset-tracker.js';
 import { mayQueue, shouldReadAgain, type QueueLimits } from './queue-limits.js';
-import { decodeProgress, encodeProgress, smallestOf, type Progress } from './progress-metadata.js';
+import { decodeProgress, type Progress } from './progress-metadata.js';
+import { newPartitionState, planCommit, recordCommitted, type PartitionState, type PlannedCommit } from './partition-state.js';
 import { decodeOrDeadLetter, untilDone } from './persist.js';
 import type { TaskHandler } from './task-handler.js';
 
@@ -47,33 +46,6 @@ export interface Deliverer {
   stop(): Promise<void>;
 }
 
-interface PartitionState {
-  topic: string;
-  partition: number;
-  tracker: OffsetTracker;
-  committed: bigint | null;
-  /** The progress metadata committed with it (see progress-metadata.ts). */
-  committedProgress: string | null;
-  /** When the offset to commit last moved. */
-  committedAt: number;
-  /**
-   * What the previous owner's last commit said was finished above its offset: skipped when read, not sent again.
-   * Undefined until read from Kafka (on the partition's first batch here), null when there is nothing to skip.
-   */
-  resumed: Progress | null | undefined;
-  revoked: boolean;
-  /** The highest offset whose task was started (sent or being sent). */
-  maxStarted: bigint | null;
-  /** The offset of a task not due yet, where reading this partition stopped until it is; null when reading on. */
-  waitingAt: bigint | null;
-  /** Tasks left in Kafka while their webhook's queue was full. */
-  deferred: DeferredOffsets;
-  /** Where the pass reading deferred tasks again began, while one is under way; null otherwise. */
-  refetchFrom: bigint | null;
-  /** The last offset that pass read. */
-  passAt: bigint;
-}
-
 interface Item {
   state: PartitionState;
   offset: bigint;
@@ -83,8 +55,6 @@ interface Item {
   late: boolean;
 }
 
-/** How long a partition's commit stays at one offset before its commits carry the progress above it. */
-const PROGRESS_AFTER_HELD_MS = 1000;
 /** How long a first-attempt fetch waits at the end of its partitions; see start(). */
 const PASS_FETCH_WAIT_MS = 250;
 /** How long reading new tasks waits while too many are deferred, before it looks again. */
@@ -140,14 +110,6 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   };
   const limits: QueueLimits = { maxQueuedPerWebhook: deps.maxQueuedPerWebhook, maxBuffered: deps.maxBuffered };
   const hasRoom = (webhookId: string): boolean => mayQueue(limits, scheduler.backlogOf(webhookId), scheduler.buffered);
-
-  /** Below every task not finished, deferred ones included. */
-  const committableOffset = (state: PartitionState): bigint | null => {
-    const tracked = state.tracker.committableOffset;
-    const deferred = state.deferred.lowestUnfinished();
-    if (deferred === null) return tracked;
-    return tracked === null || deferred < tracked ? deferred : tracked;
-  };
 
   /**
    * Moves where the partition is read next, resuming it if paused (the pause comes again where it is still due).
@@ -230,15 +192,6 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     }
   });
 
-  /** The progress metadata for a commit at `committed`: the lowest unfinished offsets above it. */
-  const progressAbove = (state: PartitionState, committed: bigint): string | null => {
-    const end = state.tracker.end;
-    if (end === null || end <= committed) return null;
-    // Usually nothing is deferred: the tracker's offsets alone, already ascending.
-    const sources = state.deferred.lowestUnfinished() === null ? [state.tracker.pendingOffsets()] : [state.tracker.pendingOffsets(), ...state.deferred.unfinishedByWebhook()];
-    return encodeProgress(committed, end, smallestOf(sources));
-  };
-
   const connectedAdmin = (): Promise<Admin> =>
     (admin ??= (async () => {
       const client = deps.kafka.admin();
@@ -275,25 +228,15 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   let committing: Promise<void> | null = null;
   const commitOnce = async (): Promise<void> => {
     if (!consumer) return;
-    const moved: Array<[PartitionState, bigint, string | null]> = [];
+    const planned: Array<[PartitionState, PlannedCommit]> = [];
     for (const state of partitions.values()) {
-      const next = committableOffset(state);
-      if (next === null) continue;
-      if (next !== state.committed) state.committedAt = now();
-      // Progress only for a commit held back (a task waiting while later ones finish): a partition whose commit
-      // moves on would only write metadata to the broker that a new owner skips little with.
-      const held = now() - state.committedAt >= PROGRESS_AFTER_HELD_MS || state.deferred.lowestUnfinished() !== null;
-      const progress = held ? progressAbove(state, next) : null;
-      // Also when only the progress above it changed: a task held for hours must not hold back what finished after it.
-      if (next !== state.committed || progress !== state.committedProgress) moved.push([state, next, progress]);
+      const next = planCommit(state, now());
+      if (next) planned.push([state, next]);
     }
-    if (moved.length === 0) return;
+    if (planned.length === 0) return;
     try {
-      await consumer.commitOffsets(moved.map(([state, next, metadata]) => ({ topic: state.topic, partition: state.partition, offset: next.toString(), metadata })));
-      for (const [state, next, progress] of moved) {
-        state.committed = next;
-        state.committedProgress = progress;
-      }
+      await consumer.commitOffsets(planned.map(([state, next]) => ({ topic: state.topic, partition: state.partition, offset: next.offset.toString(), metadata: next.progress })));
+      for (const [state, next] of planned) recordCommitted(state, next, now());
     } catch (error) {
       log.warn({ err: error }, 'offset commit failed; the next commit sends it again');
     }
@@ -309,10 +252,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     const key = partitionKey(topic, partition);
     let state = partitions.get(key);
     if (!state) {
-      state = {
-        topic, partition, tracker: new OffsetTracker(), committed: null, committedProgress: null, committedAt: now(), resumed: undefined, revoked: false, maxStarted: null,
-        waitingAt: null, deferred: new DeferredOffsets(), refetchFrom: null, passAt: -1n,
-      };
+      state = newPartitionState(topic, partition, now());
       partitions.set(key, state);
     }
     return state;

@@ -1,0 +1,88 @@
+import { DeferredOffsets } from './deferred-offsets.js';
+import { OffsetTracker } from './offset-tracker.js';
+import { encodeProgress, smallestOf, type Progress } from './progress-metadata.js';
+
+/** What a deliverer knows of one partition it reads: what is finished, deferred and committed. */
+export interface PartitionState {
+  topic: string;
+  partition: number;
+  tracker: OffsetTracker;
+  committed: bigint | null;
+  /** The progress metadata committed with it (see progress-metadata.ts). */
+  committedProgress: string | null;
+  /** When the committed offset last moved (or the partition was first seen). */
+  committedAt: number;
+  /**
+   * What the previous owner's last commit said was finished above its offset: skipped when read, not sent again.
+   * Undefined until read from Kafka (on the partition's first batch here), null when there is nothing to skip.
+   */
+  resumed: Progress | null | undefined;
+  revoked: boolean;
+  /** The highest offset whose task was started (sent or being sent). */
+  maxStarted: bigint | null;
+  /** The offset of a task not due yet, where reading this partition stopped until it is; null when reading on. */
+  waitingAt: bigint | null;
+  /** Tasks left in Kafka while their webhook's queue was full. */
+  deferred: DeferredOffsets;
+  /** Where the pass reading deferred tasks again began, while one is under way; null otherwise. */
+  refetchFrom: bigint | null;
+  /** The last offset that pass read. */
+  passAt: bigint;
+}
+
+export function newPartitionState(topic: string, partition: number, now: number): PartitionState {
+  return {
+    topic, partition, tracker: new OffsetTracker(), committed: null, committedProgress: null, committedAt: now, resumed: undefined, revoked: false,
+    maxStarted: null, waitingAt: null, deferred: new DeferredOffsets(), refetchFrom: null, passAt: -1n,
+  };
+}
+
+/** How long a partition's commit stays at one offset before its commits carry the progress above it. */
+export const PROGRESS_AFTER_HELD_MS = 1000;
+
+/** Below every task not finished, deferred ones included; null before any work. */
+export function committableOffset(state: Readonly<PartitionState>): bigint | null {
+  const tracked = state.tracker.committableOffset;
+  const deferred = state.deferred.lowestUnfinished();
+  if (deferred === null) return tracked;
+  return tracked === null || deferred < tracked ? deferred : tracked;
+}
+
+/** The progress metadata for a commit at `committed`: the lowest unfinished offsets above it. */
+export function progressAbove(state: Readonly<PartitionState>, committed: bigint): string | null {
+  const end = state.tracker.end;
+  if (end === null || end <= committed) return null;
+  // Usually nothing is deferred: the tracker's offsets alone, already ascending.
+  const sources = state.deferred.lowestUnfinished() === null ? [state.tracker.pendingOffsets()] : [state.tracker.pendingOffsets(), ...state.deferred.unfinishedByWebhook()];
+  return encodeProgress(committed, end, smallestOf(sources));
+}
+
+export interface PlannedCommit {
+  offset: bigint;
+  progress: string | null;
+}
+
+/**
+ * The commit a partition is due, or null when the broker already has what it
+ * would say. Progress goes with it only for an offset held back (one task
+ * waiting for a second or more while later ones finish, or tasks deferred):
+ * a partition whose commit moves on would only write metadata to the broker
+ * that a new owner skips little with. A held offset is committed again when
+ * only the progress above it changed, so a task held for hours does not hold
+ * back what finished after it.
+ */
+export function planCommit(state: Readonly<PartitionState>, now: number): PlannedCommit | null {
+  const offset = committableOffset(state);
+  if (offset === null) return null;
+  const moves = offset !== state.committed;
+  const held = (!moves && now - state.committedAt >= PROGRESS_AFTER_HELD_MS) || state.deferred.lowestUnfinished() !== null;
+  const progress = held ? progressAbove(state, offset) : null;
+  return moves || progress !== state.committedProgress ? { offset, progress } : null;
+}
+
+/** Records a commit the broker took. */
+export function recordCommitted(state: PartitionState, commit: PlannedCommit, now: number): void {
+  if (commit.offset !== state.committed) state.committedAt = now;
+  state.committed = commit.offset;
+  state.committedProgress = commit.progress;
+}

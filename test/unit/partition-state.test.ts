@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { decodeProgress } from '../../connector/delivery/progress-metadata.js';
+import { newPartitionState, planCommit, PROGRESS_AFTER_HELD_MS, recordCommitted, type PartitionState } from '../../connector/delivery/partition-state.js';
+
+/** A partition with tasks at offsets 10–14 handed out, started at time 0. */
+function partitionWithTasks(): PartitionState {
+  const state = newPartitionState('deliveries', 0, 0);
+  for (let offset = 10n; offset <= 14n; offset += 1n) state.tracker.add(offset);
+  return state;
+}
+
+/** What a new owner would skip, read back from the metadata. */
+function unfinishedIn(progress: string | null, committed: bigint): bigint[] {
+  return [...(decodeProgress(committed, progress)?.unfinished ?? [])];
+}
+
+describe('planCommit', () => {
+  it('commits nothing before any work, and the lowest unfinished offset once there is some', () => {
+    const state = newPartitionState('deliveries', 0, 0);
+    expect(planCommit(state, 0)).toBeNull();
+    state.tracker.add(10n);
+    expect(planCommit(state, 0)).toEqual({ offset: 10n, progress: null });
+  });
+
+  it('commits an offset that moved without progress, and nothing again until it moves', () => {
+    const state = partitionWithTasks();
+    state.tracker.finish(10n);
+    state.tracker.finish(11n);
+    const commit = planCommit(state, 100)!;
+    expect(commit).toEqual({ offset: 12n, progress: null });
+    recordCommitted(state, commit, 100);
+    expect(planCommit(state, 200)).toBeNull();
+    state.tracker.finish(12n);
+    expect(planCommit(state, 300)).toEqual({ offset: 13n, progress: null });
+  });
+
+  it('adds the finished offsets above a commit held for a second, once, and again when they change', () => {
+    const state = partitionWithTasks();
+    recordCommitted(state, planCommit(state, 0)!, 0);
+    // 10 holds the commit while 11 and 13 finish.
+    state.tracker.finish(11n);
+    state.tracker.finish(13n);
+    expect(planCommit(state, PROGRESS_AFTER_HELD_MS - 1)).toBeNull();
+    const held = planCommit(state, PROGRESS_AFTER_HELD_MS)!;
+    expect(held.offset).toBe(10n);
+    expect(unfinishedIn(held.progress, 10n)).toEqual([10n, 12n, 14n]);
+    recordCommitted(state, held, PROGRESS_AFTER_HELD_MS);
+    // The same progress is not written again; more finished above it is.
+    expect(planCommit(state, PROGRESS_AFTER_HELD_MS + 200)).toBeNull();
+    state.tracker.finish(14n);
+    expect(unfinishedIn(planCommit(state, PROGRESS_AFTER_HELD_MS + 400)!.progress, 10n)).toEqual([10n, 12n]);
+  });
+
+  it('counts the second from when the committed offset last moved, not from each commit of progress', () => {
+    const state = partitionWithTasks();
+    recordCommitted(state, planCommit(state, 0)!, 0);
+    state.tracker.finish(10n);
+    recordCommitted(state, planCommit(state, 5000)!, 5000);
+    state.tracker.finish(12n);
+    expect(planCommit(state, 5000 + PROGRESS_AFTER_HELD_MS - 1)).toBeNull();
+    expect(planCommit(state, 5000 + PROGRESS_AFTER_HELD_MS)?.offset).toBe(11n);
+  });
+
+  it('keeps the commit below deferred tasks still in Kafka, and says what finished above them at once', () => {
+    const state = partitionWithTasks();
+    state.deferred.defer('held-webhook', 9n);
+    state.tracker.finish(10n);
+    state.tracker.finish(12n);
+    const commit = planCommit(state, 0)!;
+    expect(commit.offset).toBe(9n);
+    expect(unfinishedIn(commit.progress, 9n)).toEqual([9n, 11n, 13n, 14n]);
+  });
+});
