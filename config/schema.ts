@@ -39,6 +39,8 @@ export interface ConnectorConfig {
     maxInFlight: number;
     httpThreads: number;
     httpInlineBelow: number;
+    slowRequestMs: number;
+    maxSlowRequests: number;
     maxBuffered: number;
     maxQueuedPerWebhook: number;
     maxDeferred: number;
@@ -377,6 +379,18 @@ export const configSchema: Schema<ConnectorConfig> = {
       format: 'nat',
       default: 4,
       env: 'DELIVERER_HTTP_INLINE_BELOW',
+    },
+    slowRequestMs: {
+      doc: 'A request unanswered this long (milliseconds) stops counting against DELIVERER_MAX_IN_FLIGHT: it waits aside, its webhook still waiting for it, and its slot goes to other webhooks. Without it, as many endpoints answering slowly as there are slots would stall every healthy webhook of the process (slow answers are successes, so the circuit breaker never opens). 0 keeps every request in its slot until answered.',
+      format: 'nat',
+      default: 1000,
+      env: 'DELIVERER_SLOW_REQUEST_MS',
+    },
+    maxSlowRequests: {
+      doc: 'Requests past DELIVERER_SLOW_REQUEST_MS waiting aside at once, at most, per deliverer process (each holds a connection open); past it a slow request keeps its slot.',
+      format: 'nat',
+      default: 1000,
+      env: 'DELIVERER_MAX_SLOW_REQUESTS',
     },
     maxBuffered: {
       doc: 'Tasks read but not finished, at most, of the deliveries topic per deliverer process; reading pauses above it (bounds memory under a backlog). Each retry tier has a quarter of it (at least 100) besides.',

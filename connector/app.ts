@@ -8,6 +8,7 @@ import { createRetryTier } from './delivery/retry-tier.js';
 import { tierLabels } from './delivery/retry-schedule.js';
 import { createTaskHandler } from './delivery/task-handler.js';
 import { createHttpSender, type HttpSender } from './delivery/http-sender.js';
+import { createSlowRequests } from './delivery/slow-requests.js';
 import { createLoadAwareSender } from './delivery/load-aware-sender.js';
 import { createThreadedHttpSender } from './delivery/threaded-sender.js';
 import { createSsrfGuard } from './delivery/ssrf-guard.js';
@@ -139,6 +140,8 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         retryTopic: (label) => retryTopic(config, label),
         dlqTopic: config.topics.deliveriesDlq,
         userAgent: config.http.userAgent,
+        // One per process: first attempts and retry tiers share the bound on requests waiting aside.
+        slowRequests: createSlowRequests({ afterMs: settings.slowRequestMs, max: settings.maxSlowRequests }),
         log: log.child({ component: 'deliverer' }),
       });
       // A tier holds tasks whose endpoints failed: a quarter of the first attempts' concurrency and buffer each.

@@ -19,6 +19,7 @@ import { nextRetry, type RetrySchedule } from './retry-schedule.js';
 import { encodeTask, type DeliveryTask } from './task.js';
 import { untilDone } from './persist.js';
 import type { Aside } from './keyed-scheduler.js';
+import type { SlowRequests } from './slow-requests.js';
 import { RETRY_DUE_AT_HEADER } from './retry-tier.js';
 
 export interface TaskHandlerDeps {
@@ -34,6 +35,8 @@ export interface TaskHandlerDeps {
   retryTopic: (tierLabel: string) => string;
   dlqTopic: string;
   userAgent: string;
+  /** Where requests past the slow threshold wait without a slot; without it a request keeps its slot until answered. */
+  slowRequests?: SlowRequests;
   log: Logger;
   now?: () => number;
   random?: () => number;
@@ -48,7 +51,7 @@ export interface TaskHandlerDeps {
  * task's offset be committed. Keeping the log write off the webhook's queue
  * is what lets one endpoint take hundreds of deliveries a second. `aside`
  * is where the task waits without holding one of the deliverer's slots (a
- * strict webhook's retry in place).
+ * strict webhook's retry in place, a request past the slow threshold).
  */
 export type TaskHandler = (task: DeliveryTask, signal: AbortSignal, aside?: Aside) => Promise<{ logged: Promise<void> }>;
 
@@ -85,7 +88,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
   };
 
   /** One HTTP attempt, or none when the endpoint's circuit is open. */
-  const attempt = async (task: DeliveryTask, target: WebhookTarget, payload: string) => {
+  const attempt = async (task: DeliveryTask, target: WebhookTarget, payload: string, aside: Aside) => {
     const admission = admit(breakers.get(target.id) ?? CLOSED, now());
     setBreaker(target.id, admission.state);
     const request = buildWebhookRequest(task, target, Math.floor(now() / 1000), deps.userAgent, payload);
@@ -95,7 +98,8 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
     }
     deliveriesInFlight.inc();
     try {
-      const sent = await deps.sender.post(target.url, request.headers, request.body);
+      const posted = deps.sender.post(target.url, request.headers, request.body);
+      const sent = await (deps.slowRequests ? deps.slowRequests.wait(posted, aside) : posted);
       httpRequestDuration.observe({ status_class: statusClass(sent.result) }, sent.durationMs / 1000);
       return { result: sent.result, request, responseBody: sent.responseExcerpt, durationMs: sent.durationMs, sent: true };
     } finally {
@@ -143,7 +147,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
         return done(records);
       }
       payload ??= payloadJson(task.event);
-      const tried = await attempt(task, target, payload);
+      const tried = await attempt(task, target, payload, aside);
       const outcome = decideOutcome(tried.result, now());
       const cls = statusClass(tried.result);
       if (tried.sent) setBreaker(target.id, outcome.decision === 'delivered' ? recordSuccess() : recordFailure(breakers.get(target.id) ?? CLOSED, deps.breakerPolicy, now()));

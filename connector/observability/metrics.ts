@@ -102,6 +102,19 @@ export const deliveriesInFlight = new Gauge({
   registers: [metricsRegistry],
 });
 
+export const slowRequestsAside = new Gauge({
+  name: 'webhooks_deliveries_slow_in_flight',
+  help: 'Requests unanswered past DELIVERER_SLOW_REQUEST_MS that wait without holding one of the DELIVERER_MAX_IN_FLIGHT slots.',
+  registers: [metricsRegistry],
+});
+
+export const slowRequests = new Counter({
+  name: 'webhooks_deliveries_slow_total',
+  help: 'Requests that passed DELIVERER_SLOW_REQUEST_MS unanswered, by whether they gave their slot to other webhooks (released) or kept it because DELIVERER_MAX_SLOW_REQUESTS already waited (kept).',
+  labelNames: ['slot'] as const,
+  registers: [metricsRegistry],
+});
+
 export const deferredTasks = new Gauge({
   name: 'webhooks_deliverer_deferred_tasks',
   help: 'Tasks left in Kafka because their webhook already had DELIVERER_MAX_QUEUED_PER_WEBHOOK queued; read again as it drains.',

@@ -364,14 +364,17 @@ describe('delivery outcomes', () => {
   });
 });
 
-/** A strict webhook's retry in place waits for its own webhook only: with one slot, other webhooks still go out. */
-describe('delivery slots and strict retries in place', () => {
+/**
+ * What waits for one webhook does not hold the slots every webhook shares: with one slot, other webhooks still go
+ * out while a strict webhook waits out its retry in place, or while an endpoint takes long to answer.
+ */
+describe('delivery slots, strict retries in place and slow endpoints', () => {
   let s: DeliveryScenario;
 
   beforeAll(async () => {
     // One slot for every webhook, and a first retry 60 s away: a waiting strict task that held the slot would
-    // stop this deliverer for a minute.
-    s = await deliveryScenario(inject('services'), { DELIVERER_MAX_IN_FLIGHT: '1', DELIVERER_RETRY_DELAYS_MS: '60000' });
+    // stop this deliverer for a minute. A request unanswered after 300 ms gives its slot up.
+    s = await deliveryScenario(inject('services'), { DELIVERER_MAX_IN_FLIGHT: '1', DELIVERER_RETRY_DELAYS_MS: '60000', DELIVERER_SLOW_REQUEST_MS: '300' });
     await s.startDeliverer();
   });
 
@@ -390,5 +393,26 @@ describe('delivery slots and strict retries in place', () => {
     expect(seqs(healthy.receiver)).toEqual([0, 1, 2]);
     // The strict webhook's second task still waits behind its failing first.
     expect(seqs(strict.receiver)).toEqual([0]);
+  });
+
+  it('an endpoint slow to answer holds its own webhook, not the slot other webhooks need, and still gets its tasks once each, in order', async () => {
+    const slow = await s.addWebhook();
+    let slowAnswers = 0;
+    slow.receiver.respondWith(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+      slowAnswers += 1;
+      return { status: 204 };
+    });
+    await s.produceTasks(slow.id, 2);
+    await waitFor('the slow endpoint\'s first request', () => slow.receiver.requests.length >= 1);
+    const healthy = await s.addWebhook();
+    await s.produceTasks(healthy.id, 3);
+    await waitFor('the other webhook\'s tasks delivered', () => healthy.receiver.requests.length >= 3, 15_000);
+    // All three went out while the only slot's first owner was still waiting for its answer.
+    expect(slowAnswers).toBe(0);
+    expect(seqs(healthy.receiver)).toEqual([0, 1, 2]);
+    expect(seqs(slow.receiver)).toEqual([0]);
+    await waitFor('the slow webhook\'s second task', () => slowAnswers >= 2, 20_000);
+    expect(seqs(slow.receiver)).toEqual([0, 1]);
   });
 });
