@@ -4,7 +4,7 @@
  *     receiver; the raw loop runs before and after each of several rounds, and the median round is reported;
  *  2. latency: p50/p99 from event produced (Avro, through the router) to the receiver, at an even fixed rate
  *     after a warm-up; with --router-share, the router's share (produced → task committed) alongside;
- *  3. isolation: healthy webhooks' throughput while 10 % of webhooks answer after 10 s, vs none slow, in rounds;
+ *  3. isolation: healthy webhooks' throughput while 10 % (--slow-share) of webhooks answer after 10 s, vs the same healthy webhooks alone, in rounds;
  *  4. memory: peak RSS of a deliverer working through a large backlog (bounded by DELIVERER_MAX_BUFFERED);
  *  5. serial: one webhook's ceiling (its sends go one at a time) against a raw loop of one request at a time.
  * Prints ratios and writes bench/results/delivery.json.
@@ -192,9 +192,9 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     tasks: { type: 'string', default: '20000' }, rate: { type: 'string', default: '500' }, seconds: { type: 'string', default: '10' },
-    backlog: { type: 'string', default: '1000000' }, warmup: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, 'serial-tasks': { type: 'string', default: '3000' }, 'memory-webhooks': { type: 'string', default: '1000' }, deliverers: { type: 'string', default: '1' }, webhooks: { type: 'string', default: '1,10' }, only: { type: 'string' }, processes: { type: 'boolean', default: false }, 'router-share': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+    backlog: { type: 'string', default: '1000000' }, warmup: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, 'serial-tasks': { type: 'string', default: '3000' }, 'memory-webhooks': { type: 'string', default: '1000' }, 'slow-share': { type: 'string', default: '0.1' }, deliverers: { type: 'string', default: '1' }, webhooks: { type: 'string', default: '1,10' }, only: { type: 'string' }, processes: { type: 'boolean', default: false }, 'router-share': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   } });
-  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rounds N --deliverers N --rate R --seconds S --warmup S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory|serial --serial-tasks N --memory-webhooks N --processes --router-share]\n  --memory-webhooks: webhooks the backlog of the memory run is spread over (default 1000; with few, every webhook queue fills and the rest of their tasks wait in Kafka)\n  --router-share: also report when each task became readable (the router share of the latency; the watching consumer adds load)\n  --rounds: throughput and isolation rounds (throughput: the deliverer between two raw-loop runs; isolation: the run with slow webhooks between two without); the median ratio is reported (default 3)\n  serial: the ceiling of one webhook (its sends are one at a time by design) against a raw loop of one request at a time, --serial-tasks tasks (default 3000), in --rounds rounds\n  --deliverers N: the throughput run starts N deliverer processes in one group, sharing the concurrency of the raw loop (scale-out; default 1)\n  --warmup: seconds at the latency rate before measuring (default 5; JIT and caches settle)\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof\n  BENCH_ROLE_ENV: connector settings for the roles (in-process or as processes), e.g. "DELIVERER_MAX_BUFFERED=2000 ROUTER_LINGER_MS=0"\n  BENCH_ROLE_ENTRY=source: run those processes from the sources through tsx instead of the compiled build (dist/, built first when older than the sources), which the image runs');
+  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rounds N --deliverers N --rate R --seconds S --warmup S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory|serial --serial-tasks N --memory-webhooks N --slow-share F --processes --router-share]\n  --slow-share: the share of webhooks whose endpoint answers after 10 s in the isolation run (default 0.1; above DELIVERER_MAX_IN_FLIGHT / 100, more slow endpoints than slots)\n  --memory-webhooks: webhooks the backlog of the memory run is spread over (default 1000; with few, every webhook queue fills and the rest of their tasks wait in Kafka)\n  --router-share: also report when each task became readable (the router share of the latency; the watching consumer adds load)\n  --rounds: throughput and isolation rounds (throughput: the deliverer between two raw-loop runs; isolation: the run with slow webhooks between two without); the median ratio is reported (default 3)\n  serial: the ceiling of one webhook (its sends are one at a time by design) against a raw loop of one request at a time, --serial-tasks tasks (default 3000), in --rounds rounds\n  --deliverers N: the throughput run starts N deliverer processes in one group, sharing the concurrency of the raw loop (scale-out; default 1)\n  --warmup: seconds at the latency rate before measuring (default 5; JIT and caches settle)\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof\n  BENCH_ROLE_ENV: connector settings for the roles (in-process or as processes), e.g. "DELIVERER_MAX_BUFFERED=2000 ROUTER_LINGER_MS=0"\n  BENCH_ROLE_ENTRY=source: run those processes from the sources through tsx instead of the compiled build (dist/, built first when older than the sources), which the image runs');
   const wanted = (name: string): boolean => !values.only || values.only === name;
   const tasks = Number(values.tasks);
   const services = await benchServices();
@@ -396,14 +396,23 @@ async function main(): Promise<void> {
   }
   if (latencyResults.length > 0) results['latency'] = latencyResults;
 
-  const isolationRun = async (slowShare: number): Promise<number> => {
+  const slowShare = Number(values['slow-share']);
+  if (!(slowShare > 0 && slowShare < 1)) throw new Error(`--slow-share: ${values['slow-share']} is not a fraction between 0 and 1`);
+  /**
+   * Healthy webhooks' deliveries per second, alone or next to webhooks whose endpoint answers after 10 s. Both
+   * runs have the same healthy webhooks with the same tasks; the slow run adds the slow webhooks and their share.
+   */
+  const isolationRun = async (withSlow: boolean): Promise<number> => {
     let rate = 0;
-    await run(`3. isolation (${slowShare * 100}% slow)`, async (config, org, parts) => {
-      const urls = Array.from({ length: 100 }, (_, i) => (i < slowShare * 100 ? `${receiver.url}/slow/${i}` : `${receiver.url}/fast/${i}`));
-      const ids = await createWebhooks(pool, config, org, urls);
-      await produceTasks(config, org, ids, tasks);
-      parts.push(...(await startRole('deliverer', config, log, throwFatal)).parts);
+    const slowCount = Math.round(100 * slowShare);
+    await run(`3. isolation (${withSlow ? `${slowCount} of 100 webhooks slow` : `the ${100 - slowCount} healthy webhooks alone`})`, async (config, org, parts) => {
+      const fastUrls = Array.from({ length: 100 - slowCount }, (_, i) => `${receiver.url}/fast/${i}`);
+      const slowUrls = withSlow ? Array.from({ length: slowCount }, (_, i) => `${receiver.url}/slow/${i}`) : [];
+      // Slow ones first in each round of webhooks, so they take slots before the healthy ones.
+      const ids = await createWebhooks(pool, config, org, [...slowUrls, ...fastUrls]);
       const fastExpected = Math.floor(tasks * (1 - slowShare));
+      await produceTasks(config, org, ids, withSlow ? tasks : fastExpected);
+      parts.push(...(await startRole('deliverer', config, log, throwFatal)).parts);
       await until(async () => (await receiver.stats()).fast >= fastExpected, 300_000);
       const s = await receiver.stats();
       rate = (s.fast - 1) / ((s.lastAt - s.firstAt) / 1000);
@@ -417,16 +426,16 @@ async function main(): Promise<void> {
     const rounds: Array<{ aloneBefore: number; withSlow: number; aloneAfter: number; ratio: number; stealPct: number | null }> = [];
     for (let round = 1; round <= Number(values.rounds); round += 1) {
       const steal = startStealMeter();
-      const aloneBefore = await isolationRun(0);
-      const withSlow = await isolationRun(0.1);
-      const aloneAfter = await isolationRun(0);
+      const aloneBefore = await isolationRun(false);
+      const withSlow = await isolationRun(true);
+      const aloneAfter = await isolationRun(false);
       const ratio = withSlow / ((aloneBefore + aloneAfter) / 2);
       rounds.push({ aloneBefore: Math.round(aloneBefore), withSlow: Math.round(withSlow), aloneAfter: Math.round(aloneAfter), ratio: Number(ratio.toFixed(3)), stealPct: steal() });
       console.log(JSON.stringify(rounds.at(-1)));
     }
     const median = medianRound(rounds);
-    results['isolation'] = { rounds, medianRatio: median.ratio, target: 0.9 };
-    console.log(`isolation: median ratio ${median.ratio} of ${rounds.length} rounds (target 0.9)`);
+    results['isolation'] = { slowShare, rounds, medianRatio: median.ratio, target: 0.9 };
+    console.log(`isolation: median ratio ${median.ratio} of ${rounds.length} rounds with ${Math.round(slowShare * 100)} % of webhooks slow (target 0.9)`);
   }
 
   if (wanted('memory')) await run(`4. memory with a ${values.backlog}-task backlog`, async (config, org, parts) => {
