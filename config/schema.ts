@@ -375,7 +375,7 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'DELIVERER_HTTP_THREADS',
     },
     httpInlineBelow: {
-      doc: 'With sending threads (DELIVERER_HTTP_THREADS of 1 or more), a request goes out from the main thread instead while fewer than this many are in flight in the process: a lightly loaded deliverer has the event loop to spare, and a lone busy webhook, whose sends go one at a time, skips two hops between threads per round trip (its ceiling rose about 1.7 times in bench:delivery --only serial). Under load the threads take the requests. 0 sends everything through the threads; at or above DELIVERER_MAX_IN_FLIGHT first attempts all go out from the main thread (a deliverer allowed that few requests at once is never under load).',
+      doc: 'With sending threads (DELIVERER_HTTP_THREADS of 1 or more), a request goes out from the main thread instead while fewer than this many are in flight in the process (not counting requests waiting on slow endpoints, see DELIVERER_SLOW_REQUEST_MS): a lightly loaded deliverer has the event loop to spare, and a lone busy webhook, whose sends go one at a time, skips two hops between threads per round trip (its ceiling rose about 1.7 times in bench:delivery --only serial). Under load the threads take the requests. 0 sends everything through the threads; at or above DELIVERER_MAX_IN_FLIGHT first attempts all go out from the main thread (a deliverer allowed that few requests at once is never under load).',
       format: 'nat',
       default: 4,
       env: 'DELIVERER_HTTP_INLINE_BELOW',

@@ -107,10 +107,14 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         requestTimeoutMs: config.http.requestTimeoutMs,
         maxResponseBytes: config.http.maxResponseBytes,
       };
-      const { httpThreads, httpInlineBelow } = config.deliverer;
+      const { deliverer: settings } = config;
+      const { httpThreads, httpInlineBelow } = settings;
       const inline = (): HttpSender => createHttpSender({ ...senderSettings, guard: createSsrfGuard(config.http.ssrfAllowlist) });
       const threaded = (): HttpSender => createThreadedHttpSender({ ...senderSettings, ssrfAllowlist: config.http.ssrfAllowlist }, { threads: httpThreads, onFatal });
-      const sender = httpThreads === 0 ? inline() : httpInlineBelow === 0 ? threaded() : createLoadAwareSender({ inline: inline(), threaded: threaded(), inlineBelow: httpInlineBelow });
+      // One per process: first attempts and retry tiers share the bound on requests waiting aside.
+      const slowRequests = createSlowRequests({ afterMs: settings.slowRequestMs, max: settings.maxSlowRequests });
+      const sender = httpThreads === 0 ? inline() : httpInlineBelow === 0 ? threaded()
+        : createLoadAwareSender({ inline: inline(), threaded: threaded(), inlineBelow: httpInlineBelow, waitingAside: () => slowRequests.aside });
       parts.push({ name: 'http sender', stop: () => sender.close() });
       const producer = createProducer(kafka, { idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();
@@ -120,7 +124,6 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       // a broker round trip); commits move up to 30 ms later, and a crash re-sends that much more.
       const attempts = createAttemptLog(producer, config.topics.attempts, { lingerMs: 50, maxBatch: 1000, log: log.child({ component: 'attempt-log' }) });
       parts.push({ name: 'attempt log', stop: () => attempts.close() });
-      const { deliverer: settings } = config;
       // An admin's disable, URL change or rotation reaches the deliverers as it reaches the routers: within a second,
       // by notification (a reconnected listener forgets every entry). The TTL only bounds a lost notification, as the
       // routers' full reload does; a short one made every deliverer re-read every busy webhook every few seconds.
@@ -140,8 +143,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         retryTopic: (label) => retryTopic(config, label),
         dlqTopic: config.topics.deliveriesDlq,
         userAgent: config.http.userAgent,
-        // One per process: first attempts and retry tiers share the bound on requests waiting aside.
-        slowRequests: createSlowRequests({ afterMs: settings.slowRequestMs, max: settings.maxSlowRequests }),
+        slowRequests,
         log: log.child({ component: 'deliverer' }),
       });
       // A tier holds tasks whose endpoints failed: a quarter of the first attempts' concurrency and buffer each.

@@ -17,9 +17,12 @@ export function sendsInline(inFlight: number, inlineBelow: number): boolean {
  * An HttpSender that sends from this thread (`inline`) while few requests are
  * in flight and through the sending threads (`threaded`) otherwise. Both
  * senders apply the same settings and SSRF guard; an endpoint may have
- * keep-alive connections in both pools.
+ * keep-alive connections in both pools. Requests that only wait on a slow
+ * endpoint (`waitingAside`, see slow-requests.ts) load neither thread and do
+ * not count: otherwise a few slow endpoints, common in production, would send
+ * every request of a lightly loaded deliverer through the threads.
  */
-export function createLoadAwareSender(deps: { inline: HttpSender; threaded: HttpSender; inlineBelow: number }): HttpSender {
+export function createLoadAwareSender(deps: { inline: HttpSender; threaded: HttpSender; inlineBelow: number; waitingAside?: () => number }): HttpSender {
   let inFlight = 0;
   // Bound once: this runs for every request. Both series exist from the start, at 0.
   const viaMainThread = httpSends.labels({ via: 'main_thread' });
@@ -28,7 +31,7 @@ export function createLoadAwareSender(deps: { inline: HttpSender; threaded: Http
   viaSendingThread.inc(0);
   return {
     post(url, headers, body) {
-      const inline = sendsInline(inFlight, deps.inlineBelow);
+      const inline = sendsInline(inFlight - (deps.waitingAside?.() ?? 0), deps.inlineBelow);
       (inline ? viaMainThread : viaSendingThread).inc();
       const sender = inline ? deps.inline : deps.threaded;
       inFlight += 1;

@@ -16,7 +16,7 @@ const SENDERS: Array<[string, (settings: SenderSettings) => HttpSender]> = [
 ];
 
 /** What a deliverer with sending threads uses: both senders, each recording the URLs it was given. */
-function loadAware({ ssrfAllowlist, ...settings }: SenderSettings, inlineBelow: number): { sender: HttpSender; inlineUrls: string[]; threadedUrls: string[] } {
+function loadAware({ ssrfAllowlist, ...settings }: SenderSettings, inlineBelow: number, waitingAside?: () => number): { sender: HttpSender; inlineUrls: string[]; threadedUrls: string[] } {
   const recording = (sender: HttpSender, urls: string[]): HttpSender => ({
     post: (url, headers, body) => (urls.push(url), sender.post(url, headers, body)),
     close: () => sender.close(),
@@ -27,6 +27,7 @@ function loadAware({ ssrfAllowlist, ...settings }: SenderSettings, inlineBelow: 
     inline: recording(createHttpSender({ ...settings, guard: createSsrfGuard(ssrfAllowlist) }), inlineUrls),
     threaded: recording(createThreadedHttpSender({ ...settings, ssrfAllowlist }, { threads: 1, onFatal: (error) => { throw error; } }), threadedUrls),
     inlineBelow,
+    waitingAside,
   });
   return { sender, inlineUrls, threadedUrls };
 }
@@ -206,6 +207,16 @@ describe('the load-aware sender (real server on 127.0.0.1)', () => {
     expect(threadedUrls).toHaveLength(3);
     expect(await sends('main_thread') - mainBefore).toBe(3);
     expect(await sends('sending_thread') - threadBefore).toBe(3);
+    await sender.close();
+  });
+
+  it('does not count requests waiting aside on slow endpoints: with two of them, a bound of 2 sends four at once inline', async () => {
+    const { sender, inlineUrls, threadedUrls } = loadAware(SETTINGS, 2, () => 2);
+    const urls = Array.from({ length: 5 }, (_, i) => `${target.url}/slow?aside=${i}`);
+    const results = await Promise.all(urls.map((url) => sender.post(url, {}, '')));
+    results.forEach((sent) => expect(sent.result).toMatchObject({ status: 200 }));
+    expect(inlineUrls).toEqual(urls.slice(0, 4));
+    expect(threadedUrls).toEqual(urls.slice(4));
     await sender.close();
   });
 
