@@ -258,6 +258,7 @@ async function main(): Promise<void> {
         let delivererMainCpu: () => number | null = () => mainThreadCpuMicros(process.pid);
         if (deliverers > 1 || values.processes) {
           // Scale-out: several deliverer processes in one group, sharing the raw loop's concurrency between them.
+          // BENCH_ROLE_ENV (already in env) is applied again on top, so a DELIVERER_MAX_IN_FLIGHT set there wins over the share.
           const share = { ...env, DELIVERER_MAX_IN_FLIGHT: String(Math.ceil(MAX_IN_FLIGHT / deliverers)), ...roleEnvOverrides() };
           const started = await Promise.all(Array.from({ length: deliverers }, () => startRoleProcess('deliverer', share)));
           for (const child of started) parts.push({ name: 'deliverer', stop: child.stop });

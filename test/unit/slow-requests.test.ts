@@ -36,14 +36,14 @@ function oneSlot(slow: SlowRequests) {
   return { scheduler, requests, started, answers };
 }
 
-const released = async (): Promise<number> => (await slowRequestCounter.get()).values.find((v) => v.labels['slot'] === 'released')?.value ?? 0;
-const kept = async (): Promise<number> => (await slowRequestCounter.get()).values.find((v) => v.labels['slot'] === 'kept')?.value ?? 0;
+/** How many slow requests so far gave their slot up (`released`) or kept it. */
+const slowCount = async (slot: 'released' | 'kept'): Promise<number> => (await slowRequestCounter.get()).values.find((v) => v.labels['slot'] === slot)?.value ?? 0;
 
 describe('createSlowRequests', () => {
   it('gives a request\'s slot to another webhook once it is slow, and finishes it once answered', async () => {
     const slow = createSlowRequests({ afterMs: 20, max: 10 });
     const { scheduler, requests, started, answers } = oneSlot(slow);
-    const releasedBefore = await released();
+    const releasedBefore = await slowCount('released');
     scheduler.enqueue('slow-webhook', 'task');
     scheduler.enqueue('fast-webhook', 'task');
     // One slot: the other webhook starts only once the slow request has waited past the threshold.
@@ -57,13 +57,13 @@ describe('createSlowRequests', () => {
     await scheduler.idle();
     expect(answers).toEqual(['fast-webhook:204', 'slow-webhook:200']);
     expect(slow.aside).toBe(0);
-    expect((await released()) - releasedBefore).toBe(1);
+    expect((await slowCount('released')) - releasedBefore).toBe(1);
   });
 
   it('keeps a fast request in its slot, and passes a slow request\'s failure on', async () => {
     const slow = createSlowRequests({ afterMs: 20, max: 10 });
     const { scheduler, requests, started, answers } = oneSlot(slow);
-    const releasedBefore = await released();
+    const releasedBefore = await slowCount('released');
     scheduler.enqueue('a', 'task');
     scheduler.enqueue('b', 'task');
     // Answered before the threshold: a's timer is cleared and never moves it.
@@ -75,16 +75,16 @@ describe('createSlowRequests', () => {
     await scheduler.idle();
     expect(answers).toEqual(['a:204', 'b:connection reset']);
     expect(slow.aside).toBe(0);
-    expect((await released()) - releasedBefore).toBe(1);
+    expect((await slowCount('released')) - releasedBefore).toBe(1);
   });
 
   it('keeps the slot once the most requests allowed wait aside', async () => {
     const slow = createSlowRequests({ afterMs: 20, max: 0 });
     const { scheduler, requests, started } = oneSlot(slow);
-    const keptBefore = await kept();
+    const keptBefore = await slowCount('kept');
     scheduler.enqueue('a', 'task');
     scheduler.enqueue('b', 'task');
-    await waitFor('the threshold passed', async () => (await kept()) > keptBefore, 2000, 5);
+    await waitFor('the threshold passed', async () => (await slowCount('kept')) > keptBefore, 2000, 5);
     expect(started).toEqual(['a']);
     expect(slow.aside).toBe(0);
     requests.get('a')!.resolve('204');
