@@ -22,6 +22,8 @@ interface WebhookDeferral {
   finishedEarly: Set<number>;
 }
 
+const emptyDeferral = (): WebhookDeferral => ({ offsets: [], taken: 0, done: 0, finishedEarly: new Set() });
+
 export class DeferredOffsets {
   private readonly byWebhook = new Map<string, WebhookDeferral>();
   private untakenCount = 0;
@@ -41,11 +43,29 @@ export class DeferredOffsets {
   defer(webhookId: string, offset: bigint): void {
     let deferral = this.byWebhook.get(webhookId);
     if (!deferral) {
-      deferral = { offsets: [], taken: 0, done: 0, finishedEarly: new Set() };
+      deferral = emptyDeferral();
       this.byWebhook.set(webhookId, deferral);
     }
     deferral.offsets.push(Number(offset));
     this.untakenCount += 1;
+  }
+
+  /**
+   * Leaves in Kafka a task that was queued and not started, the webhook's last queued one (so the latest first):
+   * taken ones become untaken again, others join just before the untaken ones, keeping the offsets in order.
+   * Returns false, changing nothing, for an offset that would break that order.
+   */
+  giveBack(webhookId: string, offset: bigint): boolean {
+    const at = Number(offset);
+    const deferral = this.byWebhook.get(webhookId) ?? emptyDeferral();
+    const before = deferral.offsets[deferral.taken - 1];
+    const after = deferral.offsets[deferral.taken];
+    if (before === at && deferral.taken > deferral.done) deferral.taken -= 1;
+    else if ((before === undefined || before < at) && (after === undefined || at < after)) deferral.offsets.splice(deferral.taken, 0, at);
+    else return false;
+    this.byWebhook.set(webhookId, deferral);
+    this.untakenCount += 1;
+    return true;
   }
 
   /** The offset of the webhook's next task to read again, or null when it has none. */

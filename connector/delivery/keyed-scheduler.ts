@@ -22,6 +22,11 @@ export interface KeyedScheduler<T> {
   backlogOf(key: string): number;
   /** Slots in use: items running and not aside. */
   readonly inFlight: number;
+  /**
+   * Removes a key's last queued items (never one running) until its backlog is at most `keep` (at least 1), and
+   * returns them in queue order: the caller puts them back where they came from.
+   */
+  takeBack(key: string, keep: number): T[];
   /** Resolves once `buffered` is at most `level`. */
   below(level: number): Promise<void>;
   /** Resolves when nothing is queued or running. */
@@ -87,6 +92,15 @@ export function createKeyedScheduler<T>(maxInFlight: number, run: (key: string, 
     },
     get buffered() {
       return buffered.value;
+    },
+    takeBack(key, keep) {
+      const queue = queues.get(key);
+      if (!queue) return [];
+      // At least one stays: a key with a queue and nothing running is in `ready`, and its next end reads the rest again.
+      const excess = queue.length + (running.has(key) ? 1 : 0) - Math.max(1, keep);
+      if (excess <= 0) return [];
+      buffered.add(-excess);
+      return queue.splice(queue.length - excess, excess);
     },
     backlogOf(key) {
       return (queues.get(key)?.length ?? 0) + (running.has(key) ? 1 : 0);

@@ -86,3 +86,15 @@ export function recordCommitted(state: PartitionState, commit: PlannedCommit, no
   state.committed = commit.offset;
   state.committedProgress = commit.progress;
 }
+
+/**
+ * Leaves in Kafka a task that was queued and not started, to be read again later; tasks of one webhook are given
+ * back latest first. Its offset moves from the tracker (or from taken, if it was read again) to the deferred ones,
+ * so the commit stays below it. False, changing nothing, when the webhook's deferred tasks would be out of order.
+ */
+export function giveBack(state: PartitionState, webhookId: string, offset: bigint, late: boolean): boolean {
+  // Deferred first: finishing it in the tracker must not leave the commit free to pass it, even for a moment.
+  if (!state.deferred.giveBack(webhookId, offset)) return false;
+  if (!late) state.tracker.finish(offset);
+  return true;
+}

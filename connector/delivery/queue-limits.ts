@@ -17,20 +17,40 @@ export interface QueueLimits {
  */
 const PRESSURE_SHARE = 0.9;
 
-/** The queue a webhook may have now: its cap, or a tenth of it (at least 1) while the buffer is nearly full. */
-export function roomFor(limits: QueueLimits, buffered: number): number {
-  return buffered < Math.floor(limits.maxBuffered * PRESSURE_SHARE) ? limits.maxQueuedPerWebhook : Math.max(1, Math.floor(limits.maxQueuedPerWebhook / 10));
+/**
+ * A held webhook (its last request waited aside: an endpoint slow to answer,
+ * or a strict webhook waiting out a retry) moves at most one task per
+ * DELIVERER_SLOW_REQUEST_MS, so a hundredth of its cap is many seconds of
+ * work; queueing more would only keep buffer from the webhooks that move.
+ * Bounding each webhook alone is not enough: seventy held webhooks at a
+ * tenth of the cap each filled the default buffer and stopped every other one.
+ */
+const HELD_SHARE = 0.01;
+
+function underPressure(limits: QueueLimits, buffered: number): boolean {
+  return buffered >= Math.floor(limits.maxBuffered * PRESSURE_SHARE);
+}
+
+/**
+ * The queue (running task included) a webhook may have now. Its cap, or a tenth of it while the buffer is nearly
+ * full; a held webhook a hundredth of it, or one task while the buffer is nearly full. Never less than one.
+ */
+export function roomFor(limits: QueueLimits, buffered: number, held = false): number {
+  const pressed = underPressure(limits, buffered);
+  if (held) return pressed ? 1 : Math.max(1, Math.floor(limits.maxQueuedPerWebhook * HELD_SHARE));
+  return pressed ? Math.max(1, Math.floor(limits.maxQueuedPerWebhook / 10)) : limits.maxQueuedPerWebhook;
 }
 
 /** Whether one more task of a webhook with `backlog` queued or running may join its queue rather than wait in Kafka. */
-export function mayQueue(limits: QueueLimits, backlog: number, buffered: number): boolean {
-  return backlog < roomFor(limits, buffered);
+export function mayQueue(limits: QueueLimits, backlog: number, buffered: number, held = false): boolean {
+  return backlog < roomFor(limits, buffered, held);
 }
 
 /**
  * Whether a webhook with deferred tasks should have them read again, as one of its tasks ends (`backlog` still
  * counts it): once half its room is free, so that a pass, which reads the partition again, serves many tasks.
  */
-export function shouldReadAgain(limits: QueueLimits, backlog: number, buffered: number): boolean {
-  return backlog - 1 <= Math.floor(roomFor(limits, buffered) / 2);
+export function shouldReadAgain(limits: QueueLimits, backlog: number, buffered: number, held = false): boolean {
+  return backlog - 1 <= Math.floor(roomFor(limits, buffered, held) / 2);
 }
+

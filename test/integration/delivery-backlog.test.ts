@@ -98,6 +98,32 @@ describe('a webhook\'s backlog', () => {
     await waitFor('every offset committed', async () => (await committedOffset(s!)) === 130, 15_000);
   });
 
+  it('held endpoints that queued before they slowed down give their queues back to Kafka, so they cannot fill the buffer together', async () => {
+    // Twelve held webhooks, read before anything slows down: the first ones queue their cap (10), the rest one task
+    // each once the buffer is 90 % full, 44 in all, past the buffer of 40. Only giving back what each held webhook
+    // queued, once its request waits aside, lets reading go on to the other webhook's tasks behind them.
+    // Held requests never time out here: without the giving back, the other webhook would wait for the release.
+    s = await deliveryScenario(services, { ...SMALL, DELIVERER_SLOW_REQUEST_MS: '200', HTTP_REQUEST_TIMEOUT_MS: '120000' });
+    const held = await Promise.all(Array.from({ length: 12 }, () => s!.addWebhook()));
+    const release = holdUntilReleased(...held);
+    const other = await s.addWebhook();
+    for (const hook of held) await s.produceTasks(hook.id, 20);
+    await s.produceTasks(other.id, 30);
+    await s.startDeliverer();
+
+    await waitFor('the other webhook\'s 30 deliveries', () => other.receiver.requests.length >= 30, 20_000);
+    expect(seqs(other.receiver)).toEqual(range(30));
+    // Each held webhook sent only its first task; the other 19 of each wait in Kafka.
+    for (const hook of held) expect(hook.receiver.requests.length).toBe(1);
+    expect(await deferredNow()).toBe(12 * 19);
+    release();
+    await waitFor('every held webhook\'s 20 deliveries', () => held.every((hook) => hook.receiver.requests.length >= 20), 60_000);
+    for (const hook of held) expect(seqs(hook.receiver)).toEqual(range(20));
+    for (const hook of held) expect(distinctIds(hook.receiver.requests)).toBe(20);
+    await waitFor('every offset committed', async () => (await committedOffset(s!)) === 270, 15_000);
+    expect(await deferredNow()).toBe(0);
+  });
+
   it('stops reading new tasks once DELIVERER_MAX_DEFERRED wait in Kafka, and goes on as they are read again', async () => {
     s = await deliveryScenario(services, { ...SMALL, DELIVERER_MAX_DEFERRED: '50' });
     const held = await s.addWebhook();

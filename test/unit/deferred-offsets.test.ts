@@ -73,4 +73,41 @@ describe('DeferredOffsets', () => {
     expect(deferred.untaken).toBe(0);
     expect(deferred.lowestUnfinished()).toBeNull();
   });
+
+  it('takes back a held webhook\'s queued tasks, latest first: taken ones become untaken, the others join before them', () => {
+    const deferred = new DeferredOffsets();
+    deferred.defer('a', 8n);
+    deferred.defer('a', 9n);
+    deferred.take('a', 8n);
+    // Queued: 3 and 4 (never deferred), then 8 (read again); 9 still in Kafka.
+    expect(deferred.giveBack('a', 8n)).toBe(true);
+    expect(deferred.giveBack('a', 4n)).toBe(true);
+    expect(deferred.giveBack('a', 3n)).toBe(true);
+    expect(deferred.untaken).toBe(4);
+    expect(deferred.lowestUnfinished()).toBe(3n);
+    const order: bigint[] = [];
+    for (let next = deferred.nextOf('a'); next !== null; next = deferred.nextOf('a')) {
+      expect(deferred.take('a', next)).toBe(true);
+      order.push(next);
+    }
+    expect(order).toEqual([3n, 4n, 8n, 9n]);
+    for (const offset of order) deferred.finish('a', offset);
+    expect(deferred.lowestUnfinished()).toBeNull();
+  });
+
+  it('refuses, changing nothing, an offset given back out of order', () => {
+    const deferred = new DeferredOffsets();
+    deferred.defer('a', 8n);
+    deferred.defer('a', 9n);
+    deferred.take('a', 8n);
+    deferred.finish('a', 8n);
+    // 8 is finished: it cannot be queued, so it cannot come back; 12 lies past 9, which is still in Kafka.
+    expect(deferred.giveBack('a', 8n)).toBe(false);
+    expect(deferred.giveBack('a', 12n)).toBe(false);
+    expect(deferred.untaken).toBe(1);
+    expect(deferred.nextOf('a')).toBe(9n);
+    // A webhook never deferred takes any offset.
+    expect(deferred.giveBack('b', 2n)).toBe(true);
+    expect(deferred.nextOf('b')).toBe(2n);
+  });
 });

@@ -142,4 +142,30 @@ describe('createKeyedScheduler', () => {
     await scheduler.idle();
     expect(backAt).toBe(1);
   });
+
+  it('takes back a key\'s last queued items, never the one running, and keeps at least one', async () => {
+    const gate = deferred();
+    const started: number[] = [];
+    const scheduler = createKeyedScheduler<number>(1, async (_key, n) => {
+      started.push(n);
+      await gate.promise;
+    });
+    for (let n = 1; n <= 5; n += 1) scheduler.enqueue('a', n);
+    scheduler.enqueue('b', 1);
+    expect(scheduler.takeBack('a', 3)).toEqual([4, 5]);
+    expect(scheduler.backlogOf('a')).toBe(3);
+    expect(scheduler.buffered).toBe(4);
+    expect(scheduler.takeBack('a', 0)).toEqual([2, 3]);
+    expect(scheduler.takeBack('a', 0)).toEqual([]);
+    // b is queued and not running: its only item stays.
+    expect(scheduler.takeBack('b', 0)).toEqual([]);
+    expect(scheduler.takeBack('none', 0)).toEqual([]);
+    gate.resolve();
+    await scheduler.idle();
+    expect(started).toEqual([1, 1]);
+    // A key emptied by takeBack takes new items as before.
+    scheduler.enqueue('a', 6);
+    await scheduler.idle();
+    expect(started).toEqual([1, 1, 6]);
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeProgress } from '../../connector/delivery/progress-metadata.js';
-import { newPartitionState, planCommit, PROGRESS_AFTER_HELD_MS, recordCommitted, type PartitionState } from '../../connector/delivery/partition-state.js';
+import { committableOffset, giveBack, newPartitionState, planCommit, PROGRESS_AFTER_HELD_MS, recordCommitted, type PartitionState } from '../../connector/delivery/partition-state.js';
 
 /** A partition with tasks at offsets 10–14 handed out, started at time 0. */
 function partitionWithTasks(): PartitionState {
@@ -69,5 +69,32 @@ describe('planCommit', () => {
     const commit = planCommit(state, 0)!;
     expect(commit.offset).toBe(9n);
     expect(unfinishedIn(commit.progress, 9n)).toEqual([9n, 11n, 13n, 14n]);
+  });
+});
+
+describe('giveBack', () => {
+  it('moves a queued task from the tracker to the deferred ones, so the commit stays below it until it is read again and finished', () => {
+    const state = partitionWithTasks();
+    state.tracker.finish(10n);
+    expect(giveBack(state, 'a', 14n, false)).toBe(true);
+    expect(giveBack(state, 'a', 13n, false)).toBe(true);
+    for (const offset of [11n, 12n]) state.tracker.finish(offset);
+    // The tracker alone would commit past 14; 13 and 14 wait in Kafka.
+    expect(state.tracker.committableOffset).toBe(15n);
+    expect(committableOffset(state)).toBe(13n);
+    // Nothing above 13 is finished: the commit carries no progress, and a new owner skips nothing.
+    expect(planCommit(state, 0)).toEqual({ offset: 13n, progress: null });
+    for (const offset of [13n, 14n]) {
+      expect(state.deferred.take('a', offset)).toBe(true);
+      state.deferred.finish('a', offset);
+    }
+    expect(committableOffset(state)).toBe(15n);
+  });
+
+  it('leaves the tracker alone when the task refused was out of order', () => {
+    const state = partitionWithTasks();
+    state.deferred.defer('a', 12n);
+    expect(giveBack(state, 'a', 14n, false)).toBe(false);
+    expect([...state.tracker.pendingOffsets()]).toEqual([10n, 11n, 12n, 13n, 14n]);
   });
 });

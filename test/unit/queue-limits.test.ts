@@ -27,4 +27,20 @@ describe('queue limits', () => {
     // A queue of one: its last task ending leaves room for the next.
     expect(shouldReadAgain({ maxQueuedPerWebhook: 1, maxBuffered: 100 }, 1, 0)).toBe(true);
   });
+
+  it('lets a held webhook queue a hundredth of its cap, and only the task it runs once the buffer is nearly full', () => {
+    expect(roomFor(limits, 0, true)).toBe(10);
+    expect(mayQueue(limits, 9, 0, true)).toBe(true);
+    expect(mayQueue(limits, 10, 0, true)).toBe(false);
+    expect(roomFor(limits, 9000, true)).toBe(1);
+    expect(mayQueue(limits, 1, 9000, true)).toBe(false);
+    // Small caps: never less than the task it runs.
+    expect(roomFor({ maxQueuedPerWebhook: 10, maxBuffered: 40 }, 0, true)).toBe(1);
+    // Seventy held webhooks keep 700 of the 10,000 together, not 7,000.
+    expect(70 * roomFor(limits, 0, true)).toBeLessThan(limits.maxBuffered * 0.1);
+    // Read again at half the held room: every fifth task's end.
+    expect(shouldReadAgain(limits, 7, 0, true)).toBe(false);
+    expect(shouldReadAgain(limits, 6, 0, true)).toBe(true);
+    expect(shouldReadAgain(limits, 1, 9500, true)).toBe(true);
+  });
 });
