@@ -399,7 +399,7 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'DELIVERER_MAX_BUFFERED',
     },
     maxQueuedPerWebhook: {
-      doc: 'Tasks of one webhook queued in a deliverer process, at most. Its later tasks stay in Kafka (only their offsets, 8 bytes each, are kept, up to DELIVERER_MAX_DEFERRED per process) and are read again once its queue is down to half, so a slow endpoint or a strict webhook waiting out a retry never fills the buffer every webhook shares. Once the buffer is 90 % full, a webhook queues a tenth of it (at least 1), so several held endpoints cannot fill it together either. At most DELIVERER_MAX_BUFFERED; each retry tier has a quarter of it (at least 1).',
+      doc: 'Tasks of one webhook queued in a deliverer process, at most. Its later tasks stay in Kafka (only their offsets, 8 bytes each, are kept, up to DELIVERER_MAX_DEFERRED per process) and are read again once its queue is down to half, so a slow endpoint or a strict webhook waiting out a retry never fills the buffer every webhook shares. Once the buffer is 90 % full, a webhook queues a tenth of it (at least 1). A held webhook (its last request waited aside: past DELIVERER_SLOW_REQUEST_MS, or a strict webhook waiting out a retry) queues a hundredth of it (at least 1; 1 once the buffer is 90 % full) and gives what it queued beyond that back to Kafka, so many held endpoints cannot fill the buffer together either; it queues its full share again once a task of it finishes without waiting aside. At most DELIVERER_MAX_BUFFERED; each retry tier has a quarter of it (at least 1).',
       format: 'nat',
       default: 1000,
       env: 'DELIVERER_MAX_QUEUED_PER_WEBHOOK',
