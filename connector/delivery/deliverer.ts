@@ -5,9 +5,10 @@ import { createGroupConsumer } from '../kafka/client.js';
 import { createKeyedScheduler, type Aside } from './keyed-scheduler.js';
 import { createLevelCounter } from './level-counter.js';
 import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
-import { mayQueue, roomFor, shouldReadAgain, type QueueLimits } from './queue-limits.js';
+import { mayQueue, shouldReadAgain, type QueueLimits } from './queue-limits.js';
+import { createHeldWebhooks, type QueuedTask } from './held-webhooks.js';
 import { decodeProgress, type Progress } from './progress-metadata.js';
-import { giveBack, newPartitionState, planCommit, recordCommitted, type PartitionState, type PlannedCommit } from './partition-state.js';
+import { newPartitionState, planCommit, recordCommitted, type PartitionState, type PlannedCommit } from './partition-state.js';
 import { decodeOrDeadLetter, untilDone } from './persist.js';
 import type { TaskHandler } from './task-handler.js';
 
@@ -46,13 +47,8 @@ export interface Deliverer {
   stop(): Promise<void>;
 }
 
-interface Item {
-  state: PartitionState;
-  offset: bigint;
-  webhookId: string;
+interface Item extends QueuedTask {
   message: KafkaMessage;
-  /** Deferred, then read again: it finishes in the partition's deferrals, not its tracker. */
-  late: boolean;
 }
 
 /** How long a first-attempt fetch waits at the end of its partitions; see start(). */
@@ -109,33 +105,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     deferredTasks.inc(change);
   };
   const limits: QueueLimits = { maxQueuedPerWebhook: deps.maxQueuedPerWebhook, maxBuffered: deps.maxBuffered };
-  /**
-   * Webhooks whose last task waited aside (an endpoint slow to answer, a strict webhook waiting out a retry): they
-   * keep a small queue (see queue-limits.ts) until a task of theirs finishes without waiting aside.
-   */
-  const held = new Set<string>();
   const hasRoom = (webhookId: string): boolean => mayQueue(limits, scheduler.backlogOf(webhookId), scheduler.buffered, held.has(webhookId));
-
-  /**
-   * Puts a held webhook's queued tasks past its room back in Kafka, to be read again as it moves. Without it, the
-   * tasks queued before its endpoint slowed down (up to its cap) stay buffered for as long as it takes to send them,
-   * and enough held webhooks fill the buffer and stop reading for every other one.
-   */
-  const shrinkHeld = (webhookId: string): void => {
-    const excess = scheduler.takeBack(webhookId, roomFor(limits, scheduler.buffered, true));
-    for (let i = excess.length - 1; i >= 0; i -= 1) {
-      const item = excess[i]!;
-      // Revoked: its next owner reads it from the committed offset.
-      if (item.state.revoked) continue;
-      if (!giveBack(item.state, item.webhookId, item.offset, item.late)) {
-        // Never expected; the rest stay queued, in order, ahead of those already given back.
-        log.error({ webhookId, offset: String(item.offset) }, 'a queued task could not be left in Kafka; the webhook keeps the rest queued');
-        for (const rest of excess.slice(0, i + 1)) scheduler.enqueue(webhookId, rest);
-        return;
-      }
-      countDeferred(1);
-    }
-  };
 
   /**
    * Moves where the partition is read next, resuming it if paused (the pause comes again where it is still due).
@@ -196,18 +166,10 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     // started offset stay for the next owner.
     if (stopping && (item.state.maxStarted === null || item.offset > item.state.maxStarted)) return;
     if (item.state.maxStarted === null || item.offset > item.state.maxStarted) item.state.maxStarted = item.offset;
-    let wentAside = false;
-    const asideHolding: Aside = (waiting) => {
-      if (!wentAside) {
-        wentAside = true;
-        held.add(item.webhookId);
-        shrinkHeld(item.webhookId);
-      }
-      return aside(waiting);
-    };
+    const watched = held.watch(item.webhookId, aside);
     try {
-      const { logged } = await runTask(item, asideHolding);
-      if (!wentAside) held.delete(item.webhookId);
+      const { logged } = await runTask(item, watched.aside);
+      watched.finished();
       // Room in the webhook's queue: its tasks left in Kafka may be read again.
       readDeferredAgain(item.state, item.webhookId);
       // The webhook's next task may start now; the offset counts as finished once the attempt log has it.
@@ -227,6 +189,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       // Aborted by shutdown: left unfinished, so it is not committed and comes back after a restart.
     }
   });
+  /** Webhooks whose endpoint holds them keep a small queue, and give back what they queued before (see held-webhooks.ts). */
+  const held = createHeldWebhooks<Item>({ scheduler, limits, onGivenBack: () => countDeferred(1), log });
 
   const connectedAdmin = (): Promise<Admin> =>
     (admin ??= (async () => {
@@ -366,7 +330,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     // waiting for Kafka to take them.
     if (scheduler.buffered > deps.maxBuffered) {
       // Held webhooks' queues go back to Kafka first: waiting for them to drain could take minutes.
-      for (const webhookId of held) shrinkHeld(webhookId);
+      held.shrinkAll();
       await scheduler.below(deps.maxBuffered);
     }
     if (pendingLogs.value > deps.maxBuffered) await pendingLogs.below(deps.maxBuffered);

@@ -1,0 +1,88 @@
+import type { Logger } from '../observability/logger.js';
+import type { Aside, KeyedScheduler } from './keyed-scheduler.js';
+import { giveBack, type PartitionState } from './partition-state.js';
+import { roomFor, type QueueLimits } from './queue-limits.js';
+
+/** What a deliverer queues for a task: enough to leave it in Kafka again. */
+export interface QueuedTask {
+  state: PartitionState;
+  offset: bigint;
+  webhookId: string;
+  /** Deferred, then read again: it finishes in the partition's deferrals, not its tracker. */
+  late: boolean;
+}
+
+/**
+ * Webhooks whose endpoint holds them: their last task waited aside (a
+ * request past DELIVERER_SLOW_REQUEST_MS, a strict webhook waiting out a
+ * retry). Such a webhook moves a task per second at best, so it keeps a small
+ * queue (see queue-limits.ts), and the tasks it queued before it was held go
+ * back to Kafka, to be read again as it moves. Without that, the tasks
+ * queued before an endpoint slowed down (up to the webhook's cap) stay
+ * buffered for as long as they take to send, and enough held webhooks fill
+ * the buffer and stop reading for every other one. A webhook is held until a
+ * task of it finishes without waiting aside.
+ */
+export interface HeldWebhooks {
+  has(webhookId: string): boolean;
+  /**
+   * The aside to run a task with: its first wait marks the webhook held and gives back what it queued past its
+   * room. `finished` says the task is over; not having waited aside, it ends the hold.
+   */
+  watch(webhookId: string, aside: Aside): { aside: Aside; finished(): void };
+  /** Gives back what every held webhook queued past its room now (the buffer is full: reading would wait for them). */
+  shrinkAll(): void;
+}
+
+export interface HeldWebhooksDeps<T extends QueuedTask> {
+  scheduler: Pick<KeyedScheduler<T>, 'takeBack' | 'enqueue' | 'buffered'>;
+  limits: QueueLimits;
+  /** Each task given back, now waiting in Kafka. */
+  onGivenBack: () => void;
+  log: Logger;
+}
+
+export function createHeldWebhooks<T extends QueuedTask>(deps: HeldWebhooksDeps<T>): HeldWebhooks {
+  const { scheduler, limits } = deps;
+  const held = new Set<string>();
+
+  const shrink = (webhookId: string): void => {
+    const excess = scheduler.takeBack(webhookId, roomFor(limits, scheduler.buffered, true));
+    // Latest first: each joins its partition's deferred tasks just before those still in Kafka.
+    for (let i = excess.length - 1; i >= 0; i -= 1) {
+      const task = excess[i]!;
+      // Revoked: its next owner reads it from the committed offset.
+      if (task.state.revoked) continue;
+      if (!giveBack(task.state, task.webhookId, task.offset, task.late)) {
+        // Never expected; the rest stay queued, in order, ahead of those already given back.
+        deps.log.error({ webhookId, offset: String(task.offset) }, 'a queued task could not be left in Kafka; the webhook keeps the rest queued');
+        for (const rest of excess.slice(0, i + 1)) scheduler.enqueue(webhookId, rest);
+        return;
+      }
+      deps.onGivenBack();
+    }
+  };
+
+  return {
+    has: (webhookId) => held.has(webhookId),
+    watch(webhookId, aside) {
+      let wentAside = false;
+      return {
+        aside: (waiting) => {
+          if (!wentAside) {
+            wentAside = true;
+            held.add(webhookId);
+            shrink(webhookId);
+          }
+          return aside(waiting);
+        },
+        finished: () => {
+          if (!wentAside) held.delete(webhookId);
+        },
+      };
+    },
+    shrinkAll() {
+      for (const webhookId of held) shrink(webhookId);
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { createHeldWebhooks, type QueuedTask } from '../../connector/delivery/held-webhooks.js';
+import { createKeyedScheduler, type Aside } from '../../connector/delivery/keyed-scheduler.js';
+import { committableOffset, newPartitionState, type PartitionState } from '../../connector/delivery/partition-state.js';
+import { createRootLogger } from '../../connector/observability/logger.js';
+
+/** A deliverer's queueing, without Kafka: each task's run waits until the test ends it. */
+function setup(limits = { maxQueuedPerWebhook: 1000, maxBuffered: 10_000 }) {
+  const state = newPartitionState('deliveries', 0, 0);
+  const running = new Map<string, { aside: Aside; end: () => void }>();
+  const scheduler = createKeyedScheduler<QueuedTask>(8, (key, _task, aside) => new Promise<void>((resolve) => running.set(key, { aside, end: resolve })));
+  let givenBack = 0;
+  const held = createHeldWebhooks({ scheduler, limits, onGivenBack: () => (givenBack += 1), log: createRootLogger({ level: 'silent' }) });
+  let next = 0n;
+  const enqueue = (webhookId: string, count: number, on: PartitionState = state): void => {
+    for (let i = 0; i < count; i += 1) {
+      on.tracker.add(next);
+      scheduler.enqueue(webhookId, { state: on, offset: next, webhookId, late: false });
+      next += 1n;
+    }
+  };
+  return { state, scheduler, held, running, enqueue, givenBack: () => givenBack };
+}
+
+/** A wait that never ends by itself: the request of a held endpoint. */
+const never = new Promise<never>(() => undefined);
+
+describe('held webhooks', () => {
+  it('a webhook whose task waits aside is held: what it queued past a hundredth of its cap goes back to Kafka, latest last', () => {
+    const t = setup();
+    t.enqueue('slow', 50);
+    t.enqueue('other', 5);
+    expect(t.held.has('slow')).toBe(false);
+    const watched = t.held.watch('slow', t.running.get('slow')!.aside);
+    void watched.aside(never);
+    expect(t.held.has('slow')).toBe(true);
+    // Ten stay (the running one included), forty go back.
+    expect(t.scheduler.buffered).toBe(10 + 5);
+    expect(t.givenBack()).toBe(40);
+    expect(t.state.deferred.untaken).toBe(40);
+    expect(t.state.deferred.nextOf('slow')).toBe(10n);
+    // The commit stays at the running task, and never passes what went back.
+    expect(committableOffset(t.state)).toBe(0n);
+    // A second wait of the same task gives nothing more back.
+    void watched.aside(never);
+    expect(t.givenBack()).toBe(40);
+  });
+
+  it('a webhook stays held until a task of it finishes without waiting aside', () => {
+    const t = setup();
+    t.enqueue('hook', 1);
+    const first = t.held.watch('hook', t.running.get('hook')!.aside);
+    void first.aside(Promise.resolve());
+    first.finished();
+    expect(t.held.has('hook')).toBe(true);
+    t.held.watch('hook', t.running.get('hook')!.aside).finished();
+    expect(t.held.has('hook')).toBe(false);
+  });
+
+  it('with the buffer full, every held webhook gives back all but its next task', () => {
+    const t = setup({ maxQueuedPerWebhook: 1000, maxBuffered: 100 });
+    t.enqueue('a', 30);
+    t.enqueue('b', 30);
+    // Held while the buffer had room left: a keeps 10 (its room), b goes back to 1 (90 % of 100 was passed).
+    void t.held.watch('a', t.running.get('a')!.aside).aside(never);
+    expect(t.scheduler.backlogOf('a')).toBe(10);
+    t.enqueue('c', 95);
+    void t.held.watch('b', t.running.get('b')!.aside).aside(never);
+    expect(t.scheduler.backlogOf('b')).toBe(1);
+    expect(t.scheduler.buffered).toBe(10 + 1 + 95);
+    t.held.shrinkAll();
+    expect(t.scheduler.backlogOf('a')).toBe(1);
+    expect(t.scheduler.backlogOf('b')).toBe(1);
+    // Not held: c keeps its queue.
+    expect(t.scheduler.backlogOf('c')).toBe(95);
+    expect(t.givenBack()).toBe(29 + 29);
+  });
+
+  it('drops the queued tasks of a partition handed to another owner rather than leaving them in Kafka here', () => {
+    const t = setup();
+    const revoked = newPartitionState('deliveries', 1, 0);
+    t.enqueue('hook', 20, revoked);
+    revoked.revoked = true;
+    void t.held.watch('hook', t.running.get('hook')!.aside).aside(never);
+    expect(t.scheduler.backlogOf('hook')).toBe(10);
+    expect(t.givenBack()).toBe(0);
+    expect(revoked.deferred.untaken).toBe(0);
+  });
+});
