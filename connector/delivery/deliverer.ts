@@ -166,7 +166,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     // started offset stay for the next owner.
     if (stopping && (item.state.maxStarted === null || item.offset > item.state.maxStarted)) return;
     if (item.state.maxStarted === null || item.offset > item.state.maxStarted) item.state.maxStarted = item.offset;
-    const watched = held.watch(item.webhookId, aside);
+    const watched = held.watch(item, aside);
     try {
       const { logged } = await runTask(item, watched.aside);
       watched.finished();

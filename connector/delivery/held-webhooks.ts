@@ -27,15 +27,16 @@ export interface HeldWebhooks {
   has(webhookId: string): boolean;
   /**
    * The aside to run a task with: its first wait marks the webhook held and gives back what it queued past its
-   * room. `finished` says the task is over; not having waited aside, it ends the hold.
+   * room. `finished` says the task is over (before the scheduler counts it out): not having waited aside, it ends
+   * the hold; nor is a webhook kept held with nothing left to send, so the set stays as small as the buffer.
    */
-  watch(webhookId: string, aside: Aside): { aside: Aside; finished(): void };
+  watch(task: QueuedTask, aside: Aside): { aside: Aside; finished(): void };
   /** Gives back what every held webhook queued past its room now (the buffer is full: reading would wait for them). */
   shrinkAll(): void;
 }
 
 export interface HeldWebhooksDeps<T extends QueuedTask> {
-  scheduler: Pick<KeyedScheduler<T>, 'takeBack' | 'enqueue' | 'buffered'>;
+  scheduler: Pick<KeyedScheduler<T>, 'takeBack' | 'enqueue' | 'buffered' | 'backlogOf'>;
   limits: QueueLimits;
   /** Each task given back, now waiting in Kafka. */
   onGivenBack: () => void;
@@ -65,7 +66,7 @@ export function createHeldWebhooks<T extends QueuedTask>(deps: HeldWebhooksDeps<
 
   return {
     has: (webhookId) => held.has(webhookId),
-    watch(webhookId, aside) {
+    watch({ webhookId, state }, aside) {
       let wentAside = false;
       return {
         aside: (waiting) => {
@@ -77,7 +78,8 @@ export function createHeldWebhooks<T extends QueuedTask>(deps: HeldWebhooksDeps<
           return aside(waiting);
         },
         finished: () => {
-          if (!wentAside) held.delete(webhookId);
+          // A backlog of one is the task finishing. Should more of its tasks come, it is held again at their first wait.
+          if (!wentAside || (scheduler.backlogOf(webhookId) <= 1 && !state.deferred.has(webhookId))) held.delete(webhookId);
         },
       };
     },

@@ -19,7 +19,9 @@ function setup(limits = { maxQueuedPerWebhook: 1000, maxBuffered: 10_000 }) {
       next += 1n;
     }
   };
-  return { state, scheduler, held, running, enqueue, givenBack: () => givenBack };
+  /** The task a webhook is running (the watch needs only its webhook and partition). */
+  const task = (webhookId: string, on: PartitionState = state): QueuedTask => ({ state: on, offset: 0n, webhookId, late: false });
+  return { state, scheduler, held, running, enqueue, task, givenBack: () => givenBack };
 }
 
 /** A wait that never ends by itself: the request of a held endpoint. */
@@ -31,7 +33,7 @@ describe('held webhooks', () => {
     t.enqueue('slow', 50);
     t.enqueue('other', 5);
     expect(t.held.has('slow')).toBe(false);
-    const watched = t.held.watch('slow', t.running.get('slow')!.aside);
+    const watched = t.held.watch(t.task('slow'), t.running.get('slow')!.aside);
     void watched.aside(never);
     expect(t.held.has('slow')).toBe(true);
     // Ten stay (the running one included), forty go back.
@@ -46,15 +48,34 @@ describe('held webhooks', () => {
     expect(t.givenBack()).toBe(40);
   });
 
-  it('a webhook stays held until a task of it finishes without waiting aside', () => {
+  it('a webhook stays held until a task of it finishes without waiting aside, or with nothing left to send', () => {
     const t = setup();
-    t.enqueue('hook', 1);
-    const first = t.held.watch('hook', t.running.get('hook')!.aside);
+    t.enqueue('hook', 3);
+    const first = t.held.watch(t.task('hook'), t.running.get('hook')!.aside);
     void first.aside(Promise.resolve());
     first.finished();
+    // Its room is ten: nothing went back, and two tasks are still queued behind the one finishing.
     expect(t.held.has('hook')).toBe(true);
-    t.held.watch('hook', t.running.get('hook')!.aside).finished();
+    t.held.watch(t.task('hook'), t.running.get('hook')!.aside).finished();
     expect(t.held.has('hook')).toBe(false);
+
+    const lone = setup();
+    lone.enqueue('hook', 1);
+    const only = lone.held.watch(lone.task('hook'), lone.running.get('hook')!.aside);
+    void only.aside(Promise.resolve());
+    only.finished();
+    expect(lone.held.has('hook')).toBe(false);
+  });
+
+  it('keeps a webhook held whose tasks wait in Kafka, though none is queued', () => {
+    const t = setup({ maxQueuedPerWebhook: 10, maxBuffered: 100 });
+    t.enqueue('hook', 5);
+    const watched = t.held.watch(t.task('hook'), t.running.get('hook')!.aside);
+    void watched.aside(Promise.resolve());
+    // A room of one: the other four went back to Kafka.
+    expect(t.state.deferred.untaken).toBe(4);
+    watched.finished();
+    expect(t.held.has('hook')).toBe(true);
   });
 
   it('with the buffer full, every held webhook gives back all but its next task', () => {
@@ -62,10 +83,10 @@ describe('held webhooks', () => {
     t.enqueue('a', 30);
     t.enqueue('b', 30);
     // Held while the buffer had room left: a keeps 10 (its room), b goes back to 1 (90 % of 100 was passed).
-    void t.held.watch('a', t.running.get('a')!.aside).aside(never);
+    void t.held.watch(t.task('a'), t.running.get('a')!.aside).aside(never);
     expect(t.scheduler.backlogOf('a')).toBe(10);
     t.enqueue('c', 95);
-    void t.held.watch('b', t.running.get('b')!.aside).aside(never);
+    void t.held.watch(t.task('b'), t.running.get('b')!.aside).aside(never);
     expect(t.scheduler.backlogOf('b')).toBe(1);
     expect(t.scheduler.buffered).toBe(10 + 1 + 95);
     t.held.shrinkAll();
@@ -81,7 +102,7 @@ describe('held webhooks', () => {
     const revoked = newPartitionState('deliveries', 1, 0);
     t.enqueue('hook', 20, revoked);
     revoked.revoked = true;
-    void t.held.watch('hook', t.running.get('hook')!.aside).aside(never);
+    void t.held.watch(t.task('hook'), t.running.get('hook')!.aside).aside(never);
     expect(t.scheduler.backlogOf('hook')).toBe(10);
     expect(t.givenBack()).toBe(0);
     expect(revoked.deferred.untaken).toBe(0);
