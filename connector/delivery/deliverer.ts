@@ -105,7 +105,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     deferredTasks.inc(change);
   };
   const limits: QueueLimits = { maxQueuedPerWebhook: deps.maxQueuedPerWebhook, maxBuffered: deps.maxBuffered };
-  const hasRoom = (webhookId: string): boolean => mayQueue(limits, scheduler.backlogOf(webhookId), scheduler.buffered, held.has(webhookId));
+  const hasRoom = (webhookId: string): boolean => mayQueue(limits, scheduler.backlogOf(webhookId), scheduler.buffered, held.countIfHeld(webhookId));
 
   /**
    * Moves where the partition is read next, resuming it if paused (the pause comes again where it is still due).
@@ -132,7 +132,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   const readDeferredAgain = (state: PartitionState, webhookId: string): void => {
     const next = state.deferred.nextOf(webhookId);
     if (next === null || stopping || state.revoked || !consumer) return;
-    if (!shouldReadAgain(limits, scheduler.backlogOf(webhookId), scheduler.buffered, held.has(webhookId))) return;
+    if (!shouldReadAgain(limits, scheduler.backlogOf(webhookId), scheduler.buffered, held.countIfHeld(webhookId))) return;
     // A pass under way that has not read that far yet serves it.
     if (state.refetchFrom !== null && state.passAt < next) return;
     if (!seek(state, next)) return;

@@ -15,9 +15,9 @@ export interface QueuedTask {
 /**
  * Webhooks whose endpoint holds them: their last task waited aside (a
  * request past DELIVERER_SLOW_REQUEST_MS, a strict webhook waiting out a
- * retry). Such a webhook moves a task per second at best, so it keeps a small
- * queue (see queue-limits.ts), and the tasks it queued before it was held go
- * back to Kafka, to be read again as it moves. Without that, the tasks
+ * retry). Such a webhook moves a task per second at best, so held webhooks
+ * share half the buffer (see queue-limits.ts), and the tasks one queued
+ * before it was held go back to Kafka, to be read again as it moves. Without that, the tasks
  * queued before an endpoint slowed down (up to the webhook's cap) stay
  * buffered for as long as they take to send, and enough held webhooks fill
  * the buffer and stop reading for every other one. A webhook is held until a
@@ -25,6 +25,8 @@ export interface QueuedTask {
  */
 export interface HeldWebhooks {
   has(webhookId: string): boolean;
+  /** How many webhooks are held, itself included, for a held webhook; 0 for one that is not (see queue-limits.ts). */
+  countIfHeld(webhookId: string): number;
   /**
    * The aside to run a task with: its first wait marks the webhook held and gives back what it queued past its
    * room. `finished` says the task is over (before the scheduler counts it out): not having waited aside, it ends
@@ -48,7 +50,7 @@ export function createHeldWebhooks<T extends QueuedTask>(deps: HeldWebhooksDeps<
   const held = new Set<string>();
 
   const shrink = (webhookId: string): void => {
-    const excess = scheduler.takeBack(webhookId, roomFor(limits, scheduler.buffered, true));
+    const excess = scheduler.takeBack(webhookId, roomFor(limits, scheduler.buffered, held.size));
     // Latest first: each joins its partition's deferred tasks just before those still in Kafka.
     for (let i = excess.length - 1; i >= 0; i -= 1) {
       const task = excess[i]!;
@@ -66,6 +68,7 @@ export function createHeldWebhooks<T extends QueuedTask>(deps: HeldWebhooksDeps<
 
   return {
     has: (webhookId) => held.has(webhookId),
+    countIfHeld: (webhookId) => (held.has(webhookId) ? held.size : 0),
     watch({ webhookId, state }, aside) {
       let wentAside = false;
       return {

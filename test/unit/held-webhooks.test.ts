@@ -5,7 +5,7 @@ import { committableOffset, newPartitionState, type PartitionState } from '../..
 import { createRootLogger } from '../../connector/observability/logger.js';
 
 /** A deliverer's queueing, without Kafka: each task's run waits until the test ends it. */
-function setup(limits = { maxQueuedPerWebhook: 1000, maxBuffered: 10_000 }) {
+function setup(limits = { maxQueuedPerWebhook: 100, maxBuffered: 1000 }) {
   const state = newPartitionState('deliveries', 0, 0);
   const running = new Map<string, { aside: Aside; end: () => void }>();
   const scheduler = createKeyedScheduler<QueuedTask>(8, (key, _task, aside) => new Promise<void>((resolve) => running.set(key, { aside, end: resolve })));
@@ -28,7 +28,7 @@ function setup(limits = { maxQueuedPerWebhook: 1000, maxBuffered: 10_000 }) {
 const never = new Promise<never>(() => undefined);
 
 describe('held webhooks', () => {
-  it('a webhook whose task waits aside is held: what it queued past a hundredth of its cap goes back to Kafka, latest last', () => {
+  it('a webhook whose task waits aside is held: what it queued past a tenth of its cap goes back to Kafka, latest last', () => {
     const t = setup();
     t.enqueue('slow', 50);
     t.enqueue('other', 5);
@@ -78,23 +78,23 @@ describe('held webhooks', () => {
     expect(t.held.has('hook')).toBe(true);
   });
 
-  it('with the buffer full, every held webhook gives back all but its next task', () => {
-    const t = setup({ maxQueuedPerWebhook: 1000, maxBuffered: 100 });
-    t.enqueue('a', 30);
-    t.enqueue('b', 30);
-    // Held while the buffer had room left: a keeps 10 (its room), b goes back to 1 (90 % of 100 was passed).
+  it('with the buffer full, held webhooks come down to an equal part of half the buffer', () => {
+    // Half the buffer is 20; a tenth of the cap is 10.
+    const t = setup({ maxQueuedPerWebhook: 100, maxBuffered: 40 });
+    for (const hook of ['a', 'b', 'c']) t.enqueue(hook, 30);
+    t.enqueue('d', 5);
     void t.held.watch(t.task('a'), t.running.get('a')!.aside).aside(never);
-    expect(t.scheduler.backlogOf('a')).toBe(10);
-    t.enqueue('c', 95);
     void t.held.watch(t.task('b'), t.running.get('b')!.aside).aside(never);
-    expect(t.scheduler.backlogOf('b')).toBe(1);
-    expect(t.scheduler.buffered).toBe(10 + 1 + 95);
+    // One or two held: a tenth of the cap each. Three: 20 / 3 each, which the first two still exceed.
+    void t.held.watch(t.task('c'), t.running.get('c')!.aside).aside(never);
+    expect(['a', 'b', 'c'].map((hook) => t.scheduler.backlogOf(hook))).toEqual([10, 10, 6]);
     t.held.shrinkAll();
-    expect(t.scheduler.backlogOf('a')).toBe(1);
-    expect(t.scheduler.backlogOf('b')).toBe(1);
-    // Not held: c keeps its queue.
-    expect(t.scheduler.backlogOf('c')).toBe(95);
-    expect(t.givenBack()).toBe(29 + 29);
+    expect(['a', 'b', 'c'].map((hook) => t.scheduler.backlogOf(hook))).toEqual([6, 6, 6]);
+    // Not held: d keeps its queue.
+    expect(t.scheduler.backlogOf('d')).toBe(5);
+    expect(t.givenBack()).toBe(24 + 24 + 24);
+    expect(t.held.countIfHeld('a')).toBe(3);
+    expect(t.held.countIfHeld('d')).toBe(0);
   });
 
   it('drops the queued tasks of a partition handed to another owner rather than leaving them in Kafka here', () => {

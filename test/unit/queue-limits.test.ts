@@ -28,19 +28,22 @@ describe('queue limits', () => {
     expect(shouldReadAgain({ maxQueuedPerWebhook: 1, maxBuffered: 100 }, 1, 0)).toBe(true);
   });
 
-  it('lets a held webhook queue a hundredth of its cap, and only the task it runs once the buffer is nearly full', () => {
-    expect(roomFor(limits, 0, true)).toBe(10);
-    expect(mayQueue(limits, 9, 0, true)).toBe(true);
-    expect(mayQueue(limits, 10, 0, true)).toBe(false);
-    expect(roomFor(limits, 9000, true)).toBe(1);
-    expect(mayQueue(limits, 1, 9000, true)).toBe(false);
+  it('gives held webhooks an equal part of half the buffer, at most a tenth of their cap, whatever the buffer holds', () => {
+    // One held webhook: a tenth of its cap, as under pressure; the buffer's fill does not matter.
+    expect(roomFor(limits, 0, 1)).toBe(100);
+    expect(roomFor(limits, 9500, 1)).toBe(100);
+    // Seventy held: 5,000 / 70 each, so together they keep under half the buffer, where a tenth each would be 7,000.
+    expect(roomFor(limits, 0, 70)).toBe(71);
+    expect(70 * roomFor(limits, 0, 70)).toBeLessThanOrEqual(limits.maxBuffered / 2);
+    expect(mayQueue(limits, 70, 0, 70)).toBe(true);
+    expect(mayQueue(limits, 71, 0, 70)).toBe(false);
+    // Ten thousand held: still the task each runs.
+    expect(roomFor(limits, 0, 10_000)).toBe(1);
     // Small caps: never less than the task it runs.
-    expect(roomFor({ maxQueuedPerWebhook: 10, maxBuffered: 40 }, 0, true)).toBe(1);
-    // Seventy held webhooks keep 700 of the 10,000 together, not 7,000.
-    expect(70 * roomFor(limits, 0, true)).toBeLessThan(limits.maxBuffered * 0.1);
-    // Read again at half the held room: every fifth task's end.
-    expect(shouldReadAgain(limits, 7, 0, true)).toBe(false);
-    expect(shouldReadAgain(limits, 6, 0, true)).toBe(true);
-    expect(shouldReadAgain(limits, 1, 9500, true)).toBe(true);
+    expect(roomFor({ maxQueuedPerWebhook: 10, maxBuffered: 40 }, 0, 1)).toBe(1);
+    // Read again at half the held room.
+    expect(shouldReadAgain(limits, 37, 0, 70)).toBe(false);
+    expect(shouldReadAgain(limits, 36, 0, 70)).toBe(true);
+    expect(shouldReadAgain(limits, 1, 0, 10_000)).toBe(true);
   });
 });
