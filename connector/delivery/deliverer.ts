@@ -159,7 +159,10 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   const logSettled = (): void => pendingLogs.add(-1);
   const scheduler = createKeyedScheduler<Item>(deps.maxInFlight, async (_key, item, aside) => {
     // Revoked: not started, not finished, so not committed; the next owner delivers it.
-    if (item.state.revoked) return;
+    if (item.state.revoked) {
+      held.forget(item.webhookId);
+      return;
+    }
     // Shutting down: only tasks below one already started still run. Webhooks progress at their
     // own pace, so later offsets of a fast webhook may be done while a slow one's earlier offsets
     // wait; running those fills the gap and lets the commit cover what was sent. Tasks past every
@@ -355,6 +358,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
             partitions.delete(key);
           }
         }
+        held.forgetIdle((webhookId) => [...partitions.values()].some((state) => state.deferred.has(webhookId)));
       });
       // Records past a batch's last task (the transaction's commit marker, aborted tasks) are no work: the committed
       // offset moves past them, or a drained partition would show a lag of one. Done here, once a batch is processed,
@@ -399,6 +403,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       for (const timer of resumeTimers) clearTimeout(timer);
       resumeTimers.clear();
       await commit();
+      held.clear();
       await consumer.disconnect();
       const client = await admin?.catch(() => null);
       await client?.disconnect();

@@ -1,4 +1,5 @@
 import type { Logger } from '../observability/logger.js';
+import { heldWebhooks } from '../observability/metrics.js';
 import type { Aside, KeyedScheduler } from './keyed-scheduler.js';
 import { giveBack, type PartitionState } from './partition-state.js';
 import { roomFor, type QueueLimits } from './queue-limits.js';
@@ -35,6 +36,15 @@ export interface HeldWebhooks {
   watch(task: QueuedTask, aside: Aside): { aside: Aside; finished(): void };
   /** Gives back what every held webhook queued past its room now (the buffer is full: reading would wait for them). */
   shrinkAll(): void;
+  /**
+   * Forgets held webhooks with nothing queued here and nothing `waiting` in Kafka (their partitions went to another
+   * owner): they would otherwise shrink every other held webhook's part of the buffer.
+   */
+  forgetIdle(waiting: (webhookId: string) => boolean): void;
+  /** Forgets one webhook (a task of a partition gone to another owner reached its turn). */
+  forget(webhookId: string): void;
+  /** Forgets them all (the deliverer stopped). */
+  clear(): void;
 }
 
 export interface HeldWebhooksDeps<T extends QueuedTask> {
@@ -48,6 +58,14 @@ export interface HeldWebhooksDeps<T extends QueuedTask> {
 export function createHeldWebhooks<T extends QueuedTask>(deps: HeldWebhooksDeps<T>): HeldWebhooks {
   const { scheduler, limits } = deps;
   const held = new Set<string>();
+  const hold = (webhookId: string): void => {
+    if (held.has(webhookId)) return;
+    held.add(webhookId);
+    heldWebhooks.inc();
+  };
+  const release = (webhookId: string): void => {
+    if (held.delete(webhookId)) heldWebhooks.dec();
+  };
 
   const shrink = (webhookId: string): void => {
     const excess = scheduler.takeBack(webhookId, roomFor(limits, scheduler.buffered, held.size));
@@ -75,19 +93,27 @@ export function createHeldWebhooks<T extends QueuedTask>(deps: HeldWebhooksDeps<
         aside: (waiting) => {
           if (!wentAside) {
             wentAside = true;
-            held.add(webhookId);
+            hold(webhookId);
             shrink(webhookId);
           }
           return aside(waiting);
         },
         finished: () => {
           // A backlog of one is the task finishing. Should more of its tasks come, it is held again at their first wait.
-          if (!wentAside || (scheduler.backlogOf(webhookId) <= 1 && !state.deferred.has(webhookId))) held.delete(webhookId);
+          if (!wentAside || (scheduler.backlogOf(webhookId) <= 1 && !state.deferred.has(webhookId))) release(webhookId);
         },
       };
     },
     shrinkAll() {
       for (const webhookId of held) shrink(webhookId);
+    },
+    forgetIdle(waiting) {
+      for (const webhookId of held) if (scheduler.backlogOf(webhookId) === 0 && !waiting(webhookId)) release(webhookId);
+    },
+    forget: release,
+    clear() {
+      heldWebhooks.dec(held.size);
+      held.clear();
     },
   };
 }

@@ -121,6 +121,12 @@ export const deferredTasks = new Gauge({
   registers: [metricsRegistry],
 });
 
+export const heldWebhooks = new Gauge({
+  name: 'webhooks_deliverer_held_webhooks',
+  help: 'Webhooks whose last request waited aside (past DELIVERER_SLOW_REQUEST_MS, or a strict retry in place): they share half of DELIVERER_MAX_BUFFERED, the rest of their tasks waiting in Kafka.',
+  registers: [metricsRegistry],
+});
+
 export const subscriptionIndexSize = new Gauge({
   name: 'webhooks_subscription_index_size',
   help: 'Routable webhooks in the router\'s in-memory subscription index.',

@@ -3,6 +3,7 @@ import { createHeldWebhooks, type QueuedTask } from '../../connector/delivery/he
 import { createKeyedScheduler, type Aside } from '../../connector/delivery/keyed-scheduler.js';
 import { committableOffset, newPartitionState, type PartitionState } from '../../connector/delivery/partition-state.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
+import { heldWebhooks } from '../../connector/observability/metrics.js';
 
 /** A deliverer's queueing, without Kafka: each task's run waits until the test ends it. */
 function setup(limits = { maxQueuedPerWebhook: 100, maxBuffered: 1000 }) {
@@ -106,5 +107,33 @@ describe('held webhooks', () => {
     expect(t.scheduler.backlogOf('hook')).toBe(10);
     expect(t.givenBack()).toBe(0);
     expect(revoked.deferred.untaken).toBe(0);
+  });
+
+  it('forgets held webhooks with nothing left here, and counts the held ones in a gauge', async () => {
+    const gauge = async (): Promise<number> => (await heldWebhooks.get()).values[0]?.value ?? 0;
+    const before = await gauge();
+    const t = setup();
+    for (const hook of ['queued', 'waiting', 'gone']) {
+      t.enqueue(hook, 2);
+      const watched = t.held.watch(t.task(hook), t.running.get(hook)!.aside);
+      void watched.aside(Promise.resolve());
+    }
+    expect(await gauge()).toBe(before + 3);
+    // 'waiting' and 'gone' finish their queues; 'waiting' still has tasks in Kafka, 'gone' does not.
+    for (const hook of ['waiting', 'gone']) {
+      t.running.get(hook)!.end();
+      await new Promise((resolve) => setImmediate(resolve));
+      t.running.get(hook)!.end();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(t.scheduler.backlogOf(hook)).toBe(0);
+    }
+    t.held.forgetIdle((webhookId) => webhookId === 'waiting');
+    expect(['queued', 'waiting', 'gone'].map((hook) => t.held.has(hook))).toEqual([true, true, false]);
+    expect(await gauge()).toBe(before + 2);
+    t.held.forget('waiting');
+    expect(t.held.has('waiting')).toBe(false);
+    t.held.clear();
+    expect(t.held.has('queued')).toBe(false);
+    expect(await gauge()).toBe(before);
   });
 });
