@@ -16,13 +16,14 @@ export interface QueuedTask {
 /**
  * Webhooks whose endpoint holds them: their last task waited aside (a
  * request past DELIVERER_SLOW_REQUEST_MS, a strict webhook waiting out a
- * retry). Such a webhook moves a task per second at best, so held webhooks
- * share half the buffer (see queue-limits.ts), and the tasks one queued
- * before it was held go back to Kafka, to be read again as it moves. Without that, the tasks
- * queued before an endpoint slowed down (up to the webhook's cap) stay
- * buffered for as long as they take to send, and enough held webhooks fill
- * the buffer and stop reading for every other one. A webhook is held until a
- * task of it finishes without waiting aside.
+ * retry). Such a webhook moves a task per DELIVERER_SLOW_REQUEST_MS at best,
+ * so held webhooks share half the buffer (see queue-limits.ts), and the
+ * tasks one queued before it was held go back to Kafka, to be read again as
+ * it moves. Without that, the tasks queued before an endpoint slowed down
+ * (up to the webhook's cap) stay buffered for as long as they take to send,
+ * and enough held webhooks fill the buffer and stop reading for every other
+ * one. A webhook is held until a task of it finishes without waiting aside,
+ * or it has nothing left to send here.
  */
 export interface HeldWebhooks {
   has(webhookId: string): boolean;

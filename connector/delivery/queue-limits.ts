@@ -34,8 +34,8 @@ function underPressure(limits: QueueLimits, buffered: number): boolean {
 /**
  * The queue (running task included) a webhook may have now: its cap, or a tenth of it while the buffer is nearly
  * full. A held webhook (`heldCount` is how many are held, itself included; 0 for one that is not) gets an equal part
- * of the held share of the buffer, at most a tenth of its cap: it moves a task per second at best, and a smaller
- * queue only means reading its partition again more often. Never less than one.
+ * of the held share of the buffer, at most a tenth of its cap: it moves a task per DELIVERER_SLOW_REQUEST_MS at best,
+ * and a smaller queue only means reading its partition again more often. Never less than one.
  */
 export function roomFor(limits: QueueLimits, buffered: number, heldCount = 0): number {
   const tenth = Math.max(1, Math.floor(limits.maxQueuedPerWebhook / 10));
