@@ -170,6 +170,8 @@ describe('a webhook\'s backlog', () => {
     await waitFor('the other webhook\'s 100 deliveries', () => other.receiver.requests.length >= 100, 30_000);
     // Only its first task was tried, again and again.
     expect(new Set(seqs(strict.receiver))).toEqual(new Set([0]));
+    // Held by its retry in place, it gave back what it had queued (its cap of 10): all but the task it retries wait in Kafka.
+    await waitFor('99 of the strict webhook\'s tasks in Kafka', async () => (await deferredNow()) === 99, 10_000);
 
     failing = false;
     await waitFor('the strict webhook\'s 100 deliveries', () => new Set(seqs(strict.receiver)).size >= 100, 60_000);
