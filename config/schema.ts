@@ -381,7 +381,7 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'DELIVERER_HTTP_INLINE_BELOW',
     },
     slowRequestMs: {
-      doc: 'A request unanswered this long (milliseconds) stops counting against DELIVERER_MAX_IN_FLIGHT: it waits aside, its webhook still waiting for it, and its slot goes to other webhooks. Without it, as many endpoints answering slowly as there are slots would stall every healthy webhook of the process (slow answers are successes, so the circuit breaker never opens). 0 keeps every request in its slot until answered.',
+      doc: 'A request unanswered this long (milliseconds) stops counting against DELIVERER_MAX_IN_FLIGHT: it waits aside, its webhook still waiting for it, and its slot goes to other webhooks. Without it, as many endpoints answering slowly as there are slots would stall every healthy webhook of the process (slow answers are successes, so the circuit breaker never opens). Its webhook is then held, and keeps a smaller queue (see DELIVERER_MAX_QUEUED_PER_WEBHOOK). 0 keeps every request in its slot until answered, and no webhook is held for a slow answer.',
       format: 'nat',
       default: 1000,
       env: 'DELIVERER_SLOW_REQUEST_MS',
