@@ -251,6 +251,12 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     await committing;
   };
 
+  /** Whether a webhook has tasks waiting in Kafka in any partition this instance reads. */
+  const hasDeferred = (webhookId: string): boolean => {
+    for (const state of partitions.values()) if (state.deferred.has(webhookId)) return true;
+    return false;
+  };
+
   const partitionState = (topic: string, partition: number): PartitionState => {
     const key = partitionKey(topic, partition);
     let state = partitions.get(key);
@@ -358,7 +364,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
             partitions.delete(key);
           }
         }
-        held.forgetIdle((webhookId) => [...partitions.values()].some((state) => state.deferred.has(webhookId)));
+        held.forgetIdle(hasDeferred);
       });
       // Records past a batch's last task (the transaction's commit marker, aborted tasks) are no work: the committed
       // offset moves past them, or a drained partition would show a lag of one. Done here, once a batch is processed,
