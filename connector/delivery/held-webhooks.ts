@@ -31,7 +31,7 @@ export interface HeldWebhooks {
   countIfHeld(webhookId: string): number;
   /**
    * The aside to run a task with: its first wait marks the webhook held and gives back what it queued past its
-   * room. `finished` says the task is over (before the scheduler counts it out): not having waited aside, it ends
+   * room (over a full buffer, what every held webhook queued past its room, as each hold makes every part smaller). `finished` says the task is over (before the scheduler counts it out): not having waited aside, it ends
    * the hold; nor is a webhook kept held with nothing left to send, so the set stays as small as the buffer.
    */
   watch(task: QueuedTask, aside: Aside): { aside: Aside; finished(): void };
@@ -85,6 +85,10 @@ export function createHeldWebhooks<T extends QueuedTask>(deps: HeldWebhooksDeps<
     }
   };
 
+  const shrinkAll = (): void => {
+    for (const webhookId of held) shrink(webhookId);
+  };
+
   return {
     has: (webhookId) => held.has(webhookId),
     countIfHeld: (webhookId) => (held.has(webhookId) ? held.size : 0),
@@ -95,7 +99,10 @@ export function createHeldWebhooks<T extends QueuedTask>(deps: HeldWebhooksDeps<
           if (!wentAside) {
             wentAside = true;
             hold(webhookId);
-            shrink(webhookId);
+            // Each hold makes every held webhook's part smaller. Over a full buffer reading waits, and only the held
+            // webhooks' queues can shrink it while nothing is answered: those held earlier, at a larger part, too.
+            if (scheduler.buffered > limits.maxBuffered) shrinkAll();
+            else shrink(webhookId);
           }
           return aside(waiting);
         },
@@ -105,9 +112,7 @@ export function createHeldWebhooks<T extends QueuedTask>(deps: HeldWebhooksDeps<
         },
       };
     },
-    shrinkAll() {
-      for (const webhookId of held) shrink(webhookId);
-    },
+    shrinkAll,
     forgetIdle(waiting) {
       for (const webhookId of held) if (scheduler.backlogOf(webhookId) === 0 && !waiting(webhookId)) release(webhookId);
     },

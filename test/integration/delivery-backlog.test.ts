@@ -124,6 +124,43 @@ describe('a webhook\'s backlog', () => {
     expect(await deferredNow()).toBe(0);
   });
 
+  it('webhooks held while reading waits on a full buffer shrink the earlier held ones\' parts, so reading goes on', async () => {
+    // A cap of 40 (a tenth: 4). Two webhooks are held first and keep 4 each. Then 33 webhooks with one task each
+    // pass the buffer (8 + 33 = 41 of 40) and reading waits for it to drain; they are held only after that. Held
+    // together (35), each webhook's part of the held half of the buffer is 1: only shrinking the first two again,
+    // as the others are held, brings the buffer back under its bound while nothing is answered.
+    s = await deliveryScenario(services, {
+      ...SMALL, DELIVERER_MAX_QUEUED_PER_WEBHOOK: '40', DELIVERER_SLOW_REQUEST_MS: '200', HTTP_REQUEST_TIMEOUT_MS: '120000',
+    });
+    const first = await Promise.all(Array.from({ length: 2 }, () => s!.addWebhook()));
+    const later = await Promise.all(Array.from({ length: 33 }, () => s!.addWebhook()));
+    const release = holdUntilReleased(...first, ...later);
+    const other = await s.addWebhook();
+    await s.startDeliverer();
+    for (const hook of first) await s.produceTasks(hook.id, 10);
+    // Held, each gives back what it queued past its part (4): 6 each wait in Kafka.
+    await waitFor('the first two held, 12 of their tasks in Kafka', async () => (await deferredNow()) === 12, 20_000);
+    for (const hook of later) await s.produceTasks(hook.id, 1);
+    await waitFor('every later webhook\'s task sent', () => later.every((hook) => hook.receiver.requests.length === 1), 20_000);
+    await s.produceTasks(other.id, 30);
+
+    try {
+      await waitFor('the other webhook\'s 30 deliveries', () => other.receiver.requests.length >= 30, 20_000);
+      expect(seqs(other.receiver)).toEqual(range(30));
+      // The first two are down to their running task: 9 of each wait in Kafka.
+      expect(await deferredNow()).toBe(18);
+      for (const hook of first) expect(hook.receiver.requests.length).toBe(1);
+    } finally {
+      // Also on failure: the held requests would keep the deliverer from stopping for two minutes.
+      release();
+    }
+    await waitFor('every held webhook\'s deliveries', () => first.every((hook) => hook.receiver.requests.length >= 10), 60_000);
+    for (const hook of first) expect(seqs(hook.receiver)).toEqual(range(10));
+    for (const hook of later) expect(seqs(hook.receiver)).toEqual([0]);
+    await waitFor('every offset committed', async () => (await committedOffset(s!)) === 20 + 33 + 30, 15_000);
+    expect(await deferredNow()).toBe(0);
+  });
+
   it('stops reading new tasks once DELIVERER_MAX_DEFERRED wait in Kafka, and goes on as they are read again', async () => {
     s = await deliveryScenario(services, { ...SMALL, DELIVERER_MAX_DEFERRED: '50' });
     const held = await s.addWebhook();

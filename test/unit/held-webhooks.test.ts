@@ -82,20 +82,35 @@ describe('held webhooks', () => {
   it('with the buffer full, held webhooks come down to an equal part of half the buffer', () => {
     // Half the buffer is 20; a tenth of the cap is 10.
     const t = setup({ maxQueuedPerWebhook: 100, maxBuffered: 40 });
-    for (const hook of ['a', 'b', 'c']) t.enqueue(hook, 30);
-    t.enqueue('d', 5);
+    for (const hook of ['a', 'b']) t.enqueue(hook, 30);
     void t.held.watch(t.task('a'), t.running.get('a')!.aside).aside(never);
     void t.held.watch(t.task('b'), t.running.get('b')!.aside).aside(never);
-    // One or two held: a tenth of the cap each. Three: 20 / 3 each, which the first two still exceed.
+    t.enqueue('c', 15);
+    t.enqueue('d', 5);
+    // One or two held: a tenth of the cap each. Three: 20 / 3 each, which the first two still exceed; the buffer
+    // (40) is not over its bound, so they keep their queues for now.
     void t.held.watch(t.task('c'), t.running.get('c')!.aside).aside(never);
     expect(['a', 'b', 'c'].map((hook) => t.scheduler.backlogOf(hook))).toEqual([10, 10, 6]);
     t.held.shrinkAll();
     expect(['a', 'b', 'c'].map((hook) => t.scheduler.backlogOf(hook))).toEqual([6, 6, 6]);
     // Not held: d keeps its queue.
     expect(t.scheduler.backlogOf('d')).toBe(5);
-    expect(t.givenBack()).toBe(24 + 24 + 24);
+    expect(t.givenBack()).toBe(24 + 24 + 9);
     expect(t.held.countIfHeld('a')).toBe(3);
     expect(t.held.countIfHeld('d')).toBe(0);
+  });
+
+  it('a webhook held while the buffer is over its bound shrinks every held webhook to its part, not only itself', () => {
+    const t = setup({ maxQueuedPerWebhook: 100, maxBuffered: 40 });
+    for (const hook of ['a', 'b']) t.enqueue(hook, 30);
+    void t.held.watch(t.task('a'), t.running.get('a')!.aside).aside(never);
+    void t.held.watch(t.task('b'), t.running.get('b')!.aside).aside(never);
+    // Reading went on past the bound (it waits after a batch): 10 + 10 + 1 + 25.
+    t.enqueue('c', 1);
+    t.enqueue('d', 25);
+    void t.held.watch(t.task('c'), t.running.get('c')!.aside).aside(never);
+    expect(['a', 'b', 'c'].map((hook) => t.scheduler.backlogOf(hook))).toEqual([6, 6, 1]);
+    expect(t.scheduler.buffered).toBe(38);
   });
 
   it('drops the queued tasks of a partition handed to another owner rather than leaving them in Kafka here', () => {
