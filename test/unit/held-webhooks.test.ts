@@ -28,6 +28,14 @@ function setup(limits = { maxQueuedPerWebhook: 100, maxBuffered: 1000 }) {
 /** A wait that never ends by itself: the request of a held endpoint. */
 const never = new Promise<never>(() => undefined);
 
+/** Webhooks a and b, 30 tasks each, held: a tenth of the cap (10) each stays queued. Half the buffer is 20. */
+function twoHeldAtATenth() {
+  const t = setup({ maxQueuedPerWebhook: 100, maxBuffered: 40 });
+  for (const hook of ['a', 'b']) t.enqueue(hook, 30);
+  for (const hook of ['a', 'b']) void t.held.watch(t.task(hook), t.running.get(hook)!.aside).aside(never);
+  return t;
+}
+
 describe('held webhooks', () => {
   it('a webhook whose task waits aside is held: what it queued past a tenth of its cap goes back to Kafka, latest last', () => {
     const t = setup();
@@ -80,11 +88,7 @@ describe('held webhooks', () => {
   });
 
   it('with the buffer full, held webhooks come down to an equal part of half the buffer', () => {
-    // Half the buffer is 20; a tenth of the cap is 10.
-    const t = setup({ maxQueuedPerWebhook: 100, maxBuffered: 40 });
-    for (const hook of ['a', 'b']) t.enqueue(hook, 30);
-    void t.held.watch(t.task('a'), t.running.get('a')!.aside).aside(never);
-    void t.held.watch(t.task('b'), t.running.get('b')!.aside).aside(never);
+    const t = twoHeldAtATenth();
     t.enqueue('c', 15);
     t.enqueue('d', 5);
     // One or two held: a tenth of the cap each. Three: 20 / 3 each, which the first two still exceed; the buffer
@@ -101,10 +105,7 @@ describe('held webhooks', () => {
   });
 
   it('a webhook held while the buffer is over its bound shrinks every held webhook to its part, not only itself', () => {
-    const t = setup({ maxQueuedPerWebhook: 100, maxBuffered: 40 });
-    for (const hook of ['a', 'b']) t.enqueue(hook, 30);
-    void t.held.watch(t.task('a'), t.running.get('a')!.aside).aside(never);
-    void t.held.watch(t.task('b'), t.running.get('b')!.aside).aside(never);
+    const t = twoHeldAtATenth();
     // Reading went on past the bound (it waits after a batch): 10 + 10 + 1 + 25.
     t.enqueue('c', 1);
     t.enqueue('d', 25);
