@@ -31,8 +31,9 @@ export interface HeldWebhooks {
   countIfHeld(webhookId: string): number;
   /**
    * The aside to run a task with: its first wait marks the webhook held and gives back what it queued past its
-   * room (over a full buffer, what every held webhook queued past its room, as each hold makes every part smaller). `finished` says the task is over (before the scheduler counts it out): not having waited aside, it ends
-   * the hold; nor is a webhook kept held with nothing left to send, so the set stays as small as the buffer.
+   * room (over a full buffer, what every held webhook queued past its room, as each hold makes every part smaller).
+   * `finished` says the task is over (before the scheduler counts it out): not having waited aside, it ends the
+   * hold; nor is a webhook kept held with nothing left to send, so the set stays as small as the buffer.
    */
   watch(task: QueuedTask, aside: Aside): { aside: Aside; finished(): void };
   /** Gives back what every held webhook queued past its room now (the buffer is full: reading would wait for them). */

@@ -5,6 +5,9 @@ import { committableOffset, newPartitionState, type PartitionState } from '../..
 import { createRootLogger } from '../../connector/observability/logger.js';
 import { heldWebhooks } from '../../connector/observability/metrics.js';
 
+/** A wait that never ends by itself: the request of a held endpoint. */
+const never = new Promise<never>(() => undefined);
+
 /** A deliverer's queueing, without Kafka: each task's run waits until the test ends it. */
 function setup(limits = { maxQueuedPerWebhook: 100, maxBuffered: 1000 }) {
   const state = newPartitionState('deliveries', 0, 0);
@@ -22,17 +25,19 @@ function setup(limits = { maxQueuedPerWebhook: 100, maxBuffered: 1000 }) {
   };
   /** The task a webhook is running (the watch needs only its webhook and partition). */
   const task = (webhookId: string, on: PartitionState = state): QueuedTask => ({ state: on, offset: 0n, webhookId, late: false });
-  return { state, scheduler, held, running, enqueue, task, givenBack: () => givenBack };
+  /** Watches the task a webhook is running, with the aside the scheduler gave it. */
+  const watch = (webhookId: string, on: PartitionState = state) => held.watch(task(webhookId, on), running.get(webhookId)!.aside);
+  /** The webhook's running task waits for an answer that never comes: the webhook is held. */
+  const holdForever = (webhookId: string, on: PartitionState = state): void => void watch(webhookId, on).aside(never);
+  const backlogs = (...webhookIds: string[]): number[] => webhookIds.map((webhookId) => scheduler.backlogOf(webhookId));
+  return { state, scheduler, held, running, enqueue, watch, holdForever, backlogs, givenBack: () => givenBack };
 }
-
-/** A wait that never ends by itself: the request of a held endpoint. */
-const never = new Promise<never>(() => undefined);
 
 /** Webhooks a and b, 30 tasks each, held: a tenth of the cap (10) each stays queued. Half the buffer is 20. */
 function twoHeldAtATenth() {
   const t = setup({ maxQueuedPerWebhook: 100, maxBuffered: 40 });
   for (const hook of ['a', 'b']) t.enqueue(hook, 30);
-  for (const hook of ['a', 'b']) void t.held.watch(t.task(hook), t.running.get(hook)!.aside).aside(never);
+  for (const hook of ['a', 'b']) t.holdForever(hook);
   return t;
 }
 
@@ -42,7 +47,7 @@ describe('held webhooks', () => {
     t.enqueue('slow', 50);
     t.enqueue('other', 5);
     expect(t.held.has('slow')).toBe(false);
-    const watched = t.held.watch(t.task('slow'), t.running.get('slow')!.aside);
+    const watched = t.watch('slow');
     void watched.aside(never);
     expect(t.held.has('slow')).toBe(true);
     // Ten stay (the running one included), forty go back.
@@ -60,17 +65,17 @@ describe('held webhooks', () => {
   it('a webhook stays held until a task of it finishes without waiting aside, or with nothing left to send', () => {
     const t = setup();
     t.enqueue('hook', 3);
-    const first = t.held.watch(t.task('hook'), t.running.get('hook')!.aside);
+    const first = t.watch('hook');
     void first.aside(Promise.resolve());
     first.finished();
     // Its room is ten: nothing went back, and two tasks are still queued behind the one finishing.
     expect(t.held.has('hook')).toBe(true);
-    t.held.watch(t.task('hook'), t.running.get('hook')!.aside).finished();
+    t.watch('hook').finished();
     expect(t.held.has('hook')).toBe(false);
 
     const lone = setup();
     lone.enqueue('hook', 1);
-    const only = lone.held.watch(lone.task('hook'), lone.running.get('hook')!.aside);
+    const only = lone.watch('hook');
     void only.aside(Promise.resolve());
     only.finished();
     expect(lone.held.has('hook')).toBe(false);
@@ -79,7 +84,7 @@ describe('held webhooks', () => {
   it('keeps a webhook held whose tasks wait in Kafka, though none is queued', () => {
     const t = setup({ maxQueuedPerWebhook: 10, maxBuffered: 100 });
     t.enqueue('hook', 5);
-    const watched = t.held.watch(t.task('hook'), t.running.get('hook')!.aside);
+    const watched = t.watch('hook');
     void watched.aside(Promise.resolve());
     // A room of one: the other four went back to Kafka.
     expect(t.state.deferred.untaken).toBe(4);
@@ -93,10 +98,10 @@ describe('held webhooks', () => {
     t.enqueue('d', 5);
     // One or two held: a tenth of the cap each. Three: 20 / 3 each, which the first two still exceed; the buffer
     // (40) is not over its bound, so they keep their queues for now.
-    void t.held.watch(t.task('c'), t.running.get('c')!.aside).aside(never);
-    expect(['a', 'b', 'c'].map((hook) => t.scheduler.backlogOf(hook))).toEqual([10, 10, 6]);
+    t.holdForever('c');
+    expect(t.backlogs('a', 'b', 'c')).toEqual([10, 10, 6]);
     t.held.shrinkAll();
-    expect(['a', 'b', 'c'].map((hook) => t.scheduler.backlogOf(hook))).toEqual([6, 6, 6]);
+    expect(t.backlogs('a', 'b', 'c')).toEqual([6, 6, 6]);
     // Not held: d keeps its queue.
     expect(t.scheduler.backlogOf('d')).toBe(5);
     expect(t.givenBack()).toBe(24 + 24 + 9);
@@ -109,8 +114,8 @@ describe('held webhooks', () => {
     // Reading went on past the bound (it waits after a batch): 10 + 10 + 1 + 25.
     t.enqueue('c', 1);
     t.enqueue('d', 25);
-    void t.held.watch(t.task('c'), t.running.get('c')!.aside).aside(never);
-    expect(['a', 'b', 'c'].map((hook) => t.scheduler.backlogOf(hook))).toEqual([6, 6, 1]);
+    t.holdForever('c');
+    expect(t.backlogs('a', 'b', 'c')).toEqual([6, 6, 1]);
     expect(t.scheduler.buffered).toBe(38);
   });
 
@@ -119,7 +124,7 @@ describe('held webhooks', () => {
     const revoked = newPartitionState('deliveries', 1, 0);
     t.enqueue('hook', 20, revoked);
     revoked.revoked = true;
-    void t.held.watch(t.task('hook'), t.running.get('hook')!.aside).aside(never);
+    t.holdForever('hook');
     expect(t.scheduler.backlogOf('hook')).toBe(10);
     expect(t.givenBack()).toBe(0);
     expect(revoked.deferred.untaken).toBe(0);
@@ -131,7 +136,7 @@ describe('held webhooks', () => {
     const t = setup();
     for (const hook of ['queued', 'waiting', 'gone']) {
       t.enqueue(hook, 2);
-      const watched = t.held.watch(t.task(hook), t.running.get(hook)!.aside);
+      const watched = t.watch(hook);
       void watched.aside(Promise.resolve());
     }
     expect(await gauge()).toBe(before + 3);
