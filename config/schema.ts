@@ -393,7 +393,7 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'DELIVERER_MAX_SLOW_REQUESTS',
     },
     maxBuffered: {
-      doc: 'Tasks read but not finished, at most, of the deliveries topic per deliverer process; reading pauses above it (bounds memory under a backlog). Each retry tier has a quarter of it (at least 100) besides.',
+      doc: 'Tasks read but not finished, at most, of the deliveries topic per deliverer process; reading pauses above it (bounds memory under a backlog). Tasks waiting aside (a request past DELIVERER_SLOW_REQUEST_MS, a strict webhook waiting out a retry in place) count only past as many again: each is its webhook\'s running task, which cannot go back to Kafka, and counted from the first, that many strict webhooks failing at once would stop reading for every other webhook until their retries came due (minutes to hours). So memory is bounded by twice this, at worst. Each retry tier has a quarter of it (at least 100) besides.',
       format: 'nat',
       default: 10000,
       env: 'DELIVERER_MAX_BUFFERED',

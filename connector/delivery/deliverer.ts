@@ -105,7 +105,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     deferredTasks.inc(change);
   };
   const limits: QueueLimits = { maxQueuedPerWebhook: deps.maxQueuedPerWebhook, maxBuffered: deps.maxBuffered };
-  const hasRoom = (webhookId: string): boolean => mayQueue(limits, scheduler.backlogOf(webhookId), scheduler.buffered, held.countIfHeld(webhookId));
+  const hasRoom = (webhookId: string): boolean => mayQueue(limits, scheduler.backlogOf(webhookId), scheduler.pressing, held.countIfHeld(webhookId));
 
   /**
    * Moves where the partition is read next, resuming it if paused (the pause comes again where it is still due).
@@ -132,7 +132,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   const readDeferredAgain = (state: PartitionState, webhookId: string): void => {
     const next = state.deferred.nextOf(webhookId);
     if (next === null || stopping || state.revoked || !consumer) return;
-    if (!shouldReadAgain(limits, scheduler.backlogOf(webhookId), scheduler.buffered, held.countIfHeld(webhookId))) return;
+    if (!shouldReadAgain(limits, scheduler.backlogOf(webhookId), scheduler.pressing, held.countIfHeld(webhookId))) return;
     // A pass under way that has not read that far yet serves it.
     if (state.refetchFrom !== null && state.passAt < next) return;
     if (!seek(state, next)) return;
@@ -191,7 +191,9 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     } catch {
       // Aborted by shutdown: left unfinished, so it is not committed and comes back after a restart.
     }
-  });
+    // Tasks waiting aside (strict retries in place, slow requests) cannot go back to Kafka: up to a buffer's worth of
+    // them do not count against it, or enough strict webhooks failing at once would stop reading for hours.
+  }, { maxUncountedAside: deps.maxBuffered });
   /** Webhooks whose endpoint holds them keep a small queue, and give back what they queued before (see held-webhooks.ts). */
   const held = createHeldWebhooks<Item>({ scheduler, limits, onGivenBack: () => countDeferred(1), log });
 
@@ -337,10 +339,10 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     await heartbeat();
     // Backpressure: a backlog of millions must not become millions of tasks in memory, nor of attempt records
     // waiting for Kafka to take them.
-    if (scheduler.buffered > deps.maxBuffered) {
+    if (scheduler.pressing > deps.maxBuffered) {
       // Held webhooks' queues go back to Kafka first: waiting for them to drain could take minutes.
       held.shrinkAll();
-      await scheduler.below(deps.maxBuffered);
+      await scheduler.pressingBelow(deps.maxBuffered);
     }
     if (pendingLogs.value > deps.maxBuffered) await pendingLogs.below(deps.maxBuffered);
   };

@@ -50,7 +50,7 @@ export interface HeldWebhooks {
 }
 
 export interface HeldWebhooksDeps<T extends QueuedTask> {
-  scheduler: Pick<KeyedScheduler<T>, 'takeBack' | 'enqueue' | 'buffered' | 'backlogOf'>;
+  scheduler: Pick<KeyedScheduler<T>, 'takeBack' | 'enqueue' | 'pressing' | 'backlogOf'>;
   limits: QueueLimits;
   /** Each task given back, now waiting in Kafka. */
   onGivenBack: () => void;
@@ -70,7 +70,7 @@ export function createHeldWebhooks<T extends QueuedTask>(deps: HeldWebhooksDeps<
   };
 
   const shrink = (webhookId: string): void => {
-    const excess = scheduler.takeBack(webhookId, roomFor(limits, scheduler.buffered, held.size));
+    const excess = scheduler.takeBack(webhookId, roomFor(limits, scheduler.pressing, held.size));
     // Latest first: each joins its partition's deferred tasks just before those still in Kafka.
     for (let i = excess.length - 1; i >= 0; i -= 1) {
       const task = excess[i]!;
@@ -102,7 +102,7 @@ export function createHeldWebhooks<T extends QueuedTask>(deps: HeldWebhooksDeps<
             hold(webhookId);
             // Each hold makes every held webhook's part smaller. Over a full buffer reading waits, and only the held
             // webhooks' queues can shrink it while nothing is answered: those held earlier, at a larger part, too.
-            if (scheduler.buffered > limits.maxBuffered) shrinkAll();
+            if (scheduler.pressing > limits.maxBuffered) shrinkAll();
             else shrink(webhookId);
           }
           return aside(waiting);

@@ -8,6 +8,16 @@ import { createLevelCounter } from './level-counter.js';
  */
 export type Aside = <T>(waiting: Promise<T>) => Promise<T>;
 
+export interface KeyedSchedulerOptions {
+  /**
+   * Items waiting aside left out of `pressing`, at most. Such an item is its key's running one: it can go nowhere
+   * else, and may wait for hours (a strict webhook's retry in place). Were they counted against a bound on what is
+   * buffered, as many of them waiting at once would stop every other key's items being read until theirs came due.
+   * Past this allowance they count again, so memory stays bounded (by the bound plus the allowance).
+   */
+  maxUncountedAside?: number;
+}
+
 /**
  * Runs work one item at a time per key, many keys at once. Items of one key
  * start in the order they were enqueued, each after the previous one of that
@@ -18,6 +28,8 @@ export interface KeyedScheduler<T> {
   enqueue(key: string, item: T): void;
   /** Items queued or running. */
   readonly buffered: number;
+  /** Items queued or running, less those waiting aside up to `maxUncountedAside`: what a bound on the buffer weighs. */
+  readonly pressing: number;
   /** A key's items queued or running. */
   backlogOf(key: string): number;
   /** Slots in use: items running and not aside. */
@@ -27,13 +39,18 @@ export interface KeyedScheduler<T> {
    * returns them in queue order: the caller puts them back where they came from.
    */
   takeBack(key: string, keep: number): T[];
-  /** Resolves once `buffered` is at most `level`. */
-  below(level: number): Promise<void>;
+  /** Resolves once `pressing` is at most `level`. */
+  pressingBelow(level: number): Promise<void>;
   /** Resolves when nothing is queued or running. */
   idle(): Promise<void>;
 }
 
-export function createKeyedScheduler<T>(maxInFlight: number, run: (key: string, item: T, aside: Aside) => Promise<void>): KeyedScheduler<T> {
+export function createKeyedScheduler<T>(
+  maxInFlight: number,
+  run: (key: string, item: T, aside: Aside) => Promise<void>,
+  options: KeyedSchedulerOptions = {},
+): KeyedScheduler<T> {
+  const maxUncountedAside = options.maxUncountedAside ?? 0;
   const queues = new Map<string, T[]>();
   /** Keys with queued work and nothing running, in arrival order. */
   const ready: string[] = [];
@@ -41,14 +58,29 @@ export function createKeyedScheduler<T>(maxInFlight: number, run: (key: string, 
   /** Items back from aside, waiting for a slot; served before ready keys. */
   const returning: Array<() => void> = [];
   let slotsInUse = 0;
+  let itemsAside = 0;
   const buffered = createLevelCounter();
+  const pressing = createLevelCounter();
+  /** Called after every change of `buffered` or `itemsAside`: a few operations per item. */
+  const weigh = (): void => {
+    const change = buffered.value - Math.min(itemsAside, maxUncountedAside) - pressing.value;
+    if (change !== 0) pressing.add(change);
+  };
+  const addBuffered = (change: number): void => {
+    buffered.add(change);
+    weigh();
+  };
 
   const aside: Aside = async (waiting) => {
     slotsInUse -= 1;
+    itemsAside += 1;
+    weigh();
     pump();
     try {
       return await waiting;
     } finally {
+      itemsAside -= 1;
+      weigh();
       if (slotsInUse < maxInFlight && returning.length === 0) slotsInUse += 1;
       else await new Promise<void>((resolve) => returning.push(resolve));
     }
@@ -70,7 +102,7 @@ export function createKeyedScheduler<T>(maxInFlight: number, run: (key: string, 
         slotsInUse -= 1;
         if (queue.length > 0) ready.push(key);
         else queues.delete(key);
-        buffered.add(-1);
+        addBuffered(-1);
         pump();
       };
       // run() owns its errors; a rejection here must still free the key. One then() rather than catch().finally(): this is per item.
@@ -80,7 +112,7 @@ export function createKeyedScheduler<T>(maxInFlight: number, run: (key: string, 
 
   return {
     enqueue(key, item) {
-      buffered.add(1);
+      addBuffered(1);
       const queue = queues.get(key);
       if (queue) {
         queue.push(item);
@@ -93,13 +125,16 @@ export function createKeyedScheduler<T>(maxInFlight: number, run: (key: string, 
     get buffered() {
       return buffered.value;
     },
+    get pressing() {
+      return pressing.value;
+    },
     takeBack(key, keep) {
       const queue = queues.get(key);
       if (!queue) return [];
       // At least one stays: a key with a queue and nothing running is in `ready`, and its next end reads the rest again.
       const excess = queue.length + (running.has(key) ? 1 : 0) - Math.max(1, keep);
       if (excess <= 0) return [];
-      buffered.add(-excess);
+      addBuffered(-excess);
       return queue.splice(queue.length - excess, excess);
     },
     backlogOf(key) {
@@ -108,9 +143,7 @@ export function createKeyedScheduler<T>(maxInFlight: number, run: (key: string, 
     get inFlight() {
       return slotsInUse;
     },
-    below: (level) => buffered.below(level),
-    idle() {
-      return this.below(0);
-    },
+    pressingBelow: (level) => pressing.below(level),
+    idle: () => buffered.below(0),
   };
 }

@@ -23,7 +23,7 @@ describe('createKeyedScheduler', () => {
     scheduler.enqueue('b', 1);
     expect(started).toEqual(['a1', 'b1']); // a2 waits for a1
     gates.get('b1')!.resolve();
-    await scheduler.below(2);
+    await scheduler.pressingBelow(2);
     expect(started).toEqual(['a1', 'b1']);
     gates.get('a1')!.resolve();
     await new Promise((r) => setImmediate(r));
@@ -69,7 +69,7 @@ describe('createKeyedScheduler', () => {
     });
     scheduler.enqueue('slow', 1);
     for (let i = 1; i <= 5; i++) scheduler.enqueue('fast', i);
-    await scheduler.below(1);
+    await scheduler.pressingBelow(1);
     expect(done).toEqual(['fast1', 'fast2', 'fast3', 'fast4', 'fast5']);
     slow.resolve();
     await scheduler.idle();
@@ -167,5 +167,40 @@ describe('createKeyedScheduler', () => {
     scheduler.enqueue('a', 6);
     await scheduler.idle();
     expect(started).toEqual([1, 1, 6]);
+  });
+
+  it('leaves items waiting aside out of `pressing`, up to its allowance, and counts them again once back', async () => {
+    const waits = [deferred(), deferred(), deferred()];
+    const gate = deferred();
+    const scheduler = createKeyedScheduler<number>(4, async (key, n, aside) => {
+      if (key === 'queued') return gate.promise;
+      await aside(waits[n]!.promise);
+    }, { maxUncountedAside: 2 });
+    for (let n = 0; n < 3; n += 1) scheduler.enqueue(`strict${n}`, n);
+    scheduler.enqueue('queued', 0);
+    scheduler.enqueue('queued', 1);
+    // Five buffered: three aside (two of them uncounted), one running, one queued.
+    expect(scheduler.buffered).toBe(5);
+    expect(scheduler.pressing).toBe(3);
+    let below = false;
+    void scheduler.pressingBelow(1).then(() => (below = true));
+    waits[0]!.resolve();
+    await new Promise((r) => setImmediate(r));
+    // Back from aside and finished: two aside, both uncounted.
+    expect([scheduler.buffered, scheduler.pressing]).toEqual([4, 2]);
+    expect(below).toBe(false);
+    gate.resolve();
+    await new Promise((r) => setImmediate(r));
+    expect([scheduler.buffered, scheduler.pressing]).toEqual([2, 0]);
+    expect(below).toBe(true);
+    // Never below what is actually running or queued: idle still waits for the items aside.
+    let idle = false;
+    void scheduler.idle().then(() => (idle = true));
+    await new Promise((r) => setImmediate(r));
+    expect(idle).toBe(false);
+    waits[1]!.resolve();
+    waits[2]!.resolve();
+    await scheduler.idle();
+    expect([scheduler.buffered, scheduler.pressing]).toEqual([0, 0]);
   });
 });
