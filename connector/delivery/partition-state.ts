@@ -22,6 +22,8 @@ export interface PartitionState {
   maxStarted: bigint | null;
   /** The offset of a task not due yet, where reading this partition stopped until it is; null when reading on. */
   waitingAt: bigint | null;
+  /** The offset of the last task that waited for the buffer to drain rather than be left in Kafka at once. */
+  pressureWaitAt: bigint | null;
   /** Tasks left in Kafka while their webhook's queue was full. */
   deferred: DeferredOffsets;
   /** Where the pass reading deferred tasks again began, while one is under way; null otherwise. */
@@ -33,7 +35,7 @@ export interface PartitionState {
 export function newPartitionState(topic: string, partition: number, now: number): PartitionState {
   return {
     topic, partition, tracker: new OffsetTracker(), committed: null, committedProgress: null, committedAt: now, resumed: undefined, revoked: false,
-    maxStarted: null, waitingAt: null, deferred: new DeferredOffsets(), refetchFrom: null, passAt: -1n,
+    maxStarted: null, waitingAt: null, pressureWaitAt: null, deferred: new DeferredOffsets(), refetchFrom: null, passAt: -1n,
   };
 }
 

@@ -43,6 +43,15 @@ export function roomFor(limits: QueueLimits, buffered: number, heldCount = 0): n
   return underPressure(limits, buffered) ? tenth : limits.maxQueuedPerWebhook;
 }
 
+/**
+ * Whether a task that may not queue is refused only by the buffer's pressure: its webhook is not held and is under
+ * its cap, so it would queue were the buffer less full. Such a webhook may well be moving, as every webhook of a
+ * healthy backlog is; leaving its task in Kafka would have it read twice (see deliverer.ts).
+ */
+export function refusedByPressureOnly(limits: QueueLimits, backlog: number, buffered: number, heldCount = 0): boolean {
+  return heldCount === 0 && backlog < limits.maxQueuedPerWebhook && !mayQueue(limits, backlog, buffered);
+}
+
 /** Whether one more task of a webhook with `backlog` queued or running may join its queue rather than wait in Kafka. */
 export function mayQueue(limits: QueueLimits, backlog: number, buffered: number, heldCount = 0): boolean {
   return backlog < roomFor(limits, buffered, heldCount);

@@ -121,6 +121,12 @@ export const deferredTasks = new Gauge({
   registers: [metricsRegistry],
 });
 
+export const tasksReadAgain = new Counter({
+  name: 'webhooks_deliverer_tasks_read_again_total',
+  help: 'Tasks left in Kafka behind a full webhook queue, then read again and queued: each was read from Kafka twice (or more). Against webhooks_deliveries_total, the share of reading a backlog costs twice.',
+  registers: [metricsRegistry],
+});
+
 export const heldWebhooks = new Gauge({
   name: 'webhooks_deliverer_held_webhooks',
   help: 'Webhooks whose last request waited aside (past DELIVERER_SLOW_REQUEST_MS, or a strict retry in place): they share half of DELIVERER_MAX_BUFFERED, the rest of their tasks waiting in Kafka.',

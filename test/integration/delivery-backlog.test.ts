@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { deferredTasks } from '../../connector/observability/metrics.js';
+import { deferredTasks, tasksReadAgain } from '../../connector/observability/metrics.js';
 import type { Receiver } from '../../scripts/lib/receiver.js';
 import { deliveryScenario, seqs, type DeliveryScenario } from '../support/delivery-scenario.js';
 import { waitFor } from '../support/wait.js';
@@ -55,6 +55,7 @@ describe('a webhook\'s backlog', () => {
     const held = await s.addWebhook();
     const other = await s.addWebhook();
     const release = holdUntilReleased(held);
+    const readAgainBefore = (await tasksReadAgain.get()).values[0]?.value ?? 0;
     await s.startDeliverer();
     // The held webhook's tasks first, then the other's, twice over: 240 held tasks, six times the buffer.
     await s.produceTasks(held.id, 120);
@@ -77,6 +78,25 @@ describe('a webhook\'s backlog', () => {
     expect(seqs(other.receiver)).toEqual([...range(60), ...range(60)]);
     await waitFor('every offset committed', async () => (await committedOffset(s!)) === 360, 15_000);
     expect(await deferredNow()).toBe(0);
+    // What waited in Kafka was read again, and counted: all but the ten queued at first (and the one in flight).
+    expect((await tasksReadAgain.get()).values[0]?.value ?? 0).toBeGreaterThanOrEqual(readAgainBefore + 200);
+  });
+
+  it('a healthy backlog many times the buffer is read from Kafka once: reading waits for the buffer to drain', async () => {
+    // 20 webhooks, 12 tasks each, interleaved as a router leaves them: 240 tasks, six times the buffer. Past 90 % of
+    // the buffer each webhook may queue one task (a tenth of its cap), so nearly every task meets a nearly full
+    // buffer; left in Kafka, most would be read twice.
+    s = await deliveryScenario(services, SMALL);
+    const hooks = await Promise.all(Array.from({ length: 20 }, () => s!.addWebhook()));
+    for (let seq = 0; seq < 12; seq += 1) for (const hook of hooks) await s.produceTasks(hook.id, 1, 'USER_CREATED', { seq });
+    const readAgainBefore = (await tasksReadAgain.get()).values[0]?.value ?? 0;
+    await s.startDeliverer();
+
+    await waitFor('every webhook\'s 12 deliveries', () => hooks.every((hook) => hook.receiver.requests.length >= 12), 30_000);
+    for (const hook of hooks) expect(seqs(hook.receiver)).toEqual(range(12));
+    await waitFor('every offset committed', async () => (await committedOffset(s!)) === 240, 15_000);
+    expect(await deferredNow()).toBe(0);
+    expect((await tasksReadAgain.get()).values[0]?.value ?? 0).toBe(readAgainBefore);
   });
 
   it('many held endpoints, each within its cap, do not fill the shared buffer together', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mayQueue, roomFor, shouldReadAgain } from '../../connector/delivery/queue-limits.js';
+import { mayQueue, refusedByPressureOnly, roomFor, shouldReadAgain } from '../../connector/delivery/queue-limits.js';
 
 const limits = { maxQueuedPerWebhook: 1000, maxBuffered: 10_000 };
 
@@ -16,6 +16,20 @@ describe('queue limits', () => {
     expect(mayQueue(limits, 99, 9500)).toBe(true);
     expect(mayQueue(limits, 100, 9500)).toBe(false);
     expect(roomFor({ maxQueuedPerWebhook: 5, maxBuffered: 40 }, 39)).toBe(1);
+  });
+
+  it('tells a task refused only by the buffer\'s pressure from one refused by its webhook\'s cap or hold', () => {
+    // Under pressure, past a tenth and under the cap: it would queue were the buffer less full.
+    expect(refusedByPressureOnly(limits, 100, 9500)).toBe(true);
+    expect(refusedByPressureOnly(limits, 999, 9500)).toBe(true);
+    // It may queue: not refused at all.
+    expect(refusedByPressureOnly(limits, 99, 9500)).toBe(false);
+    expect(refusedByPressureOnly(limits, 500, 8999)).toBe(false);
+    // At its cap: refused whatever the buffer holds.
+    expect(refusedByPressureOnly(limits, 1000, 9500)).toBe(false);
+    expect(refusedByPressureOnly(limits, 1000, 0)).toBe(false);
+    // Held: its part of the buffer refuses it, not the pressure.
+    expect(refusedByPressureOnly(limits, 100, 9500, 3)).toBe(false);
   });
 
   it('reads deferred tasks again once half the room is free, counting the task that is ending', () => {
