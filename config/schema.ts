@@ -405,7 +405,7 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'DELIVERER_MAX_QUEUED_PER_WEBHOOK',
     },
     maxDeferred: {
-      doc: 'Tasks left in Kafka behind full webhook queues (see DELIVERER_MAX_QUEUED_PER_WEBHOOK), at most, per deliverer process: their offsets take 8 bytes each. Above it reading new tasks waits until deferred ones have been read again. Each retry tier has a quarter of it (at least 100).',
+      doc: 'Tasks left in Kafka behind full webhook queues (see DELIVERER_MAX_QUEUED_PER_WEBHOOK), at most, per deliverer process: their offsets take 8 bytes each. Above it reading new tasks waits until deferred ones have been read again. Tasks a held webhook gives back from its queue are left in Kafka whatever the count (they are already read, and cannot wait), so it may pass this by up to DELIVERER_MAX_BUFFERED. Each retry tier has a quarter of it (at least 100).',
       format: 'nat',
       default: 1_000_000,
       env: 'DELIVERER_MAX_DEFERRED',
