@@ -159,6 +159,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
    */
   const pendingLogs = createLevelCounter();
   const logSettled = (): void => pendingLogs.add(-1);
+  // Tasks waiting aside (strict retries in place, slow requests) cannot go back to Kafka: up to a buffer's worth of
+  // them do not count against it, or enough strict webhooks failing at once would stop reading for hours.
   const scheduler = createKeyedScheduler<Item>(deps.maxInFlight, async (_key, item, aside) => {
     // Revoked: not started, not finished, so not committed; the next owner delivers it.
     if (item.state.revoked) {
@@ -193,8 +195,6 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     } catch {
       // Aborted by shutdown: left unfinished, so it is not committed and comes back after a restart.
     }
-    // Tasks waiting aside (strict retries in place, slow requests) cannot go back to Kafka: up to a buffer's worth of
-    // them do not count against it, or enough strict webhooks failing at once would stop reading for hours.
   }, { maxUncountedAside: deps.maxBuffered });
   /** Webhooks whose endpoint holds them keep a small queue, and give back what they queued before (see held-webhooks.ts). */
   const held = createHeldWebhooks<Item>({ scheduler, limits, onGivenBack: () => countDeferred(1), log });
@@ -316,25 +316,26 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
         }
         state.waitingAt = null;
         state.refetchFrom = null;
-        const mustDefer = state.deferred.has(webhookId);
-        if (!mustDefer && !hasRoom(webhookId) && state.pressureWaitAt !== offset
-          && refusedByPressureOnly(limits, scheduler.backlogOf(webhookId), scheduler.pressing, held.countIfHeld(webhookId))) {
-          // Refused only because the buffer is nearly full: the partition waits a moment for it to drain, once per
-          // task. In a healthy backlog every webhook's queue reaches its smaller part, and leaving each task in Kafka
-          // read 70 % of a 100,000-task backlog twice; a webhook that is stuck without being held (a slow endpoint
-          // with DELIVERER_SLOW_REQUEST_MS at 0) costs its partition this wait, then its task is left in Kafka.
-          state.pressureWaitAt = offset;
-          state.waitingAt = offset;
-          pauseFor(PRESSURE_WAIT_MS, pause);
-          break;
-        }
-        if (mustDefer || !hasRoom(webhookId)) {
+        // Behind a task of its webhook left in Kafka, a task must be left there too, to keep the webhook's order.
+        const behindDeferred = state.deferred.has(webhookId);
+        if (!behindDeferred && hasRoom(webhookId)) {
+          state.tracker.add(offset);
+          scheduler.enqueue(webhookId, { state, offset, webhookId, message, late: false });
+        } else {
+          if (!behindDeferred && state.pressureWaitAt !== offset
+            && refusedByPressureOnly(limits, scheduler.backlogOf(webhookId), scheduler.pressing, held.countIfHeld(webhookId))) {
+            // Refused only because the buffer is nearly full: the partition waits a moment for it to drain, once per
+            // task. In a healthy backlog every webhook's queue reaches its smaller part, and leaving each task in Kafka
+            // read 70 % of a 100,000-task backlog twice; a webhook that is stuck without being held (a slow endpoint
+            // with DELIVERER_SLOW_REQUEST_MS at 0) costs its partition this wait, then its task is left in Kafka.
+            state.pressureWaitAt = offset;
+            state.waitingAt = offset;
+            pauseFor(PRESSURE_WAIT_MS, pause);
+            break;
+          }
           state.deferred.defer(webhookId, offset);
           countDeferred(1);
           state.tracker.skipTo(offset + 1n);
-        } else {
-          state.tracker.add(offset);
-          scheduler.enqueue(webhookId, { state, offset, webhookId, message, late: false });
         }
       } else {
         if (state.refetchFrom !== null && offset > state.passAt) state.passAt = offset;
