@@ -84,6 +84,21 @@ describe('a webhook\'s backlog', () => {
     expect(await readAgainNow()).toBeGreaterThanOrEqual(readAgainBefore + 200);
   });
 
+  it('a deliverer that stops takes the tasks it left in Kafka off the deferred gauge', async () => {
+    s = await deliveryScenario(services, SMALL);
+    const held = await s.addWebhook();
+    const release = holdUntilReleased(held);
+    const deferredBefore = await deferredNow();
+    await s.startDeliverer();
+    await s.produceTasks(held.id, 60);
+    await waitFor('the held webhook\'s tasks past its queue left in Kafka', async () => (await deferredNow()) >= deferredBefore + 40, 30_000);
+    // The request under way is answered once stopping began, so the drain ends without delivering the rest.
+    const stopped = s.stopDeliverer();
+    release();
+    await stopped;
+    expect(await deferredNow()).toBe(deferredBefore);
+  });
+
   it('a healthy backlog many times the buffer is read from Kafka once: reading waits for the buffer to drain', async () => {
     // 20 webhooks, 12 tasks each, interleaved as a router leaves them: 240 tasks, six times the buffer. Past 90 % of
     // the buffer each webhook may queue one task (a tenth of its cap), so nearly every task meets a nearly full
