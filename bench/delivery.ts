@@ -402,9 +402,11 @@ async function main(): Promise<void> {
   /**
    * Healthy webhooks' deliveries per second, alone or next to webhooks whose endpoint answers after 10 s. Both
    * runs have the same healthy webhooks with the same tasks; the slow run adds the slow webhooks and their share.
+   * Also this process's CPU (the deliverer's, in-process) per healthy delivery, from the deliverer's start to the
+   * last healthy delivery: what the slow webhooks cost in work, apart from how fast the machine ran meanwhile.
    */
-  const isolationRun = async (withSlow: boolean): Promise<number> => {
-    let rate = 0;
+  const isolationRun = async (withSlow: boolean): Promise<{ rate: number; cpuUsPerHealthyDelivery: number }> => {
+    let result = { rate: 0, cpuUsPerHealthyDelivery: 0 };
     const slowCount = Math.round(100 * slowShare);
     await run(`3. isolation (${withSlow ? `${slowCount} of 100 webhooks slow` : `the ${100 - slowCount} healthy webhooks alone`})`, async (config, org, parts) => {
       const fastUrls = Array.from({ length: 100 - slowCount }, (_, i) => `${receiver.url}/fast/${i}`);
@@ -413,30 +415,40 @@ async function main(): Promise<void> {
       const ids = await createWebhooks(pool, config, org, [...slowUrls, ...fastUrls]);
       const fastExpected = Math.floor(tasks * (1 - slowShare));
       await produceTasks(config, org, ids, withSlow ? tasks : fastExpected);
+      const cpuAtStart = process.cpuUsage();
       parts.push(...(await startRole('deliverer', config, log, throwFatal)).parts);
       await until(async () => (await receiver.stats()).fast >= fastExpected, 300_000);
+      const cpuUsPerHealthyDelivery = cpuMicros(process.cpuUsage(cpuAtStart)) / fastExpected;
       const s = await receiver.stats();
-      rate = (s.fast - 1) / ((s.lastAt - s.firstAt) / 1000);
-      console.log(`${Math.round(rate)} healthy deliveries/s`);
+      result = { rate: (s.fast - 1) / ((s.lastAt - s.firstAt) / 1000), cpuUsPerHealthyDelivery };
+      console.log(`${Math.round(result.rate)} healthy deliveries/s, ${result.cpuUsPerHealthyDelivery.toFixed(1)} µs of CPU each`);
     });
-    return rate;
+    return result;
   };
   if (wanted('isolation')) {
     // Rounds as for throughput: the run with slow webhooks between two without, compared with their mean, so a
     // machine (or a JIT) that speeds up or slows down during the benchmark favours neither side. Median round.
-    const rounds: Array<{ aloneBefore: number; withSlow: number; aloneAfter: number; ratio: number; stealPct: number | null }> = [];
+    // The rates swing with the machine (runs alone differ by up to a quarter within a round); CPU per healthy
+    // delivery does far less, so `cpuRatio` (alone against with slow webhooks) tells what the slow ones cost.
+    const rounds: Array<{ aloneBefore: number; withSlow: number; aloneAfter: number; ratio: number; cpuRatio: number; stealPct: number | null }> = [];
     for (let round = 1; round <= Number(values.rounds); round += 1) {
       const steal = startStealMeter();
       const aloneBefore = await isolationRun(false);
       const withSlow = await isolationRun(true);
       const aloneAfter = await isolationRun(false);
-      const ratio = withSlow / ((aloneBefore + aloneAfter) / 2);
-      rounds.push({ aloneBefore: Math.round(aloneBefore), withSlow: Math.round(withSlow), aloneAfter: Math.round(aloneAfter), ratio: Number(ratio.toFixed(3)), stealPct: steal() });
+      const ratio = withSlow.rate / ((aloneBefore.rate + aloneAfter.rate) / 2);
+      const cpuRatio = (aloneBefore.cpuUsPerHealthyDelivery + aloneAfter.cpuUsPerHealthyDelivery) / 2 / withSlow.cpuUsPerHealthyDelivery;
+      rounds.push({
+        aloneBefore: Math.round(aloneBefore.rate), withSlow: Math.round(withSlow.rate), aloneAfter: Math.round(aloneAfter.rate), ratio: Number(ratio.toFixed(3)),
+        cpuRatio: Number(cpuRatio.toFixed(3)), stealPct: steal(),
+      });
       console.log(JSON.stringify(rounds.at(-1)));
     }
     const median = medianRound(rounds);
-    results['isolation'] = { slowShare, rounds, medianRatio: median.ratio, target: 0.9 };
-    console.log(`isolation: median ratio ${median.ratio} of ${rounds.length} rounds with ${Math.round(slowShare * 100)} % of webhooks slow (target 0.9)`);
+    const cpuRatios = rounds.map((r) => r.cpuRatio).sort((a, b) => a - b);
+    const medianCpuRatio = cpuRatios[Math.floor(cpuRatios.length / 2)]!;
+    results['isolation'] = { slowShare, rounds, medianRatio: median.ratio, medianCpuRatio, target: 0.9 };
+    console.log(`isolation: median ratio ${median.ratio} of ${rounds.length} rounds with ${Math.round(slowShare * 100)} % of webhooks slow (target 0.9); CPU per healthy delivery, alone against with them: median ${medianCpuRatio}`);
   }
 
   if (wanted('memory')) await run(`4. memory with a ${values.backlog}-task backlog`, async (config, org, parts) => {
