@@ -44,6 +44,7 @@ export interface ConnectorConfig {
     maxBuffered: number;
     maxQueuedPerWebhook: number;
     maxDeferred: number;
+    fetchMaxBytesPerPartition: number;
     retryDelaysMs: number[];
     retryJitter: number;
     maxRetryAfterMs: number;
@@ -409,6 +410,12 @@ export const configSchema: Schema<ConnectorConfig> = {
       format: 'nat',
       default: 1_000_000,
       env: 'DELIVERER_MAX_DEFERRED',
+    },
+    fetchMaxBytesPerPartition: {
+      doc: 'Bytes of one partition a deliverer\'s fetch returns, at most (Kafka still returns a record batch larger than this whole, so reading never stalls). A deliverer stops reading a partition where a task has to wait (a buffer nearly full, a retry not due yet) and fetches again from there later: what a fetch brought past that point was read for nothing. With the Kafka client\'s default of 1 MiB, a 90,000-task backlog read 350–470 MB for 54 MB of tasks; at 128 KiB, 100 MB. Retry tiers use it too.',
+      format: 'nat',
+      default: 131_072,
+      env: 'DELIVERER_FETCH_MAX_BYTES_PER_PARTITION',
     },
     retryDelaysMs: {
       doc: 'Wait before each retry, in milliseconds, comma-separated: after attempt n fails, the n-th delay. After the last, the task is dead-lettered.',

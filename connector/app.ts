@@ -152,6 +152,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         maxBuffered: Math.max(100, Math.floor(settings.maxBuffered / 4)),
         maxQueuedPerWebhook: Math.max(1, Math.floor(settings.maxQueuedPerWebhook / 4)),
         maxDeferred: Math.max(100, Math.floor(settings.maxDeferred / 4)),
+        fetchMaxBytesPerPartition: settings.fetchMaxBytesPerPartition,
       };
       const tiers = tierLabels({ delaysMs: settings.retryDelaysMs, jitter: 0, maxRetryAfterMs: 0 }).map((label) =>
         createRetryTier({
@@ -174,6 +175,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         maxBuffered: settings.maxBuffered,
         maxQueuedPerWebhook: settings.maxQueuedPerWebhook,
         maxDeferred: settings.maxDeferred,
+        fetchMaxBytesPerPartition: settings.fetchMaxBytesPerPartition,
         drainTimeoutMs: Math.max(1000, config.shutdown.timeoutMs - 5000),
         onFatal,
         log: log.child({ component: 'deliverer' }),

@@ -1,6 +1,6 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger.js';
-import { deferredTasks, tasksReadAgain } from '../observability/metrics.js';
+import { deferredTasks, fetchedBytes, tasksReadAgain } from '../observability/metrics.js';
 import { createGroupConsumer } from '../kafka/client.js';
 import { createKeyedScheduler, type Aside } from './keyed-scheduler.js';
 import { createLevelCounter } from './level-counter.js';
@@ -30,6 +30,8 @@ export interface DelivererDeps {
   maxQueuedPerWebhook: number;
   /** Tasks left in Kafka, at most, across this deliverer's partitions; reading new tasks waits above it. */
   maxDeferred: number;
+  /** Bytes of one partition a fetch returns at most (DELIVERER_FETCH_MAX_BYTES_PER_PARTITION); the client's default without it. */
+  fetchMaxBytesPerPartition?: number;
   drainTimeoutMs: number;
   /** Its consumer stopped for good (kafkajs gave it up): the process stops in order and exits non-zero. */
   onFatal: (error: unknown) => void;
@@ -366,7 +368,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   return {
     async start() {
       consumer = createGroupConsumer(deps.kafka, {
-        groupId: deps.groupId, sessionTimeoutMs: deps.sessionTimeoutMs, onGivenUp: deps.onFatal,
+        groupId: deps.groupId, sessionTimeoutMs: deps.sessionTimeoutMs, maxBytesPerPartition: deps.fetchMaxBytesPerPartition, onGivenUp: deps.onFatal,
         // A pass reading deferred tasks again starts with the next fetch, after the one waiting at the partition's end:
         // a shorter wait there lets a webhook with deferred tasks go on sooner. Retry tiers are not in a hurry.
         maxWaitMs: deps.dueAt ? undefined : PASS_FETCH_WAIT_MS,
@@ -397,6 +399,12 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
         // Reading stopped at a task not due yet: what lies past it is not skipped, it is still to come.
         if (state.waitingAt !== null) return;
         state.tracker.skipTo(BigInt(payload.lastOffset) + 1n);
+      });
+      // A consumer reads one topic, so every fetch it makes is that topic's. The series exists from the start, at 0.
+      const fetched = fetchedBytes.labels({ topic: deps.topic });
+      fetched.inc(0);
+      consumer.on(consumer.events.REQUEST, ({ payload }) => {
+        if (payload.apiName === 'Fetch') fetched.inc(payload.size);
       });
       await consumer.connect();
       await consumer.subscribe({ topics: [deps.topic], fromBeginning: true });

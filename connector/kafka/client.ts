@@ -102,9 +102,12 @@ export const CONSUMER_MAX_WAIT_MS = 1000;
  * every probe, and consume nothing. `onGivenUp` hears of such a crash, and
  * the component rejoins or stops the process.
  */
-export function createGroupConsumer(kafka: Kafka, options: { groupId: string; sessionTimeoutMs: number; maxWaitMs?: number; onGivenUp: (error: Error) => void }): Consumer {
+export function createGroupConsumer(kafka: Kafka, options: {
+  groupId: string; sessionTimeoutMs: number; maxWaitMs?: number; maxBytesPerPartition?: number; onGivenUp: (error: Error) => void;
+}): Consumer {
   const consumer = kafka.consumer({
     groupId: options.groupId, sessionTimeout: options.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: options.maxWaitMs ?? CONSUMER_MAX_WAIT_MS,
+    ...(options.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: options.maxBytesPerPartition }),
   });
   // Both series exist from the start, at 0: a rate over a series that appears with its first crash misses that crash.
   const restarted = consumerCrashes.labels({ group: options.groupId, restarted: 'true' });

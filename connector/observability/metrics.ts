@@ -127,6 +127,13 @@ export const tasksReadAgain = new Counter({
   registers: [metricsRegistry],
 });
 
+export const fetchedBytes = new Counter({
+  name: 'webhooks_deliverer_fetched_bytes_total',
+  help: 'Bytes of fetch responses read by deliverers and retry tiers, by topic. A deliverer stops reading a partition where a task has to wait and fetches again from there, so against the bytes of tasks delivered this shows how much is read for nothing (see DELIVERER_FETCH_MAX_BYTES_PER_PARTITION).',
+  labelNames: ['topic'] as const,
+  registers: [metricsRegistry],
+});
+
 export const heldWebhooks = new Gauge({
   name: 'webhooks_deliverer_held_webhooks',
   help: 'Webhooks whose last request waited aside (past DELIVERER_SLOW_REQUEST_MS, or a strict retry in place): they share half of DELIVERER_MAX_BUFFERED, the rest of their tasks waiting in Kafka.',

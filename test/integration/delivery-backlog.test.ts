@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { deferredTasks, tasksReadAgain } from '../../connector/observability/metrics.js';
+import { deferredTasks, fetchedBytes, tasksReadAgain } from '../../connector/observability/metrics.js';
 import type { Receiver } from '../../scripts/lib/receiver.js';
 import { deliveryScenario, seqs, type DeliveryScenario } from '../support/delivery-scenario.js';
 import { waitFor } from '../support/wait.js';
@@ -116,6 +116,30 @@ describe('a webhook\'s backlog', () => {
     // Without the wait, 204 of the 240 were read twice. A task still refused after its wait is left in Kafka, so a
     // machine stalled past the wait could leave a few: a tenth is the bound here, not none.
     expect(await readAgainNow()).toBeLessThan(readAgainBefore + 24);
+  });
+
+  it('fetches read little past where a partition waits: a bounded fetch reads a healthy backlog about once', async () => {
+    // The healthy backlog above: reading stops wherever a task waits for the buffer to drain, and what the fetch brought
+    // past it is fetched again. With fetches up to 1 MiB each brings the rest of the partition every time.
+    const bytesFetched = async (bound: number): Promise<number> => {
+      const scenario = await deliveryScenario(services, { ...SMALL, DELIVERER_FETCH_MAX_BYTES_PER_PARTITION: String(bound) });
+      s = scenario;
+      const hooks = await Promise.all(Array.from({ length: 20 }, () => scenario.addWebhook()));
+      for (let seq = 0; seq < 12; seq += 1) for (const hook of hooks) await scenario.produceTasks(hook.id, 1, 'USER_CREATED', { seq });
+      const fetched = async (): Promise<number> => (await fetchedBytes.get()).values.find((v) => v.labels['topic'] === scenario.config.topics.deliveries)?.value ?? 0;
+      await scenario.startDeliverer();
+      await waitFor('every webhook\'s 12 deliveries', () => hooks.every((hook) => hook.receiver.requests.length >= 12), 30_000);
+      for (const hook of hooks) expect(seqs(hook.receiver)).toEqual(range(12));
+      const bytes = await fetched();
+      await scenario.close();
+      s = undefined;
+      return bytes;
+    };
+    const unbounded = await bytesFetched(1024 * 1024);
+    const bounded = await bytesFetched(8 * 1024);
+    // Measured: 490 against 141 kB, the partition holding about 120 kB.
+    expect(bounded).toBeGreaterThan(0);
+    expect(bounded).toBeLessThan(unbounded / 2);
   });
 
   it('many held endpoints, each within its cap, do not fill the shared buffer together', async () => {
