@@ -180,6 +180,12 @@ function medianRound<T extends { ratio: number }>(rounds: T[]): T {
   return [...rounds].sort((x, y) => x.ratio - y.ratio)[Math.floor(rounds.length / 2)]!;
 }
 
+/** The median of the figures that were measured (null ones left out), or null when none was. */
+function medianOf(values: Array<number | null>): number | null {
+  const known = values.filter((v): v is number => v !== null).sort((a, b) => a - b);
+  return known.length > 0 ? known[Math.floor(known.length / 2)]! : null;
+}
+
 async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -315,8 +321,7 @@ async function main(): Promise<void> {
     const median = medianRound(rounds);
     // The bound each round's CPU allowed, as the median over rounds (not the median round's own): how far the
     // machine itself lets the ratio go.
-    const bounds = rounds.map((r) => r.cpuBoundRatio).filter((b): b is number => b !== null).sort((a, b) => a - b);
-    const medianCpuBound = bounds.length > 0 ? bounds[Math.floor(bounds.length / 2)]! : null;
+    const medianCpuBound = medianOf(rounds.map((r) => r.cpuBoundRatio));
     results['throughput'] = { tasks, deliverers, rounds, medianRatio: median.ratio, medianCpuBoundRatio: medianCpuBound, target: 0.7 };
     console.log(`throughput: median ratio ${median.ratio} of ${rounds.length} rounds (target 0.7); the rounds' CPU allowed a median of ${medianCpuBound ?? 'n/a'}`);
   }
@@ -445,8 +450,7 @@ async function main(): Promise<void> {
       console.log(JSON.stringify(rounds.at(-1)));
     }
     const median = medianRound(rounds);
-    const cpuRatios = rounds.map((r) => r.cpuRatio).sort((a, b) => a - b);
-    const medianCpuRatio = cpuRatios[Math.floor(cpuRatios.length / 2)]!;
+    const medianCpuRatio = medianOf(rounds.map((r) => r.cpuRatio));
     results['isolation'] = { slowShare, rounds, medianRatio: median.ratio, medianCpuRatio, target: 0.9 };
     console.log(`isolation: median ratio ${median.ratio} of ${rounds.length} rounds with ${Math.round(slowShare * 100)} % of webhooks slow (target 0.9); CPU per healthy delivery, alone against with them: median ${medianCpuRatio}`);
   }

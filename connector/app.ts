@@ -152,12 +152,12 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         maxBuffered: Math.max(100, Math.floor(settings.maxBuffered / 4)),
         maxQueuedPerWebhook: Math.max(1, Math.floor(settings.maxQueuedPerWebhook / 4)),
         maxDeferred: Math.max(100, Math.floor(settings.maxDeferred / 4)),
-        fetchMaxBytesPerPartition: settings.fetchMaxBytesPerPartition,
       };
       const tiers = tierLabels({ delaysMs: settings.retryDelaysMs, jitter: 0, maxRetryAfterMs: 0 }).map((label) =>
         createRetryTier({
           kafka, handle, producer, dlqTopic: config.topics.deliveriesDlq, topic: retryTopic(config, label), groupId: `${settings.groupId}.retry.${label}`,
           sessionTimeoutMs: config.kafka.sessionTimeoutMs, ...tierShare, drainTimeoutMs: Math.max(1000, config.shutdown.timeoutMs - 5000), onFatal,
+          fetchMaxBytesPerPartition: settings.fetchMaxBytesPerPartition,
           log: log.child({ component: 'retry-tier', tier: label }),
         }),
       );

@@ -438,8 +438,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       held.clear();
       // What it left in Kafka is the next owner's now. The gauge is the process's: where deliverers start and stop
       // within one process (tests, the benchmark), a stopped one's count would stay in it for good.
-      for (const state of partitions.values()) state.deferred.clear();
-      countDeferred(-deferredCount);
+      for (const state of partitions.values()) countDeferred(-state.deferred.clear());
       await consumer.disconnect();
       const client = await admin?.catch(() => null);
       await client?.disconnect();

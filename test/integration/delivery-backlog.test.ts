@@ -49,6 +49,18 @@ describe('a webhook\'s backlog', () => {
   const readAgainNow = async (): Promise<number> => (await tasksReadAgain.get()).values[0]?.value ?? 0;
   const range = (length: number): number[] => Array.from({ length }, (_, i) => i);
 
+  /** 20 webhooks, 12 tasks each, interleaved as a router leaves them: 240 tasks, six times the SMALL buffer. */
+  const interleavedBacklog = async (scenario: DeliveryScenario): Promise<Array<{ receiver: Receiver }>> => {
+    const hooks = await Promise.all(Array.from({ length: 20 }, () => scenario.addWebhook()));
+    for (let seq = 0; seq < 12; seq += 1) for (const hook of hooks) await scenario.produceTasks(hook.id, 1, 'USER_CREATED', { seq });
+    return hooks;
+  };
+  /** Waits for every webhook of interleavedBacklog to get its 12 tasks, and checks each got them in order. */
+  const allDeliveredInOrder = async (hooks: Array<{ receiver: Receiver }>): Promise<void> => {
+    await waitFor('every webhook\'s 12 deliveries', () => hooks.every((hook) => hook.receiver.requests.length >= 12), 30_000);
+    for (const hook of hooks) expect(seqs(hook.receiver)).toEqual(range(12));
+  };
+
   const distinctIds = (requests: Array<{ headers: Record<string, string | string[] | undefined> }>): number =>
     new Set(requests.map((r) => String(r.headers['webhook-id']))).size;
 
@@ -100,17 +112,14 @@ describe('a webhook\'s backlog', () => {
   });
 
   it('a healthy backlog many times the buffer is read from Kafka once: reading waits for the buffer to drain', async () => {
-    // 20 webhooks, 12 tasks each, interleaved as a router leaves them: 240 tasks, six times the buffer. Past 90 % of
-    // the buffer each webhook may queue one task (a tenth of its cap), so nearly every task meets a nearly full
-    // buffer; left in Kafka, most would be read twice.
+    // Past 90 % of the buffer each webhook may queue one task (a tenth of its cap), so nearly every task of the
+    // interleaved backlog meets a nearly full buffer; left in Kafka, most would be read twice.
     s = await deliveryScenario(services, SMALL);
-    const hooks = await Promise.all(Array.from({ length: 20 }, () => s!.addWebhook()));
-    for (let seq = 0; seq < 12; seq += 1) for (const hook of hooks) await s.produceTasks(hook.id, 1, 'USER_CREATED', { seq });
+    const hooks = await interleavedBacklog(s);
     const readAgainBefore = await readAgainNow();
     await s.startDeliverer();
 
-    await waitFor('every webhook\'s 12 deliveries', () => hooks.every((hook) => hook.receiver.requests.length >= 12), 30_000);
-    for (const hook of hooks) expect(seqs(hook.receiver)).toEqual(range(12));
+    await allDeliveredInOrder(hooks);
     await waitFor('every offset committed', async () => (await committedOffset(s!)) === 240, 15_000);
     expect(await deferredNow()).toBe(0);
     // Without the wait, 204 of the 240 were read twice. A task still refused after its wait is left in Kafka, so a
@@ -124,13 +133,10 @@ describe('a webhook\'s backlog', () => {
     const bytesFetched = async (bound: number): Promise<number> => {
       const scenario = await deliveryScenario(services, { ...SMALL, DELIVERER_FETCH_MAX_BYTES_PER_PARTITION: String(bound) });
       s = scenario;
-      const hooks = await Promise.all(Array.from({ length: 20 }, () => scenario.addWebhook()));
-      for (let seq = 0; seq < 12; seq += 1) for (const hook of hooks) await scenario.produceTasks(hook.id, 1, 'USER_CREATED', { seq });
-      const fetched = async (): Promise<number> => (await fetchedBytes.get()).values.find((v) => v.labels['topic'] === scenario.config.topics.deliveries)?.value ?? 0;
+      const hooks = await interleavedBacklog(scenario);
       await scenario.startDeliverer();
-      await waitFor('every webhook\'s 12 deliveries', () => hooks.every((hook) => hook.receiver.requests.length >= 12), 30_000);
-      for (const hook of hooks) expect(seqs(hook.receiver)).toEqual(range(12));
-      const bytes = await fetched();
+      await allDeliveredInOrder(hooks);
+      const bytes = (await fetchedBytes.get()).values.find((v) => v.labels['topic'] === scenario.config.topics.deliveries)?.value ?? 0;
       await scenario.close();
       s = undefined;
       return bytes;
