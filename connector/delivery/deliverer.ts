@@ -1,6 +1,6 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger.js';
-import { deferredTasks, fetchedBytes, tasksReadAgain } from '../observability/metrics.js';
+import { deferredTasks, fetchedBytes, readWaits, tasksReadAgain } from '../observability/metrics.js';
 import { createGroupConsumer } from '../kafka/client.js';
 import { createKeyedScheduler, type Aside } from './keyed-scheduler.js';
 import { createLevelCounter } from './level-counter.js';
@@ -273,8 +273,16 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     return state;
   };
 
-  /** Stops reading a partition until its next task is due, without holding anything else up. */
-  const pauseFor = (ms: number, pause: EachBatchPayload['pause']): void => {
+  /** Why reading a partition waits, counted per topic so SREs see what holds a deliverer's reading back. */
+  const readWaitsOf = {
+    not_due: readWaits.labels({ topic: deps.topic, reason: 'not_due' }),
+    deferred_full: readWaits.labels({ topic: deps.topic, reason: 'deferred_full' }),
+    buffer_pressure: readWaits.labels({ topic: deps.topic, reason: 'buffer_pressure' }),
+  };
+
+  /** Stops reading a partition for a while (until its next task is due, say), without holding anything else up. */
+  const pauseFor = (ms: number, pause: EachBatchPayload['pause'], reason: keyof typeof readWaitsOf): void => {
+    readWaitsOf[reason].inc();
     const resume = pause();
     const timer = setTimeout(() => {
       resumeTimers.delete(timer);
@@ -304,16 +312,16 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
         }
         const wait = deps.dueAt ? deps.dueAt(message) - now() : 0;
         if (wait > 0) {
-          // Tasks of one topic share one delay, so they come due in offset order: the rest of the batch waits too,
-          // and is fetched again from here once the partition resumes.
+          // Tasks of one topic share one delay (within its jitter, see nextRetry), so they come due about in offset
+          // order: the rest of the batch waits too, and is fetched again from here once the partition resumes.
           state.waitingAt = offset;
-          pauseFor(wait, pause);
+          pauseFor(wait, pause, 'not_due');
           break;
         }
         if (deferredCount >= deps.maxDeferred) {
           // Too many left in Kafka already: new tasks wait (passes reading deferred ones go on meanwhile).
           state.waitingAt = offset;
-          pauseFor(DEFERRED_FULL_RECHECK_MS, pause);
+          pauseFor(DEFERRED_FULL_RECHECK_MS, pause, 'deferred_full');
           break;
         }
         state.waitingAt = null;
@@ -332,7 +340,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
             // with DELIVERER_SLOW_REQUEST_MS at 0) costs its partition this wait, then its task is left in Kafka.
             state.pressureWaitAt = offset;
             state.waitingAt = offset;
-            pauseFor(PRESSURE_WAIT_MS, pause);
+            pauseFor(PRESSURE_WAIT_MS, pause, 'buffer_pressure');
             break;
           }
           state.deferred.defer(webhookId, offset);
@@ -403,6 +411,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       // A consumer reads one topic, so every fetch it makes is that topic's. The series exists from the start, at 0.
       const fetched = fetchedBytes.labels({ topic: deps.topic });
       fetched.inc(0);
+      for (const waits of Object.values(readWaitsOf)) waits.inc(0);
       consumer.on(consumer.events.REQUEST, ({ payload }) => {
         if (payload.apiName === 'Fetch') fetched.inc(payload.size);
       });

@@ -127,6 +127,13 @@ export const tasksReadAgain = new Counter({
   registers: [metricsRegistry],
 });
 
+export const readWaits = new Counter({
+  name: 'webhooks_deliverer_read_waits_total',
+  help: 'Times a deliverer or retry tier paused reading a partition, by topic and reason: not_due (a retry tier\'s next task is not due yet), deferred_full (DELIVERER_MAX_DEFERRED tasks already wait in Kafka; it looks again every 200 ms), buffer_pressure (the buffer is nearly full; the partition waits 100 ms for it to drain). A deliverer whose reading waits on deferred_full for long reads no new tasks.',
+  labelNames: ['topic', 'reason'] as const,
+  registers: [metricsRegistry],
+});
+
 export const fetchedBytes = new Counter({
   name: 'webhooks_deliverer_fetched_bytes_total',
   help: 'Bytes of fetch responses read by deliverers and retry tiers, by topic. A deliverer stops reading a partition where a task has to wait and fetches again from there, so against the bytes of tasks delivered this shows how much is read for nothing (see DELIVERER_FETCH_MAX_BYTES_PER_PARTITION).',

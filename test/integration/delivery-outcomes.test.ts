@@ -34,10 +34,22 @@ describe('delivery outcomes', () => {
 
   it('keeps each webhook in order while webhooks are served concurrently', async () => {
     const hooks = await Promise.all(Array.from({ length: 4 }, () => s.addWebhook()));
-    for (const hook of hooks) hook.receiver.respondWith(async () => (await pause(Math.random() * 15), { status: 204 }));
+    // Requests each receiver is answering, and the most seen at once: per webhook, and across the four.
+    const perWebhook = hooks.map(() => ({ open: 0, most: 0 }));
+    const all = { open: 0, most: 0 };
+    hooks.forEach((hook, i) => hook.receiver.respondWith(async () => {
+      const counts = [perWebhook[i]!, all];
+      for (const count of counts) count.most = Math.max(count.most, ++count.open);
+      await pause(2 + Math.random() * 13);
+      for (const count of counts) count.open -= 1;
+      return { status: 204 };
+    }));
     for (const hook of hooks) await s.produceTasks(hook.id, 30);
     for (const hook of hooks) await waitFor('30 deliveries', () => hook.receiver.requests.length >= 30);
     for (const hook of hooks) expect(seqs(hook.receiver)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    // One at a time per webhook, the next sent only once the last was answered; the webhooks at the same time.
+    expect(perWebhook.map((count) => count.most)).toEqual([1, 1, 1, 1]);
+    expect(all.most).toBeGreaterThan(1);
   });
 
   it('gets every event through to a flapping endpoint, each webhook-id accepted exactly once', async () => {
@@ -61,12 +73,13 @@ describe('delivery outcomes', () => {
 
   it('honours Retry-After on 429', async () => {
     const hook = await s.addWebhook();
-    hook.receiver.respondWith((r) => (hook.receiver.requests.indexOf(r) === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 204 }));
+    hook.receiver.respondWith((r) => (hook.receiver.requests.indexOf(r) === 0 ? { status: 429, headers: { 'retry-after': '3' } } : { status: 204 }));
     await s.produceTasks(hook.id, 1);
-    await waitFor('the retry', () => hook.receiver.requests[1]);
+    await waitFor('the retry', () => hook.receiver.requests[1], 15_000);
     const [first, second] = hook.receiver.requests;
-    // The schedule alone would retry after 200 ms; the endpoint asked for a second.
-    expect(second!.receivedAt - first!.receivedAt).toBeGreaterThanOrEqual(950);
+    // The schedule alone would retry after 200 ms (up to about a second later: the tier's fetch waits up to
+    // CONSUMER_MAX_WAIT_MS); the endpoint asked for three.
+    expect(second!.receivedAt - first!.receivedAt).toBeGreaterThanOrEqual(2950);
     expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
   });
 

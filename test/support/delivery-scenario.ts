@@ -28,6 +28,8 @@ export interface DeliveryScenario {
   /** Produces first-attempt tasks for a webhook, in order; returns them. */
   /** `count` tasks for the webhook, each payload `{ userId, seq }` plus `extra`. */
   produceTasks(webhookId: string, count: number, eventType?: string, extra?: Record<string, unknown>): Promise<DeliveryTask[]>;
+  /** Where a task produced by produceTasks landed in the deliveries topic. */
+  positionOf(taskId: string): { partition: number; offset: bigint } | undefined;
   startDeliverer(): Promise<void>;
   /** Stops what startDeliverer started, in order (a restart is stopDeliverer, then startDeliverer). */
   stopDeliverer(): Promise<void>;
@@ -57,6 +59,7 @@ export async function deliveryScenario(services: ServiceEndpoints, overrides: Re
   const receivers: Receiver[] = [];
   const parts: RunningPart[] = [];
   const producer = createProducer(kafka);
+  const positions = new Map<string, { partition: number; offset: bigint }>();
   await producer.connect();
 
   return {
@@ -83,9 +86,12 @@ export async function deliveryScenario(services: ServiceEndpoints, overrides: Re
           event: { eventId, eventType, family: 'user', occurredAt: Date.now(), organization, actor: null, source: 'test', payload: { userId: `u-${i}`, seq: i, ...extra } },
         };
       });
-      await producer.send({ topic: config.topics.deliveries, messages: tasks.map((t) => ({ key: t.webhookId, value: encodeTask(t) })) });
+      // One key, so one partition: the tasks follow one another from the batch's base offset.
+      const [landed] = await producer.send({ topic: config.topics.deliveries, messages: tasks.map((t) => ({ key: t.webhookId, value: encodeTask(t) })) });
+      tasks.forEach((t, i) => positions.set(t.taskId, { partition: landed!.partition, offset: BigInt(landed!.baseOffset!) + BigInt(i) }));
       return tasks;
     },
+    positionOf: (taskId) => positions.get(taskId),
     async startDeliverer() {
       parts.push(...(await startRole('sink', config, log, throwFatal)).parts);
       parts.push(...(await startRole('deliverer', config, log, throwFatal)).parts);

@@ -32,6 +32,14 @@ describe('Standard Webhooks signatures', () => {
 });
 
 describe('the receiver-side verifier (scripts/lib/verify-signature.ts)', () => {
+  it('verifies the specification example, and refuses it with one byte of the body changed', async () => {
+    const { verifyStandardWebhook } = await import('../../scripts/lib/verify-signature.js');
+    const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+    const headers = { 'webhook-id': 'msg_p5jXN8AQM9LWM0D4loKWxJek', 'webhook-timestamp': '1614265330', 'webhook-signature': 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=' };
+    expect(verifyStandardWebhook(secret, headers, '{"test": 2432232314}', 300, 1614265330)).toBe(true);
+    expect(verifyStandardWebhook(secret, headers, '{"test": 2432232315}', 300, 1614265330)).toBe(false);
+  });
+
   it('accepts what the connector signs, within the tolerance, with either rotation secret', async () => {
     const { verifyStandardWebhook } = await import('../../scripts/lib/verify-signature.js');
     const [current, previous] = [generateSigningSecret(), generateSigningSecret()];
