@@ -31,13 +31,25 @@ export function tierLabels(schedule: RetrySchedule): string[] {
 /**
  * What happens after attempt `attempt` failed retryably. `random` is in [0, 1).
  * A `Retry-After` longer than the tier's delay is honoured up to
- * `maxRetryAfterMs`; the task then goes to the smallest tier that covers it.
+ * `maxRetryAfterMs`.
+ *
+ * The task goes to the smallest tier, not below its scheduled delay, whose
+ * tasks come due as late as this one: a tier consumer pauses a partition at
+ * its first task not due yet, so a task waits behind every task ahead of it
+ * in its tier. Jitter spreads a tier's tasks around its delay, up to
+ * `delay × (1 + jitter)`; a wait within that band stays in the tier (it holds
+ * the tasks behind it no longer than jitter does), while a wait past it goes
+ * to the next tier that covers it (it waits at most that tier's delay, as
+ * `Retry-After` allows, rather than holding a shorter tier's tasks up). Chosen
+ * from the jittered delay itself, half of all retries went one tier up: a
+ * first retry due after 5.2 s waited behind the 5m tier's tasks.
  */
 export function nextRetry(schedule: RetrySchedule, attempt: number, now: number, random: number, retryAfterMs?: number): RetryStep {
   const base = schedule.delaysMs[attempt - 1];
   if (base === undefined) return { kind: 'exhausted' };
   const jittered = Math.round(base * (1 + schedule.jitter * (2 * random - 1)));
   const delayMs = Math.max(jittered, Math.min(retryAfterMs ?? 0, schedule.maxRetryAfterMs));
-  const tierDelay = schedule.delaysMs.find((d) => d >= delayMs) ?? Math.max(...schedule.delaysMs);
+  const tiers = [...new Set(schedule.delaysMs)].sort((a, b) => a - b);
+  const tierDelay = tiers.find((d) => d >= base && d * (1 + schedule.jitter) >= delayMs) ?? tiers[tiers.length - 1]!;
   return { kind: 'retry', tierLabel: tierLabel(tierDelay), dueAt: now + delayMs, delayMs };
 }

@@ -80,13 +80,28 @@ describe('retry schedule', () => {
     const low = nextRetry(schedule, 4, now, 0);
     const high = nextRetry(schedule, 4, now, 0.999);
     expect(low).toMatchObject({ tierLabel: '2h', delayMs: 6_480_000 });
+    expect(high).toMatchObject({ tierLabel: '2h' });
     expect(high.kind === 'retry' && high.delayMs).toBeLessThanOrEqual(7_920_000);
     expect(nextRetry(schedule, 7, now, 0.5)).toMatchObject({ tierLabel: '10h' });
     expect(nextRetry(schedule, 8, now, 0.5)).toEqual({ kind: 'exhausted' });
   });
 
+  it('keeps a task jittered past its delay in its own tier', () => {
+    // 5.5 s and 7.9 h: a tier's tasks come due within its delay ± jitter, so the task waits behind none due much later.
+    for (const random of [0.6, 0.999]) {
+      expect(nextRetry(schedule, 1, 0, random)).toMatchObject({ tierLabel: '5s' });
+      expect(nextRetry(schedule, 4, 0, random)).toMatchObject({ tierLabel: '2h' });
+    }
+    expect(nextRetry(schedule, 1, 0, 0.999)).toMatchObject({ delayMs: 5499 });
+  });
+
   it('honours a longer Retry-After up to its bound, in the tier that covers it', () => {
     const now = 0;
+    // Within the tier's jitter band: it stays there, due when the endpoint asked.
+    expect(nextRetry(schedule, 1, now, 0.5, 5400)).toEqual({ kind: 'retry', tierLabel: '5s', dueAt: 5400, delayMs: 5400 });
+    // Past it: the next tier that covers it, never a shorter tier than the schedule's (a 1 s Retry-After on attempt 2).
+    expect(nextRetry(schedule, 1, now, 0.5, 5600)).toMatchObject({ tierLabel: '5m', delayMs: 5600 });
+    expect(nextRetry(schedule, 2, now, 0.5, 1000)).toMatchObject({ tierLabel: '5m', delayMs: 300_000 });
     expect(nextRetry(schedule, 1, now, 0.5, 120_000)).toEqual({ kind: 'retry', tierLabel: '5m', dueAt: 120_000, delayMs: 120_000 });
     expect(nextRetry(schedule, 1, now, 0.5, 1000)).toMatchObject({ delayMs: 5000 }); // never sooner than the schedule
     expect(nextRetry(schedule, 1, now, 0.5, 99_000_000)).toMatchObject({ delayMs: 3_600_000, tierLabel: '2h' });
