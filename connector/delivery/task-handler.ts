@@ -133,6 +133,12 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
     logged: records.length === 1 ? records[0]! : Promise.all(records).then(() => undefined),
   });
 
+  /** The failure tracker has just set the webhook inactive: its later tasks are skipped from now on. */
+  const disabledForFailing = (webhookId: string): void => {
+    webhooksAutoDisabled.inc({ reason: 'failing' });
+    deps.targets.invalidate(webhookId);
+  };
+
   return async function handle(initial, signal, aside = inPlace) {
     let task = initial;
     const records: Array<Promise<void>> = [];
@@ -177,7 +183,8 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
       if (outcome.decision === 'final') {
         deliveries.inc({ outcome: 'dead_letter', status_class: cls });
         logAttempt(records, attemptRecord({ ...common, outcome: 'dead_letter', reason: outcome.reason, now: now() }));
-        await deps.failures.failure(target.id);
+        // A final answer fails the webhook's streak too; the one that ends its window disables it, as a retryable one does.
+        if (await deps.failures.failure(target.id)) disabledForFailing(target.id);
         const code = tried.result.kind === 'error' ? tried.result.code : 'NON_RETRYABLE_STATUS';
         await persistOutcome('dead_letter', task, signal, () => deadLetter(task, code, outcome.reason));
         return done(records);
@@ -185,8 +192,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
 
       // Retryable failure.
       if (await deps.failures.failure(target.id)) {
-        webhooksAutoDisabled.inc({ reason: 'failing' });
-        deps.targets.invalidate(target.id);
+        disabledForFailing(target.id);
         deliveries.inc({ outcome: 'dead_letter', status_class: cls });
         logAttempt(records, attemptRecord({ ...common, outcome: 'disabled', reason: 'auto-disabled after failing for the whole window', now: now() }));
         await persistOutcome('dead_letter', task, signal, () => deadLetter(task, 'WEBHOOK_AUTO_DISABLED', outcome.reason));

@@ -1,12 +1,15 @@
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../observability/logger.js';
-import { deactivateWebhook } from './status.js';
 
 /**
  * Auto-disable: a webhook whose deliveries fail continuously for `windowMs`
  * becomes inactive with a reason an admin can read. The start of the failing
- * streak lives in Postgres (shared by all deliverers, kept across restarts);
- * this process writes only when a streak starts or ends.
+ * streak lives in Postgres (shared by all deliverers and retry tiers, kept
+ * across restarts), and Postgres has the last word: a webhook is disabled
+ * only if the streak it holds is older than the window. What this process
+ * remembers of a streak spares a write per outcome, and is trusted for
+ * `recheckMs` at most, because others end streaks too: a success on another
+ * deliverer, an admin enabling the webhook again.
  *
  * Bookkeeping, not delivery: when Postgres cannot be written, neither call
  * fails (a delivery already sent must not be sent again for it); the write is
@@ -19,41 +22,86 @@ export interface FailureTracker {
   success(webhookId: string): Promise<void>;
 }
 
-export function createFailureTracker(deps: { pool: Pool; windowMs: number; log: Logger; now?: () => number }): FailureTracker {
+export interface FailureTrackerDeps {
+  pool: Pool;
+  windowMs: number;
+  log: Logger;
+  now?: () => number;
+  /** How long what this process knows of a webhook's streak is trusted before Postgres is asked again. */
+  recheckMs?: number;
+}
+
+/** A minute: a streak another process ended is seen that much later at most, against a window of days. */
+const DEFAULT_RECHECK_MS = 60_000;
+
+interface Known {
+  /** Failing since (ms, Postgres's clock), or null when known healthy. */
+  since: number | null;
+  /** When this process last read or wrote it (its own clock). */
+  at: number;
+}
+
+export function createFailureTracker(deps: FailureTrackerDeps): FailureTracker {
   const now = deps.now ?? Date.now;
-  /** webhook id → failing since (ms), or null when known healthy; absent when unknown. */
-  const streaks = new Map<string, number | null>();
+  const recheckMs = deps.recheckMs ?? DEFAULT_RECHECK_MS;
+  const known = new Map<string, Known>();
+  const current = (webhookId: string): Known | undefined => {
+    const entry = known.get(webhookId);
+    return entry && now() - entry.at < recheckMs ? entry : undefined;
+  };
   const unwritten = (error: unknown, webhookId: string): void => {
     deps.log.warn({ err: error, webhookId }, 'failing streak could not be written to Postgres; tried again on the next outcome');
   };
+
+  /** Starts a streak unless one is under way; when the webhook's streak began (null: no such webhook). */
+  const streakStart = async (webhookId: string): Promise<number | null> => {
+    const { rows } = await deps.pool.query<{ failing_since: Date }>(
+      'UPDATE webhooks SET failing_since = COALESCE(failing_since, now()) WHERE id = $1 RETURNING failing_since',
+      [webhookId],
+    );
+    if (!rows[0]) return null;
+    const since = rows[0].failing_since.getTime();
+    known.set(webhookId, { since, at: now() });
+    return since;
+  };
+
+  /** Disables the webhook if the streak Postgres holds is older than the window; whether it did. */
+  const disableIfFailingThroughout = async (webhookId: string): Promise<boolean> => {
+    const hours = Math.round((deps.windowMs / 3_600_000) * 10) / 10;
+    const { rowCount } = await deps.pool.query(
+      `UPDATE webhooks
+          SET status = 'inactive', status_changed_at = now(), updated_at = now(), version = version + 1,
+              status_reason = 'Disabled automatically: every delivery failed since '
+                || to_char(failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ' (over ' || $3 || ' h)'
+        WHERE id = $1 AND status = 'active' AND failing_since <= now() - $2 * interval '1 millisecond'`,
+      [webhookId, deps.windowMs, String(hours)],
+    );
+    return rowCount === 1;
+  };
+
   return {
     async failure(webhookId) {
-      let since = streaks.get(webhookId);
       try {
-        if (since === undefined || since === null) {
-          const { rows } = await deps.pool.query<{ failing_since: Date }>(
-            'UPDATE webhooks SET failing_since = COALESCE(failing_since, now()) WHERE id = $1 RETURNING failing_since',
-            [webhookId],
-          );
-          if (!rows[0]) return false;
-          since = rows[0].failing_since.getTime();
-          streaks.set(webhookId, since);
+        const since = current(webhookId)?.since ?? (await streakStart(webhookId));
+        if (since === null || now() - since < deps.windowMs) return false;
+        if (await disableIfFailingThroughout(webhookId)) {
+          known.delete(webhookId);
+          return true;
         }
-        if (now() - since < deps.windowMs) return false;
-        const hours = Math.round((deps.windowMs / 3_600_000) * 10) / 10;
-        await deactivateWebhook(deps.pool, webhookId, `Disabled automatically: every delivery failed since ${new Date(since).toISOString()} (over ${hours} h)`);
-        streaks.delete(webhookId);
-        return true;
+        // The streak this process knew of was ended meanwhile: this failure starts the next one.
+        known.delete(webhookId);
+        await streakStart(webhookId);
+        return false;
       } catch (error) {
         unwritten(error, webhookId);
         return false;
       }
     },
     async success(webhookId) {
-      if (streaks.get(webhookId) === null) return;
+      if (current(webhookId)?.since === null) return;
       try {
         await deps.pool.query('UPDATE webhooks SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL', [webhookId]);
-        streaks.set(webhookId, null);
+        known.set(webhookId, { since: null, at: now() });
       } catch (error) {
         unwritten(error, webhookId);
       }

@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { setWebhookEnabled } from '../../admin-api/store/webhooks.js';
+import { migrateUp } from '../../connector/db/migrate.js';
+import { createPool, type Pool } from '../../connector/db/pool.js';
+import { generateSigningSecret } from '../../connector/delivery/signature.js';
+import { createRootLogger } from '../../connector/observability/logger.js';
+import { createSecretBox } from '../../connector/security/encryption.js';
+import { createFailureTracker, type FailureTracker } from '../../connector/subscriptions/failure-tracker.js';
+import { insertWebhook } from '../../connector/subscriptions/repository.js';
+import { testConfig, uniqueName } from '../support/harness.js';
+
+const HOUR = 3_600_000;
+/** The auto-disable window of these tests. Streaks are aged in Postgres, and each tracker's clock set ahead to match. */
+const WINDOW_MS = 10 * 60_000;
+
+/**
+ * The auto-disable window across deliverers: each process remembers streaks
+ * for a while, Postgres holds them, and others end them (a success on
+ * another deliverer, an admin enabling the webhook again).
+ */
+describe('failure tracker', () => {
+  const config = testConfig(inject('services'));
+  const log = createRootLogger({ level: config.log.level });
+  const box = createSecretBox(config.secrets.encryptionKey);
+  const organization = uniqueName('org');
+  let pool: Pool;
+
+  /** A deliverer's tracker whose clock runs `aheadMs` ahead (moved by `advance`). */
+  const deliverer = (aheadMs = 0) => {
+    const clock = { aheadMs };
+    const tracker: FailureTracker = createFailureTracker({ pool, windowMs: WINDOW_MS, log, now: () => Date.now() + clock.aheadMs });
+    return { tracker, advance: (ms: number) => void (clock.aheadMs += ms) };
+  };
+  const addWebhook = () =>
+    insertWebhook(pool, box, { organization, name: uniqueName('hook'), url: 'https://example.com/h', eventTypes: ['*'], owner: 't', verified: true, signingSecret: generateSigningSecret() });
+  const row = async (id: string) =>
+    (await pool.query<{ status: string; status_reason: string | null; failing_since: Date | null }>('SELECT status, status_reason, failing_since FROM webhooks WHERE id = $1', [id])).rows[0]!;
+  /** Moves the webhook's streak, if any, an hour into the past, as if it had failed that long. */
+  const ageStreak = (id: string) => pool.query(`UPDATE webhooks SET failing_since = failing_since - interval '1 hour' WHERE id = $1`, [id]);
+
+  beforeAll(async () => {
+    await migrateUp(config.database.url, log);
+    pool = createPool({ url: config.database.url, max: 2, applicationName: uniqueName('tracker') }, log);
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+  });
+
+  it('disables a webhook whose deliveries failed for the whole window, with the streak\'s start in the reason', async () => {
+    const id = await addWebhook();
+    const a = deliverer();
+    expect(await a.tracker.failure(id)).toBe(false);
+    const started = (await row(id)).failing_since!;
+    await ageStreak(id);
+    a.advance(HOUR);
+    expect(await a.tracker.failure(id)).toBe(true);
+    const after = await row(id);
+    expect(after.status).toBe('inactive');
+    expect(after.status_reason).toBe(`Disabled automatically: every delivery failed since ${new Date(started.getTime() - HOUR).toISOString()} (over 0.2 h)`);
+  });
+
+  it('does not disable a webhook an admin enabled again: its next failure starts a new streak', async () => {
+    const id = await addWebhook();
+    const a = deliverer();
+    await a.tracker.failure(id);
+    await ageStreak(id);
+    await setWebhookEnabled(pool, organization, id, true, null);
+    a.advance(HOUR);
+    expect(await a.tracker.failure(id)).toBe(false);
+    const after = await row(id);
+    expect(after.status).toBe('active');
+    // The new streak began with this failure, not an hour ago.
+    expect(Date.now() - after.failing_since!.getTime()).toBeLessThan(WINDOW_MS);
+  });
+
+  it('a success on one deliverer ends the streak another started, however long ago the first saw the webhook healthy', async () => {
+    const id = await addWebhook();
+    const a = deliverer();
+    const b = deliverer();
+    await b.tracker.success(id);
+    await a.tracker.failure(id);
+    // Two minutes later B delivers again; it last saw the webhook healthy before A's streak began.
+    b.advance(2 * 60_000);
+    await b.tracker.success(id);
+    expect((await row(id)).failing_since).toBeNull();
+    await ageStreak(id);
+    a.advance(HOUR);
+    expect(await a.tracker.failure(id)).toBe(false);
+    expect((await row(id)).status).toBe('active');
+  });
+
+  it('goes by what it knows of a streak for a minute, then asks Postgres again', async () => {
+    const id = await addWebhook();
+    const a = deliverer();
+    await a.tracker.failure(id);
+    // Ended behind its back: within the recheck interval the tracker goes by what it knows, without asking.
+    await pool.query('UPDATE webhooks SET failing_since = NULL WHERE id = $1', [id]);
+    expect(await a.tracker.failure(id)).toBe(false);
+    expect((await row(id)).failing_since).toBeNull();
+    // Past it, it asks again and starts the streak anew.
+    a.advance(61_000);
+    await a.tracker.failure(id);
+    expect((await row(id)).failing_since).not.toBeNull();
+  });
+});
