@@ -1,5 +1,6 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Pool } from '../db/pool.js';
+import { nulFreeJson } from '../db/nul-free-json.js';
 import { poison } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { createGroupConsumer } from '../kafka/client.js';
@@ -132,7 +133,7 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
    */
   const writeRows = async (rows: SourcedRow[]): Promise<Array<SourcedRow & { code: string; reason: string }>> => {
     try {
-      await deps.pool.query(INSERT_ROWS, [JSON.stringify(rows.map(({ row }) => row))]);
+      await deps.pool.query(INSERT_ROWS, [nulFreeJson(JSON.stringify(rows.map(({ row }) => row)))]);
       return [];
     } catch (error) {
       if (!isRowRefusal(error)) throw error;
@@ -140,7 +141,7 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
     const refused: Array<SourcedRow & { code: string; reason: string }> = [];
     for (const sourced of rows) {
       try {
-        await deps.pool.query(INSERT_ROWS, [JSON.stringify([sourced.row])]);
+        await deps.pool.query(INSERT_ROWS, [nulFreeJson(JSON.stringify([sourced.row]))]);
       } catch (error) {
         if (!isRowRefusal(error)) throw error;
         refused.push({ ...sourced, code: (error as { code: string }).code, reason: (error as Error).message });

@@ -318,6 +318,18 @@ describe('delivery outcomes', () => {
     expect((await attempts(hook.id)).map((a) => [a['attempt'], a['outcome']])).toEqual([[1, 'retry'], [2, 'delivered']]);
   });
 
+  it('logs an attempt whose answer and event hold NUL characters (which Postgres refuses in text), with U+FFFD in their place', async () => {
+    const hook = await s.addWebhook();
+    hook.receiver.respondWith(() => ({ status: 200, body: 'ok\u0000done' }));
+    const [task] = await s.produceTasks(hook.id, 1, 'USER_CREATED', { note: 'a\u0000b' });
+    const [logged] = await waitFor('the attempt row', async () => (await attempts(hook.id))[0] && (await attempts(hook.id)), 15_000);
+    expect(logged).toMatchObject({ outcome: 'delivered', task_id: task!.taskId, response_body: 'ok\uFFFDdone' });
+    expect((logged!['event'] as { payload: { note: string } }).payload.note).toBe('a\uFFFDb');
+    // The request body is JSON text: its NUL was sent as an escape, six characters, and is kept as sent.
+    expect(logged!['request_body']).toBe(hook.receiver.requests[0]!.body);
+    expect(logged!['request_body']).toContain('"note":"a\\u0000b"');
+  });
+
   it('dead-letters a 400 after one attempt and logs the attempt without secrets', async () => {
     const hook = await s.addWebhook({ apiKey: { header: 'X-Api-Key', value: 'key-123' } });
     hook.receiver.respondWith(() => ({ status: 400, body: 'bad payload' }));
