@@ -70,6 +70,10 @@ const RETRY_AFTER = 'retry-after';
  * cost more than the HTTP exchange itself. Here the answer is gathered by
  * callbacks: status, Retry-After, and the first `maxBytes` of the body (the
  * rest is read and dropped, so the connection can be reused).
+ *
+ * Once the status is in, it decides the attempt: a body still coming at the
+ * deadline, or cut off, changes nothing the endpoint said. Counted as a
+ * timeout, a 2xx whose body trickled would be retried and delivered twice.
  */
 class AttemptHandler {
   private abortRequest: ((reason: Error) => void) | null = null;
@@ -93,6 +97,8 @@ class AttemptHandler {
 
   private expire(): void {
     this.expired = new DOMException('The operation was aborted due to timeout', 'TimeoutError') as Error;
+    // Answered, the body still coming: the answer stands with what came of it (the connection is closed, not reused).
+    if (this.status >= 200) this.answered();
     if (this.abortRequest) this.abortRequest(this.expired);
     // Still waiting for a connection: answer now; the request is aborted once it gets one.
     else this.finish(errorResult(this.expired));
@@ -134,14 +140,19 @@ class AttemptHandler {
     return true;
   }
 
-  onComplete(): void {
+  private answered(): void {
     const { parts } = this;
     const excerpt = parts.length === 0 ? '' : parts.length === 1 ? parts[0]!.toString('utf8') : Buffer.concat(parts).toString('utf8');
     this.finish({ kind: 'response', status: this.status, retryAfter: this.retryAfter }, excerpt);
   }
 
+  onComplete(): void {
+    this.answered();
+  }
+
   onError(error: Error): void {
-    this.finish(errorResult(this.expired ?? error));
+    if (this.status >= 200) this.answered();
+    else this.finish(errorResult(this.expired ?? error));
   }
 }
 

@@ -51,6 +51,16 @@ function startServer(): Promise<{ server: Server; url: string; sockets: Set<unkn
         res.writeEarlyHints({ link: '</style.css>; rel=preload' });
         return res.end('after hints');
       }
+      if (path === '/trickle') {
+        // The status and the start of the body, then nothing more until the connection is closed.
+        res.writeHead(200);
+        return void res.write('accepted, more to come');
+      }
+      if (path === '/cut') {
+        res.writeHead(200, { 'content-length': '1000' });
+        res.write('only part');
+        return void setTimeout(() => req.socket.destroy(), 20);
+      }
       // '/hang': never answers.
     });
   });
@@ -117,6 +127,18 @@ describe.each(SENDERS)('the HTTP sender %s (real server on 127.0.0.1)', (_name, 
     expect(sent.result).toMatchObject({ kind: 'error', code: 'TIMEOUT', retryable: true });
     expect(sent.durationMs).toBeGreaterThanOrEqual(390);
     expect(sent.durationMs).toBeLessThan(2000);
+  });
+
+  it('decides by the status once it is in: a 2xx whose body is still coming at the deadline, or is cut off, was answered', async () => {
+    const trickled = await sender.post(`${target.url}/trickle`, {}, '');
+    expect(trickled.result).toEqual({ kind: 'response', status: 200, retryAfter: undefined });
+    expect(trickled.responseExcerpt).toBe('accepted, more to come');
+    expect(trickled.durationMs).toBeGreaterThanOrEqual(390);
+    const cut = await sender.post(`${target.url}/cut`, {}, '');
+    expect(cut.result).toMatchObject({ kind: 'response', status: 200 });
+    expect(cut.responseExcerpt).toBe('only part');
+    // The connections those left behind are not reused for the next request.
+    expect((await sender.post(`${target.url}/ok`, {}, '')).result).toMatchObject({ status: 200 });
   });
 
   it('reports a refused connection as retryable', async () => {
