@@ -2,6 +2,7 @@ import type { ConnectorConfig } from '../config/load.js';
 import { readerSchemas } from '../schemas/avro/index.js';
 import { createPool } from './db/pool.js';
 import { createAttemptLog } from './delivery/attempt-log.js';
+import { createAttemptRetention } from './delivery/attempt-retention.js';
 import { createAttemptSink } from './delivery/attempt-sink.js';
 import { createDeliverer } from './delivery/deliverer.js';
 import { createRetryTier } from './delivery/retry-tier.js';
@@ -96,10 +97,13 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       parts.push({ name: 'dead-letter producer', stop: () => producer.disconnect() });
       const sink = createAttemptSink({
         kafka, pool, topic: config.topics.attempts, producer, dlqTopic: config.topics.attemptsDlq, groupId: config.attempts.sinkGroupId, sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-        retentionDays: config.attempts.retentionDays, onFatal, log: log.child({ component: 'attempt-sink' }),
+        onFatal, log: log.child({ component: 'attempt-sink' }),
       });
       await sink.start();
       parts.push({ name: 'attempt sink', stop: () => sink.stop() });
+      const retention = createAttemptRetention({ pool, retentionDays: config.attempts.retentionDays, log: log.child({ component: 'attempt-retention' }) });
+      retention.start();
+      parts.push({ name: 'delivery log retention', stop: () => retention.stop() });
     } else {
       const senderSettings = {
         allowPlainHttp: config.http.allowPlainHttp,

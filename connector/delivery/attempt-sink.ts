@@ -19,13 +19,10 @@ export interface AttemptSinkDeps {
   dlqTopic: string;
   groupId: string;
   sessionTimeoutMs: number;
-  retentionDays: number;
   /** Its consumer stopped for good (kafkajs gave it up): the process stops in order and exits non-zero. */
   onFatal: (error: unknown) => void;
   log: Logger;
 }
-
-const RETENTION_INTERVAL_MS = 3_600_000;
 
 const INSERT_ROWS = `INSERT INTO delivery_attempts (attempt_id, task_id, webhook_id, organization, event_id, event_type, event, attempt, outcome, status,
                                 error_code, error_message, request_headers, request_body, response_body, duration_ms, next_retry_at, attempted_at)
@@ -66,7 +63,6 @@ interface SourcedRow {
  */
 export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<void>; stop(): Promise<void> } {
   let consumer: Consumer | null = null;
-  let retentionTimer: NodeJS.Timeout | undefined;
 
   const shutdown = new AbortController();
   /** When writes began failing, while they still do: one warning an outage, not one a batch. */
@@ -150,23 +146,15 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
     return refused;
   };
 
-  const prune = async (): Promise<void> => {
-    const { rowCount } = await deps.pool.query(`DELETE FROM delivery_attempts WHERE attempted_at < now() - make_interval(days => $1)`, [deps.retentionDays]);
-    if (rowCount) deps.log.info({ deleted: rowCount, retentionDays: deps.retentionDays }, 'old delivery attempts deleted');
-  };
-
   return {
     async start() {
       consumer = createGroupConsumer(deps.kafka, { groupId: deps.groupId, sessionTimeoutMs: deps.sessionTimeoutMs, onGivenUp: deps.onFatal });
       await consumer.connect();
       await consumer.subscribe({ topics: [deps.topic], fromBeginning: true });
       await consumer.run({ eachBatch: handleBatch });
-      retentionTimer = setInterval(() => void prune().catch((error: unknown) => deps.log.warn({ err: error }, 'retention run failed')), RETENTION_INTERVAL_MS);
-      retentionTimer.unref();
     },
     async stop() {
       shutdown.abort(new Error('shutting down'));
-      clearInterval(retentionTimer);
       await consumer?.disconnect();
       consumer = null;
     },
