@@ -26,7 +26,10 @@ export function buildWebhookRequest(task: DeliveryTask, target: WebhookTarget, n
     'webhook-id': task.taskId,
     'webhook-timestamp': String(nowSeconds),
   };
-  const headers: Record<string, string> = { ...loggableHeaders, 'webhook-signature': signatureHeader(target.signingSecrets, task.taskId, nowSeconds, body) };
+  // The previous secret signs until its overlap ends, however long ago the target was loaded.
+  const overlapOver = target.previousSecretUntil !== undefined && nowSeconds * 1000 >= target.previousSecretUntil;
+  const secrets = overlapOver ? target.signingSecrets.slice(0, 1) : target.signingSecrets;
+  const headers: Record<string, string> = { ...loggableHeaders, 'webhook-signature': signatureHeader(secrets, task.taskId, nowSeconds, body) };
   if (target.apiKey) {
     const name = target.apiKey.header.toLowerCase();
     headers[name] = target.apiKey.value;

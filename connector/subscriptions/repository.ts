@@ -36,6 +36,7 @@ interface TargetRow {
   verification_status: string;
   signing_secret_enc: string;
   previous_signing_secret_enc: string | null;
+  previous_secret_expires_at: Date | null;
   previous_secret_still_valid: boolean;
   api_key_header: string | null;
   api_key_enc: string | null;
@@ -45,7 +46,7 @@ interface TargetRow {
 export async function loadWebhookTarget(pool: Pool, box: SecretBox, id: string): Promise<WebhookTarget | null> {
   const { rows } = await pool.query<TargetRow>(
     `SELECT id, organization, name, url, body_format, ordering, status, verification_status,
-            signing_secret_enc, previous_signing_secret_enc,
+            signing_secret_enc, previous_signing_secret_enc, previous_secret_expires_at,
             coalesce(previous_secret_expires_at > now(), false) AS previous_secret_still_valid,
             api_key_header, api_key_enc
        FROM webhooks WHERE id = $1`,
@@ -54,8 +55,10 @@ export async function loadWebhookTarget(pool: Pool, box: SecretBox, id: string):
   const row = rows[0];
   if (!row) return null;
   const signingSecrets = [box.decrypt(row.signing_secret_enc)];
-  if (row.previous_signing_secret_enc && row.previous_secret_still_valid) {
+  let previousSecretUntil: number | undefined;
+  if (row.previous_signing_secret_enc && row.previous_secret_still_valid && row.previous_secret_expires_at) {
     signingSecrets.push(box.decrypt(row.previous_signing_secret_enc));
+    previousSecretUntil = row.previous_secret_expires_at.getTime();
   }
   return {
     id: row.id,
@@ -65,6 +68,7 @@ export async function loadWebhookTarget(pool: Pool, box: SecretBox, id: string):
     bodyFormat: row.body_format,
     ordering: row.ordering,
     signingSecrets,
+    ...(previousSecretUntil === undefined ? {} : { previousSecretUntil }),
     apiKey: row.api_key_header && row.api_key_enc ? { header: row.api_key_header, value: box.decrypt(row.api_key_enc) } : null,
     deliverable: row.status === 'active' && row.verification_status === 'verified',
   };

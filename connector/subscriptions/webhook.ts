@@ -18,6 +18,11 @@ export interface WebhookTarget {
   ordering: OrderingMode;
   /** Current secret first; the previous one while its rotation overlap lasts. */
   signingSecrets: string[];
+  /**
+   * With the previous secret in signingSecrets: when its overlap ends (ms). A target is cached, and kept while
+   * Postgres is unreachable, so the request checks this rather than trusting the list it was loaded with.
+   */
+  previousSecretUntil?: number;
   apiKey: { header: string; value: string } | null;
   /** Active and verified: anything else is not sent to. */
   deliverable: boolean;

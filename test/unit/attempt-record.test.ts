@@ -55,6 +55,15 @@ describe('attempt records', () => {
     expect(shadowing.loggableHeaders).not.toHaveProperty('user-agent');
   });
 
+  it('are signed with the previous secret too until its overlap ends, however long ago the target was loaded', () => {
+    const previous = 'whsec_dGVzdC1wcmV2aW91cy1zZWNyZXQtMDEyMzQ1Njc=';
+    const rotating: WebhookTarget = { ...target, signingSecrets: [target.signingSecrets[0]!, previous], previousSecretUntil: 1_790_000_000_000 };
+    expect(buildWebhookRequest(task, rotating, 1_789_999_999, 'ua/1').headers['webhook-signature']!.split(' ')).toHaveLength(2);
+    const after = buildWebhookRequest(task, rotating, 1_790_000_000, 'ua/1').headers['webhook-signature']!;
+    expect(after.split(' ')).toHaveLength(1);
+    expect(after).toBe(buildWebhookRequest(task, target, 1_790_000_000, 'ua/1').headers['webhook-signature']);
+  });
+
   it('of skipped attempts have no request body', () => {
     const [row] = attemptRowsOf(JSON.stringify(attemptRecord({ task, outcome: 'skipped', reason: 'gone', now: 0 })));
     expect(row).toMatchObject({ requestBody: null, errorMessage: 'gone', requestHeaders: {} });
