@@ -53,10 +53,15 @@ export function createFailureTracker(deps: FailureTrackerDeps): FailureTracker {
     deps.log.warn({ err: error, webhookId }, 'failing streak could not be written to Postgres; tried again on the next outcome');
   };
 
-  /** Starts a streak unless one is under way; when the webhook's streak began (null: no such webhook). */
+  /**
+   * Starts a streak unless one is under way; when the webhook's streak began (null: no such webhook). A streak
+   * under way is only read: the webhook's row is written once a streak, not once a recheck.
+   */
   const streakStart = async (webhookId: string): Promise<number | null> => {
     const { rows } = await deps.pool.query<{ failing_since: Date }>(
-      'UPDATE webhooks SET failing_since = COALESCE(failing_since, now()) WHERE id = $1 RETURNING failing_since',
+      `WITH started AS (UPDATE webhooks SET failing_since = now() WHERE id = $1 AND failing_since IS NULL RETURNING failing_since)
+       SELECT failing_since FROM started
+       UNION ALL SELECT failing_since FROM webhooks WHERE id = $1 AND failing_since IS NOT NULL`,
       [webhookId],
     );
     if (!rows[0]) return null;

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { setWebhookEnabled } from '../../admin-api/store/webhooks.js';
 import { migrateUp } from '../../connector/db/migrate.js';
@@ -8,6 +9,7 @@ import { createSecretBox } from '../../connector/security/encryption.js';
 import { createFailureTracker, type FailureTracker } from '../../connector/subscriptions/failure-tracker.js';
 import { insertWebhook } from '../../connector/subscriptions/repository.js';
 import { testConfig, uniqueName } from '../support/harness.js';
+import { waitFor } from '../support/wait.js';
 
 const HOUR = 3_600_000;
 /** The auto-disable window of these tests. Streaks are aged in Postgres, and each tracker's clock set ahead to match. */
@@ -88,6 +90,31 @@ describe('failure tracker', () => {
     a.advance(HOUR);
     expect(await a.tracker.failure(id)).toBe(false);
     expect((await row(id)).status).toBe('active');
+  });
+
+  it('writes a webhook\'s row once a streak, not once a recheck, and notifies no router or deliverer of it', async () => {
+    const [id, renamed] = [await addWebhook(), await addWebhook()];
+    const listener = new pg.Client({ connectionString: config.database.url });
+    await listener.connect();
+    const notified: string[] = [];
+    listener.on('notification', (message) => notified.push((JSON.parse(message.payload ?? '{}') as { id: string }).id));
+    await listener.query('LISTEN webhooks_changed');
+    try {
+      const a = deliverer();
+      const version = async () => (await pool.query<{ xmin: string }>('SELECT xmin FROM webhooks WHERE id = $1', [id])).rows[0]!.xmin;
+      await a.tracker.failure(id);
+      const started = await version();
+      a.advance(61_000);
+      expect(await a.tracker.failure(id)).toBe(false);
+      expect(await version()).toBe(started);
+      await a.tracker.success(id);
+      // Notifications arrive in commit order: once the rename's is in, any of the streak's would have come before it.
+      await pool.query('UPDATE webhooks SET name = $2 WHERE id = $1', [renamed, uniqueName('renamed')]);
+      await waitFor('the rename\'s notification', () => notified.includes(renamed), 10_000);
+      expect(notified).toEqual([renamed]);
+    } finally {
+      await listener.end();
+    }
   });
 
   it('goes by what it knows of a streak for a minute, then asks Postgres again', async () => {
