@@ -141,11 +141,6 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
       checkInput(input);
       const expectedVersion = parseIfMatch(request.headers['if-match']);
       const organization = request.principal.organization;
-      let urlChanged = false;
-      if (input.url !== undefined) {
-        const current = await requireWebhook(pool, organization, request.params.id);
-        urlChanged = current.url !== input.url;
-      }
       const changes: WebhookChanges = {
         name: input.name,
         description: input.description,
@@ -154,14 +149,14 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
         bodyFormat: input.bodyFormat,
         ordering: input.ordering,
         apiKey: input.apiKey === undefined ? undefined : input.apiKey === null ? null : encryptApiKey(input.apiKey),
-        resetVerification: urlChanged && verifyByChallenge,
+        verifyChangedUrl: verifyByChallenge,
       };
       const result = await updateWebhookRow(pool, organization, request.params.id, changes, expectedVersion);
       if (result.kind === 'not-found') throw notFound('webhook');
       if (result.kind === 'version-mismatch') {
         throw new ApiProblem('precondition-failed', `the webhook is at version ${result.current}, not ${String(expectedVersion)}; read it again and retry`);
       }
-      if (urlChanged && verifyByChallenge) verifications.start(result.row);
+      if (result.urlChanged && verifyByChallenge) verifications.start(result.row);
       return reply.header('etag', `"${result.row.version}"`).send(toView(result.row, box));
     });
 

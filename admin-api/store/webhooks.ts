@@ -198,11 +198,11 @@ export interface WebhookFields {
 export interface WebhookChanges extends WebhookFields {
   /** null removes the API key. */
   apiKey?: { header: string; valueEnc: string } | null;
-  /** A changed URL must be verified again (seed 003). */
-  resetVerification?: boolean;
+  /** A URL that differs from the stored one must be verified again (seed 003): told apart under the row's lock. */
+  verifyChangedUrl?: boolean;
 }
 
-export type UpdateResult = { kind: 'updated'; row: WebhookRow } | { kind: 'not-found' } | { kind: 'version-mismatch'; current: number };
+export type UpdateResult = { kind: 'updated'; row: WebhookRow; urlChanged: boolean } | { kind: 'not-found' } | { kind: 'version-mismatch'; current: number };
 
 /**
  * One UPDATE that sets only the given columns: concurrent updates of
@@ -215,20 +215,37 @@ export async function updateWebhookRow(pool: Pool, organization: string, id: str
   const sets = ['updated_at = now()', 'version = version + 1'];
   if (changes.name !== undefined) sets.push(`name = ${bind(changes.name)}`);
   if (changes.description !== undefined) sets.push(`description = ${bind(changes.description)}`);
-  if (changes.url !== undefined) sets.push(`url = ${bind(changes.url)}`);
+  if (changes.url !== undefined) {
+    const url = bind(changes.url);
+    sets.push(`url = ${url}`);
+    if (changes.verifyChangedUrl) {
+      // Compared with the URL stored when the row is locked, not one read before: a concurrent change of the URL
+      // (verified meanwhile) must not let this one keep that verification.
+      const changed = `w.url IS DISTINCT FROM ${url}`;
+      sets.push(
+        `verification_status = CASE WHEN ${changed} THEN 'pending' ELSE w.verification_status END`,
+        `verified_at = CASE WHEN ${changed} THEN NULL ELSE w.verified_at END`,
+        `verification_error = CASE WHEN ${changed} THEN NULL ELSE w.verification_error END`,
+        `verification_attempted_at = CASE WHEN ${changed} THEN NULL ELSE w.verification_attempted_at END`,
+      );
+    }
+  }
   if (changes.eventTypes !== undefined) sets.push(`event_types = ${bind(changes.eventTypes)}`);
   if (changes.bodyFormat !== undefined) sets.push(`body_format = ${bind(changes.bodyFormat)}`);
   if (changes.ordering !== undefined) sets.push(`ordering = ${bind(changes.ordering)}`);
   if (changes.apiKey !== undefined) sets.push(`api_key_header = ${bind(changes.apiKey?.header ?? null)}`, `api_key_enc = ${bind(changes.apiKey?.valueEnc ?? null)}`);
-  if (changes.resetVerification) {
-    sets.push(`verification_status = 'pending'`, 'verified_at = NULL', 'verification_error = NULL', 'verification_attempted_at = NULL');
-  }
-  const versionCheck = expectedVersion === undefined ? '' : ` AND version = ${bind(expectedVersion)}`;
-  const { rows } = await pool.query<WebhookRow>(
-    `UPDATE webhooks SET ${sets.join(', ')} WHERE organization = $1 AND id = $2${versionCheck} RETURNING *`,
+  const versionCheck = expectedVersion === undefined ? '' : ` AND w.version = ${bind(expectedVersion)}`;
+  // The row is locked first, so the URL it held before this change is the one the change replaced.
+  const { rows } = await pool.query<WebhookRow & { previous_url: string }>(
+    `WITH previous AS (SELECT id, url FROM webhooks WHERE organization = $1 AND id = $2 FOR UPDATE)
+     UPDATE webhooks w SET ${sets.join(', ')} FROM previous
+      WHERE w.id = previous.id${versionCheck} RETURNING w.*, previous.url AS previous_url`,
     params,
   );
-  if (rows[0]) return { kind: 'updated', row: rows[0] };
+  if (rows[0]) {
+    const { previous_url: previousUrl, ...row } = rows[0];
+    return { kind: 'updated', row, urlChanged: previousUrl !== row.url };
+  }
   if (expectedVersion === undefined) return { kind: 'not-found' };
   const current = await findWebhook(pool, organization, id);
   return current ? { kind: 'version-mismatch', current: current.version } : { kind: 'not-found' };

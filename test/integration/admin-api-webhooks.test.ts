@@ -130,6 +130,37 @@ describe('admin API: webhooks', () => {
       }
     });
 
+    it('a URL change racing another is compared with the URL it replaces, not one read before: it is verified again', async () => {
+      const { body } = await create({});
+      const id = body.webhook.id;
+      await verificationOf(id, 'verified');
+      const other = await startReceiver();
+      const elsewhere = await startReceiver();
+      // Another change moves the webhook to `elsewhere`, verified there, and holds the row until this one waits for it.
+      const racing = await api.pool.connect();
+      try {
+        await racing.query('BEGIN');
+        await racing.query(`UPDATE webhooks SET url = $2, verification_status = 'verified', verified_at = now() WHERE id = $1`, [id, elsewhere.url]);
+        // Back to the first receiver's URL, the one the webhook had when this change began.
+        const moving = call('PATCH', `/v1/webhooks/${id}`, { body: { url: receiver.url } });
+        await waitFor('the change waiting for the row', async () => {
+          const { rows } = await api.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE webhooks%'`);
+          return rows[0]!.n > 0;
+        }, 10_000);
+        await racing.query('COMMIT');
+        const moved = await moving;
+        expect(moved.status).toBe(200);
+        expect(moved.body.url).toBe(receiver.url);
+        expect(moved.body.verification.status).toBe('pending');
+        await verificationOf(id, 'verified');
+      } finally {
+        await racing.query('ROLLBACK').catch(() => undefined);
+        racing.release();
+        await other.close();
+        await elsewhere.close();
+      }
+    });
+
     it('a new or verified webhook reaches the routers\' subscription index within a second of the change (NOTIFY)', async () => {
       const store = createSubscriptionStore({ pool: api.pool, log, reloadIntervalMs: 3_600_000 });
       await store.start();
