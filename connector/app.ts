@@ -212,10 +212,9 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
     },
   };
   if (role === 'router') {
-    checks['schemaRegistry'] = async () => {
-      const response = await fetch(`${config.schemaRegistry.url.replace(/\/$/, '')}/subjects`, { signal: AbortSignal.timeout(3000) });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    };
+    // With the router's credentials: a registry that requires them would otherwise never be reported ready.
+    const registry = createSchemaRegistryClient({ ...config.schemaRegistry, requestTimeoutMs: 3000 });
+    checks['schemaRegistry'] = () => registry.ready();
   }
   return { parts, checks };
 }

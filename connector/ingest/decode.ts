@@ -16,7 +16,8 @@ export interface AvroDecoder {
    * Gets the writer schemas of these records ready: one registry round trip
    * per schema id not seen before, then decode() runs without waiting. A
    * registry outage throws (transient: the batch is retried); an id the
-   * registry does not know is remembered and each of its records is poison.
+   * registry does not know is remembered for a minute and each of its records
+   * is poison (a schema registered since is found then).
    */
   prepare(values: ReadonlyArray<Buffer | null>): Promise<void>;
   /** Decodes one prepared record to the reader schema; anything undecodable throws poison. */
@@ -25,11 +26,19 @@ export interface AvroDecoder {
 
 type Resolution = { ok: true; resolver: avro.Resolver } | { ok: false; error: unknown };
 
-export function createAvroDecoder(registry: SchemaRegistryClient, readerSchema: avro.Schema): AvroDecoder {
+/** How long an id the registry did not know is believed unknown: it may be registered since (or reach a lagging replica). */
+const UNKNOWN_ID_TTL_MS = 60_000;
+/** Unknown ids remembered at most: garbage values that happen to start with byte 0 carry random ones. */
+const UNKNOWN_IDS_LIMIT = 1000;
+
+export function createAvroDecoder(registry: SchemaRegistryClient, readerSchema: avro.Schema, now: () => number = Date.now): AvroDecoder {
   const readerType = avro.Type.forSchema(readerSchema);
   // One resolver per writer schema id, built on first sight; ids are immutable in a registry.
   // Settled answers only, so decoding a record is synchronous: no promise per record.
   const resolutions = new Map<number, Resolution>();
+  /** Ids the registry did not know, with the answer and until when it is believed. */
+  const unknown = new Map<number, { error: unknown; until: number }>();
+  const settled = (schemaId: number): boolean => resolutions.has(schemaId) || (unknown.get(schemaId)?.until ?? 0) > now();
 
   const resolve = async (schemaId: number): Promise<void> => {
     let writerType: avro.Type;
@@ -38,9 +47,11 @@ export function createAvroDecoder(registry: SchemaRegistryClient, readerSchema: 
     } catch (error) {
       // Only a definitive answer is kept; a registry outage fails the batch and is asked again.
       if (classify(error).kind !== 'poison') throw error;
-      resolutions.set(schemaId, { ok: false, error });
+      if (unknown.size >= UNKNOWN_IDS_LIMIT) unknown.clear();
+      unknown.set(schemaId, { error, until: now() + UNKNOWN_ID_TTL_MS });
       return;
     }
+    unknown.delete(schemaId);
     try {
       resolutions.set(schemaId, { ok: true, resolver: readerType.createResolver(writerType) });
     } catch (error) {
@@ -60,7 +71,7 @@ export function createAvroDecoder(registry: SchemaRegistryClient, readerSchema: 
       const missing = new Set<number>();
       for (const value of values) {
         const schemaId = schemaIdOf(value);
-        if (schemaId !== null && !resolutions.has(schemaId)) missing.add(schemaId);
+        if (schemaId !== null && !settled(schemaId)) missing.add(schemaId);
       }
       for (const schemaId of missing) await resolve(schemaId);
     },
@@ -68,7 +79,7 @@ export function createAvroDecoder(registry: SchemaRegistryClient, readerSchema: 
       const schemaId = schemaIdOf(value);
       if (schemaId === null) throw poison('NOT_AVRO_WIRE_FORMAT', 'record value is not Confluent wire-format Avro (magic byte 0 + schema id)');
       const resolution = resolutions.get(schemaId);
-      if (!resolution) throw new Error(`schema id ${schemaId} was not prepared before decoding`);
+      if (!resolution) throw unknown.get(schemaId)?.error ?? new Error(`schema id ${schemaId} was not prepared before decoding`);
       if (!resolution.ok) throw resolution.error;
       try {
         return readerType.fromBuffer(value!.subarray(HEADER_BYTES), resolution.resolver) as Record<string, unknown>;

@@ -12,11 +12,52 @@ export interface SchemaRegistryClient {
   register(subject: string, schema: object): Promise<number>;
   encode(schemaId: number, value: unknown): Promise<Buffer>;
   setCompatibility(subject: string, level: 'BACKWARD' | 'FORWARD' | 'FULL' | 'NONE'): Promise<void>;
+  /** Resolves when the URL answers as a registry does, with the client's credentials; else throws why not. */
+  ready(): Promise<void>;
 }
 
-export function createSchemaRegistryClient(options: { url: string; username: string; password: string }): SchemaRegistryClient {
+/**
+ * Each registry request's deadline. Without one, a registry that takes the
+ * connection and never answers holds the router's batch, and with it the
+ * heartbeats of its group member, for good: the group would move the
+ * partitions on while the process looked healthy.
+ */
+const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
+
+/** The client's HTTP library's hook for a request's timeout (a request that sets its own keeps it). */
+interface TimeoutAware {
+  timeout(): number | undefined;
+  enhance(changes: { timeout: number }): TimeoutAware;
+}
+const requestTimeout = (ms: number) => () => ({
+  async prepareRequest(next: () => Promise<TimeoutAware>): Promise<TimeoutAware> {
+    const request = await next();
+    return request.timeout() ? request : request.enhance({ timeout: ms });
+  },
+});
+
+export interface SchemaRegistryOptions {
+  url: string;
+  username: string;
+  password: string;
+  requestTimeoutMs?: number;
+}
+
+export function createSchemaRegistryClient(options: SchemaRegistryOptions): SchemaRegistryClient {
   const auth = options.username ? { username: options.username, password: options.password } : undefined;
-  const registry = new SchemaRegistry({ host: options.url, ...(auth ? { auth } : {}), retry: { retries: 2 } });
+  const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const middlewares = [requestTimeout(timeoutMs)] as unknown as ConstructorParameters<typeof SchemaRegistry>[0]['middlewares'];
+  const registry = new SchemaRegistry({ host: options.url, ...(auth ? { auth } : {}), retry: { retries: 2 }, middlewares });
+  const authorization = auth ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` } : undefined;
+
+  /** Throws unless the URL answers as a registry does: its subjects, as a JSON array. */
+  const ready = async (): Promise<void> => {
+    const response = await fetch(`${options.url.replace(/\/$/, '')}/subjects`, { headers: { ...authorization }, signal: AbortSignal.timeout(timeoutMs) });
+    if (!response.ok) throw new Error(`GET /subjects answered HTTP ${response.status}`);
+    if (!Array.isArray(await response.json())) throw new Error('GET /subjects did not answer a list of subjects');
+  };
+  /** Only from a URL that answers as a registry is a 404 for a schema id believed. */
+  const answersAsRegistry = (): Promise<boolean> => ready().then(() => true, () => false);
 
   return {
     async writerType(schemaId) {
@@ -24,7 +65,9 @@ export function createSchemaRegistryClient(options: { url: string; username: str
         return (await registry.getSchema(schemaId)) as unknown as avro.Type;
       } catch (error) {
         const status = (error as { status?: number }).status;
-        if (status === 404) throw poison('UNKNOWN_SCHEMA_ID', `schema id ${schemaId} is not in the registry`, error);
+        // A 404 from something that is no registry (a base path missing its /apis/ccompat/v7, a proxy) says nothing
+        // of the id: as poison, every record would be dead-lettered until the URL was fixed.
+        if (status === 404 && (await answersAsRegistry())) throw poison('UNKNOWN_SCHEMA_ID', `schema id ${schemaId} is not in the registry`, error);
         throw transient('REGISTRY_UNAVAILABLE', `schema registry did not return schema ${schemaId}: ${(error as Error).message}`, error);
       }
     },
@@ -33,14 +76,13 @@ export function createSchemaRegistryClient(options: { url: string; username: str
       return id;
     },
     encode: (schemaId, value) => registry.encode(schemaId, value),
+    ready,
     async setCompatibility(subject, level) {
       const response = await fetch(`${options.url.replace(/\/$/, '')}/config/${encodeURIComponent(subject)}`, {
         method: 'PUT',
-        headers: {
-          'content-type': 'application/vnd.schemaregistry.v1+json',
-          ...(auth ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` } : {}),
-        },
+        headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', ...authorization },
         body: JSON.stringify({ compatibility: level }),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       if (!response.ok) throw transient('REGISTRY_CONFIG_FAILED', `setting ${level} on ${subject} failed: HTTP ${response.status} ${await response.text()}`);
     },

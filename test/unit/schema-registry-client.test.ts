@@ -1,0 +1,97 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import avro from 'avsc';
+import { afterEach, describe, expect, it } from 'vitest';
+import { classify, poison } from '../../connector/errors.js';
+import { createAvroDecoder } from '../../connector/ingest/decode.js';
+import { createSchemaRegistryClient, type SchemaRegistryClient } from '../../connector/kafka/schema-registry.js';
+
+/** A local HTTP server answering every request with `answer` (or never, without one). */
+async function serve(answer?: (path: string) => { status: number; body: unknown }): Promise<{ url: string; server: Server; requests: string[] }> {
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    requests.push(req.url ?? '');
+    if (!answer) return;
+    const { status, body } = answer(req.url ?? '');
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server, requests };
+}
+
+describe('the schema registry client (local HTTP servers)', () => {
+  const servers: Server[] = [];
+  afterEach(async () => {
+    for (const server of servers.splice(0)) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+  const client = async (answer?: Parameters<typeof serve>[0]) => {
+    const served = await serve(answer);
+    servers.push(served.server);
+    return { ...served, registry: createSchemaRegistryClient({ url: served.url, username: '', password: '', requestTimeoutMs: 200 }) };
+  };
+
+  it('gives up on a registry that never answers, as a transient failure, rather than waiting for good', async () => {
+    const { registry } = await client();
+    const started = Date.now();
+    const failure = await registry.writerType(7).catch((error: unknown) => classify(error));
+    expect(failure).toMatchObject({ kind: 'transient', code: 'REGISTRY_UNAVAILABLE' });
+    // Three tries of 200 ms each, and the pauses between them.
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('believes a 404 for a schema id only from a URL that answers as a registry', async () => {
+    const notARegistry = await client(() => ({ status: 404, body: { message: 'no such page' } }));
+    expect(await notARegistry.registry.writerType(7).catch((error: unknown) => classify(error))).toMatchObject({ kind: 'transient', code: 'REGISTRY_UNAVAILABLE' });
+
+    const registryLike = await client((path) => (path === '/subjects' ? { status: 200, body: ['identity.user-events-value'] } : { status: 404, body: { error_code: 40403, message: 'Schema 7 not found' } }));
+    expect(await registryLike.registry.writerType(7).catch((error: unknown) => classify(error))).toMatchObject({ kind: 'poison', code: 'UNKNOWN_SCHEMA_ID' });
+  });
+
+  it('checks readiness with its credentials, as a registry that requires them sees its other requests', async () => {
+    const { url, server } = await serve(() => ({ status: 200, body: [] }));
+    servers.push(server);
+    const seen: Array<string | undefined> = [];
+    server.prependListener('request', (req) => seen.push(req.headers.authorization));
+    await createSchemaRegistryClient({ url, username: 'router', password: 's3cret' }).ready();
+    expect(seen).toEqual([`Basic ${Buffer.from('router:s3cret').toString('base64')}`]);
+    const notARegistry = await client(() => ({ status: 404, body: { message: 'no such page' } }));
+    await expect(notARegistry.registry.ready()).rejects.toThrow(/HTTP 404/);
+  });
+});
+
+describe('the Avro decoder\'s memory of unknown schema ids', () => {
+  const reader: avro.Schema = { type: 'record', name: 'E', fields: [{ name: 'a', type: 'string' }] };
+  /** Wire format of schema id 9 with a body the reader schema decodes. */
+  const record = Buffer.concat([Buffer.from([0, 0, 0, 0, 9]), avro.Type.forSchema(reader).toBuffer({ a: 'x' })]);
+
+  it('asks again after a minute, so a schema registered since is found', async () => {
+    let clock = 0;
+    let registered = false;
+    const asked: number[] = [];
+    const registry: SchemaRegistryClient = {
+      async writerType(id) {
+        asked.push(id);
+        if (!registered) throw poison('UNKNOWN_SCHEMA_ID', `schema id ${id} is not in the registry`);
+        return avro.Type.forSchema(reader);
+      },
+      register: async () => 0,
+      encode: async () => Buffer.alloc(0),
+      setCompatibility: async () => undefined,
+      ready: async () => undefined,
+    };
+    const decoder = createAvroDecoder(registry, reader, () => clock);
+    await decoder.prepare([record]);
+    expect(() => decoder.decode(record)).toThrow(/not in the registry/);
+    registered = true;
+    clock = 59_000;
+    await decoder.prepare([record]);
+    expect(asked).toEqual([9]);
+    clock = 60_000;
+    await decoder.prepare([record]);
+    expect(asked).toEqual([9, 9]);
+    expect(decoder.decode(record)).toEqual({ a: 'x' });
+  });
+});
