@@ -46,7 +46,12 @@ export function createChangeListener(deps: { pool: Pool; log: Logger; onChange: 
       if (listener === client) listener = null;
       scheduleReconnect();
     });
-    await client.query(`LISTEN ${CHANGE_CHANNEL}`);
+    try {
+      await client.query(`LISTEN ${CHANGE_CHANNEL}`);
+    } catch (error) {
+      client.release(true);
+      throw error;
+    }
     listener = client;
   };
 

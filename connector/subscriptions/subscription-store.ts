@@ -100,8 +100,21 @@ export function createSubscriptionStore(deps: { pool: Pool; log: Logger; reloadI
   return {
     current: () => index,
     async start() {
-      await reloadAll();
+      // Listening first: a change committed while the index loads is notified, and applied once the load is done
+      // (refreshes run one at a time). Loaded first, a change committed between the load and LISTEN would wait for
+      // the periodic reload.
       await changes.start();
+      refreshing = reloadAll().finally(() => {
+        refreshing = null;
+        refresh();
+      });
+      try {
+        await refreshing;
+      } catch (error) {
+        stopped = true;
+        await changes.stop();
+        throw error;
+      }
       reloadTimer = setInterval(() => {
         fullReloadDue = true;
         refresh();
