@@ -6,6 +6,12 @@
 /** Text the API stores or queries with: Postgres text cannot hold U+0000. */
 export const NO_NUL = '^[^\\u0000]*$';
 
+/**
+ * A UUID as Postgres reads it. Format uuid alone also takes a `urn:uuid:`
+ * prefix, which Postgres refuses: the query would fail and answer 500.
+ */
+export const UUID = '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$';
+
 /** A header name. */
 export const HEADER_NAME = '^[A-Za-z0-9-]+$';
 
@@ -23,6 +29,7 @@ export const CURSOR = '^[A-Za-z0-9_-]+$';
 
 export const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
   [NO_NUL]: 'must not contain the character U+0000',
+  [UUID]: 'must be a UUID (8-4-4-4-12 hexadecimal digits)',
   [HEADER_NAME]: 'must be a header name (letters, digits and dashes)',
   [HEADER_VALUE]: 'must be printable ASCII (it is sent as a header value)',
   [QUERYABLE_DATE_TIME]: 'must be in year 0001 or later, with a UTC offset of at most 15:59',

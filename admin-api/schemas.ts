@@ -3,7 +3,7 @@
  * response serialization (fields not listed here never leave the process,
  * which is one more guard against leaking secrets) and the OpenAPI document.
  */
-import { CURSOR, HEADER_NAME, HEADER_VALUE, NO_NUL, QUERYABLE_DATE_TIME } from './patterns.js';
+import { CURSOR, HEADER_NAME, HEADER_VALUE, NO_NUL, QUERYABLE_DATE_TIME, UUID } from './patterns.js';
 import { PROBLEM_TYPES, problemTypeUri, type ProblemType } from './problem.js';
 
 const nullable = (schema: Record<string, unknown>): Record<string, unknown> => ({ ...schema, type: [schema['type'] as string, 'null'] });
@@ -20,7 +20,7 @@ export const ATTEMPT_STATUSES = ['delivered', 'retry', 'dead_letter', 'disabled'
 export const idParam = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', format: 'uuid', description: 'The webhook id.' } },
+  properties: { id: { type: 'string', format: 'uuid', pattern: UUID, description: 'The webhook id.' } },
   additionalProperties: false,
 } as const;
 
@@ -85,7 +85,7 @@ export const bulkDeleteBody = {
   type: 'object',
   required: ['ids'],
   additionalProperties: false,
-  properties: { ids: { type: 'array', minItems: 1, maxItems: 100, uniqueItems: true, items: { type: 'string', format: 'uuid' } } },
+  properties: { ids: { type: 'array', minItems: 1, maxItems: 100, uniqueItems: true, items: { type: 'string', format: 'uuid', pattern: UUID } } },
 } as const;
 
 export const testEventBody = {
