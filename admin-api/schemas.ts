@@ -264,6 +264,8 @@ export const queuedSchema = {
     taskIds: { type: 'array', items: { type: 'string' } },
     eventId: { type: 'string' },
     eventType: { type: 'string' },
+    more: { type: 'boolean', description: 'Recovery only: more failed events are left than one request queues (ADMIN_MAX_RECOVER_EVENTS).' },
+    nextSince: { type: 'string', format: 'date-time', description: 'With `more`: the `since` of the request that carries on (events that failed at that instant are queued again).' },
   },
 } as const;
 

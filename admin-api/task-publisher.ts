@@ -1,4 +1,5 @@
 import type { Kafka, Producer } from 'kafkajs';
+import { bySize, MAX_SEND_BYTES } from '../connector/kafka/by-size.js';
 import { createProducer } from '../connector/kafka/client.js';
 import { encodeTask, type DeliveryTask } from '../connector/delivery/task.js';
 
@@ -21,8 +22,10 @@ export async function createTaskPublisher(kafka: Kafka, topic: string): Promise<
   await admin.connect();
   return {
     async publish(tasks) {
-      if (tasks.length === 0) return;
-      await producer.send({ topic, acks: -1, messages: tasks.map((task) => ({ key: task.webhookId, value: encodeTask(task) })) });
+      // In requests the broker takes whole: one webhook's tasks share a partition, and a recovery of thousands in one
+      // request passed the topic's message limit and was refused every time.
+      const messages = tasks.map((task) => ({ key: task.webhookId, value: encodeTask(task) }));
+      for (const run of bySize(messages, MAX_SEND_BYTES)) await producer.send({ topic, acks: -1, messages: run });
     },
     async check() {
       await admin.describeCluster();

@@ -69,6 +69,7 @@ export interface ConnectorConfig {
     secretRotationOverlapMs: number;
     rateLimitPerMinute: number;
     maxPageSize: number;
+    maxRecoverEvents: number;
   };
   shutdown: { timeoutMs: number };
 }
@@ -559,6 +560,12 @@ export const configSchema: Schema<ConnectorConfig> = {
       format: 'nat',
       default: 200,
       env: 'ADMIN_MAX_PAGE_SIZE',
+    },
+    maxRecoverEvents: {
+      doc: 'Failed events one `recover` request queues at most, oldest first; past it the answer says `more` and gives `nextSince`, where the next request carries on.',
+      format: 'nat',
+      default: 10000,
+      env: 'ADMIN_MAX_RECOVER_EVENTS',
     },
   },
   shutdown: {

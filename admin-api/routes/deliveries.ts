@@ -87,11 +87,17 @@ export function deliveryRoutes(deps: AdminApiDeps) {
       const until = request.body.until ?? new Date().toISOString();
       if (Date.parse(until) <= Date.parse(request.body.since)) throw invalidField('body', 'until', 'must be later than since');
       assertReceiving(webhook);
-      const failed = await failedEventsSince(pool, organization, webhook.id, request.body.since, until);
+      // One more than the cap: whether events are left for a next request.
+      const cap = config.admin.maxRecoverEvents;
+      const found = await failedEventsSince(pool, organization, webhook.id, request.body.since, until, cap + 1);
+      const failed = found.slice(0, cap);
       const tasks = failed.map(({ taskId, event }) => resend(webhook.id, organization, taskId, event));
       await deps.publisher.publish(tasks);
-      request.log.info({ webhookId: webhook.id, queued: tasks.length }, 'failed deliveries recovered');
-      return reply.code(202).send({ queued: tasks.length, taskIds: tasks.map((t) => t.taskId) });
+      const more = found.length > cap;
+      request.log.info({ webhookId: webhook.id, queued: tasks.length, more }, 'failed deliveries recovered');
+      // The next request starts at the last queued event's failure: events that failed at that same instant come again.
+      const next = more ? { nextSince: failed.at(-1)!.failedAt } : {};
+      return reply.code(202).send({ queued: tasks.length, taskIds: tasks.map((t) => t.taskId), more, ...next });
     });
   };
 }

@@ -98,17 +98,20 @@ export async function findAttempt(pool: Pool, organization: string, webhookId: s
  * disabled the webhook, or was skipped while it could not receive. Tasks
  * still retrying are left alone; the retry tiers have them.
  */
-export async function failedEventsSince(pool: Pool, organization: string, webhookId: string, since: string, until: string): Promise<Array<{ taskId: string; event: CanonicalEvent }>> {
-  const { rows } = await pool.query<{ task_id: string; event: CanonicalEvent }>(
-    `SELECT task_id, event FROM (
+export async function failedEventsSince(
+  pool: Pool, organization: string, webhookId: string, since: string, until: string, limit: number,
+): Promise<Array<{ taskId: string; event: CanonicalEvent; failedAt: string }>> {
+  const { rows } = await pool.query<{ task_id: string; event: CanonicalEvent; failed_at: string }>(
+    `SELECT task_id, event, to_char(attempted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS failed_at FROM (
         SELECT DISTINCT ON (task_id) task_id, event, outcome, attempted_at
           FROM delivery_attempts
          WHERE organization = $1 AND webhook_id = $2 AND attempted_at >= $3::timestamptz
          ORDER BY task_id, attempted_at DESC
       ) latest
       WHERE outcome IN ('dead_letter', 'disabled', 'skipped') AND attempted_at < $4::timestamptz AND event IS NOT NULL
-      ORDER BY attempted_at, task_id`,
-    [organization, webhookId, since, until],
+      ORDER BY attempted_at, task_id
+      LIMIT $5`,
+    [organization, webhookId, since, until, limit],
   );
-  return rows.map((row) => ({ taskId: row.task_id, event: row.event }));
+  return rows.map((row) => ({ taskId: row.task_id, event: row.event, failedAt: row.failed_at }));
 }
