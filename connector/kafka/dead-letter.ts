@@ -10,8 +10,11 @@ import { recordBytes } from './record-size.js';
  * With `maxBytes` (the dead-letter topic's limit), a letter that would pass it
  * keeps everything but its value, with `dlq.value.omitted.bytes` saying how
  * large the value was: a letter the broker refuses would be sent again on
- * every try, holding up every record behind it. The value is still at its
- * source offset, which the headers give, for as long as that topic keeps it.
+ * every try, holding up every record behind it. Still too large, it leaves
+ * out the record's own headers too, then its key (`dlq.headers.omitted.bytes`,
+ * `dlq.key.omitted.bytes`), keeping where it came from and why it failed.
+ * What is left out is still at its source offset, which the headers give,
+ * for as long as that topic keeps it.
  */
 export function deadLetterOf(
   source: { topic: string; partition: number; message: KafkaMessage },
@@ -20,21 +23,25 @@ export function deadLetterOf(
   maxBytes = Number.POSITIVE_INFINITY,
 ): Message {
   const { topic, partition, message } = source;
-  const letter: Message = {
-    key: content.key,
-    value: content.value,
-    headers: {
-      ...message.headers,
-      'dlq.source.topic': topic,
-      'dlq.source.partition': String(partition),
-      'dlq.source.offset': message.offset,
-      'dlq.source.timestamp': message.timestamp,
-      'dlq.error.code': error.code,
-      'dlq.error.message': error.message.slice(0, 1000),
-      'dlq.failed.at': new Date().toISOString(),
-    },
+  const failure: Record<string, string> = {
+    'dlq.source.topic': topic,
+    'dlq.source.partition': String(partition),
+    'dlq.source.offset': message.offset,
+    'dlq.source.timestamp': message.timestamp,
+    'dlq.error.code': error.code,
+    'dlq.error.message': error.message.slice(0, 1000),
+    'dlq.failed.at': new Date().toISOString(),
   };
+  const letter: Message = { key: content.key, value: content.value, headers: { ...message.headers, ...failure } };
   if (recordBytes(letter) <= maxBytes) return letter;
-  const omitted = typeof letter.value === 'string' ? Buffer.byteLength(letter.value) : (letter.value?.length ?? 0);
-  return { ...letter, value: null, headers: { ...letter.headers, 'dlq.value.omitted.bytes': String(omitted) } };
+  const valueOmitted = { 'dlq.value.omitted.bytes': String(byteLength(content.value)) };
+  const withoutValue: Message = { ...letter, value: null, headers: { ...letter.headers, ...valueOmitted } };
+  if (recordBytes(withoutValue) <= maxBytes) return withoutValue;
+  const ownHeaderBytes = recordBytes({ value: null, headers: message.headers ?? {} }) - recordBytes({ value: null });
+  const withoutHeaders: Message = { key: content.key, value: null, headers: { ...failure, ...valueOmitted, 'dlq.headers.omitted.bytes': String(ownHeaderBytes) } };
+  if (recordBytes(withoutHeaders) <= maxBytes) return withoutHeaders;
+  return { key: null, value: null, headers: { ...withoutHeaders.headers, 'dlq.key.omitted.bytes': String(byteLength(content.key)) } };
 }
+
+const byteLength = (part: Buffer | string | null | undefined): number =>
+  part === null || part === undefined ? 0 : typeof part === 'string' ? Buffer.byteLength(part) : part.length;

@@ -26,4 +26,22 @@ describe('deadLetterOf', () => {
     expect(letter.headers).toMatchObject({ 'dlq.value.omitted.bytes': '50000', 'dlq.source.offset': '41', 'dlq.error.code': 'NOT_AVRO_WIRE_FORMAT' });
     expect(recordBytes(letter)).toBeLessThanOrEqual(10_000);
   });
+
+  it('leaves out the record\'s own headers too, then its key, when the letter is still too large, and keeps why it failed', () => {
+    const heavy = (key: Buffer) => ({
+      topic: 'identity.user-events', partition: 2,
+      message: { key, value: Buffer.alloc(100), headers: { trace: Buffer.alloc(30_000), origin: 'idp' }, offset: '41', timestamp: '1790000000000', attributes: 0 } as KafkaMessage,
+    });
+    const withoutHeaders = deadLetterOf(heavy(Buffer.from('k')), error, undefined, 10_000);
+    expect(recordBytes(withoutHeaders)).toBeLessThanOrEqual(10_000);
+    expect(withoutHeaders.key?.toString()).toBe('k');
+    expect(withoutHeaders.headers).not.toHaveProperty('trace');
+    expect(withoutHeaders.headers).toMatchObject({ 'dlq.value.omitted.bytes': '100', 'dlq.error.code': 'NOT_AVRO_WIRE_FORMAT', 'dlq.source.offset': '41' });
+    expect(Number(withoutHeaders.headers!['dlq.headers.omitted.bytes'])).toBeGreaterThan(30_000);
+
+    const withoutKey = deadLetterOf(heavy(Buffer.alloc(20_000)), error, undefined, 10_000);
+    expect(recordBytes(withoutKey)).toBeLessThanOrEqual(10_000);
+    expect(withoutKey.key).toBeNull();
+    expect(withoutKey.headers).toMatchObject({ 'dlq.key.omitted.bytes': '20000', 'dlq.error.code': 'NOT_AVRO_WIRE_FORMAT' });
+  });
 });
