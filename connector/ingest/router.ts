@@ -158,11 +158,13 @@ export function createRouter(deps: RouterDeps): Router {
         const eventTasks = planned.map((task): Message => ({ key: task.webhookId, value: encodeTask(task, eventJson) }));
         // The broker would refuse the task on every try, failing the transaction and stalling the partition:
         // the event is poison instead. Its tasks differ only in ids, so the whole event goes, not some of them.
-        const largest = Math.max(...eventTasks.map(recordBytes));
+        // Loops, not spreads: an event matching a few hundred thousand webhooks would pass the engine's argument limit.
+        let largest = 0;
+        for (const task of eventTasks) largest = Math.max(largest, recordBytes(task));
         if (largest > deps.maxTaskBytes) {
           throw poison('TASK_TOO_LARGE', `the event's delivery task would be ${largest} bytes; the deliveries topic takes at most ${deps.maxTaskBytes} (the smaller of its max.message.bytes and TOPIC_DELIVERIES_MAX_MESSAGE_BYTES)`);
         }
-        tasks.push(...eventTasks);
+        for (const task of eventTasks) tasks.push(task);
       } catch (error) {
         const failure = classify(error);
         // Only poison is dead-lettered; a transient failure (registry down) fails the slice, which is retried whole.
@@ -277,10 +279,16 @@ export function createRouter(deps: RouterDeps): Router {
    * nothing in it is an event, so committing past it loses nothing.
    */
   const skipFiltered = (topic: string, partition: number, nextOffset: string): void => {
-    if (!owned.has(partitionKey(topic, partition))) return;
-    const { floor } = openLane(topic, partition);
-    // Below the floor the previous owner committed further already: this commit would move the offset back.
-    floor.then((below) => (below !== null && BigInt(nextOffset) <= below ? undefined : commitSlice(topic, partition, nextOffset, [], []))).catch((error: unknown) => {
+    const key = partitionKey(topic, partition);
+    if (!owned.has(key)) return;
+    const lane = openLane(topic, partition);
+    lane.floor.then((below) => {
+      // The floor of a fresh lane takes a while (producer, transactions, offsets); the partition may have gone to
+      // another instance meanwhile, or this one stopped: committing now would open a lane again and fence its owner.
+      if (!owned.has(key) || lanes.get(key) !== lane) return undefined;
+      // Below the floor the previous owner committed further already: this commit would move the offset back.
+      return below !== null && BigInt(nextOffset) <= below ? undefined : commitSlice(topic, partition, nextOffset, [], []);
+    }).catch((error: unknown) => {
       log.warn({ err: error, topic, partition }, 'could not commit past filtered source records; the next batch commits past them');
     });
   };
