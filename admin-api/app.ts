@@ -14,6 +14,7 @@ import { eventTypeRoutes } from './routes/event-types.js';
 import { healthRoutes, type ReadinessChecks } from './routes/health.js';
 import { webhookActionRoutes } from './routes/webhook-actions.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { postgresRateLimitStore } from './rate-limit-store.js';
 import { sharedSchemas } from './schemas.js';
 import { authenticateToken } from './store/tokens.js';
 import { createVerificationRunner, type VerificationRunner } from './verification-runner.js';
@@ -129,6 +130,10 @@ export async function buildAdminApp(deps: AdminApiDeps, readiness: ReadinessChec
     await v1.register(rateLimit, {
       max: deps.config.admin.rateLimitPerMinute,
       timeWindow: 60_000,
+      // One count per token for every admin API process; while Postgres cannot count, requests are not limited
+      // (the routes themselves need it, and answer as they can).
+      store: postgresRateLimitStore(deps.pool, deps.log, 60_000),
+      skipOnError: true,
       hook: 'preHandler',
       keyGenerator: (request) => request.principal.tokenId,
       errorResponseBuilder: (_request, context) =>

@@ -388,11 +388,14 @@ describe('admin API: webhooks', () => {
   });
 
   describe('rate limit', () => {
-    it('answers 429 problem+json with Retry-After once a token used its requests of the minute; other tokens go on', async () => {
-      const limited = await startAdminApi(testConfig(services, { ADMIN_RATE_LIMIT_PER_MINUTE: '3' }), uniqueName('org'), { log });
+    it('answers 429 problem+json with Retry-After once a token used its requests of the minute, across admin API processes; other tokens go on', async () => {
+      const limitedConfig = testConfig(services, { ADMIN_RATE_LIMIT_PER_MINUTE: '3' });
+      const limited = await startAdminApi(limitedConfig, uniqueName('org'), { log });
+      const another = await startAdminApi(limitedConfig, limited.organization, { log });
       try {
+        // Two requests to one process, then two to another: the token's count is shared.
         const statuses: number[] = [];
-        for (let i = 0; i < 4; i++) statuses.push((await limited.call('GET', '/v1/event-types')).status);
+        for (const api of [limited, limited, another, another]) statuses.push((await api.call('GET', '/v1/event-types', { token: limited.token })).status);
         expect(statuses).toEqual([200, 200, 200, 429]);
         const refused = await limited.call('GET', '/v1/webhooks');
         expect(refused.body.type).toBe('urn:identity-webhooks:problem:rate-limited');
@@ -400,6 +403,7 @@ describe('admin API: webhooks', () => {
         const other = await limited.tokenFor(limited.organization, 'someone-else');
         expect((await limited.call('GET', '/v1/event-types', { token: other })).status).toBe(200);
       } finally {
+        await another.close();
         await limited.close();
       }
     });
