@@ -163,7 +163,41 @@ const topicName = {
   },
 };
 
-export const customFormats = [nonEmptyString, brokerList, httpUrl, postgresUrl, cidrList, encryptionKey, topicName, durationList, fraction];
+/**
+ * Whole numbers, strictly: convict's built-ins read env values with parseInt,
+ * so `1e3` became 1 and `1.5` became 1, and nothing said so.
+ */
+const wholeNumber = (name: string, min: number) => ({
+  name,
+  validate(value: unknown): void {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw new Error(`must be a whole number, ${min} or more`);
+  },
+  coerce: (value: string): number | string => (/^\s*\d+\s*$/.test(value) ? Number(value) : value),
+});
+const count = wholeNumber('count', 0);
+const positiveCount = wholeNumber('positive-count', 1);
+
+const tcpPort = {
+  name: 'tcp-port',
+  validate(value: unknown): void {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65_535) throw new Error('must be a port number, 0 to 65535');
+  },
+  coerce: (value: string): number | string => (/^\s*\d+\s*$/.test(value) ? Number(value) : value),
+};
+
+/** true or false, strictly: convict's Boolean took anything but "false" as true, so KAFKA_SSL=0 turned TLS on. */
+const flag = {
+  name: 'flag',
+  validate(value: unknown): void {
+    if (typeof value !== 'boolean') throw new Error('must be true or false');
+  },
+  coerce: (value: string): boolean | string => {
+    const word = value.trim().toLowerCase();
+    return word === 'true' || word === '1' ? true : word === 'false' || word === '0' ? false : value;
+  },
+};
+
+export const customFormats = [nonEmptyString, brokerList, httpUrl, postgresUrl, cidrList, encryptionKey, topicName, durationList, fraction, count, positiveCount, tcpPort, flag];
 
 export const configSchema: Schema<ConnectorConfig> = {
   env: {
@@ -195,7 +229,7 @@ export const configSchema: Schema<ConnectorConfig> = {
     },
     ssl: {
       doc: 'Connect to the brokers over TLS.',
-      format: Boolean,
+      format: flag.name,
       default: false,
       env: 'KAFKA_SSL',
     },
@@ -222,13 +256,13 @@ export const configSchema: Schema<ConnectorConfig> = {
     },
     connectionTimeoutMs: {
       doc: 'How long to wait for a broker connection before trying the next one.',
-      format: 'nat',
+      format: positiveCount.name,
       default: 5000,
       env: 'KAFKA_CONNECTION_TIMEOUT_MS',
     },
     sessionTimeoutMs: {
       doc: 'Consumer group session timeout: how long a crashed instance holds its partitions before the group reassigns them.',
-      format: 'nat',
+      format: positiveCount.name,
       default: 30000,
       env: 'KAFKA_SESSION_TIMEOUT_MS',
     },
@@ -264,7 +298,7 @@ export const configSchema: Schema<ConnectorConfig> = {
     },
     poolSize: {
       doc: 'Maximum connections in this process\'s Postgres pool.',
-      format: 'nat',
+      format: positiveCount.name,
       default: 10,
       env: 'DATABASE_POOL_SIZE',
     },
@@ -296,13 +330,13 @@ export const configSchema: Schema<ConnectorConfig> = {
     },
     deliveriesPartitions: {
       doc: 'Partitions of the deliveries topic when the connector creates it: the ceiling on deliverer instances.',
-      format: 'nat',
+      format: positiveCount.name,
       default: 12,
       env: 'TOPIC_DELIVERIES_PARTITIONS',
     },
     deliveriesMaxMessageBytes: {
       doc: 'The largest delivery task (bytes) the router publishes, and the deliveries topic\'s `max.message.bytes` when the connector creates it. A source event whose task would be larger goes to the ingest dead-letter topic (`TASK_TOO_LARGE`). The topics after it (retry tiers, dead letters, attempts) are created with twice this, or four times for the attempts dead letters, since they carry a task plus headers, a request and a response; topics created by hand need the same headroom.',
-      format: 'int',
+      format: positiveCount.name,
       default: 1_048_576,
       env: 'TOPIC_DELIVERIES_MAX_MESSAGE_BYTES',
     },
@@ -338,7 +372,7 @@ export const configSchema: Schema<ConnectorConfig> = {
     },
     replicationFactor: {
       doc: 'Replication factor of the topics the connector creates (3 in production clusters, 1 on a single local broker).',
-      format: 'nat',
+      format: positiveCount.name,
       default: 3,
       env: 'TOPIC_REPLICATION_FACTOR',
     },
@@ -352,7 +386,7 @@ export const configSchema: Schema<ConnectorConfig> = {
     },
     lingerMs: {
       doc: 'After routing a batch that caught up with its partition, how long the router waits before fetching again, so that the next transaction carries what arrived meanwhile rather than an event or two (each transaction costs the broker five round trips). Adds up to this much latency; a router behind never waits, an idle one never fetches more often. 0 fetches again at once.',
-      format: 'nat',
+      format: count.name,
       default: 10,
       env: 'ROUTER_LINGER_MS',
     },
@@ -366,55 +400,55 @@ export const configSchema: Schema<ConnectorConfig> = {
     },
     maxInFlight: {
       doc: 'First attempts in flight at once in one deliverer process, across all webhooks; each retry tier has a quarter of it (at least 1) besides.',
-      format: 'nat',
+      format: positiveCount.name,
       default: 64,
       env: 'DELIVERER_MAX_IN_FLIGHT',
     },
     httpThreads: {
       doc: 'Threads of a deliverer process that send the HTTP requests (writing requests, parsing answers, TLS), apart from the main thread that reads tasks, signs them and logs attempts. With 1 the main thread spends about half the CPU per delivery (measured 52–65 against 110–138 µs), so a deliverer with a second core does up to twice as much; 0 sends from the main thread, for one core per process. With several, each endpoint URL keeps to one thread, so its keep-alive connections are shared.',
-      format: 'nat',
+      format: count.name,
       default: 1,
       env: 'DELIVERER_HTTP_THREADS',
     },
     httpInlineBelow: {
       doc: 'With sending threads (DELIVERER_HTTP_THREADS of 1 or more), a request goes out from the main thread instead while fewer than this many are in flight in the process (not counting requests waiting on slow endpoints, see DELIVERER_SLOW_REQUEST_MS): a lightly loaded deliverer has the event loop to spare, and a lone busy webhook, whose sends go one at a time, skips two hops between threads per round trip (its ceiling rose about 1.7 times in bench:delivery --only serial). Under load the threads take the requests. 0 sends everything through the threads; at or above DELIVERER_MAX_IN_FLIGHT first attempts all go out from the main thread (a deliverer allowed that few requests at once is never under load).',
-      format: 'nat',
+      format: count.name,
       default: 4,
       env: 'DELIVERER_HTTP_INLINE_BELOW',
     },
     slowRequestMs: {
       doc: 'A request unanswered this long (milliseconds) stops counting against DELIVERER_MAX_IN_FLIGHT: it waits aside, its webhook still waiting for it, and its slot goes to other webhooks. Without it, as many endpoints answering slowly as there are slots would stall every healthy webhook of the process (slow answers are successes, so the circuit breaker never opens). Its webhook is then held, and keeps a smaller queue (see DELIVERER_MAX_QUEUED_PER_WEBHOOK). 0 keeps every request in its slot until answered, and no webhook is held for a slow answer.',
-      format: 'nat',
+      format: count.name,
       default: 1000,
       env: 'DELIVERER_SLOW_REQUEST_MS',
     },
     maxSlowRequests: {
       doc: 'Requests past DELIVERER_SLOW_REQUEST_MS waiting aside at once, at most, per deliverer process (each holds a connection open); past it a slow request keeps its slot.',
-      format: 'nat',
+      format: count.name,
       default: 1000,
       env: 'DELIVERER_MAX_SLOW_REQUESTS',
     },
     maxBuffered: {
       doc: 'Tasks read but not finished, at most, of the deliveries topic per deliverer process; reading pauses above it (bounds memory under a backlog). Tasks waiting aside (a request past DELIVERER_SLOW_REQUEST_MS, a strict webhook waiting out a retry in place) count only past as many again: each is its webhook\'s running task, which cannot go back to Kafka, and counted from the first, that many strict webhooks failing at once would stop reading for every other webhook until their retries came due (minutes to hours). So memory is bounded by twice this, at worst. Each retry tier has a quarter of it (at least 100) besides.',
-      format: 'nat',
+      format: positiveCount.name,
       default: 10000,
       env: 'DELIVERER_MAX_BUFFERED',
     },
     maxQueuedPerWebhook: {
       doc: 'Tasks of one webhook queued in a deliverer process, at most. Its later tasks stay in Kafka (only their offsets, 8 bytes each, are kept, up to DELIVERER_MAX_DEFERRED per process) and are read again once its queue is down to half, so a slow endpoint or a strict webhook waiting out a retry never fills the buffer every webhook shares. Once the buffer is 90 % full, a webhook queues a tenth of it (at least 1); its partition waits up to 100 ms for the buffer to drain before a task past that is left in Kafka, so a healthy backlog is read once. Held webhooks (their last request waited aside: past DELIVERER_SLOW_REQUEST_MS, or a strict webhook waiting out a retry) share half of DELIVERER_MAX_BUFFERED equally, each at most a tenth of this (at least 1), and give what they queued beyond that back to Kafka, so many held endpoints cannot fill the buffer together either; a webhook queues its full share again once a task of it finishes without waiting aside. At most DELIVERER_MAX_BUFFERED; each retry tier has a quarter of it (at least 1).',
-      format: 'nat',
+      format: count.name,
       default: 1000,
       env: 'DELIVERER_MAX_QUEUED_PER_WEBHOOK',
     },
     maxDeferred: {
       doc: 'Tasks left in Kafka behind full webhook queues (see DELIVERER_MAX_QUEUED_PER_WEBHOOK), at most, per deliverer process: their offsets take 8 bytes each. Above it reading new tasks waits until deferred ones have been read again. Tasks a held webhook gives back from its queue are left in Kafka whatever the count (they are already read, and cannot wait), so it may pass this by up to DELIVERER_MAX_BUFFERED. Each retry tier has a quarter of it (at least 100).',
-      format: 'nat',
+      format: count.name,
       default: 1_000_000,
       env: 'DELIVERER_MAX_DEFERRED',
     },
     fetchMaxBytesPerPartition: {
       doc: 'Bytes of one partition a deliverer\'s fetch returns, at most (Kafka still returns a record batch larger than this whole, so reading never stalls). A deliverer stops reading a partition where a task has to wait (a buffer nearly full, a retry not due yet) and fetches again from there later: what a fetch brought past that point was read for nothing. With the Kafka client\'s default of 1 MiB, a 90,000-task backlog read 350–470 MB for 54 MB of tasks; at 128 KiB, 100 MB. Retry tiers use it too.',
-      format: 'nat',
+      format: positiveCount.name,
       default: 131_072,
       env: 'DELIVERER_FETCH_MAX_BYTES_PER_PARTITION',
     },
@@ -432,31 +466,31 @@ export const configSchema: Schema<ConnectorConfig> = {
     },
     maxRetryAfterMs: {
       doc: 'Longest `Retry-After` an endpoint may ask for; longer requests are capped to it.',
-      format: 'nat',
+      format: count.name,
       default: 21600000,
       env: 'DELIVERER_MAX_RETRY_AFTER_MS',
     },
     breakerFailureThreshold: {
       doc: 'Failures in a row after which an endpoint\'s circuit opens (its tasks go to the retry path unsent).',
-      format: 'nat',
+      format: positiveCount.name,
       default: 5,
       env: 'DELIVERER_BREAKER_FAILURE_THRESHOLD',
     },
     breakerOpenMs: {
       doc: 'How long an open circuit stays open before one probe request is let through.',
-      format: 'nat',
+      format: count.name,
       default: 30000,
       env: 'DELIVERER_BREAKER_OPEN_MS',
     },
     autoDisableAfterMs: {
       doc: 'A webhook whose deliveries have failed continuously this long is set inactive, with the reason (default 5 days).',
-      format: 'nat',
+      format: count.name,
       default: 432000000,
       env: 'DELIVERER_AUTO_DISABLE_AFTER_MS',
     },
     targetCacheTtlMs: {
       doc: 'How long a deliverer keeps a webhook it read from Postgres before reading it again. Changes reach deliverers by notification within a second; this only bounds a lost one. While Postgres is unreachable, the last version read keeps being used, so deliveries go on.',
-      format: 'nat',
+      format: count.name,
       default: 60000,
       env: 'DELIVERER_TARGET_CACHE_TTL_MS',
     },
@@ -470,7 +504,7 @@ export const configSchema: Schema<ConnectorConfig> = {
     },
     retentionDays: {
       doc: 'Delivery attempts older than this are deleted from Postgres, by every attempts sink: a minute after it starts, then an hour after each run ends, in statements of at most 5,000 rows.',
-      format: 'nat',
+      format: positiveCount.name,
       default: 30,
       env: 'ATTEMPTS_RETENTION_DAYS',
     },
@@ -478,7 +512,7 @@ export const configSchema: Schema<ConnectorConfig> = {
   http: {
     allowPlainHttp: {
       doc: 'Allow http:// webhook URLs. Refused when env is production.',
-      format: Boolean,
+      format: flag.name,
       default: false,
       env: 'HTTP_ALLOW_PLAIN_HTTP',
     },
@@ -490,19 +524,19 @@ export const configSchema: Schema<ConnectorConfig> = {
     },
     connectTimeoutMs: {
       doc: 'Connect timeout of a webhook request.',
-      format: 'nat',
+      format: positiveCount.name,
       default: 5000,
       env: 'HTTP_CONNECT_TIMEOUT_MS',
     },
     requestTimeoutMs: {
       doc: 'Timeout of a whole webhook request, response body included.',
-      format: 'nat',
+      format: positiveCount.name,
       default: 15000,
       env: 'HTTP_REQUEST_TIMEOUT_MS',
     },
     maxResponseBytes: {
       doc: 'Bytes of a response body read and kept in the delivery log.',
-      format: 'nat',
+      format: count.name,
       default: 65536,
       env: 'HTTP_MAX_RESPONSE_BYTES',
     },
@@ -531,7 +565,7 @@ export const configSchema: Schema<ConnectorConfig> = {
     },
     port: {
       doc: 'Port of the process\'s HTTP server; 0 picks a free one.',
-      format: 'port',
+      format: tcpPort.name,
       default: 9464,
       env: 'SERVER_PORT',
     },
@@ -545,25 +579,25 @@ export const configSchema: Schema<ConnectorConfig> = {
     },
     secretRotationOverlapMs: {
       doc: 'After a signing-secret rotation, how long the previous secret keeps signing too, so receivers can switch without dropping events (default 24 h).',
-      format: 'nat',
+      format: count.name,
       default: 86400000,
       env: 'ADMIN_SECRET_ROTATION_OVERLAP_MS',
     },
     rateLimitPerMinute: {
       doc: 'Admin API requests one token may make per minute; more get 429 with Retry-After.',
-      format: 'nat',
+      format: positiveCount.name,
       default: 600,
       env: 'ADMIN_RATE_LIMIT_PER_MINUTE',
     },
     maxPageSize: {
       doc: 'Largest `limit` a list request of the admin API may ask for.',
-      format: 'nat',
+      format: positiveCount.name,
       default: 200,
       env: 'ADMIN_MAX_PAGE_SIZE',
     },
     maxRecoverEvents: {
       doc: 'Failed events one `recover` request queues at most, oldest first; past it the answer says `more` and gives `nextSince`, where the next request carries on.',
-      format: 'nat',
+      format: positiveCount.name,
       default: 10000,
       env: 'ADMIN_MAX_RECOVER_EVENTS',
     },
@@ -571,7 +605,7 @@ export const configSchema: Schema<ConnectorConfig> = {
   shutdown: {
     timeoutMs: {
       doc: 'Bound on an ordered shutdown after SIGTERM/SIGINT; past it the process exits non-zero.',
-      format: 'nat',
+      format: positiveCount.name,
       default: 30000,
       env: 'SHUTDOWN_TIMEOUT_MS',
     },

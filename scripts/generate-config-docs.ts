@@ -28,9 +28,10 @@ const code = (text: string): string => `\`${text}\``;
 export function describeFormat(format: unknown): string {
   if (Array.isArray(format)) return format.map((v) => (v === '' ? '(empty)' : code(String(v)))).join(', ');
   if (typeof format === 'function') return format.name.toLowerCase();
-  if (format === 'nat') return 'integer ≥ 0';
-  if (format === 'int') return 'integer';
-  if (format === 'port') return 'port (0–65535)';
+  if (format === 'count') return 'integer ≥ 0';
+  if (format === 'positive-count') return 'integer ≥ 1';
+  if (format === 'tcp-port') return 'port (0–65535)';
+  if (format === 'flag') return '`true` or `false`';
   return String(format);
 }
 

@@ -48,8 +48,9 @@ describe('docs/configuration.md', () => {
   it('shows allowed values, named formats and built-ins', () => {
     expect(rowOf('env')).toContain('`production`, `development`, `test`');
     expect(rowOf('kafka.brokers')).toContain('| broker-list |');
-    expect(rowOf('kafka.ssl')).toContain('| boolean |');
-    expect(rowOf('kafka.connectionTimeoutMs')).toContain('| integer ≥ 0 |');
+    expect(rowOf('kafka.ssl')).toContain('| `true` or `false` |');
+    expect(rowOf('deliverer.maxInFlight')).toContain('| integer ≥ 1 |');
+    expect(rowOf('router.lingerMs')).toContain('| integer ≥ 0 |');
     expect(rowOf('deliverer.retryDelaysMs')).toContain('`5000,300000,');
   });
 

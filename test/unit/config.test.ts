@@ -55,6 +55,23 @@ describe('loadConfig', () => {
     expect(problemsOf({ TOPIC_DELIVERIES_MAX_MESSAGE_BYTES: '2097152' })).toEqual([]);
   });
 
+  it('reads numbers and flags strictly: what is not one stops start-up rather than being read as something else', () => {
+    // Read with parseInt, these were 1, 1 and 80; read as "anything but false", these turned TLS on.
+    for (const [env, value] of [['DELIVERER_MAX_IN_FLIGHT', '1e3'], ['DELIVERER_MAX_IN_FLIGHT', '1.5'], ['SERVER_PORT', '80abc'], ['KAFKA_SSL', 'no'], ['KAFKA_SSL', 'off'], ['KAFKA_SSL', '']] as const) {
+      expect(problemsOf({ [env]: value }).join(), `${env}=${value}`).toContain(`set ${env}`);
+    }
+    expect(loadConfig({ SECRETS_ENCRYPTION_KEY: KEY, KAFKA_SSL: '0', DELIVERER_MAX_IN_FLIGHT: ' 32 ' })).toMatchObject({ kafka: { ssl: false }, deliverer: { maxInFlight: 32 } });
+    expect(loadConfig({ SECRETS_ENCRYPTION_KEY: KEY, KAFKA_SSL: 'TRUE' }).kafka.ssl).toBe(true);
+  });
+
+  it('refuses 0 where nothing would work with it: no slots, no time to shut down, no page', () => {
+    for (const env of ['DELIVERER_MAX_IN_FLIGHT', 'SHUTDOWN_TIMEOUT_MS', 'ADMIN_MAX_PAGE_SIZE', 'HTTP_REQUEST_TIMEOUT_MS', 'DATABASE_POOL_SIZE']) {
+      expect(problemsOf({ [env]: '0' }).join(), env).toMatch(new RegExp(`must be a whole number, 1 or more.*set ${env}`));
+    }
+    // Where 0 means something (no linger, no sending thread, no cache), it stays allowed.
+    expect(problemsOf({ ROUTER_LINGER_MS: '0', DELIVERER_HTTP_THREADS: '0', DELIVERER_TARGET_CACHE_TTL_MS: '0' })).toEqual([]);
+  });
+
   it('keeps one webhook\'s queue within the buffer all webhooks share', () => {
     expect(problemsOf({ DELIVERER_MAX_BUFFERED: '100', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '101' }).join()).toMatch(/deliverer\.maxQueuedPerWebhook: must be between 1 and .*set DELIVERER_MAX_QUEUED_PER_WEBHOOK/);
     expect(problemsOf({ DELIVERER_MAX_QUEUED_PER_WEBHOOK: '0' }).join()).toContain('deliverer.maxQueuedPerWebhook');
