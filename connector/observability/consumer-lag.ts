@@ -31,10 +31,20 @@ export function startConsumerLagMonitor(deps: { kafka: Kafka; groups: Array<{ gr
     }
   };
 
+  /** Whether the last refresh failed: one warning when refreshing starts failing, not one every interval. */
+  let failing = false;
   const loop = (): void => {
     if (stopped) return;
     refresh()
-      .catch((error: unknown) => deps.log.debug({ err: error }, 'consumer lag refresh failed'))
+      .then(() => {
+        if (failing) deps.log.info('consumer lag is read again');
+        failing = false;
+      })
+      .catch((error: unknown) => {
+        // The lag gauges keep their last values meanwhile: an SRE must know they are stale.
+        if (!failing) deps.log.warn({ err: error }, 'consumer lag could not be read; webhooks_consumer_lag shows the last values read until it can');
+        failing = true;
+      })
       .finally(() => {
         if (!stopped) timer = setTimeout(loop, deps.intervalMs);
       });
