@@ -166,7 +166,8 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         }),
       );
       await Promise.all(tiers.map((tier) => tier.start()));
-      parts.push({ name: 'retry tiers', stop: async () => void (await Promise.all(tiers.map((tier) => tier.stop()))) });
+      const tiersPart: RunningPart = { name: 'retry tiers', stop: async () => void (await Promise.all(tiers.map((tier) => tier.stop()))) };
+      parts.push(tiersPart);
       const deliverer = createDeliverer({
         kafka,
         handle,
@@ -185,7 +186,12 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         log: log.child({ component: 'deliverer' }),
       });
       await deliverer.start();
-      parts.push({ name: 'deliverer', stop: () => deliverer.stop() });
+      // First attempts and retries drain at once: one after the other, each could take its whole drain timeout,
+      // twice what the shutdown's bound allows, and the process would exit before committing and closing.
+      parts.splice(parts.indexOf(tiersPart), 1, {
+        name: 'deliverer and retry tiers',
+        stop: async () => void (await Promise.all([deliverer.stop(), tiersPart.stop()])),
+      });
     }
     const lagGroups =
       role === 'router'
@@ -196,7 +202,8 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
     const lag = startConsumerLagMonitor({ kafka, groups: lagGroups, intervalMs: 5000, log: log.child({ component: 'consumer-lag' }) });
     parts.push({ name: 'consumer lag monitor', stop: () => lag.stop() });
   } catch (error) {
-    await stopParts(parts, log);
+    // The start-up failure is what the caller must hear of; a part that also fails to stop is logged by stopParts.
+    await stopParts(parts, log).catch(() => undefined);
     throw error;
   }
   const checks: Record<string, ReadinessCheck> = {
@@ -219,14 +226,21 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
   return { parts, checks };
 }
 
-/** Stops parts newest first: consumers stop before the pools they use close. */
+/**
+ * Stops parts newest first: consumers stop before the pools they use close.
+ * A part that fails to stop does not keep the others from stopping; once all
+ * were tried, the stop fails, naming them, so the process exits non-zero.
+ */
 export async function stopParts(parts: RunningPart[], log: Logger): Promise<void> {
+  const failed: string[] = [];
   for (const part of [...parts].reverse()) {
     try {
       await part.stop();
       log.debug({ part: part.name }, 'stopped');
     } catch (error) {
-      log.warn({ err: error, part: part.name }, 'error while stopping');
+      failed.push(part.name);
+      log.error({ err: error, part: part.name }, 'part did not stop cleanly');
     }
   }
+  if (failed.length > 0) throw new Error(`did not stop cleanly: ${failed.join(', ')}`);
 }

@@ -33,23 +33,36 @@ async function run(command: Command, config: Readonly<ConnectorConfig>, log: Log
   }
   const roles: Role[] = command === 'all' ? ['router', 'deliverer', 'sink'] : [command];
   const parts: RunningPart[] = [];
+  let starting: Promise<void> = Promise.resolve();
   const stopOnFatal = stopOnSignals({
     log,
     timeoutMs: config.shutdown.timeoutMs,
     description: 'stop consuming, finish in-flight work, commit, close',
-    stop: () => stopParts(parts, log),
+    // A signal during start-up stops what started once start-up has settled, not the parts started so far.
+    stop: () => starting.catch(() => undefined).then(() => stopParts(parts, log)),
   });
 
-  await migrateUp(config.database.url, log.child({ component: 'migrate' }));
-  const checks: Record<string, ReadinessCheck> = {};
-  for (const role of roles) {
-    const running = await startRole(role, config, log.child({ role }), stopOnFatal);
-    parts.push(...running.parts);
-    Object.assign(checks, running.checks);
+  const start = async (): Promise<void> => {
+    await migrateUp(config.database.url, log.child({ component: 'migrate' }));
+    const checks: Record<string, ReadinessCheck> = {};
+    for (const role of roles) {
+      const running = await startRole(role, config, log.child({ role }), stopOnFatal);
+      parts.push(...running.parts);
+      Object.assign(checks, running.checks);
+    }
+    const ops = await startOpsServer({ host: config.server.host, port: config.server.port, checks });
+    parts.unshift({ name: 'ops server', stop: () => ops.close() });
+    log.info({ roles, port: ops.port }, 'connector running');
+  };
+  starting = start();
+  try {
+    await starting;
+  } catch (error) {
+    // Roles already running (consumers in their groups, producers, pools) leave in order before the process exits:
+    // a port taken by another process must not leave partitions held until the session times out.
+    await stopParts(parts.splice(0), log).catch(() => undefined);
+    throw error;
   }
-  const ops = await startOpsServer({ host: config.server.host, port: config.server.port, checks });
-  parts.unshift({ name: 'ops server', stop: () => ops.close() });
-  log.info({ roles, port: ops.port }, 'connector running');
 }
 
 async function main(argv: string[]): Promise<number> {
