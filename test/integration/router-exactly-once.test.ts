@@ -118,6 +118,9 @@ describe('router: exactly-once fan-out through crashes and scale-out', () => {
     const taskIds = () => new Set(tasks.messages.map((m) => decodeTask(m.value).taskId));
     const frozen = spawnConnector('router', env);
     processes.push(frozen);
+    // Production starts once the router consumes, as in the test above: started earlier, every event could be in
+    // before its first fetch, and routed before the freeze (a CI run saw all 9,000 tasks before it).
+    await waitFor('the first router to be running', () => frozen.output().includes('connector running'), 30_000);
     const producing = produce();
     await waitFor('the first router to commit some tasks', () => tasks.messages.length >= EVENTS * 3 * 0.1, 90_000);
     // A stopped process: a long GC pause or a frozen VM, most likely in the middle of a transaction.
