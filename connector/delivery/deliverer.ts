@@ -90,6 +90,14 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   let commitTimer: NodeJS.Timeout | undefined;
   /** Partitions assigned to this instance by the last rebalance. */
   let assigned = new Set<string>();
+  /**
+   * Partitions whose read position this instance moved (seek), and those of them it was given back since. kafkajs
+   * keeps a seek it had not applied when a partition is taken away, and applies it should the partition come back:
+   * reading would start there rather than at the committed offset, and the tasks in between would never be read.
+   * A partition given back is put at its committed offset before its first batch is taken.
+   */
+  const sought = new Set<string>();
+  const toReposition = new Set<string>();
 
   const runTask = async (item: Item, aside: Aside): Promise<{ logged: Promise<void> }> => {
     const { signal } = shutdown;
@@ -102,6 +110,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   };
 
   let stopping = false;
+  /** Webhooks a task of which the stop gave up on: their later tasks are not started (see the scheduler). */
+  const givenUpAtStop = new Set<string>();
   /** Tasks left in Kafka across this deliverer's partitions (the gauge sums every deliverer of the process). */
   let deferredCount = 0;
   const countDeferred = (change: number): void => {
@@ -118,9 +128,11 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
    * to end asks again.
    */
   const seek = (state: PartitionState, offset: bigint): boolean => {
-    if (!consumer || state.revoked) return false;
+    // Stopping: nothing more is read, and a seek would resume a partition the stop paused.
+    if (!consumer || state.revoked || stopping) return false;
     try {
       consumer.seek({ topic: state.topic, partition: state.partition, offset: offset.toString() });
+      sought.add(partitionKey(state.topic, state.partition));
       if (state.waitingAt !== null) consumer.resume([{ topic: state.topic, partitions: [state.partition] }]);
       return true;
     } catch (error) {
@@ -174,6 +186,9 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     // wait; running those fills the gap and lets the commit cover what was sent. Tasks past every
     // started offset stay for the next owner.
     if (stopping && (item.state.maxStarted === null || item.offset > item.state.maxStarted)) return;
+    // Its webhook's earlier task was given up by the stop (a strict retry in place): sent now, this one would reach the
+    // endpoint before it, which comes again after the restart.
+    if (stopping && givenUpAtStop.has(item.webhookId)) return;
     if (item.state.maxStarted === null || item.offset > item.state.maxStarted) item.state.maxStarted = item.offset;
     const watched = held.watch(item, aside);
     try {
@@ -196,6 +211,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       );
     } catch {
       // Aborted by shutdown: left unfinished, so it is not committed and comes back after a restart.
+      if (stopping) givenUpAtStop.add(item.webhookId);
     }
   }, { maxUncountedAside: deps.maxBuffered });
   /** Webhooks whose endpoint holds them keep a small queue, and give back what they queued before (see held-webhooks.ts). */
@@ -226,6 +242,23 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       // Without it the partition is read as before: what finished above the committed offset is sent again.
       log.warn({ err: error, topic: state.topic, partition: state.partition }, 'could not read the committed progress; deliveries above the committed offset may be sent again');
       return null;
+    }
+  };
+
+  /** Puts a partition given back to this instance at the group's committed offset (or its start, with none). */
+  const repositionAtCommitted = async (topic: string, partition: number): Promise<void> => {
+    try {
+      committedAtJoin ??= connectedAdmin()
+        .then((client) => client.fetchOffsets({ groupId: deps.groupId, topics: [deps.topic] }))
+        .then(([committed]) => committed?.partitions ?? []);
+      let offset = (await committedAtJoin).find((p) => p.partition === partition)?.offset ?? '-1';
+      if (BigInt(offset) < 0n) offset = (await (await connectedAdmin()).fetchTopicOffsets(topic)).find((p) => p.partition === partition)?.low ?? '0';
+      consumer?.seek({ topic, partition, offset });
+    } catch (error) {
+      committedAtJoin = null;
+      // Not placed: the next batch tries again rather than read from a position nobody chose.
+      toReposition.add(partitionKey(topic, partition));
+      log.warn({ err: error, topic, partition }, 'could not read the committed offset of a partition given back; trying again');
     }
   };
 
@@ -284,6 +317,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   const pauseFor = (ms: number, pause: EachBatchPayload['pause'], reason: keyof typeof readWaitsOf): void => {
     readWaitsOf[reason].inc();
     const resume = pause();
+    // Stopping: the partition stays paused (see stop).
+    if (stopping) return;
     const timer = setTimeout(() => {
       resumeTimers.delete(timer);
       resume();
@@ -291,10 +326,18 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     resumeTimers.add(timer);
   };
 
-  const handleBatch = async ({ batch, heartbeat, resolveOffset, pause }: EachBatchPayload): Promise<void> => {
+  const handleBatch = async ({ batch, heartbeat, resolveOffset, pause, isStale }: EachBatchPayload): Promise<void> => {
+    if (toReposition.delete(partitionKey(batch.topic, batch.partition))) {
+      // Whatever this batch holds, reading starts again at the committed offset (see `sought`).
+      await repositionAtCommitted(batch.topic, batch.partition);
+      return;
+    }
     const state = partitionState(batch.topic, batch.partition);
     // The first batch here starts at the committed offset, which the progress read now belongs to.
     if (state.resumed === undefined) state.resumed = await committedProgress(state);
+    // Fetched before this partition's last seek, which kafkajs has not applied yet: the batch goes on from where
+    // reading was, as if the pass the seek started (see readDeferredAgain) had ended. Its records come again later.
+    if (isStale()) return;
     let lastTaken: string | null = null;
     for (const message of batch.messages) {
       const offset = BigInt(message.offset);
@@ -392,6 +435,13 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
             partitions.delete(key);
           }
         }
+        for (const key of sought) {
+          // Given back (assigned, with no state of this owner): a seek kafkajs kept from before would place it.
+          if (assigned.has(key) && !partitions.has(key)) {
+            toReposition.add(key);
+            sought.delete(key);
+          }
+        }
         held.forgetIdle(hasDeferred);
       });
       // Records past a batch's last task (the transaction's commit marker, aborted tasks) are no work: the committed
@@ -429,6 +479,9 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       // Stop fetching, finish requests under way and the gaps below them (bounded), commit what finished, then leave the group.
       consumer.pause([{ topic: deps.topic }]);
       stopping = true;
+      // A partition's pause ending now would resume reading during the drain.
+      for (const timer of resumeTimers) clearTimeout(timer);
+      resumeTimers.clear();
       // Requests under way finish, and their outcomes are written (tried once, not again); what only
       // waits (a strict webhook's retry in place, a pause before trying a write again) ends now, its task left
       // uncommitted for the next owner, rather than holding the drain until its timeout.
@@ -441,8 +494,6 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       ]);
       if (!drained) log.warn({ buffered: scheduler.buffered }, 'shutdown: unfinished deliveries are left uncommitted and will be redelivered');
       clearInterval(commitTimer);
-      for (const timer of resumeTimers) clearTimeout(timer);
-      resumeTimers.clear();
       await commit();
       held.clear();
       // What it left in Kafka is the next owner's now. The gauge is the process's: where deliverers start and stop

@@ -322,6 +322,28 @@ describe('a webhook\'s backlog', () => {
     expect(seqs(held.receiver)).toEqual([0, 0, 1, 2, 3, 4]);
   });
 
+  it('a stop during a strict webhook\'s retry in place sends none of its later tasks before the one it retries', async () => {
+    // The strict webhook's first task waits out a 60 s retry in place; held, it keeps a tenth of its cap queued (5),
+    // so its next four wait behind it in memory. Another webhook's tasks, later in the partition, start meanwhile, so
+    // the stop's drain covers offsets past the strict webhook's.
+    s = await deliveryScenario(services, {
+      TOPIC_DELIVERIES_PARTITIONS: '1', DELIVERER_MAX_BUFFERED: '100', DELIVERER_MAX_QUEUED_PER_WEBHOOK: '50',
+      DELIVERER_RETRY_DELAYS_MS: '60000', DELIVERER_RETRY_JITTER: '0', SHUTDOWN_TIMEOUT_MS: '6000',
+    });
+    const strict = await s.addWebhook({ ordering: 'strict' });
+    const other = await s.addWebhook();
+    strict.receiver.respondWith(() => ({ status: 503 }));
+    await s.startDeliverer();
+    await s.produceTasks(strict.id, 5);
+    await s.produceTasks(other.id, 5);
+    await waitFor('the other webhook\'s 5 deliveries', () => other.receiver.requests.length >= 5, 20_000);
+    expect(seqs(strict.receiver)).toEqual([0]);
+    await s.stopDeliverer();
+    // Task 0 is given up, uncommitted: after a restart it comes first again, and its later tasks after it.
+    expect(seqs(strict.receiver)).toEqual([0]);
+    expect(await committedOffset(s)).toBe(0);
+  });
+
   it('a retry tier defers and reads again too, each of its tasks once and in order', async () => {
     // A tier queues a quarter of DELIVERER_MAX_QUEUED_PER_WEBHOOK: 2 here, so most of the 20 retries wait in Kafka.
     s = await deliveryScenario(services, { ...SMALL, DELIVERER_MAX_QUEUED_PER_WEBHOOK: '8' });
