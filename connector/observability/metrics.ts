@@ -194,7 +194,7 @@ export const deliveryLogWriteFailures = new Counter({
 
 export const attemptRowsRefused = new Counter({
   name: 'webhooks_attempt_rows_refused_total',
-  help: 'Attempt records the sink could not write to the delivery log because Postgres refused the row itself (SQLSTATE class 22 or 23), per SQLSTATE; logged and left out.',
+  help: 'Attempt records the sink could not write to the delivery log because Postgres refused the row itself (SQLSTATE class 22 or 23), per SQLSTATE; each such row goes to the attempts dead-letter topic with Postgres\'s reason.',
   labelNames: ['code'] as const,
   registers: [metricsRegistry],
 });
