@@ -98,6 +98,12 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
    */
   const sought = new Set<string>();
   const toReposition = new Set<string>();
+  /**
+   * Partitions whose batch handleBatch left untaken (a reposition, a batch from before a seek): kafkajs still reports
+   * the batch processed (END_BATCH_PROCESS), and its records must not count as seen there: fetched again, they would
+   * be taken for tasks already queued, never sent, and committed past.
+   */
+  const batchesLeft = new Set<string>();
 
   const runTask = async (item: Item, aside: Aside): Promise<{ logged: Promise<void> }> => {
     const { signal } = shutdown;
@@ -327,8 +333,10 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   };
 
   const handleBatch = async ({ batch, heartbeat, resolveOffset, pause, isStale }: EachBatchPayload): Promise<void> => {
-    if (toReposition.delete(partitionKey(batch.topic, batch.partition))) {
+    const key = partitionKey(batch.topic, batch.partition);
+    if (toReposition.delete(key)) {
       // Whatever this batch holds, reading starts again at the committed offset (see `sought`).
+      batchesLeft.add(key);
       await repositionAtCommitted(batch.topic, batch.partition);
       return;
     }
@@ -337,7 +345,10 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     if (state.resumed === undefined) state.resumed = await committedProgress(state);
     // Fetched before this partition's last seek, which kafkajs has not applied yet: the batch goes on from where
     // reading was, as if the pass the seek started (see readDeferredAgain) had ended. Its records come again later.
-    if (isStale()) return;
+    if (isStale()) {
+      batchesLeft.add(key);
+      return;
+    }
     let lastTaken: string | null = null;
     for (const message of batch.messages) {
       const offset = BigInt(message.offset);
@@ -450,6 +461,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       // without records says nothing: its last offset is the high watermark, which in read_committed mode may lie
       // beyond tasks of a transaction still open.
       consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+        // A batch handleBatch left untaken: its records are read again, and nothing past them is known yet.
+        if (batchesLeft.delete(partitionKey(payload.topic, payload.partition))) return;
         if (payload.firstOffset === null) return;
         // Never for a partition this instance does not own: committing for it would move another owner's offset.
         if (!assigned.has(partitionKey(payload.topic, payload.partition))) return;

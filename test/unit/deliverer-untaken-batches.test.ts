@@ -1,0 +1,81 @@
+import { EventEmitter } from 'node:events';
+import type { Kafka } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { createDeliverer } from '../../connector/delivery/deliverer.js';
+import type { TaskHandler } from '../../connector/delivery/task-handler.js';
+import { encodeTask } from '../../connector/delivery/task.js';
+import { createRootLogger } from '../../connector/observability/logger.js';
+import { waitFor } from '../support/wait.js';
+
+/**
+ * The deliverer's bookkeeping when it leaves a batch untaken: kafkajs hands
+ * over a batch fetched before a seek (`isStale`), and reports every batch
+ * processed afterwards (END_BATCH_PROCESS). A real broker gives that order
+ * only by chance (a fetch of several partitions, one sought while another's
+ * batch is handled), so the consumer here is scripted: kafkajs's calls and
+ * events, in that order. Everything else is the deliverer's own code.
+ */
+function scriptedConsumer() {
+  const events = { GROUP_JOIN: 'consumer.group_join', END_BATCH_PROCESS: 'consumer.end_batch_process', REQUEST: 'consumer.network.request' };
+  const emitter = new EventEmitter();
+  const commits: string[] = [];
+  let eachBatch: ((payload: unknown) => Promise<void>) | null = null;
+  const consumer = {
+    events,
+    on: (event: string, listener: (...args: unknown[]) => void) => emitter.on(event, listener),
+    connect: async () => undefined,
+    subscribe: async () => undefined,
+    run: async (options: { eachBatch: (payload: unknown) => Promise<void> }) => void (eachBatch = options.eachBatch),
+    seek: () => undefined,
+    pause: () => undefined,
+    resume: () => undefined,
+    commitOffsets: async (offsets: Array<{ offset: string }>) => void commits.push(...offsets.map((o) => o.offset)),
+    disconnect: async () => undefined,
+  };
+  const admin = {
+    connect: async () => undefined,
+    disconnect: async () => undefined,
+    fetchOffsets: async () => [{ topic: 'tasks', partitions: [{ partition: 0, offset: '-1', metadata: null }] }],
+    fetchTopicOffsets: async () => [{ partition: 0, low: '0', high: '100' }],
+  };
+  const kafka = { consumer: () => consumer, admin: () => admin } as unknown as Kafka;
+  return {
+    kafka,
+    commits,
+    assign: () => emitter.emit(events.GROUP_JOIN, { payload: { memberAssignment: { tasks: [0] } } }),
+    /** Hands over offsets `from`..`to` (webhook a or b by parity), then reports the batch processed, as kafkajs does. */
+    async batch(from: number, to: number, stale = false): Promise<void> {
+      const messages = [];
+      for (let offset = from; offset <= to; offset++) {
+        const webhookId = offset % 2 ? 'a' : 'b';
+        const task = { v: 1 as const, taskId: `t${offset}`, webhookId, organization: 'o', attempt: 1, routedAt: 0, event: { eventId: `e${offset}`, eventType: 'USER_CREATED', family: 'user', occurredAt: 0, organization: 'o', actor: null, source: 's', payload: {} } };
+        messages.push({ offset: String(offset), key: Buffer.from(webhookId), value: encodeTask(task), headers: {} });
+      }
+      await eachBatch!({ batch: { topic: 'tasks', partition: 0, messages }, heartbeat: async () => undefined, resolveOffset: () => undefined, pause: () => () => undefined, isStale: () => stale });
+      emitter.emit(events.END_BATCH_PROCESS, { payload: { topic: 'tasks', partition: 0, firstOffset: String(from), lastOffset: String(to) } });
+    },
+  };
+}
+
+describe('a batch the deliverer leaves untaken', () => {
+  it('(fetched before a seek) is neither sent nor counted as seen: read again, every task of it is sent, then committed', async () => {
+    const scripted = scriptedConsumer();
+    const sent: string[] = [];
+    const handle: TaskHandler = async (task) => (sent.push(task.taskId), { logged: Promise.resolve() });
+    const deliverer = createDeliverer({
+      kafka: scripted.kafka, handle, producer: {} as never, dlqTopic: 'dlq', groupId: 'g', sessionTimeoutMs: 1000, topic: 'tasks',
+      maxInFlight: 10, maxBuffered: 100, maxQueuedPerWebhook: 100, maxDeferred: 1000, drainTimeoutMs: 1000, onFatal: () => undefined,
+      log: createRootLogger({ level: 'silent' }),
+    });
+    await deliverer.start();
+    scripted.assign();
+    await scripted.batch(0, 1);
+    await scripted.batch(2, 5, true);
+    expect(sent).toEqual(['t0', 't1']);
+    await scripted.batch(2, 5);
+    await waitFor('the six tasks sent', () => sent.length >= 6, 5000);
+    await deliverer.stop();
+    expect(sent).toEqual(['t0', 't1', 't2', 't3', 't4', 't5']);
+    expect(scripted.commits.at(-1)).toBe('6');
+  });
+});
