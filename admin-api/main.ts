@@ -47,7 +47,7 @@ async function serve(config: Readonly<ConnectorConfig>, log: Logger): Promise<vo
   const kafka = createKafka(config.kafka, log, 'admin-api');
   // Tasks the API produces must land on the topic the deliverers read, with its partition count.
   await ensureTopics(kafka, connectorTopics(config), config.topics.replicationFactor);
-  const publisher = await createTaskPublisher(kafka, config.topics.deliveries);
+  const publisher = await createTaskPublisher(kafka, config.topics.deliveries, config.topics.deliveriesMaxMessageBytes);
   const { app, verifications } = await buildAdminApp(
     { config, pool, box, catalog: loadEventCatalog(), publisher, verifier: createVerifier({ sender, box, userAgent: config.http.userAgent }), guard, log },
     { postgres: async () => void (await pool.query('SELECT 1')), kafka: () => publisher.check() },

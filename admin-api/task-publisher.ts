@@ -1,5 +1,5 @@
 import type { Kafka, Producer } from 'kafkajs';
-import { bySize, MAX_SEND_BYTES } from '../connector/kafka/by-size.js';
+import { bySize, runBytesFor } from '../connector/kafka/by-size.js';
 import { createProducer } from '../connector/kafka/client.js';
 import { encodeTask, type DeliveryTask } from '../connector/delivery/task.js';
 
@@ -15,7 +15,8 @@ export interface TaskPublisher {
   close(): Promise<void>;
 }
 
-export async function createTaskPublisher(kafka: Kafka, topic: string): Promise<TaskPublisher> {
+/** `topicLimitBytes`: the deliveries topic's `max.message.bytes` (TOPIC_DELIVERIES_MAX_MESSAGE_BYTES). */
+export async function createTaskPublisher(kafka: Kafka, topic: string, topicLimitBytes: number): Promise<TaskPublisher> {
   const producer: Producer = createProducer(kafka, { idempotent: true, maxInFlightRequests: 5 });
   await producer.connect();
   const admin = kafka.admin();
@@ -25,7 +26,7 @@ export async function createTaskPublisher(kafka: Kafka, topic: string): Promise<
       // In requests the broker takes whole: one webhook's tasks share a partition, and a recovery of thousands in one
       // request passed the topic's message limit and was refused every time.
       const messages = tasks.map((task) => ({ key: task.webhookId, value: encodeTask(task) }));
-      for (const run of bySize(messages, MAX_SEND_BYTES)) await producer.send({ topic, acks: -1, messages: run });
+      for (const run of bySize(messages, runBytesFor(topicLimitBytes))) await producer.send({ topic, acks: -1, messages: run });
     },
     async check() {
       await admin.describeCluster();

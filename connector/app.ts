@@ -55,6 +55,8 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
   try {
     const topics = connectorTopics(config);
     const limits = await ensureTopics(kafka, topics, config.topics.replicationFactor);
+    /** What a topic takes: the smaller of what the connector sizes it for and what it found it made with. */
+    const topicLimit = (topic: string, wanted: number): number => Math.min(wanted, limits.get(topic) ?? Number.POSITIVE_INFINITY);
     for (const shortfall of limitShortfalls(topics, limits)) {
       log.warn(
         shortfall,
@@ -81,10 +83,10 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         sessionTimeoutMs: config.kafka.sessionTimeoutMs,
         deliveriesTopic: config.topics.deliveries,
         // A deliveries topic that takes less than configured (made before the connector sized it) bounds the tasks.
-        maxTaskBytes: Math.min(config.topics.deliveriesMaxMessageBytes, limits.get(config.topics.deliveries) ?? Number.POSITIVE_INFINITY),
+        maxTaskBytes: topicLimit(config.topics.deliveries, config.topics.deliveriesMaxMessageBytes),
         lingerMs: config.router.lingerMs,
         ingestDlqTopic: config.topics.ingestDlq,
-        maxDeadLetterBytes: Math.min(topicMessageLimits(config).downstream, limits.get(config.topics.ingestDlq) ?? Number.POSITIVE_INFINITY),
+        maxDeadLetterBytes: topicLimit(config.topics.ingestDlq, topicMessageLimits(config).downstream),
         onFatal,
         log: log.child({ component: 'router' }),
       });
@@ -96,7 +98,8 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       await producer.connect();
       parts.push({ name: 'dead-letter producer', stop: () => producer.disconnect() });
       const sink = createAttemptSink({
-        kafka, pool, topic: config.topics.attempts, producer, dlqTopic: config.topics.attemptsDlq, groupId: config.attempts.sinkGroupId, sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+        kafka, pool, topic: config.topics.attempts, producer, dlqTopic: config.topics.attemptsDlq, dlqLimitBytes: topicLimit(config.topics.attemptsDlq, topicMessageLimits(config).attemptsDlq),
+        groupId: config.attempts.sinkGroupId, sessionTimeoutMs: config.kafka.sessionTimeoutMs,
         onFatal, log: log.child({ component: 'attempt-sink' }),
       });
       await sink.start();
@@ -126,7 +129,9 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       // Attempt records gate offset commits, not deliveries: a longer linger means fewer, larger produce requests.
       // At 500 events/s, 50 ms rather than 20 saved the deliverer 10-50 µs of CPU per event (each request costs
       // a broker round trip); commits move up to 30 ms later, and a crash re-sends that much more.
-      const attempts = createAttemptLog(producer, config.topics.attempts, { lingerMs: 50, maxBatch: 1000, log: log.child({ component: 'attempt-log' }) });
+      const attempts = createAttemptLog(producer, config.topics.attempts, {
+        lingerMs: 50, maxBatch: 1000, topicLimitBytes: topicLimit(config.topics.attempts, topicMessageLimits(config).downstream), log: log.child({ component: 'attempt-log' }),
+      });
       parts.push({ name: 'attempt log', stop: () => attempts.close() });
       // An admin's disable, URL change or rotation reaches the deliverers as it reaches the routers: within a second,
       // by notification (a reconnected listener forgets every entry). The TTL only bounds a lost notification, as the

@@ -1,7 +1,8 @@
 import type { Message, Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger.js';
 import type { AttemptRecord } from './attempt-record.js';
-import { bySize, MAX_SEND_BYTES } from '../kafka/by-size.js';
+import { bySize, runBytesFor } from '../kafka/by-size.js';
+import { RECORD_OVERHEAD_BYTES } from '../kafka/record-size.js';
 
 /**
  * Every attempt goes to the attempts topic. Records are batched for a few
@@ -28,7 +29,11 @@ export interface AttemptLog {
 export interface AttemptLogOptions {
   lingerMs: number;
   maxBatch: number;
-  maxPackBytes?: number;
+  /**
+   * The attempts topic's `max.message.bytes`, where it is smaller than the defaults allow for: packs and the runs of
+   * one request stay within it, or the topic would refuse them on every try.
+   */
+  topicLimitBytes?: number;
   /** First pause before a refused batch is sent again; it doubles up to maxRetryDelayMs. */
   retryDelayMs?: number;
   maxRetryDelayMs?: number;
@@ -95,7 +100,10 @@ function newBatch(): Batch {
 }
 
 export function createAttemptLog(producer: Producer, topic: string, options: AttemptLogOptions): AttemptLog {
-  const maxPackBytes = options.maxPackBytes ?? MAX_PACK_BYTES;
+  const topicLimit = options.topicLimitBytes ?? Number.POSITIVE_INFINITY;
+  // A pack alone in a record batch: the topic's limit less a record's and a batch's overhead.
+  const maxPackBytes = Math.min(MAX_PACK_BYTES, topicLimit - RECORD_OVERHEAD_BYTES);
+  const runBytes = runBytesFor(topicLimit);
   const retryDelayMs = options.retryDelayMs ?? 500;
   const maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
   let batch: Batch | null = null;
@@ -111,7 +119,7 @@ export function createAttemptLog(producer: Producer, topic: string, options: Att
       // In requests the broker takes whole: kafkajs writes a request's messages for one partition as one record
       // batch, and a large record sharing a batch with packs could pass the topic's limit, refused on every try.
       // After a failure every run is sent again; the sink writes each attempt once (by its id).
-      for (const run of bySize(messages, MAX_SEND_BYTES)) await producer.send({ topic, messages: run });
+      for (const run of bySize(messages, runBytes)) await producer.send({ topic, messages: run });
       current.resolve();
     } catch (error) {
       if (closed) return current.reject(error);

@@ -8,13 +8,28 @@ import type { Message } from 'kafkajs';
  */
 export const MAX_SEND_BYTES = 512 * 1024;
 
-/** Splits messages into runs of at most `maxBytes` of keys and values. */
+/**
+ * The bound of one request's run of messages for a topic that takes record
+ * batches of at most `topicLimit` bytes (its `max.message.bytes`): a topic
+ * made with a smaller limit than the default refused runs of MAX_SEND_BYTES.
+ */
+export function runBytesFor(topicLimit: number): number {
+  return Math.min(MAX_SEND_BYTES, topicLimit);
+}
+
+const byteLength = (part: Buffer | string | null | undefined): number =>
+  part === null || part === undefined ? 0 : typeof part === 'string' ? Buffer.byteLength(part) : part.length;
+
+/** Splits messages into runs of at most `maxBytes` of keys, values and headers (a record's own overhead counted high). */
 export function bySize(messages: Message[], maxBytes: number): Message[][] {
   const runs: Message[][] = [];
   let run: Message[] = [];
   let bytes = 0;
   for (const message of messages) {
-    const size = (message.value?.length ?? 0) + (typeof message.key === 'string' ? message.key.length : (message.key?.length ?? 0)) + 64;
+    let size = byteLength(message.value) + byteLength(message.key) + 64;
+    for (const [name, value] of Object.entries(message.headers ?? {})) {
+      for (const one of Array.isArray(value) ? value : [value]) size += 8 + Buffer.byteLength(name) + byteLength(one as Buffer | string | undefined);
+    }
     if (run.length > 0 && bytes + size > maxBytes) {
       runs.push(run);
       run = [];

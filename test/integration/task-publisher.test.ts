@@ -17,7 +17,7 @@ describe('task publisher', () => {
 
   beforeAll(async () => {
     await ensureTopics(kafka, connectorTopics(config), 1);
-    publisher = await createTaskPublisher(kafka, config.topics.deliveries);
+    publisher = await createTaskPublisher(kafka, config.topics.deliveries, config.topics.deliveriesMaxMessageBytes);
   });
 
   afterAll(async () => {

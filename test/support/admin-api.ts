@@ -53,7 +53,7 @@ export async function startAdminApi(config: Readonly<ConnectorConfig>, organizat
   const sender: HttpSender = createHttpSender({ ...config.http, guard });
   const kafka = createKafka(config.kafka, log, 'admin-api-test');
   await ensureTopics(kafka, connectorTopics(config), config.topics.replicationFactor);
-  const publisher: TaskPublisher = await createTaskPublisher(kafka, config.topics.deliveries);
+  const publisher: TaskPublisher = await createTaskPublisher(kafka, config.topics.deliveries, config.topics.deliveriesMaxMessageBytes);
   const realVerifier = createVerifier({ sender, box, userAgent: config.http.userAgent });
   const verifier = options.verifier ? options.verifier(realVerifier) : realVerifier;
   const { app, verifications } = await buildAdminApp(

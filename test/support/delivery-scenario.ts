@@ -7,6 +7,7 @@ import { migrateUp } from '../../connector/db/migrate.js';
 import { createPool, type Pool } from '../../connector/db/pool.js';
 import { generateSigningSecret } from '../../connector/delivery/signature.js';
 import { encodeTask, taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
+import { bySize, MAX_SEND_BYTES } from '../../connector/kafka/by-size.js';
 import { createKafka, createProducer } from '../../connector/kafka/client.js';
 import { connectorTopics, ensureTopics } from '../../connector/kafka/topics.js';
 import { createRootLogger, type Logger } from '../../connector/observability/logger.js';
@@ -86,9 +87,13 @@ export async function deliveryScenario(services: ServiceEndpoints, overrides: Re
           event: { eventId, eventType, family: 'user', occurredAt: Date.now(), organization, actor: null, source: 'test', payload: { userId: `u-${i}`, seq: i, ...extra } },
         };
       });
-      // One key, so one partition: the tasks follow one another from the batch's base offset.
-      const [landed] = await producer.send({ topic: config.topics.deliveries, messages: tasks.map((t) => ({ key: t.webhookId, value: encodeTask(t) })) });
-      tasks.forEach((t, i) => positions.set(t.taskId, { partition: landed!.partition, offset: BigInt(landed!.baseOffset!) + BigInt(i) }));
+      // In requests the topic takes; one key, so one partition: each run's tasks follow one another from its base offset.
+      let sent = 0;
+      for (const run of bySize(tasks.map((t) => ({ key: t.webhookId, value: encodeTask(t) })), Math.min(MAX_SEND_BYTES, config.topics.deliveriesMaxMessageBytes))) {
+        const [landed] = await producer.send({ topic: config.topics.deliveries, messages: run });
+        for (let i = 0; i < run.length; i++) positions.set(tasks[sent + i]!.taskId, { partition: landed!.partition, offset: BigInt(landed!.baseOffset!) + BigInt(i) });
+        sent += run.length;
+      }
       return tasks;
     },
     positionOf: (taskId) => positions.get(taskId),

@@ -134,11 +134,24 @@ describe('createAttemptLog', () => {
 
   it('sends a batch as packs and settles every record of it with the send', async () => {
     const { state, producer } = flakyProducer();
-    const log = createAttemptLog(producer, 'attempts', { lingerMs: 60_000, maxBatch: 3, maxPackBytes: 1024, log: quiet });
+    const log = createAttemptLog(producer, 'attempts', { lingerMs: 60_000, maxBatch: 3, log: quiet });
     const written = [log.record(record(1)), log.record(record(2)), log.record(record(3))]; // the third fills the batch
     await Promise.all(written);
     expect(state.sent).toHaveLength(1);
     expect(attemptsIn(state.sent)).toEqual([1, 2, 3]);
+  });
+
+  it('keeps packs and requests within a topic made with a small limit', async () => {
+    const { state, producer } = flakyProducer();
+    const limit = 8 * 1024;
+    const log = createAttemptLog(producer, 'attempts', { lingerMs: 60_000, maxBatch: 100, topicLimitBytes: limit, log: quiet });
+    await Promise.all(Array.from({ length: 100 }, (_, i) => log.record(record(i))));
+    expect(attemptsIn(state.sent)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(state.sent.length).toBeGreaterThan(1);
+    for (const request of state.sent) {
+      const bytes = request.messages.reduce((sum, m) => sum + Buffer.byteLength(m.value as Buffer) + 64, 0);
+      expect(bytes).toBeLessThanOrEqual(limit);
+    }
   });
 
   it('sends a batch in requests the broker takes whole: a large record never shares one with packs past the send bound', async () => {
