@@ -19,18 +19,18 @@ export function postgresRateLimitStore(pool: Pool, log: Logger, windowMs: number
   return class PostgresRateLimitStore implements FastifyRateLimitStore {
     incr(key: string, callback: (error: Error | null, result?: { current: number; ttl: number }) => void): void {
       pool.query<{ requests: number; ttl: number }>(
-        `INSERT INTO admin_rate_windows AS w (token_key, window_start, requests) VALUES ($1, clock_timestamp(), 1)
+        `INSERT INTO admin_rate_windows AS w (token_key, window_start, requests) VALUES ($1, now(), 1)
          ON CONFLICT (token_key) DO UPDATE SET
-           requests = CASE WHEN w.window_start <= clock_timestamp() - $2 * interval '1 millisecond' THEN 1 ELSE w.requests + 1 END,
-           window_start = CASE WHEN w.window_start <= clock_timestamp() - $2 * interval '1 millisecond' THEN clock_timestamp() ELSE w.window_start END
-         RETURNING requests, ceil(extract(epoch FROM w.window_start + $2 * interval '1 millisecond' - clock_timestamp()) * 1000)::int AS ttl`,
+           requests = CASE WHEN w.window_start <= now() - $2 * interval '1 millisecond' THEN 1 ELSE w.requests + 1 END,
+           window_start = CASE WHEN w.window_start <= now() - $2 * interval '1 millisecond' THEN now() ELSE w.window_start END
+         RETURNING requests, ceil(extract(epoch FROM w.window_start + $2 * interval '1 millisecond' - now()) * 1000)::int AS ttl`,
         [key, windowMs],
       ).then(
         ({ rows }) => {
           callback(null, { current: rows[0]!.requests, ttl: Math.max(1, rows[0]!.ttl) });
           if ((sinceLastPrune += 1) >= PRUNE_EVERY_REQUESTS) {
             sinceLastPrune = 0;
-            pool.query(`DELETE FROM admin_rate_windows WHERE window_start < clock_timestamp() - 2 * $1 * interval '1 millisecond'`, [windowMs])
+            pool.query(`DELETE FROM admin_rate_windows WHERE window_start < now() - 2 * $1 * interval '1 millisecond'`, [windowMs])
               .catch((error: unknown) => log.warn({ err: error }, 'old rate-limit windows not deleted; tried again later'));
           }
         },

@@ -77,6 +77,9 @@ function crossFieldProblems(config: ConnectorConfig): string[] {
   if (config.deliverer.httpThreads > MAX_HTTP_THREADS) {
     problems.push(`deliverer.httpThreads: must be at most ${MAX_HTTP_THREADS}: each thread is a V8 instance with its own memory, and more deliverer processes scale further (set DELIVERER_HTTP_THREADS)`);
   }
+  if (config.shutdown.timeoutMs < 6000) {
+    problems.push('shutdown.timeoutMs: must be at least 6000: deliverers drain for 5 s less than it, at least 1 s, and the stop would be cut short every time (set SHUTDOWN_TIMEOUT_MS)');
+  }
   if (config.router.lingerMs > 1000) problems.push('router.lingerMs: must be at most 1000: every event would wait that long (set ROUTER_LINGER_MS)');
   const taskBytes = config.topics.deliveriesMaxMessageBytes;
   if (taskBytes < MIN_TASK_BYTES || taskBytes > MAX_TASK_BYTES) {

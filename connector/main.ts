@@ -34,12 +34,16 @@ async function run(command: Command, config: Readonly<ConnectorConfig>, log: Log
   const roles: Role[] = command === 'all' ? ['router', 'deliverer', 'sink'] : [command];
   const parts: RunningPart[] = [];
   let starting: Promise<void> = Promise.resolve();
+  /** The one ordered stop, whoever asks first: a signal, a fatal error, or a start-up that failed. */
+  let stopped: Promise<void> | null = null;
+  const stopAll = (): Promise<void> => (stopped ??= stopParts(parts, log));
   const stopOnFatal = stopOnSignals({
     log,
     timeoutMs: config.shutdown.timeoutMs,
     description: 'stop consuming, finish in-flight work, commit, close',
-    // A signal during start-up stops what started once start-up has settled, not the parts started so far.
-    stop: () => starting.catch(() => undefined).then(() => stopParts(parts, log)),
+    // A signal during start-up stops what started once start-up has settled, not the parts started so far; should
+    // start-up fail, the stop fails with it, and the process exits non-zero.
+    stop: () => starting.then(stopAll, (error: unknown) => stopAll().then(() => Promise.reject(error))),
   });
 
   const start = async (): Promise<void> => {
@@ -60,7 +64,7 @@ async function run(command: Command, config: Readonly<ConnectorConfig>, log: Log
   } catch (error) {
     // Roles already running (consumers in their groups, producers, pools) leave in order before the process exits:
     // a port taken by another process must not leave partitions held until the session times out.
-    await stopParts(parts.splice(0), log).catch(() => undefined);
+    await stopAll().catch(() => undefined);
     throw error;
   }
 }

@@ -31,7 +31,7 @@ export function describeFormat(format: unknown): string {
   if (format === 'count') return 'integer ≥ 0';
   if (format === 'positive-count') return 'integer ≥ 1';
   if (format === 'tcp-port') return 'port (0–65535)';
-  if (format === 'flag') return '`true` or `false`';
+  if (format === 'flag') return '`true` or `false` (`1`, `0`)';
   return String(format);
 }
 

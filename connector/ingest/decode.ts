@@ -47,7 +47,6 @@ export function createAvroDecoder(registry: SchemaRegistryClient, readerSchema: 
     } catch (error) {
       // Only a definitive answer is kept; a registry outage fails the batch and is asked again.
       if (classify(error).kind !== 'poison') throw error;
-      if (unknown.size >= UNKNOWN_IDS_LIMIT) unknown.clear();
       unknown.set(schemaId, { error, until: now() + UNKNOWN_ID_TTL_MS });
       return;
     }
@@ -68,6 +67,8 @@ export function createAvroDecoder(registry: SchemaRegistryClient, readerSchema: 
 
   return {
     async prepare(values) {
+      // Forgotten before, never during, a prepare: decode needs every id of these records settled.
+      if (unknown.size >= UNKNOWN_IDS_LIMIT) unknown.clear();
       const missing = new Set<number>();
       for (const value of values) {
         const schemaId = schemaIdOf(value);

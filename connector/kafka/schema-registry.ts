@@ -17,10 +17,11 @@ export interface SchemaRegistryClient {
 }
 
 /**
- * Each registry request's deadline. Without one, a registry that takes the
- * connection and never answers holds the router's batch, and with it the
- * heartbeats of its group member, for good: the group would move the
- * partitions on while the process looked healthy.
+ * How long a registry request may go without a byte of answer (a socket
+ * timeout: the HTTP library has no whole-request deadline). Without one, a
+ * registry that takes the connection and never answers holds the router's
+ * batch, and with it the heartbeats of its group member, for good: the group
+ * would move the partitions on while the process looked healthy.
  */
 const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
 

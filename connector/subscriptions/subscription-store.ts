@@ -104,10 +104,7 @@ export function createSubscriptionStore(deps: { pool: Pool; log: Logger; reloadI
       // (refreshes run one at a time). Loaded first, a change committed between the load and LISTEN would wait for
       // the periodic reload.
       await changes.start();
-      refreshing = reloadAll().finally(() => {
-        refreshing = null;
-        refresh();
-      });
+      refreshing = reloadAll().finally(() => (refreshing = null));
       try {
         await refreshing;
       } catch (error) {
@@ -115,6 +112,8 @@ export function createSubscriptionStore(deps: { pool: Pool; log: Logger; reloadI
         await changes.stop();
         throw error;
       }
+      // What was notified during the load.
+      refresh();
       reloadTimer = setInterval(() => {
         fullReloadDue = true;
         refresh();

@@ -48,7 +48,7 @@ describe('docs/configuration.md', () => {
   it('shows allowed values, named formats and built-ins', () => {
     expect(rowOf('env')).toContain('`production`, `development`, `test`');
     expect(rowOf('kafka.brokers')).toContain('| broker-list |');
-    expect(rowOf('kafka.ssl')).toContain('| `true` or `false` |');
+    expect(rowOf('kafka.ssl')).toContain('| `true` or `false` (`1`, `0`) |');
     expect(rowOf('deliverer.maxInFlight')).toContain('| integer ≥ 1 |');
     expect(rowOf('router.lingerMs')).toContain('| integer ≥ 0 |');
     expect(rowOf('deliverer.retryDelaysMs')).toContain('`5000,300000,');

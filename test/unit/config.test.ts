@@ -68,6 +68,7 @@ describe('loadConfig', () => {
     for (const env of ['DELIVERER_MAX_IN_FLIGHT', 'SHUTDOWN_TIMEOUT_MS', 'ADMIN_MAX_PAGE_SIZE', 'HTTP_REQUEST_TIMEOUT_MS', 'DATABASE_POOL_SIZE']) {
       expect(problemsOf({ [env]: '0' }).join(), env).toMatch(new RegExp(`must be a whole number, 1 or more.*set ${env}`));
     }
+    expect(problemsOf({ SHUTDOWN_TIMEOUT_MS: '5000' }).join()).toMatch(/shutdown\.timeoutMs: must be at least 6000.*set SHUTDOWN_TIMEOUT_MS/);
     // Where 0 means something (no linger, no sending thread, no cache), it stays allowed.
     expect(problemsOf({ ROUTER_LINGER_MS: '0', DELIVERER_HTTP_THREADS: '0', DELIVERER_TARGET_CACHE_TTL_MS: '0' })).toEqual([]);
   });

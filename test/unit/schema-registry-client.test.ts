@@ -94,4 +94,26 @@ describe('the Avro decoder\'s memory of unknown schema ids', () => {
     expect(asked).toEqual([9, 9]);
     expect(decoder.decode(record)).toEqual({ a: 'x' });
   });
+
+  it('forgets unknown ids past its bound between slices, never within one: every record of a slice of 1,001 unknown ids is poison', async () => {
+    const registry: SchemaRegistryClient = {
+      writerType: async (id) => Promise.reject(poison('UNKNOWN_SCHEMA_ID', `schema id ${id} is not in the registry`)),
+      register: async () => 0,
+      encode: async () => Buffer.alloc(0),
+      setCompatibility: async () => undefined,
+      ready: async () => undefined,
+    };
+    const decoder = createAvroDecoder(registry, reader);
+    /** Magic byte 0, the schema id, and a body byte. */
+    const withId = (id: number): Buffer => {
+      const value = Buffer.alloc(6);
+      value.writeInt32BE(id, 1);
+      return value;
+    };
+    for (const round of [0, 1]) {
+      const records = Array.from({ length: 1001 }, (_, i) => withId(round * 2000 + i + 1));
+      await decoder.prepare(records);
+      for (const value of records) expect(() => decoder.decode(value)).toThrow(/is not in the registry/);
+    }
+  });
 });
