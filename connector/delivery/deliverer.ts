@@ -461,11 +461,14 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       // without records says nothing: its last offset is the high watermark, which in read_committed mode may lie
       // beyond tasks of a transaction still open.
       consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-        // A batch handleBatch left untaken: its records are read again, and nothing past them is known yet.
-        if (batchesLeft.delete(partitionKey(payload.topic, payload.partition))) return;
+        const key = partitionKey(payload.topic, payload.partition);
+        // A batch handleBatch left untaken: its records are read again, and nothing past them is known yet. Nor is
+        // anything known of a partition given back before it is put at its committed offset: a batch of only markers
+        // (which kafkajs reports without handing it over) may come from a seek kept from before.
+        if (batchesLeft.delete(key) || toReposition.has(key)) return;
         if (payload.firstOffset === null) return;
         // Never for a partition this instance does not own: committing for it would move another owner's offset.
-        if (!assigned.has(partitionKey(payload.topic, payload.partition))) return;
+        if (!assigned.has(key)) return;
         const state = partitionState(payload.topic, payload.partition);
         // Reading stopped at a task not due yet: what lies past it is not skipped, it is still to come.
         if (state.waitingAt !== null) return;

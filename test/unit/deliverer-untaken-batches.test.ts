@@ -20,13 +20,14 @@ function scriptedConsumer() {
   const emitter = new EventEmitter();
   const commits: string[] = [];
   let eachBatch: ((payload: unknown) => Promise<void>) | null = null;
+  const seeks: string[] = [];
   const consumer = {
     events,
     on: (event: string, listener: (...args: unknown[]) => void) => emitter.on(event, listener),
     connect: async () => undefined,
     subscribe: async () => undefined,
     run: async (options: { eachBatch: (payload: unknown) => Promise<void> }) => void (eachBatch = options.eachBatch),
-    seek: () => undefined,
+    seek: ({ offset }: { offset: string }) => void seeks.push(offset),
     pause: () => undefined,
     resume: () => undefined,
     commitOffsets: async (offsets: Array<{ offset: string }>) => void commits.push(...offsets.map((o) => o.offset)),
@@ -42,12 +43,17 @@ function scriptedConsumer() {
   return {
     kafka,
     commits,
+    seeks,
     assign: () => emitter.emit(events.GROUP_JOIN, { payload: { memberAssignment: { tasks: [0] } } }),
-    /** Hands over offsets `from`..`to` (webhook a or b by parity), then reports the batch processed, as kafkajs does. */
-    async batch(from: number, to: number, stale = false): Promise<void> {
+    revoke: () => emitter.emit(events.GROUP_JOIN, { payload: { memberAssignment: {} } }),
+    /** A batch of only commit markers or aborted records: kafkajs reports it processed without handing it over. */
+    markersOnly: (from: number, to: number) =>
+      emitter.emit(events.END_BATCH_PROCESS, { payload: { topic: 'tasks', partition: 0, firstOffset: String(from), lastOffset: String(to) } }),
+    /** Hands over offsets `from`..`to` (webhook a or b by parity, or `webhook`), then reports the batch processed, as kafkajs does. */
+    async batch(from: number, to: number, stale = false, webhook?: string): Promise<void> {
       const messages = [];
       for (let offset = from; offset <= to; offset++) {
-        const webhookId = offset % 2 ? 'a' : 'b';
+        const webhookId = webhook ?? (offset % 2 ? 'a' : 'b');
         const task = { v: 1 as const, taskId: `t${offset}`, webhookId, organization: 'o', attempt: 1, routedAt: 0, event: { eventId: `e${offset}`, eventType: 'USER_CREATED', family: 'user', occurredAt: 0, organization: 'o', actor: null, source: 's', payload: {} } };
         messages.push({ offset: String(offset), key: Buffer.from(webhookId), value: encodeTask(task), headers: {} });
       }
@@ -77,5 +83,45 @@ describe('a batch the deliverer leaves untaken', () => {
     await deliverer.stop();
     expect(sent).toEqual(['t0', 't1', 't2', 't3', 't4', 't5']);
     expect(scripted.commits.at(-1)).toBe('6');
+  });
+
+  it('(a partition given back, before it is put at its committed offset) is not committed past, even when kafkajs reports only markers', async () => {
+    const scripted = scriptedConsumer();
+    const sent: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // One webhook with a queue of one: t0 runs until released, t1..t3 are left in Kafka, to be read again (a seek).
+    const handle: TaskHandler = async (task) => {
+      sent.push(task.taskId);
+      if (task.taskId === 't0') await held;
+      return { logged: Promise.resolve() };
+    };
+    const deliverer = createDeliverer({
+      kafka: scripted.kafka, handle, producer: {} as never, dlqTopic: 'dlq', groupId: 'g', sessionTimeoutMs: 1000, topic: 'tasks',
+      maxInFlight: 10, maxBuffered: 100, maxQueuedPerWebhook: 1, maxDeferred: 1000, drainTimeoutMs: 500, onFatal: () => undefined,
+      log: createRootLogger({ level: 'silent' }),
+    });
+    await deliverer.start();
+    scripted.assign();
+    await scripted.batch(0, 3, false, 'a');
+    release();
+    await waitFor('the seek back to the deferred tasks', () => scripted.seeks.length > 0, 5000);
+    // Taken away and given back; kafkajs applies the kept seek, and its first fetch there holds only markers.
+    scripted.revoke();
+    scripted.assign();
+    scripted.markersOnly(4, 5);
+    await scripted.batch(6, 7, false, 'a');
+    // Put at the committed offset, it is read again from there; then from wherever it seeks, as kafkajs would.
+    const rest = ['t1', 't2', 't3', 't4', 't5', 't6', 't7'];
+    let from = Number(scripted.seeks.at(-1));
+    for (let read = 0; read < 20 && !rest.every((id) => sent.includes(id)); read++) {
+      const seen = scripted.seeks.length;
+      await scripted.batch(from, 7, false, 'a');
+      await waitFor('a seek back, or every task sent', () => scripted.seeks.length > seen || rest.every((id) => sent.includes(id)), 2000);
+      from = Number(scripted.seeks.at(-1));
+    }
+    expect(rest.filter((id) => !sent.includes(id))).toEqual([]);
+    await waitFor('the commit past every task', () => scripted.commits.at(-1) === '8', 2000);
+    await deliverer.stop();
   });
 });
