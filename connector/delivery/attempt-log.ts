@@ -63,22 +63,46 @@ const PACK_FILL = 0.85;
  * guessed from the bytes per record seen so far (the first record's, to
  * begin with); a pack that still passes the bound is written again smaller.
  */
-export function packAttempts(records: readonly unknown[], maxBytes: number): Buffer[] {
+export function packAttempts(records: readonly unknown[], maxBytes: number, hardMaxBytes = Number.POSITIVE_INFINITY): Buffer[] {
   const packs: Buffer[] = [];
   if (records.length === 0) return packs;
   let bytesPerRecord = Buffer.byteLength(JSON.stringify(records[0]));
   for (let start = 0; start < records.length;) {
     let count = Math.min(records.length - start, Math.max(1, Math.floor((maxBytes * PACK_FILL) / bytesPerRecord)));
-    let pack = Buffer.from(JSON.stringify(records.slice(start, start + count)));
+    let pack: Buffer = Buffer.from(JSON.stringify(records.slice(start, start + count)));
     while (pack.length > maxBytes && count > 1) {
       count = Math.max(1, Math.min(count - 1, Math.floor((count * maxBytes * PACK_FILL) / pack.length)));
       pack = Buffer.from(JSON.stringify(records.slice(start, start + count)));
     }
+    if (pack.length > hardMaxBytes) pack = cutToFit(records[start], hardMaxBytes) ?? pack;
     packs.push(pack);
     bytesPerRecord = Math.max(1, pack.length / count);
     start += count;
   }
   return packs;
+}
+
+/** Ends a response excerpt cut so that its record fits the attempts topic. */
+export const CUT_MARK = ' [cut to fit the attempts topic]';
+
+/**
+ * A record alone past what the attempts topic takes (`hardMaxBytes`), its
+ * response excerpt cut until it fits: besides the event, which the
+ * deliveries topic bounds, the excerpt (up to HTTP_MAX_RESPONSE_BYTES) is
+ * the one large part. A record the topic refused would be sent again on
+ * every try, and no attempt behind it would be logged or committed.
+ */
+function cutToFit(record: unknown, hardMaxBytes: number): Buffer | null {
+  const full = record as { responseBody?: unknown };
+  if (typeof full.responseBody !== 'string') return null;
+  let body = full.responseBody;
+  let pack = Buffer.from(JSON.stringify([full]));
+  while (pack.length > hardMaxBytes && body.length > 0) {
+    // A character is at least a byte of the pack: cutting the excess in characters cuts at least as many bytes.
+    body = body.slice(0, Math.max(0, body.length - (pack.length - hardMaxBytes) - CUT_MARK.length));
+    pack = Buffer.from(JSON.stringify([{ ...full, responseBody: body + CUT_MARK }]));
+  }
+  return pack;
 }
 
 interface Batch {
@@ -153,7 +177,7 @@ export function createAttemptLog(producer: Producer, topic: string, options: Att
     batch = null;
     if (!current) return;
     // No key: the sink needs no order among attempts (each row has its time), so packs spread over the partitions.
-    const messages: Message[] = packAttempts(current.records, maxPackBytes).map((value) => ({ key: null, value }));
+    const messages: Message[] = packAttempts(current.records, maxPackBytes, topicLimit - RECORD_OVERHEAD_BYTES).map((value) => ({ key: null, value }));
     await send(current, messages, 0);
   };
 

@@ -17,7 +17,7 @@ export interface AttemptSinkDeps {
   /** For messages that are not attempt records and rows Postgres refuses. */
   producer: Producer;
   dlqTopic: string;
-  /** The dead-letter topic's `max.message.bytes`: one request's run of letters stays within it. */
+  /** The dead-letter topic's `max.message.bytes`: a letter, and one request's run of them, stays within it. */
   dlqLimitBytes?: number;
   groupId: string;
   sessionTimeoutMs: number;
@@ -79,7 +79,7 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
         for (const row of attemptRowsOf(message.value?.toString() ?? '')) rows.push({ row, message });
       } catch (error) {
         const reason = poison('ATTEMPT_MALFORMED', `not attempt records: ${(error as Error).message}`);
-        letters.push(deadLetterOf({ ...where, message }, reason));
+        letters.push(deadLetterOf({ ...where, message }, reason, message, deps.dlqLimitBytes));
       }
     }
     // Postgres unreachable (or Kafka refusing the dead letters): the batch is tried again here, with a growing pause,
@@ -108,7 +108,7 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
       for (const { row, message, code, reason } of refused) {
         attemptRowsRefused.inc({ code });
         const key = typeof row['webhookId'] === 'string' ? row['webhookId'] : null;
-        letters.push(deadLetterOf({ ...where, message }, poison('ATTEMPT_ROW_REFUSED', `Postgres refused the row (SQLSTATE ${code}): ${reason}`), { key, value: JSON.stringify(row) }));
+        letters.push(deadLetterOf({ ...where, message }, poison('ATTEMPT_ROW_REFUSED', `Postgres refused the row (SQLSTATE ${code}): ${reason}`), { key, value: JSON.stringify(row) }, deps.dlqLimitBytes));
       }
     }
     // In runs the broker takes whole, each tried until taken: a run sent again after a failure is not sent twice.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createAttemptLog, packAttempts } from '../../connector/delivery/attempt-log.js';
+import { createAttemptLog, CUT_MARK, packAttempts } from '../../connector/delivery/attempt-log.js';
 import { MAX_SEND_BYTES } from '../../connector/kafka/by-size.js';
 import { attemptRecord, attemptRowsOf } from '../../connector/delivery/attempt-record.js';
 import { buildBody } from '../../connector/delivery/envelope.js';
@@ -139,6 +139,21 @@ describe('createAttemptLog', () => {
     await Promise.all(written);
     expect(state.sent).toHaveLength(1);
     expect(attemptsIn(state.sent)).toEqual([1, 2, 3]);
+  });
+
+  it('cuts the response excerpt of a record alone past what the topic takes, and only then', () => {
+    const answer = 'r'.repeat(20_000);
+    const withAnswer = attemptRecord({ task, outcome: 'delivered', result: { kind: 'response', status: 200 }, responseBody: answer, now: 0 });
+    // Past the pack bound but within the topic: kept whole, alone.
+    const [whole] = packAttempts([withAnswer], 1000, 40_000);
+    expect(attemptRowsOf(whole!.toString())[0]!['responseBody']).toBe(answer);
+    // Past the topic's limit: the excerpt is cut to fit, saying so.
+    const [cut] = packAttempts([withAnswer], 1000, 8000);
+    expect(cut!.length).toBeLessThanOrEqual(8000);
+    const body = String(attemptRowsOf(cut!.toString())[0]!['responseBody']);
+    expect(body.endsWith(CUT_MARK)).toBe(true);
+    expect(answer.startsWith(body.slice(0, -CUT_MARK.length))).toBe(true);
+    expect(body.length).toBeGreaterThan(5000);
   });
 
   it('keeps packs and requests within a topic made with a small limit', async () => {
