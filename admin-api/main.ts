@@ -46,8 +46,10 @@ async function serve(config: Readonly<ConnectorConfig>, log: Logger): Promise<vo
   const sender = createHttpSender({ ...config.http, guard });
   const kafka = createKafka(config.kafka, log, 'admin-api');
   // Tasks the API produces must land on the topic the deliverers read, with its partition count.
-  await ensureTopics(kafka, connectorTopics(config), config.topics.replicationFactor);
-  const publisher = await createTaskPublisher(kafka, config.topics.deliveries, config.topics.deliveriesMaxMessageBytes);
+  const limits = await ensureTopics(kafka, connectorTopics(config), config.topics.replicationFactor);
+  // The deliveries topic may have been made with a smaller limit than configured (see limitShortfalls).
+  const deliveriesLimit = Math.min(config.topics.deliveriesMaxMessageBytes, limits.get(config.topics.deliveries) ?? Number.POSITIVE_INFINITY);
+  const publisher = await createTaskPublisher(kafka, config.topics.deliveries, deliveriesLimit);
   const { app, verifications } = await buildAdminApp(
     { config, pool, box, catalog: loadEventCatalog(), publisher, verifier: createVerifier({ sender, box, userAgent: config.http.userAgent }), guard, log },
     { postgres: async () => void (await pool.query('SELECT 1')), kafka: () => publisher.check() },

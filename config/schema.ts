@@ -604,7 +604,7 @@ export const configSchema: Schema<ConnectorConfig> = {
   },
   shutdown: {
     timeoutMs: {
-      doc: 'Bound on an ordered shutdown after SIGTERM/SIGINT; past it the process exits non-zero.',
+      doc: 'Bound on an ordered shutdown after SIGTERM/SIGINT; past it the process exits non-zero. At least 6000: deliverers drain in-flight requests for 5 s less than it.',
       format: positiveCount.name,
       default: 30000,
       env: 'SHUTDOWN_TIMEOUT_MS',

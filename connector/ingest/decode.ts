@@ -67,8 +67,14 @@ export function createAvroDecoder(registry: SchemaRegistryClient, readerSchema: 
 
   return {
     async prepare(values) {
-      // Forgotten before, never during, a prepare: decode needs every id of these records settled.
-      if (unknown.size >= UNKNOWN_IDS_LIMIT) unknown.clear();
+      // Forgotten before, never during, a prepare (decode needs every id of these records settled), and the oldest
+      // first: another partition's slice may be between its prepare and its decodes.
+      if (unknown.size >= UNKNOWN_IDS_LIMIT) {
+        for (const id of unknown.keys()) {
+          if (unknown.size <= UNKNOWN_IDS_LIMIT / 2) break;
+          unknown.delete(id);
+        }
+      }
       const missing = new Set<number>();
       for (const value of values) {
         const schemaId = schemaIdOf(value);
