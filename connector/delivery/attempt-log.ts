@@ -74,7 +74,8 @@ export function packAttempts(records: readonly unknown[], maxBytes: number, hard
       count = Math.max(1, Math.min(count - 1, Math.floor((count * maxBytes * PACK_FILL) / pack.length)));
       pack = Buffer.from(JSON.stringify(records.slice(start, start + count)));
     }
-    if (pack.length > hardMaxBytes) pack = cutToFit(records[start], hardMaxBytes) ?? pack;
+    // A pack past the hard bound holds one record (the pack bound is never above it): that record is cut to fit.
+    if (count === 1 && pack.length > hardMaxBytes) pack = cutToFit(records[start], hardMaxBytes) ?? pack;
     packs.push(pack);
     bytesPerRecord = Math.max(1, pack.length / count);
     start += count;
@@ -98,8 +99,12 @@ function cutToFit(record: unknown, hardMaxBytes: number): Buffer | null {
   let body = full.responseBody;
   let pack = Buffer.from(JSON.stringify([full]));
   while (pack.length > hardMaxBytes && body.length > 0) {
-    // A character is at least a byte of the pack: cutting the excess in characters cuts at least as many bytes.
-    body = body.slice(0, Math.max(0, body.length - (pack.length - hardMaxBytes) - CUT_MARK.length));
+    // In proportion to the bytes the excerpt takes in the pack (escaped, as UTF-8), then again while still over.
+    const bodyBytes = Buffer.byteLength(JSON.stringify(body)) - 2;
+    const keep = Math.floor((body.length * Math.max(0, bodyBytes - (pack.length - hardMaxBytes))) / Math.max(1, bodyBytes));
+    body = body.slice(0, Math.min(keep, body.length - 1));
+    // Not half a surrogate pair: Postgres refuses a lone one in JSON text.
+    if (/[\uD800-\uDBFF]$/.test(body)) body = body.slice(0, -1);
     pack = Buffer.from(JSON.stringify([{ ...full, responseBody: body + CUT_MARK }]));
   }
   return pack;

@@ -260,6 +260,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       let offset = (await committedAtJoin).find((p) => p.partition === partition)?.offset ?? '-1';
       if (BigInt(offset) < 0n) offset = (await (await connectedAdmin()).fetchTopicOffsets(topic)).find((p) => p.partition === partition)?.low ?? '0';
       consumer?.seek({ topic, partition, offset });
+      // A seek like any other: kept by kafkajs should the partition go before its next fetch.
+      sought.add(partitionKey(topic, partition));
     } catch (error) {
       committedAtJoin = null;
       // Not placed: the next batch tries again rather than read from a position nobody chose.

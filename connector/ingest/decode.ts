@@ -47,6 +47,8 @@ export function createAvroDecoder(registry: SchemaRegistryClient, readerSchema: 
     } catch (error) {
       // Only a definitive answer is kept; a registry outage fails the batch and is asked again.
       if (classify(error).kind !== 'poison') throw error;
+      // Newest last, where eviction comes last.
+      unknown.delete(schemaId);
       unknown.set(schemaId, { error, until: now() + UNKNOWN_ID_TTL_MS });
       return;
     }
@@ -78,7 +80,16 @@ export function createAvroDecoder(registry: SchemaRegistryClient, readerSchema: 
       const missing = new Set<number>();
       for (const value of values) {
         const schemaId = schemaIdOf(value);
-        if (schemaId !== null && !settled(schemaId)) missing.add(schemaId);
+        if (schemaId === null) continue;
+        if (!settled(schemaId)) missing.add(schemaId);
+        else {
+          // In use by this slice: moved to the newest end, out of the way of eviction by another slice's prepare.
+          const entry = unknown.get(schemaId);
+          if (entry) {
+            unknown.delete(schemaId);
+            unknown.set(schemaId, entry);
+          }
+        }
       }
       for (const schemaId of missing) await resolve(schemaId);
     },

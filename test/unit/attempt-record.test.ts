@@ -154,6 +154,17 @@ describe('createAttemptLog', () => {
     expect(body.endsWith(CUT_MARK)).toBe(true);
     expect(answer.startsWith(body.slice(0, -CUT_MARK.length))).toBe(true);
     expect(body.length).toBeGreaterThan(5000);
+    // Cut between characters, never inside a surrogate pair (Postgres refuses half of one).
+    const emoji = attemptRecord({ task, outcome: 'delivered', result: { kind: 'response', status: 200 }, responseBody: '😀'.repeat(5000), now: 0 });
+    for (const hard of [8000, 8001, 8002, 8003]) {
+      const [pack] = packAttempts([emoji], 1000, hard);
+      const kept = String(attemptRowsOf(pack!.toString())[0]!['responseBody']).slice(0, -CUT_MARK.length);
+      expect(pack!.length).toBeLessThanOrEqual(hard);
+      expect(kept).toMatch(/^(😀)+$/u);
+    }
+    // Only a record alone is cut: records are never dropped, whatever the bounds.
+    const three = packAttempts([withAnswer, withAnswer, withAnswer], 100_000, 8000);
+    expect(three.flatMap((pack) => attemptRowsOf(pack.toString()))).toHaveLength(3);
   });
 
   it('keeps packs and requests within a topic made with a small limit', async () => {
