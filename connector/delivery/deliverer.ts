@@ -233,18 +233,29 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       throw error;
     }));
 
+  /**
+   * The group's commit of a partition as it stood when it was assigned here. Nobody commits a partition assigned
+   * here before its first batch, so one read per rebalance serves them all; a failed read is made again next time.
+   */
+  const committedAtAssignment = async (partition: number): Promise<{ offset: string; metadata: string | null } | undefined> => {
+    committedAtJoin ??= connectedAdmin()
+      .then((client) => client.fetchOffsets({ groupId: deps.groupId, topics: [deps.topic] }))
+      .then(([topic]) => topic?.partitions ?? []);
+    try {
+      return (await committedAtJoin).find((p) => p.partition === partition);
+    } catch (error) {
+      committedAtJoin = null;
+      throw error;
+    }
+  };
+
   /** What the group's last commit of a partition said was finished above its offset (the previous owner's word). */
   const committedProgress = async (state: PartitionState): Promise<Progress | null> => {
     try {
-      // Nobody commits a partition assigned here before its first batch, so one read per rebalance serves them all.
-      committedAtJoin ??= connectedAdmin()
-        .then((client) => client.fetchOffsets({ groupId: deps.groupId, topics: [deps.topic] }))
-        .then(([topic]) => topic?.partitions ?? []);
-      const committed = (await committedAtJoin).find((p) => p.partition === state.partition);
+      const committed = await committedAtAssignment(state.partition);
       if (!committed || Number(committed.offset) < 0) return null;
       return decodeProgress(BigInt(committed.offset), committed.metadata);
     } catch (error) {
-      committedAtJoin = null;
       // Without it the partition is read as before: what finished above the committed offset is sent again.
       log.warn({ err: error, topic: state.topic, partition: state.partition }, 'could not read the committed progress; deliveries above the committed offset may be sent again');
       return null;
@@ -254,16 +265,12 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   /** Puts a partition given back to this instance at the group's committed offset (or its start, with none). */
   const repositionAtCommitted = async (topic: string, partition: number): Promise<void> => {
     try {
-      committedAtJoin ??= connectedAdmin()
-        .then((client) => client.fetchOffsets({ groupId: deps.groupId, topics: [deps.topic] }))
-        .then(([committed]) => committed?.partitions ?? []);
-      let offset = (await committedAtJoin).find((p) => p.partition === partition)?.offset ?? '-1';
+      let offset = (await committedAtAssignment(partition))?.offset ?? '-1';
       if (BigInt(offset) < 0n) offset = (await (await connectedAdmin()).fetchTopicOffsets(topic)).find((p) => p.partition === partition)?.low ?? '0';
       consumer?.seek({ topic, partition, offset });
       // A seek like any other: kept by kafkajs should the partition go before its next fetch.
       sought.add(partitionKey(topic, partition));
     } catch (error) {
-      committedAtJoin = null;
       // Not placed: the next batch tries again rather than read from a position nobody chose.
       toReposition.add(partitionKey(topic, partition));
       log.warn({ err: error, topic, partition }, 'could not read the committed offset of a partition given back; trying again');
