@@ -1,5 +1,5 @@
 import type { Kafka, Producer } from 'kafkajs';
-import { bySize, runBytesFor } from '../connector/kafka/by-size.js';
+import { bySize } from '../connector/kafka/by-size.js';
 import { createProducer } from '../connector/kafka/client.js';
 import { encodeTask, type DeliveryTask } from '../connector/delivery/task.js';
 
@@ -26,7 +26,7 @@ export async function createTaskPublisher(kafka: Kafka, topic: string, topicLimi
       // In requests the broker takes whole: one webhook's tasks share a partition, and a recovery of thousands in one
       // request passed the topic's message limit and was refused every time.
       const messages = tasks.map((task) => ({ key: task.webhookId, value: encodeTask(task) }));
-      for (const run of bySize(messages, runBytesFor(topicLimitBytes))) await producer.send({ topic, acks: -1, messages: run });
+      for (const run of bySize(messages, topicLimitBytes)) await producer.send({ topic, acks: -1, messages: run });
     },
     async check() {
       await admin.describeCluster();

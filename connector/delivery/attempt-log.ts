@@ -1,7 +1,7 @@
 import type { Message, Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger.js';
 import type { AttemptRecord } from './attempt-record.js';
-import { bySize, runBytesFor } from '../kafka/by-size.js';
+import { bySize } from '../kafka/by-size.js';
 import { RECORD_OVERHEAD_BYTES } from '../kafka/record-size.js';
 
 /**
@@ -132,7 +132,6 @@ export function createAttemptLog(producer: Producer, topic: string, options: Att
   const topicLimit = options.topicLimitBytes ?? Number.POSITIVE_INFINITY;
   // A pack alone in a record batch: the topic's limit less a record's and a batch's overhead.
   const maxPackBytes = Math.min(MAX_PACK_BYTES, topicLimit - RECORD_OVERHEAD_BYTES);
-  const runBytes = runBytesFor(topicLimit);
   const retryDelayMs = options.retryDelayMs ?? 500;
   const maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
   let batch: Batch | null = null;
@@ -148,7 +147,7 @@ export function createAttemptLog(producer: Producer, topic: string, options: Att
       // In requests the broker takes whole: kafkajs writes a request's messages for one partition as one record
       // batch, and a large record sharing a batch with packs could pass the topic's limit, refused on every try.
       // After a failure every run is sent again; the sink writes each attempt once (by its id).
-      for (const run of bySize(messages, runBytes)) await producer.send({ topic, messages: run });
+      for (const run of bySize(messages, topicLimit)) await producer.send({ topic, messages: run });
       current.resolve();
     } catch (error) {
       if (closed) return current.reject(error);

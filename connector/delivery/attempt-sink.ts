@@ -4,7 +4,7 @@ import { nulFreeJson } from '../db/nul-free-json.js';
 import { poison } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { createGroupConsumer } from '../kafka/client.js';
-import { bySize, runBytesFor } from '../kafka/by-size.js';
+import { bySize } from '../kafka/by-size.js';
 import { deadLetterOf } from '../kafka/dead-letter.js';
 import { attemptRowsRefused, deadLetters, deliveryLogWriteFailures } from '../observability/metrics.js';
 import { attemptRowsOf } from './attempt-record.js';
@@ -112,7 +112,7 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
       }
     }
     // In runs the broker takes whole, each tried until taken: a run sent again after a failure is not sent twice.
-    for (const run of bySize(letters, runBytesFor(deps.dlqLimitBytes ?? Number.POSITIVE_INFINITY))) {
+    for (const run of bySize(letters, deps.dlqLimitBytes)) {
       await untilDone(() => deps.producer.send({ topic: deps.dlqTopic, messages: run }), {
         ...holding,
         onFailure: (error, retryInMs) => deps.log.warn({ err: error, letters: run.length, retryInMs }, 'delivery-log dead letters not written; retrying'),

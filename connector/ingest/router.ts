@@ -11,7 +11,7 @@ import type { Logger } from '../observability/logger.js';
 import type { SubscriptionStore } from '../subscriptions/subscription-store.js';
 import { toCanonicalEvent } from './canonical-event.js';
 import { deadLetterOf } from '../kafka/dead-letter.js';
-import { bySize, runBytesFor } from '../kafka/by-size.js';
+import { bySize } from '../kafka/by-size.js';
 import { recordBytes } from '../kafka/record-size.js';
 import type { AvroDecoder } from './decode.js';
 import { planTasks } from './route.js';
@@ -250,8 +250,8 @@ export function createRouter(deps: RouterDeps): Router {
     const work = lane.busy.catch(() => undefined).then(async () => {
       const transaction = await producer.transaction();
       try {
-        for (const messages of bySize(tasks, runBytesFor(deps.maxTaskBytes))) await transaction.send({ topic: deps.deliveriesTopic, messages });
-        for (const messages of bySize(deadLetters, runBytesFor(deps.maxDeadLetterBytes))) await transaction.send({ topic: deps.ingestDlqTopic, messages });
+        for (const messages of bySize(tasks, deps.maxTaskBytes)) await transaction.send({ topic: deps.deliveriesTopic, messages });
+        for (const messages of bySize(deadLetters, deps.maxDeadLetterBytes)) await transaction.send({ topic: deps.ingestDlqTopic, messages });
         await sendOffsetsRetrying(transaction, { consumerGroupId: deps.groupId, topics: [{ topic, partitions: [{ partition, offset: nextOffset }] }] });
         await transaction.commit();
         routerTransactions.inc();

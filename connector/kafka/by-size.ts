@@ -8,20 +8,19 @@ import type { Message } from 'kafkajs';
  */
 export const MAX_SEND_BYTES = 512 * 1024;
 
-/**
- * The bound of one request's run of messages for a topic that takes record
- * batches of at most `topicLimit` bytes (its `max.message.bytes`): a topic
- * made with a smaller limit than the default refused runs of MAX_SEND_BYTES.
- */
-export function runBytesFor(topicLimit: number): number {
-  return Math.min(MAX_SEND_BYTES, topicLimit);
-}
-
 const byteLength = (part: Buffer | string | null | undefined): number =>
   part === null || part === undefined ? 0 : typeof part === 'string' ? Buffer.byteLength(part) : part.length;
 
-/** Splits messages into runs of at most `maxBytes` of keys, values and headers (a record's own overhead counted high). */
-export function bySize(messages: Message[], maxBytes: number): Message[][] {
+/**
+ * Splits messages into the runs of one request each for a topic that takes
+ * record batches of at most `topicLimitBytes` (its `max.message.bytes`): at
+ * most that, and MAX_SEND_BYTES, of keys, values and headers (a record's
+ * own overhead counted high). A topic made with a smaller limit than the
+ * default refused runs of MAX_SEND_BYTES. A message larger than the bound
+ * travels alone.
+ */
+export function bySize(messages: Message[], topicLimitBytes = Number.POSITIVE_INFINITY): Message[][] {
+  const maxBytes = Math.min(MAX_SEND_BYTES, topicLimitBytes);
   const runs: Message[][] = [];
   let run: Message[] = [];
   let bytes = 0;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { generateSigningSecret } from '../../connector/delivery/signature.js';
 import { decodeTask } from '../../connector/delivery/task.js';
 import { loadEventCatalog } from '../../connector/events/catalog.js';
-import { bySize, MAX_SEND_BYTES } from '../../connector/kafka/by-size.js';
+import { bySize } from '../../connector/kafka/by-size.js';
 import { createProducer } from '../../connector/kafka/client.js';
 import { createSchemaRegistryClient } from '../../connector/kafka/schema-registry.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
@@ -48,7 +48,7 @@ describe('topics with the smallest message limits', () => {
         const producer = createProducer(kafka);
         await producer.connect();
         const messages = await Promise.all(events.map(async (event) => ({ key: event.eventId, value: await registry.encode(schemaId, event) })));
-        for (const run of bySize(messages, MAX_SEND_BYTES)) await producer.send({ topic: config.topics.userEvents, messages: run });
+        for (const run of bySize(messages)) await producer.send({ topic: config.topics.userEvents, messages: run });
         await producer.disconnect();
       },
     });

@@ -7,7 +7,7 @@ import { migrateUp } from '../../connector/db/migrate.js';
 import { createPool, type Pool } from '../../connector/db/pool.js';
 import { generateSigningSecret } from '../../connector/delivery/signature.js';
 import { encodeTask, taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
-import { bySize, MAX_SEND_BYTES } from '../../connector/kafka/by-size.js';
+import { bySize } from '../../connector/kafka/by-size.js';
 import { createKafka, createProducer } from '../../connector/kafka/client.js';
 import { connectorTopics, ensureTopics } from '../../connector/kafka/topics.js';
 import { createRootLogger, type Logger } from '../../connector/observability/logger.js';
@@ -89,7 +89,7 @@ export async function deliveryScenario(services: ServiceEndpoints, overrides: Re
       });
       // In requests the topic takes; one key, so one partition: each run's tasks follow one another from its base offset.
       let sent = 0;
-      for (const run of bySize(tasks.map((t) => ({ key: t.webhookId, value: encodeTask(t) })), Math.min(MAX_SEND_BYTES, config.topics.deliveriesMaxMessageBytes))) {
+      for (const run of bySize(tasks.map((t) => ({ key: t.webhookId, value: encodeTask(t) })), config.topics.deliveriesMaxMessageBytes)) {
         const [landed] = await producer.send({ topic: config.topics.deliveries, messages: run });
         for (let i = 0; i < run.length; i++) positions.set(tasks[sent + i]!.taskId, { partition: landed!.partition, offset: BigInt(landed!.baseOffset!) + BigInt(i) });
         sent += run.length;
