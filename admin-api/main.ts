@@ -12,7 +12,7 @@ import { createSsrfGuard } from '../connector/delivery/ssrf-guard.js';
 import { loadEventCatalog } from '../connector/events/catalog.js';
 import { createKafka } from '../connector/kafka/client.js';
 import { stopOnSignals } from '../connector/lifecycle.js';
-import { connectorTopics, ensureTopics } from '../connector/kafka/topics.js';
+import { connectorTopics, ensureTopics, topicTakes } from '../connector/kafka/topics.js';
 import { createRootLogger, type Logger } from '../connector/observability/logger.js';
 import { createSecretBox } from '../connector/security/encryption.js';
 import { buildAdminApp } from './app.js';
@@ -48,8 +48,7 @@ async function serve(config: Readonly<ConnectorConfig>, log: Logger): Promise<vo
   // Tasks the API produces must land on the topic the deliverers read, with its partition count.
   const limits = await ensureTopics(kafka, connectorTopics(config), config.topics.replicationFactor);
   // The deliveries topic may have been made with a smaller limit than configured (see limitShortfalls).
-  const deliveriesLimit = Math.min(config.topics.deliveriesMaxMessageBytes, limits.get(config.topics.deliveries) ?? Number.POSITIVE_INFINITY);
-  const publisher = await createTaskPublisher(kafka, config.topics.deliveries, deliveriesLimit);
+  const publisher = await createTaskPublisher(kafka, config.topics.deliveries, topicTakes(limits, config.topics.deliveries, config.topics.deliveriesMaxMessageBytes));
   const { app, verifications } = await buildAdminApp(
     { config, pool, box, catalog: loadEventCatalog(), publisher, verifier: createVerifier({ sender, box, userAgent: config.http.userAgent }), guard, log },
     { postgres: async () => void (await pool.query('SELECT 1')), kafka: () => publisher.check() },

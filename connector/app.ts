@@ -18,7 +18,7 @@ import { createAvroDecoder } from './ingest/decode.js';
 import { createRouter } from './ingest/router.js';
 import { createKafka, createProducer } from './kafka/client.js';
 import { createSchemaRegistryClient } from './kafka/schema-registry.js';
-import { connectorTopics, ensureTopics, limitShortfalls, retryTopic, topicMessageLimits } from './kafka/topics.js';
+import { connectorTopics, ensureTopics, limitShortfalls, retryTopic, topicMessageLimits, topicTakes } from './kafka/topics.js';
 import { startConsumerLagMonitor } from './observability/consumer-lag.js';
 import type { Logger } from './observability/logger.js';
 import type { ReadinessCheck } from './observability/server.js';
@@ -55,8 +55,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
   try {
     const topics = connectorTopics(config);
     const limits = await ensureTopics(kafka, topics, config.topics.replicationFactor);
-    /** What a topic takes: the smaller of what the connector sizes it for and what it found it made with. */
-    const topicLimit = (topic: string, wanted: number): number => Math.min(wanted, limits.get(topic) ?? Number.POSITIVE_INFINITY);
+    const topicLimit = (topic: string, wanted: number): number => topicTakes(limits, topic, wanted);
     for (const shortfall of limitShortfalls(topics, limits)) {
       log.warn(
         shortfall,

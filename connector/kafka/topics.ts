@@ -105,6 +105,11 @@ export interface LimitShortfall {
   needed: number;
 }
 
+/** What a topic takes: the smaller of what the connector sizes it for and what ensureTopics found it made with. */
+export function topicTakes(limits: ReadonlyMap<string, number>, topic: string, wanted: number): number {
+  return Math.min(wanted, limits.get(topic) ?? Number.POSITIVE_INFINITY);
+}
+
 /**
  * Topics that take smaller messages than the connector asks for: made by
  * hand, or by an earlier release, before the connector sized them. ensureTopics
