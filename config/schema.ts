@@ -167,12 +167,13 @@ const topicName = {
  * Whole numbers, strictly: convict's built-ins read env values with parseInt,
  * so `1e3` became 1 and `1.5` became 1, and nothing said so.
  */
+const digitsOnly = (value: string): number | string => (/^\s*\d+\s*$/.test(value) ? Number(value) : value);
 const wholeNumber = (name: string, min: number) => ({
   name,
   validate(value: unknown): void {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) throw new Error(`must be a whole number, ${min} or more`);
   },
-  coerce: (value: string): number | string => (/^\s*\d+\s*$/.test(value) ? Number(value) : value),
+  coerce: digitsOnly,
 });
 const count = wholeNumber('count', 0);
 const positiveCount = wholeNumber('positive-count', 1);
@@ -182,7 +183,7 @@ const tcpPort = {
   validate(value: unknown): void {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65_535) throw new Error('must be a port number, 0 to 65535');
   },
-  coerce: (value: string): number | string => (/^\s*\d+\s*$/.test(value) ? Number(value) : value),
+  coerce: digitsOnly,
 };
 
 /** true or false, strictly: convict's Boolean took anything but "false" as true, so KAFKA_SSL=0 turned TLS on. */
