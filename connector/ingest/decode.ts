@@ -39,6 +39,11 @@ export function createAvroDecoder(registry: SchemaRegistryClient, readerSchema: 
   /** Ids the registry did not know, with the answer and until when it is believed. */
   const unknown = new Map<number, { error: unknown; until: number }>();
   const settled = (schemaId: number): boolean => resolutions.has(schemaId) || (unknown.get(schemaId)?.until ?? 0) > now();
+  /** Newest last, where eviction comes last (see prepare). */
+  const rememberUnknown = (schemaId: number, entry: { error: unknown; until: number }): void => {
+    unknown.delete(schemaId);
+    unknown.set(schemaId, entry);
+  };
 
   const resolve = async (schemaId: number): Promise<void> => {
     let writerType: avro.Type;
@@ -47,9 +52,7 @@ export function createAvroDecoder(registry: SchemaRegistryClient, readerSchema: 
     } catch (error) {
       // Only a definitive answer is kept; a registry outage fails the batch and is asked again.
       if (classify(error).kind !== 'poison') throw error;
-      // Newest last, where eviction comes last.
-      unknown.delete(schemaId);
-      unknown.set(schemaId, { error, until: now() + UNKNOWN_ID_TTL_MS });
+      rememberUnknown(schemaId, { error, until: now() + UNKNOWN_ID_TTL_MS });
       return;
     }
     unknown.delete(schemaId);
@@ -81,15 +84,10 @@ export function createAvroDecoder(registry: SchemaRegistryClient, readerSchema: 
       for (const value of values) {
         const schemaId = schemaIdOf(value);
         if (schemaId === null) continue;
+        const entry = unknown.get(schemaId);
         if (!settled(schemaId)) missing.add(schemaId);
-        else {
-          // In use by this slice: moved to the newest end, out of the way of eviction by another slice's prepare.
-          const entry = unknown.get(schemaId);
-          if (entry) {
-            unknown.delete(schemaId);
-            unknown.set(schemaId, entry);
-          }
-        }
+        // In use by this slice: out of the way of eviction by another slice's prepare.
+        else if (entry) rememberUnknown(schemaId, entry);
       }
       for (const schemaId of missing) await resolve(schemaId);
     },
