@@ -63,17 +63,23 @@ function scriptedConsumer() {
   };
 }
 
+/** A started deliverer of the scripted consumer's topic, with one webhook's queue at most `maxQueuedPerWebhook`. */
+async function startedDeliverer(scripted: ReturnType<typeof scriptedConsumer>, handle: TaskHandler, maxQueuedPerWebhook: number) {
+  const deliverer = createDeliverer({
+    kafka: scripted.kafka, handle, producer: {} as never, dlqTopic: 'dlq', groupId: 'g', sessionTimeoutMs: 1000, topic: 'tasks',
+    maxInFlight: 10, maxBuffered: 100, maxQueuedPerWebhook, maxDeferred: 1000, drainTimeoutMs: 500, onFatal: () => undefined,
+    log: createRootLogger({ level: 'silent' }),
+  });
+  await deliverer.start();
+  return deliverer;
+}
+
 describe('a batch the deliverer leaves untaken', () => {
   it('(fetched before a seek) is neither sent nor counted as seen: read again, every task of it is sent, then committed', async () => {
     const scripted = scriptedConsumer();
     const sent: string[] = [];
     const handle: TaskHandler = async (task) => (sent.push(task.taskId), { logged: Promise.resolve() });
-    const deliverer = createDeliverer({
-      kafka: scripted.kafka, handle, producer: {} as never, dlqTopic: 'dlq', groupId: 'g', sessionTimeoutMs: 1000, topic: 'tasks',
-      maxInFlight: 10, maxBuffered: 100, maxQueuedPerWebhook: 100, maxDeferred: 1000, drainTimeoutMs: 1000, onFatal: () => undefined,
-      log: createRootLogger({ level: 'silent' }),
-    });
-    await deliverer.start();
+    const deliverer = await startedDeliverer(scripted, handle, 100);
     scripted.assign();
     await scripted.batch(0, 1);
     await scripted.batch(2, 5, true);
@@ -96,12 +102,7 @@ describe('a batch the deliverer leaves untaken', () => {
       if (task.taskId === 't0') await held;
       return { logged: Promise.resolve() };
     };
-    const deliverer = createDeliverer({
-      kafka: scripted.kafka, handle, producer: {} as never, dlqTopic: 'dlq', groupId: 'g', sessionTimeoutMs: 1000, topic: 'tasks',
-      maxInFlight: 10, maxBuffered: 100, maxQueuedPerWebhook: 1, maxDeferred: 1000, drainTimeoutMs: 500, onFatal: () => undefined,
-      log: createRootLogger({ level: 'silent' }),
-    });
-    await deliverer.start();
+    const deliverer = await startedDeliverer(scripted, handle, 1);
     scripted.assign();
     await scripted.batch(0, 3, false, 'a');
     release();
