@@ -16,7 +16,8 @@ import { connectorTopics, ensureTopics, topicTakes } from '../connector/kafka/to
 import { createRootLogger, type Logger } from '../connector/observability/logger.js';
 import { createSecretBox } from '../connector/security/encryption.js';
 import { buildAdminApp } from './app.js';
-import { createToken, listTokens, revokeToken } from './store/tokens.js';
+import { DEFAULT_TOKEN_LIFETIME, parseTokenLifetime } from './auth/tokens.js';
+import { createToken, listTokens, revokeToken, tokenState } from './store/tokens.js';
 import { createTaskPublisher } from './task-publisher.js';
 import { createVerifier } from './verification.js';
 
@@ -28,10 +29,13 @@ Commands:
   serve                     run the API (default): /v1 routes, /openapi.json, /docs,
                             /healthz, /readyz, /metrics on SERVER_PORT
   tokens create --organization <org> --subject <who> [--name <label>]
+                [--expires-in <n>d|<n>h|never]
                             create a bearer token scoped to one organization;
-                            it is printed once and stored only as a hash
+                            it is printed once and stored only as a hash, and
+                            stops working after --expires-in (default ${DEFAULT_TOKEN_LIFETIME})
   tokens list [--organization <org>]
-                            list tokens (prefix, subject, created, last used, revoked)
+                            list tokens (prefix, subject, created, last used,
+                            active until / expired / revoked)
   tokens revoke <id>        revoke a token; it stops working at once
 
 Configuration: environment variables, see docs/configuration.md.
@@ -70,8 +74,12 @@ async function serve(config: Readonly<ConnectorConfig>, log: Logger): Promise<vo
   });
 }
 
-function tokensUsageProblem(action: string | undefined, id: string | undefined, values: { organization?: string; subject?: string }): string | null {
-  if (action === 'create') return values.organization && values.subject ? null : 'tokens create needs --organization and --subject';
+function tokensUsageProblem(action: string | undefined, id: string | undefined, values: { organization?: string; subject?: string; 'expires-in'?: string }): string | null {
+  if (action === 'create') {
+    if (!values.organization || !values.subject) return 'tokens create needs --organization and --subject';
+    const lifetime = parseTokenLifetime(values['expires-in'] ?? DEFAULT_TOKEN_LIFETIME);
+    return 'problem' in lifetime ? lifetime.problem : null;
+  }
   if (action === 'list') return null;
   if (action === 'revoke') return id && /^[0-9a-f-]{36}$/i.test(id) ? null : 'tokens revoke needs the token id (see tokens list)';
   return `unknown tokens action "${action ?? ''}"; use create, list or revoke (see --help)`;
@@ -81,7 +89,7 @@ async function tokens(config: Readonly<ConnectorConfig>, log: Logger, args: stri
   const { positionals, values } = parseArgs({
     args,
     allowPositionals: true,
-    options: { organization: { type: 'string' }, subject: { type: 'string' }, name: { type: 'string' } },
+    options: { organization: { type: 'string' }, subject: { type: 'string' }, name: { type: 'string' }, 'expires-in': { type: 'string' } },
   });
   const [action, id] = positionals;
   // Argument mistakes are reported before anything connects.
@@ -94,14 +102,17 @@ async function tokens(config: Readonly<ConnectorConfig>, log: Logger, args: stri
   const pool = createPool({ url: config.database.url, max: 1, applicationName: 'identity-webhooks-tokens' }, log);
   try {
     if (action === 'create') {
-      const { token, info } = await createToken(pool, { organization: values.organization!, subject: values.subject!, name: values.name ?? '' });
-      console.error(`token ${info.id} for organization "${info.organization}" (subject "${info.subject}"); it is shown only now:`);
+      // Checked by tokensUsageProblem before anything connected.
+      const lifetime = parseTokenLifetime(values['expires-in'] ?? DEFAULT_TOKEN_LIFETIME) as { ms: number | null };
+      const { token, info } = await createToken(pool, { organization: values.organization!, subject: values.subject!, name: values.name ?? '', lifetimeMs: lifetime.ms });
+      const expiry = info.expiresAt ? `expires ${info.expiresAt}` : 'never expires';
+      console.error(`token ${info.id} for organization "${info.organization}" (subject "${info.subject}", ${expiry}); it is shown only now:`);
       console.log(token);
       return 0;
     }
     if (action === 'list') {
       for (const t of await listTokens(pool, values.organization)) {
-        console.log([t.id, t.organization, t.subject, t.name || '-', `${t.prefix}…`, `created ${t.createdAt}`, `last used ${t.lastUsedAt ?? 'never'}`, t.revokedAt ? `REVOKED ${t.revokedAt}` : 'active'].join('\t'));
+        console.log([t.id, t.organization, t.subject, t.name || '-', `${t.prefix}…`, `created ${t.createdAt}`, `last used ${t.lastUsedAt ?? 'never'}`, tokenState(t)].join('\t'));
       }
       return 0;
     }

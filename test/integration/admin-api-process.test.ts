@@ -18,12 +18,15 @@ describe('admin API process', () => {
     const token = created.stdout.trim();
     expect(token).toMatch(/^iwh_[A-Za-z0-9_-]+$/);
     expect(created.stderr).toContain(`organization "${organization}"`);
+    // Ninety days unless told otherwise.
+    const expires = Date.parse(/expires (\S+)\)/.exec(created.stderr)?.[1] ?? '');
+    expect(Math.abs(expires - Date.now() - 90 * 86_400_000)).toBeLessThan(120_000);
 
     const listed = cli('tokens', 'list', '--organization', organization);
     expect(listed.status).toBe(0);
     const [line] = listed.stdout.trim().split('\n');
     expect(line).toContain('ops@example.com');
-    expect(line).toContain('active');
+    expect(line).toContain(`active until ${new Date(expires).toISOString()}`);
     expect(listed.stdout).not.toContain(token);
     const id = line!.split('\t')[0]!;
 
@@ -58,5 +61,22 @@ describe('admin API process', () => {
     expect(missing.status).toBe(2);
     expect(missing.stderr.trim()).toBe('admin-api: tokens create needs --organization and --subject');
     expect(cli('tokens', 'frobnicate').stderr).toMatch(/unknown tokens action "frobnicate"/);
+    const badLifetime = cli('tokens', 'create', '--organization', 'x', '--subject', 'y', '--expires-in', '3 weeks');
+    expect(badLifetime.status).toBe(2);
+    expect(badLifetime.stderr.trim()).toBe('admin-api: --expires-in "3 weeks" is not a lifetime; use days (90d), hours (12h) or never');
+  });
+
+  it('makes a token for 12 hours or for good when told to', () => {
+    const organization = uniqueName('org');
+    const hours = cli('tokens', 'create', '--organization', organization, '--subject', 'a@example.com', '--expires-in', '12h');
+    expect(hours.status, hours.stderr).toBe(0);
+    const expires = Date.parse(/expires (\S+)\)/.exec(hours.stderr)?.[1] ?? '');
+    expect(Math.abs(expires - Date.now() - 12 * 3_600_000)).toBeLessThan(120_000);
+    const forever = cli('tokens', 'create', '--organization', organization, '--subject', 'b@example.com', '--expires-in', 'never');
+    expect(forever.status, forever.stderr).toBe(0);
+    expect(forever.stderr).toContain('never expires');
+    const listed = cli('tokens', 'list', '--organization', organization).stdout;
+    expect(listed).toMatch(/a@example\.com.*\tactive until /);
+    expect(listed).toMatch(/b@example\.com.*\tactive, no expiry/);
   });
 });

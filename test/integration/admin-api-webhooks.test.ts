@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { revokeToken } from '../../admin-api/store/tokens.js';
+import { createToken, revokeToken } from '../../admin-api/store/tokens.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
 import { createSubscriptionStore } from '../../connector/subscriptions/subscription-store.js';
 import { challengeOf, startReceiver, type Receiver } from '../../scripts/lib/receiver.js';
@@ -62,6 +62,19 @@ describe('admin API: webhooks', () => {
       const { rows } = await api.pool.query<{ id: string }>(`SELECT id FROM api_tokens WHERE organization = $1 AND subject = 'short-lived'`, [organization]);
       expect(await revokeToken(api.pool, rows[0]!.id)).toBe(true);
       expect((await call('GET', '/v1/event-types', { token })).status).toBe(401);
+    });
+
+    it('takes a token until it expires, then refuses it with 401', async () => {
+      const { token, info } = await createToken(api.pool, { organization, subject: 'expiring', lifetimeMs: 3_600_000 });
+      const expiresIn = Date.parse(info.expiresAt!) - Date.now();
+      expect(expiresIn).toBeGreaterThan(3_500_000);
+      expect(expiresIn).toBeLessThanOrEqual(3_600_000);
+      expect((await call('GET', '/v1/event-types', { token })).status).toBe(200);
+      // An hour passes: its expiry moves into the past rather than the test waiting for it.
+      await api.pool.query(`UPDATE api_tokens SET expires_at = now() - interval '1 second' WHERE id = $1`, [info.id]);
+      const { status, body } = await call('GET', '/v1/event-types', { token });
+      expect(status).toBe(401);
+      expect(body.type).toBe('urn:identity-webhooks:problem:unauthorized');
     });
   });
 

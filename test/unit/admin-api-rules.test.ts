@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bearerToken, generateToken, hashToken, tokenPrefix } from '../../admin-api/auth/tokens.js';
+import { bearerToken, generateToken, hashToken, parseTokenLifetime, tokenPrefix } from '../../admin-api/auth/tokens.js';
+import { tokenState } from '../../admin-api/store/tokens.js';
 import { decodeCursor, encodeCursor, likePattern, pageOf } from '../../admin-api/pagination.js';
 import { ApiProblem, fieldProblem, toProblem } from '../../admin-api/problem.js';
 import { parseIfMatch } from '../../admin-api/routes/webhooks.js';
@@ -70,6 +71,27 @@ describe('tokens', () => {
     expect(hashToken(token).equals(hashToken(generateToken()))).toBe(false);
     expect(token.startsWith(tokenPrefix(token))).toBe(true);
     expect(tokenPrefix(token).length).toBeLessThan(16);
+  });
+
+  it('reads a lifetime in days or hours, or never, and refuses anything else with the reason', () => {
+    expect(parseTokenLifetime('90d')).toEqual({ ms: 90 * 86_400_000 });
+    expect(parseTokenLifetime('12h')).toEqual({ ms: 12 * 3_600_000 });
+    expect(parseTokenLifetime('3650d')).toEqual({ ms: 3650 * 86_400_000 });
+    expect(parseTokenLifetime('never')).toEqual({ ms: null });
+    for (const text of ['0d', '90', '1.5d', '-1d', '90D', '2w', ' 90d', '', 'forever']) {
+      expect(parseTokenLifetime(text), text).toEqual({ problem: `--expires-in "${text}" is not a lifetime; use days (90d), hours (12h) or never` });
+    }
+    expect(parseTokenLifetime('3651d')).toEqual({ problem: '--expires-in "3651d" is over 3650 days; use never for a token without expiry' });
+    expect(parseTokenLifetime('87601h')).toHaveProperty('problem');
+  });
+
+  it('says whether a listed token works: revoked before expired, expired once its time has come', () => {
+    const info = { id: 'i', organization: 'o', subject: 's', name: '', prefix: 'iwh_', createdAt: '2026-01-01T00:00:00.000Z', lastUsedAt: null };
+    const now = Date.parse('2026-06-01T00:00:00.000Z');
+    expect(tokenState({ ...info, revokedAt: null, expiresAt: null }, now)).toBe('active, no expiry');
+    expect(tokenState({ ...info, revokedAt: null, expiresAt: '2026-06-01T00:00:00.001Z' }, now)).toBe('active until 2026-06-01T00:00:00.001Z');
+    expect(tokenState({ ...info, revokedAt: null, expiresAt: '2026-06-01T00:00:00.000Z' }, now)).toBe('EXPIRED 2026-06-01T00:00:00.000Z');
+    expect(tokenState({ ...info, revokedAt: '2026-02-01T00:00:00.000Z', expiresAt: '2026-03-01T00:00:00.000Z' }, now)).toBe('REVOKED 2026-02-01T00:00:00.000Z');
   });
 });
 
