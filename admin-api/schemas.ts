@@ -32,13 +32,15 @@ const eventTypePattern = {
   description: 'An event type of the catalog (USER_CREATED), a family wildcard (user.*) or * for every event.',
 } as const;
 
+const headerField = { type: 'string', minLength: 1, maxLength: 100, pattern: HEADER_NAME, description: 'The request header the key is sent in.' } as const;
+
 const apiKeyInput = {
   type: 'object',
   required: ['value'],
   additionalProperties: false,
   description: 'Sent with every request in the named header so the receiver can tell the request is ours (seeds 002, 003). Encrypted at rest; shown masked afterwards.',
   properties: {
-    header: { type: 'string', minLength: 1, maxLength: 100, pattern: HEADER_NAME, default: 'x-api-key' },
+    header: { ...headerField, default: 'x-api-key' },
     value: { type: 'string', minLength: 1, maxLength: 4096, pattern: HEADER_VALUE, description: 'Printable ASCII: it is sent as a header value.' },
   },
 } as const;
@@ -69,7 +71,13 @@ export const updateWebhookBody = {
   additionalProperties: false,
   properties: {
     ...webhookFields,
-    apiKey: { ...apiKeyInput, type: ['object', 'null'], description: `${apiKeyInput.description} null removes it.` },
+    // No default header here: a new value alone keeps the header the webhook has.
+    apiKey: {
+      ...apiKeyInput,
+      type: ['object', 'null'],
+      description: `${apiKeyInput.description} null removes it; a value without a header keeps the header the webhook has.`,
+      properties: { ...apiKeyInput.properties, header: headerField },
+    },
   },
 } as const;
 

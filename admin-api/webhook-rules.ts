@@ -44,6 +44,9 @@ export function eventTypesProblem(patterns: readonly string[], catalog: EventCat
   return null;
 }
 
+/** The header an API key goes in when its webhook names none. */
+export const DEFAULT_API_KEY_HEADER = 'x-api-key';
+
 export function apiKeyHeaderProblem(header: string): string | null {
   const lower = header.toLowerCase();
   if (RESERVED_HEADERS.has(lower) || lower.startsWith('webhook-')) return `"${header}" is set by the connector itself; choose another header`;

@@ -9,7 +9,7 @@ import {
   deleteWebhooks, insertWebhookRow, listWebhookRows, toView, updateWebhookRow, type ListWebhooksQuery, type WebhookChanges, type WebhookFields,
 } from '../store/webhooks.js';
 import type { VerificationRunner } from '../verification-runner.js';
-import { apiKeyHeaderProblem, eventTypesProblem, urlProblem } from '../webhook-rules.js';
+import { apiKeyHeaderProblem, DEFAULT_API_KEY_HEADER, eventTypesProblem, urlProblem } from '../webhook-rules.js';
 import { requireWebhook } from './webhook-lookup.js';
 
 interface ApiKeyInput {
@@ -26,7 +26,6 @@ interface WebhookInput extends WebhookFields {
 type ListQuery = Omit<ListWebhooksQuery, 'eventTypePatterns'> & { eventType?: string };
 
 const TAG = 'Webhooks';
-const DEFAULT_API_KEY_HEADER = 'x-api-key';
 
 /** `If-Match: "7"` (or 7, or W/"7") as a version number; anything else is a 400 naming the header. */
 export function parseIfMatch(header: string | undefined): number | undefined {
@@ -49,13 +48,14 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
       const problem = eventTypesProblem(input.eventTypes, catalog);
       if (problem) throw invalidField('body', `eventTypes.${problem.index}`, problem.message);
     }
-    if (input.apiKey) {
-      const problem = apiKeyHeaderProblem(input.apiKey.header ?? DEFAULT_API_KEY_HEADER);
+    if (input.apiKey?.header !== undefined) {
+      const problem = apiKeyHeaderProblem(input.apiKey.header);
       if (problem) throw invalidField('body', 'apiKey.header', problem);
     }
   };
 
-  const encryptApiKey = (apiKey: ApiKeyInput) => ({ header: (apiKey.header ?? DEFAULT_API_KEY_HEADER).toLowerCase(), valueEnc: box.encrypt(apiKey.value) });
+  /** A key sent without its header (header null) keeps the webhook's on update (see updateWebhookRow). */
+  const encryptApiKey = (apiKey: ApiKeyInput) => ({ header: apiKey.header?.toLowerCase() ?? null, valueEnc: box.encrypt(apiKey.value) });
   const verifyByChallenge = config.admin.verification === 'challenge';
 
   return async function register(app: FastifyInstance): Promise<void> {
@@ -84,7 +84,7 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
         enabled: input.enabled ?? true,
         verified: !verifyByChallenge,
         signingSecretEnc: box.encrypt(secret),
-        apiKey: input.apiKey ? encryptApiKey(input.apiKey) : null,
+        apiKey: input.apiKey ? { ...encryptApiKey(input.apiKey), header: input.apiKey.header?.toLowerCase() ?? DEFAULT_API_KEY_HEADER } : null,
       });
       if (verifyByChallenge) verifications.start(row);
       request.log.info({ webhookId: row.id, organization: row.organization }, 'webhook created');

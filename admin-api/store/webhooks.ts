@@ -2,7 +2,7 @@ import type { Pool } from '../../connector/db/pool.js';
 import type { SecretBox } from '../../connector/security/encryption.js';
 import type { BodyFormat, OrderingMode } from '../../connector/subscriptions/webhook.js';
 import { decodeCursor, likePattern, pageOf, refusedCursor } from '../pagination.js';
-import { maskSecret } from '../webhook-rules.js';
+import { DEFAULT_API_KEY_HEADER, maskSecret } from '../webhook-rules.js';
 
 /**
  * Webhook rows as the admin API reads and writes them. Every statement is
@@ -196,8 +196,8 @@ export interface WebhookFields {
 }
 
 export interface WebhookChanges extends WebhookFields {
-  /** null removes the API key. */
-  apiKey?: { header: string; valueEnc: string } | null;
+  /** null removes the API key; a null header keeps the stored one (x-api-key where there was none). */
+  apiKey?: { header: string | null; valueEnc: string } | null;
   /** A URL that differs from the stored one must be verified again (seed 003): told apart under the row's lock. */
   verifyChangedUrl?: boolean;
 }
@@ -233,7 +233,11 @@ export async function updateWebhookRow(pool: Pool, organization: string, id: str
   if (changes.eventTypes !== undefined) sets.push(`event_types = ${bind(changes.eventTypes)}`);
   if (changes.bodyFormat !== undefined) sets.push(`body_format = ${bind(changes.bodyFormat)}`);
   if (changes.ordering !== undefined) sets.push(`ordering = ${bind(changes.ordering)}`);
-  if (changes.apiKey !== undefined) sets.push(`api_key_header = ${bind(changes.apiKey?.header ?? null)}`, `api_key_enc = ${bind(changes.apiKey?.valueEnc ?? null)}`);
+  if (changes.apiKey === null) sets.push('api_key_header = NULL', 'api_key_enc = NULL');
+  else if (changes.apiKey !== undefined) {
+    // A new value alone must not move the key to another header: the receiver looks for it where it was.
+    sets.push(`api_key_header = coalesce(${bind(changes.apiKey.header)}::text, w.api_key_header, '${DEFAULT_API_KEY_HEADER}')`, `api_key_enc = ${bind(changes.apiKey.valueEnc)}`);
+  }
   const versionCheck = expectedVersion === undefined ? '' : ` AND w.version = ${bind(expectedVersion)}`;
   // The row is locked first, so the URL it held before this change is the one the change replaced.
   const { rows } = await pool.query<WebhookRow & { previous_url: string }>(

@@ -334,6 +334,16 @@ describe('admin API: webhooks', () => {
       expect((await call('PATCH', `/v1/webhooks/${id}`, { body: {} })).status).toBe(400);
     });
 
+    it('a new API key value alone keeps the header the receiver looks in; a header sent with it moves it', async () => {
+      const { body } = await create({ name: 'keyed', apiKey: { header: 'X-Partner-Key', value: 'partner-key-123456' } });
+      const id = body.webhook.id;
+      const rotated = await call('PATCH', `/v1/webhooks/${id}`, { body: { apiKey: { value: 'rotated-key-778899' } } });
+      expect(rotated.status).toBe(200);
+      expect(rotated.body.apiKey).toEqual({ header: 'x-partner-key', masked: '****8899' });
+      const moved = await call('PATCH', `/v1/webhooks/${id}`, { body: { apiKey: { header: 'X-Other-Key', value: 'moved-key-445566' } } });
+      expect(moved.body.apiKey).toEqual({ header: 'x-other-key', masked: '****5566' });
+    });
+
     it('disables with a reason that is kept and shown, and enables again', async () => {
       const { body } = await create({});
       const id = body.webhook.id;
