@@ -61,7 +61,7 @@ export function webhookActionRoutes(deps: AdminApiDeps, verifications: Verificat
         tags: [TAG],
         operationId: 'verifyWebhook',
         summary: 'Send the verification challenge now and wait for the answer',
-        description: 'POSTs {"type":"webhook.verification","challenge":"..."} signed like any event; the endpoint must answer 2xx echoing the challenge ({"challenge":"..."} or plain text). The result is in verification.',
+        description: 'POSTs {"type":"webhook.verification","challenge":"..."} signed like any event; the endpoint must answer 2xx echoing the challenge ({"challenge":"..."} or plain text). The result is in verification. A webhook already verified for its URL stays verified if the check fails, with the failure in verification.error.',
         params: idParam,
         response: webhookResponse,
       },

@@ -291,12 +291,19 @@ export async function deleteWebhooks(pool: Pool, organization: string, ids: stri
 /**
  * Records a verification result, but only if the URL is still the one that
  * was challenged: a URL changed meanwhile needs its own challenge.
+ *
+ * A failed challenge to a URL already verified keeps it verified, the failure
+ * in verification_error: the URL was proven, and an endpoint down for a
+ * moment is the delivery engine's to handle (retries, the circuit breaker,
+ * auto-disable). Unverified, the webhook would get no tasks at all, so its
+ * events from then on would be lost, not failed, and recover could not bring
+ * them back.
  */
 export async function recordVerification(pool: Pool, id: string, challengedUrl: string, error: string | null): Promise<WebhookRow | null> {
   const { rows } = await pool.query<WebhookRow>(
     `UPDATE webhooks
-        SET verification_status = CASE WHEN $3::text IS NULL THEN 'verified' ELSE 'failed' END,
-            verified_at = CASE WHEN $3::text IS NULL THEN now() ELSE NULL END,
+        SET verification_status = CASE WHEN $3::text IS NULL OR verification_status = 'verified' THEN 'verified' ELSE 'failed' END,
+            verified_at = CASE WHEN $3::text IS NULL THEN now() ELSE verified_at END,
             verification_error = $3, verification_attempted_at = now(), updated_at = now(), version = version + 1
       WHERE id = $1 AND url = $2 RETURNING *`,
     [id, challengedUrl, error],

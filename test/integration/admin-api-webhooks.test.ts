@@ -102,7 +102,7 @@ describe('admin API: webhooks', () => {
       expect(stored.rows[0]!.api_key_enc).not.toContain('partner-key');
     });
 
-    it('marks the webhook failed with the reason when the endpoint does not echo the challenge, and verifies on demand once it does', async () => {
+    it('marks the webhook failed with the reason when the endpoint does not echo the challenge, verifies on demand once it does, and a failed re-check keeps it verified', async () => {
       const stubborn = await startReceiver({ answerChallenges: false });
       try {
         stubborn.respondWith(() => ({ status: 200, body: 'ok' }));
@@ -119,6 +119,16 @@ describe('admin API: webhooks', () => {
         const verified = await call('POST', `/v1/webhooks/${body.webhook.id}/verify`);
         expect(verified.status).toBe(200);
         expect(verified.body.verification.status).toBe('verified');
+
+        // Verified once, a failed check later keeps it receiving events: the failure is reported, not enforced.
+        stubborn.respondWith(() => ({ status: 503 }));
+        const recheck = await call('POST', `/v1/webhooks/${body.webhook.id}/verify`);
+        expect(recheck.body.verification).toMatchObject({ status: 'verified', verifiedAt: verified.body.verification.verifiedAt, error: expect.stringMatching(/HTTP 503/) });
+        expect(recheck.body.receivingEvents).toBe(true);
+        stubborn.respondWith((request) => ({ status: 200, body: JSON.stringify({ challenge: challengeOf(request.body) }) }));
+        const passed = await call('POST', `/v1/webhooks/${body.webhook.id}/verify`);
+        expect(passed.body.verification).toMatchObject({ status: 'verified', error: null });
+        expect(Date.parse(passed.body.verification.verifiedAt)).toBeGreaterThan(Date.parse(verified.body.verification.verifiedAt));
       } finally {
         await stubborn.close();
       }
