@@ -263,7 +263,9 @@ export async function setWebhookEnabled(pool: Pool, organization: string, id: st
   const { rows } = await pool.query<WebhookRow>(
     `UPDATE webhooks
         SET status = $3, status_reason = $4, status_changed_at = now(), updated_at = now(), version = version + 1,
-            failing_since = CASE WHEN $3 = 'active' THEN NULL ELSE failing_since END
+            -- Enabled again, a webhook starts a new auto-disable window; enabling one already active (a script
+            -- making sure of it on every deploy) must not keep restarting the window of an endpoint failing for days.
+            failing_since = CASE WHEN $3 = 'active' AND status <> 'active' THEN NULL ELSE failing_since END
       WHERE organization = $1 AND id = $2 RETURNING *`,
     [organization, id, enabled ? 'active' : 'inactive', reason],
   );

@@ -369,6 +369,20 @@ describe('admin API: webhooks', () => {
       expect(created.body.webhook).toMatchObject({ enabled: false, status: 'inactive', receivingEvents: false });
     });
 
+    it('enabling a webhook already active keeps its failing streak; enabling a disabled one starts it afresh', async () => {
+      const { body } = await create({});
+      const id = body.webhook.id;
+      const failingSince = () => api.pool.query<{ failing_since: Date | null }>('SELECT failing_since FROM webhooks WHERE id = $1', [id]).then((r) => r.rows[0]!.failing_since);
+      await api.pool.query(`UPDATE webhooks SET failing_since = now() - interval '3 days' WHERE id = $1`, [id]);
+      const streak = await failingSince();
+      expect((await call('POST', `/v1/webhooks/${id}/enable`)).status).toBe(200);
+      expect(await failingSince()).toEqual(streak);
+      await call('POST', `/v1/webhooks/${id}/disable`, { body: { reason: 'paused' } });
+      expect(await failingSince()).toEqual(streak);
+      await call('POST', `/v1/webhooks/${id}/enable`);
+      expect(await failingSince()).toBeNull();
+    });
+
     it('rotates the signing secret: the new one is shown once, the previous one stays valid for the overlap', async () => {
       const { body } = await create({});
       const rotated = await call('POST', `/v1/webhooks/${body.webhook.id}/rotate-secret`);
