@@ -43,8 +43,12 @@ export function challengeProblem(result: AttemptResult, responseBody: string, ch
   const text = responseBody.trim();
   if (text === challenge) return null;
   try {
-    const parsed = JSON.parse(text) as { challenge?: unknown };
-    if (parsed && typeof parsed === 'object' && parsed.challenge === challenge) return null;
+    const parsed = JSON.parse(text) as { challenge?: unknown; type?: unknown };
+    if (parsed && typeof parsed === 'object' && parsed.challenge === challenge) {
+      // The challenge request itself sent back: any echo endpoint answers so, without its owner knowing of the webhook.
+      if (parsed.type === CHALLENGE_EVENT_TYPE) return 'the endpoint sent the challenge request back whole; answer {"challenge": "<value>"} or the value as plain text';
+      return null;
+    }
   } catch {
     // Not JSON: only the plain-text echo above counts.
   }

@@ -153,6 +153,9 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
       };
       const result = await updateWebhookRow(pool, organization, request.params.id, changes, expectedVersion);
       if (result.kind === 'not-found') throw notFound('webhook');
+      if (result.kind === 'api-key-needed') {
+        throw invalidField('body', 'apiKey', 'this webhook sends an API key: a new url needs the key sent again (apiKey), or apiKey: null to drop it, so the key never goes to a URL it was not given for');
+      }
       if (result.kind === 'version-mismatch') {
         throw new ApiProblem('precondition-failed', `the webhook is at version ${result.current}, not ${String(expectedVersion)}; read it again and retry`);
       }

@@ -202,7 +202,11 @@ export interface WebhookChanges extends WebhookFields {
   verifyChangedUrl?: boolean;
 }
 
-export type UpdateResult = { kind: 'updated'; row: WebhookRow; urlChanged: boolean } | { kind: 'not-found' } | { kind: 'version-mismatch'; current: number };
+export type UpdateResult =
+  | { kind: 'updated'; row: WebhookRow; urlChanged: boolean }
+  | { kind: 'not-found' }
+  | { kind: 'version-mismatch'; current: number }
+  | { kind: 'api-key-needed' };
 
 /**
  * One UPDATE that sets only the given columns: concurrent updates of
@@ -213,10 +217,14 @@ export async function updateWebhookRow(pool: Pool, organization: string, id: str
   const params: unknown[] = [organization, id];
   const bind = (value: unknown): string => `$${params.push(value)}`;
   const sets = ['updated_at = now()', 'version = version + 1'];
+  const conditions: string[] = [];
   if (changes.name !== undefined) sets.push(`name = ${bind(changes.name)}`);
   if (changes.description !== undefined) sets.push(`description = ${bind(changes.description)}`);
   if (changes.url !== undefined) {
     const url = bind(changes.url);
+    // The API key is a credential for the receiver it was given for: moved to another URL without being sent again,
+    // it would go to whoever can change the URL (in the challenge, then in every delivery). Judged under the lock.
+    if (changes.apiKey === undefined) conditions.push(`(w.url = ${url} OR w.api_key_enc IS NULL)`);
     sets.push(`url = ${url}`);
     if (changes.verifyChangedUrl) {
       // Compared with the URL stored when the row is locked, not one read before: a concurrent change of the URL
@@ -238,21 +246,24 @@ export async function updateWebhookRow(pool: Pool, organization: string, id: str
     // A new value alone must not move the key to another header: the receiver looks for it where it was.
     sets.push(`api_key_header = coalesce(${bind(changes.apiKey.header)}::text, w.api_key_header, '${DEFAULT_API_KEY_HEADER}')`, `api_key_enc = ${bind(changes.apiKey.valueEnc)}`);
   }
-  const versionCheck = expectedVersion === undefined ? '' : ` AND w.version = ${bind(expectedVersion)}`;
+  if (expectedVersion !== undefined) conditions.push(`w.version = ${bind(expectedVersion)}`);
   // The row is locked first, so the URL it held before this change is the one the change replaced.
   const { rows } = await pool.query<WebhookRow & { previous_url: string }>(
     `WITH previous AS (SELECT id, url FROM webhooks WHERE organization = $1 AND id = $2 FOR UPDATE)
      UPDATE webhooks w SET ${sets.join(', ')} FROM previous
-      WHERE w.id = previous.id${versionCheck} RETURNING w.*, previous.url AS previous_url`,
+      WHERE ${['w.id = previous.id', ...conditions].join(' AND ')} RETURNING w.*, previous.url AS previous_url`,
     params,
   );
   if (rows[0]) {
     const { previous_url: previousUrl, ...row } = rows[0];
     return { kind: 'updated', row, urlChanged: previousUrl !== row.url };
   }
-  if (expectedVersion === undefined) return { kind: 'not-found' };
+  if (conditions.length === 0) return { kind: 'not-found' };
+  // Which condition refused it, as the row stands now (a change since may have moved it further; either answer is true).
   const current = await findWebhook(pool, organization, id);
-  return current ? { kind: 'version-mismatch', current: current.version } : { kind: 'not-found' };
+  if (!current) return { kind: 'not-found' };
+  if (expectedVersion !== undefined && current.version !== expectedVersion) return { kind: 'version-mismatch', current: current.version };
+  return { kind: 'api-key-needed' };
 }
 
 /**

@@ -154,6 +154,34 @@ describe('admin API: webhooks', () => {
       }
     });
 
+    it('a webhook with an API key changes its URL only with the key sent again or dropped: the key never goes to a URL it was not given for', async () => {
+      const { body } = await create({ apiKey: { header: 'X-Partner-Key', value: 'partner-key-123456' } });
+      const id = body.webhook.id;
+      await verificationOf(id, 'verified');
+      const other = await startReceiver();
+      try {
+        const refused = await call('PATCH', `/v1/webhooks/${id}`, { body: { url: other.url, name: 'moved' } });
+        expect(refused.status).toBe(400);
+        expect(refused.body.errors).toEqual([expect.objectContaining({ in: 'body', field: 'apiKey', message: expect.stringMatching(/needs the key sent again/) })]);
+        expect((await get(id)).body).toMatchObject({ url: receiver.url, name: body.webhook.name });
+        expect(other.challenges).toHaveLength(0);
+
+        const resent = await call('PATCH', `/v1/webhooks/${id}`, { body: { url: other.url, apiKey: { value: 'key-for-the-new-receiver' } } });
+        expect(resent.status).toBe(200);
+        expect(resent.body.apiKey).toEqual({ header: 'x-partner-key', masked: '****iver' });
+        await verificationOf(id, 'verified');
+        expect(other.challenges[0]!.headers['x-partner-key']).toBe('key-for-the-new-receiver');
+
+        const dropped = await call('PATCH', `/v1/webhooks/${id}`, { body: { url: receiver.url, apiKey: null } });
+        expect(dropped.status).toBe(200);
+        expect(dropped.body.apiKey).toBeNull();
+        // Without a key, a URL changes alone.
+        expect((await call('PATCH', `/v1/webhooks/${id}`, { body: { url: other.url } })).status).toBe(200);
+      } finally {
+        await other.close();
+      }
+    });
+
     it('a URL change racing another is compared with the URL it replaces, not one read before: it is verified again', async () => {
       const { body } = await create({});
       const id = body.webhook.id;

@@ -160,6 +160,9 @@ describe('verification challenge', () => {
     expect(challengeProblem(ok, ' abc\n', 'abc')).toBeNull();
     expect(challengeProblem(ok, '{"challenge":"abd"}', 'abc')).toMatch(/did not echo/);
     expect(challengeProblem(ok, '', 'abc')).toMatch(/did not echo/);
+    // An endpoint that sends any request back (an echo service) has not agreed to receive events.
+    const request = buildChallenge({ id: 'w', organization: 'o', name: 'n' }, generateSigningSecret(), null, 'ua', 1_790_000_000);
+    expect(challengeProblem(ok, request.body, request.challenge)).toMatch(/sent the challenge request back whole/);
     expect(challengeProblem({ kind: 'response', status: 302 }, 'abc', 'abc')).toMatch(/HTTP 302/);
     expect(challengeProblem({ kind: 'error', code: 'SSRF_BLOCKED', message: 'address 10.0.0.1 is private', retryable: false }, '', 'abc')).toMatch(/SSRF_BLOCKED/);
   });
