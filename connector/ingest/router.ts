@@ -6,7 +6,7 @@ import { createRestartBudget } from '../kafka/restart-budget.js';
 import { classify, poison } from '../errors.js';
 import type { EventCatalog } from '../events/catalog.js';
 import { encodeTask } from '../delivery/task.js';
-import { decodeFailures, recordsConsumed, routerTransactions, routingFanout, tasksProduced } from '../observability/metrics.js';
+import { deadLetters as deadLettersTotal, decodeFailures, recordsConsumed, routerTransactions, routingFanout, tasksProduced } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import type { SubscriptionStore } from '../subscriptions/subscription-store.js';
 import { toCanonicalEvent } from './canonical-event.js';
@@ -139,11 +139,12 @@ export function createRouter(deps: RouterDeps): Router {
   };
 
   /** Decode, match and plan one slice of a batch; poison goes to the DLQ list, anything else fails the slice. */
-  const routeSlice = async (topic: string, partition: number, messages: KafkaMessage[]): Promise<{ tasks: Message[]; deadLetters: Message[] }> => {
+  const routeSlice = async (topic: string, partition: number, messages: KafkaMessage[]): Promise<{ tasks: Message[]; deadLetters: Message[]; deadLetterCodes: string[] }> => {
     const decoder = deps.decoders.get(topic);
     if (!decoder) throw new Error(`no decoder for topic ${topic}`);
     const tasks: Message[] = [];
     const deadLetters: Message[] = [];
+    const deadLetterCodes: string[] = [];
     const index = deps.subscriptions.current();
     const now = Date.now();
     // Writer schemas first, once for the slice; then every record decodes without waiting.
@@ -172,9 +173,10 @@ export function createRouter(deps: RouterDeps): Router {
         decodeFailures.inc({ topic, reason: failure.code });
         log.warn({ topic, partition, offset: message.offset, code: failure.code, reason: failure.message }, 'source record dead-lettered');
         deadLetters.push(deadLetterOf({ topic, partition, message }, failure, message, deps.maxDeadLetterBytes));
+        deadLetterCodes.push(failure.code);
       }
     }
-    return { tasks, deadLetters };
+    return { tasks, deadLetters, deadLetterCodes };
   };
 
   /**
@@ -320,8 +322,10 @@ export function createRouter(deps: RouterDeps): Router {
       // transactions leaves a commit marker there, which is no event (else the source's lag never reads 0).
       const isLast = start + MAX_RECORDS_PER_TRANSACTION >= messages.length;
       const nextOffset = BigInt(isLast ? batch.lastOffset() : lastOffset) + 1n;
-      const { tasks, deadLetters } = await routeSlice(batch.topic, batch.partition, slice);
+      const { tasks, deadLetters, deadLetterCodes } = await routeSlice(batch.topic, batch.partition, slice);
       await commitSlice(batch.topic, batch.partition, nextOffset.toString(), tasks, deadLetters);
+      // Counted once written: a slice that fails is routed again, and its poison with it.
+      for (const code of deadLetterCodes) deadLettersTotal.inc({ kind: 'ingest', reason: code });
       recordsConsumed.inc({ topic: batch.topic }, slice.length);
       tasksProduced.inc(tasks.length);
       resolveOffset(lastOffset);

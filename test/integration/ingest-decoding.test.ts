@@ -6,6 +6,7 @@ import { loadEventCatalog } from '../../connector/events/catalog.js';
 import { createKafka, createProducer } from '../../connector/kafka/client.js';
 import { createSchemaRegistryClient } from '../../connector/kafka/schema-registry.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
+import { metricsRegistry } from '../../connector/observability/metrics.js';
 import { createSecretBox } from '../../connector/security/encryption.js';
 import { insertWebhook } from '../../connector/subscriptions/repository.js';
 import { readerSchema } from '../../schemas/avro/index.js';
@@ -14,6 +15,14 @@ import { testConfig, uniqueName } from '../support/harness.js';
 import { header, type TopicReader } from '../support/topic-reader.js';
 import { startRouterScenario, type RouterScenario } from '../support/router-scenario.js';
 import { waitFor } from '../support/wait.js';
+
+/** webhooks_dead_letters_total{kind="ingest"} of this process (the router runs in it), by reason. */
+async function ingestDeadLetterCounts(): Promise<Record<string, number>> {
+  const metric = await metricsRegistry.getSingleMetric('webhooks_dead_letters_total')!.get();
+  const counts: Record<string, number> = {};
+  for (const { labels, value } of metric.values) if (labels['kind'] === 'ingest') counts[String(labels['reason'])] = value;
+  return counts;
+}
 
 /**
  * The router against a real registry: producers on newer and older compatible
@@ -115,6 +124,7 @@ describe('ingest: schema evolution and poison records', () => {
     const encodedGood = await Promise.all(good.map(async (e) => ({ key: e.eventId, value: await registry.encode(currentSchemaId, e) })));
     // Good, bad, good, bad, … in one partition: a poison record must not hold up the ones after it.
     const interleaved = encodedGood.flatMap((g, i) => (poison[i] ? [g, { key: poison[i]!.key, value: poison[i]!.value, headers: { origin: 'test' } }] : [g]));
+    const countedBefore = await ingestDeadLetterCounts();
     const producer = createProducer(kafka);
     await producer.connect();
     await producer.send({ topic, messages: interleaved });
@@ -122,6 +132,13 @@ describe('ingest: schema evolution and poison records', () => {
 
     await waitFor('every good record routed', () => good.every((e) => routedEventIds().includes(e.eventId)));
     await waitFor('every poison record dead-lettered', () => deadLetters.messages.length >= poison.length);
+    // Counted where operators look (the dead-letter alert and panel), by reason, once each.
+    const expectedCounts: Record<string, number> = {};
+    for (const { code } of poison) expectedCounts[code] = (expectedCounts[code] ?? 0) + 1;
+    await waitFor('the dead letters counted', async () => {
+      const after = await ingestDeadLetterCounts();
+      return Object.entries(expectedCounts).every(([code, n]) => (after[code] ?? 0) - (countedBefore[code] ?? 0) === n);
+    });
 
     expect(deadLetters.messages.map((m) => m.key?.toString()).sort()).toEqual(poison.map((p) => p.key).sort());
     for (const expected of poison) {
