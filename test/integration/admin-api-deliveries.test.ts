@@ -102,6 +102,17 @@ describe('admin API: deliveries', () => {
     expect(sent[1]!.headers['webhook-id']).toBe(sent[0]!.headers['webhook-id']);
     expect(sent[1]!.body).toBe(sent[0]!.body);
     expect((await api.call('POST', `/v1/webhooks/${id}/attempts/${randomUUID()}/redeliver`)).status).toBe(404);
+
+    // An attempt is found only under its own webhook and organization: another webhook's path does not send it
+    // there, and another organization's token neither reads nor redelivers it.
+    const { id: otherId, receiver: otherReceiver } = await verifiedWebhook();
+    expect((await api.call('GET', `/v1/webhooks/${otherId}/attempts/${dead.id}`)).status).toBe(404);
+    expect((await api.call('POST', `/v1/webhooks/${otherId}/attempts/${dead.id}/redeliver`)).status).toBe(404);
+    const stranger = await api.tokenFor(uniqueName('org'));
+    expect((await api.call('GET', `/v1/webhooks/${id}/attempts/${dead.id}`, { token: stranger })).status).toBe(404);
+    expect((await api.call('POST', `/v1/webhooks/${id}/attempts/${dead.id}/redeliver`, { token: stranger })).status).toBe(404);
+    expect(otherReceiver.requests).toHaveLength(0);
+    expect(events(receiver)).toHaveLength(2);
   });
 
   it('recovers every failed delivery since a time, once: delivered ones and ones before the time are left alone', async () => {
@@ -136,18 +147,27 @@ describe('admin API: deliveries', () => {
   });
 
   it('refuses test events, redelivery and recovery for a disabled or unverified webhook with 409, naming why', async () => {
-    const { id } = await verifiedWebhook();
+    const { id, receiver } = await verifiedWebhook(() => ({ status: 400 }));
+    await api.call('POST', `/v1/webhooks/${id}/test`);
+    const [dead] = await attemptsWhere(id, '&status=dead_letter', 1);
     await api.call('POST', `/v1/webhooks/${id}/disable`, { body: { reason: 'paused by ops' } });
     const disabled = await api.call('POST', `/v1/webhooks/${id}/test`);
     expect(disabled.status).toBe(409);
     expect(disabled.body.detail).toContain('paused by ops');
+    const redelivery = await api.call('POST', `/v1/webhooks/${id}/attempts/${dead!.id}/redeliver`);
+    expect(redelivery.status).toBe(409);
+    expect(redelivery.body.detail).toContain('paused by ops');
     expect((await api.call('POST', `/v1/webhooks/${id}/recover`, { body: { since: new Date(0).toISOString() } })).status).toBe(409);
+    expect(events(receiver)).toHaveLength(1);
 
     const unreachable = await api.call('POST', '/v1/webhooks', { body: { name: 'n', url: 'http://127.0.0.1:9/none', eventTypes: ['*'] } });
     await waitFor('the failed challenge', async () => (await api.call('GET', `/v1/webhooks/${unreachable.body.webhook.id}`)).body.verification.status === 'failed', 15_000);
     const unverified = await api.call('POST', `/v1/webhooks/${unreachable.body.webhook.id}/test`);
     expect(unverified.status).toBe(409);
     expect(unverified.body.detail).toMatch(/not verified \(failed: .*ECONNREFUSED/);
+    const unverifiedRecovery = await api.call('POST', `/v1/webhooks/${unreachable.body.webhook.id}/recover`, { body: { since: new Date(0).toISOString() } });
+    expect(unverifiedRecovery.status).toBe(409);
+    expect(unverifiedRecovery.body.detail).toMatch(/not verified/);
   });
 
   it('after a secret rotation both secrets sign within a second, so receivers on either verify', async () => {

@@ -255,6 +255,16 @@ describe('admin API: webhooks', () => {
         expect(result.body.type).toBe('urn:identity-webhooks:problem:validation-failed');
         expect(result.body.errors, JSON.stringify(override)).toContainEqual({ in: 'body', field, message: expect.stringMatching(message) });
       }
+      // A change is held to the same rules, the ones JSON Schema cannot check included, and changes nothing.
+      const { body: created } = await create({});
+      const before = await verificationOf(created.webhook.id, 'verified');
+      for (const [override, field, message] of cases) {
+        if (Object.values(override).includes(undefined)) continue;
+        const result = await call('PATCH', `/v1/webhooks/${created.webhook.id}`, { body: override });
+        expect(result.status, `PATCH ${JSON.stringify(override)}`).toBe(400);
+        expect(result.body.errors, `PATCH ${JSON.stringify(override)}`).toContainEqual({ in: 'body', field, message: expect.stringMatching(message) });
+      }
+      expect((await get(created.webhook.id)).body.version).toBe(before.version);
     });
 
     it('answers malformed JSON, a non-JSON body, bad ids and bad query values with problem+json naming the place', async () => {
@@ -517,7 +527,7 @@ describe('admin API: webhooks', () => {
       expect(shown.some((text) => text.includes(key)), 'a secret in a response other than its creation or rotation').toBe(false);
       expect(logLines.some((line) => line.includes(key)), 'a secret in the logs').toBe(false);
     }
-    for (const apiKey of ['partner-key-123456', 'fresh-key-000111']) {
+    for (const apiKey of ['partner-key-123456', 'fresh-key-000111', 'rotated-key-778899', 'moved-key-445566', 'key-for-the-new-receiver']) {
       expect(responses.some((text) => text.includes(apiKey)), 'an API key in a response').toBe(false);
       expect(logLines.some((line) => line.includes(apiKey)), 'an API key in the logs').toBe(false);
     }

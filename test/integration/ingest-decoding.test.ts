@@ -113,6 +113,8 @@ describe('ingest: schema evolution and poison records', () => {
       { key: 'unknown-type', value: await registry.encode(currentSchemaId, unknownType), code: 'UNKNOWN_EVENT_TYPE' },
       { key: 'tombstone', value: null, code: 'NOT_AVRO_WIRE_FORMAT' },
       { key: 'too-large', value: await registry.encode(currentSchemaId, huge), code: 'TASK_TOO_LARGE' },
+      // A known schema id before a body cut short: poison, not a transient failure that would stall the partition.
+      { key: 'truncated', value: (await registry.encode(currentSchemaId, sampleEvent(catalog, 'USER_CREATED', organization))).subarray(0, 12), code: 'AVRO_DECODE_FAILED' },
       // Larger than the ingest DLQ takes (2 MiB): the letter keeps everything but the value.
       { key: 'larger-than-the-dlq', value: Buffer.alloc(2_500_000, 'x'), code: 'NOT_AVRO_WIRE_FORMAT', omitted: true },
     ];
