@@ -131,7 +131,12 @@ const encryptionKey = {
     if (typeof value !== 'string' || value === '') {
       throw new Error('must be set: 32 random bytes in base64 (generate one with `openssl rand -base64 32`)');
     }
-    if (Buffer.from(value, 'base64').length !== 32) throw new Error('must decode from base64 to exactly 32 bytes');
+    const key = Buffer.from(value, 'base64');
+    if (key.length !== 32) throw new Error('must decode from base64 to exactly 32 bytes');
+    // Node's base64 decoding skips what is not base64, so a 43-character passphrase decodes to 32 bytes too.
+    if (key.toString('base64') !== value) throw new Error('must be 32 bytes written in standard base64 (a passphrase is not a key; generate one with `openssl rand -base64 32`)');
+    // 32 random bytes take about 30 distinct values; fewer than 16 is a typed or placeholder key (all zeros, AAAA…).
+    if (new Set(key).size < 16) throw new Error('must be 32 random bytes; this one repeats a few byte values (a placeholder?); generate one with `openssl rand -base64 32`');
   },
 };
 

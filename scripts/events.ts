@@ -5,6 +5,7 @@
  *   npm run events -- produce --type USER_CREATED --organization acme [--count 10]
  *   npm run events -- types
  */
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { loadEventCatalog } from '../connector/events/catalog.js';
@@ -43,7 +44,7 @@ async function main(): Promise<number> {
     return 0;
   }
   // The schema registry and Kafka addresses are all this tool needs; the encryption key is not.
-  const config = loadConfig({ SECRETS_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64'), ...process.env });
+  const config = loadConfig({ SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64'), ...process.env });
   const log = createRootLogger({ level: config.log.level });
   const registry = createSchemaRegistryClient(config.schemaRegistry);
   if (command === 'register') {

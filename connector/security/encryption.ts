@@ -31,9 +31,11 @@ export function createSecretBox(base64Key: string): SecretBox {
         throw fatal('SECRET_FORMAT_UNKNOWN', `stored secret has unknown format "${version ?? ''}"`);
       }
       const raw = Buffer.from(payload, 'base64');
-      const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
-      decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
       try {
+        // The full 16-byte tag, always: GCM would otherwise take a shorter one, far easier to forge.
+        if (raw.length < IV_BYTES + TAG_BYTES) throw new Error(`${raw.length} bytes is shorter than an IV and a tag`);
+        const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
+        decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
         return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
       } catch (error) {
         throw fatal('SECRET_DECRYPT_FAILED', 'a stored secret does not decrypt with secrets.encryptionKey (wrong key?)', error);

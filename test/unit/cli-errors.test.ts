@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -13,7 +14,7 @@ function run(script: string, args: string[], env: Record<string, string>): { sta
 
 describe('command-line errors', () => {
   it('a bad config value stops the connector with the key, the problem and the variable, exit 78', () => {
-    const { status, stderr } = run('connector/main.ts', ['router'], { KAFKA_BROKERS: 'no-port-here', SECRETS_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') });
+    const { status, stderr } = run('connector/main.ts', ['router'], { KAFKA_BROKERS: 'no-port-here', SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64') });
     expect(status).toBe(78);
     const lines = stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -21,10 +22,10 @@ describe('command-line errors', () => {
   });
 
   it('a bad config value stops the admin API the same way', () => {
-    const { status, stderr } = run('admin-api/main.ts', ['serve'], { ADMIN_WEBHOOK_VERIFICATION: 'maybe', SECRETS_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') });
+    const { status, stderr } = run('admin-api/main.ts', ['serve'], { ADMIN_WEBHOOK_VERIFICATION: 'maybe', SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64') });
     expect(status).toBe(78);
     expect(stderr.trim()).toMatch(/^admin-api: config error: admin\.verification: .*"maybe".*\(set ADMIN_WEBHOOK_VERIFICATION\)$/);
-    const production = run('admin-api/main.ts', ['serve'], { NODE_ENV: 'production', ADMIN_WEBHOOK_VERIFICATION: 'off', SECRETS_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') });
+    const production = run('admin-api/main.ts', ['serve'], { NODE_ENV: 'production', ADMIN_WEBHOOK_VERIFICATION: 'off', SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64') });
     expect(production.stderr).toContain('admin.verification: webhooks must be verified in production');
   });
 

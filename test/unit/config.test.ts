@@ -39,6 +39,17 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).not.toContain('c2hvcnQ=');
   });
 
+  it('takes only a random key in standard base64: not a passphrase that happens to decode to 32 bytes, nor a placeholder', () => {
+    const passphrase = 'CorrectHorseBatteryStapleAndThenSomeMoreXYZ';
+    expect(Buffer.from(passphrase, 'base64')).toHaveLength(32);
+    const [notBase64] = problemsOf({ SECRETS_ENCRYPTION_KEY: passphrase });
+    expect(notBase64).toMatch(/secrets\.encryptionKey.*standard base64 \(a passphrase is not a key/);
+    expect(notBase64).not.toContain('Horse');
+    expect(problemsOf({ SECRETS_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') }).join()).toMatch(/must be 32 random bytes/);
+    expect(problemsOf({ SECRETS_ENCRYPTION_KEY: Buffer.from('0123456789'.repeat(4).slice(0, 32)).toString('base64') }).join()).toMatch(/must be 32 random bytes/);
+    expect(problemsOf({ SECRETS_ENCRYPTION_KEY: KEY })).toEqual([]);
+  });
+
   it('refuses plain HTTP webhooks in production but allows them in development', () => {
     expect(problemsOf({ HTTP_ALLOW_PLAIN_HTTP: 'true' }).join()).toContain('http.allowPlainHttp');
     expect(problemsOf({ HTTP_ALLOW_PLAIN_HTTP: 'true', NODE_ENV: 'development' })).toEqual([]);

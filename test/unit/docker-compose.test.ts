@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,7 +97,7 @@ function interpolate(value: string, variables: Record<string, string>): string {
 const knownEnv = new Set(schemaLeaves().map(({ spec }) => spec.env));
 const connectorServices = ['migrate', 'router', 'deliverer', 'sink', 'admin-api'];
 const longRunningConnectors = ['router', 'deliverer', 'sink', 'admin-api'];
-const testKey = Buffer.alloc(32, 7).toString('base64');
+const testKey = randomBytes(32).toString('base64');
 
 describe('docker-compose.yml', () => {
   it('has the whole system, on pinned images', () => {

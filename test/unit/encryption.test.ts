@@ -20,4 +20,13 @@ describe('createSecretBox', () => {
     expect(() => box.decrypt(`v1:${raw.toString('base64')}`)).toThrow(/does not decrypt/);
     expect(() => createSecretBox(randomBytes(32).toString('base64')).decrypt(stored)).toThrow(/does not decrypt/);
   });
+
+  it('takes only the full 16-byte tag: a shortened one, or a value too short to hold one, is refused as not decrypting', () => {
+    const raw = Buffer.from(box.encrypt('value').slice(3), 'base64');
+    // IV, then the first 4 bytes of the tag only, then the ciphertext: GCM accepts such a tag unless told its length.
+    const shortTag = Buffer.concat([raw.subarray(0, 12), raw.subarray(12, 16), raw.subarray(28)]);
+    expect(() => box.decrypt(`v1:${shortTag.toString('base64')}`)).toThrow(/does not decrypt/);
+    expect(() => box.decrypt(`v1:${raw.subarray(0, 20).toString('base64')}`)).toThrow(/does not decrypt/);
+    expect(() => box.decrypt('v1:')).toThrow(/does not decrypt/);
+  });
 });
