@@ -5,7 +5,8 @@ import { poison, transient } from '../errors.js';
 /**
  * The registry as the connector uses it. Wrapping the client keeps the
  * library swappable and classifies its failures once: a schema id the
- * registry does not know is poison, anything else (outage, 5xx) is transient.
+ * registry does not know, or a schema it returns that does not parse, is
+ * poison; anything else (outage, 5xx, timeout) is transient.
  */
 export interface SchemaRegistryClient {
   writerType(schemaId: number): Promise<avro.Type>;
@@ -69,6 +70,11 @@ export function createSchemaRegistryClient(options: SchemaRegistryOptions): Sche
         // A 404 from something that is no registry (a base path missing its /apis/ccompat/v7, a proxy) says nothing
         // of the id: as poison, every record would be dead-lettered until the URL was fixed.
         if (status === 404 && (await answersAsRegistry())) throw poison('UNKNOWN_SCHEMA_ID', `schema id ${schemaId} is not in the registry`, error);
+        // Every failure to reach the registry or of its answer carries an HTTP status (the client gives network
+        // errors and timeouts one too). Without one, the registry answered with a schema that does not parse
+        // (an invalid default, a JSON Schema draft the client cannot read): asked again, it answers the same, and as
+        // transient the record would hold its partition for good.
+        if (status === undefined) throw poison('SCHEMA_INVALID', `schema ${schemaId} from the registry cannot be read: ${(error as Error).message}`, error);
         throw transient('REGISTRY_UNAVAILABLE', `schema registry did not return schema ${schemaId}: ${(error as Error).message}`, error);
       }
     },

@@ -50,6 +50,20 @@ describe('the schema registry client (local HTTP servers)', () => {
     expect(await registryLike.registry.writerType(7).catch((error: unknown) => classify(error))).toMatchObject({ kind: 'poison', code: 'UNKNOWN_SCHEMA_ID' });
   });
 
+  it('takes a schema the registry returns but that does not parse as poison, and a refused connection or a 5xx as transient', async () => {
+    const schemas: Record<string, unknown> = {
+      '/schemas/ids/1': { schema: JSON.stringify({ type: 'record', name: 'X', fields: [{ name: 'a', type: 'int', default: 'nope' }] }) },
+      '/schemas/ids/2': { schema: 'not json at all' },
+    };
+    const { registry } = await client((path) => (schemas[path] ? { status: 200, body: schemas[path] } : { status: 503, body: { message: 'down' } }));
+    for (const id of [1, 2]) {
+      expect(await registry.writerType(id).catch((error: unknown) => classify(error)), `schema ${id}`).toMatchObject({ kind: 'poison', code: 'SCHEMA_INVALID' });
+    }
+    expect(await registry.writerType(3).catch((error: unknown) => classify(error))).toMatchObject({ kind: 'transient', code: 'REGISTRY_UNAVAILABLE' });
+    const refused = createSchemaRegistryClient({ url: 'http://127.0.0.1:1', username: '', password: '', requestTimeoutMs: 200 });
+    expect(await refused.writerType(1).catch((error: unknown) => classify(error))).toMatchObject({ kind: 'transient', code: 'REGISTRY_UNAVAILABLE' });
+  });
+
   it('checks readiness with its credentials, as a registry that requires them sees its other requests', async () => {
     const { url, server } = await serve(() => ({ status: 200, body: [] }));
     servers.push(server);
