@@ -1,6 +1,7 @@
 import avro from 'avsc';
 import type { SchemaRegistryClient } from '../kafka/schema-registry.js';
-import { classify, poison } from '../errors.js';
+import { classify, fatal, poison } from '../errors.js';
+import { boundAvroBlockCounts } from './avro-block-bounds.js';
 
 const MAGIC_BYTE = 0;
 const HEADER_BYTES = 5;
@@ -32,6 +33,8 @@ const UNKNOWN_ID_TTL_MS = 60_000;
 const UNKNOWN_IDS_LIMIT = 1000;
 
 export function createAvroDecoder(registry: SchemaRegistryClient, readerSchema: avro.Schema, now: () => number = Date.now): AvroDecoder {
+  // Before any resolver is built: a record claiming more items than it has bytes would otherwise hang the process.
+  if (!boundAvroBlockCounts()) throw fatal('AVRO_BOUNDS_UNAVAILABLE', 'avsc no longer reads arrays and maps the way avro-block-bounds.ts patches (upgraded?)');
   const readerType = avro.Type.forSchema(readerSchema);
   // One resolver per writer schema id, built on first sight; ids are immutable in a registry.
   // Settled answers only, so decoding a record is synchronous: no promise per record.
