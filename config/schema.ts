@@ -33,7 +33,7 @@ export interface ConnectorConfig {
     retryPrefix: string;
     replicationFactor: number;
   };
-  router: { groupId: string; lingerMs: number };
+  router: { groupId: string; lingerMs: number; transactionMaxTaskBytes: number };
   deliverer: {
     groupId: string;
     maxInFlight: number;
@@ -395,6 +395,12 @@ export const configSchema: Schema<ConnectorConfig> = {
       format: count.name,
       default: 10,
       env: 'ROUTER_LINGER_MS',
+    },
+    transactionMaxTaskBytes: {
+      doc: 'Bytes of delivery tasks one router transaction carries at most (an event\'s tasks are never split; a transaction takes at least one event). A transaction\'s tasks are held in memory until it commits, and heartbeats wait for it: with thousands of webhooks matching every event, 2,000 source records (the most a transaction takes) would make gigabytes of tasks and outlast the group session. Each transaction beyond the first costs the broker five round trips.',
+      format: positiveCount.name,
+      default: 32 * 1024 * 1024,
+      env: 'ROUTER_TRANSACTION_MAX_TASK_BYTES',
     },
   },
   deliverer: {

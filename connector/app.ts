@@ -84,6 +84,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         // A deliveries topic that takes less than configured (made before the connector sized it) bounds the tasks.
         maxTaskBytes: topicLimit(config.topics.deliveries, config.topics.deliveriesMaxMessageBytes),
         lingerMs: config.router.lingerMs,
+        transactionMaxTaskBytes: config.router.transactionMaxTaskBytes,
         ingestDlqTopic: config.topics.ingestDlq,
         maxDeadLetterBytes: topicLimit(config.topics.ingestDlq, topicMessageLimits(config).downstream),
         onFatal,

@@ -105,6 +105,8 @@ export interface RouterDeps {
   maxDeadLetterBytes: number;
   /** After a caught-up batch, how long to wait before fetching again (see lingerAfterBatch); 0 fetches at once. */
   lingerMs: number;
+  /** Bytes of tasks a transaction carries at most (a transaction takes at least one event, and never part of one). */
+  transactionMaxTaskBytes: number;
   /** The router cannot go on (its consumer stopped for good): the process stops in order and exits non-zero. */
   onFatal: (error: unknown) => void;
   log: Logger;
@@ -138,8 +140,11 @@ export function createRouter(deps: RouterDeps): Router {
     return adminClient.connected;
   };
 
-  /** Decode, match and plan one slice of a batch; poison goes to the DLQ list, anything else fails the slice. */
-  const routeSlice = async (topic: string, partition: number, messages: KafkaMessage[]): Promise<{ tasks: Message[]; deadLetters: Message[]; deadLetterCodes: string[] }> => {
+  /**
+   * Decode, match and plan the first records of a slice of a batch, up to the transaction's task budget (at least one
+   * record); `routed` says how many. Poison goes to the DLQ list, anything else fails the slice.
+   */
+  const routeSlice = async (topic: string, partition: number, messages: KafkaMessage[]): Promise<{ routed: number; tasks: Message[]; deadLetters: Message[]; deadLetterCodes: string[] }> => {
     const decoder = deps.decoders.get(topic);
     if (!decoder) throw new Error(`no decoder for topic ${topic}`);
     const tasks: Message[] = [];
@@ -149,7 +154,12 @@ export function createRouter(deps: RouterDeps): Router {
     const now = Date.now();
     // Writer schemas first, once for the slice; then every record decodes without waiting.
     await decoder.prepare(messages.map((message) => message.value));
+    let routed = 0;
+    let taskBytes = 0;
     for (const message of messages) {
+      // Tasks are held until their transaction commits: with many webhooks per event, the rest waits for the next.
+      if (taskBytes >= deps.transactionMaxTaskBytes) break;
+      routed += 1;
       try {
         const event = toCanonicalEvent(decoder.decode(message.value), deps.catalog);
         const planned = planTasks(event, index, now);
@@ -161,11 +171,17 @@ export function createRouter(deps: RouterDeps): Router {
         // the event is poison instead. Its tasks differ only in ids, so the whole event goes, not some of them.
         // Loops, not spreads: an event matching a few hundred thousand webhooks would pass the engine's argument limit.
         let largest = 0;
-        for (const task of eventTasks) largest = Math.max(largest, recordBytes(task));
+        let eventBytes = 0;
+        for (const task of eventTasks) {
+          const bytes = recordBytes(task);
+          largest = Math.max(largest, bytes);
+          eventBytes += bytes;
+        }
         if (largest > deps.maxTaskBytes) {
           throw poison('TASK_TOO_LARGE', `the event's delivery task would be ${largest} bytes; the deliveries topic takes at most ${deps.maxTaskBytes} (the smaller of its max.message.bytes and TOPIC_DELIVERIES_MAX_MESSAGE_BYTES)`);
         }
         for (const task of eventTasks) tasks.push(task);
+        taskBytes += eventBytes;
       } catch (error) {
         const failure = classify(error);
         // Only poison is dead-lettered; a transient failure (registry down) fails the slice, which is retried whole.
@@ -176,7 +192,7 @@ export function createRouter(deps: RouterDeps): Router {
         deadLetterCodes.push(failure.code);
       }
     }
-    return { tasks, deadLetters, deadLetterCodes };
+    return { routed, tasks, deadLetters, deadLetterCodes };
   };
 
   /**
@@ -313,22 +329,24 @@ export function createRouter(deps: RouterDeps): Router {
       await heartbeat();
       return;
     }
-    // A fetched batch can hold thousands of records; bounded slices keep each transaction well under broker limits.
-    for (let start = 0; start < messages.length; start += MAX_RECORDS_PER_TRANSACTION) {
+    // A fetched batch can hold thousands of records; bounded slices keep each transaction well under broker limits,
+    // and within the task budget (routeSlice routes as many of a slice's records as that allows).
+    for (let start = 0; start < messages.length;) {
       if (!isRunning() || isStale()) return;
       const slice = messages.slice(start, start + MAX_RECORDS_PER_TRANSACTION);
-      const lastOffset = slice[slice.length - 1]!.offset;
+      const { routed, tasks, deadLetters, deadLetterCodes } = await routeSlice(batch.topic, batch.partition, slice);
+      const lastOffset = slice[routed - 1]!.offset;
       // The last slice commits past whatever ended the batch after its last event: a source written in
       // transactions leaves a commit marker there, which is no event (else the source's lag never reads 0).
-      const isLast = start + MAX_RECORDS_PER_TRANSACTION >= messages.length;
+      const isLast = start + routed >= messages.length;
       const nextOffset = BigInt(isLast ? batch.lastOffset() : lastOffset) + 1n;
-      const { tasks, deadLetters, deadLetterCodes } = await routeSlice(batch.topic, batch.partition, slice);
       await commitSlice(batch.topic, batch.partition, nextOffset.toString(), tasks, deadLetters);
       // Counted once written: a slice that fails is routed again, and its poison with it.
       for (const code of deadLetterCodes) deadLettersTotal.inc({ kind: 'ingest', reason: code });
-      recordsConsumed.inc({ topic: batch.topic }, slice.length);
+      recordsConsumed.inc({ topic: batch.topic }, routed);
       tasksProduced.inc(tasks.length);
       resolveOffset(lastOffset);
+      start += routed;
       await heartbeat();
     }
     const linger = lingerAfterBatch(batch.offsetLag(), deps.lingerMs);
