@@ -50,7 +50,8 @@ interface PartitionLane {
   producer: Promise<Producer>;
   /**
    * The group's committed offset for the partition, read once the id is
-   * initialized: records below it were routed by a previous owner (see aboveFloor).
+   * initialized: records below it were routed by a previous owner (see
+   * aboveFloor). Raised past each of this lane's own commits (raisedFloor).
    */
   floor: Promise<bigint | null>;
   /** The transaction under way, if any; a revoked lane closes after it. */
@@ -82,6 +83,18 @@ async function initTransactionalId(producer: Producer): Promise<void> {
 export function aboveFloor<M extends { offset: string }>(messages: M[], floor: bigint | null): M[] {
   if (floor === null || messages.length === 0 || BigInt(messages[0]!.offset) >= floor) return messages;
   return messages.filter((message) => BigInt(message.offset) >= floor);
+}
+
+/**
+ * The floor after this lane committed up to `next`. A partition that stays
+ * with this router across a rebalance keeps its lane, while kafkajs reads
+ * the committed offset again and fetches from there: read while the commit
+ * markers of the last transaction are still being written (kafkajs's offset
+ * fetch cannot ask for stable offsets), it is the offset before that
+ * transaction, and its records would be routed twice. Never lowered.
+ */
+export function raisedFloor(floor: bigint | null, next: bigint): bigint {
+  return floor === null || next > floor ? next : floor;
 }
 
 /** Transactional id of a source partition's producer: the same whichever router instance owns the partition. */
@@ -273,6 +286,8 @@ export function createRouter(deps: RouterDeps): Router {
         await sendOffsetsRetrying(transaction, { consumerGroupId: deps.groupId, topics: [{ topic, partitions: [{ partition, offset: nextOffset }] }] });
         await transaction.commit();
         routerTransactions.inc();
+        const next = BigInt(nextOffset);
+        lane.floor = lane.floor.then((floor) => raisedFloor(floor, next));
       } catch (error) {
         await transaction.abort().catch((abortError: unknown) => log.warn({ err: abortError }, 'transaction abort failed'));
         // Fenced by the partition's new owner, or in an unknown state: a fresh producer is initialized on the
