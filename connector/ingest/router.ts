@@ -1,7 +1,7 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Message, Offsets, Producer, Transaction } from 'kafkajs';
 import { createGroupConsumer, createProducer } from '../kafka/client.js';
 import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
-import { isProducerFenced } from '../kafka/consumer-crash.js';
+import { isProducerFenced, needsFreshProducers } from '../kafka/consumer-crash.js';
 import { createRestartBudget } from '../kafka/restart-budget.js';
 import { classify, poison } from '../errors.js';
 import type { EventCatalog } from '../events/catalog.js';
@@ -240,7 +240,12 @@ export function createRouter(deps: RouterDeps): Router {
         // 20-30 ms each time. Doubling from 5 ms, 11 retries still span about 10 s of broker trouble.
         retry: { initialRetryTime: 5, retries: 11 },
       });
-      const connected = producer.connect().then(() => initTransactionalId(producer)).then(() => producer);
+      // A producer connected but whose id could not be initialized (coordinator unavailable) is never handed out,
+      // so closeLane cannot reach it: it is disconnected here, or every retry would leave one open.
+      const connected = producer.connect().then(() => initTransactionalId(producer)).then(() => producer, async (error: unknown) => {
+        await producer.disconnect().catch(() => undefined);
+        throw error;
+      });
       const floor = connected.then(() => committedOffset(topic, partition));
       const opened: PartitionLane = { producer: connected, floor, busy: Promise.resolve() };
       lanes.set(key, opened);
@@ -379,7 +384,7 @@ export function createRouter(deps: RouterDeps): Router {
       sessionTimeoutMs: deps.sessionTimeoutMs,
       onGivenUp: (error) => {
         if (stopped || consumer !== created) return;
-        if (!isProducerFenced(error)) {
+        if (!needsFreshProducers(error)) {
           deps.onFatal(error);
           return;
         }
@@ -390,7 +395,8 @@ export function createRouter(deps: RouterDeps): Router {
           deps.onFatal(new Error(`router fenced more than ${MAX_REJOINS} times within ${REJOIN_WINDOW_MS / 60_000} minutes; stopping rather than rejoining again`, { cause: error }));
           return;
         }
-        log.warn('router fenced: its session had expired and another instance took its partitions over; rejoining the group');
+        if (isProducerFenced(error)) log.warn('router fenced: its session had expired and another instance took its partitions over; rejoining the group');
+        else log.warn({ err: error }, 'a transactional producer of the router lost its state at the broker (an expired transactional id?); rejoining the group with fresh producers');
         void rejoin().catch((rejoinError: unknown) => deps.onFatal(rejoinError));
       },
     });

@@ -14,3 +14,19 @@ export function isProducerFenced(error: unknown): boolean {
   const type = (rootCause(error) as { type?: unknown } | null)?.type;
   return type === 'PRODUCER_FENCED' || type === 'INVALID_PRODUCER_EPOCH';
 }
+
+/** Answers about a transactional producer's own state that a fresh producer (initialized anew) does not get. */
+const PRODUCER_STATE_LOST = new Set(['INVALID_PRODUCER_ID_MAPPING', 'UNKNOWN_PRODUCER_ID', 'INVALID_TXN_STATE', 'OUT_OF_ORDER_SEQUENCE_NUMBER']);
+
+/**
+ * Whether the process goes on with fresh transactional producers after this
+ * error, rather than stopping: fenced (see isProducerFenced), or the broker
+ * forgot or no longer accepts a producer's state (its transactional id
+ * expired after a partition had no events for transactional.id.expiration.ms,
+ * 7 days by default). Nothing was committed by the failed transaction, so
+ * routing again from the committed offsets loses and duplicates nothing.
+ */
+export function needsFreshProducers(error: unknown): boolean {
+  const type = (rootCause(error) as { type?: unknown } | null)?.type;
+  return isProducerFenced(error) || (typeof type === 'string' && PRODUCER_STATE_LOST.has(type));
+}
