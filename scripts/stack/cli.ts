@@ -1,7 +1,11 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { APICURIO_VERSION, ensureStackUp, KAFKA_VERSION, stackOptionsFromEnv, stackStatus, stopStack, StackError } from './index.js';
+import { APICURIO_VERSION, ensureStackUp, KAFKA_VERSION, stackOptionsFromEnv, stackStatus, stopStack, StackError, type StackOptions } from './index.js';
+import { developmentEnv, endpointsOf } from './options.js';
 
-const HELP = `Usage: npm run stack:<up|down|status>     (or: tsx scripts/stack/cli.ts <command> [--clean])
+const HELP = `Usage: npm run stack:<up|down|status|env>     (or: tsx scripts/stack/cli.ts <command> [--clean])
 
 The local stack of real services, without Docker:
   up             start Apache Kafka ${KAFKA_VERSION} (KRaft, one node), Apicurio Registry ${APICURIO_VERSION}
@@ -14,6 +18,11 @@ The local stack of real services, without Docker:
                  (npm run stack:down -- --clean)
   status         each service: running or stopped, pid, health, address;
                  exit code 0 when all are healthy, 3 otherwise
+  env            the settings to run the connector, the admin API and the event
+                 tool by hand against the stack, as export lines:
+                   eval "$(npm run --silent stack:env)"
+                 (addresses, NODE_ENV=development, one replica per topic, plain
+                 HTTP to 127.0.0.1, and an encryption key kept in STACK_DIR)
 
 Needs Java 17+ on the PATH, and Maven for the first download.
 
@@ -24,6 +33,16 @@ Environment:
   STACK_KAFKA_CONTROLLER_PORT  Kafka's KRaft controller       (default: 19093)
   STACK_REGISTRY_PORT          Apicurio Registry              (default: 18081)
   STACK_POSTGRES_PORT          Postgres                       (default: 15432)`;
+
+/** The key the stack's data is encrypted with: made once, kept with the data (down --clean deletes both). */
+function stackEncryptionKey(options: StackOptions): string {
+  const file = join(options.stateDir, 'secrets-encryption-key');
+  if (!existsSync(file)) {
+    mkdirSync(options.stateDir, { recursive: true });
+    writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
+  }
+  return readFileSync(file, 'utf8').trim();
+}
 
 async function main(): Promise<number> {
   let parsed;
@@ -60,6 +79,9 @@ async function main(): Promise<number> {
       }
       return statuses.every((s) => s.healthy) ? 0 : 3;
     }
+    case 'env':
+      for (const line of developmentEnv(endpointsOf(options), stackEncryptionKey(options))) console.log(line);
+      return 0;
     default:
       console.error(`stack: unknown command "${command}"; run with --help`);
       return 2;

@@ -199,7 +199,8 @@ export async function stopStack(options: StackOptions, log: Log, { clean = false
 function cleanStateDir(stateDir: string, all: StackService[]): void {
   const running = all.filter((s) => findOurs(s.marker) !== undefined).map((s) => s.name);
   if (running.length > 0) throw new StackError(`not deleting the data: ${running.join(', ')} still running outside state.json's record; stop it first`);
-  for (const entry of ['kafka', 'registry', 'postgres', 'logs', 'state.json']) rmSync(join(stateDir, entry), { recursive: true, force: true });
+  // The encryption key (stack:env) goes with the data it encrypted.
+  for (const entry of ['kafka', 'registry', 'postgres', 'logs', 'state.json', 'secrets-encryption-key']) rmSync(join(stateDir, entry), { recursive: true, force: true });
   try {
     if (readdirSync(stateDir).length === 0) rmdirSync(stateDir);
   } catch {

@@ -1,0 +1,35 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../config/load.js';
+
+/** `npm run stack:env` as a shell would eval it, with the stack's directory in `stateDir`. */
+function stackEnv(stateDir: string): Record<string, string> {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/stack/cli.ts', 'env'], { env: { PATH: process.env['PATH'] ?? '', STACK_DIR: stateDir, STACK_KAFKA_PORT: '29092' }, encoding: 'utf8' });
+  expect(run.status, run.stderr).toBe(0);
+  const env: Record<string, string> = {};
+  for (const line of run.stdout.trim().split('\n')) {
+    const match = /^export ([A-Z_]+)='([^']*)'$/.exec(line);
+    expect(match, line).not.toBeNull();
+    env[match![1]!] = match![2]!;
+  }
+  return env;
+}
+
+describe('npm run stack:env', () => {
+  it('prints every setting a process run by hand needs against the stack, with one encryption key kept for good', () => {
+    const stateDir = join(mkdtempSync(join(tmpdir(), 'stack-env-')), 'stack');
+    const env = stackEnv(stateDir);
+    // The config loads from it alone: nothing left to guess, nothing refused.
+    const config = loadConfig(env);
+    expect(config.kafka.brokers).toEqual(['127.0.0.1:29092']);
+    expect(config.schemaRegistry.url).toMatch(/\/apis\/ccompat\/v7$/);
+    expect(config.topics.replicationFactor).toBe(1);
+    expect(config.http.allowPlainHttp).toBe(true);
+    // Secrets written with the key in one shell decrypt in the next.
+    expect(stackEnv(stateDir)['SECRETS_ENCRYPTION_KEY']).toBe(env['SECRETS_ENCRYPTION_KEY']);
+    expect(statSync(join(stateDir, 'secrets-encryption-key')).mode & 0o777).toBe(0o600);
+  });
+});
