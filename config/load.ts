@@ -103,6 +103,43 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** Edit distance (insertions, deletions, substitutions, swaps of neighbours) of two names, stopping early past `limit`. */
+export function nameDistance(a: string, b: string, limit = 2): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  const rows: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j += 1) rows[0]![j] = j;
+  for (let i = 1; i <= a.length; i += 1) {
+    for (let j = 1; j <= b.length; j += 1) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, rows[i - 2]![j - 2]! + 1);
+      rows[i]![j] = best;
+    }
+  }
+  return rows[a.length]![b.length]!;
+}
+
+/**
+ * Variables that look like a setting misspelled (DELIVERER_MAX_INFLIGHT for
+ * DELIVERER_MAX_IN_FLIGHT): within two edits of a setting's name and with its
+ * first word. Ignored, such a variable leaves the default in force without a
+ * word, which is how a tuning change silently does nothing. Other variables
+ * (HTTP_PROXY, KAFKA_OPTS, PATH) are nobody's business here.
+ */
+export function misspelledSettings(env: NodeJS.ProcessEnv): string[] {
+  const known = schemaLeaves().map(({ spec }) => spec.env).filter((name): name is string => typeof name === 'string');
+  const knownSet = new Set(known);
+  const problems: string[] = [];
+  for (const name of Object.keys(env)) {
+    if (knownSet.has(name) || !/^[A-Z][A-Z0-9_]*$/.test(name)) continue;
+    const prefix = name.slice(0, name.indexOf('_') + 1);
+    if (!prefix) continue;
+    const near = known.filter((setting) => setting.startsWith(prefix) && nameDistance(name, setting) <= 2);
+    if (near.length > 0) problems.push(`${name} is not a setting; did you mean ${near.join(' or ')}? (see docs/configuration.md)`);
+  }
+  return problems;
+}
+
 /**
  * Loads, validates and freezes the configuration. The only reader of the
  * environment in the project: everything else receives the frozen object.
@@ -110,13 +147,14 @@ function deepFreeze<T>(value: T): T {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<ConnectorConfig> {
   registerFormats();
   const config = convict(configSchema, { env, args: [] });
+  const misspelled = misspelledSettings(env);
   try {
     config.validate({ allowed: 'strict' });
   } catch (error) {
-    throw new ConfigError(explain((error as Error).message));
+    throw new ConfigError([...misspelled, ...explain((error as Error).message)]);
   }
   const loaded = config.getProperties() as ConnectorConfig;
-  const problems = crossFieldProblems(loaded);
+  const problems = [...misspelled, ...crossFieldProblems(loaded)];
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(loaded);
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../config/load.js';
+import { ConfigError, loadConfig, nameDistance } from '../../config/load.js';
 import { connectorTopics, limitShortfalls } from '../../connector/kafka/topics.js';
 
 const KEY = randomBytes(32).toString('base64');
@@ -31,6 +31,20 @@ describe('loadConfig', () => {
     expect(problem).toContain('kafka.brokers');
     expect(problem).toContain('"no-port" is not');
     expect(problem).toContain('set KAFKA_BROKERS');
+  });
+
+  it('stops on a variable that looks like a setting misspelled, naming the setting meant, and ignores other variables', () => {
+    expect(problemsOf({ DELIVERER_MAX_INFLIGHT: '128' })).toEqual(['DELIVERER_MAX_INFLIGHT is not a setting; did you mean DELIVERER_MAX_IN_FLIGHT? (see docs/configuration.md)']);
+    expect(problemsOf({ KAFKA_BROKER: 'kafka:9092' })).toEqual(['KAFKA_BROKER is not a setting; did you mean KAFKA_BROKERS? (see docs/configuration.md)']);
+    expect(problemsOf({ ROUTER_LIGNER_MS: '5' })[0]).toMatch(/did you mean ROUTER_LINGER_MS\?/);
+    // Alongside a bad value, both are said at once.
+    expect(problemsOf({ KAFKA_BROKER: 'kafka:9092', KAFKA_BROKERS: 'no-port' })).toHaveLength(2);
+    for (const unrelated of ['HTTP_PROXY', 'HTTPS_PROXY', 'KAFKA_OPTS', 'KAFKA_HEAP_OPTS', 'KAFKA_HOME', 'NODE_OPTIONS', 'PATH', 'LOG_FILE', 'SERVER_HOSTNAME', 'DATABASE_URL_REPLICA', 'lowercase_var']) {
+      expect(problemsOf({ [unrelated]: 'x' }), unrelated).toEqual([]);
+    }
+    expect(nameDistance('DELIVERER_MAX_INFLIGHT', 'DELIVERER_MAX_IN_FLIGHT')).toBe(1);
+    expect(nameDistance('ROUTER_LIGNER_MS', 'ROUTER_LINGER_MS')).toBe(1);
+    expect(nameDistance('KAFKA_OPTS', 'KAFKA_SSL')).toBeGreaterThan(2);
   });
 
   it('requires the encryption key and does not echo secrets', () => {
