@@ -85,19 +85,32 @@ function tokensUsageProblem(action: string | undefined, id: string | undefined, 
   return `unknown tokens action "${action ?? ''}"; use create, list or revoke (see --help)`;
 }
 
-async function tokens(config: Readonly<ConnectorConfig>, log: Logger, args: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { organization: { type: 'string' }, subject: { type: 'string' }, name: { type: 'string' }, 'expires-in': { type: 'string' } },
-  });
-  const [action, id] = positionals;
-  // Argument mistakes are reported before anything connects.
-  const usage = tokensUsageProblem(action, id, values);
-  if (usage) {
-    console.error(`admin-api: ${usage}`);
-    return 2;
+interface TokensCommand {
+  action: string | undefined;
+  id: string | undefined;
+  values: { organization?: string; subject?: string; name?: string; 'expires-in'?: string };
+}
+
+/** The tokens command's arguments, or the one-line reason they are wrong (before any config is read or anything connects). */
+function parseTokensArgs(args: string[]): TokensCommand | { problem: string } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { organization: { type: 'string' }, subject: { type: 'string' }, name: { type: 'string' }, 'expires-in': { type: 'string' } },
+    });
+  } catch (error) {
+    // Node's message goes on to explain positional arguments after --, which is no help here.
+    return { problem: `${(error as Error).message.split('. ')[0]} (see --help)` };
   }
+  const [action, id] = parsed.positionals;
+  const usage = tokensUsageProblem(action, id, parsed.values);
+  return usage ? { problem: usage } : { action, id, values: parsed.values };
+}
+
+async function tokens(config: Readonly<ConnectorConfig>, log: Logger, command: TokensCommand): Promise<number> {
+  const { action, id, values } = command;
   await migrateUp(config.database.url, log.child({ component: 'migrate' }));
   const pool = createPool({ url: config.database.url, max: 1, applicationName: 'identity-webhooks-tokens' }, log);
   try {
@@ -138,6 +151,16 @@ async function main(argv: string[]): Promise<number> {
     console.error(`admin-api: unknown command "${command}"; run with --help`);
     return 2;
   }
+  const tokensCommand = command === 'tokens' ? parseTokensArgs(argv.slice(argv.indexOf('tokens') + 1)) : null;
+  if (tokensCommand && 'problem' in tokensCommand) {
+    console.error(`admin-api: ${tokensCommand.problem}`);
+    return 2;
+  }
+  if (command === 'serve' && argv.length > (argv[0] === 'serve' ? 1 : 0)) {
+    // serve takes no options: settings are environment variables.
+    console.error(`admin-api: serve takes no arguments besides --help (got ${argv.join(' ')}); settings are environment variables (docs/configuration.md)`);
+    return 2;
+  }
   let config: Readonly<ConnectorConfig>;
   try {
     config = loadConfig();
@@ -149,7 +172,7 @@ async function main(argv: string[]): Promise<number> {
   // The token commands print the token on stdout, so their log lines go to stderr.
   const destination = command === 'tokens' ? pino.destination(2) : undefined;
   const log = createRootLogger({ level: config.log.level, destination }).child({ component: 'admin-api' });
-  if (command === 'tokens') return tokens(config, log, argv.slice(argv.indexOf('tokens') + 1));
+  if (tokensCommand) return tokens(config, log, tokensCommand);
   await serve(config, log);
   return -1;
 }

@@ -70,7 +70,15 @@ async function run(command: Command, config: Readonly<ConnectorConfig>, log: Log
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } });
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' } } });
+  } catch (error) {
+    // Settings are environment variables, not options: say so rather than print a stack trace.
+    console.error(`identity-webhooks: ${(error as Error).message.split('. ')[0]}; settings are environment variables (docs/configuration.md); run with --help`);
+    return 2;
+  }
+  const { positionals, values } = parsed;
   const command = positionals[0];
   if (values.help || command === undefined || command === 'help') {
     console.log(HELP);

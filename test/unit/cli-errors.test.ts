@@ -29,8 +29,24 @@ describe('command-line errors', () => {
     expect(production.stderr).toContain('admin.verification: webhooks must be verified in production');
   });
 
+  it('an unknown option or a mistyped token argument is a one-line usage error, exit 2, before any config is read', () => {
+    // No environment at all: were the config read first, the first complaint would be the missing encryption key.
+    const connector = run('connector/main.ts', ['router', '--threads', '4'], {});
+    expect(connector.status).toBe(2);
+    expect(connector.stderr.trim()).toBe("identity-webhooks: Unknown option '--threads'; settings are environment variables (docs/configuration.md); run with --help");
+    const typo = run('admin-api/main.ts', ['tokens', 'create', '--org', 'acme'], {});
+    expect(typo.status).toBe(2);
+    expect(typo.stderr.trim()).toBe("admin-api: Unknown option '--org' (see --help)");
+    const lifetime = run('admin-api/main.ts', ['tokens', 'create', '--organization', 'acme', '--subject', 'a', '--expires-in', '2w'], {});
+    expect(lifetime.status).toBe(2);
+    expect(lifetime.stderr).toContain('--expires-in "2w" is not a lifetime');
+    const serve = run('admin-api/main.ts', ['serve', '--port', '3'], {});
+    expect(serve.status).toBe(2);
+    expect(serve.stderr).toMatch(/serve takes no arguments besides --help/);
+  }, 60_000);
+
   it('every command answers --help', () => {
-    for (const [script, args] of [['connector/main.ts', ['--help']], ['scripts/stack/cli.ts', ['--help']], ['scripts/events.ts', ['--help']], ['scripts/demo.ts', ['--help']], ['admin-api/main.ts', ['--help']]] as const) {
+    for (const [script, args] of [['connector/main.ts', ['--help']], ['scripts/stack/cli.ts', ['--help']], ['scripts/events.ts', ['--help']], ['scripts/demo.ts', ['--help']], ['admin-api/main.ts', ['--help']], ['bench/all.ts', ['--help']]] as const) {
       const { status, stdout } = run(script, [...args], {});
       expect(status, script).toBe(0);
       expect(stdout.length, script).toBeGreaterThan(50);
