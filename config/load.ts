@@ -24,6 +24,8 @@ interface LeafSpec {
   doc: string;
   env?: string;
   sensitive?: boolean;
+  /** Limits beyond the format, checked with the other keys (crossFieldProblems); shown in docs/configuration.md. */
+  bounds?: string;
   default: unknown;
   format: unknown;
 }

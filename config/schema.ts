@@ -140,23 +140,32 @@ const encryptionKey = {
   },
 };
 
+/**
+ * Whole numbers, strictly: convict's built-ins read env values with parseInt,
+ * so `1e3` became 1 and `1.5` became 1, and nothing said so.
+ */
+const digitsOnly = (value: string): number | string => (/^\s*\d+\s*$/.test(value) ? Number(value) : value);
+
 const durationList = {
   name: 'duration-list',
   validate(value: unknown): void {
     if (!Array.isArray(value) || value.length === 0) throw new Error('must list at least one delay in milliseconds, comma-separated');
     for (const entry of value) {
-      if (!Number.isInteger(entry) || (entry as number) <= 0) throw new Error(`delays are positive whole milliseconds; "${String(entry)}" is not`);
+      if (entry === '') throw new Error('an entry is empty (two commas in a row?); list positive whole milliseconds, e.g. 5000,300000');
+      if (!Number.isSafeInteger(entry) || (entry as number) <= 0) throw new Error(`delays are positive whole milliseconds; "${String(entry)}" is not (5s is written 5000)`);
     }
   },
-  coerce: (value: string): number[] => value.split(',').map((d) => Number(d.trim())),
+  // Entries that are not digits stay as written, so the error names them (Number made "5s" NaN and "" 0).
+  coerce: (value: string): Array<number | string> => value.split(',').map((d) => digitsOnly(d.trim())),
 };
 
 const fraction = {
   name: 'fraction',
   validate(value: unknown): void {
-    if (typeof value !== 'number' || !(value >= 0 && value < 1)) throw new Error('must be a number from 0 up to (not including) 1');
+    if (typeof value !== 'number' || !(value >= 0 && value < 1)) throw new Error('must be a number from 0 up to (not including) 1, e.g. 0.1');
   },
-  coerce: (value: string): number => Number(value),
+  // Decimal numbers only: Number('') is 0, which turned an empty value into no jitter at all.
+  coerce: (value: string): number | string => (/^\s*(\d+\.?\d*|\.\d+)\s*$/.test(value) ? Number(value) : value),
 };
 
 const topicName = {
@@ -168,11 +177,6 @@ const topicName = {
   },
 };
 
-/**
- * Whole numbers, strictly: convict's built-ins read env values with parseInt,
- * so `1e3` became 1 and `1.5` became 1, and nothing said so.
- */
-const digitsOnly = (value: string): number | string => (/^\s*\d+\s*$/.test(value) ? Number(value) : value);
 const wholeNumber = (name: string, min: number) => ({
   name,
   validate(value: unknown): void {
@@ -249,6 +253,7 @@ export const configSchema: Schema<ConnectorConfig> = {
       username: {
         doc: 'SASL user name.',
         format: String,
+        bounds: 'required when `KAFKA_SASL_MECHANISM` is set',
         default: '',
         env: 'KAFKA_SASL_USERNAME',
       },
@@ -343,6 +348,7 @@ export const configSchema: Schema<ConnectorConfig> = {
     deliveriesMaxMessageBytes: {
       doc: 'The largest delivery task (bytes) the router publishes, and the deliveries topic\'s `max.message.bytes` when the connector creates it. A source event whose task would be larger goes to the ingest dead-letter topic (`TASK_TOO_LARGE`). The topics after it (retry tiers, dead letters, attempts) are created with twice this, or four times for the attempts dead letters, since they carry a task plus headers, a request and a response; topics created by hand need the same headroom.',
       format: positiveCount.name,
+      bounds: '16384 to 268435456',
       default: 1_048_576,
       env: 'TOPIC_DELIVERIES_MAX_MESSAGE_BYTES',
     },
@@ -393,6 +399,7 @@ export const configSchema: Schema<ConnectorConfig> = {
     lingerMs: {
       doc: 'After routing a batch that caught up with its partition, how long the router waits before fetching again, so that the next transaction carries what arrived meanwhile rather than an event or two (each transaction costs the broker five round trips). Adds up to this much latency; a router behind never waits, an idle one never fetches more often. 0 fetches again at once.',
       format: count.name,
+      bounds: 'at most 1000',
       default: 10,
       env: 'ROUTER_LINGER_MS',
     },
@@ -419,6 +426,7 @@ export const configSchema: Schema<ConnectorConfig> = {
     httpThreads: {
       doc: 'Threads of a deliverer process that send the HTTP requests (writing requests, parsing answers, TLS), apart from the main thread that reads tasks, signs them and logs attempts. With 1 the main thread spends about half the CPU per delivery (measured 52–65 against 110–138 µs), so a deliverer with a second core does up to twice as much; 0 sends from the main thread, for one core per process. With several, each endpoint URL keeps to one thread, so its keep-alive connections are shared.',
       format: count.name,
+      bounds: 'at most 16',
       default: 1,
       env: 'DELIVERER_HTTP_THREADS',
     },
@@ -449,12 +457,14 @@ export const configSchema: Schema<ConnectorConfig> = {
     maxQueuedPerWebhook: {
       doc: 'Tasks of one webhook queued in a deliverer process, at most. Its later tasks stay in Kafka (only their offsets, 8 bytes each, are kept, up to DELIVERER_MAX_DEFERRED per process) and are read again once its queue is down to half, so a slow endpoint or a strict webhook waiting out a retry never fills the buffer every webhook shares. Once the buffer is 90 % full, a webhook queues a tenth of it (at least 1); its partition waits up to 100 ms for the buffer to drain before a task past that is left in Kafka, so a healthy backlog is read once. Held webhooks (their last request waited aside: past DELIVERER_SLOW_REQUEST_MS, or a strict webhook waiting out a retry) share half of DELIVERER_MAX_BUFFERED equally, each at most a tenth of this (at least 1), and give what they queued beyond that back to Kafka, so many held endpoints cannot fill the buffer together either; a webhook queues its full share again once a task of it finishes without waiting aside. At most DELIVERER_MAX_BUFFERED; each retry tier has a quarter of it (at least 1).',
       format: count.name,
+      bounds: '1 to `DELIVERER_MAX_BUFFERED`',
       default: 1000,
       env: 'DELIVERER_MAX_QUEUED_PER_WEBHOOK',
     },
     maxDeferred: {
       doc: 'Tasks left in Kafka behind full webhook queues (see DELIVERER_MAX_QUEUED_PER_WEBHOOK), at most, per deliverer process: their offsets take 8 bytes each. Above it reading new tasks waits until deferred ones have been read again. Tasks a held webhook gives back from its queue are left in Kafka whatever the count (they are already read, and cannot wait), so it may pass this by up to DELIVERER_MAX_BUFFERED. Each retry tier has a quarter of it (at least 100).',
       format: count.name,
+      bounds: 'at least 1',
       default: 1_000_000,
       env: 'DELIVERER_MAX_DEFERRED',
     },
@@ -618,6 +628,7 @@ export const configSchema: Schema<ConnectorConfig> = {
     timeoutMs: {
       doc: 'Bound on an ordered shutdown after SIGTERM/SIGINT; past it the process exits non-zero. At least 6000: deliverers drain in-flight requests for 5 s less than it.',
       format: positiveCount.name,
+      bounds: 'at least 6000',
       default: 30000,
       env: 'SHUTDOWN_TIMEOUT_MS',
     },

@@ -24,6 +24,12 @@ type Leaf = ReturnType<typeof schemaLeaves>[number];
 
 const code = (text: string): string => `\`${text}\``;
 
+/** The format with the key's own limits, which replace a whole number's usual lower bound. */
+export function describeBounded(format: unknown, bounds: string | undefined): string {
+  if (!bounds) return describeFormat(format);
+  return format === 'count' || format === 'positive-count' ? `integer, ${bounds}` : `${describeFormat(format)}, ${bounds}`;
+}
+
 /** The convict format: allowed values, a named format of config/schema.ts, or a built-in. */
 export function describeFormat(format: unknown): string {
   if (Array.isArray(format)) return format.map((v) => (v === '' ? '(empty)' : code(String(v)))).join(', ');
@@ -71,7 +77,7 @@ export function renderConfigDocs(): string {
     const { path, spec } = leaf;
     const section = path.includes('.') ? path.split('.')[0]! : 'general';
     const meaning = `${spec.doc}${spec.sensitive === true ? ' **Secret**: redacted from logs.' : ''}`;
-    const row = `| ${code(path)} | ${code(spec.env ?? '')} | ${describeDefault(leaf)} | ${cell(describeFormat(spec.format))} | ${cell(meaning)} |`;
+    const row = `| ${code(path)} | ${code(spec.env ?? '')} | ${describeDefault(leaf)} | ${cell(describeBounded(spec.format, spec.bounds))} | ${cell(meaning)} |`;
     sections.set(section, [...(sections.get(section) ?? []), row]);
   }
   const out = [

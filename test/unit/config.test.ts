@@ -89,6 +89,17 @@ describe('loadConfig', () => {
     expect(loadConfig({ SECRETS_ENCRYPTION_KEY: KEY, KAFKA_SSL: 'TRUE' }).kafka.ssl).toBe(true);
   });
 
+  it('names the entry of a delay list that is not whole milliseconds, and refuses an empty jitter rather than reading it as none', () => {
+    expect(problemsOf({ DELIVERER_RETRY_DELAYS_MS: '5s,5m' }).join()).toMatch(/delays are positive whole milliseconds; "5s" is not \(5s is written 5000\).*set DELIVERER_RETRY_DELAYS_MS/);
+    expect(problemsOf({ DELIVERER_RETRY_DELAYS_MS: '5000,,10000' }).join()).toMatch(/an entry is empty \(two commas in a row\?\)/);
+    expect(loadConfig({ SECRETS_ENCRYPTION_KEY: KEY, DELIVERER_RETRY_DELAYS_MS: ' 5000, 60000 ' }).deliverer.retryDelaysMs).toEqual([5000, 60000]);
+    for (const jitter of ['', 'ten percent', '1', '-0.1']) {
+      expect(problemsOf({ DELIVERER_RETRY_JITTER: jitter }).join(), `jitter "${jitter}"`).toMatch(/from 0 up to \(not including\) 1.*set DELIVERER_RETRY_JITTER/);
+    }
+    expect(loadConfig({ SECRETS_ENCRYPTION_KEY: KEY, DELIVERER_RETRY_JITTER: '.25' }).deliverer.retryJitter).toBe(0.25);
+    expect(loadConfig({ SECRETS_ENCRYPTION_KEY: KEY, DELIVERER_RETRY_JITTER: '0' }).deliverer.retryJitter).toBe(0);
+  });
+
   it('refuses 0 where nothing would work with it: no slots, no time to shut down, no page', () => {
     for (const env of ['DELIVERER_MAX_IN_FLIGHT', 'SHUTDOWN_TIMEOUT_MS', 'ADMIN_MAX_PAGE_SIZE', 'HTTP_REQUEST_TIMEOUT_MS', 'DATABASE_POOL_SIZE']) {
       expect(problemsOf({ [env]: '0' }).join(), env).toMatch(new RegExp(`must be a whole number, 1 or more.*set ${env}`));
