@@ -14,7 +14,7 @@ const TAG = 'Deliveries';
  * header, as Standard Webhooks asks for a resent message), a fresh attempt count.
  */
 const resend = (webhookId: string, organization: string, taskId: string, event: CanonicalEvent): DeliveryTask =>
-  ({ v: 1, taskId, webhookId, organization, attempt: 1, routedAt: Date.now(), event });
+  ({ v: 1, taskId, webhookId, organization, attempt: 1, routedAt: Date.now(), event, resent: true });
 
 export function deliveryRoutes(deps: AdminApiDeps) {
   const { pool, config } = deps;

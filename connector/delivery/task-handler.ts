@@ -16,7 +16,7 @@ import { decideOutcome, statusClass, type AttemptResult } from './outcome.js';
 import { payloadJson } from './envelope.js';
 import { buildWebhookRequest } from './request.js';
 import { nextRetry, type RetrySchedule } from './retry-schedule.js';
-import { encodeTask, type DeliveryTask } from './task.js';
+import { deliveryKind, encodeTask, type DeliveryTask } from './task.js';
 import { untilDone } from './persist.js';
 import type { Aside } from './keyed-scheduler.js';
 import type { SlowRequests } from './slow-requests.js';
@@ -165,7 +165,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
 
       if (outcome.decision === 'delivered') {
         deliveries.inc({ outcome: 'delivered', status_class: cls });
-        endToEndLatency.observe(Math.max(0, now() - task.event.occurredAt) / 1000);
+        endToEndLatency.observe({ delivery: deliveryKind(task) }, Math.max(0, now() - task.event.occurredAt) / 1000);
         logAttempt(records, attemptRecord({ ...common, outcome: 'delivered', now: now() }));
         await deps.failures.success(target.id);
         return done(records);

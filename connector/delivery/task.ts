@@ -12,6 +12,14 @@ export interface DeliveryTask {
   attempt: number;
   routedAt: number;
   event: CanonicalEvent;
+  /** Produced again by an admin (redeliver, recover) rather than routed from a new event: its event time is long past. */
+  resent?: true;
+}
+
+/** Which end-to-end latency a delivered task counts in: only first attempts of routed events measure the pipeline. */
+export function deliveryKind(task: Pick<DeliveryTask, 'attempt' | 'resent'>): 'first' | 'retry' | 'resent' {
+  if (task.resent) return 'resent';
+  return task.attempt > 1 ? 'retry' : 'first';
 }
 
 export function taskIdFor(eventId: string, webhookId: string): string {
@@ -26,13 +34,13 @@ export function taskIdFor(eventId: string, webhookId: string): string {
  */
 export function encodeTask(task: DeliveryTask, eventJson?: string): Buffer {
   if (eventJson === undefined) return Buffer.from(JSON.stringify(task));
-  const { v, taskId, webhookId, organization, attempt, routedAt, event: _event, ...unlisted } = task;
+  const { v, taskId, webhookId, organization, attempt, routedAt, event: _event, resent, ...unlisted } = task;
   // A field added to DeliveryTask must be written here too: this stops the build until it is.
   const none: Record<string, never> = unlisted;
   void none;
   return Buffer.from(
     `{"v":${v},"taskId":${JSON.stringify(taskId)},"webhookId":${JSON.stringify(webhookId)},"organization":${JSON.stringify(organization)},` +
-      `"attempt":${attempt},"routedAt":${routedAt},"event":${eventJson}}`,
+      `"attempt":${attempt},"routedAt":${routedAt},"event":${eventJson}${resent ? ',"resent":true' : ''}}`,
   );
 }
 

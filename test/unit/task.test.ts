@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { decodeTask, encodeTask, taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
+import { decodeTask, deliveryKind, encodeTask, taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
 
 const task: DeliveryTask = {
   v: 1,
@@ -20,6 +20,21 @@ describe('delivery task encoding', () => {
     const plain = encodeTask(task);
     expect(encodeTask(task, JSON.stringify(task.event)).equals(plain)).toBe(true);
     expect(decodeTask(plain)).toEqual(task);
+  });
+
+  it('keeps the mark of a task an admin produced again, the same bytes either way', () => {
+    const resent: DeliveryTask = { ...task, resent: true };
+    const plain = encodeTask(resent);
+    expect(encodeTask(resent, JSON.stringify(task.event)).equals(plain)).toBe(true);
+    expect(decodeTask(plain).resent).toBe(true);
+    expect(decodeTask(encodeTask(task)).resent).toBeUndefined();
+  });
+
+  it('counts end-to-end latency apart for first attempts, retries and tasks an admin produced again', () => {
+    expect(deliveryKind({ attempt: 1 })).toBe('first');
+    expect(deliveryKind({ attempt: 2 })).toBe('retry');
+    expect(deliveryKind({ attempt: 1, resent: true })).toBe('resent');
+    expect(deliveryKind({ attempt: 3, resent: true })).toBe('resent');
   });
 
   it('derives the task id from event id and webhook id only, stable across runs', () => {
