@@ -67,6 +67,10 @@ function crossFieldProblems(config: ConnectorConfig): string[] {
   if (config.env === 'production' && config.admin.verification === 'off') {
     problems.push('admin.verification: webhooks must be verified in production (set ADMIN_WEBHOOK_VERIFICATION=challenge or NODE_ENV=development)');
   }
+  const everyAddress = config.http.ssrfAllowlist.filter((entry) => /\/0+$/.test(entry.trim()));
+  if (config.env === 'production' && everyAddress.length > 0) {
+    problems.push(`http.ssrfAllowlist: ${everyAddress.join(', ')} allows every address, which turns the SSRF guard off; in production list the ranges webhooks may reach (set HTTP_SSRF_ALLOWLIST or NODE_ENV=development)`);
+  }
   if (config.kafka.sasl.mechanism !== '' && config.kafka.sasl.username === '') {
     problems.push('kafka.sasl.username: must be set when kafka.sasl.mechanism is set (set KAFKA_SASL_USERNAME)');
   }

@@ -64,6 +64,14 @@ describe('loadConfig', () => {
     expect(problemsOf({ SECRETS_ENCRYPTION_KEY: KEY })).toEqual([]);
   });
 
+  it('refuses an SSRF allow-list of every address in production, and takes ranges', () => {
+    for (const list of ['0.0.0.0/0', '10.0.0.0/8, ::/0']) {
+      expect(problemsOf({ HTTP_SSRF_ALLOWLIST: list }).join(), list).toMatch(/http\.ssrfAllowlist: .*allows every address, which turns the SSRF guard off/);
+      expect(problemsOf({ HTTP_SSRF_ALLOWLIST: list, NODE_ENV: 'development' }), list).toEqual([]);
+    }
+    expect(problemsOf({ HTTP_SSRF_ALLOWLIST: '10.0.0.0/8,192.168.1.10' })).toEqual([]);
+  });
+
   it('refuses plain HTTP webhooks in production but allows them in development', () => {
     expect(problemsOf({ HTTP_ALLOW_PLAIN_HTTP: 'true' }).join()).toContain('http.allowPlainHttp');
     expect(problemsOf({ HTTP_ALLOW_PLAIN_HTTP: 'true', NODE_ENV: 'development' })).toEqual([]);
