@@ -17,6 +17,7 @@ import { webhookRoutes } from './routes/webhooks.js';
 import { postgresRateLimitStore } from './rate-limit-store.js';
 import { sharedSchemas } from './schemas.js';
 import { authenticateToken } from './store/tokens.js';
+import { createFailedAuthLimiter } from './auth/failed-auth-limiter.js';
 import { createVerificationRunner, type VerificationRunner } from './verification-runner.js';
 
 const BODY_LIMIT_BYTES = 256 * 1024;
@@ -115,15 +116,21 @@ export async function buildAdminApp(deps: AdminApiDeps, readiness: ReadinessChec
 
   await app.register(healthRoutes(readiness, metricsRegistry));
 
+  const failedAuth = createFailedAuthLimiter({ maxPerWindow: deps.config.admin.authFailuresPerMinute, windowMs: 60_000 });
   await app.register(async (v1) => {
     v1.addHook('onRoute', (route) => {
       route.schema = { ...route.schema, security: [{ bearerToken: [] }] };
     });
     v1.addHook('onRequest', async (request) => {
+      const wait = failedAuth.retryAfterMs(request.ip);
+      if (wait > 0) {
+        throw new ApiProblem('rate-limited', 'too many requests without a valid token from this address; retry later', undefined, { 'retry-after': String(Math.ceil(wait / 1000)) });
+      }
       const token = bearerToken(request.headers.authorization);
       const principal = token ? await authenticateToken(deps.pool, token) : null;
       if (!principal) {
-        throw new ApiProblem('unauthorized', token ? 'the token is unknown or revoked' : 'send Authorization: Bearer <token>', undefined, { 'www-authenticate': 'Bearer' });
+        failedAuth.failed(request.ip);
+        throw new ApiProblem('unauthorized', token ? 'the token is unknown, expired or revoked' : 'send Authorization: Bearer <token>', undefined, { 'www-authenticate': 'Bearer' });
       }
       request.principal = principal;
     });
@@ -134,7 +141,8 @@ export async function buildAdminApp(deps: AdminApiDeps, readiness: ReadinessChec
       // (the routes themselves need it, and answer as they can).
       store: postgresRateLimitStore(deps.pool, deps.log, 60_000),
       skipOnError: true,
-      hook: 'preHandler',
+      // Before validation, so requests refused as invalid count too: they cost a lookup and a parse all the same.
+      hook: 'preValidation',
       keyGenerator: (request) => request.principal.tokenId,
       errorResponseBuilder: (_request, context) =>
         new ApiProblem('rate-limited', `this token may make ${context.max} requests a minute; retry in ${context.after}`, undefined, { 'retry-after': String(Math.ceil(context.ttl / 1000)) }),

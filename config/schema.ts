@@ -68,6 +68,7 @@ export interface ConnectorConfig {
     verification: 'challenge' | 'off';
     secretRotationOverlapMs: number;
     rateLimitPerMinute: number;
+    authFailuresPerMinute: number;
     maxPageSize: number;
     maxRecoverEvents: number;
   };
@@ -539,7 +540,7 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'HTTP_ALLOW_PLAIN_HTTP',
     },
     ssrfAllowlist: {
-      doc: 'Addresses or CIDR ranges that outgoing requests may reach although they are loopback, private or link-local (comma-separated).',
+      doc: 'Addresses or CIDR ranges that outgoing requests may reach although they are loopback, private or link-local (comma-separated). A range of every address (0.0.0.0/0, ::/0) is refused in production: it turns the SSRF guard off.',
       format: cidrList.name,
       default: [],
       env: 'HTTP_SSRF_ALLOWLIST',
@@ -610,6 +611,12 @@ export const configSchema: Schema<ConnectorConfig> = {
       format: positiveCount.name,
       default: 600,
       env: 'ADMIN_RATE_LIMIT_PER_MINUTE',
+    },
+    authFailuresPerMinute: {
+      doc: 'Failed authentications (no, unknown, expired or revoked token) one client address may make per minute and admin API process; past it the address gets 429 with Retry-After, before its token is looked up, until the minute ends. Each lookup is a Postgres query, and the per-token limit cannot count a token that is none. Behind a proxy every client shares the proxy\'s address. 0 turns it off.',
+      format: count.name,
+      default: 60,
+      env: 'ADMIN_AUTH_FAILURES_PER_MINUTE',
     },
     maxPageSize: {
       doc: 'Largest `limit` a list request of the admin API may ask for.',

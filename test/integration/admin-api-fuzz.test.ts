@@ -31,7 +31,7 @@ const SEED = process.env['FUZZ_SEED'];
 const RUN_TIMEOUT_MS = MAX_TIME_S !== undefined ? (MAX_TIME_S + 120) * 1000 : Math.max(120_000, MAX_EXAMPLES * 2_000);
 
 describe(`admin API fuzz (schemathesis ${SCHEMATHESIS_VERSION})`, () => {
-  const config = testConfig(inject('services'), { ADMIN_RATE_LIMIT_PER_MINUTE: '10000000' });
+  const config = testConfig(inject('services'), { ADMIN_RATE_LIMIT_PER_MINUTE: '10000000', ADMIN_AUTH_FAILURES_PER_MINUTE: '0' });
   const organization = uniqueName('org');
   let receiver: Receiver;
   let api: RunningAdminApi;

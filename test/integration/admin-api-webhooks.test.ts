@@ -182,6 +182,40 @@ describe('admin API: webhooks', () => {
       }
     });
 
+    it('an answer to a challenge sent to the URL before a change does not verify the URL after it', async () => {
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const first = await startReceiver({ answerChallenges: false });
+      const second = await startReceiver({ answerChallenges: false });
+      try {
+        // The first URL echoes its challenges, but only once released; the second refuses them.
+        first.respondWith(async (request) => {
+          const challenge = challengeOf(request.body);
+          if (challenge === null) return { status: 204 };
+          await held;
+          return { status: 200, body: JSON.stringify({ challenge }) };
+        });
+        second.respondWith(() => ({ status: 503 }));
+        const { body } = await create({ url: first.url });
+        const id = body.webhook.id;
+        // A check of the first URL, under way while the webhook moves to the second, which fails its own.
+        const checking = call('POST', `/v1/webhooks/${id}/verify`);
+        await waitFor('the check at the first URL', () => first.requests.filter((r) => challengeOf(r.body) !== null).length >= 2);
+        expect((await call('PATCH', `/v1/webhooks/${id}`, { body: { url: second.url } })).status).toBe(200);
+        await verificationOf(id, 'failed');
+        release();
+        const checked = await checking;
+        // The check's answer shows the webhook as it is now: at the second URL, not verified by the first's echo.
+        expect(checked.status).toBe(200);
+        expect(checked.body).toMatchObject({ url: second.url, verification: { status: 'failed' }, receivingEvents: false });
+        expect((await get(id)).body.verification.status).toBe('failed');
+      } finally {
+        release();
+        await first.close();
+        await second.close();
+      }
+    });
+
     it('a URL change racing another is compared with the URL it replaces, not one read before: it is verified again', async () => {
       const { body } = await create({});
       const id = body.webhook.id;
@@ -487,9 +521,34 @@ describe('admin API: webhooks', () => {
         expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
         const other = await limited.tokenFor(limited.organization, 'someone-else');
         expect((await limited.call('GET', '/v1/event-types', { token: other })).status).toBe(200);
+        // Requests refused as invalid count as well: they cost the lookup and the parse all the same.
+        const third = await limited.tokenFor(limited.organization, 'sloppy');
+        const invalid = [];
+        for (let i = 0; i < 4; i += 1) invalid.push((await limited.call('POST', '/v1/webhooks', { token: third, body: { colour: 'red' } })).status);
+        expect(invalid).toEqual([400, 400, 400, 429]);
       } finally {
         await another.close();
         await limited.close();
+      }
+    });
+
+    it('refuses an address past its failed authentications with 429 before looking its tokens up, until the minute ends', async () => {
+      const guarded = await startAdminApi(testConfig(services, { ADMIN_AUTH_FAILURES_PER_MINUTE: '3' }), uniqueName('org'), { log });
+      try {
+        const statuses: number[] = [];
+        for (const token of [null, 'iwh_guess-1', 'iwh_guess-2', 'iwh_guess-3']) statuses.push((await guarded.call('GET', '/v1/webhooks', { token })).status);
+        expect(statuses).toEqual([401, 401, 401, 429]);
+        // Even a good token from that address waits: telling it apart would take the lookup the limit saves.
+        const refused = await guarded.call('GET', '/v1/webhooks');
+        expect(refused.status).toBe(429);
+        expect(refused.body.type).toBe('urn:identity-webhooks:problem:rate-limited');
+        const retryAfter = Number(refused.headers.get('retry-after'));
+        expect(retryAfter).toBeGreaterThan(0);
+        expect(retryAfter).toBeLessThanOrEqual(60);
+        // Health and metrics are not behind it.
+        expect((await fetch(`${guarded.url}/healthz`)).status).toBe(200);
+      } finally {
+        await guarded.close();
       }
     });
   });

@@ -1,0 +1,59 @@
+/**
+ * Failed authentications per client address, per process. Every request with
+ * a token costs a Postgres lookup, and the per-token rate limit cannot apply
+ * before a token is known to be one: without this, anyone could send bad
+ * tokens as fast as the network allows, each a query. Past `maxPerWindow`
+ * failures in a window, an address is refused (429) before any lookup until
+ * the window ends; successful requests are never counted.
+ *
+ * Kept in memory: it bounds load on this process's pool, which a shared
+ * count would not do better. Behind a proxy that hides client addresses
+ * (Fastify's trustProxy is off), every client shares the proxy's count.
+ */
+export interface FailedAuthLimiter {
+  /** Milliseconds until `address` may try again, or 0 when it may now. */
+  retryAfterMs(address: string): number;
+  /** Counts a failed authentication from `address`. */
+  failed(address: string): void;
+}
+
+/** Addresses remembered at most; past it, ended windows go first, then the oldest. */
+const MAX_ADDRESSES = 10_000;
+
+export function createFailedAuthLimiter(options: { maxPerWindow: number; windowMs: number; now?: () => number }): FailedAuthLimiter {
+  const now = options.now ?? Date.now;
+  const windows = new Map<string, { start: number; failures: number }>();
+  const current = (address: string): { start: number; failures: number } | undefined => {
+    const window = windows.get(address);
+    if (window && now() - window.start >= options.windowMs) {
+      windows.delete(address);
+      return undefined;
+    }
+    return window;
+  };
+  const makeRoom = (): void => {
+    if (windows.size < MAX_ADDRESSES) return;
+    for (const [address, window] of windows) if (now() - window.start >= options.windowMs) windows.delete(address);
+    // Oldest first (insertion order) while still full.
+    for (const address of windows.keys()) {
+      if (windows.size < MAX_ADDRESSES) break;
+      windows.delete(address);
+    }
+  };
+  return {
+    retryAfterMs(address) {
+      if (options.maxPerWindow === 0) return 0;
+      const window = current(address);
+      return window && window.failures >= options.maxPerWindow ? options.windowMs - (now() - window.start) : 0;
+    },
+    failed(address) {
+      if (options.maxPerWindow === 0) return;
+      const window = current(address);
+      if (window) window.failures += 1;
+      else {
+        makeRoom();
+        windows.set(address, { start: now(), failures: 1 });
+      }
+    },
+  };
+}

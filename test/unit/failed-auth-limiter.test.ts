@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { createFailedAuthLimiter } from '../../admin-api/auth/failed-auth-limiter.js';
+
+describe('failed authentications per address', () => {
+  it('refuses an address past its failures until its window ends, and others not at all', () => {
+    let clock = 0;
+    const limiter = createFailedAuthLimiter({ maxPerWindow: 3, windowMs: 60_000, now: () => clock });
+    for (let i = 0; i < 3; i += 1) {
+      expect(limiter.retryAfterMs('10.0.0.1')).toBe(0);
+      limiter.failed('10.0.0.1');
+    }
+    clock = 15_000;
+    expect(limiter.retryAfterMs('10.0.0.1')).toBe(45_000);
+    expect(limiter.retryAfterMs('10.0.0.2')).toBe(0);
+    clock = 60_000;
+    expect(limiter.retryAfterMs('10.0.0.1')).toBe(0);
+    // A new window counts from its first failure.
+    limiter.failed('10.0.0.1');
+    expect(limiter.retryAfterMs('10.0.0.1')).toBe(0);
+  });
+
+  it('is off at 0, and forgets the oldest addresses rather than growing without bound', () => {
+    const off = createFailedAuthLimiter({ maxPerWindow: 0, windowMs: 60_000 });
+    for (let i = 0; i < 100; i += 1) off.failed('10.0.0.1');
+    expect(off.retryAfterMs('10.0.0.1')).toBe(0);
+
+    const limiter = createFailedAuthLimiter({ maxPerWindow: 1, windowMs: 60_000, now: () => 0 });
+    limiter.failed('first');
+    for (let i = 0; i < 10_000; i += 1) limiter.failed(`addr-${i}`);
+    expect(limiter.retryAfterMs('first')).toBe(0);
+    expect(limiter.retryAfterMs('addr-9999')).toBe(60_000);
+  });
+});
