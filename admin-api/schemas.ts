@@ -283,7 +283,20 @@ export const eventTypesSchema = {
   required: ['families', 'eventTypes'],
   properties: {
     families: { type: 'array', items: { type: 'object', required: ['name', 'description', 'wildcard'], properties: { name: { type: 'string' }, description: { type: 'string' }, wildcard: { type: 'string' } } } },
-    eventTypes: { type: 'array', items: { type: 'object', required: ['type', 'family', 'description'], properties: { type: { type: 'string' }, family: { type: 'string' }, description: { type: 'string' } } } },
+    eventTypes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['type', 'family', 'description'],
+        properties: {
+          type: { type: 'string' },
+          family: { type: 'string' },
+          description: { type: 'string' },
+          aliases: { type: 'array', items: { type: 'string' }, description: 'Other products\' names for the same event (cidaas: GROUP_USER_REMOVED); a subscription may use them, and stores the type.' },
+          note: { type: 'string', description: 'What to know before subscribing, e.g. a type a product lists but does not send yet.' },
+        },
+      },
+    },
   },
 } as const;
 

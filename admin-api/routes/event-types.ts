@@ -6,7 +6,7 @@ import { AUTHED_PROBLEMS, problemResponses } from '../schemas.js';
 export function eventTypeRoutes(catalog: EventCatalog) {
   const body = {
     families: catalog.families.map((f) => ({ name: f.name, description: f.description, wildcard: `${f.name}.*` })),
-    eventTypes: catalog.events.map((e) => ({ type: e.type, family: e.family, description: e.description })),
+    eventTypes: catalog.events.map((e) => ({ type: e.type, family: e.family, description: e.description, ...(e.aliases ? { aliases: e.aliases } : {}), ...(e.note ? { note: e.note } : {}) })),
   };
   return async function register(app: FastifyInstance): Promise<void> {
     app.get('/event-types', {

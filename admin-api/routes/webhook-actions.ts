@@ -87,9 +87,10 @@ export function webhookActionRoutes(deps: AdminApiDeps, verifications: Verificat
     }, async (request, reply) => {
       const { organization } = request.principal;
       const row = await requireWebhook(pool, organization, request.params.id);
-      const eventType = request.body?.eventType ?? defaultTestEventType(row.event_types, catalog);
-      const family = catalog.familyOf(eventType);
-      if (family === undefined) throw invalidField('body', 'eventType', `"${eventType}" is not an event type of the catalog`);
+      const named = request.body?.eventType ?? defaultTestEventType(row.event_types, catalog);
+      const eventType = catalog.canonicalType(named);
+      const family = eventType === undefined ? undefined : catalog.familyOf(eventType);
+      if (eventType === undefined || family === undefined) throw invalidField('body', 'eventType', `"${named}" is not an event type of the catalog`);
       assertReceiving(row);
       const eventId = `test_${randomUUID()}`;
       const task: DeliveryTask = {

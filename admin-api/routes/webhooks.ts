@@ -55,6 +55,9 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
   };
 
   /** A key sent without its header (header null) keeps the webhook's on update (see updateWebhookRow). */
+  /** Subscriptions as stored: aliases under the catalog's names, each once. */
+  const canonicalPatterns = (patterns: readonly string[]): string[] => [...new Set(patterns.map((pattern) => catalog.canonicalPattern(pattern)))];
+
   const encryptApiKey = (apiKey: ApiKeyInput) => ({ header: apiKey.header?.toLowerCase() ?? null, valueEnc: box.encrypt(apiKey.value) });
   const verifyByChallenge = config.admin.verification === 'challenge';
 
@@ -78,7 +81,7 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
         name: input.name!,
         description: input.description ?? '',
         url: input.url!,
-        eventTypes: input.eventTypes!,
+        eventTypes: canonicalPatterns(input.eventTypes!),
         bodyFormat: input.bodyFormat ?? 'parallelworks',
         ordering: input.ordering ?? 'relaxed',
         enabled: input.enabled ?? true,
@@ -101,7 +104,8 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
         response: { 200: { description: 'A page of webhooks', $ref: 'WebhookPage#' }, ...problemResponses(...AUTHED_PROBLEMS) },
       },
     }, async (request) => {
-      const { eventType, ...query } = request.query;
+      const { eventType: named, ...query } = request.query;
+      const eventType = named === undefined ? undefined : catalog.canonicalPattern(named);
       let eventTypePatterns: string[] | undefined;
       if (eventType !== undefined) {
         if (!catalog.isValidPattern(eventType)) throw invalidField('query', 'eventType', `"${eventType}" is not an event type or family wildcard of the catalog`);
@@ -145,7 +149,7 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
         name: input.name,
         description: input.description,
         url: input.url,
-        eventTypes: input.eventTypes,
+        eventTypes: input.eventTypes && canonicalPatterns(input.eventTypes),
         bodyFormat: input.bodyFormat,
         ordering: input.ordering,
         apiKey: input.apiKey === undefined ? undefined : input.apiKey === null ? null : encryptApiKey(input.apiKey),

@@ -4,13 +4,23 @@ export interface EventTypeInfo {
   type: string;
   family: string;
   description: string;
+  /** Other products' names for the same fact (cidaas's GROUP_USER_REMOVED): taken in, never written out. */
+  aliases?: string[];
+  /** What an admin should know before subscribing (seed 003: a type listed but not sent yet). */
+  note?: string;
 }
 
 export interface EventCatalog {
   readonly events: readonly EventTypeInfo[];
   readonly families: readonly { name: string; description: string }[];
+  /** The family of a type or alias. */
   familyOf(type: string): string | undefined;
+  /** Whether this is a type of the catalog or an alias of one. */
   isKnownType(type: string): boolean;
+  /** The catalog's name for a type or alias (itself for a type), or undefined for neither. */
+  canonicalType(type: string): string | undefined;
+  /** A subscription pattern as stored and matched: an alias becomes its type; wildcards stay. */
+  canonicalPattern(pattern: string): string;
   /** An exact type, `<family>.*`, or `*`. */
   isValidPattern(pattern: string): boolean;
 }
@@ -22,12 +32,20 @@ interface CatalogFile {
 
 export function createEventCatalog(file: CatalogFile): EventCatalog {
   const byType = new Map(file.events.map((e) => [e.type, e]));
+  for (const event of file.events) {
+    for (const alias of event.aliases ?? []) {
+      if (byType.has(alias)) throw new Error(`event catalog: alias ${alias} of ${event.type} is already a type or alias`);
+      byType.set(alias, event);
+    }
+  }
   const familyNames = new Set(file.families.map((f) => f.name));
   return {
     events: file.events,
     families: file.families,
     familyOf: (type) => byType.get(type)?.family,
     isKnownType: (type) => byType.has(type),
+    canonicalType: (type) => byType.get(type)?.type,
+    canonicalPattern: (pattern) => byType.get(pattern)?.type ?? pattern,
     isValidPattern(pattern) {
       if (pattern === '*') return true;
       if (pattern.endsWith('.*')) return familyNames.has(pattern.slice(0, -2));

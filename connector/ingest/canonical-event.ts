@@ -41,9 +41,11 @@ function epochMillis(value: unknown): number {
 
 /** Checks the decoded record against the catalog and shapes it; unknown types are poison. */
 export function toCanonicalEvent(record: Record<string, unknown>, catalog: EventCatalog): CanonicalEvent {
-  const eventType = String(record['eventType'] ?? '');
-  const family = catalog.familyOf(eventType);
-  if (family === undefined) throw poison('UNKNOWN_EVENT_TYPE', `event type "${eventType}" is not in the catalog`);
+  const named = String(record['eventType'] ?? '');
+  // Another product's spelling (an alias) is routed and delivered under the catalog's name.
+  const eventType = catalog.canonicalType(named);
+  const family = eventType === undefined ? undefined : catalog.familyOf(eventType);
+  if (eventType === undefined || family === undefined) throw poison('UNKNOWN_EVENT_TYPE', `event type "${named}" is not in the catalog`);
   const payload = record['payload'];
   return {
     eventId: String(record['eventId']),

@@ -557,8 +557,20 @@ describe('admin API: webhooks', () => {
     it('lists the event catalog with families and descriptions', async () => {
       const { body } = await call('GET', '/v1/event-types');
       expect(body.families.map((f: { wildcard: string }) => f.wildcard)).toEqual(['user.*', 'group.*', 'auth.*', 'admin.*']);
-      expect(body.eventTypes).toContainEqual({ type: 'USER_REMOVED_FROM_GROUP', family: expect.any(String), description: expect.any(String) });
+      expect(body.eventTypes).toContainEqual({ type: 'USER_REMOVED_FROM_GROUP', family: 'group', description: expect.any(String), aliases: ['GROUP_USER_REMOVED'], note: expect.stringContaining('cidaas') });
+      expect(body.eventTypes).toContainEqual(expect.objectContaining({ type: 'USER_DELETION_REQUESTED', note: expect.stringMatching(/does not send it yet/) }));
+      expect(body.eventTypes).toContainEqual({ type: 'USER_CREATED', family: 'user', description: expect.any(String) });
       expect(body.eventTypes.length).toBeGreaterThan(50);
+    });
+
+    it('takes another product\'s name for an event type in a subscription, a filter and a test event, and keeps the catalog\'s', async () => {
+      const { status, body } = await create({ eventTypes: ['GROUP_USER_REMOVED', 'USER_REMOVED_FROM_GROUP', 'USER_CREATED'] });
+      expect(status).toBe(201);
+      expect(body.webhook.eventTypes).toEqual(['USER_REMOVED_FROM_GROUP', 'USER_CREATED']);
+      const changed = await call('PATCH', `/v1/webhooks/${body.webhook.id}`, { body: { eventTypes: ['GROUP_USER_REMOVED'] } });
+      expect(changed.body.eventTypes).toEqual(['USER_REMOVED_FROM_GROUP']);
+      const listed = await call('GET', '/v1/webhooks?eventType=GROUP_USER_REMOVED&limit=100');
+      expect(listed.body.items.map((w: { id: string }) => w.id)).toContain(body.webhook.id);
     });
 
     it('serves health, readiness, metrics by route template, the OpenAPI document and its reference page', async () => {

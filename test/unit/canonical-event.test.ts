@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectorError } from '../../connector/errors.js';
-import { loadEventCatalog } from '../../connector/events/catalog.js';
+import { createEventCatalog, loadEventCatalog } from '../../connector/events/catalog.js';
 import { toCanonicalEvent } from '../../connector/ingest/canonical-event.js';
 import { taskIdFor } from '../../connector/delivery/task.js';
 
@@ -16,6 +16,11 @@ describe('toCanonicalEvent', () => {
     expect(event.family).toBe('user');
     expect(event.payload).toEqual({ username: 'demo', email: 'd@e.f', userId: 'u1', organization: 'acme' });
     expect(Object.keys(event.payload)).not.toContain('remainingSeats');
+  });
+
+  it('routes another product\'s name for a type (cidaas GROUP_USER_REMOVED) under the catalog\'s name', () => {
+    const event = toCanonicalEvent({ ...record, eventType: 'GROUP_USER_REMOVED' }, catalog);
+    expect(event).toMatchObject({ eventType: 'USER_REMOVED_FROM_GROUP', family: 'group' });
   });
 
   it('classifies an event type outside the catalog as poison', () => {
@@ -37,6 +42,18 @@ describe('the catalog', () => {
     expect(catalog.isValidPattern('user.*')).toBe(true);
     expect(catalog.isValidPattern('*')).toBe(true);
     expect(catalog.isValidPattern('robots.*')).toBe(false);
+  });
+
+  it('takes aliases in subscriptions and stores them under the type, and notes what admins should know', () => {
+    expect(catalog.isValidPattern('GROUP_USER_REMOVED')).toBe(true);
+    expect(catalog.canonicalPattern('GROUP_USER_REMOVED')).toBe('USER_REMOVED_FROM_GROUP');
+    expect(catalog.canonicalPattern('USER_REMOVED_FROM_GROUP')).toBe('USER_REMOVED_FROM_GROUP');
+    expect(catalog.canonicalPattern('group.*')).toBe('group.*');
+    expect(catalog.canonicalType('NOPE')).toBeUndefined();
+    expect(catalog.events.find((e) => e.type === 'USER_DELETION_REQUESTED')?.note).toMatch(/does not send it yet/);
+    // An alias is never a second type: listings and wildcards count it once.
+    expect(catalog.events.filter((e) => e.type === 'GROUP_USER_REMOVED')).toEqual([]);
+    expect(() => createEventCatalog({ families: [{ name: 'user', description: '' }], events: [{ type: 'A', family: 'user', description: '' }, { type: 'B', family: 'user', description: '', aliases: ['A'] }] })).toThrow(/alias A of B is already a type/);
   });
 });
 
