@@ -56,7 +56,8 @@ export function apiKeyHeaderProblem(header: string): string | null {
 /** What admins see of a secret: its kind and its last characters. */
 export function maskSecret(secret: string): string {
   const prefix = secret.startsWith('whsec_') ? 'whsec_' : '';
-  const tail = secret.length > prefix.length + 8 ? secret.slice(-4) : '';
+  // Four characters of a short key would be much of it: they are shown only from 16 on.
+  const tail = secret.length - prefix.length >= 16 ? secret.slice(-4) : '';
   return `${prefix}****${tail}`;
 }
 

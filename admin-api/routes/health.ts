@@ -6,7 +6,12 @@ export type ReadinessChecks = Record<string, ReadinessCheck>;
 
 const TAG = 'Operations';
 
-/** `/healthz` (alive), `/readyz` (every dependency answers; 503 names those that do not), `/metrics`. */
+/**
+ * `/healthz` (alive), `/readyz` (every dependency answers; 503 names those
+ * that do not), `/metrics`. The admin API faces organizations' admins, so
+ * /readyz says which dependency is down but not why: the reasons (addresses,
+ * user names, driver messages) go to the log, where operators read them.
+ */
 export function healthRoutes(checks: ReadinessChecks, registry: Registry) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.get('/healthz', {
@@ -20,11 +25,14 @@ export function healthRoutes(checks: ReadinessChecks, registry: Registry) {
     app.get('/readyz', {
       schema: {
         tags: [TAG], operationId: 'ready', summary: 'Postgres and Kafka answer',
-        response: { 200: { description: 'Ready', ...readiness }, 503: { description: 'Not ready; down names each dependency and why', ...readiness } },
+        response: { 200: { description: 'Ready', ...readiness }, 503: { description: 'Not ready; down names each dependency that does not answer (the reason is in the log)', ...readiness } },
       },
-    }, async (_request, reply) => {
+    }, async (request, reply) => {
       const { ready, body } = await checkReadiness(checks);
-      return reply.code(ready ? 200 : 503).send(body);
+      if (ready) return reply.code(200).send(body);
+      request.log.warn({ down: body.down }, 'not ready');
+      const down = Object.fromEntries(Object.keys(body.down).map((name) => [name, 'unavailable']));
+      return reply.code(503).send({ ...body, down });
     });
 
     app.get('/metrics', {

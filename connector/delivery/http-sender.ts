@@ -39,8 +39,10 @@ function guardedLookup(guard: SsrfGuard): LookupFunction {
       if (error) return callback(error, '', 0);
       const allowed = addresses.filter((a) => guard.refusal(a.address) === null);
       if (allowed.length === 0) {
-        const refusal = guard.refusal(addresses[0]?.address ?? '') ?? 'no address';
-        const blocked = Object.assign(new Error(`${hostname}: ${refusal}`), { code: SSRF_CODE });
+        // Not which address: the message reaches the admin API (verification errors, the delivery log), and what
+        // internal names resolve to is nobody's business there.
+        const reason = addresses.length === 0 ? 'resolves to no address' : 'resolves only to addresses that are private, loopback, link-local or reserved';
+        const blocked = Object.assign(new Error(`${hostname}: ${reason}`), { code: SSRF_CODE });
         return callback(blocked, '', 0);
       }
       if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, allowed);

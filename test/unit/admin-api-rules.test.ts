@@ -49,6 +49,9 @@ describe('secrets and headers', () => {
     expect(maskSecret('whsec_abcdefghijklmnop')).toBe('whsec_****mnop');
     expect(maskSecret('partner-key-123456')).toBe('****3456');
     expect(maskSecret('short')).toBe('****');
+    // Four characters of a short key would be much of it.
+    expect(maskSecret('fifteen-chars-k')).toBe('****');
+    expect(maskSecret('sixteen-chars-ky')).toBe('****s-ky');
   });
 
   it('keeps the API key out of headers the connector sets itself', () => {
