@@ -34,25 +34,52 @@ function parseChange(payload: string | undefined): WebhookChange | null {
 export function createChangeListener(deps: { pool: Pool; log: Logger; onChange: (change: WebhookChange | null) => void }): ChangeListener {
   const { pool, log } = deps;
   let listener: pg.PoolClient | null = null;
+  /** The listening client's error handler, taken off when it is discarded. */
+  let listenerOnError: (error: Error) => void = () => undefined;
+  const discarded = new WeakSet<pg.PoolClient>();
   let stopped = false;
   let reconnectTimer: NodeJS.Timeout | undefined;
 
+  /**
+   * Gives a listening client up for good: its handlers off first, then the
+   * connection closed rather than pooled (it held LISTEN state, and a pooled
+   * client erring later would reach a handler that releases it again). Once
+   * only, whichever path comes first (a connection error, a failed LISTEN,
+   * stop).
+   */
+  const discard = (client: pg.PoolClient, onError: (error: Error) => void): void => {
+    if (discarded.has(client)) return;
+    discarded.add(client);
+    client.removeAllListeners('notification');
+    client.off('error', onError);
+    // A late error on the closing connection has nowhere to go but here.
+    client.on('error', () => undefined);
+    client.release(true);
+  };
+
   const listen = async (): Promise<void> => {
     const client = await pool.connect();
-    client.on('notification', (message) => deps.onChange(parseChange(message.payload)));
-    client.on('error', (error) => {
+    const onError = (error: Error): void => {
       log.warn({ err: error }, 'webhook change listener lost its connection; reconnecting');
-      client.release(true);
+      discard(client, onError);
       if (listener === client) listener = null;
       scheduleReconnect();
-    });
+    };
+    client.on('notification', (message) => deps.onChange(parseChange(message.payload)));
+    client.on('error', onError);
     try {
       await client.query(`LISTEN ${CHANGE_CHANNEL}`);
     } catch (error) {
-      client.release(true);
+      discard(client, onError);
       throw error;
     }
+    // Stopped while this reconnect was under way: nothing may listen now.
+    if (stopped) {
+      discard(client, onError);
+      return;
+    }
     listener = client;
+    listenerOnError = onError;
   };
 
   const scheduleReconnect = (): void => {
@@ -74,9 +101,9 @@ export function createChangeListener(deps: { pool: Pool; log: Logger; onChange: 
       stopped = true;
       clearTimeout(reconnectTimer);
       if (listener) {
-        await listener.query(`UNLISTEN ${CHANGE_CHANNEL}`).catch(() => undefined);
-        listener.release();
+        const client = listener;
         listener = null;
+        discard(client, listenerOnError);
       }
     },
   };

@@ -79,4 +79,23 @@ describe('subscription index refresh', () => {
     const id = await addWebhook();
     await waitFor('the webhook added while reconnecting', () => matches().includes(id), 10_000);
   });
+
+  it('closes its listening connection when stopped, rather than handing it back to the pool with its handlers on', async () => {
+    const own = uniqueName('store');
+    const ownPool = createPool({ url: config.database.url, max: 3, applicationName: own }, log);
+    const listeningBackends = async (): Promise<number> => {
+      const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%LISTEN%'`, [own]);
+      return rows[0]!.n;
+    };
+    try {
+      const ownStore = createSubscriptionStore({ pool: ownPool, log, reloadIntervalMs: 3_600_000 });
+      await ownStore.start();
+      expect(await listeningBackends()).toBe(1);
+      await ownStore.stop();
+      // The pool is still open: a connection handed back to it would stay, idle after its UNLISTEN.
+      await waitFor('the listening connection closed', async () => (await listeningBackends()) === 0, 10_000);
+    } finally {
+      await ownPool.end();
+    }
+  });
 });
