@@ -32,8 +32,8 @@ describe('admin API: webhooks', () => {
   const create = (body: Record<string, unknown>, token?: string) =>
     call('POST', '/v1/webhooks', { body: { name: uniqueName('hook'), url: receiver.url, eventTypes: ['USER_CREATED'], ...body }, token });
   const get = (id: string, token?: string) => call('GET', `/v1/webhooks/${id}`, { token });
-  const verificationOf = async (id: string, status: string) => waitFor(`verification ${status}`, async () => {
-    const { body } = await get(id);
+  const verificationOf = async (id: string, status: string, token?: string) => waitFor(`verification ${status}`, async () => {
+    const { body } = await get(id, token);
     return body.verification.status === status ? body : undefined;
   }, 15_000);
 
@@ -149,8 +149,34 @@ describe('admin API: webhooks', () => {
         expect(moved.body.receivingEvents).toBe(false);
         await verificationOf(id, 'verified');
         expect(other.challenges.length).toBe(1);
+        // The same URL sent again is no change: verified as it was, and no challenge goes out.
+        const same = await call('PATCH', `/v1/webhooks/${id}`, { body: { url: other.url, description: 'same place' } });
+        expect(same.body.verification.status).toBe('verified');
+        expect(same.body.receivingEvents).toBe(true);
+        // A challenge would be on its way by now: the next request to this receiver shows whether one went out first.
+        await fetch(other.url, { method: 'POST', body: 'marker' });
+        await waitFor('the marker request', () => other.requests.some((r) => r.body === 'marker'));
+        expect(other.challenges.length).toBe(1);
       } finally {
         await other.close();
+      }
+    });
+
+    it('with ADMIN_WEBHOOK_VERIFICATION=off (development), a webhook is verified at once, and a new URL keeps it verified without a challenge', async () => {
+      const unchecked = await startAdminApi(testConfig(services, { ADMIN_WEBHOOK_VERIFICATION: 'off' }), uniqueName('org'), { log });
+      const target = await startReceiver();
+      try {
+        const created = await unchecked.call('POST', '/v1/webhooks', { body: { name: 'dev', url: receiver.url, eventTypes: ['USER_CREATED'] } });
+        expect(created.status).toBe(201);
+        expect(created.body.webhook).toMatchObject({ verification: { status: 'verified' }, receivingEvents: true });
+        const moved = await unchecked.call('PATCH', `/v1/webhooks/${created.body.webhook.id}`, { body: { url: target.url } });
+        expect(moved.body).toMatchObject({ url: target.url, verification: { status: 'verified' }, receivingEvents: true });
+        await fetch(target.url, { method: 'POST', body: 'marker' });
+        await waitFor('the marker request', () => target.requests.some((r) => r.body === 'marker'));
+        expect(target.challenges).toHaveLength(0);
+      } finally {
+        await target.close();
+        await unchecked.close();
       }
     });
 
@@ -379,6 +405,31 @@ describe('admin API: webhooks', () => {
       expect((await listAll('q=%25')).length).toBe(0);
       const badType = await call('GET', '/v1/webhooks?eventType=NOPE', { token });
       expect(badType.body.errors).toContainEqual(expect.objectContaining({ in: 'query', field: 'eventType' }));
+    });
+
+    it('sorts by owner, finds text in name, URL and description, lists * under any type, and filters by verification', async () => {
+      const org = uniqueName('list-org');
+      const tokens = { carol: await api.tokenFor(org, 'carol@example.com'), alice: await api.tokenFor(org, 'alice@example.com'), bob: await api.tokenFor(org, 'bob@example.com') };
+      const made = async (token: string, body: Record<string, unknown>) => {
+        const result = await create(body, token);
+        expect(result.status).toBe(201);
+        return result.body.webhook.id as string;
+      };
+      await made(tokens.carol, { name: 'mango', url: `${receiver.url}/kiwi`, eventTypes: ['GROUP_CREATED'] });
+      await made(tokens.alice, { name: 'papaya', url: `${receiver.url}/plain`, eventTypes: ['*'], description: 'kiwi orders' });
+      // Nothing answers there: its challenge fails.
+      const failing = await made(tokens.bob, { name: 'kiwi sync', url: 'http://127.0.0.1:9/none', eventTypes: ['USER_CREATED'] });
+      await verificationOf(failing, 'failed', tokens.bob);
+      const list = async (query: string): Promise<ApiJson[]> => (await call('GET', `/v1/webhooks?limit=100&${query}`, { token: tokens.alice })).body.items;
+      expect((await list('sort=owner&order=asc')).map((w) => w.owner)).toEqual(['alice@example.com', 'bob@example.com', 'carol@example.com']);
+      expect((await list('sort=owner&order=desc')).map((w) => w.owner)).toEqual(['carol@example.com', 'bob@example.com', 'alice@example.com']);
+      // In the URL of one, the description of another, the name of the third.
+      expect((await list('q=kiwi&sort=name&order=asc')).map((w) => w.name)).toEqual(['kiwi sync', 'mango', 'papaya']);
+      expect((await list('q=mango')).map((w) => w.name)).toEqual(['mango']);
+      expect((await list('eventType=USER_LOGIN_FAILURE')).map((w) => w.name)).toEqual(['papaya']);
+      expect((await list('eventType=USER_CREATED&sort=name&order=asc')).map((w) => w.name)).toEqual(['kiwi sync', 'papaya']);
+      expect((await list('verification=failed')).map((w) => w.name)).toEqual(['kiwi sync']);
+      expect((await list('verification=verified&sort=name&order=asc')).map((w) => w.name)).toEqual(['mango', 'papaya']);
     });
 
     it('refuses a cursor made for another sort, or a forged one, naming cursor', async () => {
