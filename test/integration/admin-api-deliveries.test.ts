@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { failedEventsSince } from '../../admin-api/store/attempts.js';
 import { loadConfig } from '../../config/load.js';
 import { startRole, stopParts, type RunningPart } from '../../connector/app.js';
 import { throwFatal } from '../../connector/lifecycle.js';
@@ -144,6 +145,31 @@ describe('admin API: deliveries', () => {
 
     const backwards = await api.call('POST', `/v1/webhooks/${id}/recover`, { body: { since, until: new Date(0).toISOString() } });
     expect(backwards.body.errors).toContainEqual(expect.objectContaining({ field: 'until' }));
+  });
+
+  it('recovers the tasks whose last attempt was dead-lettered, disabled the webhook or was skipped; not those delivered since or still retrying', async () => {
+    const webhookId = randomUUID();
+    const since = new Date(Date.now() - 60_000);
+    /** One task's attempts, oldest first, a second apart from `since` on. */
+    const attemptsOf = async (taskId: string, outcomes: string[]): Promise<void> => {
+      for (const [i, outcome] of outcomes.entries()) {
+        await api.pool.query(
+          `INSERT INTO delivery_attempts (attempt_id, task_id, webhook_id, organization, event_id, event_type, attempt, outcome, attempted_at, event)
+           VALUES ($1, $2, $3, $4, $5, 'USER_CREATED', $6, $7, $8, $9)`,
+          [randomUUID(), taskId, webhookId, api.organization, `evt-${taskId}`, i + 1, outcome, new Date(since.getTime() + 1000 * (i + 1)), JSON.stringify({ eventId: `evt-${taskId}` })],
+        );
+      }
+    };
+    await attemptsOf('dead', ['retry', 'dead_letter']);
+    await attemptsOf('disabled', ['disabled']);
+    await attemptsOf('skipped', ['skipped']);
+    await attemptsOf('retrying', ['retry']);
+    await attemptsOf('delivered-since', ['dead_letter', 'delivered']);
+    await attemptsOf('delivered', ['delivered']);
+    const found = await failedEventsSince(api.pool, api.organization, webhookId, since.toISOString(), new Date().toISOString(), 100);
+    expect(found.map((f) => f.taskId).sort()).toEqual(['dead', 'disabled', 'skipped']);
+    // Another organization's view of the same webhook id finds nothing.
+    expect(await failedEventsSince(api.pool, uniqueName('org'), webhookId, since.toISOString(), new Date().toISOString(), 100)).toEqual([]);
   });
 
   it('refuses test events, redelivery and recovery for a disabled or unverified webhook with 409, naming why', async () => {

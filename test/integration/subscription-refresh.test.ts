@@ -71,6 +71,12 @@ describe('subscription index refresh', () => {
   });
 
   it('reconnects its listener after the connection is killed and catches up on missed changes', async () => {
+    // Out of the index before the reload, and to stay out through it: the full reload filters as changes do.
+    const unverified = await addWebhook({ verified: false, eventTypes: ['*'] });
+    const inactive = await addWebhook({ eventTypes: ['*'] });
+    await waitFor('the webhook in the index', () => matches().includes(inactive), 5000);
+    await deactivateWebhook(pool, inactive, 'test');
+    await waitFor('the disabled webhook to leave the index', () => !matches().includes(inactive), 5000);
     const { rowCount } = await pool.query(
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`,
       [applicationName],
@@ -78,6 +84,8 @@ describe('subscription index refresh', () => {
     expect(rowCount).toBe(1);
     const id = await addWebhook();
     await waitFor('the webhook added while reconnecting', () => matches().includes(id), 10_000);
+    expect(matches()).not.toContain(unverified);
+    expect(matches()).not.toContain(inactive);
   });
 
   it('closes its listening connection when stopped, rather than handing it back to the pool with its handlers on', async () => {
