@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { postgresRateLimitStore } from '../../admin-api/rate-limit-store.js';
 import { createToken, revokeToken } from '../../admin-api/store/tokens.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
 import { createSubscriptionStore } from '../../connector/subscriptions/subscription-store.js';
@@ -583,6 +584,22 @@ describe('admin API: webhooks', () => {
       }
     });
 
+    it('counts a token\'s requests in a window that starts again once it has passed, shared through Postgres', async () => {
+      const storeOf = () => new (postgresRateLimitStore(api.pool, log, 300))({} as never);
+      const [store, otherProcess] = [storeOf(), storeOf()];
+      const count = (on: typeof store, key: string) => new Promise<{ current: number; ttl: number }>((resolve, reject) => on.incr(key, (error, result) => (error ? reject(error) : resolve(result!))));
+      const incr = (key: string) => count(store, key);
+      const key = uniqueName('token');
+      const first = await incr(key);
+      expect(first.current).toBe(1);
+      expect(first.ttl).toBeGreaterThan(0);
+      expect(first.ttl).toBeLessThanOrEqual(300);
+      expect((await incr(key)).current).toBe(2);
+      // Another process's store counts in the same window.
+      expect((await count(otherProcess, key)).current).toBe(3);
+      await waitFor('a new window', async () => (await incr(key)).current === 1, 5000);
+    });
+
     it('refuses an address past its failed authentications with 429 before looking its tokens up, until the minute ends', async () => {
       const guarded = await startAdminApi(testConfig(services, { ADMIN_AUTH_FAILURES_PER_MINUTE: '3' }), uniqueName('org'), { log });
       try {
@@ -639,8 +656,8 @@ describe('admin API: webhooks', () => {
     });
   });
 
-  afterAll(() => {
-    // Every response and log line of the whole file, checked once at the end.
+  // Last in the file, so it sees every response and log line of the tests before it; a run of some tests (-t) skips it.
+  it('never shows a secret or API key in a response other than its creation, nor anything secret in the logs', () => {
     const secrets = responses.flatMap((text) => [...text.matchAll(/"secret":"(whsec_[^"]+)"/g)].map((m) => m[1]!));
     expect(secrets.length).toBeGreaterThan(5);
     const shown = responses.filter((text) => !text.includes('"secret":"whsec_'));

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import avro from 'avsc';
 import { afterEach, describe, expect, it } from 'vitest';
-import { classify, poison } from '../../connector/errors.js';
+import { classify, poison, transient } from '../../connector/errors.js';
 import { createAvroDecoder } from '../../connector/ingest/decode.js';
 import { createSchemaRegistryClient, type SchemaRegistryClient } from '../../connector/kafka/schema-registry.js';
 
@@ -104,6 +104,29 @@ describe('the Avro decoder\'s memory of unknown schema ids', () => {
     await decoder.prepare([record]);
     expect(asked).toEqual([9]);
     clock = 60_000;
+    await decoder.prepare([record]);
+    expect(asked).toEqual([9, 9]);
+    expect(decoder.decode(record)).toEqual({ a: 'x' });
+  });
+
+  it('keeps no memory of a registry outage: the slice fails, and the next try asks again and decodes', async () => {
+    let up = false;
+    const asked: number[] = [];
+    const registry: SchemaRegistryClient = {
+      async writerType(id) {
+        asked.push(id);
+        if (!up) throw transient('REGISTRY_UNAVAILABLE', 'schema registry did not answer');
+        return avro.Type.forSchema(reader);
+      },
+      register: async () => 0,
+      encode: async () => Buffer.alloc(0),
+      setCompatibility: async () => undefined,
+      ready: async () => undefined,
+    };
+    // The clock never moves: an outage remembered like an unknown id would be believed for a minute.
+    const decoder = createAvroDecoder(registry, reader, () => 0);
+    await expect(decoder.prepare([record])).rejects.toMatchObject({ kind: 'transient', code: 'REGISTRY_UNAVAILABLE' });
+    up = true;
     await decoder.prepare([record]);
     expect(asked).toEqual([9, 9]);
     expect(decoder.decode(record)).toEqual({ a: 'x' });
