@@ -41,6 +41,7 @@ describe('ingest: schema evolution and poison records', () => {
   let tasks: TopicReader;
   let deadLetters: TopicReader;
   let currentSchemaId: number;
+  let schemaIds: Awaited<ReturnType<typeof registerSchemas>>;
 
   const routedEventIds = (): string[] => tasks.messages.map((m) => decodeTask(m.value).event.eventId);
 
@@ -48,7 +49,8 @@ describe('ingest: schema evolution and poison records', () => {
     scenario = await startRouterScenario(config, {
       log,
       beforeStart: async ({ pool }) => {
-        currentSchemaId = (await registerSchemas(registry, config)).user;
+        schemaIds = await registerSchemas(registry, config);
+        currentSchemaId = schemaIds.user;
         await insertWebhook(pool, createSecretBox(config.secrets.encryptionKey), {
           organization, name: 'all user events', url: 'https://example.com/hook', eventTypes: ['user.*'], owner: 'test', verified: true, signingSecret: generateSigningSecret(),
         });
@@ -59,6 +61,29 @@ describe('ingest: schema evolution and poison records', () => {
 
   afterAll(async () => {
     await scenario?.close();
+  });
+
+  it('routes the group and auth topics too, each with its own schema, admin-family events on the group topic', async () => {
+    const other = uniqueName('org');
+    const webhookId = await insertWebhook(scenario.pool, createSecretBox(config.secrets.encryptionKey), {
+      organization: other, name: 'everything', url: 'https://example.com/all', eventTypes: ['*'], owner: 'test', verified: true, signingSecret: generateSigningSecret(),
+    });
+    // Routable once the router's index has it: a marker event on the user topic shows when.
+    await waitFor('the new webhook routable', async () => {
+      await produceEvents(kafka, registry, schemaIds.user, topic, [sampleEvent(catalog, 'USER_CREATED', other)]);
+      return tasks.messages.some((m) => decodeTask(m.value).webhookId === webhookId);
+    }, 15_000);
+    const group = sampleEvent(catalog, 'GROUP_CREATED', other);
+    const admin = sampleEvent(catalog, 'APP_CREATED', other);
+    const auth = sampleEvent(catalog, 'USER_LOGIN', other);
+    await produceEvents(kafka, registry, schemaIds.group, config.topics.groupEvents, [group, admin]);
+    await produceEvents(kafka, registry, schemaIds.auth, config.topics.authEvents, [auth]);
+    const routed = () => tasks.messages.map((m) => decodeTask(m.value)).filter((t) => t.webhookId === webhookId);
+    await waitFor('the group, admin and auth events routed', () => [group, admin, auth].every((e) => routed().some((t) => t.event.eventId === e.eventId)));
+    const families = Object.fromEntries(routed().map((t) => [t.event.eventId, `${t.event.eventType}/${t.event.family}`]));
+    expect(families[group.eventId]).toBe('GROUP_CREATED/group');
+    expect(families[admin.eventId]).toBe('APP_CREATED/admin');
+    expect(families[auth.eventId]).toBe('USER_LOGIN/auth');
   });
 
   it('routes events written with a newer schema (added fields with defaults) and an older one (fields missing)', async () => {
