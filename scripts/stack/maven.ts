@@ -40,13 +40,27 @@ export function fetchKafka(cacheDir: string, log: Log): Promise<string> {
 </dependencies></project>
 `,
     );
-    await run('mvn', ['-q', '-B', 'dependency:copy-dependencies', `-DoutputDirectory=${partial}`, '-DincludeScope=runtime'], {
+    await withHeartbeat(log, `downloading Kafka ${KAFKA_VERSION}`, run('mvn', ['-q', '-B', 'dependency:copy-dependencies', `-DoutputDirectory=${partial}`, '-DincludeScope=runtime'], {
       cwd: home,
       what: `Maven download of Kafka ${KAFKA_VERSION}`,
-    });
+    }));
     renameSync(partial, libs);
     return libs;
   });
+}
+
+/**
+ * A line every 15 s while a long quiet step runs (Maven's download of some
+ * 200 MB, run with -q), so a first run on a slow link does not look hung.
+ */
+export async function withHeartbeat<T>(log: Log, what: string, step: Promise<T>, everyMs = 15_000): Promise<T> {
+  const started = Date.now();
+  const timer = setInterval(() => log(`  still ${what} (${Math.round((Date.now() - started) / 1000)} s)…`), everyMs);
+  try {
+    return await step;
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /** Apicurio Registry's all-in-one archive (runner jar + lib/) from Maven Central, unpacked once per machine. */
@@ -62,10 +76,10 @@ export function fetchApicurio(cacheDir: string, log: Log): Promise<string> {
     rmSync(partial, { recursive: true, force: true });
     mkdirSync(partial);
     // 3.0.x is the last line published with the `all` archive on Maven Central.
-    await run('mvn', ['-q', '-B', 'dependency:copy', `-Dartifact=io.apicurio:apicurio-registry-app:${APICURIO_VERSION}:tar.gz:all`, `-DoutputDirectory=${cacheDir}`], {
+    await withHeartbeat(log, `downloading Apicurio Registry ${APICURIO_VERSION}`, run('mvn', ['-q', '-B', 'dependency:copy', `-Dartifact=io.apicurio:apicurio-registry-app:${APICURIO_VERSION}:tar.gz:all`, `-DoutputDirectory=${cacheDir}`], {
       cwd: cacheDir,
       what: `Maven download of Apicurio Registry ${APICURIO_VERSION}`,
-    });
+    }));
     await run('tar', ['xzf', archive, '-C', partial], { what: 'unpacking Apicurio Registry' });
     rmSync(home, { recursive: true, force: true });
     renameSync(partial, home);

@@ -33,3 +33,24 @@ describe('npm run stack:env', () => {
     expect(statSync(join(stateDir, 'secrets-encryption-key')).mode & 0o777).toBe(0o600);
   });
 });
+
+describe('long quiet steps of the stack', () => {
+  it('say they are still going every so often, and stop saying so once done', async () => {
+    const { withHeartbeat } = await import('../../scripts/stack/maven.js');
+    const lines: string[] = [];
+    let finish: (value: string) => void = () => undefined;
+    const step = new Promise<string>((resolve) => (finish = resolve));
+    const running = withHeartbeat((line) => lines.push(line), 'downloading Kafka', step, 20);
+    await waitForLines(lines, 2);
+    finish('done');
+    expect(await running).toBe('done');
+    const said = lines.length;
+    expect(lines[0]).toMatch(/^ {2}still downloading Kafka \(\d+ s\)…$/);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(lines).toHaveLength(said);
+  });
+});
+
+async function waitForLines(lines: string[], count: number): Promise<void> {
+  while (lines.length < count) await new Promise((resolve) => setTimeout(resolve, 5));
+}
