@@ -40,7 +40,8 @@ pointing at the receiver; the receiver answers the verification challenge.
 Then it produces a stream of sample events of every family and prints a
 summary line every 2 s: events produced and read by the router, delivered,
 retried, dead-lettered, deliveries per second and end-to-end latency p50/p99
-over the last 30 s, read from the processes' /metrics. Ctrl-C stops
+of first attempts over the last 30 s (as the latency alert reads it), from
+the processes' /metrics. Ctrl-C stops
 everything in order (the stack keeps running; npm run stack:down stops it).
 
 Options:
@@ -51,8 +52,7 @@ Options:
                       they did not arrive
   --rate <n>          events per second of the stream (default 20)
   --failures <pct>    percent of deliveries the receiver refuses once with 503,
-                      so they are retried after about 5 s (default 0.5; above
-                      1 the retried ones set the p99)
+                      so they are retried after about 5 s (default 0.5)
   -h, --help          this text
 
 The admin API listens on 8080, Prometheus on 9090 and the connector's metrics
@@ -359,7 +359,7 @@ async function main(options: Options): Promise<number> {
   info(`token            ${token}`);
   info(`                 curl -H "Authorization: Bearer ${token}" ${adminUrl}/v1/webhooks/${webhookId}/attempts`);
   if (running.prometheus) {
-    const p99 = 'histogram_quantile(0.99, sum by (le) (rate(webhooks_end_to_end_latency_seconds_bucket[1m])))';
+    const p99 = 'histogram_quantile(0.99, sum by (le) (rate(webhooks_end_to_end_latency_seconds_bucket{delivery="first"}[1m])))';
     info(`Prometheus       ${running.prometheus.url}   targets: ${running.prometheus.url}/targets   alerts: ${running.prometheus.url}/alerts`);
     info(`                 p99: ${running.prometheus.url}/graph?g0.expr=${encodeURIComponent(p99)}&g0.tab=0&g0.range_input=15m`);
   }

@@ -292,7 +292,8 @@ export function createRouter(deps: RouterDeps): Router {
         await transaction.commit();
         routerTransactions.inc();
         const next = BigInt(nextOffset);
-        lane.floor = lane.floor.then((floor) => raisedFloor(floor, next));
+        // A floor whose read failed (its lane is dropped for it) must not become an unhandled rejection here.
+        lane.floor = lane.floor.then((floor) => raisedFloor(floor, next), () => next);
       } catch (error) {
         await transaction.abort().catch((abortError: unknown) => log.warn({ err: abortError }, 'transaction abort failed'));
         // Fenced by the partition's new owner, or in an unknown state: a fresh producer is initialized on the

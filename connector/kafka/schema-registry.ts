@@ -58,6 +58,17 @@ export function createSchemaRegistryClient(options: SchemaRegistryOptions): Sche
     if (!response.ok) throw new Error(`GET /subjects answered HTTP ${response.status}`);
     if (!Array.isArray(await response.json())) throw new Error('GET /subjects did not answer a list of subjects');
   };
+  /** Whether the registry answers for this id with a schema text (JSON with a string `schema`), whatever the text says. */
+  const answersWithSchema = async (schemaId: number): Promise<boolean> => {
+    try {
+      const response = await fetch(`${options.url.replace(/\/$/, '')}/schemas/ids/${schemaId}`, { headers: { ...authorization }, signal: AbortSignal.timeout(timeoutMs) });
+      if (!response.ok) return false;
+      const body = (await response.json()) as { schema?: unknown } | null;
+      return typeof body?.schema === 'string';
+    } catch {
+      return false;
+    }
+  };
   /** Only from a URL that answers as a registry is a 404 for a schema id believed. */
   const answersAsRegistry = (): Promise<boolean> => ready().then(() => true, () => false);
 
@@ -71,10 +82,13 @@ export function createSchemaRegistryClient(options: SchemaRegistryOptions): Sche
         // of the id: as poison, every record would be dead-lettered until the URL was fixed.
         if (status === 404 && (await answersAsRegistry())) throw poison('UNKNOWN_SCHEMA_ID', `schema id ${schemaId} is not in the registry`, error);
         // Every failure to reach the registry or of its answer carries an HTTP status (the client gives network
-        // errors and timeouts one too). Without one, the registry answered with a schema that does not parse
-        // (an invalid default, a JSON Schema draft the client cannot read): asked again, it answers the same, and as
-        // transient the record would hold its partition for good.
-        if (status === undefined) throw poison('SCHEMA_INVALID', `schema ${schemaId} from the registry cannot be read: ${(error as Error).message}`, error);
+        // errors and timeouts one too). Without one, the answer came but could not be used: a schema that does not
+        // parse (an invalid default, a JSON Schema draft the client cannot read) is poison, as asked again the
+        // registry answers the same, and as transient the record would hold its partition for good. But only if
+        // the answer really is a registry's schema: a proxy's login or maintenance page (200, HTML) is an outage.
+        if (status === undefined && (await answersWithSchema(schemaId))) {
+          throw poison('SCHEMA_INVALID', `schema ${schemaId} from the registry cannot be read: ${(error as Error).message}`, error);
+        }
         throw transient('REGISTRY_UNAVAILABLE', `schema registry did not return schema ${schemaId}: ${(error as Error).message}`, error);
       }
     },

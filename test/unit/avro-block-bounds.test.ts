@@ -66,12 +66,50 @@ describe('Avro array and map block counts', () => {
     }
   });
 
+  it('bounds the fields a newer writer has and the reader skips, in both block forms, and skips good ones', async () => {
+    // The writer added a map and an array of records the reader does not know: the resolver skips them.
+    const newer: avro.Schema = {
+      type: 'record', name: 'Event', fields: [
+        reader.fields[0]!, reader.fields[1]!,
+        { name: 'labels', type: { type: 'map', values: 'string' } },
+        { name: 'history', type: { type: 'array', items: { type: 'record', name: 'Step', fields: [{ name: 's', type: 'string' }] } } },
+      ],
+    };
+    const decoder = await decoderFor(newer);
+    const known = [long(0n), long(1n), str('a'), long(0n)];
+    // Good extra fields: a map block with its byte size (skipped whole), an array block of two items.
+    const sizedMap = Buffer.concat([str('k'), str('v')]);
+    const good = wire(...known, long(-1n), long(BigInt(sizedMap.length)), sizedMap, long(0n), long(2n), str('x'), str('y'), long(0n));
+    expect(decoder.decode(good)).toEqual({ attributes: {}, tags: ['a'], marks: [] });
+    for (const count of [50_000_000n, 1n << 60n]) {
+      const started = performance.now();
+      expect(() => decoder.decode(wire(...known, long(count), str('k'), str('v'), long(0n), long(0n))), 'map').toThrow(`map block of ${Number(count)} items`);
+      expect(() => decoder.decode(wire(...known, long(0n), long(count), str('x'), long(0n))), 'array').toThrow(`array block of ${Number(count)} items`);
+      // A byte size past the end is refused before the jump.
+      expect(() => decoder.decode(wire(...known, long(-1n), long(count), str('k'), long(0n), long(0n))), 'sized').toThrow(`map block of ${Number(count)} bytes`);
+      expect(performance.now() - started).toBeLessThan(500);
+    }
+  });
+
+  it('reads arrays without a resolver too (avsc\'s types are frozen), and counts records of empty fields as empty', () => {
+    expect(boundAvroBlockCounts()).toBe(true);
+    const pairs = avro.Type.forSchema({ type: 'array', items: { type: 'record', name: 'Pair', fields: [{ name: 'a', type: 'null' }, { name: 'b', type: 'null' }] } });
+    // Three such records take no bytes: a count above the bytes left is no corruption for them.
+    expect(pairs.fromBuffer(Buffer.concat([long(3n), long(0n)]))).toEqual([{ a: null, b: null }, { a: null, b: null }, { a: null, b: null }]);
+    expect(() => pairs.fromBuffer(Buffer.concat([long(1n << 60n), long(0n)]))).toThrow(/array block of .* items/);
+    const strings = avro.Type.forSchema({ type: 'array', items: 'string' });
+    expect(strings.fromBuffer(Buffer.concat([long(2n), str('a'), str('b'), long(0n)]))).toEqual(['a', 'b']);
+    expect(() => strings.fromBuffer(Buffer.concat([long(1000n), str('a'), long(0n)]))).toThrow('array block of 1000 items');
+  });
+
   it('knows which types may be written in no bytes, and installs itself once', () => {
     const type = (schema: avro.Schema) => avro.Type.forSchema(schema);
     expect(mayTakeNoBytes(type('null'))).toBe(true);
     expect(mayTakeNoBytes(type({ type: 'fixed', name: 'F0', size: 0 }))).toBe(true);
     expect(mayTakeNoBytes(type({ type: 'record', name: 'Empty', fields: [] }))).toBe(true);
-    expect(mayTakeNoBytes(type({ type: 'record', name: 'Nulls', fields: [{ name: 'n', type: 'null' }] }))).toBe(true);
+    expect(mayTakeNoBytes(type({ type: 'record', name: 'Nulls', fields: [{ name: 'n', type: 'null' }, { name: 'm', type: 'null' }] }))).toBe(true);
+    // A record that holds itself (through a union) is never empty, and asking does not recurse for good.
+    expect(mayTakeNoBytes(type({ type: 'record', name: 'Node', fields: [{ name: 'next', type: ['null', 'Node'] }] }))).toBe(false);
     for (const schema of ['string', 'int', 'boolean', { type: 'fixed', name: 'F1', size: 1 } as avro.Schema, ['null', 'string'] as avro.Schema, { type: 'enum', name: 'E', symbols: ['ONE'] } as avro.Schema]) {
       expect(mayTakeNoBytes(type(schema)), JSON.stringify(schema)).toBe(false);
     }

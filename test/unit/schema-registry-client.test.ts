@@ -60,6 +60,12 @@ describe('the schema registry client (local HTTP servers)', () => {
       expect(await registry.writerType(id).catch((error: unknown) => classify(error)), `schema ${id}`).toMatchObject({ kind: 'poison', code: 'SCHEMA_INVALID' });
     }
     expect(await registry.writerType(3).catch((error: unknown) => classify(error))).toMatchObject({ kind: 'transient', code: 'REGISTRY_UNAVAILABLE' });
+    // A proxy answering 200 with a page of its own is no registry's schema: an outage, not poison.
+    const proxy = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>log in</html>'));
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    servers.push(proxy);
+    const behindProxy = createSchemaRegistryClient({ url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, username: '', password: '', requestTimeoutMs: 200 });
+    expect(await behindProxy.writerType(1).catch((error: unknown) => classify(error))).toMatchObject({ kind: 'transient', code: 'REGISTRY_UNAVAILABLE' });
     const refused = createSchemaRegistryClient({ url: 'http://127.0.0.1:1', username: '', password: '', requestTimeoutMs: 200 });
     expect(await refused.writerType(1).catch((error: unknown) => classify(error))).toMatchObject({ kind: 'transient', code: 'REGISTRY_UNAVAILABLE' });
   });
