@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { adminRequestDuration, adminRequests, metricsRegistry } from '../connector/observability/metrics.js';
-import { bearerToken } from './auth/tokens.js';
+import { bearerToken, hashToken } from './auth/tokens.js';
 import { openApiOptions } from './http/openapi.js';
 import { routeTemplate, templateOf, type RouteTemplate } from './http/route-templates.js';
 import { bodyWithoutCoercion } from './http/validators.js';
@@ -122,16 +122,18 @@ export async function buildAdminApp(deps: AdminApiDeps, readiness: ReadinessChec
       route.schema = { ...route.schema, security: [{ bearerToken: [] }] };
     });
     v1.addHook('onRequest', async (request) => {
-      const wait = failedAuth.retryAfterMs(request.ip);
+      const token = bearerToken(request.headers.authorization);
+      const tokenKey = token ? hashToken(token).toString('base64') : undefined;
+      const wait = failedAuth.retryAfterMs(request.ip, tokenKey);
       if (wait > 0) {
         throw new ApiProblem('rate-limited', 'too many requests without a valid token from this address; retry later', undefined, { 'retry-after': String(Math.ceil(wait / 1000)) });
       }
-      const token = bearerToken(request.headers.authorization);
       const principal = token ? await authenticateToken(deps.pool, token) : null;
       if (!principal) {
         failedAuth.failed(request.ip);
         throw new ApiProblem('unauthorized', token ? 'the token is unknown, expired or revoked' : 'send Authorization: Bearer <token>', undefined, { 'www-authenticate': 'Bearer' });
       }
+      failedAuth.succeeded(tokenKey!);
       request.principal = principal;
     });
     await v1.register(rateLimit, {

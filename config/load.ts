@@ -1,4 +1,5 @@
 import convict from 'convict';
+import { createSsrfGuard } from '../connector/delivery/ssrf-guard.js';
 import { configSchema, customFormats, type ConnectorConfig } from './schema.js';
 
 export type { ConnectorConfig } from './schema.js';
@@ -67,9 +68,9 @@ function crossFieldProblems(config: ConnectorConfig): string[] {
   if (config.env === 'production' && config.admin.verification === 'off') {
     problems.push('admin.verification: webhooks must be verified in production (set ADMIN_WEBHOOK_VERIFICATION=challenge or NODE_ENV=development)');
   }
-  const everyAddress = config.http.ssrfAllowlist.filter((entry) => /\/0+$/.test(entry.trim()));
-  if (config.env === 'production' && everyAddress.length > 0) {
-    problems.push(`http.ssrfAllowlist: ${everyAddress.join(', ')} allows every address, which turns the SSRF guard off; in production list the ranges webhooks may reach (set HTTP_SSRF_ALLOWLIST or NODE_ENV=development)`);
+  const guardOff = ssrfGuardDefeated(config.http.ssrfAllowlist);
+  if (config.env === 'production' && guardOff) {
+    problems.push(`http.ssrfAllowlist: it allows ${guardOff}, which turns the SSRF guard off; in production list only the ranges webhooks may reach (set HTTP_SSRF_ALLOWLIST or NODE_ENV=development)`);
   }
   if (config.kafka.sasl.mechanism !== '' && config.kafka.sasl.username === '') {
     problems.push('kafka.sasl.username: must be set when kafka.sasl.mechanism is set (set KAFKA_SASL_USERNAME)');
@@ -92,6 +93,24 @@ function crossFieldProblems(config: ConnectorConfig): string[] {
     problems.push(`topics.deliveriesMaxMessageBytes: must be between ${MIN_TASK_BYTES} and ${MAX_TASK_BYTES} (four times it must still be a Kafka max.message.bytes) (set TOPIC_DELIVERIES_MAX_MESSAGE_BYTES)`);
   }
   return problems;
+}
+
+/** The cloud metadata endpoints: no webhook has reason to reach them, and they hand out credentials. */
+const METADATA_ADDRESSES = ['169.254.169.254', 'fd00:ec2::254'];
+/** One address of each range the guard refuses: an allow-list letting all of them through lets everything through. */
+const GUARDED_SAMPLES = ['127.0.0.1', '10.0.0.1', '172.16.0.1', '192.168.0.1', '100.64.0.1', '::1', 'fc00::1', 'fe80::1'];
+
+/**
+ * What an SSRF allow-list opens that defeats the guard, or null: a metadata
+ * endpoint, or every range it exists to refuse. Judged by the guard itself,
+ * so no way of writing the ranges (0.0.0.0/1 twice, ::ffff:0:0/96) slips by.
+ */
+export function ssrfGuardDefeated(allowlist: readonly string[]): string | null {
+  if (allowlist.length === 0) return null;
+  const guard = createSsrfGuard(allowlist);
+  const metadata = METADATA_ADDRESSES.find((address) => guard.refusal(address) === null);
+  if (metadata) return `the cloud metadata address ${metadata}`;
+  return GUARDED_SAMPLES.every((address) => guard.refusal(address) === null) ? 'every private, loopback and link-local range' : null;
 }
 
 /** Sending threads per deliverer process, at most. */
@@ -126,11 +145,23 @@ export function nameDistance(a: string, b: string, limit = 2): number {
 }
 
 /**
+ * How many edits a variable may be from a setting's name and still be taken
+ * for it misspelled, by the length of the name after its first word: short
+ * ones are a letter or two from other products' variables (KAFKA_URL is two
+ * from KAFKA_SSL, SERVER_ROOT one from SERVER_PORT), so they are never
+ * guessed at.
+ */
+export function editsTaken(setting: string): number {
+  const rest = setting.length - setting.indexOf('_') - 1;
+  return rest >= 10 ? 2 : rest >= 6 ? 1 : 0;
+}
+
+/**
  * Variables that look like a setting misspelled (DELIVERER_MAX_INFLIGHT for
- * DELIVERER_MAX_IN_FLIGHT): within two edits of a setting's name and with its
- * first word. Ignored, such a variable leaves the default in force without a
- * word, which is how a tuning change silently does nothing. Other variables
- * (HTTP_PROXY, KAFKA_OPTS, PATH) are nobody's business here.
+ * DELIVERER_MAX_IN_FLIGHT): a few edits from a setting's name (editsTaken)
+ * and with its first word. Ignored, such a variable leaves the default in
+ * force without a word, which is how a tuning change silently does nothing.
+ * Other variables (HTTP_PROXY, KAFKA_URL, PATH) are nobody's business here.
  */
 export function misspelledSettings(env: NodeJS.ProcessEnv): string[] {
   const known = schemaLeaves().map(({ spec }) => spec.env).filter((name): name is string => typeof name === 'string');
@@ -140,7 +171,7 @@ export function misspelledSettings(env: NodeJS.ProcessEnv): string[] {
     if (knownSet.has(name) || !/^[A-Z][A-Z0-9_]*$/.test(name)) continue;
     const prefix = name.slice(0, name.indexOf('_') + 1);
     if (!prefix) continue;
-    const near = known.filter((setting) => setting.startsWith(prefix) && nameDistance(name, setting) <= 2);
+    const near = known.filter((setting) => setting.startsWith(prefix) && editsTaken(setting) > 0 && nameDistance(name, setting) <= editsTaken(setting));
     if (near.length > 0) problems.push(`${name} is not a setting; did you mean ${near.join(' or ')}? (see docs/configuration.md)`);
   }
   return problems;

@@ -132,10 +132,15 @@ const encryptionKey = {
     if (typeof value !== 'string' || value === '') {
       throw new Error('must be set: 32 random bytes in base64 (generate one with `openssl rand -base64 32`)');
     }
-    const key = Buffer.from(value, 'base64');
+    const written = value.trim();
+    const key = Buffer.from(written, 'base64');
     if (key.length !== 32) throw new Error('must decode from base64 to exactly 32 bytes');
-    // Node's base64 decoding skips what is not base64, so a 43-character passphrase decodes to 32 bytes too.
-    if (key.toString('base64') !== value) throw new Error('must be 32 bytes written in standard base64 (a passphrase is not a key; generate one with `openssl rand -base64 32`)');
+    // Node's base64 decoding skips what is not base64, so a 43-character passphrase decodes to 32 bytes too. Any
+    // faithful writing of the 32 bytes is taken (padded or not, base64url, a trailing newline from a secret file):
+    // refused, a key that encrypted stored secrets would send its operator off to make a new one, and lose them.
+    const standard = key.toString('base64');
+    const faithful = [standard, standard.replace(/=+$/, ''), key.toString('base64url'), `${key.toString('base64url')}=`];
+    if (!faithful.includes(written)) throw new Error('is not 32 bytes in base64: it holds characters base64 has not (a passphrase is not a key; a new one comes from `openssl rand -base64 32`, but keep a key that encrypted stored secrets)');
     // 32 random bytes take about 30 distinct values; fewer than 16 is a typed or placeholder key (all zeros, AAAA…).
     if (new Set(key).size < 16) throw new Error('must be 32 random bytes; this one repeats a few byte values (a placeholder?); generate one with `openssl rand -base64 32`');
   },
@@ -540,7 +545,7 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'HTTP_ALLOW_PLAIN_HTTP',
     },
     ssrfAllowlist: {
-      doc: 'Addresses or CIDR ranges that outgoing requests may reach although they are loopback, private or link-local (comma-separated). A range of every address (0.0.0.0/0, ::/0) is refused in production: it turns the SSRF guard off.',
+      doc: 'Addresses or CIDR ranges that outgoing requests may reach although they are loopback, private or link-local (comma-separated). In production, a list that opens a cloud metadata address (169.254.169.254, fd00:ec2::254) or every range the guard refuses is refused: it turns the guard off.',
       format: cidrList.name,
       default: [],
       env: 'HTTP_SSRF_ALLOWLIST',
@@ -613,7 +618,7 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'ADMIN_RATE_LIMIT_PER_MINUTE',
     },
     authFailuresPerMinute: {
-      doc: 'Failed authentications (no, unknown, expired or revoked token) one client address may make per minute and admin API process; past it the address gets 429 with Retry-After, before its token is looked up, until the minute ends. Each lookup is a Postgres query, and the per-token limit cannot count a token that is none. Behind a proxy every client shares the proxy\'s address. 0 turns it off.',
+      doc: 'Failed authentications (no, unknown, expired or revoked token) one client address may make per minute and admin API process; past it the address gets 429 with Retry-After, before its token is looked up, until the minute ends. Each lookup is a Postgres query, and the per-token limit cannot count a token that is none. A token that worked in the last ten minutes always goes on, so behind a proxy (whose address every client shares) bad tokens lock no admin out. 0 turns it off.',
       format: count.name,
       default: 60,
       env: 'ADMIN_AUTH_FAILURES_PER_MINUTE',

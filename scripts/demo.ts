@@ -4,8 +4,7 @@
  *   npm run demo             runs until Ctrl-C, printing a live summary
  *   npm run demo -- --once   exits after the sample deliveries arrived
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -26,6 +25,7 @@ import { startReceiver, type ReceivedRequest } from './lib/receiver.js';
 import { createSampleProducer, registerSchemas, sampleEvent, type IdentityEventRecord, type SampleProducer } from './lib/sample-events.js';
 import { verifyStandardWebhook } from './lib/verify-signature.js';
 import { ensureStackUp, stackOptionsFromEnv } from './stack/index.js';
+import { stackEncryptionKey } from './stack/options.js';
 
 const HELP = `npm run demo [-- --once] [-- --rate <n>] [-- --failures <percent>]
 
@@ -154,12 +154,6 @@ async function metricsOf(port: number): Promise<Sample[]> {
 }
 
 /** Kept across runs so webhooks and tokens the demo stored stay readable (a new key each run could not decrypt the old ones). */
-function demoEncryptionKey(dir: string): string {
-  const file = join(dir, 'secrets-encryption-key');
-  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
-  return readFileSync(file, 'utf8').trim();
-}
-
 async function choosePorts<K extends string>(preferred: Record<K, number>): Promise<Record<K, number>> {
   const taken = new Set<number>();
   const out = {} as Record<K, number>;
@@ -194,7 +188,7 @@ async function main(options: Options): Promise<number> {
     KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
     SCHEMA_REGISTRY_URL: endpoints.schemaRegistryUrl,
     DATABASE_URL: endpoints.databaseUrl,
-    SECRETS_ENCRYPTION_KEY: process.env['SECRETS_ENCRYPTION_KEY'] ?? demoEncryptionKey(demoDir),
+    SECRETS_ENCRYPTION_KEY: process.env['SECRETS_ENCRYPTION_KEY'] ?? stackEncryptionKey(stackOptions.stateDir),
     TOPIC_REPLICATION_FACTOR: '1',
     HTTP_ALLOW_PLAIN_HTTP: 'true',
     HTTP_SSRF_ALLOWLIST: '127.0.0.1',

@@ -4,18 +4,30 @@
  * before a token is known to be one: without this, anyone could send bad
  * tokens as fast as the network allows, each a query. Past `maxPerWindow`
  * failures in a window, an address is refused (429) before any lookup until
- * the window ends; successful requests are never counted.
+ * the window ends; successful requests are never counted, and a token
+ * that worked lately is never held back.
  *
  * Kept in memory: it bounds load on this process's pool, which a shared
  * count would not do better. Behind a proxy that hides client addresses
  * (Fastify's trustProxy is off), every client shares the proxy's count.
  */
 export interface FailedAuthLimiter {
-  /** Milliseconds until `address` may try again, or 0 when it may now. */
-  retryAfterMs(address: string): number;
+  /**
+   * Milliseconds until `address` may try again, or 0 when it may now. A
+   * token this process has seen work lately always may: behind a shared
+   * address (a proxy, a NAT), anyone sending bad tokens would otherwise
+   * lock out every admin with a good one.
+   */
+  retryAfterMs(address: string, tokenHash?: string): number;
   /** Counts a failed authentication from `address`. */
   failed(address: string): void;
+  /** Remembers a token that authenticated (by its hash), for `retryAfterMs`. */
+  succeeded(tokenHash: string): void;
 }
+
+/** Tokens remembered as working, at most, and for how long: a revoked one is refused by its lookup all the same. */
+const MAX_KNOWN_TOKENS = 10_000;
+const KNOWN_TOKEN_MS = 10 * 60_000;
 
 /** Addresses remembered at most; past it, ended windows go first, then the oldest. */
 const MAX_ADDRESSES = 10_000;
@@ -40,11 +52,20 @@ export function createFailedAuthLimiter(options: { maxPerWindow: number; windowM
       windows.delete(address);
     }
   };
+  const knownTokens = new Map<string, number>();
   return {
-    retryAfterMs(address) {
+    retryAfterMs(address, tokenHash) {
       if (options.maxPerWindow === 0) return 0;
+      const seen = tokenHash === undefined ? undefined : knownTokens.get(tokenHash);
+      if (seen !== undefined && now() - seen < KNOWN_TOKEN_MS) return 0;
       const window = current(address);
       return window && window.failures >= options.maxPerWindow ? options.windowMs - (now() - window.start) : 0;
+    },
+    succeeded(tokenHash) {
+      if (options.maxPerWindow === 0) return;
+      knownTokens.delete(tokenHash);
+      if (knownTokens.size >= MAX_KNOWN_TOKENS) knownTokens.delete(knownTokens.keys().next().value!);
+      knownTokens.set(tokenHash, now());
     },
     failed(address) {
       if (options.maxPerWindow === 0) return;

@@ -32,7 +32,10 @@ export function deliveryRoutes(deps: AdminApiDeps) {
     }, async (request) => {
       const { organization } = request.principal;
       await requireWebhook(pool, organization, request.params.id);
-      const page = await listAttemptRows(pool, organization, request.params.id, request.query);
+      // Another product's name for a type finds the attempts logged under the catalog's.
+      const { eventType } = request.query;
+      const query = eventType === undefined ? request.query : { ...request.query, eventType: deps.catalog.canonicalPattern(eventType) };
+      const page = await listAttemptRows(pool, organization, request.params.id, query);
       return { items: page.items.map(toAttemptSummary), nextCursor: page.nextCursor };
     });
 

@@ -24,7 +24,7 @@ export function webhookActionRoutes(deps: AdminApiDeps, verifications: Verificat
           tags: [TAG],
           operationId: enabled ? 'enableWebhook' : 'disableWebhook',
           summary: enabled ? 'Enable a webhook' : 'Disable a webhook, with a reason',
-          description: 'The reason is kept and shown as statusReason (seed 004). Enabling also clears a failure streak, so an auto-disabled endpoint gets a fresh window.',
+          description: 'The reason is kept and shown as statusReason (seed 004). Enabling a disabled webhook also clears its failure streak, so an auto-disabled endpoint gets a fresh window; enabling one already active changes nothing of it.',
           params: idParam,
           body: statusChangeBody,
           response: webhookResponse,

@@ -54,10 +54,10 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
     }
   };
 
-  /** A key sent without its header (header null) keeps the webhook's on update (see updateWebhookRow). */
   /** Subscriptions as stored: aliases under the catalog's names, each once. */
   const canonicalPatterns = (patterns: readonly string[]): string[] => [...new Set(patterns.map((pattern) => catalog.canonicalPattern(pattern)))];
 
+  /** A key sent without its header (header null) keeps the webhook's on update (see updateWebhookRow). */
   const encryptApiKey = (apiKey: ApiKeyInput) => ({ header: apiKey.header?.toLowerCase() ?? null, valueEnc: box.encrypt(apiKey.value) });
   const verifyByChallenge = config.admin.verification === 'challenge';
 

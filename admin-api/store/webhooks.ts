@@ -267,8 +267,9 @@ export async function updateWebhookRow(pool: Pool, organization: string, id: str
 }
 
 /**
- * Enables or disables with the reason kept (seed 004). Enabling also forgets
- * the failure streak, so an endpoint that was auto-disabled gets a fresh window.
+ * Enables or disables with the reason kept (seed 004). Enabling a disabled
+ * webhook also forgets its failure streak, so an endpoint that was
+ * auto-disabled gets a fresh window.
  */
 export async function setWebhookEnabled(pool: Pool, organization: string, id: string, enabled: boolean, reason: string | null): Promise<WebhookRow | null> {
   const { rows } = await pool.query<WebhookRow>(

@@ -1,9 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { APICURIO_VERSION, ensureStackUp, KAFKA_VERSION, stackOptionsFromEnv, stackStatus, stopStack, StackError, type StackOptions } from './index.js';
-import { developmentEnv, endpointsOf } from './options.js';
+import { APICURIO_VERSION, ensureStackUp, KAFKA_VERSION, stackOptionsFromEnv, stackStatus, stopStack, StackError } from './index.js';
+import { developmentEnv, endpointsOf, stackEncryptionKey } from './options.js';
 
 const HELP = `Usage: npm run stack:<up|down|status|env>     (or: tsx scripts/stack/cli.ts <command> [--clean])
 
@@ -33,16 +30,6 @@ Environment:
   STACK_KAFKA_CONTROLLER_PORT  Kafka's KRaft controller       (default: 19093)
   STACK_REGISTRY_PORT          Apicurio Registry              (default: 18081)
   STACK_POSTGRES_PORT          Postgres                       (default: 15432)`;
-
-/** The key the stack's data is encrypted with: made once, kept with the data (down --clean deletes both). */
-function stackEncryptionKey(options: StackOptions): string {
-  const file = join(options.stateDir, 'secrets-encryption-key');
-  if (!existsSync(file)) {
-    mkdirSync(options.stateDir, { recursive: true });
-    writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
-  }
-  return readFileSync(file, 'utf8').trim();
-}
 
 async function main(): Promise<number> {
   let parsed;
@@ -80,7 +67,7 @@ async function main(): Promise<number> {
       return statuses.every((s) => s.healthy) ? 0 : 3;
     }
     case 'env':
-      for (const line of developmentEnv(endpointsOf(options), stackEncryptionKey(options))) console.log(line);
+      for (const line of developmentEnv(endpointsOf(options), stackEncryptionKey(options.stateDir))) console.log(line);
       return 0;
     default:
       console.error(`stack: unknown command "${command}"; run with --help`);

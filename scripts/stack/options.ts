@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,4 +94,20 @@ export function developmentEnv(endpoints: ServiceEndpoints, encryptionKey: strin
     ['SECRETS_ENCRYPTION_KEY', encryptionKey],
   ];
   return values.map(([name, value]) => `export ${name}='${value}'`);
+}
+
+/**
+ * The key the stack's data is encrypted with, for every process run against
+ * it (stack:env, the demo): made once, kept with the data (down --clean
+ * deletes both). A stack whose demo made a key of its own before keeps that
+ * one, as its webhooks' secrets were written with it.
+ */
+export function stackEncryptionKey(stateDir: string): string {
+  const file = join(stateDir, 'secrets-encryption-key');
+  if (!existsSync(file)) {
+    const demoKey = join(stateDir, 'demo', 'secrets-encryption-key');
+    mkdirSync(stateDir, { recursive: true });
+    writeFileSync(file, existsSync(demoKey) ? readFileSync(demoKey, 'utf8').trim() : randomBytes(32).toString('base64'), { mode: 0o600 });
+  }
+  return readFileSync(file, 'utf8').trim();
 }

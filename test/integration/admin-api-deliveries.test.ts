@@ -72,6 +72,11 @@ describe('admin API: deliveries', () => {
     expect(body).toMatchObject({ type: queued.body.eventType, webhook: { id, organization: api.organization }, payload: { organization: api.organization } });
 
     const [logged] = await attemptsWhere(id, '&status=delivered', 1);
+    // The log's filter by type takes another product's name for it as the webhook list does.
+    const removed = await api.call('POST', `/v1/webhooks/${id}/test`, { body: { eventType: 'GROUP_USER_REMOVED' } });
+    expect(removed.body.eventType).toBe('USER_REMOVED_FROM_GROUP');
+    const [byAlias] = await attemptsWhere(id, '&eventType=GROUP_USER_REMOVED', 1);
+    expect(byAlias).toMatchObject({ taskId: removed.body.taskIds[0], eventType: 'USER_REMOVED_FROM_GROUP' });
     expect(logged).toMatchObject({ taskId: queued.body.taskIds[0], eventType: queued.body.eventType, attempt: 1, status: 'delivered', responseStatus: 200 });
     const detail = await api.call('GET', `/v1/webhooks/${id}/attempts/${logged.id}`);
     expect(detail.body.request.body).toBe(request!.body);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, nameDistance } from '../../config/load.js';
 import { connectorTopics, limitShortfalls } from '../../connector/kafka/topics.js';
+import { createSecretBox } from '../../connector/security/encryption.js';
 
 const KEY = randomBytes(32).toString('base64');
 const problemsOf = (env: Record<string, string>): string[] => {
@@ -39,7 +40,8 @@ describe('loadConfig', () => {
     expect(problemsOf({ ROUTER_LIGNER_MS: '5' })[0]).toMatch(/did you mean ROUTER_LINGER_MS\?/);
     // Alongside a bad value, both are said at once.
     expect(problemsOf({ KAFKA_BROKER: 'kafka:9092', KAFKA_BROKERS: 'no-port' })).toHaveLength(2);
-    for (const unrelated of ['HTTP_PROXY', 'HTTPS_PROXY', 'KAFKA_OPTS', 'KAFKA_HEAP_OPTS', 'KAFKA_HOME', 'NODE_OPTIONS', 'PATH', 'LOG_FILE', 'SERVER_HOSTNAME', 'DATABASE_URL_REPLICA', 'lowercase_var']) {
+    // Other products' variables a letter or two from a short setting name (Heroku sets KAFKA_URL) are left alone.
+    for (const unrelated of ['HTTP_PROXY', 'HTTPS_PROXY', 'KAFKA_OPTS', 'KAFKA_HEAP_OPTS', 'KAFKA_HOME', 'KAFKA_URL', 'KAFKA_SASL', 'DATABASE_SSL', 'DATABASE_URL2', 'SERVER_ROOT', 'KAFKA_PORT', 'NODE_OPTIONS', 'PATH', 'LOG_FILE', 'SERVER_HOSTNAME', 'DATABASE_URL_REPLICA', 'lowercase_var']) {
       expect(problemsOf({ [unrelated]: 'x' }), unrelated).toEqual([]);
     }
     expect(nameDistance('DELIVERER_MAX_INFLIGHT', 'DELIVERER_MAX_IN_FLIGHT')).toBe(1);
@@ -57,19 +59,30 @@ describe('loadConfig', () => {
     const passphrase = 'CorrectHorseBatteryStapleAndThenSomeMoreXYZ';
     expect(Buffer.from(passphrase, 'base64')).toHaveLength(32);
     const [notBase64] = problemsOf({ SECRETS_ENCRYPTION_KEY: passphrase });
-    expect(notBase64).toMatch(/secrets\.encryptionKey.*standard base64 \(a passphrase is not a key/);
+    expect(notBase64).toMatch(/secrets\.encryptionKey.*is not 32 bytes in base64: .*a passphrase is not a key/);
     expect(notBase64).not.toContain('Horse');
     expect(problemsOf({ SECRETS_ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') }).join()).toMatch(/must be 32 random bytes/);
     expect(problemsOf({ SECRETS_ENCRYPTION_KEY: Buffer.from('0123456789'.repeat(4).slice(0, 32)).toString('base64') }).join()).toMatch(/must be 32 random bytes/);
     expect(problemsOf({ SECRETS_ENCRYPTION_KEY: KEY })).toEqual([]);
   });
 
-  it('refuses an SSRF allow-list of every address in production, and takes ranges', () => {
-    for (const list of ['0.0.0.0/0', '10.0.0.0/8, ::/0']) {
-      expect(problemsOf({ HTTP_SSRF_ALLOWLIST: list }).join(), list).toMatch(/http\.ssrfAllowlist: .*allows every address, which turns the SSRF guard off/);
+  it('takes the same 32 bytes however they are faithfully written, and they decrypt what the standard form encrypted', () => {
+    const bytes = randomBytes(32);
+    const standard = bytes.toString('base64');
+    const stored = createSecretBox(standard).encrypt('whsec_kept');
+    for (const written of [`${standard}\n`, standard.replace(/=+$/, ''), bytes.toString('base64url'), ` ${standard} `]) {
+      const config = loadConfig({ SECRETS_ENCRYPTION_KEY: written });
+      expect(createSecretBox(config.secrets.encryptionKey).decrypt(stored), JSON.stringify(written)).toBe('whsec_kept');
+    }
+  });
+
+  it('refuses an SSRF allow-list that turns the guard off in production, however it is written, and takes ranges', () => {
+    // fc00::/7 holds AWS's IPv6 metadata address.
+    for (const list of ['0.0.0.0/0', '10.0.0.0/8, ::/0', '0.0.0.0/1,128.0.0.0/1', '::ffff:0:0/96', '169.254.0.0/16', '169.254.169.254', 'fc00::/7']) {
+      expect(problemsOf({ HTTP_SSRF_ALLOWLIST: list }).join(), list).toMatch(/http\.ssrfAllowlist: it allows .*, which turns the SSRF guard off/);
       expect(problemsOf({ HTTP_SSRF_ALLOWLIST: list, NODE_ENV: 'development' }), list).toEqual([]);
     }
-    expect(problemsOf({ HTTP_SSRF_ALLOWLIST: '10.0.0.0/8,192.168.1.10' })).toEqual([]);
+    expect(problemsOf({ HTTP_SSRF_ALLOWLIST: '10.0.0.0/8,192.168.1.10,fd12:3456::/32' })).toEqual([]);
   });
 
   it('refuses plain HTTP webhooks in production but allows them in development', () => {

@@ -19,6 +19,20 @@ describe('failed authentications per address', () => {
     expect(limiter.retryAfterMs('10.0.0.1')).toBe(0);
   });
 
+  it('never holds back a token that worked lately, so bad tokens from a shared address lock no admin out', () => {
+    let clock = 0;
+    const limiter = createFailedAuthLimiter({ maxPerWindow: 1, windowMs: 60_000, now: () => clock });
+    limiter.succeeded('good');
+    limiter.failed('proxy');
+    expect(limiter.retryAfterMs('proxy')).toBe(60_000);
+    expect(limiter.retryAfterMs('proxy', 'unknown')).toBe(60_000);
+    expect(limiter.retryAfterMs('proxy', 'good')).toBe(0);
+    // Ten minutes after it last worked, it is a stranger again.
+    clock = 10 * 60_000;
+    limiter.failed('proxy');
+    expect(limiter.retryAfterMs('proxy', 'good')).toBe(60_000);
+  });
+
   it('is off at 0, and forgets the oldest addresses rather than growing without bound', () => {
     const off = createFailedAuthLimiter({ maxPerWindow: 0, windowMs: 60_000 });
     for (let i = 0; i < 100; i += 1) off.failed('10.0.0.1');

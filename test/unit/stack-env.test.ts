@@ -1,9 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/load.js';
+import { stackEncryptionKey } from '../../scripts/stack/options.js';
 
 /** `npm run stack:env` as a shell would eval it, with the stack's directory in `stateDir`. */
 function stackEnv(stateDir: string): Record<string, string> {
@@ -31,6 +33,15 @@ describe('npm run stack:env', () => {
     // Secrets written with the key in one shell decrypt in the next.
     expect(stackEnv(stateDir)['SECRETS_ENCRYPTION_KEY']).toBe(env['SECRETS_ENCRYPTION_KEY']);
     expect(statSync(join(stateDir, 'secrets-encryption-key')).mode & 0o777).toBe(0o600);
+  });
+
+  it('keeps the key a demo made before on the same stack, as its webhooks\' secrets were written with it', () => {
+    const stateDir = join(mkdtempSync(join(tmpdir(), 'stack-env-')), 'stack');
+    mkdirSync(join(stateDir, 'demo'), { recursive: true });
+    const demoKey = randomBytes(32).toString('base64');
+    writeFileSync(join(stateDir, 'demo', 'secrets-encryption-key'), `${demoKey}\n`);
+    expect(stackEnv(stateDir)['SECRETS_ENCRYPTION_KEY']).toBe(demoKey);
+    expect(stackEncryptionKey(stateDir)).toBe(demoKey);
   });
 });
 
