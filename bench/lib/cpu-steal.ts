@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 
 /** The machine's CPU time so far from /proc/stat, in ticks: all of it, the idle part, and the part the hypervisor gave to others. */
 function cpuTicks(): { total: number; idle: number; steal: number } | null {
@@ -12,25 +13,30 @@ function cpuTicks(): { total: number; idle: number; steal: number } | null {
 }
 
 /**
- * Waits until the machine is quiet: under `busyShare` of its CPU busy over a
- * second (the broker deleting the last round's topics, or writing this
- * round's backlog, goes on for seconds after the call that started it). A
- * baseline measured on a busy machine is low, and the ratio against it
- * flatters whatever is compared. Resolves with the seconds waited; gives up
- * after `maxMs` (the share is then in the log line), or at once off Linux.
+ * Waits until the machine is quiet: under `busyCores` of CPU at work over a
+ * second, in cores whatever their number (the broker deleting the last
+ * round's topics, or writing this round's backlog, goes on for seconds after
+ * the call that started it). Time the hypervisor gave other guests is not
+ * this machine's work and is left out. A baseline measured on a busy machine
+ * is low, and the ratio against it flatters whatever is compared. Resolves
+ * with the seconds waited; gives up after `maxMs` (saying how busy it
+ * stayed), or at once off Linux.
  */
-export async function waitForQuietMachine(label: string, { busyShare = 0.1, maxMs = 30_000 } = {}): Promise<number> {
+export async function waitForQuietMachine(label: string, { busyCores = 0.25, maxMs = 30_000 } = {}): Promise<number> {
+  const cores = cpus().length;
   const started = Date.now();
-  let last = 1;
+  let last = cores;
   while (Date.now() - started < maxMs) {
     const before = cpuTicks();
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const after = cpuTicks();
     if (!before || !after || after.total === before.total) return 0;
-    last = 1 - (after.idle - before.idle) / (after.total - before.total);
-    if (last < busyShare) return Math.round((Date.now() - started) / 1000);
+    const total = after.total - before.total;
+    const working = total - (after.idle - before.idle) - (after.steal - before.steal);
+    last = (working / total) * cores;
+    if (last < busyCores) return Math.round((Date.now() - started) / 1000);
   }
-  console.log(`  (${label}: the machine stayed ${(last * 100).toFixed(0)} % busy for ${maxMs / 1000} s; measuring anyway)`);
+  console.log(`  (${label}: ${last.toFixed(2)} cores stayed busy for ${maxMs / 1000} s; measuring anyway)`);
   return Math.round((Date.now() - started) / 1000);
 }
 
