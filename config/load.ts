@@ -72,6 +72,13 @@ function crossFieldProblems(config: ConnectorConfig): string[] {
   if (config.env === 'production' && guardOff) {
     problems.push(`http.ssrfAllowlist: it allows ${guardOff}, which turns the SSRF guard off; in production list only the ranges webhooks may reach (set HTTP_SSRF_ALLOWLIST or NODE_ENV=development)`);
   }
+  // Credentials in clear on the wire, in production: refused as plain-HTTP webhooks are.
+  if (config.env === 'production' && config.kafka.sasl.mechanism === 'plain' && !config.kafka.ssl) {
+    problems.push('kafka.sasl.mechanism: PLAIN sends the password in clear without TLS; in production set KAFKA_SSL=true, or use scram-sha-256/512 (set KAFKA_SSL or KAFKA_SASL_MECHANISM, or NODE_ENV=development)');
+  }
+  if (config.env === 'production' && config.schemaRegistry.username !== '' && config.schemaRegistry.url.startsWith('http:')) {
+    problems.push('schemaRegistry.url: credentials would go to the registry in clear over http; in production use https (set SCHEMA_REGISTRY_URL, or NODE_ENV=development)');
+  }
   if (config.kafka.sasl.mechanism !== '' && config.kafka.sasl.username === '') {
     problems.push('kafka.sasl.username: must be set when kafka.sasl.mechanism is set (set KAFKA_SASL_USERNAME)');
   }

@@ -251,7 +251,7 @@ export const configSchema: Schema<ConnectorConfig> = {
     },
     sasl: {
       mechanism: {
-        doc: 'SASL mechanism, or empty for none.',
+        doc: 'SASL mechanism, or empty for none. In production, plain needs KAFKA_SSL=true: it sends the password as it is.',
         format: ['', 'plain', 'scram-sha-256', 'scram-sha-512'],
         default: '',
         env: 'KAFKA_SASL_MECHANISM',
@@ -286,7 +286,7 @@ export const configSchema: Schema<ConnectorConfig> = {
   },
   schemaRegistry: {
     url: {
-      doc: 'Base URL of the Confluent-compatible schema registry (for Apicurio: http://host:port/apis/ccompat/v7).',
+      doc: 'Base URL of the Confluent-compatible schema registry (for Apicurio: http://host:port/apis/ccompat/v7). With a user set, https in production: the password goes with every request.',
       format: httpUrl.name,
       default: 'http://127.0.0.1:8081',
       env: 'SCHEMA_REGISTRY_URL',

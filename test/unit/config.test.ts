@@ -85,6 +85,18 @@ describe('loadConfig', () => {
     expect(problemsOf({ HTTP_SSRF_ALLOWLIST: '10.0.0.0/8,192.168.1.10,fd12:3456::/32' })).toEqual([]);
   });
 
+  it('refuses infrastructure credentials in clear in production: SASL PLAIN without TLS, a registry password over http', () => {
+    const plain = { KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'router', KAFKA_SASL_PASSWORD: 'pw' };
+    expect(problemsOf(plain).join()).toMatch(/kafka\.sasl\.mechanism: PLAIN sends the password in clear without TLS/);
+    expect(problemsOf({ ...plain, KAFKA_SSL: 'true' })).toEqual([]);
+    expect(problemsOf({ ...plain, KAFKA_SASL_MECHANISM: 'scram-sha-512' })).toEqual([]);
+    expect(problemsOf({ ...plain, NODE_ENV: 'development' })).toEqual([]);
+    const registry = { SCHEMA_REGISTRY_URL: 'http://registry:8081', SCHEMA_REGISTRY_USERNAME: 'router', SCHEMA_REGISTRY_PASSWORD: 'pw' };
+    expect(problemsOf(registry).join()).toMatch(/schemaRegistry\.url: credentials would go to the registry in clear/);
+    expect(problemsOf({ ...registry, SCHEMA_REGISTRY_URL: 'https://registry:8081' })).toEqual([]);
+    expect(problemsOf({ SCHEMA_REGISTRY_URL: 'http://registry:8081' })).toEqual([]);
+  });
+
   it('refuses plain HTTP webhooks in production but allows them in development', () => {
     expect(problemsOf({ HTTP_ALLOW_PLAIN_HTTP: 'true' }).join()).toContain('http.allowPlainHttp');
     expect(problemsOf({ HTTP_ALLOW_PLAIN_HTTP: 'true', NODE_ENV: 'development' })).toEqual([]);
