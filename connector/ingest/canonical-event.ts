@@ -46,15 +46,20 @@ export function toCanonicalEvent(record: Record<string, unknown>, catalog: Event
   const eventType = catalog.canonicalType(named);
   const family = eventType === undefined ? undefined : catalog.familyOf(eventType);
   if (eventType === undefined || family === undefined) throw poison('UNKNOWN_EVENT_TYPE', `event type "${named}" is not in the catalog`);
-  const payload = record['payload'];
+  const raw = record['payload'];
+  const organization = String(record['organization']);
+  const payload = raw && typeof raw === 'object' ? presentFields(raw as Record<string, unknown>) : {};
+  // Seed 000: `organization` inside the payload names the user's organization, and receivers read it there. A
+  // producer that leaves it out (it is optional in the schemas) gets the event's own, rather than none.
+  payload['organization'] ??= organization;
   return {
     eventId: String(record['eventId']),
     eventType,
     family,
     occurredAt: epochMillis(record['occurredAt']),
-    organization: String(record['organization']),
+    organization,
     actor: (record['actor'] as string | null | undefined) ?? null,
     source: String(record['source'] ?? 'unknown'),
-    payload: payload && typeof payload === 'object' ? presentFields(payload as Record<string, unknown>) : {},
+    payload,
   };
 }

@@ -23,6 +23,12 @@ describe('toCanonicalEvent', () => {
     expect(event).toMatchObject({ eventType: 'USER_REMOVED_FROM_GROUP', family: 'group' });
   });
 
+  it('gives the payload the event\'s organization where the producer left it out, and keeps one it set (seed 000)', () => {
+    expect(toCanonicalEvent({ ...record, payload: { ...record.payload, organization: null } }, catalog).payload['organization']).toBe('acme');
+    expect(toCanonicalEvent({ ...record, payload: null }, catalog).payload).toEqual({ organization: 'acme' });
+    expect(toCanonicalEvent({ ...record, payload: { ...record.payload, organization: 'acme-eu' } }, catalog).payload['organization']).toBe('acme-eu');
+  });
+
   it('classifies an event type outside the catalog as poison', () => {
     try {
       toCanonicalEvent({ ...record, eventType: 'USER_TELEPORTED' }, catalog);
