@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 /**
  * Failed authentications per client address, per process. Every request with
  * a token costs a Postgres lookup, and the per-token rate limit cannot apply
@@ -29,6 +31,23 @@ export interface FailedAuthLimiter {
 const MAX_KNOWN_TOKENS = 10_000;
 const KNOWN_TOKEN_MS = 10 * 60_000;
 
+/**
+ * What the limit counts by: an IPv4 address, or the /64 an IPv6 address is
+ * in (one host is usually given a whole /64, so counting single addresses
+ * would let it change address at every failure). An IPv4 address written
+ * as IPv6 (::ffff:10.0.0.1) counts as itself.
+ */
+export function addressKey(address: string): string {
+  if (isIP(address) !== 6) return address;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  const [head = '', tail] = address.toLowerCase().split('::');
+  const front = head === '' ? [] : head.split(':');
+  const back = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? front : [...front, ...Array<string>(8 - front.length - back.length).fill('0'), ...back];
+  return `${groups.slice(0, 4).map((group) => group.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
 /** Addresses remembered at most; past it, ended windows go first, then the oldest. */
 const MAX_ADDRESSES = 10_000;
 
@@ -54,7 +73,8 @@ export function createFailedAuthLimiter(options: { maxPerWindow: number; windowM
   };
   const knownTokens = new Map<string, number>();
   return {
-    retryAfterMs(address, tokenHash) {
+    retryAfterMs(client, tokenHash) {
+      const address = addressKey(client);
       if (options.maxPerWindow === 0) return 0;
       const seen = tokenHash === undefined ? undefined : knownTokens.get(tokenHash);
       if (seen !== undefined && now() - seen < KNOWN_TOKEN_MS) return 0;
@@ -67,8 +87,9 @@ export function createFailedAuthLimiter(options: { maxPerWindow: number; windowM
       if (knownTokens.size >= MAX_KNOWN_TOKENS) knownTokens.delete(knownTokens.keys().next().value!);
       knownTokens.set(tokenHash, now());
     },
-    failed(address) {
+    failed(client) {
       if (options.maxPerWindow === 0) return;
+      const address = addressKey(client);
       const window = current(address);
       if (window) window.failures += 1;
       else {

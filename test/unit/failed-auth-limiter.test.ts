@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createFailedAuthLimiter } from '../../admin-api/auth/failed-auth-limiter.js';
+import { addressKey, createFailedAuthLimiter } from '../../admin-api/auth/failed-auth-limiter.js';
 
 describe('failed authentications per address', () => {
   it('refuses an address past its failures until its window ends, and others not at all', () => {
@@ -43,5 +43,23 @@ describe('failed authentications per address', () => {
     for (let i = 0; i < 10_000; i += 1) limiter.failed(`addr-${i}`);
     expect(limiter.retryAfterMs('first')).toBe(0);
     expect(limiter.retryAfterMs('addr-9999')).toBe(60_000);
+  });
+});
+
+describe('what the limit counts by', () => {
+  it('counts an IPv6 host by its /64, and an IPv4 address however it is written', () => {
+    expect(addressKey('10.0.0.1')).toBe('10.0.0.1');
+    expect(addressKey('::ffff:10.0.0.1')).toBe('10.0.0.1');
+    expect(addressKey('2001:db8:0:1::7')).toBe('2001:db8:0:1::/64');
+    expect(addressKey('2001:db8:0:1:aaaa:bbbb:cccc:dddd')).toBe('2001:db8:0:1::/64');
+    expect(addressKey('2001:0db8::1')).toBe('2001:db8:0:0::/64');
+    expect(addressKey('::1')).toBe('0:0:0:0::/64');
+    expect(addressKey('fe80::1')).toBe('fe80:0:0:0::/64');
+    // A host changing its address within its /64 at every failure is one client all the same.
+    const limiter = createFailedAuthLimiter({ maxPerWindow: 2, windowMs: 60_000, now: () => 0 });
+    limiter.failed('2001:db8:0:1::a');
+    limiter.failed('2001:db8:0:1::b');
+    expect(limiter.retryAfterMs('2001:db8:0:1::c')).toBe(60_000);
+    expect(limiter.retryAfterMs('2001:db8:0:2::c')).toBe(0);
   });
 });
