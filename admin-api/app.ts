@@ -123,12 +123,13 @@ export async function buildAdminApp(deps: AdminApiDeps, readiness: ReadinessChec
     });
     v1.addHook('onRequest', async (request) => {
       const token = bearerToken(request.headers.authorization);
-      const tokenKey = token ? hashToken(token).toString('base64') : undefined;
+      const tokenHash = token ? hashToken(token) : undefined;
+      const tokenKey = tokenHash?.toString('base64');
       const wait = failedAuth.retryAfterMs(request.ip, tokenKey);
       if (wait > 0) {
         throw new ApiProblem('rate-limited', 'too many requests without a valid token from this address; retry later', undefined, { 'retry-after': String(Math.ceil(wait / 1000)) });
       }
-      const principal = token ? await authenticateToken(deps.pool, token) : null;
+      const principal = tokenHash ? await authenticateToken(deps.pool, tokenHash) : null;
       if (!principal) {
         failedAuth.failed(request.ip);
         throw new ApiProblem('unauthorized', token ? 'the token is unknown, expired or revoked' : 'send Authorization: Bearer <token>', undefined, { 'www-authenticate': 'Bearer' });

@@ -74,12 +74,8 @@ async function serve(config: Readonly<ConnectorConfig>, log: Logger): Promise<vo
   });
 }
 
-function tokensUsageProblem(action: string | undefined, id: string | undefined, values: { organization?: string; subject?: string; 'expires-in'?: string }): string | null {
-  if (action === 'create') {
-    if (!values.organization || !values.subject) return 'tokens create needs --organization and --subject';
-    const lifetime = parseTokenLifetime(values['expires-in'] ?? DEFAULT_TOKEN_LIFETIME);
-    return 'problem' in lifetime ? lifetime.problem : null;
-  }
+function tokensUsageProblem(action: string | undefined, id: string | undefined, values: { organization?: string; subject?: string }): string | null {
+  if (action === 'create') return values.organization && values.subject ? null : 'tokens create needs --organization and --subject';
   if (action === 'list') return null;
   if (action === 'revoke') return id && /^[0-9a-f-]{36}$/i.test(id) ? null : 'tokens revoke needs the token id (see tokens list)';
   return `unknown tokens action "${action ?? ''}"; use create, list or revoke (see --help)`;
@@ -88,7 +84,9 @@ function tokensUsageProblem(action: string | undefined, id: string | undefined, 
 interface TokensCommand {
   action: string | undefined;
   id: string | undefined;
-  values: { organization?: string; subject?: string; name?: string; 'expires-in'?: string };
+  values: { organization?: string; subject?: string; name?: string };
+  /** How long a created token lives (null: for good). */
+  lifetimeMs: number | null;
 }
 
 /** The tokens command's arguments, or the one-line reason they are wrong (before any config is read or anything connects). */
@@ -106,18 +104,19 @@ function parseTokensArgs(args: string[]): TokensCommand | { problem: string } {
   }
   const [action, id] = parsed.positionals;
   const usage = tokensUsageProblem(action, id, parsed.values);
-  return usage ? { problem: usage } : { action, id, values: parsed.values };
+  if (usage) return { problem: usage };
+  if (action !== 'create') return { action, id, values: parsed.values, lifetimeMs: null };
+  const lifetime = parseTokenLifetime(parsed.values['expires-in'] ?? DEFAULT_TOKEN_LIFETIME);
+  return 'problem' in lifetime ? lifetime : { action, id, values: parsed.values, lifetimeMs: lifetime.ms };
 }
 
 async function tokens(config: Readonly<ConnectorConfig>, log: Logger, command: TokensCommand): Promise<number> {
-  const { action, id, values } = command;
+  const { action, id, values, lifetimeMs } = command;
   await migrateUp(config.database.url, log.child({ component: 'migrate' }));
   const pool = createPool({ url: config.database.url, max: 1, applicationName: 'identity-webhooks-tokens' }, log);
   try {
     if (action === 'create') {
-      // Checked by tokensUsageProblem before anything connected.
-      const lifetime = parseTokenLifetime(values['expires-in'] ?? DEFAULT_TOKEN_LIFETIME) as { ms: number | null };
-      const { token, info } = await createToken(pool, { organization: values.organization!, subject: values.subject!, name: values.name ?? '', lifetimeMs: lifetime.ms });
+      const { token, info } = await createToken(pool, { organization: values.organization!, subject: values.subject!, name: values.name ?? '', lifetimeMs });
       const expiry = info.expiresAt ? `expires ${info.expiresAt}` : 'never expires';
       console.error(`token ${info.id} for organization "${info.organization}" (subject "${info.subject}", ${expiry}); it is shown only now:`);
       console.log(token);

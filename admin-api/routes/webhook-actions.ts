@@ -88,9 +88,9 @@ export function webhookActionRoutes(deps: AdminApiDeps, verifications: Verificat
       const { organization } = request.principal;
       const row = await requireWebhook(pool, organization, request.params.id);
       const named = request.body?.eventType ?? defaultTestEventType(row.event_types, catalog);
-      const eventType = catalog.canonicalType(named);
-      const family = eventType === undefined ? undefined : catalog.familyOf(eventType);
-      if (eventType === undefined || family === undefined) throw invalidField('body', 'eventType', `"${named}" is not an event type of the catalog`);
+      const entry = catalog.entryOf(named);
+      if (!entry) throw invalidField('body', 'eventType', `"${named}" is not an event type of the catalog`);
+      const { type: eventType, family } = entry;
       assertReceiving(row);
       const eventId = `test_${randomUUID()}`;
       const task: DeliveryTask = {

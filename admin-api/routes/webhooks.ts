@@ -75,6 +75,7 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
       const input = request.body;
       checkInput(input);
       const secret = generateSigningSecret();
+      const apiKey = input.apiKey ? encryptApiKey(input.apiKey) : null;
       const row = await insertWebhookRow(pool, {
         organization: request.principal.organization,
         owner: request.principal.subject,
@@ -87,7 +88,7 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
         enabled: input.enabled ?? true,
         verified: !verifyByChallenge,
         signingSecretEnc: box.encrypt(secret),
-        apiKey: input.apiKey ? { ...encryptApiKey(input.apiKey), header: input.apiKey.header?.toLowerCase() ?? DEFAULT_API_KEY_HEADER } : null,
+        apiKey: apiKey ? { ...apiKey, header: apiKey.header ?? DEFAULT_API_KEY_HEADER } : null,
       });
       if (verifyByChallenge) verifications.start(row);
       request.log.info({ webhookId: row.id, organization: row.organization }, 'webhook created');

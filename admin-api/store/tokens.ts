@@ -74,14 +74,14 @@ export function tokenState(info: TokenInfo, now = Date.now()): string {
 }
 
 /**
- * The principal of a live token (not revoked, not expired), or null. `last_used_at` is written at most
+ * The principal of a live token (not revoked, not expired), by its hash (see hashToken), or null. `last_used_at` is written at most
  * once a minute per token, so authentication stays one indexed read.
  */
-export async function authenticateToken(pool: Pool, token: string): Promise<Principal | null> {
+export async function authenticateToken(pool: Pool, tokenHash: Buffer): Promise<Principal | null> {
   const { rows } = await pool.query<{ id: string; organization: string; subject: string; stale: boolean }>(
     `SELECT id, organization, subject, coalesce(last_used_at < now() - interval '1 minute', true) AS stale
        FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
-    [hashToken(token)],
+    [tokenHash],
   );
   const row = rows[0];
   if (!row) return null;

@@ -17,6 +17,8 @@ export interface EventCatalog {
   familyOf(type: string): string | undefined;
   /** Whether this is a type of the catalog or an alias of one. */
   isKnownType(type: string): boolean;
+  /** The entry of a type or alias, or undefined for neither. */
+  entryOf(type: string): EventTypeInfo | undefined;
   /** The catalog's name for a type or alias (itself for a type), or undefined for neither. */
   canonicalType(type: string): string | undefined;
   /** A subscription pattern as stored and matched: an alias becomes its type; wildcards stay. */
@@ -44,6 +46,7 @@ export function createEventCatalog(file: CatalogFile): EventCatalog {
     families: file.families,
     familyOf: (type) => byType.get(type)?.family,
     isKnownType: (type) => byType.has(type),
+    entryOf: (type) => byType.get(type),
     canonicalType: (type) => byType.get(type)?.type,
     canonicalPattern: (pattern) => byType.get(pattern)?.type ?? pattern,
     isValidPattern(pattern) {

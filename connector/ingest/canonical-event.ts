@@ -43,9 +43,9 @@ function epochMillis(value: unknown): number {
 export function toCanonicalEvent(record: Record<string, unknown>, catalog: EventCatalog): CanonicalEvent {
   const named = String(record['eventType'] ?? '');
   // Another product's spelling (an alias) is routed and delivered under the catalog's name.
-  const eventType = catalog.canonicalType(named);
-  const family = eventType === undefined ? undefined : catalog.familyOf(eventType);
-  if (eventType === undefined || family === undefined) throw poison('UNKNOWN_EVENT_TYPE', `event type "${named}" is not in the catalog`);
+  const entry = catalog.entryOf(named);
+  if (!entry) throw poison('UNKNOWN_EVENT_TYPE', `event type "${named}" is not in the catalog`);
+  const { type: eventType, family } = entry;
   const raw = record['payload'];
   const organization = String(record['organization']);
   const payload = raw && typeof raw === 'object' ? presentFields(raw as Record<string, unknown>) : {};

@@ -50,18 +50,19 @@ export function createSchemaRegistryClient(options: SchemaRegistryOptions): Sche
   const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const middlewares = [requestTimeout(timeoutMs)] as unknown as ConstructorParameters<typeof SchemaRegistry>[0]['middlewares'];
   const registry = new SchemaRegistry({ host: options.url, ...(auth ? { auth } : {}), retry: { retries: 2 }, middlewares });
+  const base = options.url.replace(/\/$/, '');
   const authorization = auth ? { authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` } : undefined;
 
   /** Throws unless the URL answers as a registry does: its subjects, as a JSON array. */
   const ready = async (): Promise<void> => {
-    const response = await fetch(`${options.url.replace(/\/$/, '')}/subjects`, { headers: { ...authorization }, signal: AbortSignal.timeout(timeoutMs) });
+    const response = await fetch(`${base}/subjects`, { headers: { ...authorization }, signal: AbortSignal.timeout(timeoutMs) });
     if (!response.ok) throw new Error(`GET /subjects answered HTTP ${response.status}`);
     if (!Array.isArray(await response.json())) throw new Error('GET /subjects did not answer a list of subjects');
   };
   /** Whether the registry answers for this id with a schema text (JSON with a string `schema`), whatever the text says. */
   const answersWithSchema = async (schemaId: number): Promise<boolean> => {
     try {
-      const response = await fetch(`${options.url.replace(/\/$/, '')}/schemas/ids/${schemaId}`, { headers: { ...authorization }, signal: AbortSignal.timeout(timeoutMs) });
+      const response = await fetch(`${base}/schemas/ids/${schemaId}`, { headers: { ...authorization }, signal: AbortSignal.timeout(timeoutMs) });
       if (!response.ok) return false;
       const body = (await response.json()) as { schema?: unknown } | null;
       return typeof body?.schema === 'string';
@@ -99,7 +100,7 @@ export function createSchemaRegistryClient(options: SchemaRegistryOptions): Sche
     encode: (schemaId, value) => registry.encode(schemaId, value),
     ready,
     async setCompatibility(subject, level) {
-      const response = await fetch(`${options.url.replace(/\/$/, '')}/config/${encodeURIComponent(subject)}`, {
+      const response = await fetch(`${base}/config/${encodeURIComponent(subject)}`, {
         method: 'PUT',
         headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', ...authorization },
         body: JSON.stringify({ compatibility: level }),

@@ -33,9 +33,8 @@ function parseChange(payload: string | undefined): WebhookChange | null {
  */
 export function createChangeListener(deps: { pool: Pool; log: Logger; onChange: (change: WebhookChange | null) => void }): ChangeListener {
   const { pool, log } = deps;
-  let listener: pg.PoolClient | null = null;
-  /** The listening client's error handler, taken off when it is discarded. */
-  let listenerOnError: (error: Error) => void = () => undefined;
+  /** The listening client, with its error handler (taken off when it is discarded). */
+  let listener: { client: pg.PoolClient; onError: (error: Error) => void } | null = null;
   const discarded = new WeakSet<pg.PoolClient>();
   let stopped = false;
   let reconnectTimer: NodeJS.Timeout | undefined;
@@ -62,7 +61,7 @@ export function createChangeListener(deps: { pool: Pool; log: Logger; onChange: 
     const onError = (error: Error): void => {
       log.warn({ err: error }, 'webhook change listener lost its connection; reconnecting');
       discard(client, onError);
-      if (listener === client) listener = null;
+      if (listener?.client === client) listener = null;
       scheduleReconnect();
     };
     client.on('notification', (message) => deps.onChange(parseChange(message.payload)));
@@ -78,8 +77,7 @@ export function createChangeListener(deps: { pool: Pool; log: Logger; onChange: 
       discard(client, onError);
       return;
     }
-    listener = client;
-    listenerOnError = onError;
+    listener = { client, onError };
   };
 
   const scheduleReconnect = (): void => {
@@ -101,9 +99,9 @@ export function createChangeListener(deps: { pool: Pool; log: Logger; onChange: 
       stopped = true;
       clearTimeout(reconnectTimer);
       if (listener) {
-        const client = listener;
+        const { client, onError } = listener;
         listener = null;
-        discard(client, listenerOnError);
+        discard(client, onError);
       }
     },
   };
