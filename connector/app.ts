@@ -15,6 +15,7 @@ import { createThreadedHttpSender } from './delivery/threaded-sender.js';
 import { createSsrfGuard } from './delivery/ssrf-guard.js';
 import { loadEventCatalog } from './events/catalog.js';
 import { createAvroDecoder } from './ingest/decode.js';
+import type { SourceTopic } from './ingest/source-topic.js';
 import { createRouter } from './ingest/router.js';
 import { createKafka, createProducer } from './kafka/client.js';
 import { createSchemaRegistryClient } from './kafka/schema-registry.js';
@@ -68,16 +69,16 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       parts.push({ name: 'subscription store', stop: () => subscriptions.stop() });
       const registry = createSchemaRegistryClient(config.schemaRegistry);
       const schemas = readerSchemas();
-      const decoders = new Map([
-        [config.topics.userEvents, createAvroDecoder(registry, schemas.user)],
-        [config.topics.groupEvents, createAvroDecoder(registry, schemas.group)],
-        [config.topics.authEvents, createAvroDecoder(registry, schemas.auth)],
+      const sources = new Map<string, SourceTopic>([
+        [config.topics.userEvents, { decoder: createAvroDecoder(registry, schemas.user), family: 'user' }],
+        [config.topics.groupEvents, { decoder: createAvroDecoder(registry, schemas.group), family: 'group' }],
+        [config.topics.authEvents, { decoder: createAvroDecoder(registry, schemas.auth), family: 'auth' }],
       ]);
       const router = createRouter({
         kafka,
         catalog: loadEventCatalog(),
         subscriptions,
-        decoders,
+        sources,
         groupId: config.router.groupId,
         sessionTimeoutMs: config.kafka.sessionTimeoutMs,
         deliveriesTopic: config.topics.deliveries,

@@ -12,7 +12,8 @@ import { loadEventCatalog } from '../connector/events/catalog.js';
 import { createKafka } from '../connector/kafka/client.js';
 import { createSchemaRegistryClient } from '../connector/kafka/schema-registry.js';
 import { createRootLogger } from '../connector/observability/logger.js';
-import { produceEvents, registerSchemas, sampleEvent, sourceFamilyOf, topicOf } from './lib/sample-events.js';
+import { sourceFamilyOf } from '../schemas/avro/index.js';
+import { produceEvents, registerSchemas, sampleEvent, topicOf } from './lib/sample-events.js';
 
 const HELP = `npm run events -- <command> [options]
 

@@ -13,7 +13,8 @@ import { toCanonicalEvent } from './canonical-event.js';
 import { deadLetterOf } from '../kafka/dead-letter.js';
 import { bySize } from '../kafka/by-size.js';
 import { recordBytes } from '../kafka/record-size.js';
-import type { AvroDecoder } from './decode.js';
+import { checkSourceTopic, type SourceTopic } from './source-topic.js';
+import type { SourceFamily } from '../../schemas/avro/index.js';
 import { planTasks } from './route.js';
 import { lingerAfterBatch } from './linger.js';
 
@@ -106,8 +107,8 @@ export interface RouterDeps {
   kafka: Kafka;
   catalog: EventCatalog;
   subscriptions: SubscriptionStore;
-  /** Source topic → decoder with that topic's reader schema. */
-  decoders: ReadonlyMap<string, AvroDecoder>;
+  /** Source topic → the decoder of its reader schema and the source family that schema carries. */
+  sources: ReadonlyMap<string, SourceTopic>;
   groupId: string;
   sessionTimeoutMs: number;
   deliveriesTopic: string;
@@ -157,9 +158,13 @@ export function createRouter(deps: RouterDeps): Router {
    * Decode, match and plan the first records of a slice of a batch, up to the transaction's task budget (at least one
    * record); `routed` says how many. Poison goes to the DLQ list, anything else fails the slice.
    */
+  const topicByFamily = new Map<SourceFamily, string>([...deps.sources].map(([topic, source]) => [source.family, topic]));
+  const topicOfFamily = (family: SourceFamily): string | undefined => topicByFamily.get(family);
+
   const routeSlice = async (topic: string, partition: number, messages: KafkaMessage[]): Promise<{ routed: number; tasks: Message[]; deadLetters: Message[]; deadLetterCodes: string[] }> => {
-    const decoder = deps.decoders.get(topic);
-    if (!decoder) throw new Error(`no decoder for topic ${topic}`);
+    const source = deps.sources.get(topic);
+    if (!source) throw new Error(`no decoder for topic ${topic}`);
+    const { decoder } = source;
     const tasks: Message[] = [];
     const deadLetters: Message[] = [];
     const deadLetterCodes: string[] = [];
@@ -175,6 +180,7 @@ export function createRouter(deps: RouterDeps): Router {
       routed += 1;
       try {
         const event = toCanonicalEvent(decoder.decode(message.value), deps.catalog);
+        checkSourceTopic(event.eventType, event.family, source.family, topicOfFamily);
         const planned = planTasks(event, index, now);
         routingFanout.observe(planned.length);
         if (planned.length === 0) continue;
@@ -409,7 +415,7 @@ export function createRouter(deps: RouterDeps): Router {
       if (payload.batchSize === 0 && payload.firstOffset !== null) skipFiltered(payload.topic, payload.partition, (BigInt(payload.lastOffset) + 1n).toString());
     });
     await created.connect();
-    await created.subscribe({ topics: [...deps.decoders.keys()], fromBeginning: true });
+    await created.subscribe({ topics: [...deps.sources.keys()], fromBeginning: true });
     // Every assigned partition's batch at once: each partition routes and commits on its own.
     await created.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: PARTITIONS_CONSUMED_CONCURRENTLY, eachBatch: handleBatch });
   };
@@ -433,7 +439,7 @@ export function createRouter(deps: RouterDeps): Router {
   return {
     async start() {
       await startConsumer();
-      log.info({ topics: [...deps.decoders.keys()], groupId: deps.groupId }, 'router consuming');
+      log.info({ topics: [...deps.sources.keys()], groupId: deps.groupId }, 'router consuming');
     },
     async stop() {
       stopped = true;

@@ -3,12 +3,19 @@ import type avro from 'avsc';
 
 /**
  * The source families and their reader schemas, one topic each. The catalog
- * family of an event decides routing; the topic decides only the schema:
+ * family of an event decides routing; the topic decides the schema, so an
+ * event must travel on the topic whose schema carries its fields:
  * admin-family events (platform configuration objects) travel on the group
  * topic, whose payload carries resource fields for them.
  */
 export const SOURCE_FAMILIES = ['user', 'group', 'auth'] as const;
 export type SourceFamily = (typeof SOURCE_FAMILIES)[number];
+
+/** Which source topic's schema carries a catalog family's fields (admin objects travel with groups). */
+export function sourceFamilyOf(catalogFamily: string): SourceFamily {
+  if (catalogFamily === 'user' || catalogFamily === 'auth') return catalogFamily;
+  return 'group';
+}
 
 const FILES: Record<SourceFamily, string> = {
   user: 'identity-user-event.avsc',

@@ -5,7 +5,7 @@ import type { EventCatalog } from '../../connector/events/catalog.js';
 import { createProducer } from '../../connector/kafka/client.js';
 import { samplePayload } from '../../connector/events/sample-payload.js';
 import type { SchemaRegistryClient } from '../../connector/kafka/schema-registry.js';
-import { readerSchema, SOURCE_FAMILIES, type SourceFamily } from '../../schemas/avro/index.js';
+import { readerSchema, SOURCE_FAMILIES, sourceFamilyOf, type SourceFamily } from '../../schemas/avro/index.js';
 
 /** A source record as identity platforms write it (header + family payload). */
 export interface IdentityEventRecord {
@@ -17,12 +17,6 @@ export interface IdentityEventRecord {
   source: string;
   schemaVersion: number;
   payload: Record<string, unknown>;
-}
-
-/** Which source topic carries a catalog family (admin objects travel with groups). */
-export function sourceFamilyOf(catalogFamily: string): SourceFamily {
-  if (catalogFamily === 'user' || catalogFamily === 'auth') return catalogFamily;
-  return 'group';
 }
 
 export function topicOf(config: Pick<ConnectorConfig, 'topics'>, family: SourceFamily): string {

@@ -125,7 +125,7 @@ describe('ingest: schema evolution and poison records', () => {
 
   it('dead-letters each poison record once, with its reason, and routes every good record around them', async () => {
     const foreignId = await registry.register(uniqueName('foreign-subject'), { type: 'record', name: 'Invoice', fields: [{ name: 'amount', type: 'int' }] });
-    const good = Array.from({ length: 8 }, () => sampleEvent(catalog, 'USER_CREATED', organization));
+    const good = Array.from({ length: 10 }, () => sampleEvent(catalog, 'USER_CREATED', organization));
     const unknownType = sampleEvent(catalog, 'USER_CREATED', organization);
     unknownType.eventType = 'USER_TELEPORTED';
     const unknownSchemaId = Buffer.from([0, 0x7f, 0xff, 0xff, 0x00, 1, 2, 3]);
@@ -136,6 +136,8 @@ describe('ingest: schema evolution and poison records', () => {
       { key: 'unknown-schema', value: unknownSchemaId, code: 'UNKNOWN_SCHEMA_ID' },
       { key: 'incompatible', value: await registry.encode(foreignId, { amount: 7 }), code: 'SCHEMA_INCOMPATIBLE' },
       { key: 'unknown-type', value: await registry.encode(currentSchemaId, unknownType), code: 'UNKNOWN_EVENT_TYPE' },
+      // A group event on the user topic: its schema has no group fields, so the group it names would be lost.
+      { key: 'wrong-topic', value: await registry.encode(currentSchemaId, sampleEvent(catalog, 'USER_REMOVED_FROM_GROUP', organization)), code: 'WRONG_SOURCE_TOPIC' },
       { key: 'tombstone', value: null, code: 'NOT_AVRO_WIRE_FORMAT' },
       { key: 'too-large', value: await registry.encode(currentSchemaId, huge), code: 'TASK_TOO_LARGE' },
       // A known schema id before a body cut short: poison, not a transient failure that would stall the partition.
@@ -151,6 +153,8 @@ describe('ingest: schema evolution and poison records', () => {
     const encodedGood = await Promise.all(good.map(async (e) => ({ key: e.eventId, value: await registry.encode(currentSchemaId, e) })));
     // Good, bad, good, bad, … in one partition: a poison record must not hold up the ones after it.
     const interleaved = encodedGood.flatMap((g, i) => (poison[i] ? [g, { key: poison[i]!.key, value: poison[i]!.value, headers: { origin: 'test' } }] : [g]));
+    // Every poison record follows a good one: a case added past the good records' count would be left out.
+    expect(interleaved).toHaveLength(good.length + poison.length);
     const countedBefore = await ingestDeadLetterCounts();
     const producer = createProducer(kafka);
     await producer.connect();
