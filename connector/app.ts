@@ -153,6 +153,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         retryTopic: (label) => retryTopic(config, label),
         dlqTopic: config.topics.deliveriesDlq,
         userAgent: config.http.userAgent,
+        bodyTypeName: loadEventCatalog().bodyTypeName,
         slowRequests,
         log: log.child({ component: 'deliverer' }),
       });

@@ -1,5 +1,9 @@
 import type { CanonicalEvent } from '../ingest/canonical-event.js';
+import type { BodyTypeName } from '../events/catalog.js';
 import type { BodyFormat } from '../subscriptions/webhook.js';
+
+/** Every format writes the catalog's name (callers without the catalog: benchmarks, tests of the frames). */
+const sameName: BodyTypeName = (_format, type) => type;
 
 export interface EnvelopeWebhook {
   id: string;
@@ -35,15 +39,17 @@ function frameAround(envelope: Record<string, unknown>, field: string): BodyFram
  * - `parallelworks` (seed 000): `{ type, webhook: { id, organization, name }, payload }`;
  * - `cidaas` (seed 002): `{ event_time, event_type, current_context, data }`;
  * - `cloudevents`: CloudEvents 1.0 structured JSON.
+ * The event type is `typeName`'s: the catalog's name, or the format's product's spelling of it (cidaas says
+ * GROUP_USER_REMOVED for USER_REMOVED_FROM_GROUP, and its receivers switch on that).
  */
-export function bodyFrame(format: BodyFormat, event: CanonicalEvent, webhook: EnvelopeWebhook, messageId: string): BodyFrame {
+export function bodyFrame(format: BodyFormat, event: CanonicalEvent, webhook: EnvelopeWebhook, messageId: string, typeName: BodyTypeName = sameName): BodyFrame {
   switch (format) {
     case 'parallelworks':
-      return frameAround({ type: event.eventType, webhook: { id: webhook.id, organization: webhook.organization, name: webhook.name } }, 'payload');
+      return frameAround({ type: typeName('parallelworks', event.eventType), webhook: { id: webhook.id, organization: webhook.organization, name: webhook.name } }, 'payload');
     case 'cidaas':
       return frameAround({
         event_time: new Date(event.occurredAt).toISOString(),
-        event_type: event.eventType,
+        event_type: typeName('cidaas', event.eventType),
         current_context: {
           organization: event.organization,
           actor: event.actor,
@@ -57,7 +63,7 @@ export function bodyFrame(format: BodyFormat, event: CanonicalEvent, webhook: En
         specversion: '1.0',
         id: messageId,
         source: event.source,
-        type: event.eventType,
+        type: typeName('cloudevents', event.eventType),
         time: new Date(event.occurredAt).toISOString(),
         subject: event.organization,
         datacontenttype: 'application/json',
@@ -66,7 +72,7 @@ export function bodyFrame(format: BodyFormat, event: CanonicalEvent, webhook: En
 }
 
 /** The request body in the webhook's chosen format (see bodyFrame). */
-export function buildBody(format: BodyFormat, event: CanonicalEvent, webhook: EnvelopeWebhook, messageId: string): string {
-  const frame = bodyFrame(format, event, webhook, messageId);
+export function buildBody(format: BodyFormat, event: CanonicalEvent, webhook: EnvelopeWebhook, messageId: string, typeName: BodyTypeName = sameName): string {
+  const frame = bodyFrame(format, event, webhook, messageId, typeName);
   return frame.head + payloadJson(event) + frame.tail;
 }

@@ -1,3 +1,4 @@
+import type { BodyTypeName } from '../events/catalog.js';
 import type { WebhookTarget } from '../subscriptions/webhook.js';
 import { bodyFrame, payloadJson, type BodyFrame } from './envelope.js';
 import { signatureHeader } from './signature.js';
@@ -16,9 +17,12 @@ export interface WebhookRequest {
  * The signed request for one attempt (Standard Webhooks headers, plus the
  * webhook's API key header). `payload` is the event's payload as JSON, when
  * the caller already has it (a task retried in place sends the same payload).
+ * `typeName` gives the body's event type (see bodyFrame).
  */
-export function buildWebhookRequest(task: DeliveryTask, target: WebhookTarget, nowSeconds: number, userAgent: string, payload = payloadJson(task.event)): WebhookRequest {
-  const frame = bodyFrame(target.bodyFormat, task.event, target, task.taskId);
+export function buildWebhookRequest(
+  task: DeliveryTask, target: WebhookTarget, nowSeconds: number, userAgent: string, payload = payloadJson(task.event), typeName?: BodyTypeName,
+): WebhookRequest {
+  const frame = bodyFrame(target.bodyFormat, task.event, target, task.taskId, typeName);
   const body = frame.head + payload + frame.tail;
   const loggableHeaders: Record<string, string> = {
     'content-type': 'application/json',

@@ -1,4 +1,5 @@
 import type { Producer } from 'kafkajs';
+import type { BodyTypeName } from '../events/catalog.js';
 import type { Logger } from '../observability/logger.js';
 import {
   circuitBreakersOpen, deadLetters, deliveries, deliveriesInFlight, endToEndLatency, httpRequestDuration, outcomeWriteFailures, retriesScheduled, webhooksAutoDisabled,
@@ -35,6 +36,8 @@ export interface TaskHandlerDeps {
   retryTopic: (tierLabel: string) => string;
   dlqTopic: string;
   userAgent: string;
+  /** The event type a body carries: the catalog's name, or the body format's product's spelling (catalog.bodyTypeName). */
+  bodyTypeName: BodyTypeName;
   /** Where requests past the slow threshold wait without a slot; without it a request keeps its slot until answered. */
   slowRequests?: SlowRequests;
   log: Logger;
@@ -91,7 +94,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
   const attempt = async (task: DeliveryTask, target: WebhookTarget, payload: string, aside: Aside) => {
     const admission = admit(breakers.get(target.id) ?? CLOSED, now());
     setBreaker(target.id, admission.state);
-    const request = buildWebhookRequest(task, target, Math.floor(now() / 1000), deps.userAgent, payload);
+    const request = buildWebhookRequest(task, target, Math.floor(now() / 1000), deps.userAgent, payload, deps.bodyTypeName);
     if (!admission.allowed) {
       const result: AttemptResult = { kind: 'error', code: 'CIRCUIT_OPEN', message: 'endpoint circuit is open after repeated failures; not sent', retryable: true };
       return { result, request, responseBody: '', durationMs: 0, sent: false };

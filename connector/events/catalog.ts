@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { BodyFormat } from '../subscriptions/webhook.js';
 
 export interface EventTypeInfo {
   type: string;
@@ -6,9 +7,17 @@ export interface EventTypeInfo {
   description: string;
   /** Other products' names for the same fact (cidaas's GROUP_USER_REMOVED): taken in, never written out. */
   aliases?: string[];
+  /**
+   * The name a body format writes instead of the type, where its product's receivers switch on their own spelling
+   * (cidaas-format bodies say GROUP_USER_REMOVED). One of the aliases, so the same name is taken in too.
+   */
+  bodyNames?: Partial<Record<BodyFormat, string>>;
   /** What an admin should know before subscribing (seed 003: a type listed but not sent yet). */
   note?: string;
 }
+
+/** The name a body of this format gives a type: the catalog's, or its product's spelling. */
+export type BodyTypeName = (format: BodyFormat, type: string) => string;
 
 export interface EventCatalog {
   readonly events: readonly EventTypeInfo[];
@@ -25,6 +34,7 @@ export interface EventCatalog {
   canonicalPattern(pattern: string): string;
   /** An exact type, `<family>.*`, or `*`. */
   isValidPattern(pattern: string): boolean;
+  bodyTypeName: BodyTypeName;
 }
 
 interface CatalogFile {
@@ -39,6 +49,9 @@ export function createEventCatalog(file: CatalogFile): EventCatalog {
       if (byType.has(alias)) throw new Error(`event catalog: alias ${alias} of ${event.type} is already a type or alias`);
       byType.set(alias, event);
     }
+    for (const [format, name] of Object.entries(event.bodyNames ?? {})) {
+      if (!(event.aliases ?? []).includes(name)) throw new Error(`event catalog: ${event.type}'s ${format} body name ${name} is not one of its aliases`);
+    }
   }
   const familyNames = new Set(file.families.map((f) => f.name));
   return {
@@ -49,6 +62,8 @@ export function createEventCatalog(file: CatalogFile): EventCatalog {
     entryOf: (type) => byType.get(type),
     canonicalType: (type) => byType.get(type)?.type,
     canonicalPattern: (pattern) => byType.get(pattern)?.type ?? pattern,
+    // Per delivery: one map lookup and, for nearly every type, no bodyNames at all.
+    bodyTypeName: (format, type) => byType.get(type)?.bodyNames?.[format] ?? type,
     isValidPattern(pattern) {
       if (pattern === '*') return true;
       if (pattern.endsWith('.*')) return familyNames.has(pattern.slice(0, -2));

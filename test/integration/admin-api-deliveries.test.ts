@@ -90,6 +90,18 @@ describe('admin API: deliveries', () => {
     expect(unknown.body.errors).toContainEqual(expect.objectContaining({ in: 'body', field: 'eventType' }));
   });
 
+  it('delivers cidaas-format bodies under cidaas\'s name for the type (seed 002 GROUP_USER_REMOVED), signed over what was sent, and logs that body', async () => {
+    const { id, receiver, secret } = await verifiedWebhook(undefined, { bodyFormat: 'cidaas', eventTypes: ['GROUP_USER_REMOVED'] });
+    const queued = await api.call('POST', `/v1/webhooks/${id}/test`, { body: { eventType: 'GROUP_USER_REMOVED' } });
+    expect(queued.status).toBe(202);
+    const [request] = await waitFor('the test event', () => (events(receiver).length === 1 ? events(receiver) : undefined));
+    expect(verifyStandardWebhook(secret, request!.headers, request!.body)).toBe(true);
+    expect(JSON.parse(request!.body)).toMatchObject({ event_type: 'GROUP_USER_REMOVED', current_context: { organization: api.organization, webhook_id: id } });
+    const [logged] = await attemptsWhere(id, '&status=delivered', 1);
+    expect(logged).toMatchObject({ taskId: queued.body.taskIds[0], eventType: 'USER_REMOVED_FROM_GROUP' });
+    expect((await api.call('GET', `/v1/webhooks/${id}/attempts/${logged.id}`)).body.request.body).toBe(request!.body);
+  });
+
   it('redelivers a dead-lettered attempt with the same webhook-id once the endpoint is fixed', async () => {
     let accept = false;
     const { id, receiver } = await verifiedWebhook(() => (accept ? { status: 204 } : { status: 400, body: 'bad payload' }));
