@@ -20,6 +20,7 @@ import { DEFAULT_TOKEN_LIFETIME, parseTokenLifetime } from './auth/tokens.js';
 import { createToken, listTokens, revokeToken, tokenState } from './store/tokens.js';
 import { createTaskPublisher } from './task-publisher.js';
 import { createVerifier } from './verification.js';
+import { createWebhookEventRelay } from './webhook-events.js';
 
 const HELP = `identity-webhooks admin API
 
@@ -40,11 +41,15 @@ Commands:
 
 Configuration: environment variables, see docs/configuration.md.
 SIGTERM or SIGINT: stop taking requests, finish those under way and the
-verification challenges out, close the producer and the pool, exit 0.`;
+verification challenges out, deliver the webhook change events in hand
+(WEBHOOK_*), close the producer and the pool, exit 0.`;
+
+/** How often the admin API looks for recorded webhook changes (WEBHOOK_* events) to deliver. */
+const WEBHOOK_EVENTS_POLL_MS = 500;
 
 async function serve(config: Readonly<ConnectorConfig>, log: Logger): Promise<void> {
   await migrateUp(config.database.url, log.child({ component: 'migrate' }));
-  const pool = createPool({ url: config.database.url, max: config.database.poolSize, applicationName: 'identity-webhooks-admin-api' }, log);
+  const pool = createPool({ url: config.database.url, max: config.database.poolSize, applicationName: 'identity-webhooks-admin-api', recordWebhookChanges: true }, log);
   const box = createSecretBox(config.secrets.encryptionKey);
   const guard = createSsrfGuard(config.http.ssrfAllowlist);
   const sender = createHttpSender({ ...config.http, guard });
@@ -59,6 +64,8 @@ async function serve(config: Readonly<ConnectorConfig>, log: Logger): Promise<vo
   );
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   log.info({ address }, 'admin API listening');
+  const webhookEvents = createWebhookEventRelay({ pool, publisher, log: log.child({ component: 'webhook-events' }), intervalMs: WEBHOOK_EVENTS_POLL_MS });
+  webhookEvents.start();
 
   stopOnSignals({
     log,
@@ -67,6 +74,8 @@ async function serve(config: Readonly<ConnectorConfig>, log: Logger): Promise<vo
     stop: async () => {
       await app.close();
       await verifications.drain();
+      // Before the producer closes: a pass under way publishes its tasks and deletes its rows, or does neither.
+      await webhookEvents.stop();
       await publisher.close();
       await sender.close();
       await pool.end();

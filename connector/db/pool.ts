@@ -3,8 +3,16 @@ import type { Logger } from '../observability/logger.js';
 
 export type Pool = pg.Pool;
 
-export function createPool(options: { url: string; max: number; applicationName: string }, log: Logger): pg.Pool {
+/** The session setting under which changes to webhooks are recorded as WEBHOOK_* events (see migration 1764000000006). */
+export const RECORD_WEBHOOK_CHANGES = 'identity_webhooks.record_changes';
+
+/**
+ * `recordWebhookChanges`: this pool's changes to webhooks are recorded as WEBHOOK_* events for the organization's
+ * subscribers. The admin API's pool sets it: a change an admin makes is news; bookkeeping by the connector is not.
+ */
+export function createPool(options: { url: string; max: number; applicationName: string; recordWebhookChanges?: boolean }, log: Logger): pg.Pool {
   const pool = new pg.Pool({
+    ...(options.recordWebhookChanges ? { options: `-c ${RECORD_WEBHOOK_CHANGES}=on` } : {}),
     connectionString: options.url,
     max: options.max,
     application_name: options.applicationName,

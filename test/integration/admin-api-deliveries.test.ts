@@ -102,6 +102,43 @@ describe('admin API: deliveries', () => {
     expect((await api.call('GET', `/v1/webhooks/${id}/attempts/${logged.id}`)).body.request.body).toBe(request!.body);
   });
 
+  it('tells the organization\'s subscribed webhooks of changes to its webhooks (WEBHOOK_*, seed 002), in order, without the URL or secrets', async () => {
+    const { id: watcher, receiver } = await verifiedWebhook(undefined, { eventTypes: ['WEBHOOK_CREATED', 'WEBHOOK_UPDATED', 'WEBHOOK_DELETED'] });
+    // A webhook of another organization watching the same: it hears nothing of this one's.
+    const elsewhere = await startAdminApi(config, uniqueName('org'), { log });
+    const outsider = await startReceiver();
+    receivers.push(outsider);
+    const outsiderHook = await elsewhere.call('POST', '/v1/webhooks', { body: { name: 'outsider', url: outsider.url, eventTypes: ['admin.*'] } });
+    await waitFor('the outsider verified', async () => (await elsewhere.call('GET', `/v1/webhooks/${outsiderHook.body.webhook.id}`)).body.verification.status === 'verified', 15_000);
+    const watchedReceiver = await startReceiver();
+    receivers.push(watchedReceiver);
+    const created = await api.call('POST', '/v1/webhooks', { body: { name: 'watched', url: `${watchedReceiver.url}/hook?token=s3cret-in-the-url`, eventTypes: ['user.*'] } });
+    const watched: string = created.body.webhook.id;
+    await waitFor('the watched webhook verified', async () => (await api.call('GET', `/v1/webhooks/${watched}`)).body.verification.status === 'verified', 15_000);
+    expect((await api.call('PATCH', `/v1/webhooks/${watched}`, { body: { name: 'watched-renamed', eventTypes: ['user.*', 'group.*'] } })).status).toBe(200);
+    expect((await api.call('POST', `/v1/webhooks/${watched}/disable`, { body: { reason: 'maintenance' } })).status).toBe(200);
+    expect((await api.call('DELETE', `/v1/webhooks/${watched}`)).status).toBe(204);
+
+    const about = () => events(receiver).map((r) => ({ request: r, body: JSON.parse(r.body) })).filter(({ body }) => body.payload.resourceId === watched);
+    const got = await waitFor('four events about the watched webhook', () => (about().length >= 4 ? about() : undefined), 30_000);
+    // Its verification (bookkeeping, not an admin's change) is no event: exactly four.
+    expect(got.map(({ body }) => body.type)).toEqual(['WEBHOOK_CREATED', 'WEBHOOK_UPDATED', 'WEBHOOK_UPDATED', 'WEBHOOK_DELETED']);
+    const [createdEvent, renamed, disabled, deleted] = got.map(({ body }) => body);
+    expect(createdEvent).toMatchObject({ webhook: { id: watcher, organization: api.organization }, payload: { resourceType: 'webhook', resourceName: 'watched', organization: api.organization, enabled: true, eventTypes: ['user.*'] } });
+    expect(renamed.payload).toMatchObject({ resourceName: 'watched-renamed', changed: ['name', 'eventTypes'], eventTypes: ['user.*', 'group.*'] });
+    expect(disabled.payload).toMatchObject({ changed: ['status'], enabled: false, status: 'inactive', statusReason: 'maintenance' });
+    expect(deleted.payload).toMatchObject({ resourceId: watched, resourceName: 'watched-renamed' });
+    for (const { request } of got) {
+      expect(request.body).not.toContain('s3cret-in-the-url');
+      expect(request.body).not.toContain('whsec_');
+    }
+    // Each event has its own webhook-id, logged like any delivery.
+    expect(new Set(got.map(({ request }) => request.headers['webhook-id'])).size).toBe(4);
+    await attemptsWhere(watcher, '&eventType=WEBHOOK_DELETED', 1);
+    expect(outsider.requests.filter((r) => JSON.parse(r.body).payload?.resourceId === watched)).toEqual([]);
+    await elsewhere.close();
+  });
+
   it('redelivers a dead-lettered attempt with the same webhook-id once the endpoint is fixed', async () => {
     let accept = false;
     const { id, receiver } = await verifiedWebhook(() => (accept ? { status: 204 } : { status: 400, body: 'bad payload' }));

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { buildAdminApp } from '../../admin-api/app.js';
 import { createToken } from '../../admin-api/store/tokens.js';
+import { createWebhookEventRelay } from '../../admin-api/webhook-events.js';
 import { createTaskPublisher, type TaskPublisher } from '../../admin-api/task-publisher.js';
 import { createVerifier, type Verifier } from '../../admin-api/verification.js';
 import type { ConnectorConfig } from '../../config/load.js';
@@ -47,7 +48,7 @@ export interface StartAdminApiOptions {
 export async function startAdminApi(config: Readonly<ConnectorConfig>, organization: string, options: StartAdminApiOptions = {}): Promise<RunningAdminApi> {
   const log = options.log ?? createRootLogger({ level: config.log.level });
   await migrateUp(config.database.url, log);
-  const pool = createPool({ url: config.database.url, max: 5, applicationName: 'admin-api-test' }, log);
+  const pool = createPool({ url: config.database.url, max: 5, applicationName: 'admin-api-test', recordWebhookChanges: true }, log);
   const box = createSecretBox(config.secrets.encryptionKey);
   const guard = createSsrfGuard(config.http.ssrfAllowlist);
   const sender: HttpSender = createHttpSender({ ...config.http, guard });
@@ -61,6 +62,9 @@ export async function startAdminApi(config: Readonly<ConnectorConfig>, organizat
     { postgres: async () => void (await pool.query('SELECT 1')), kafka: () => publisher.check() },
   );
   await app.listen({ host: '127.0.0.1', port: 0 });
+  // As main runs it, polling faster: tests wait on what it delivers.
+  const webhookEvents = createWebhookEventRelay({ pool, publisher, log: log.child({ component: 'webhook-events' }), intervalMs: 100 });
+  webhookEvents.start();
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const tokenFor = async (org: string, subject = 'admin@example.com'): Promise<string> => (await createToken(pool, { organization: org, subject })).token;
   const token = await tokenFor(organization);
@@ -91,6 +95,7 @@ export async function startAdminApi(config: Readonly<ConnectorConfig>, organizat
     async close() {
       await app.close();
       await verifications.drain();
+      await webhookEvents.stop();
       await publisher.close();
       await sender.close();
       await pool.end();
