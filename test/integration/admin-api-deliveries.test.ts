@@ -4,6 +4,7 @@ import { failedEventsSince } from '../../admin-api/store/attempts.js';
 import { loadConfig } from '../../config/load.js';
 import { startRole, stopParts, type RunningPart } from '../../connector/app.js';
 import { throwFatal } from '../../connector/lifecycle.js';
+import { createPool } from '../../connector/db/pool.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
 import { startReceiver, type Answer, type ReceivedRequest, type Receiver } from '../../scripts/lib/receiver.js';
 import { verifyStandardWebhook } from '../../scripts/lib/verify-signature.js';
@@ -117,6 +118,11 @@ describe('admin API: deliveries', () => {
     await waitFor('the watched webhook verified', async () => (await api.call('GET', `/v1/webhooks/${watched}`)).body.verification.status === 'verified', 15_000);
     expect((await api.call('PATCH', `/v1/webhooks/${watched}`, { body: { name: 'watched-renamed', eventTypes: ['user.*', 'group.*'] } })).status).toBe(200);
     expect((await api.call('POST', `/v1/webhooks/${watched}/disable`, { body: { reason: 'maintenance' } })).status).toBe(200);
+    // A change from a connection that does not record (the connector's, a script's) is no event: it would come before
+    // the deletion's, which is recorded after it.
+    const plain = createPool({ url: config.database.url, max: 1, applicationName: 'not-the-admin-api' }, log);
+    await plain.query(`UPDATE webhooks SET description = 'changed behind the API' WHERE id = $1`, [watched]);
+    await plain.end();
     expect((await api.call('DELETE', `/v1/webhooks/${watched}`)).status).toBe(204);
 
     const about = () => events(receiver).map((r) => ({ request: r, body: JSON.parse(r.body) })).filter(({ body }) => body.payload.resourceId === watched);

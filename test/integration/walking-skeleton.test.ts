@@ -96,6 +96,12 @@ describe('walking skeleton: one Avro event in, one signed webhook out', () => {
     const event = sampleEvent(catalog, 'USER_CREATED', organization);
     const aborted = await inOneTransaction('source-aborted', config.topics.userEvents, 'u', await registry.encode(schemaId, event), 'abort');
     await committedToEnd(config.router.groupId, config.topics.userEvents, aborted);
+    // A committed event after it, with the same key (so the same partition, routed after it, and the same webhook's
+    // queue, delivered after it): once that one is delivered, the aborted one would have been too.
+    const after = sampleEvent(catalog, 'USER_CREATED', organization);
+    const committed = await inOneTransaction('source-after-abort', config.topics.userEvents, 'u', await registry.encode(schemaId, after), 'commit');
+    expect(committed.partition).toBe(aborted.partition);
+    await waitFor('the event after the aborted one delivered', () => receiver.requests.find((r) => r.body.includes(String(after.payload['userId']))));
     expect(receiver.requests.find((r) => r.body.includes(String(event.payload['userId'])))).toBeUndefined();
   });
 
