@@ -49,7 +49,7 @@ const WEBHOOK_EVENTS_POLL_MS = 500;
 
 async function serve(config: Readonly<ConnectorConfig>, log: Logger): Promise<void> {
   await migrateUp(config.database.url, log.child({ component: 'migrate' }));
-  const pool = createPool({ url: config.database.url, max: config.database.poolSize, applicationName: 'identity-webhooks-admin-api', recordWebhookChanges: true }, log);
+  const pool = createPool({ url: config.database.url, max: config.database.poolSize, applicationName: 'identity-webhooks-admin-api' }, log);
   const box = createSecretBox(config.secrets.encryptionKey);
   const guard = createSsrfGuard(config.http.ssrfAllowlist);
   const sender = createHttpSender({ ...config.http, guard });

@@ -5,6 +5,7 @@
  */
 import { CURSOR, HEADER_NAME, HEADER_VALUE, NO_NUL, QUERYABLE_DATE_TIME, UUID } from './patterns.js';
 import { PROBLEM_TYPES, problemTypeUri, type ProblemType } from './problem.js';
+import { BODY_FORMATS } from '../connector/subscriptions/webhook.js';
 
 const nullable = (schema: Record<string, unknown>): Record<string, unknown> => ({ ...schema, type: [schema['type'] as string, 'null'] });
 const dateTime = { type: 'string', format: 'date-time' } as const;
@@ -12,7 +13,7 @@ const dateTime = { type: 'string', format: 'date-time' } as const;
 /** A date-time the API queries with: refused with a 400 naming the field if Postgres could not take it. */
 const dateTimeInput = { ...dateTime, pattern: QUERYABLE_DATE_TIME } as const;
 
-export const BODY_FORMATS = ['parallelworks', 'cidaas', 'cloudevents'] as const;
+export { BODY_FORMATS };
 export const ORDERING_MODES = ['relaxed', 'strict'] as const;
 export const WEBHOOK_SORTS = ['createdAt', 'name', 'url', 'owner', 'status'] as const;
 export const ATTEMPT_STATUSES = ['delivered', 'retry', 'dead_letter', 'disabled', 'skipped'] as const;

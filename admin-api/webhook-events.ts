@@ -50,7 +50,10 @@ export function webhookEventTasks(events: readonly WebhookAdminEvent[], routes: 
 
 export interface WebhookEventRelay {
   start(): void;
-  /** Stops polling and waits for a pass under way (its tasks are published and its rows deleted, or neither). */
+  /**
+   * Stops polling, waits for a pass under way (its tasks are published and its rows deleted, or neither), then
+   * makes one last pass for the changes made meanwhile. Call it once no request can change a webhook any more.
+   */
   stop(): Promise<void>;
 }
 
@@ -106,9 +109,10 @@ export function createWebhookEventRelay(deps: { pool: Pool; publisher: TaskPubli
     }
   };
 
+  /** Batches until one is not full: a backlog (after an outage) goes out at once, not a batch per interval. */
   const run = async (): Promise<void> => {
     try {
-      while (!stopped && (await relayBatch()) === BATCH);
+      while ((await relayBatch()) === BATCH);
       if (failing) deps.log.info('webhook change events are delivered again');
       failing = false;
     } catch (error) {
@@ -131,6 +135,8 @@ export function createWebhookEventRelay(deps: { pool: Pool; publisher: TaskPubli
       stopped = true;
       if (timer) clearTimeout(timer);
       await pass;
+      // Changes made by the requests that finished while the server closed go out now, not at the next start.
+      await run();
     },
   };
 }

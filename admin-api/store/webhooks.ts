@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { Pool } from '../../connector/db/pool.js';
 import type { SecretBox } from '../../connector/security/encryption.js';
 import type { BodyFormat, OrderingMode } from '../../connector/subscriptions/webhook.js';
@@ -10,6 +11,34 @@ import { DEFAULT_API_KEY_HEADER, maskSecret } from '../webhook-rules.js';
  * found. Every write bumps `version` and fires the NOTIFY trigger, so
  * routers see the change within a second.
  */
+/** A pool, or a client inside a transaction: what a statement runs on. */
+type Queryable = Pool | pg.PoolClient;
+
+/**
+ * Runs an admin's change to webhooks in a transaction that records it as a
+ * WEBHOOK_* event for the organization's subscribers (the trigger of
+ * migration 1764000000006 reads the setting). Local to the transaction, so
+ * it holds behind a transaction-pooling PgBouncer too, and no other write
+ * (the connector's bookkeeping, a script's) is recorded.
+ */
+async function asAdminChange<T>(pool: Pool, change: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    await client.query(`SELECT set_config('identity_webhooks.record_changes', 'on', true)`);
+    const result = await change(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    // A connection that cannot even roll back is not handed out again.
+    await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError as Error));
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
 export interface WebhookRow {
   id: string;
   organization: string;
@@ -123,7 +152,7 @@ export interface CreateWebhookInput {
 }
 
 export async function insertWebhookRow(pool: Pool, input: CreateWebhookInput): Promise<WebhookRow> {
-  const { rows } = await pool.query<WebhookRow>(
+  const { rows } = await asAdminChange(pool, (db) => db.query<WebhookRow>(
     `INSERT INTO webhooks (organization, owner, name, description, url, event_types, body_format, ordering, status, verification_status,
                            verified_at, signing_secret_enc, api_key_header, api_key_enc)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $10 = 'verified' THEN now() END, $11, $12, $13)
@@ -133,12 +162,12 @@ export async function insertWebhookRow(pool: Pool, input: CreateWebhookInput): P
       input.enabled ? 'active' : 'inactive', input.verified ? 'verified' : 'pending', input.signingSecretEnc,
       input.apiKey?.header ?? null, input.apiKey?.valueEnc ?? null,
     ],
-  );
+  ));
   return rows[0]!;
 }
 
-export async function findWebhook(pool: Pool, organization: string, id: string): Promise<WebhookRow | null> {
-  const { rows } = await pool.query<WebhookRow>(`SELECT * FROM webhooks WHERE organization = $1 AND id = $2`, [organization, id]);
+export async function findWebhook(db: Queryable, organization: string, id: string): Promise<WebhookRow | null> {
+  const { rows } = await db.query<WebhookRow>(`SELECT * FROM webhooks WHERE organization = $1 AND id = $2`, [organization, id]);
   return rows[0] ?? null;
 }
 
@@ -248,12 +277,12 @@ export async function updateWebhookRow(pool: Pool, organization: string, id: str
   }
   if (expectedVersion !== undefined) conditions.push(`w.version = ${bind(expectedVersion)}`);
   // The row is locked first, so the URL it held before this change is the one the change replaced.
-  const { rows } = await pool.query<WebhookRow & { previous_url: string }>(
+  const { rows } = await asAdminChange(pool, (db) => db.query<WebhookRow & { previous_url: string }>(
     `WITH previous AS (SELECT id, url FROM webhooks WHERE organization = $1 AND id = $2 FOR UPDATE)
      UPDATE webhooks w SET ${sets.join(', ')} FROM previous
       WHERE ${['w.id = previous.id', ...conditions].join(' AND ')} RETURNING w.*, previous.url AS previous_url`,
     params,
-  );
+  ));
   if (rows[0]) {
     const { previous_url: previousUrl, ...row } = rows[0];
     return { kind: 'updated', row, urlChanged: previousUrl !== row.url };
@@ -272,7 +301,7 @@ export async function updateWebhookRow(pool: Pool, organization: string, id: str
  * auto-disabled gets a fresh window.
  */
 export async function setWebhookEnabled(pool: Pool, organization: string, id: string, enabled: boolean, reason: string | null): Promise<WebhookRow | null> {
-  const { rows } = await pool.query<WebhookRow>(
+  const { rows } = await asAdminChange(pool, (db) => db.query<WebhookRow>(
     `UPDATE webhooks
         SET status = $3, status_reason = $4, status_changed_at = now(), updated_at = now(), version = version + 1,
             -- Enabled again, a webhook starts a new auto-disable window; enabling one already active (a script
@@ -280,25 +309,25 @@ export async function setWebhookEnabled(pool: Pool, organization: string, id: st
             failing_since = CASE WHEN $3 = 'active' AND status <> 'active' THEN NULL ELSE failing_since END
       WHERE organization = $1 AND id = $2 RETURNING *`,
     [organization, id, enabled ? 'active' : 'inactive', reason],
-  );
+  ));
   return rows[0] ?? null;
 }
 
 /** The new secret signs from now on; the old one also signs until `overlapMs` from now. */
 export async function rotateWebhookSecret(pool: Pool, organization: string, id: string, newSecretEnc: string, overlapMs: number): Promise<WebhookRow | null> {
-  const { rows } = await pool.query<WebhookRow>(
+  const { rows } = await asAdminChange(pool, (db) => db.query<WebhookRow>(
     `UPDATE webhooks
         SET previous_signing_secret_enc = signing_secret_enc,
             previous_secret_expires_at = now() + make_interval(secs => $4::double precision / 1000),
             signing_secret_enc = $3, updated_at = now(), version = version + 1
       WHERE organization = $1 AND id = $2 RETURNING *`,
     [organization, id, newSecretEnc, overlapMs],
-  );
+  ));
   return rows[0] ?? null;
 }
 
 export async function deleteWebhooks(pool: Pool, organization: string, ids: string[]): Promise<string[]> {
-  const { rows } = await pool.query<{ id: string }>(`DELETE FROM webhooks WHERE organization = $1 AND id = ANY($2::uuid[]) RETURNING id`, [organization, ids]);
+  const { rows } = await asAdminChange(pool, (db) => db.query<{ id: string }>(`DELETE FROM webhooks WHERE organization = $1 AND id = ANY($2::uuid[]) RETURNING id`, [organization, ids]));
   return rows.map((row) => row.id);
 }
 

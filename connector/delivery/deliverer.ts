@@ -1,6 +1,6 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Logger } from '../observability/logger.js';
-import { deferredTasks, fetchedBytes, readWaits, tasksReadAgain } from '../observability/metrics.js';
+import { deferredTasks, fetchedBytes, newTasksBlocked, readWaits, tasksReadAgain } from '../observability/metrics.js';
 import { createGroupConsumer } from '../kafka/client.js';
 import { createKeyedScheduler, type Aside } from './keyed-scheduler.js';
 import { createLevelCounter } from './level-counter.js';
@@ -120,9 +120,14 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   const givenUpAtStop = new Set<string>();
   /** Tasks left in Kafka across this deliverer's partitions (the gauge sums every deliverer of the process). */
   let deferredCount = 0;
+  // One series per topic, from the start: the WebhooksDelivererReadingStalled alert judges it.
+  const blocked = newTasksBlocked.labels({ topic: deps.topic });
+  blocked.set(0);
   const countDeferred = (change: number): void => {
     deferredCount += change;
     deferredTasks.inc(change);
+    // The same test handleBatch makes before reading a new task.
+    blocked.set(deferredCount >= deps.maxDeferred ? 1 : 0);
   };
   const limits: QueueLimits = { maxQueuedPerWebhook: deps.maxQueuedPerWebhook, maxBuffered: deps.maxBuffered };
   const hasRoom = (webhookId: string): boolean => mayQueue(limits, scheduler.backlogOf(webhookId), scheduler.pressing, held.countIfHeld(webhookId));

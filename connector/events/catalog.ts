@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { BodyFormat } from '../subscriptions/webhook.js';
+import { BODY_FORMATS, type BodyFormat } from '../subscriptions/webhook.js';
 
 export interface EventTypeInfo {
   type: string;
@@ -50,6 +50,7 @@ export function createEventCatalog(file: CatalogFile): EventCatalog {
       byType.set(alias, event);
     }
     for (const [format, name] of Object.entries(event.bodyNames ?? {})) {
+      if (!(BODY_FORMATS as readonly string[]).includes(format)) throw new Error(`event catalog: ${event.type} names a body name for "${format}", which is not a body format (${BODY_FORMATS.join(', ')})`);
       if (!(event.aliases ?? []).includes(name)) throw new Error(`event catalog: ${event.type}'s ${format} body name ${name} is not one of its aliases`);
     }
   }

@@ -23,6 +23,6 @@ export function samplePayload(catalog: EventCatalog, eventType: string, organiza
   const type = catalog.canonicalType(eventType);
   if (type === 'USER_CREATED') payload['remainingSeats'] = 5;
   if (family === 'group') payload['groupName'] = 'Demo-Group';
-  if (family === 'admin') Object.assign(payload, { resourceType: resourceTypeOf(eventType), resourceId: randomUUID(), resourceName: 'demo' });
+  if (family === 'admin') Object.assign(payload, { resourceType: resourceTypeOf(type ?? eventType), resourceId: randomUUID(), resourceName: 'demo' });
   return payload;
 }

@@ -154,12 +154,14 @@ export function createRouter(deps: RouterDeps): Router {
     return adminClient.connected;
   };
 
+  /** Which topic carries each source family, for the reason of an event on another's. */
+  const topicByFamily = new Map<SourceFamily, string>([...deps.sources].map(([topic, source]) => [source.family, topic]));
+  const topicOfFamily = (family: SourceFamily): string | undefined => topicByFamily.get(family);
+
   /**
    * Decode, match and plan the first records of a slice of a batch, up to the transaction's task budget (at least one
    * record); `routed` says how many. Poison goes to the DLQ list, anything else fails the slice.
    */
-  const topicByFamily = new Map<SourceFamily, string>([...deps.sources].map(([topic, source]) => [source.family, topic]));
-  const topicOfFamily = (family: SourceFamily): string | undefined => topicByFamily.get(family);
 
   const routeSlice = async (topic: string, partition: number, messages: KafkaMessage[]): Promise<{ routed: number; tasks: Message[]; deadLetters: Message[]; deadLetterCodes: string[] }> => {
     const source = deps.sources.get(topic);

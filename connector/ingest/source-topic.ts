@@ -9,11 +9,12 @@ export interface SourceTopic {
 }
 
 /**
- * Refuses an event on a topic whose schema cannot carry its fields: a
- * USER_REMOVED_FROM_GROUP on the user topic would reach its receivers
- * without the group it names, the user schema having no group fields. The
- * reason names the topic it belongs on, so the producer can be fixed; the
- * record waits in the ingest dead-letter topic to be replayed there.
+ * Refuses an event on another family's topic, whose schema is not made for
+ * its fields: a USER_REMOVED_FROM_GROUP on the user topic would reach its
+ * receivers without the group it names, the user schema having no group
+ * fields. Judged by family, not field by field, so producers keep to one
+ * rule. The reason names the topic it belongs on, so the producer can be
+ * fixed; the record waits in the ingest dead-letter topic to be replayed.
  */
 export function checkSourceTopic(eventType: string, catalogFamily: string, carried: SourceFamily, topicOf: (family: SourceFamily) => string | undefined): void {
   const expected = sourceFamilyOf(catalogFamily);

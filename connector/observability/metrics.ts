@@ -122,6 +122,13 @@ export const deferredTasks = new Gauge({
   registers: [metricsRegistry],
 });
 
+export const newTasksBlocked = new Gauge({
+  name: 'webhooks_deliverer_new_tasks_blocked',
+  help: 'By topic: 1 while a deliverer or retry tier reads no new tasks because DELIVERER_MAX_DEFERRED tasks already wait in Kafka behind full webhook queues (its passes reading those go on), 0 otherwise. Lasting, its endpoints are slower than their events.',
+  labelNames: ['topic'] as const,
+  registers: [metricsRegistry],
+});
+
 export const tasksReadAgain = new Counter({
   name: 'webhooks_deliverer_tasks_read_again_total',
   help: 'Tasks left in Kafka behind a full webhook queue, then read again and queued: each was read from Kafka twice (or more). Against webhooks_deliveries_total, the share of reading a backlog costs twice.',

@@ -1,4 +1,5 @@
-export type BodyFormat = 'parallelworks' | 'cidaas' | 'cloudevents';
+export const BODY_FORMATS = ['parallelworks', 'cidaas', 'cloudevents'] as const;
+export type BodyFormat = (typeof BODY_FORMATS)[number];
 export type OrderingMode = 'relaxed' | 'strict';
 
 /** What the router needs to decide who gets an event: no URL, no secrets. */

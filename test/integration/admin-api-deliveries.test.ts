@@ -140,7 +140,13 @@ describe('admin API: deliveries', () => {
     }
     // Each event has its own webhook-id, logged like any delivery.
     expect(new Set(got.map(({ request }) => request.headers['webhook-id'])).size).toBe(4);
+    expect(Object.keys(createdEvent.payload).sort()).toEqual(['enabled', 'eventTypes', 'organization', 'resourceId', 'resourceName', 'resourceType', 'status']);
+    expect(Object.keys(renamed.payload).sort()).toEqual(['changed', 'enabled', 'eventTypes', 'organization', 'resourceId', 'resourceName', 'resourceType', 'status']);
     await attemptsWhere(watcher, '&eventType=WEBHOOK_DELETED', 1);
+    // The other organization's watcher hears of its own organization's change, made after all of these and queued
+    // behind anything it could have been sent of them: it got nothing of this one's.
+    const later = await elsewhere.call('POST', '/v1/webhooks', { body: { name: 'later', url: `${outsider.url}/later`, eventTypes: ['user.*'] } });
+    await waitFor('the outsider told of its own organization\'s change', () => outsider.requests.some((r) => JSON.parse(r.body).payload?.resourceId === later.body.webhook.id));
     expect(outsider.requests.filter((r) => JSON.parse(r.body).payload?.resourceId === watched)).toEqual([]);
     await elsewhere.close();
   });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { deferredTasks, fetchedBytes, readWaits, tasksReadAgain } from '../../connector/observability/metrics.js';
+import { deferredTasks, fetchedBytes, newTasksBlocked, readWaits, tasksReadAgain } from '../../connector/observability/metrics.js';
 import type { Receiver } from '../../scripts/lib/receiver.js';
 import { deliveryScenario, seqs, type DeliveryScenario } from '../support/delivery-scenario.js';
 import { waitFor } from '../support/wait.js';
@@ -48,6 +48,9 @@ describe('a webhook\'s backlog', () => {
   /** How often the scenario's deliverer paused reading its deliveries topic because too many tasks were deferred. */
   const deferredFullWaitsNow = async (scenario: DeliveryScenario): Promise<number> =>
     (await readWaits.get()).values.find((v) => v.labels['topic'] === scenario.config.topics.deliveries && v.labels['reason'] === 'deferred_full')?.value ?? 0;
+  /** Whether the scenario's deliverer reads no new tasks of its deliveries topic for too many deferred (1 or 0). */
+  const blockedNow = async (scenario: DeliveryScenario): Promise<number | undefined> =>
+    (await newTasksBlocked.get()).values.find((v) => v.labels['topic'] === scenario.config.topics.deliveries)?.value;
   /** The process-wide count of deferred tasks read again so far: tests compare it before and after. */
   const readAgainNow = async (): Promise<number> => (await tasksReadAgain.get()).values[0]?.value ?? 0;
   const range = (length: number): number[] => Array.from({ length }, (_, i) => i);
@@ -233,6 +236,8 @@ describe('a webhook\'s backlog', () => {
     await waitFor('three more looks at a full deferral', async () => (await deferredFullWaitsNow(s!)) >= looked + 3, 10_000);
     expect(await deferredNow()).toBe(50);
     expect(other.receiver.requests.length).toBe(0);
+    // What the WebhooksDelivererReadingStalled alert watches.
+    expect(await blockedNow(s)).toBe(1);
 
     let most = 0;
     const sampler = setInterval(() => void deferredNow().then((value) => (most = Math.max(most, value))), 20);
@@ -243,6 +248,7 @@ describe('a webhook\'s backlog', () => {
     } finally {
       clearInterval(sampler);
     }
+    expect(await blockedNow(s)).toBe(0);
     expect(most).toBeLessThanOrEqual(50);
     expect(seqs(held.receiver)).toEqual(range(120));
     expect(seqs(other.receiver)).toEqual(range(20));

@@ -48,7 +48,7 @@ export interface StartAdminApiOptions {
 export async function startAdminApi(config: Readonly<ConnectorConfig>, organization: string, options: StartAdminApiOptions = {}): Promise<RunningAdminApi> {
   const log = options.log ?? createRootLogger({ level: config.log.level });
   await migrateUp(config.database.url, log);
-  const pool = createPool({ url: config.database.url, max: 5, applicationName: 'admin-api-test', recordWebhookChanges: true }, log);
+  const pool = createPool({ url: config.database.url, max: 5, applicationName: 'admin-api-test' }, log);
   const box = createSecretBox(config.secrets.encryptionKey);
   const guard = createSsrfGuard(config.http.ssrfAllowlist);
   const sender: HttpSender = createHttpSender({ ...config.http, guard });

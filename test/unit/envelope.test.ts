@@ -52,5 +52,7 @@ describe('buildBody', () => {
     const entry = { type: 'USER_REMOVED_FROM_GROUP', family: 'group', description: '', aliases: ['GROUP_USER_REMOVED'] };
     expect(() => createEventCatalog({ families, events: [{ ...entry, bodyNames: { cidaas: 'GROUP_MEMBER_REMOVED' } }] })).toThrow(/GROUP_MEMBER_REMOVED is not one of its aliases/);
     expect(createEventCatalog({ families, events: [{ ...entry, bodyNames: { cidaas: 'GROUP_USER_REMOVED' } }] }).bodyTypeName('cidaas', 'GROUP_USER_REMOVED')).toBe('GROUP_USER_REMOVED');
+    // A misspelt format would be ignored for good.
+    expect(() => createEventCatalog({ families, events: [{ ...entry, bodyNames: { cidas: 'GROUP_USER_REMOVED' } as never }] })).toThrow(/"cidas", which is not a body format/);
   });
 });
