@@ -111,3 +111,18 @@ export function decodeProgress(committed: bigint, metadata: string | null | unde
   if (scale !== 1) return null;
   return { until, unfinished };
 }
+
+/**
+ * Records of a partition not yet finished: from the committed offset to the high watermark, less those the commit's
+ * progress says are finished above it. While one webhook holds the committed offset back (a strict webhook waiting
+ * out a retry, a slow endpoint), the tasks delivered after it are not owed any more, and a lag alert counting them
+ * would page for work already done. Without progress (a router's commit, none yet), the plain lag.
+ */
+export function unfinishedRecords(committed: bigint, high: bigint, progress: Progress | null): bigint {
+  if (high <= committed) return 0n;
+  if (!progress) return high - committed;
+  const until = progress.until < high ? progress.until : high;
+  let owed = high - until;
+  for (const offset of progress.unfinished) if (offset < until) owed += 1n;
+  return owed;
+}

@@ -1,11 +1,14 @@
 import type { Kafka } from 'kafkajs';
 import type { Logger } from './logger.js';
-import { consumerLag } from './metrics.js';
+import { decodeProgress, unfinishedRecords } from '../delivery/progress-metadata.js';
+import { consumerLag, consumerUnfinished } from './metrics.js';
 
 /**
  * Publishes consumer lag from committed offsets and high watermarks, read
- * with the admin client every `intervalMs`. Partition counts are fixed per
- * topic, so the label values stay bounded.
+ * with the admin client every `intervalMs`, and what of it is still owed:
+ * the deliverers' commits say in their metadata which tasks above the
+ * committed offset are finished. Partition counts are fixed per topic, so
+ * the label values stay bounded.
  */
 export function startConsumerLagMonitor(deps: { kafka: Kafka; groups: Array<{ groupId: string; topics: string[] }>; intervalMs: number; log: Logger }): { stop(): Promise<void> } {
   const admin = deps.kafka.admin();
@@ -21,11 +24,13 @@ export function startConsumerLagMonitor(deps: { kafka: Kafka; groups: Array<{ gr
       const committed = await admin.fetchOffsets({ groupId, topics });
       for (const { topic, partitions } of committed) {
         const high = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]));
-        for (const { partition, offset } of partitions) {
+        for (const { partition, offset, metadata } of partitions) {
           const end = high.get(partition) ?? 0n;
           // -1 means nothing committed yet: everything up to the high watermark is lag.
           const done = BigInt(offset) < 0n ? 0n : BigInt(offset);
-          consumerLag.set({ group: groupId, topic, partition: String(partition) }, Number(end > done ? end - done : 0n));
+          const labels = { group: groupId, topic, partition: String(partition) };
+          consumerLag.set(labels, Number(end > done ? end - done : 0n));
+          consumerUnfinished.set(labels, Number(unfinishedRecords(done, end, BigInt(offset) < 0n ? null : decodeProgress(done, metadata))));
         }
       }
     }

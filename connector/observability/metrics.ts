@@ -187,6 +187,13 @@ export const consumerLag = new Gauge({
   registers: [metricsRegistry],
 });
 
+export const consumerUnfinished = new Gauge({
+  name: 'webhooks_consumer_unfinished',
+  help: 'Records a consumer group still owes, per group, topic and partition: webhooks_consumer_lag less the records the group\'s commit metadata says are finished above the committed offset (tasks of other webhooks delivered while a strict or slow webhook holds the committed offset back). Equal to the lag for routers. The lag alert reads this.',
+  labelNames: ['group', 'topic', 'partition'] as const,
+  registers: [metricsRegistry],
+});
+
 export const outcomeWriteFailures = new Counter({
   name: 'webhooks_delivery_outcome_write_failures_total',
   help: 'Failed writes of a delivery outcome already decided (step: retry tier, dead letter, webhook disabled), Kafka or Postgres being unreachable; each is tried again, and the endpoint is not sent the task again meanwhile.',

@@ -1,4 +1,4 @@
-import { ConfigResourceTypes } from 'kafkajs';
+import { ConfigResourceTypes, Partitioners } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { decodeTask, encodeTask, taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
@@ -9,7 +9,7 @@ import { createProducer } from '../../connector/kafka/client.js';
 import { deliveryScenario, seqs, type DeliveryScenario } from '../support/delivery-scenario.js';
 import { header, readTopic, type TopicReader } from '../support/topic-reader.js';
 import { waitFor } from '../support/wait.js';
-import { outcomeWriteFailures } from '../../connector/observability/metrics.js';
+import { consumerLag, consumerUnfinished, outcomeWriteFailures } from '../../connector/observability/metrics.js';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -407,17 +407,30 @@ describe('delivery slots, strict retries in place and slow endpoints', () => {
     await s?.close();
   });
 
-  it('a strict webhook waiting out its retry holds its own queue, not the slot other webhooks need', async () => {
+  it('a strict webhook waiting out its retry holds its own queue, not the slot other webhooks need; only its tasks count as owed', async () => {
     const strict = await s.addWebhook({ ordering: 'strict' });
     strict.receiver.respondWith(() => ({ status: 503 }));
-    await s.produceTasks(strict.id, 2);
+    const [held] = await s.produceTasks(strict.id, 2);
     await waitFor('the strict webhook\'s first attempt', () => strict.receiver.requests.length >= 1);
-    const healthy = await s.addWebhook();
-    await s.produceTasks(healthy.id, 3);
+    // Another webhook on the same partition, so its tasks sit above the offset the strict one holds back.
+    const partition = s.positionOf(held!.taskId)!.partition;
+    const partitionOf = Partitioners.DefaultPartitioner();
+    const partitions = Array.from({ length: s.config.topics.deliveriesPartitions }, (_, partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));
+    let healthy = await s.addWebhook();
+    for (let tries = 0; partitionOf({ topic: s.config.topics.deliveries, partitionMetadata: partitions, message: { key: healthy.id, value: null } }) !== partition; tries += 1) {
+      expect(tries, 'a webhook id on the strict webhook\'s partition').toBeLessThan(100);
+      healthy = await s.addWebhook();
+    }
+    const healthyTasks = await s.produceTasks(healthy.id, 3);
+    expect(s.positionOf(healthyTasks[0]!.taskId)!.partition).toBe(partition);
     await waitFor('the other webhook\'s tasks delivered', () => healthy.receiver.requests.length >= 3, 15_000);
     expect(seqs(healthy.receiver)).toEqual([0, 1, 2]);
     // The strict webhook's second task still waits behind its failing first.
     expect(seqs(strict.receiver)).toEqual([0]);
+    // The committed lag holds the delivered tasks above the held offset; what the lag alert reads does not.
+    const gauge = async (metric: typeof consumerLag) =>
+      (await metric.get()).values.find((v) => v.labels['group'] === s.config.deliverer.groupId && v.labels['partition'] === String(partition))?.value;
+    await waitFor('the strict webhook\'s two tasks owed, five lagging', async () => (await gauge(consumerUnfinished)) === 2 && (await gauge(consumerLag)) === 5, 20_000);
   });
 
   it('an endpoint slow to answer holds its own webhook, not the slot other webhooks need, and still gets its tasks once each, in order', async () => {

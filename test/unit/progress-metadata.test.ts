@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeProgress, encodeProgress, smallestOf } from '../../connector/delivery/progress-metadata.js';
+import { decodeProgress, encodeProgress, smallestOf, unfinishedRecords } from '../../connector/delivery/progress-metadata.js';
 
 describe('progress metadata', () => {
   it('round-trips the unfinished offsets above a commit, and what lies between them counts as finished', () => {
@@ -54,5 +54,26 @@ describe('progress metadata', () => {
     const single = [3n, 5n, 8n];
     expect(smallestOf([single])).toBe(single);
     expect([...smallestOf([[3n, 9n], [1n, 4n, 10n], []])]).toEqual([1n, 3n, 4n, 9n, 10n]);
+  });
+});
+
+describe('unfinishedRecords', () => {
+  it('is the plain lag without progress (a router, nothing finished above the commit)', () => {
+    expect(unfinishedRecords(100n, 150n, null)).toBe(50n);
+    expect(unfinishedRecords(100n, 100n, null)).toBe(0n);
+    // A high watermark below the commit (a topic recreated): nothing owed, not a negative count.
+    expect(unfinishedRecords(100n, 40n, null)).toBe(0n);
+  });
+
+  it('counts a strict webhook\'s held task and what was not read yet, not the tasks delivered after it', () => {
+    // Committed at 100 (held), 101-149 delivered except 120, read up to 150; the topic ends at 160.
+    const metadata = encodeProgress(100n, 150n, [100n, 120n])!;
+    const progress = decodeProgress(100n, metadata);
+    expect(unfinishedRecords(100n, 160n, progress)).toBe(2n + 10n);
+  });
+
+  it('never counts past the high watermark the monitor read (read after the commit, it may be older)', () => {
+    const progress = decodeProgress(100n, encodeProgress(100n, 150n, [100n, 120n, 140n])!);
+    expect(unfinishedRecords(100n, 130n, progress)).toBe(2n);
   });
 });
