@@ -12,6 +12,8 @@ export interface WebhookAdminEvent {
   organization: string;
   eventType: string;
   occurredAt: number;
+  /** Who made the change: the admin API token's subject. */
+  actor: string | null;
   payload: Record<string, unknown>;
 }
 
@@ -41,7 +43,7 @@ export function webhookEventTasks(events: readonly WebhookAdminEvent[], routes: 
         organization: event.organization,
         attempt: 1,
         routedAt: now,
-        event: { eventId: event.eventId, eventType: event.eventType, family: FAMILY, occurredAt: event.occurredAt, organization: event.organization, actor: null, source: SOURCE, payload: event.payload },
+        event: { eventId: event.eventId, eventType: event.eventType, family: FAMILY, occurredAt: event.occurredAt, organization: event.organization, actor: event.actor, source: SOURCE, payload: event.payload },
       });
     }
   }
@@ -79,15 +81,15 @@ export function createWebhookEventRelay(deps: { pool: Pool; publisher: TaskPubli
         await client.query('COMMIT');
         return 0;
       }
-      const { rows } = await client.query<{ seq: string; event_id: string; organization: string; event_type: string; occurred_at: Date; payload: Record<string, unknown> }>(
-        `SELECT seq, event_id, organization, event_type, occurred_at, payload FROM webhook_admin_events ORDER BY seq LIMIT ${BATCH}`,
+      const { rows } = await client.query<{ seq: string; event_id: string; organization: string; event_type: string; occurred_at: Date; actor: string | null; payload: Record<string, unknown> }>(
+        `SELECT seq, event_id, organization, event_type, occurred_at, actor, payload FROM webhook_admin_events ORDER BY seq LIMIT ${BATCH}`,
       );
       if (rows.length === 0) {
         await client.query('COMMIT');
         return 0;
       }
       const events = rows.map((row): WebhookAdminEvent => ({
-        seq: row.seq, eventId: row.event_id, organization: row.organization, eventType: row.event_type, occurredAt: row.occurred_at.getTime(), payload: row.payload,
+        seq: row.seq, eventId: row.event_id, organization: row.organization, eventType: row.event_type, occurredAt: row.occurred_at.getTime(), actor: row.actor, payload: row.payload,
       }));
       const organizations = [...new Set(events.map((event) => event.organization))];
       // Subscribed and receiving now, as the router's index would have them.

@@ -32,7 +32,7 @@ export function webhookActionRoutes(deps: AdminApiDeps, verifications: Verificat
       }, async (request) => {
         const { principal } = request;
         const reason = request.body?.reason ?? (enabled ? null : `disabled by ${principal.subject}`);
-        const row = await setWebhookEnabled(pool, principal.organization, request.params.id, enabled, reason);
+        const row = await setWebhookEnabled(pool, principal.subject, principal.organization, request.params.id, enabled, reason);
         if (!row) throw notFound('webhook');
         request.log.info({ webhookId: row.id, enabled, reason }, 'webhook status changed');
         return toView(row, box);
@@ -50,7 +50,7 @@ export function webhookActionRoutes(deps: AdminApiDeps, verifications: Verificat
       },
     }, async (request) => {
       const secret = generateSigningSecret();
-      const row = await rotateWebhookSecret(pool, request.principal.organization, request.params.id, box.encrypt(secret), config.admin.secretRotationOverlapMs);
+      const row = await rotateWebhookSecret(pool, request.principal.subject, request.principal.organization, request.params.id, box.encrypt(secret), config.admin.secretRotationOverlapMs);
       if (!row) throw notFound('webhook');
       request.log.info({ webhookId: row.id }, 'signing secret rotated');
       return { webhook: toView(row, box), secret };

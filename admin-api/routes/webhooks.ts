@@ -156,7 +156,7 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
         apiKey: input.apiKey === undefined ? undefined : input.apiKey === null ? null : encryptApiKey(input.apiKey),
         verifyChangedUrl: verifyByChallenge,
       };
-      const result = await updateWebhookRow(pool, organization, request.params.id, changes, expectedVersion);
+      const result = await updateWebhookRow(pool, request.principal.subject, organization, request.params.id, changes, expectedVersion);
       if (result.kind === 'not-found') throw notFound('webhook');
       if (result.kind === 'api-key-needed') {
         throw invalidField('body', 'apiKey', 'this webhook sends an API key: a new url needs the key sent again (apiKey), or apiKey: null to drop it, so the key never goes to a URL it was not given for');
@@ -177,7 +177,7 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
         response: { 204: { description: 'Deleted', type: 'null' }, ...problemResponses(...AUTHED_PROBLEMS, 404) },
       },
     }, async (request, reply) => {
-      const deleted = await deleteWebhooks(pool, request.principal.organization, [request.params.id]);
+      const deleted = await deleteWebhooks(pool, request.principal.subject, request.principal.organization, [request.params.id]);
       if (deleted.length === 0) throw notFound('webhook');
       return reply.code(204).send();
     });
@@ -201,7 +201,7 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
       },
     }, async (request) => {
       const ids = request.body.ids.map((id) => id.toLowerCase());
-      const deleted = await deleteWebhooks(pool, request.principal.organization, ids);
+      const deleted = await deleteWebhooks(pool, request.principal.subject, request.principal.organization, ids);
       const gone = new Set(deleted);
       return { deleted, notFound: ids.filter((id) => !gone.has(id)) };
     });

@@ -105,6 +105,8 @@ describe('admin API: deliveries', () => {
 
   it('tells the organization\'s subscribed webhooks of changes to its webhooks (WEBHOOK_*, seed 002), in order, without the URL or secrets', async () => {
     const { id: watcher, receiver } = await verifiedWebhook(undefined, { eventTypes: ['WEBHOOK_CREATED', 'WEBHOOK_UPDATED', 'WEBHOOK_DELETED'] });
+    // cidaas bodies carry the event's actor (current_context.actor): who made the change.
+    const cidaasWatcher = await verifiedWebhook(undefined, { eventTypes: ['WEBHOOK_DELETED'], bodyFormat: 'cidaas' });
     // A webhook of another organization watching the same: it hears nothing of this one's.
     const elsewhere = await startAdminApi(config, uniqueName('org'), { log });
     const outsider = await startReceiver();
@@ -140,6 +142,9 @@ describe('admin API: deliveries', () => {
     }
     // Each event has its own webhook-id, logged like any delivery.
     expect(new Set(got.map(({ request }) => request.headers['webhook-id'])).size).toBe(4);
+    const toldOfDeletion = await waitFor('the cidaas watcher told of the deletion', () =>
+      events(cidaasWatcher.receiver).map((r) => JSON.parse(r.body)).find((body) => body.data.resourceId === watched));
+    expect(toldOfDeletion).toMatchObject({ event_type: 'WEBHOOK_DELETED', current_context: { actor: 'admin@example.com', organization: api.organization, webhook_id: cidaasWatcher.id } });
     expect(Object.keys(createdEvent.payload).sort()).toEqual(['enabled', 'eventTypes', 'organization', 'resourceId', 'resourceName', 'resourceType', 'status']);
     expect(Object.keys(renamed.payload).sort()).toEqual(['changed', 'enabled', 'eventTypes', 'organization', 'resourceId', 'resourceName', 'resourceType', 'status']);
     await attemptsWhere(watcher, '&eventType=WEBHOOK_DELETED', 1);

@@ -68,8 +68,8 @@ describe('failure tracker', () => {
     await a.tracker.failure(id);
     await ageStreak(id);
     // Disabled meanwhile (by an admin, or by another deliverer's verdict), then enabled again.
-    await setWebhookEnabled(pool, organization, id, false, 'paused');
-    await setWebhookEnabled(pool, organization, id, true, null);
+    await setWebhookEnabled(pool, 'test', organization, id, false, 'paused');
+    await setWebhookEnabled(pool, 'test', organization, id, true, null);
     a.advance(HOUR);
     expect(await a.tracker.failure(id)).toBe(false);
     const after = await row(id);

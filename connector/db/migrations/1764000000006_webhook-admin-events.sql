@@ -11,6 +11,8 @@ CREATE TABLE webhook_admin_events (
   organization text NOT NULL,
   event_type text NOT NULL,
   occurred_at timestamptz NOT NULL DEFAULT now(),
+  -- Who made the change (the admin API token's subject), from identity_webhooks.actor.
+  actor text,
   payload jsonb NOT NULL
 );
 
@@ -47,8 +49,8 @@ BEGIN
       RETURN NULL;
     END IF;
   END IF;
-  INSERT INTO webhook_admin_events (organization, event_type, payload)
-  VALUES (w.organization, kind, jsonb_strip_nulls(jsonb_build_object(
+  INSERT INTO webhook_admin_events (organization, event_type, actor, payload)
+  VALUES (w.organization, kind, nullif(current_setting('identity_webhooks.actor', true), ''), jsonb_strip_nulls(jsonb_build_object(
     'resourceType', 'webhook',
     'resourceId', w.id,
     'resourceName', w.name,
