@@ -74,6 +74,7 @@ export function createWebhookEventRelay(deps: { pool: Pool; publisher: TaskPubli
   /** One batch; resolves to how many events it took. */
   const relayBatch = async (): Promise<number> => {
     const client = await deps.pool.connect();
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       const locked = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [RELAY_LOCK]);
@@ -104,10 +105,11 @@ export function createWebhookEventRelay(deps: { pool: Pool; publisher: TaskPubli
       await client.query('COMMIT');
       return events.length;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      // A connection that cannot even roll back is not handed out again.
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError as Error));
       throw error;
     } finally {
-      client.release();
+      client.release(broken);
     }
   };
 

@@ -47,7 +47,7 @@ export function startConsumerLagMonitor(deps: { kafka: Kafka; groups: Array<{ gr
       })
       .catch((error: unknown) => {
         // The lag gauges keep their last values meanwhile: an SRE must know they are stale.
-        if (!failing) deps.log.warn({ err: error }, 'consumer lag could not be read; webhooks_consumer_lag shows the last values read until it can');
+        if (!failing) deps.log.warn({ err: error }, 'consumer lag could not be read; webhooks_consumer_lag and webhooks_consumer_unfinished show the last values read until it can');
         failing = true;
       })
       .finally(() => {

@@ -72,6 +72,16 @@ describe('unfinishedRecords', () => {
     expect(unfinishedRecords(100n, 160n, progress)).toBe(2n + 10n);
   });
 
+  it('counts everything from where metadata too small for every unfinished offset stopped claiming', () => {
+    // 300 unfinished offsets, every other one from 100, in metadata with room for a few dozen.
+    const unfinished = Array.from({ length: 300 }, (_, i) => 100n + BigInt(2 * i));
+    const metadata = encodeProgress(100n, 700n, unfinished, 80)!;
+    const progress = decodeProgress(100n, metadata)!;
+    expect(progress.until).toBeLessThan(700n);
+    const listed = [...progress.unfinished].length;
+    expect(unfinishedRecords(100n, 800n, progress)).toBe(BigInt(listed) + (800n - progress.until));
+  });
+
   it('never counts past the high watermark the monitor read (read after the commit, it may be older)', () => {
     const progress = decodeProgress(100n, encodeProgress(100n, 150n, [100n, 120n, 140n])!);
     expect(unfinishedRecords(100n, 130n, progress)).toBe(2n);
