@@ -1,4 +1,5 @@
 import type { Pool } from '../connector/db/pool.js';
+import { inTransaction } from '../connector/db/transaction.js';
 import { taskIdFor, type DeliveryTask } from '../connector/delivery/task.js';
 import type { Logger } from '../connector/observability/logger.js';
 import { patternMatches } from '../connector/subscriptions/match.js';
@@ -72,23 +73,14 @@ export function createWebhookEventRelay(deps: { pool: Pool; publisher: TaskPubli
   let failing = false;
 
   /** One batch; resolves to how many events it took. */
-  const relayBatch = async (): Promise<number> => {
-    const client = await deps.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
+  const relayBatch = (): Promise<number> =>
+    inTransaction(deps.pool, async (client) => {
       const locked = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [RELAY_LOCK]);
-      if (!locked.rows[0]?.locked) {
-        await client.query('COMMIT');
-        return 0;
-      }
+      if (!locked.rows[0]?.locked) return 0;
       const { rows } = await client.query<{ seq: string; event_id: string; organization: string; event_type: string; occurred_at: Date; actor: string | null; payload: Record<string, unknown> }>(
         `SELECT seq, event_id, organization, event_type, occurred_at, actor, payload FROM webhook_admin_events ORDER BY seq LIMIT ${BATCH}`,
       );
-      if (rows.length === 0) {
-        await client.query('COMMIT');
-        return 0;
-      }
+      if (rows.length === 0) return 0;
       const events = rows.map((row): WebhookAdminEvent => ({
         seq: row.seq, eventId: row.event_id, organization: row.organization, eventType: row.event_type, occurredAt: row.occurred_at.getTime(), actor: row.actor, payload: row.payload,
       }));
@@ -100,18 +92,11 @@ export function createWebhookEventRelay(deps: { pool: Pool; publisher: TaskPubli
         [organizations],
       );
       const tasks = webhookEventTasks(events, routes.rows.map((r) => ({ id: r.id, organization: r.organization, eventTypes: r.event_types })), Date.now());
+      // Published before the rows go: a failure here rolls the deletion back, and the next pass tries again.
       if (tasks.length > 0) await deps.publisher.publish(tasks);
       await client.query('DELETE FROM webhook_admin_events WHERE seq = ANY($1::bigint[])', [events.map((event) => event.seq)]);
-      await client.query('COMMIT');
       return events.length;
-    } catch (error) {
-      // A connection that cannot even roll back is not handed out again.
-      await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError as Error));
-      throw error;
-    } finally {
-      client.release(broken);
-    }
-  };
+    });
 
   /** Batches until one is not full: a backlog (after an outage) goes out at once, not a batch per interval. */
   const run = async (): Promise<void> => {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Pool } from '../../connector/db/pool.js';
+import { inTransaction } from '../../connector/db/transaction.js';
 import type { SecretBox } from '../../connector/security/encryption.js';
 import type { BodyFormat, OrderingMode } from '../../connector/subscriptions/webhook.js';
 import { decodeCursor, likePattern, pageOf, refusedCursor } from '../pagination.js';
@@ -23,22 +24,11 @@ type Queryable = Pool | pg.PoolClient;
  * (the connector's bookkeeping, a script's) is recorded.
  */
 async function asAdminChange<T>(pool: Pool, actor: string, change: (db: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     // The event's actor: who made the change.
     await client.query(`SELECT set_config('identity_webhooks.record_changes', 'on', true), set_config('identity_webhooks.actor', $1, true)`, [actor]);
-    const result = await change(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    // A connection that cannot even roll back is not handed out again.
-    await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError as Error));
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+    return change(client);
+  });
 }
 
 export interface WebhookRow {

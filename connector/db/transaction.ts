@@ -1,0 +1,23 @@
+import type pg from 'pg';
+import type { Pool } from './pool.js';
+
+/**
+ * Runs `work` on one connection inside a transaction: committed when it
+ * resolves, rolled back when it throws (the error goes on). A connection
+ * that cannot even roll back is discarded rather than handed out again.
+ */
+export async function inTransaction<T>(pool: Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError as Error));
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
