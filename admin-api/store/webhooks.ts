@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Pool } from '../../connector/db/pool.js';
-import { inTransaction } from '../../connector/db/transaction.js';
+import { recordedWebhookChange } from '../../connector/db/webhook-changes.js';
 import type { SecretBox } from '../../connector/security/encryption.js';
 import type { BodyFormat, OrderingMode } from '../../connector/subscriptions/webhook.js';
 import { decodeCursor, likePattern, pageOf, refusedCursor } from '../pagination.js';
@@ -15,21 +15,6 @@ import { DEFAULT_API_KEY_HEADER, maskSecret } from '../webhook-rules.js';
 /** A pool, or a client inside a transaction: what a statement runs on. */
 type Queryable = Pool | pg.PoolClient;
 
-/**
- * Runs an admin's change to webhooks in a transaction that records it as a
- * WEBHOOK_* event for the organization's subscribers (the trigger of
- * migration 1764000000006 reads the setting), `actor` (the token's subject)
- * its actor. Local to the transaction, so
- * it holds behind a transaction-pooling PgBouncer too, and no other write
- * (the connector's bookkeeping, a script's) is recorded.
- */
-async function asAdminChange<T>(pool: Pool, actor: string, change: (db: pg.PoolClient) => Promise<T>): Promise<T> {
-  return inTransaction(pool, async (client) => {
-    // The event's actor: who made the change.
-    await client.query(`SELECT set_config('identity_webhooks.record_changes', 'on', true), set_config('identity_webhooks.actor', $1, true)`, [actor]);
-    return change(client);
-  });
-}
 
 export interface WebhookRow {
   id: string;
@@ -144,7 +129,7 @@ export interface CreateWebhookInput {
 }
 
 export async function insertWebhookRow(pool: Pool, input: CreateWebhookInput): Promise<WebhookRow> {
-  const { rows } = await asAdminChange(pool, input.owner, (db) => db.query<WebhookRow>(
+  const { rows } = await recordedWebhookChange(pool, input.owner, (db) => db.query<WebhookRow>(
     `INSERT INTO webhooks (organization, owner, name, description, url, event_types, body_format, ordering, status, verification_status,
                            verified_at, signing_secret_enc, api_key_header, api_key_enc)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $10 = 'verified' THEN now() END, $11, $12, $13)
@@ -269,7 +254,7 @@ export async function updateWebhookRow(pool: Pool, actor: string, organization: 
   }
   if (expectedVersion !== undefined) conditions.push(`w.version = ${bind(expectedVersion)}`);
   // The row is locked first, so the URL it held before this change is the one the change replaced.
-  const { rows } = await asAdminChange(pool, actor, (db) => db.query<WebhookRow & { previous_url: string }>(
+  const { rows } = await recordedWebhookChange(pool, actor, (db) => db.query<WebhookRow & { previous_url: string }>(
     `WITH previous AS (SELECT id, url FROM webhooks WHERE organization = $1 AND id = $2 FOR UPDATE)
      UPDATE webhooks w SET ${sets.join(', ')} FROM previous
       WHERE ${['w.id = previous.id', ...conditions].join(' AND ')} RETURNING w.*, previous.url AS previous_url`,
@@ -293,7 +278,7 @@ export async function updateWebhookRow(pool: Pool, actor: string, organization: 
  * auto-disabled gets a fresh window.
  */
 export async function setWebhookEnabled(pool: Pool, actor: string, organization: string, id: string, enabled: boolean, reason: string | null): Promise<WebhookRow | null> {
-  const { rows } = await asAdminChange(pool, actor, (db) => db.query<WebhookRow>(
+  const { rows } = await recordedWebhookChange(pool, actor, (db) => db.query<WebhookRow>(
     `UPDATE webhooks
         SET status = $3, status_reason = $4, status_changed_at = now(), updated_at = now(), version = version + 1,
             -- Enabled again, a webhook starts a new auto-disable window; enabling one already active (a script
@@ -307,7 +292,7 @@ export async function setWebhookEnabled(pool: Pool, actor: string, organization:
 
 /** The new secret signs from now on; the old one also signs until `overlapMs` from now. */
 export async function rotateWebhookSecret(pool: Pool, actor: string, organization: string, id: string, newSecretEnc: string, overlapMs: number): Promise<WebhookRow | null> {
-  const { rows } = await asAdminChange(pool, actor, (db) => db.query<WebhookRow>(
+  const { rows } = await recordedWebhookChange(pool, actor, (db) => db.query<WebhookRow>(
     `UPDATE webhooks
         SET previous_signing_secret_enc = signing_secret_enc,
             previous_secret_expires_at = now() + make_interval(secs => $4::double precision / 1000),
@@ -319,7 +304,7 @@ export async function rotateWebhookSecret(pool: Pool, actor: string, organizatio
 }
 
 export async function deleteWebhooks(pool: Pool, actor: string, organization: string, ids: string[]): Promise<string[]> {
-  const { rows } = await asAdminChange(pool, actor, (db) => db.query<{ id: string }>(`DELETE FROM webhooks WHERE organization = $1 AND id = ANY($2::uuid[]) RETURNING id`, [organization, ids]));
+  const { rows } = await recordedWebhookChange(pool, actor, (db) => db.query<{ id: string }>(`DELETE FROM webhooks WHERE organization = $1 AND id = ANY($2::uuid[]) RETURNING id`, [organization, ids]));
   return rows.map((row) => row.id);
 }
 

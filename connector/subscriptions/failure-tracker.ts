@@ -1,5 +1,6 @@
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../observability/logger.js';
+import { CONNECTOR_ACTOR, recordedWebhookChange } from '../db/webhook-changes.js';
 
 /**
  * Auto-disable: a webhook whose deliveries fail continuously for `windowMs`
@@ -73,14 +74,15 @@ export function createFailureTracker(deps: FailureTrackerDeps): FailureTracker {
   /** Disables the webhook if the streak Postgres holds is older than the window; whether it did. */
   const disableIfFailingThroughout = async (webhookId: string): Promise<boolean> => {
     const hours = Math.round((deps.windowMs / 3_600_000) * 10) / 10;
-    const { rowCount } = await deps.pool.query(
+    // Recorded: the organization's webhooks subscribed to WEBHOOK_UPDATED hear of it, with the reason.
+    const { rowCount } = await recordedWebhookChange(deps.pool, CONNECTOR_ACTOR, (db) => db.query(
       `UPDATE webhooks
           SET status = 'inactive', status_changed_at = now(), updated_at = now(), version = version + 1,
               status_reason = 'Disabled automatically: every delivery failed since '
                 || to_char(failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || ' (over ' || $3 || ' h)'
         WHERE id = $1 AND status = 'active' AND failing_since <= now() - $2 * interval '1 millisecond'`,
       [webhookId, deps.windowMs, String(hours)],
-    );
+    ));
     return rowCount === 1;
   };
 

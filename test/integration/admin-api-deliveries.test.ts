@@ -156,6 +156,20 @@ describe('admin API: deliveries', () => {
     await elsewhere.close();
   });
 
+  it('tells subscribed webhooks when the connector disables one (410 Gone), with the reason, the connector as actor', async () => {
+    const watcher = await verifiedWebhook(undefined, { eventTypes: ['WEBHOOK_UPDATED'], bodyFormat: 'cidaas' });
+    const gone = await verifiedWebhook(() => ({ status: 410 }));
+    expect((await api.call('POST', `/v1/webhooks/${gone.id}/test`)).status).toBe(202);
+    const told = await waitFor('the watcher told of the disabling', () =>
+      events(watcher.receiver).map((r) => JSON.parse(r.body)).find((body) => body.data.resourceId === gone.id));
+    expect(told).toMatchObject({
+      event_type: 'WEBHOOK_UPDATED',
+      current_context: { actor: 'identity-webhooks', organization: api.organization },
+      data: { changed: ['status'], enabled: false, status: 'inactive', statusReason: expect.stringContaining('410 Gone') },
+    });
+    expect((await api.call('GET', `/v1/webhooks/${gone.id}`)).body).toMatchObject({ enabled: false, statusReason: told.data.statusReason });
+  });
+
   it('redelivers a dead-lettered attempt with the same webhook-id once the endpoint is fixed', async () => {
     let accept = false;
     const { id, receiver } = await verifiedWebhook(() => (accept ? { status: 204 } : { status: 400, body: 'bad payload' }));

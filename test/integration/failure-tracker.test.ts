@@ -8,7 +8,7 @@ import { createRootLogger } from '../../connector/observability/logger.js';
 import { createSecretBox } from '../../connector/security/encryption.js';
 import { createFailureTracker, type FailureTracker } from '../../connector/subscriptions/failure-tracker.js';
 import { insertWebhook } from '../../connector/subscriptions/repository.js';
-import { testConfig, uniqueName } from '../support/harness.js';
+import { forgetWebhookEvents, testConfig, uniqueName } from '../support/harness.js';
 import { waitFor } from '../support/wait.js';
 
 const HOUR = 3_600_000;
@@ -46,9 +46,7 @@ describe('failure tracker', () => {
   });
 
   afterAll(async () => {
-    // The admin API's writes used here record WEBHOOK_* events; no relay runs in this file, and one in a later file
-    // would send them to this organization's webhooks, whose endpoints are not there.
-    await pool?.query('DELETE FROM webhook_admin_events WHERE organization = $1', [organization]);
+    if (pool) await forgetWebhookEvents(pool, organization);
     await pool?.end();
   });
 
@@ -63,6 +61,10 @@ describe('failure tracker', () => {
     const after = await row(id);
     expect(after.status).toBe('inactive');
     expect(after.status_reason).toBe(`Disabled automatically: every delivery failed since ${new Date(started.getTime() - HOUR).toISOString()} (over 0.2 h)`);
+    // Recorded for the organization's WEBHOOK_UPDATED subscribers, the connector as its actor.
+    const { rows: recorded } = await pool.query<{ actor: string; payload: { changed: string[]; statusReason: string } }>(
+      `SELECT actor, payload FROM webhook_admin_events WHERE organization = $1 AND event_type = 'WEBHOOK_UPDATED' AND payload->>'resourceId' = $2`, [organization, id]);
+    expect(recorded).toEqual([{ actor: 'identity-webhooks', payload: expect.objectContaining({ changed: ['status'], statusReason: after.status_reason }) }]);
   });
 
   it('does not disable a webhook an admin enabled again: its next failure starts a new streak', async () => {

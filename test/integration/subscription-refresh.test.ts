@@ -8,7 +8,7 @@ import { createSecretBox } from '../../connector/security/encryption.js';
 import { insertWebhook } from '../../connector/subscriptions/repository.js';
 import { deactivateWebhook } from '../../connector/subscriptions/status.js';
 import { createSubscriptionStore, type SubscriptionStore } from '../../connector/subscriptions/subscription-store.js';
-import { testConfig, uniqueName } from '../support/harness.js';
+import { forgetWebhookEvents, testConfig, uniqueName } from '../support/harness.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -38,6 +38,7 @@ describe('subscription index refresh', () => {
 
   afterAll(async () => {
     await store?.stop();
+    if (pool) await forgetWebhookEvents(pool, organization);
     await pool?.end();
   });
 

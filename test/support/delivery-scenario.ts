@@ -15,7 +15,7 @@ import { createSecretBox } from '../../connector/security/encryption.js';
 import { insertWebhook, type NewWebhook } from '../../connector/subscriptions/repository.js';
 import { startReceiver, type Receiver } from '../../scripts/lib/receiver.js';
 import type { ServiceEndpoints } from './provide-services.js';
-import { testEnv, uniqueName } from './harness.js';
+import { forgetWebhookEvents, testEnv, uniqueName } from './harness.js';
 
 export interface DeliveryScenario {
   env: Record<string, string>;
@@ -108,6 +108,8 @@ export async function deliveryScenario(services: ServiceEndpoints, overrides: Re
       await stopParts(parts, log);
       await producer.disconnect();
       for (const receiver of receivers) await receiver.close();
+      // Best effort: a test that cut Postgres off and failed before restoring it must report its own failure.
+      await forgetWebhookEvents(pool, organization).catch((error: unknown) => log.warn({ err: error }, 'could not drop the recorded WEBHOOK_* events'));
       await pool.end();
     },
   };

@@ -1,6 +1,16 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { loadConfig, type ConnectorConfig } from '../../config/load.js';
+import type { Pool } from '../../connector/db/pool.js';
 import type { ServiceEndpoints } from './provide-services.js';
+
+/**
+ * Drops the WEBHOOK_* events an organization's changes recorded (the connector disabling a webhook, the admin store's
+ * writes) in a file where no admin API relays them: every test file shares one Postgres, and a later file's relay
+ * would send them to this organization's webhooks, whose endpoints are gone by then.
+ */
+export async function forgetWebhookEvents(pool: Pool, organization: string): Promise<void> {
+  await pool.query('DELETE FROM webhook_admin_events WHERE organization = $1', [organization]);
+}
 
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;

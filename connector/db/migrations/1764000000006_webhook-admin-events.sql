@@ -2,9 +2,9 @@
 
 -- WEBHOOK_CREATED, WEBHOOK_UPDATED and WEBHOOK_DELETED (seed 002) for the organization's own webhooks: an outbox
 -- written by a trigger, so an event is recorded in the same transaction as the change it tells of. Only
--- transactions that set identity_webhooks.record_changes locally (the admin API's writes) record: a change an
--- admin makes is news, the connector's bookkeeping is not. The admin API's relay turns the rows into delivery
--- tasks for the webhooks subscribed to them, then deletes them.
+-- transactions that set identity_webhooks.record_changes locally record (the admin API's writes, the connector
+-- disabling a webhook): a change an admin or the connector decides is news, bookkeeping is not. The admin API's
+-- relay turns the rows into delivery tasks for the webhooks subscribed to them, then deletes them.
 CREATE TABLE webhook_admin_events (
   seq bigserial PRIMARY KEY,
   event_id uuid NOT NULL DEFAULT gen_random_uuid(),
