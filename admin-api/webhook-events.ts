@@ -13,15 +13,15 @@ export interface WebhookAdminEvent {
   organization: string;
   eventType: string;
   occurredAt: number;
-  /** Who made the change: the admin API token's subject. */
+  /** Who made the change: the admin API token's subject, or identity-webhooks (the connector disabling a webhook). */
   actor: string | null;
   payload: Record<string, unknown>;
 }
 
 /** The family WEBHOOK_* events belong to in the catalog. */
 const FAMILY = 'admin';
-/** The events' `source`, as a platform names itself on a source record. */
-const SOURCE = 'identity-webhooks.admin-api';
+/** The events' `source`, as a platform names itself on a source record: this product, whichever part made the change. */
+const SOURCE = 'identity-webhooks';
 /** Events taken per pass; the rest wait for the next one, at once. */
 const BATCH = 200;
 /** Any fixed key: one relay works at a time across admin API instances, so events go out in the order they were recorded. */

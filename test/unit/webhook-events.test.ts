@@ -26,7 +26,7 @@ describe('webhookEventTasks', () => {
     const [task] = webhookEventTasks([event('WEBHOOK_UPDATED')], [{ id: 'w-1', organization: 'acme', eventTypes: ['*'] }], 42);
     expect(task).toEqual({
       v: 1, taskId: taskIdFor('e-WEBHOOK_UPDATED', 'w-1'), webhookId: 'w-1', organization: 'acme', attempt: 1, routedAt: 42,
-      event: { eventId: 'e-WEBHOOK_UPDATED', eventType: 'WEBHOOK_UPDATED', family: 'admin', occurredAt: 1_790_000_000_000, organization: 'acme', actor: 'alice@acme.example', source: 'identity-webhooks.admin-api', payload: { resourceType: 'webhook', resourceId: 'w-9', organization: 'acme' } },
+      event: { eventId: 'e-WEBHOOK_UPDATED', eventType: 'WEBHOOK_UPDATED', family: 'admin', occurredAt: 1_790_000_000_000, organization: 'acme', actor: 'alice@acme.example', source: 'identity-webhooks', payload: { resourceType: 'webhook', resourceId: 'w-9', organization: 'acme' } },
     });
     expect(task!.resent).toBeUndefined();
   });

@@ -11,12 +11,12 @@ CREATE TABLE webhook_admin_events (
   organization text NOT NULL,
   event_type text NOT NULL,
   occurred_at timestamptz NOT NULL DEFAULT now(),
-  -- Who made the change (the admin API token's subject), from identity_webhooks.actor.
+  -- Who made the change (the admin API token's subject, or identity-webhooks), from identity_webhooks.actor.
   actor text,
   payload jsonb NOT NULL
 );
 
--- Only what an admin set is news: bookkeeping (verification attempts, failing streaks, the version) is not. The URL
+-- Only what was set is news: bookkeeping (verification attempts, failing streaks, the version) is not. The URL
 -- itself is left out of the payload (a URL may carry a token); that it changed is not.
 CREATE FUNCTION webhooks_admin_event() RETURNS trigger AS $$
 DECLARE
