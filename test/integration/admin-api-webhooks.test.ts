@@ -636,6 +636,8 @@ describe('admin API: webhooks', () => {
       const { body } = await call('GET', '/v1/event-types');
       expect(body.families.map((f: { wildcard: string }) => f.wildcard)).toEqual(['user.*', 'group.*', 'auth.*', 'admin.*']);
       expect(body.eventTypes).toContainEqual({ type: 'USER_REMOVED_FROM_GROUP', family: 'group', description: expect.any(String), aliases: ['GROUP_USER_REMOVED'], note: expect.stringContaining('cidaas') });
+      // Admins learn which types this connector sends itself.
+      expect(body.eventTypes).toContainEqual({ type: 'WEBHOOK_UPDATED', family: 'admin', description: expect.any(String), note: expect.stringContaining('Sent by this connector') });
       expect(body.eventTypes).toContainEqual(expect.objectContaining({ type: 'USER_DELETION_REQUESTED', note: expect.stringMatching(/does not send it yet/) }));
       expect(body.eventTypes).toContainEqual({ type: 'USER_CREATED', family: 'user', description: expect.any(String) });
       expect(body.eventTypes.length).toBeGreaterThan(50);
