@@ -6,6 +6,7 @@
 import { CURSOR, HEADER_NAME, HEADER_VALUE, NO_NUL, QUERYABLE_DATE_TIME, UUID } from './patterns.js';
 import { PROBLEM_TYPES, problemTypeUri, type ProblemType } from './problem.js';
 import { BODY_FORMATS } from '../connector/subscriptions/webhook.js';
+import { DEFAULT_API_KEY_HEADER } from './webhook-rules.js';
 
 const nullable = (schema: Record<string, unknown>): Record<string, unknown> => ({ ...schema, type: [schema['type'] as string, 'null'] });
 const dateTime = { type: 'string', format: 'date-time' } as const;
@@ -41,7 +42,7 @@ const apiKeyInput = {
   additionalProperties: false,
   description: 'Sent with every request in the named header so the receiver can tell the request is ours (seeds 002, 003). Encrypted at rest; shown masked afterwards.',
   properties: {
-    header: { ...headerField, default: 'x-api-key' },
+    header: { ...headerField, default: DEFAULT_API_KEY_HEADER },
     value: { type: 'string', minLength: 1, maxLength: 4096, pattern: HEADER_VALUE, description: 'Printable ASCII: it is sent as a header value.' },
   },
 } as const;

@@ -25,7 +25,7 @@ import { startReceiver, type ReceivedRequest } from './lib/receiver.js';
 import { createSampleProducer, registerSchemas, sampleEvent, type IdentityEventRecord, type SampleProducer } from './lib/sample-events.js';
 import { verifyStandardWebhook } from './lib/verify-signature.js';
 import { ensureStackUp, stackOptionsFromEnv } from './stack/index.js';
-import { stackEncryptionKey } from './stack/options.js';
+import { developmentEnv, stackEncryptionKey } from './stack/options.js';
 
 const HELP = `npm run demo [-- --once] [-- --rate <n>] [-- --failures <percent>]
 
@@ -183,15 +183,8 @@ async function main(options: Options): Promise<number> {
 
   const env: Record<string, string> = {
     ...(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)) as Record<string, string>),
-    NODE_ENV: 'development',
+    ...developmentEnv(endpoints, process.env['SECRETS_ENCRYPTION_KEY'] ?? stackEncryptionKey(stackOptions.stateDir)),
     LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'info',
-    KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
-    SCHEMA_REGISTRY_URL: endpoints.schemaRegistryUrl,
-    DATABASE_URL: endpoints.databaseUrl,
-    SECRETS_ENCRYPTION_KEY: process.env['SECRETS_ENCRYPTION_KEY'] ?? stackEncryptionKey(stackOptions.stateDir),
-    TOPIC_REPLICATION_FACTOR: '1',
-    HTTP_ALLOW_PLAIN_HTTP: 'true',
-    HTTP_SSRF_ALLOWLIST: '127.0.0.1',
     SERVER_HOST: '127.0.0.1',
     // A demo killed hard leaves group members behind; they expire sooner than the default 30 s.
     KAFKA_SESSION_TIMEOUT_MS: '10000',

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { ipv6Groups } from '../../connector/delivery/ssrf-guard.js';
 
 /**
  * Failed authentications per client address, per process. Every request with
@@ -41,11 +42,7 @@ export function addressKey(address: string): string {
   if (isIP(address) !== 6) return address;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped) return mapped[1]!;
-  const [head = '', tail] = address.toLowerCase().split('::');
-  const front = head === '' ? [] : head.split(':');
-  const back = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? front : [...front, ...Array<string>(8 - front.length - back.length).fill('0'), ...back];
-  return `${groups.slice(0, 4).map((group) => group.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return `${ipv6Groups(address).slice(0, 4).map((group) => group.toString(16)).join(':')}::/64`;
 }
 
 /** Addresses remembered at most; past it, ended windows go first, then the oldest. */

@@ -1,4 +1,3 @@
-import type pg from 'pg';
 import type { Pool } from '../../connector/db/pool.js';
 import { recordedWebhookChange } from '../../connector/db/webhook-changes.js';
 import type { SecretBox } from '../../connector/security/encryption.js';
@@ -12,10 +11,6 @@ import { DEFAULT_API_KEY_HEADER, maskSecret } from '../webhook-rules.js';
  * found. Every write bumps `version` and fires the NOTIFY trigger, so
  * routers see the change within a second.
  */
-/** A pool, or a client inside a transaction: what a statement runs on. */
-type Queryable = Pool | pg.PoolClient;
-
-
 export interface WebhookRow {
   id: string;
   organization: string;
@@ -143,8 +138,8 @@ export async function insertWebhookRow(pool: Pool, input: CreateWebhookInput): P
   return rows[0]!;
 }
 
-export async function findWebhook(db: Queryable, organization: string, id: string): Promise<WebhookRow | null> {
-  const { rows } = await db.query<WebhookRow>(`SELECT * FROM webhooks WHERE organization = $1 AND id = $2`, [organization, id]);
+export async function findWebhook(pool: Pool, organization: string, id: string): Promise<WebhookRow | null> {
+  const { rows } = await pool.query<WebhookRow>(`SELECT * FROM webhooks WHERE organization = $1 AND id = $2`, [organization, id]);
   return rows[0] ?? null;
 }
 

@@ -5,7 +5,7 @@ import { poison } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { createGroupConsumer } from '../kafka/client.js';
 import { bySize } from '../kafka/by-size.js';
-import { deadLetterOf } from '../kafka/dead-letter.js';
+import { deadLetterCode, deadLetterOf } from '../kafka/dead-letter.js';
 import { attemptRowsRefused, deadLetters, deliveryLogWriteFailures } from '../observability/metrics.js';
 import { attemptRowsOf } from './attempt-record.js';
 import { MAX_PAUSE_WHILE_HOLDING_MS, untilDone } from './persist.js';
@@ -119,7 +119,7 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
       });
     }
     for (const letter of letters) {
-      const code = String(letter.headers?.['dlq.error.code']);
+      const code = deadLetterCode(letter);
       deadLetters.inc({ kind: 'attempt', reason: code });
       deps.log.warn({ ...where, offset: letter.headers?.['dlq.source.offset'], code, reason: letter.headers?.['dlq.error.message'] }, 'delivery-log record dead-lettered');
     }

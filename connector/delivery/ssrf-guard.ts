@@ -29,7 +29,7 @@ export interface SsrfGuard {
 }
 
 /** The eight 16-bit groups of a valid IPv6 address (zone dropped, a trailing dotted quad folded in). */
-function ipv6Groups(address: string): number[] {
+export function ipv6Groups(address: string): number[] {
   let text = address.split('%')[0]!;
   const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
   if (quad) {

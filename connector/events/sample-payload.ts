@@ -16,13 +16,14 @@ export function resourceTypeOf(eventType: string): string {
  * the admin API's test events, so a receiver is tested against what it will get.
  */
 export function samplePayload(catalog: EventCatalog, eventType: string, organization: string): Record<string, unknown> {
-  const family = catalog.familyOf(eventType);
-  if (family === undefined) throw new Error(`unknown event type ${eventType}`);
+  // An alias gets its type's shape.
+  const entry = catalog.entryOf(eventType);
+  if (!entry) throw new Error(`unknown event type ${eventType}`);
+  const { type, family } = entry;
   const userId = randomUUID();
   const payload: Record<string, unknown> = { username: `user-${userId.slice(0, 6)}`, email: `user-${userId.slice(0, 6)}@example.com`, userId, organization };
-  const type = catalog.canonicalType(eventType);
   if (type === 'USER_CREATED') payload['remainingSeats'] = 5;
   if (family === 'group') payload['groupName'] = 'Demo-Group';
-  if (family === 'admin') Object.assign(payload, { resourceType: resourceTypeOf(type ?? eventType), resourceId: randomUUID(), resourceName: 'demo' });
+  if (family === 'admin') Object.assign(payload, { resourceType: resourceTypeOf(type), resourceId: randomUUID(), resourceName: 'demo' });
   return payload;
 }

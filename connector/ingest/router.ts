@@ -10,7 +10,7 @@ import { deadLetters as deadLettersTotal, decodeFailures, recordsConsumed, route
 import type { Logger } from '../observability/logger.js';
 import type { SubscriptionStore } from '../subscriptions/subscription-store.js';
 import { toCanonicalEvent } from './canonical-event.js';
-import { deadLetterOf } from '../kafka/dead-letter.js';
+import { deadLetterCode, deadLetterOf } from '../kafka/dead-letter.js';
 import { bySize } from '../kafka/by-size.js';
 import { recordBytes } from '../kafka/record-size.js';
 import { checkSourceTopic, type SourceTopic } from './source-topic.js';
@@ -163,13 +163,12 @@ export function createRouter(deps: RouterDeps): Router {
    * record); `routed` says how many. Poison goes to the DLQ list, anything else fails the slice.
    */
 
-  const routeSlice = async (topic: string, partition: number, messages: KafkaMessage[]): Promise<{ routed: number; tasks: Message[]; deadLetters: Message[]; deadLetterCodes: string[] }> => {
+  const routeSlice = async (topic: string, partition: number, messages: KafkaMessage[]): Promise<{ routed: number; tasks: Message[]; deadLetters: Message[] }> => {
     const source = deps.sources.get(topic);
     if (!source) throw new Error(`no decoder for topic ${topic}`);
     const { decoder } = source;
     const tasks: Message[] = [];
     const deadLetters: Message[] = [];
-    const deadLetterCodes: string[] = [];
     const index = deps.subscriptions.current();
     const now = Date.now();
     // Writer schemas first, once for the slice; then every record decodes without waiting.
@@ -210,10 +209,9 @@ export function createRouter(deps: RouterDeps): Router {
         decodeFailures.inc({ topic, reason: failure.code });
         log.warn({ topic, partition, offset: message.offset, code: failure.code, reason: failure.message }, 'source record dead-lettered');
         deadLetters.push(deadLetterOf({ topic, partition, message }, failure, message, deps.maxDeadLetterBytes));
-        deadLetterCodes.push(failure.code);
       }
     }
-    return { routed, tasks, deadLetters, deadLetterCodes };
+    return { routed, tasks, deadLetters };
   };
 
   /**
@@ -363,7 +361,7 @@ export function createRouter(deps: RouterDeps): Router {
     for (let start = 0; start < messages.length;) {
       if (!isRunning() || isStale()) return;
       const slice = messages.slice(start, start + MAX_RECORDS_PER_TRANSACTION);
-      const { routed, tasks, deadLetters, deadLetterCodes } = await routeSlice(batch.topic, batch.partition, slice);
+      const { routed, tasks, deadLetters } = await routeSlice(batch.topic, batch.partition, slice);
       const lastOffset = slice[routed - 1]!.offset;
       // The last slice commits past whatever ended the batch after its last event: a source written in
       // transactions leaves a commit marker there, which is no event (else the source's lag never reads 0).
@@ -371,7 +369,7 @@ export function createRouter(deps: RouterDeps): Router {
       const nextOffset = BigInt(isLast ? batch.lastOffset() : lastOffset) + 1n;
       await commitSlice(batch.topic, batch.partition, nextOffset.toString(), tasks, deadLetters);
       // Counted once written: a slice that fails is routed again, and its poison with it.
-      for (const code of deadLetterCodes) deadLettersTotal.inc({ kind: 'ingest', reason: code });
+      for (const letter of deadLetters) deadLettersTotal.inc({ kind: 'ingest', reason: deadLetterCode(letter) });
       recordsConsumed.inc({ topic: batch.topic }, routed);
       tasksProduced.inc(tasks.length);
       resolveOffset(lastOffset);

@@ -43,5 +43,10 @@ export function deadLetterOf(
   return { key: null, value: null, headers: { ...withoutHeaders.headers, 'dlq.key.omitted.bytes': String(byteLength(content.key)) } };
 }
 
+/** Why a letter of deadLetterOf failed: its `dlq.error.code`, which every form of it keeps. */
+export function deadLetterCode(letter: Message): string {
+  return String(letter.headers?.['dlq.error.code']);
+}
+
 const byteLength = (part: Buffer | string | null | undefined): number =>
   part === null || part === undefined ? 0 : typeof part === 'string' ? Buffer.byteLength(part) : part.length;

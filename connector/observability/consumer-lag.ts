@@ -26,11 +26,12 @@ export function startConsumerLagMonitor(deps: { kafka: Kafka; groups: Array<{ gr
         const high = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]));
         for (const { partition, offset, metadata } of partitions) {
           const end = high.get(partition) ?? 0n;
-          // -1 means nothing committed yet: everything up to the high watermark is lag.
-          const done = BigInt(offset) < 0n ? 0n : BigInt(offset);
+          // -1 means nothing committed yet: everything up to the high watermark is lag, and no progress was said.
+          const nothingCommitted = BigInt(offset) < 0n;
+          const done = nothingCommitted ? 0n : BigInt(offset);
           const labels = { group: groupId, topic, partition: String(partition) };
           consumerLag.set(labels, Number(end > done ? end - done : 0n));
-          consumerUnfinished.set(labels, Number(unfinishedRecords(done, end, BigInt(offset) < 0n ? null : decodeProgress(done, metadata))));
+          consumerUnfinished.set(labels, Number(unfinishedRecords(done, end, nothingCommitted ? null : decodeProgress(done, metadata))));
         }
       }
     }

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { APICURIO_VERSION, ensureStackUp, KAFKA_VERSION, stackOptionsFromEnv, stackStatus, stopStack, StackError } from './index.js';
-import { developmentEnv, endpointsOf, stackEncryptionKey } from './options.js';
+import { developmentEnv, endpointsOf, exportLines, stackEncryptionKey } from './options.js';
 
 const HELP = `Usage: npm run stack:<up|down|status|env>     (or: tsx scripts/stack/cli.ts <command> [--clean])
 
@@ -67,7 +67,7 @@ async function main(): Promise<number> {
       return statuses.every((s) => s.healthy) ? 0 : 3;
     }
     case 'env':
-      for (const line of developmentEnv(endpointsOf(options), stackEncryptionKey(options.stateDir))) console.log(line);
+      for (const line of exportLines(developmentEnv(endpointsOf(options), stackEncryptionKey(options.stateDir)))) console.log(line);
       return 0;
     default:
       console.error(`stack: unknown command "${command}"; run with --help`);

@@ -79,21 +79,28 @@ export function endpointsAsEnv(endpoints: ServiceEndpoints): string[] {
 
 /**
  * Everything the connector, the admin API and the event tool need to run by
- * hand against the local stack, as `export NAME='value'` lines for `eval`:
- * its addresses, one replica per topic (one broker), development mode (plain
- * HTTP and the loopback receivers the demo uses), and an encryption key kept
- * in the stack's directory, so secrets written by one run decrypt in the next.
+ * hand against the local stack: its addresses, one replica per topic (one
+ * broker), development mode (plain HTTP and the loopback receivers the demo
+ * uses), and an encryption key kept in the stack's directory, so secrets
+ * written by one run decrypt in the next. The demo runs with it; `stack:env`
+ * prints it for `eval` (see exportLines).
  */
-export function developmentEnv(endpoints: ServiceEndpoints, encryptionKey: string): string[] {
-  const values: Array<[string, string]> = [
-    ...endpointsAsEnv(endpoints).map((line): [string, string] => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-    ['NODE_ENV', 'development'],
-    ['TOPIC_REPLICATION_FACTOR', '1'],
-    ['HTTP_ALLOW_PLAIN_HTTP', 'true'],
-    ['HTTP_SSRF_ALLOWLIST', '127.0.0.1'],
-    ['SECRETS_ENCRYPTION_KEY', encryptionKey],
-  ];
-  return values.map(([name, value]) => `export ${name}='${value}'`);
+export function developmentEnv(endpoints: ServiceEndpoints, encryptionKey: string): Record<string, string> {
+  return {
+    KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
+    SCHEMA_REGISTRY_URL: endpoints.schemaRegistryUrl,
+    DATABASE_URL: endpoints.databaseUrl,
+    NODE_ENV: 'development',
+    TOPIC_REPLICATION_FACTOR: '1',
+    HTTP_ALLOW_PLAIN_HTTP: 'true',
+    HTTP_SSRF_ALLOWLIST: '127.0.0.1',
+    SECRETS_ENCRYPTION_KEY: encryptionKey,
+  };
+}
+
+/** Variables as `export NAME='value'` lines, for a shell's `eval`. */
+export function exportLines(env: Record<string, string>): string[] {
+  return Object.entries(env).map(([name, value]) => `export ${name}='${value}'`);
 }
 
 /**
