@@ -20,7 +20,7 @@ import { DEFAULT_TOKEN_LIFETIME, parseTokenLifetime } from './auth/tokens.js';
 import { createToken, listTokens, revokeToken, tokenState } from './store/tokens.js';
 import { createTaskPublisher } from './task-publisher.js';
 import { createVerifier } from './verification.js';
-import { createWebhookEventRelay } from './webhook-events.js';
+import { createWebhookEventRelay, WEBHOOK_EVENTS_POLL_MS } from '../connector/subscriptions/webhook-events-relay.js';
 
 const HELP = `identity-webhooks admin API
 
@@ -44,9 +44,6 @@ SIGTERM or SIGINT: stop taking requests, finish those under way and the
 verification challenges out, deliver the webhook change events in hand
 (WEBHOOK_*), close the producer and the pool, exit 0.`;
 
-/** How often the admin API looks for recorded webhook changes (WEBHOOK_* events) to deliver. */
-const WEBHOOK_EVENTS_POLL_MS = 500;
-
 async function serve(config: Readonly<ConnectorConfig>, log: Logger): Promise<void> {
   await migrateUp(config.database.url, log.child({ component: 'migrate' }));
   const pool = createPool({ url: config.database.url, max: config.database.poolSize, applicationName: 'identity-webhooks-admin-api' }, log);
@@ -64,7 +61,7 @@ async function serve(config: Readonly<ConnectorConfig>, log: Logger): Promise<vo
   );
   const address = await app.listen({ host: config.server.host, port: config.server.port });
   log.info({ address }, 'admin API listening');
-  const webhookEvents = createWebhookEventRelay({ pool, publisher, log: log.child({ component: 'webhook-events' }), intervalMs: WEBHOOK_EVENTS_POLL_MS });
+  const webhookEvents = createWebhookEventRelay({ pool, publish: publisher.publish, log: log.child({ component: 'webhook-events' }), intervalMs: WEBHOOK_EVENTS_POLL_MS });
   webhookEvents.start();
 
   stopOnSignals({

@@ -1,7 +1,7 @@
 import type { Kafka, Producer } from 'kafkajs';
-import { bySize } from '../connector/kafka/by-size.js';
 import { createProducer } from '../connector/kafka/client.js';
-import { encodeTask, type DeliveryTask } from '../connector/delivery/task.js';
+import { taskPublishing } from '../connector/delivery/publish-tasks.js';
+import type { DeliveryTask } from '../connector/delivery/task.js';
 
 /**
  * The admin API never sends events itself: redeliveries, recoveries and test
@@ -22,12 +22,7 @@ export async function createTaskPublisher(kafka: Kafka, topic: string, topicLimi
   const admin = kafka.admin();
   await admin.connect();
   return {
-    async publish(tasks) {
-      // In requests the broker takes whole: one webhook's tasks share a partition, and a recovery of thousands in one
-      // request passed the topic's message limit and was refused every time.
-      const messages = tasks.map((task) => ({ key: task.webhookId, value: encodeTask(task) }));
-      for (const run of bySize(messages, topicLimitBytes)) await producer.send({ topic, acks: -1, messages: run });
-    },
+    publish: taskPublishing(producer, topic, topicLimitBytes),
     async check() {
       await admin.describeCluster();
     },

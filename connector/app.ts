@@ -5,6 +5,7 @@ import { createAttemptLog } from './delivery/attempt-log.js';
 import { createAttemptRetention } from './delivery/attempt-retention.js';
 import { createAttemptSink } from './delivery/attempt-sink.js';
 import { createDeliverer } from './delivery/deliverer.js';
+import { taskPublishing } from './delivery/publish-tasks.js';
 import { createRetryTier } from './delivery/retry-tier.js';
 import { tierLabels } from './delivery/retry-schedule.js';
 import { createTaskHandler } from './delivery/task-handler.js';
@@ -28,6 +29,7 @@ import { createChangeListener } from './subscriptions/change-listener.js';
 import { createFailureTracker } from './subscriptions/failure-tracker.js';
 import { createSubscriptionStore } from './subscriptions/subscription-store.js';
 import { createTargetCache } from './subscriptions/target-cache.js';
+import { createWebhookEventRelay, WEBHOOK_EVENTS_POLL_MS } from './subscriptions/webhook-events-relay.js';
 
 /** router: source topics → tasks; deliverer: tasks → endpoints; sink: attempts topic → Postgres delivery log. */
 export type Role = 'router' | 'deliverer' | 'sink';
@@ -141,6 +143,16 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       const changes = createChangeListener({ pool, log: log.child({ component: 'target-cache' }), onChange: (change) => (change ? targets.invalidate(change.id) : targets.clear()) });
       await changes.start();
       parts.push({ name: 'webhook change listener', stop: () => changes.stop() });
+      // WEBHOOK_* events of the changes this process makes (disabling a webhook after 410 Gone or a failing window),
+      // and any an admin API left: stopped after the deliverer, so a disable its last tasks made goes out too.
+      const webhookEvents = createWebhookEventRelay({
+        pool,
+        publish: taskPublishing(producer, config.topics.deliveries, topicLimit(config.topics.deliveries, config.topics.deliveriesMaxMessageBytes)),
+        log: log.child({ component: 'webhook-events' }),
+        intervalMs: WEBHOOK_EVENTS_POLL_MS,
+      });
+      webhookEvents.start();
+      parts.push({ name: 'webhook change events relay', stop: () => webhookEvents.stop() });
       const handle = createTaskHandler({
         pool,
         targets,

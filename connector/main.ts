@@ -12,7 +12,8 @@ Usage: identity-webhooks <command> [--help]
 
 Commands:
   router      consume identity topics, match subscriptions, publish delivery tasks
-  deliverer   consume delivery tasks and POST them to webhook endpoints
+  deliverer   consume delivery tasks and POST them to webhook endpoints; relay
+              webhook change events (WEBHOOK_*) recorded in Postgres
   sink        write every delivery attempt to the Postgres delivery log
   all         router, deliverer and sink in one process (development, small installs)
   migrate     apply pending database migrations and exit

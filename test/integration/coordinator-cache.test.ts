@@ -50,9 +50,11 @@ describe('coordinator lookups', () => {
     const uncached = await transactions(plain, 5);
     expect(uncached).toBeGreaterThanOrEqual(5 * 3);
 
-    // The connector's clients: the transaction coordinator is found once; each fresh consumer group once.
+    // The connector's clients: the transaction coordinator is found once; each fresh consumer group once, or twice
+    // when the broker answers that group's coordinator is still loading (seen once in hundreds of runs).
     const cached = await transactions(createKafka(config.kafka, createRootLogger({ level: 'error' })), 5);
-    expect(cached).toBeLessThanOrEqual(1 + 5);
+    expect(cached).toBeLessThanOrEqual(1 + 5 + 2);
+    expect(cached).toBeLessThan(uncached / 2);
   });
 
   it('looks again once an entry is older than the TTL', async () => {

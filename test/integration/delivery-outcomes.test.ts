@@ -83,7 +83,8 @@ describe('delivery outcomes', () => {
     expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
   });
 
-  it('disables the webhook on 410 Gone, with the reason, and sends it nothing more', async () => {
+  it('disables the webhook on 410 Gone, with the reason, tells subscribed webhooks (no admin API running), and sends it nothing more', async () => {
+    const watcher = await s.addWebhook({ eventTypes: ['WEBHOOK_UPDATED'] });
     const hook = await s.addWebhook();
     hook.receiver.respondWith(() => ({ status: 410 }));
     await s.produceTasks(hook.id, 1);
@@ -92,6 +93,10 @@ describe('delivery outcomes', () => {
     const { rows } = await s.pool.query('SELECT status, status_reason FROM webhooks WHERE id = $1', [hook.id]);
     expect(rows[0].status).toBe('inactive');
     expect(rows[0].status_reason).toMatch(/410 Gone/);
+    // The deliverer relays the change it made itself: its owner hears of it without an admin API.
+    const told = await waitFor('the watcher told of the disabling', () =>
+      watcher.receiver.requests.map((r) => JSON.parse(r.body)).find((body) => body.payload?.resourceId === hook.id), 15_000);
+    expect(told).toMatchObject({ type: 'WEBHOOK_UPDATED', payload: { changed: ['status'], enabled: false, statusReason: rows[0].status_reason } });
     await s.produceTasks(hook.id, 1);
     await waitFor('the skipped attempt in the log', async () => (await attempts(hook.id)).some((a) => a['outcome'] === 'skipped'), 15_000);
     expect(hook.receiver.requests).toHaveLength(1);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createWebhookEventRelay } from '../../admin-api/webhook-events.js';
+import { createWebhookEventRelay } from '../../connector/subscriptions/webhook-events-relay.js';
 import { createTaskPublisher } from '../../admin-api/task-publisher.js';
 import { insertWebhookRow } from '../../admin-api/store/webhooks.js';
 import { migrateUp } from '../../connector/db/migrate.js';
@@ -58,7 +58,7 @@ describe('webhook change events: a relay that cannot publish loses nothing', () 
     const refusingPublisher = await createTaskPublisher(kafka, refusing, 1024 * 1024);
     const warnings: string[] = [];
     const relayLog = createRootLogger({ level: 'warn', destination: { write: (line: string) => void warnings.push(line) } });
-    const failing = createWebhookEventRelay({ pool, publisher: refusingPublisher, log: relayLog, intervalMs: 20 });
+    const failing = createWebhookEventRelay({ pool, publish: refusingPublisher.publish, log: relayLog, intervalMs: 20 });
     failing.start();
     await waitFor('a refused publish', () => warnings.some((line) => line.includes('could not deliver webhook change events')), 30_000);
     await failing.stop();
@@ -71,7 +71,7 @@ describe('webhook change events: a relay that cannot publish loses nothing', () 
     await ensureTopics(kafka, [{ topic: deliveries, numPartitions: 1 }], 1);
     reader = await readTopic(kafka, deliveries);
     const publisher = await createTaskPublisher(kafka, deliveries, 1024 * 1024);
-    const relay = createWebhookEventRelay({ pool, publisher, log, intervalMs: 20 });
+    const relay = createWebhookEventRelay({ pool, publish: publisher.publish, log, intervalMs: 20 });
     relay.start();
     try {
       await waitFor('the recorded change published and taken off the outbox', async () => (await pendingOf(organization)) === 0, 30_000);

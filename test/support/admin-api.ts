@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { buildAdminApp } from '../../admin-api/app.js';
 import { createToken } from '../../admin-api/store/tokens.js';
-import { createWebhookEventRelay } from '../../admin-api/webhook-events.js';
+import { createWebhookEventRelay } from '../../connector/subscriptions/webhook-events-relay.js';
 import { createTaskPublisher, type TaskPublisher } from '../../admin-api/task-publisher.js';
 import { createVerifier, type Verifier } from '../../admin-api/verification.js';
 import type { ConnectorConfig } from '../../config/load.js';
@@ -63,7 +63,7 @@ export async function startAdminApi(config: Readonly<ConnectorConfig>, organizat
   );
   await app.listen({ host: '127.0.0.1', port: 0 });
   // As main runs it, polling faster: tests wait on what it delivers.
-  const webhookEvents = createWebhookEventRelay({ pool, publisher, log: log.child({ component: 'webhook-events' }), intervalMs: 100 });
+  const webhookEvents = createWebhookEventRelay({ pool, publish: publisher.publish, log: log.child({ component: 'webhook-events' }), intervalMs: 100 });
   webhookEvents.start();
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   const tokenFor = async (org: string, subject = 'admin@example.com'): Promise<string> => (await createToken(pool, { organization: org, subject })).token;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { taskIdFor } from '../../connector/delivery/task.js';
-import { webhookEventTasks, type WebhookAdminEvent } from '../../admin-api/webhook-events.js';
+import { webhookEventTasks, type WebhookAdminEvent } from '../../connector/subscriptions/webhook-events-relay.js';
 
 const event = (eventType: string, organization = 'acme', eventId = `e-${eventType}`): WebhookAdminEvent => ({
   seq: '1', eventId, organization, eventType, occurredAt: 1_790_000_000_000, actor: 'alice@acme.example', payload: { resourceType: 'webhook', resourceId: 'w-9', organization },

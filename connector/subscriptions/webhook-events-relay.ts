@@ -1,10 +1,10 @@
-import type { Pool } from '../connector/db/pool.js';
-import { inTransaction } from '../connector/db/transaction.js';
-import { taskIdFor, type DeliveryTask } from '../connector/delivery/task.js';
-import type { Logger } from '../connector/observability/logger.js';
-import { patternMatches } from '../connector/subscriptions/match.js';
-import type { WebhookRoute } from '../connector/subscriptions/webhook.js';
-import type { TaskPublisher } from './task-publisher.js';
+import type { Pool } from '../db/pool.js';
+import { inTransaction } from '../db/transaction.js';
+import type { PublishTasks } from '../delivery/publish-tasks.js';
+import { taskIdFor, type DeliveryTask } from '../delivery/task.js';
+import type { Logger } from '../observability/logger.js';
+import { patternMatches } from './match.js';
+import type { WebhookRoute } from './webhook.js';
 
 /** A row of webhook_admin_events (see migration 1764000000006): a change to a webhook, not yet delivered. */
 export interface WebhookAdminEvent {
@@ -22,9 +22,14 @@ export interface WebhookAdminEvent {
 const FAMILY = 'admin';
 /** The events' `source`, as a platform names itself on a source record: this product, whichever part made the change. */
 const SOURCE = 'identity-webhooks';
+/** How often a relay looks for recorded webhook changes to deliver. */
+export const WEBHOOK_EVENTS_POLL_MS = 500;
 /** Events taken per pass; the rest wait for the next one, at once. */
 const BATCH = 200;
-/** Any fixed key: one relay works at a time across admin API instances, so events go out in the order they were recorded. */
+/**
+ * Any fixed key: one relay works at a time across every admin API and deliverer process, so events go out in the
+ * order they were recorded.
+ */
 const RELAY_LOCK = 0x5745_4248;
 
 /**
@@ -65,8 +70,13 @@ export interface WebhookEventRelay {
  * the deliveries topic, then deletes them, in one Postgres transaction: a
  * failed publish leaves the rows for the next pass (at least once; the
  * task ids are stable, so receivers deduplicate by webhook-id).
+ *
+ * Admin API processes run it, and so do deliverers: the changes the
+ * connector makes itself (a webhook disabled after 410 Gone or a failing
+ * window) would otherwise wait for an admin API to start, and a webhook's
+ * owner hears nothing of an endpoint switched off at night.
  */
-export function createWebhookEventRelay(deps: { pool: Pool; publisher: TaskPublisher; log: Logger; intervalMs: number }): WebhookEventRelay {
+export function createWebhookEventRelay(deps: { pool: Pool; publish: PublishTasks; log: Logger; intervalMs: number }): WebhookEventRelay {
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
   let pass: Promise<void> = Promise.resolve();
@@ -93,7 +103,7 @@ export function createWebhookEventRelay(deps: { pool: Pool; publisher: TaskPubli
       );
       const tasks = webhookEventTasks(events, routes.rows.map((r) => ({ id: r.id, organization: r.organization, eventTypes: r.event_types })), Date.now());
       // Published before the rows go: a failure here rolls the deletion back, and the next pass tries again.
-      if (tasks.length > 0) await deps.publisher.publish(tasks);
+      if (tasks.length > 0) await deps.publish(tasks);
       await client.query('DELETE FROM webhook_admin_events WHERE seq = ANY($1::bigint[])', [events.map((event) => event.seq)]);
       return events.length;
     });
