@@ -8,7 +8,12 @@ import type { SsrfGuard } from '../connector/delivery/ssrf-guard.js';
  */
 
 /** Headers the connector sets itself; an API key may not replace them. */
-const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'host', 'user-agent', 'connection', 'transfer-encoding']);
+const CONNECTOR_HEADERS = new Set(['content-type', 'content-length', 'host', 'user-agent']);
+/**
+ * Headers that govern the connection or how the body is read, not what it says: the HTTP client refuses to send some
+ * (every attempt would fail the same way), and the others would make the endpoint read the body wrongly.
+ */
+const TRANSPORT_HEADERS = new Set(['connection', 'keep-alive', 'upgrade', 'expect', 'te', 'trailer', 'transfer-encoding', 'content-encoding', 'proxy-connection']);
 
 export function urlProblem(raw: string, options: { allowPlainHttp: boolean; guard: SsrfGuard }): string | null {
   let url: URL;
@@ -16,6 +21,11 @@ export function urlProblem(raw: string, options: { allowPlainHttp: boolean; guar
     url = new URL(raw);
   } catch {
     return 'is not an absolute URL';
+  }
+  // The parser drops tabs, line breaks and spaces around it, but the string as given is what is stored, shown and compared.
+  for (let i = 0; i < raw.length; i += 1) {
+    const code = raw.charCodeAt(i);
+    if (code <= 0x20 || code === 0x7f) return 'must not contain spaces or control characters (percent-encode them)';
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && options.allowPlainHttp)) {
     return options.allowPlainHttp ? 'must be an http or https URL' : 'must use https';
@@ -49,7 +59,8 @@ export const DEFAULT_API_KEY_HEADER = 'x-api-key';
 
 export function apiKeyHeaderProblem(header: string): string | null {
   const lower = header.toLowerCase();
-  if (RESERVED_HEADERS.has(lower) || lower.startsWith('webhook-')) return `"${header}" is set by the connector itself; choose another header`;
+  if (CONNECTOR_HEADERS.has(lower) || lower.startsWith('webhook-')) return `"${header}" is set by the connector itself; choose another header`;
+  if (TRANSPORT_HEADERS.has(lower)) return `"${header}" governs the connection or how the body is read; choose another header`;
   return null;
 }
 

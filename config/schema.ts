@@ -152,6 +152,13 @@ const encryptionKey = {
  */
 const digitsOnly = (value: string): number | string => (/^\s*\d+\s*$/.test(value) ? Number(value) : value);
 
+/**
+ * The longest wait before a retry (3 days): a task waits it out on a retry topic, and with jitter (up to doubling it)
+ * the wait stays within the retention of a topic made with Kafka's default (7 days); a task outliving it would be
+ * deleted unsent. It also keeps a strict webhook's wait in place within what a timer can hold (24.8 days).
+ */
+const MAX_RETRY_WAIT_MS = 3 * 24 * 3600 * 1000;
+
 const durationList = {
   name: 'duration-list',
   validate(value: unknown): void {
@@ -159,6 +166,7 @@ const durationList = {
     for (const entry of value) {
       if (entry === '') throw new Error('an entry is empty (two commas in a row?); list positive whole milliseconds, e.g. 5000,300000');
       if (!Number.isSafeInteger(entry) || (entry as number) <= 0) throw new Error(`delays are positive whole milliseconds; "${String(entry)}" is not (5s is written 5000)`);
+      if ((entry as number) > MAX_RETRY_WAIT_MS) throw new Error(`a delay of ${String(entry)} ms is longer than 3 days (${MAX_RETRY_WAIT_MS}): with jitter it could outlive the retry topic's records (Kafka keeps them 7 days by default)`);
     }
   },
   // Entries that are not digits stay as written, so the error names them (Number made "5s" NaN and "" 0).
@@ -191,6 +199,14 @@ const wholeNumber = (name: string, min: number) => ({
   coerce: digitsOnly,
 });
 const count = wholeNumber('count', 0);
+const retryWait = {
+  name: 'retry-wait',
+  validate(value: unknown): void {
+    count.validate(value);
+    if ((value as number) > MAX_RETRY_WAIT_MS) throw new Error(`must be at most 3 days (${MAX_RETRY_WAIT_MS}): a task waits it out on a retry topic, whose records Kafka keeps 7 days by default`);
+  },
+  coerce: digitsOnly,
+};
 const positiveCount = wholeNumber('positive-count', 1);
 
 const tcpPort = {
@@ -213,7 +229,7 @@ const flag = {
   },
 };
 
-export const customFormats = [nonEmptyString, brokerList, httpUrl, postgresUrl, cidrList, encryptionKey, topicName, durationList, fraction, count, positiveCount, tcpPort, flag];
+export const customFormats = [nonEmptyString, brokerList, httpUrl, postgresUrl, cidrList, encryptionKey, topicName, durationList, fraction, count, retryWait, positiveCount, tcpPort, flag];
 
 export const configSchema: Schema<ConnectorConfig> = {
   env: {
@@ -481,7 +497,7 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'DELIVERER_FETCH_MAX_BYTES_PER_PARTITION',
     },
     retryDelaysMs: {
-      doc: 'Wait before each retry, in milliseconds, comma-separated: after attempt n fails, the n-th delay. After the last, the task is dead-lettered.',
+      doc: 'Wait before each retry, in milliseconds, comma-separated: after attempt n fails, the n-th delay. After the last, the task is dead-lettered. Each at most 3 days (with jitter, within the 7 days Kafka keeps a retry topic\'s records by default).',
       format: durationList.name,
       default: [5000, 300000, 1800000, 7200000, 18000000, 36000000, 36000000],
       env: 'DELIVERER_RETRY_DELAYS_MS',
@@ -493,8 +509,8 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'DELIVERER_RETRY_JITTER',
     },
     maxRetryAfterMs: {
-      doc: 'Longest `Retry-After` an endpoint may ask for; longer requests are capped to it.',
-      format: count.name,
+      doc: 'Longest `Retry-After` an endpoint may ask for; longer requests are capped to it. At most 3 days (the retry topics keep records 7 days by default).',
+      format: retryWait.name,
       default: 21600000,
       env: 'DELIVERER_MAX_RETRY_AFTER_MS',
     },

@@ -1,3 +1,5 @@
+import type { Outcome } from './outcome.js';
+
 /**
  * A per-endpoint circuit breaker, as pure state transitions. Closed: requests
  * go out; after `failureThreshold` failures in a row it opens. Open: requests
@@ -35,4 +37,14 @@ export function recordSuccess(): BreakerState {
 export function recordFailure(state: BreakerState, policy: BreakerPolicy, now: number): BreakerState {
   if (state.kind === 'closed' && state.failures + 1 < policy.failureThreshold) return { kind: 'closed', failures: state.failures + 1 };
   return { kind: 'open', until: now + policy.openMs };
+}
+
+/**
+ * The breaker after an attempt was sent and decided. Only a retryable failure (408, 429, 5xx, a timeout, a
+ * connection error) says the endpoint is unwell. Any other answer says it is up, closing the breaker and ending
+ * a probe: an endpoint that refuses some events with 400, or that the webhook's own settings keep from being
+ * reached (a final error), would otherwise shed its healthy deliveries to the retry path.
+ */
+export function breakerAfter(state: BreakerState, decision: Outcome['decision'], policy: BreakerPolicy, now: number): BreakerState {
+  return decision === 'retry' ? recordFailure(state, policy, now) : recordSuccess();
 }

@@ -8,7 +8,7 @@ import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
 import { mayQueue, refusedByPressureOnly, shouldReadAgain, type QueueLimits } from './queue-limits.js';
 import { createHeldWebhooks, type QueuedTask } from './held-webhooks.js';
 import { decodeProgress, type Progress } from './progress-metadata.js';
-import { newPartitionState, planCommit, recordCommitted, type PartitionState, type PlannedCommit } from './partition-state.js';
+import { newPartitionState, planCommit, recordCommitted, revoke, type PartitionState, type PlannedCommit } from './partition-state.js';
 import { decodeOrDeadLetter, untilDone } from './persist.js';
 import type { TaskHandler } from './task-handler.js';
 
@@ -106,7 +106,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   const batchesLeft = new Set<string>();
 
   const runTask = async (item: Item, aside: Aside): Promise<{ logged: Promise<void> }> => {
-    const { signal } = shutdown;
+    const { signal } = item.state;
     const task = await decodeOrDeadLetter(item.message, item.state, { producer: deps.producer, dlqTopic: deps.dlqTopic, signal, log });
     if (!task) return { logged: Promise.resolve() };
     return untilDone(() => deps.handle(task, signal, aside), {
@@ -167,6 +167,17 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     state.passAt = next - 1n;
   };
 
+  /**
+   * After a task of the webhook ended or was dropped: the partition it came from, and the partition's state now if
+   * it was taken away and given back since (that state's deferred tasks of the webhook waited for this queue to
+   * empty; nothing else would read them again).
+   */
+  const readDeferredAgainOf = (item: Item): void => {
+    readDeferredAgain(item.state, item.webhookId);
+    const current = partitions.get(partitionKey(item.state.topic, item.state.partition));
+    if (current && current !== item.state) readDeferredAgain(current, item.webhookId);
+  };
+
   /** Ends a pass once no webhook with room has deferred tasks ahead of it, going straight back to new tasks. */
   const endPassWhenServed = (state: PartitionState): void => {
     for (const [webhookId, next] of state.deferred.waiting()) {
@@ -190,6 +201,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     // Revoked: not started, not finished, so not committed; the next owner delivers it.
     if (item.state.revoked) {
       held.forget(item.webhookId);
+      readDeferredAgainOf(item);
       return;
     }
     // Shutting down: only tasks below one already started still run. Webhooks progress at their
@@ -206,7 +218,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       const { logged } = await runTask(item, watched.aside);
       watched.finished();
       // Room in the webhook's queue: its tasks left in Kafka may be read again.
-      readDeferredAgain(item.state, item.webhookId);
+      readDeferredAgainOf(item);
       // The webhook's next task may start now; the offset counts as finished once the attempt log has it.
       pendingLogs.add(1);
       logged.then(
@@ -223,6 +235,11 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     } catch {
       // Aborted by shutdown: left unfinished, so it is not committed and comes back after a restart.
       if (stopping) givenUpAtStop.add(item.webhookId);
+      // Aborted because the partition went to another instance, which sends the task from its committed offset.
+      else if (item.state.revoked) {
+        held.forget(item.webhookId);
+        readDeferredAgainOf(item);
+      }
     }
   }, { maxUncountedAside: deps.maxBuffered });
   /** Webhooks whose endpoint holds them keep a small queue, and give back what they queued before (see held-webhooks.ts). */
@@ -320,7 +337,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     const key = partitionKey(topic, partition);
     let state = partitions.get(key);
     if (!state) {
-      state = newPartitionState(topic, partition, now());
+      state = newPartitionState(topic, partition, now(), shutdown.signal);
       partitions.set(key, state);
     }
     return state;
@@ -335,10 +352,10 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
 
   /** Stops reading a partition for a while (until its next task is due, say), without holding anything else up. */
   const pauseFor = (ms: number, pause: EachBatchPayload['pause'], reason: keyof typeof readWaitsOf): void => {
+    // Stopping: the whole topic is paused (see stop); pausing one partition would have kafkajs resume the others.
+    if (stopping) return;
     readWaitsOf[reason].inc();
     const resume = pause();
-    // Stopping: the partition stays paused (see stop).
-    if (stopping) return;
     const timer = setTimeout(() => {
       resumeTimers.delete(timer);
       resume();
@@ -454,11 +471,11 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
         committedAtJoin = null;
         for (const [key, state] of partitions) {
           if (!assigned.has(key)) {
-            // Another instance owns it now: drop queued work, never commit for it again.
-            state.revoked = true;
+            // Another instance owns it now: drop queued work, end what only waits, never commit for it again.
+            revoke(state);
             countDeferred(-state.deferred.clear());
             partitions.delete(key);
-          }
+          } else state.resend = true;
         }
         for (const key of sought) {
           // Given back (assigned, with no state of this owner): a seek kafkajs kept from before would place it.
@@ -507,8 +524,14 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     async stop() {
       if (!consumer) return;
       // Stop fetching, finish requests under way and the gaps below them (bounded), commit what finished, then leave the group.
-      consumer.pause([{ topic: deps.topic }]);
       stopping = true;
+      try {
+        consumer.pause([{ topic: deps.topic }]);
+      } catch (error) {
+        // kafkajs gave up on the consumer, or is between its runs (a crash and restart): nothing is fetched to pause,
+        // and the stop goes on, so tasks under way finish and what finished is committed.
+        log.debug({ err: error }, 'consumer not running at stop; nothing to pause');
+      }
       // A partition's pause ending now would resume reading during the drain.
       for (const timer of resumeTimers) clearTimeout(timer);
       resumeTimers.clear();

@@ -56,6 +56,8 @@ function errorResult(error: unknown): AttemptResult {
   const code = err.cause?.code ?? err.code ?? 'REQUEST_FAILED';
   const message = err.message ?? String(error);
   if (code === SSRF_CODE) return { kind: 'error', code, message, retryable: false };
+  // The request itself is one the client will not send (a header such as Expect or Upgrade): so is every next try.
+  if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return { kind: 'error', code: 'INVALID_REQUEST', message, retryable: false };
   if (error instanceof undiciErrors.ConnectTimeoutError) return { kind: 'error', code: 'CONNECT_TIMEOUT', message, retryable: true };
   if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError || code === 'ABORT_ERR' || (error as Error).name === 'TimeoutError') {
     return { kind: 'error', code: 'TIMEOUT', message, retryable: true };

@@ -18,6 +18,18 @@ export interface PartitionState {
    */
   resumed: Progress | null | undefined;
   revoked: boolean;
+  /**
+   * Aborts when the partition is taken away, or the deliverer stops: what its tasks run under, so one waiting (a
+   * strict webhook's retry in place, a write tried again) ends rather than go on beside the partition's next owner.
+   */
+  signal: AbortSignal;
+  /** Takes the partition away from its tasks (see signal). */
+  release: AbortController;
+  /**
+   * The broker may not have the last commit: kafkajs drops a commit made while its consumer is between runs (a crash
+   * and restart, a rejoin) without saying so. The next commit is sent even if nothing moved.
+   */
+  resend: boolean;
   /** The highest offset whose task was started (sent or being sent). */
   maxStarted: bigint | null;
   /** The offset of a task not due yet, where reading this partition stopped until it is; null when reading on. */
@@ -32,11 +44,20 @@ export interface PartitionState {
   passAt: bigint;
 }
 
-export function newPartitionState(topic: string, partition: number, now: number): PartitionState {
+/** `stopSignal`: aborts when the deliverer stops (see PartitionState.signal). */
+export function newPartitionState(topic: string, partition: number, now: number, stopSignal: AbortSignal): PartitionState {
+  const release = new AbortController();
   return {
     topic, partition, tracker: new OffsetTracker(), committed: null, committedProgress: null, committedAt: now, resumed: undefined, revoked: false,
+    signal: AbortSignal.any([stopSignal, release.signal]), release, resend: false,
     maxStarted: null, waitingAt: null, pressureWaitAt: null, deferred: new DeferredOffsets(), refetchFrom: null, passAt: -1n,
   };
+}
+
+/** The partition is another instance's now: nothing of it is committed here again, and its waiting tasks end. */
+export function revoke(state: PartitionState): void {
+  state.revoked = true;
+  state.release.abort(new Error(`partition ${state.topic}[${state.partition}] was assigned to another instance`));
 }
 
 /** How long a partition's commit stays at one offset before its commits carry the progress above it. */
@@ -79,7 +100,7 @@ export function planCommit(state: Readonly<PartitionState>, now: number): Planne
   const moves = offset !== state.committed;
   const held = (!moves && now - state.committedAt >= PROGRESS_AFTER_HELD_MS) || state.deferred.lowestUnfinished() !== null;
   const progress = held ? progressAbove(state, offset) : null;
-  return moves || progress !== state.committedProgress ? { offset, progress } : null;
+  return moves || state.resend || progress !== state.committedProgress ? { offset, progress } : null;
 }
 
 /** Records a commit the broker took. */
@@ -87,6 +108,7 @@ export function recordCommitted(state: PartitionState, commit: PlannedCommit, no
   if (commit.offset !== state.committed) state.committedAt = now;
   state.committed = commit.offset;
   state.committedProgress = commit.progress;
+  state.resend = false;
 }
 
 /**

@@ -7,7 +7,7 @@ import { BlockList, isIP } from 'node:net';
  */
 const BLOCKED_V4: Array<[string, number]> = [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16],
-  ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
+  ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
   ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ];
 /**
@@ -15,11 +15,12 @@ const BLOCKED_V4: Array<[string, number]> = [
  * `::ffff:a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`, 6to4 `2002:aabb:ccdd::`) are
  * judged by the IPv4 address they reach instead (see embeddedIpv4); those
  * whose IPv4 part cannot be told simply are refused whole: IPv4-compatible
- * `::a.b.c.d` (deprecated, inside `::/96` with `::` and `::1`), local-use
- * NAT64 (`64:ff9b:1::/48`) and Teredo (`2001::/32`).
+ * `::a.b.c.d` (deprecated, inside `::/96` with `::` and `::1`), IPv4-translated
+ * `::ffff:0:a.b.c.d` (SIIT), local-use NAT64 (`64:ff9b:1::/48`) and Teredo
+ * (`2001::/32`). 192.88.99.0/24 is the retired 6to4 relay anycast range.
  */
 const BLOCKED_V6: Array<[string, number]> = [
-  ['::', 96], ['100::', 64], ['2001::', 32], ['2001:db8::', 32], ['64:ff9b:1::', 48],
+  ['::', 96], ['::ffff:0:0:0', 96], ['100::', 64], ['2001::', 32], ['2001:db8::', 32], ['64:ff9b:1::', 48],
   ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
 ];
 

@@ -11,7 +11,8 @@ import type { TargetCache } from '../subscriptions/target-cache.js';
 import type { WebhookTarget } from '../subscriptions/webhook.js';
 import type { AttemptLog } from './attempt-log.js';
 import { attemptRecord, type AttemptRecord } from './attempt-record.js';
-import { admit, CLOSED, recordFailure, recordSuccess, type BreakerPolicy, type BreakerState } from './circuit-breaker.js';
+import { admit, breakerAfter, CLOSED } from './circuit-breaker.js';
+import type { BreakerPolicy, BreakerState } from './circuit-breaker.js';
 import type { HttpSender } from './http-sender.js';
 import { decideOutcome, statusClass, type AttemptResult } from './outcome.js';
 import { payloadJson } from './envelope.js';
@@ -92,9 +93,11 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
 
   /** One HTTP attempt, or none when the endpoint's circuit is open. */
   const attempt = async (task: DeliveryTask, target: WebhookTarget, payload: string, aside: Aside) => {
+    // Built before the breaker admits it: a request that cannot be built must not leave a half-open breaker waiting
+    // for a probe's answer that never comes.
+    const request = buildWebhookRequest(task, target, Math.floor(now() / 1000), deps.userAgent, payload, deps.bodyTypeName);
     const admission = admit(breakers.get(target.id) ?? CLOSED, now());
     setBreaker(target.id, admission.state);
-    const request = buildWebhookRequest(task, target, Math.floor(now() / 1000), deps.userAgent, payload, deps.bodyTypeName);
     if (!admission.allowed) {
       const result: AttemptResult = { kind: 'error', code: 'CIRCUIT_OPEN', message: 'endpoint circuit is open after repeated failures; not sent', retryable: true };
       return { result, request, responseBody: '', durationMs: 0, sent: false };
@@ -140,6 +143,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
   const disabledForFailing = (webhookId: string): void => {
     webhooksAutoDisabled.inc({ reason: 'failing' });
     deps.targets.invalidate(webhookId);
+    setBreaker(webhookId, CLOSED);
   };
 
   return async function handle(initial, signal, aside = inPlace) {
@@ -150,7 +154,9 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
     for (;;) {
       const target = await deps.targets.get(task.webhookId);
       if (!target || !target.deliverable) {
-        // Deleted, disabled or unverified since routing: the admin's latest word wins.
+        // Deleted, disabled or unverified since routing: the admin's latest word wins. Its breaker goes too: an open
+        // one would count in the gauge for good, and a webhook enabled again starts afresh.
+        setBreaker(task.webhookId, CLOSED);
         deliveries.inc({ outcome: 'skipped', status_class: 'none' });
         logAttempt(records, attemptRecord({ task, outcome: 'skipped', reason: 'webhook deleted, inactive or unverified', now: now() }));
         return done(records);
@@ -159,7 +165,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
       const tried = await attempt(task, target, payload, aside);
       const outcome = decideOutcome(tried.result, now());
       const cls = statusClass(tried.result);
-      if (tried.sent) setBreaker(target.id, outcome.decision === 'delivered' ? recordSuccess() : recordFailure(breakers.get(target.id) ?? CLOSED, deps.breakerPolicy, now()));
+      if (tried.sent) setBreaker(target.id, breakerAfter(breakers.get(target.id) ?? CLOSED, outcome.decision, deps.breakerPolicy, now()));
       const common = {
         task, result: tried.result, requestHeaders: tried.request.loggableHeaders, requestBodyFrame: tried.request.frame, responseBody: tried.responseBody, durationMs: tried.durationMs,
       };
@@ -180,6 +186,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
         const goneAt = new Date(now()).toISOString();
         await persistOutcome('disable', task, signal, () => deactivateWebhook(deps.pool, target.id, `Disabled automatically: the endpoint answered 410 Gone on ${goneAt}`));
         deps.targets.invalidate(target.id);
+        setBreaker(target.id, CLOSED);
         await persistOutcome('dead_letter', task, signal, () => deadLetter(task, 'ENDPOINT_GONE', outcome.reason));
         return done(records);
       }
@@ -234,10 +241,15 @@ const inPlace: Aside = (waiting) => waiting;
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(resolve, Math.max(0, ms));
-    signal.addEventListener('abort', () => {
+    const onAbort = (): void => {
       clearTimeout(timer);
       reject(signal.reason);
-    }, { once: true });
+    };
+    // The listener goes when the wait ends: the signal lives as long as the process, and strict webhooks wait often.
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, Math.max(0, ms));
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }

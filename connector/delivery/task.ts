@@ -44,6 +44,9 @@ export function encodeTask(task: DeliveryTask, eventJson?: string): Buffer {
   );
 }
 
+/** The largest time a JavaScript Date holds (±100,000,000 days from 1970). */
+const MAX_DATE_MS = 8.64e15;
+
 export function decodeTask(value: Buffer | null): DeliveryTask {
   let parsed: unknown;
   try {
@@ -54,6 +57,11 @@ export function decodeTask(value: Buffer | null): DeliveryTask {
   const task = parsed as Partial<DeliveryTask>;
   if (task?.v !== 1 || typeof task.taskId !== 'string' || typeof task.webhookId !== 'string' || !task.event) {
     throw poison('TASK_MALFORMED', 'delivery task lacks v=1, taskId, webhookId or event');
+  }
+  // Bodies write it as an ISO date: out of a Date's range every attempt would throw alike, holding the webhook's queue.
+  const { occurredAt } = task.event;
+  if (typeof occurredAt !== 'number' || !(Math.abs(occurredAt) <= MAX_DATE_MS)) {
+    throw poison('TASK_MALFORMED', `delivery task's event.occurredAt is not a time a date can hold: ${String(occurredAt)}`);
   }
   return task as DeliveryTask;
 }

@@ -32,11 +32,15 @@ function presentFields(record: Record<string, unknown>): Record<string, unknown>
   return out;
 }
 
+/** The largest time a JavaScript Date holds (±100,000,000 days from 1970): bodies write occurredAt as an ISO date. */
+const MAX_DATE_MS = 8.64e15;
+
 function epochMillis(value: unknown): number {
-  if (value instanceof Date) return value.getTime();
-  if (typeof value === 'number') return value;
-  if (typeof value === 'bigint') return Number(value);
-  throw poison('INVALID_OCCURRED_AT', `occurredAt is not a timestamp: ${String(value)}`);
+  const millis = value instanceof Date ? value.getTime() : typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : Number.NaN;
+  // Out of a Date's range, the event could not be written into a cidaas or CloudEvents body: every attempt would
+  // fail the same way, holding its webhook's queue for good.
+  if (!Number.isInteger(millis) || Math.abs(millis) > MAX_DATE_MS) throw poison('INVALID_OCCURRED_AT', `occurredAt is not a timestamp: ${String(value)}`);
+  return millis;
 }
 
 /** Checks the decoded record against the catalog and shapes it; unknown types are poison. */

@@ -23,6 +23,10 @@ describe('webhook URL rules', () => {
     expect(urlProblem('/relative', { allowPlainHttp: false, guard })).toBe('is not an absolute URL');
     expect(urlProblem('https://a:b@example.com/', { allowPlainHttp: false, guard })).toMatch(/credentials/);
     expect(urlProblem('https://example.com/#frag', { allowPlainHttp: false, guard })).toMatch(/fragment/);
+    // The parser would drop them, but the string as given is what is stored, shown and compared.
+    for (const raw of ['https://exa\nmple.com/hook', 'https://example.com/a\tb', 'https://example.com/a b', ' https://example.com/', 'https://example.com/\u007f']) {
+      expect(urlProblem(raw, { allowPlainHttp: false, guard }), JSON.stringify(raw)).toMatch(/spaces or control characters/);
+    }
     for (const address of ['https://127.0.0.1/', 'https://10.0.0.8/', 'https://169.254.169.254/', 'https://[::1]/', 'https://[fe80::1]/']) {
       expect(urlProblem(address, { allowPlainHttp: false, guard }), address).toMatch(/is not reachable/);
     }
@@ -58,6 +62,10 @@ describe('secrets and headers', () => {
     expect(apiKeyHeaderProblem('X-Api-Key')).toBeNull();
     expect(apiKeyHeaderProblem('Content-Type')).toMatch(/set by the connector/);
     expect(apiKeyHeaderProblem('webhook-signature')).toMatch(/set by the connector/);
+    // The HTTP client refuses to send these, or the endpoint would read the body wrongly: every attempt would fail alike.
+    for (const header of ['Expect', 'keep-alive', 'Upgrade', 'Connection', 'Transfer-Encoding', 'Content-Encoding', 'TE', 'Trailer']) {
+      expect(apiKeyHeaderProblem(header), header).toMatch(/governs the connection/);
+    }
   });
 });
 

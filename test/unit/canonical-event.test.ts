@@ -29,6 +29,14 @@ describe('toCanonicalEvent', () => {
     expect(toCanonicalEvent({ ...record, payload: { ...record.payload, organization: 'acme-eu' } }, catalog).payload['organization']).toBe('acme-eu');
   });
 
+  it('classifies an occurredAt no date can hold as poison: no body could carry it, every attempt would fail alike', () => {
+    for (const occurredAt of [9_000_000_000_000_000, -9e15, new Date(Number.NaN), 1.5, 'yesterday']) {
+      expect(() => toCanonicalEvent({ ...record, occurredAt }, catalog)).toThrow(expect.objectContaining({ kind: 'poison', code: 'INVALID_OCCURRED_AT' }));
+    }
+    expect(toCanonicalEvent({ ...record, occurredAt: 8.64e15 }, catalog).occurredAt).toBe(8.64e15);
+    expect(toCanonicalEvent({ ...record, occurredAt: new Date(1_700_000_000_000) }, catalog).occurredAt).toBe(1_700_000_000_000);
+  });
+
   it('classifies an event type outside the catalog as poison', () => {
     try {
       toCanonicalEvent({ ...record, eventType: 'USER_TELEPORTED' }, catalog);

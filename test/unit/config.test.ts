@@ -125,6 +125,10 @@ describe('loadConfig', () => {
   it('names the entry of a delay list that is not whole milliseconds, and refuses an empty jitter rather than reading it as none', () => {
     expect(problemsOf({ DELIVERER_RETRY_DELAYS_MS: '5s,5m' }).join()).toMatch(/delays are positive whole milliseconds; "5s" is not \(5s is written 5000\).*set DELIVERER_RETRY_DELAYS_MS/);
     expect(problemsOf({ DELIVERER_RETRY_DELAYS_MS: '5000,,10000' }).join()).toMatch(/an entry is empty \(two commas in a row\?\)/);
+    // Longer, with jitter, a task could outlive its retry topic's records; and a timer cannot wait past 24.8 days.
+    expect(problemsOf({ DELIVERER_RETRY_DELAYS_MS: '5000,2592000000' }).join()).toMatch(/a delay of 2592000000 ms is longer than 3 days.*set DELIVERER_RETRY_DELAYS_MS/);
+    expect(problemsOf({ DELIVERER_MAX_RETRY_AFTER_MS: '2592000000' }).join()).toMatch(/must be at most 3 days.*set DELIVERER_MAX_RETRY_AFTER_MS/);
+    expect(loadConfig({ SECRETS_ENCRYPTION_KEY: KEY, DELIVERER_RETRY_DELAYS_MS: '259200000', DELIVERER_MAX_RETRY_AFTER_MS: '259200000' }).deliverer.retryDelaysMs).toEqual([259_200_000]);
     expect(loadConfig({ SECRETS_ENCRYPTION_KEY: KEY, DELIVERER_RETRY_DELAYS_MS: ' 5000, 60000 ' }).deliverer.retryDelaysMs).toEqual([5000, 60000]);
     for (const jitter of ['', 'ten percent', '1', '-0.1']) {
       expect(problemsOf({ DELIVERER_RETRY_JITTER: jitter }).join(), `jitter "${jitter}"`).toMatch(/from 0 up to \(not including\) 1.*set DELIVERER_RETRY_JITTER/);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { admit, CLOSED, recordFailure, recordSuccess, type BreakerState } from '../../connector/delivery/circuit-breaker.js';
+import { admit, breakerAfter, CLOSED, recordFailure, recordSuccess, type BreakerState } from '../../connector/delivery/circuit-breaker.js';
 import { OffsetTracker } from '../../connector/delivery/offset-tracker.js';
 import { DEFAULT_DELAYS_MS, nextRetry, tierLabel, tierLabels, type RetrySchedule } from '../../connector/delivery/retry-schedule.js';
 
@@ -128,6 +128,20 @@ describe('circuit breaker', () => {
     expect(admit(probe.state, 101).allowed).toBe(false);
     expect(recordSuccess()).toEqual(CLOSED);
     expect(recordFailure(probe.state, policy, 200)).toEqual({ kind: 'open', until: 30_200 });
+  });
+
+  it('counts only retryable failures against the endpoint: a final answer (400) or a 410 says it is up, and ends a probe', () => {
+    let state: BreakerState = CLOSED;
+    for (let i = 0; i < 5; i += 1) state = breakerAfter(state, 'final', policy, 0);
+    expect(state).toEqual(CLOSED);
+    state = breakerAfter(breakerAfter(CLOSED, 'retry', policy, 0), 'retry', policy, 0);
+    expect(state).toEqual({ kind: 'closed', failures: 2 });
+    expect(breakerAfter(state, 'final', policy, 0)).toEqual(CLOSED);
+    const probe = admit({ kind: 'open', until: 100 }, 100).state;
+    expect(breakerAfter(probe, 'final', policy, 100)).toEqual(CLOSED);
+    expect(breakerAfter(probe, 'disable', policy, 100)).toEqual(CLOSED);
+    expect(breakerAfter(probe, 'delivered', policy, 100)).toEqual(CLOSED);
+    expect(breakerAfter(probe, 'retry', policy, 100)).toEqual({ kind: 'open', until: 30_100 });
   });
 
   it('a success resets the failure count', () => {

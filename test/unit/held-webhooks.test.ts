@@ -10,7 +10,7 @@ const never = new Promise<never>(() => undefined);
 
 /** A deliverer's queueing, without Kafka: each task's run waits until the test ends it. */
 function setup(limits = { maxQueuedPerWebhook: 100, maxBuffered: 1000 }) {
-  const state = newPartitionState('deliveries', 0, 0);
+  const state = newPartitionState('deliveries', 0, 0, new AbortController().signal);
   const running = new Map<string, { aside: Aside; end: () => void }>();
   const scheduler = createKeyedScheduler<QueuedTask>(8, (key, _task, aside) => new Promise<void>((resolve) => running.set(key, { aside, end: resolve })));
   let givenBack = 0;
@@ -121,7 +121,7 @@ describe('held webhooks', () => {
 
   it('drops the queued tasks of a partition handed to another owner rather than leaving them in Kafka here', () => {
     const t = setup();
-    const revoked = newPartitionState('deliveries', 1, 0);
+    const revoked = newPartitionState('deliveries', 1, 0, new AbortController().signal);
     t.enqueue('hook', 20, revoked);
     revoked.revoked = true;
     t.holdForever('hook');

@@ -141,6 +141,16 @@ describe.each(SENDERS)('the HTTP sender %s (real server on 127.0.0.1)', (_name, 
     expect((await sender.post(`${target.url}/ok`, {}, '')).result).toMatchObject({ status: 200 });
   });
 
+  it('reports a request the client will not send (an Expect or Upgrade header) as final, sending nothing', async () => {
+    const count = target.seen.length;
+    const refused: Array<Record<string, string>> = [{ expect: '100-continue' }, { upgrade: 'websocket' }, { 'keep-alive': 'timeout=5' }];
+    for (const headers of refused) {
+      const sent = await sender.post(`${target.url}/ok`, headers, '{}');
+      expect(sent.result, JSON.stringify(headers)).toMatchObject({ kind: 'error', code: 'INVALID_REQUEST', retryable: false });
+    }
+    expect(target.seen.length).toBe(count);
+  });
+
   it('reports a refused connection as retryable', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));

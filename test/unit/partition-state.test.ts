@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { decodeProgress } from '../../connector/delivery/progress-metadata.js';
-import { committableOffset, giveBack, newPartitionState, planCommit, PROGRESS_AFTER_HELD_MS, recordCommitted, type PartitionState } from '../../connector/delivery/partition-state.js';
+import { committableOffset, giveBack, newPartitionState, planCommit, PROGRESS_AFTER_HELD_MS, recordCommitted, revoke, type PartitionState } from '../../connector/delivery/partition-state.js';
 
 /** A partition with tasks at offsets 10–14 handed out, started at time 0. */
 function partitionWithTasks(): PartitionState {
-  const state = newPartitionState('deliveries', 0, 0);
+  const state = newPartitionState('deliveries', 0, 0, new AbortController().signal);
   for (let offset = 10n; offset <= 14n; offset += 1n) state.tracker.add(offset);
   return state;
 }
@@ -16,7 +16,7 @@ function unfinishedIn(progress: string | null, committed: bigint): bigint[] {
 
 describe('planCommit', () => {
   it('commits nothing before any work, and the lowest unfinished offset once there is some', () => {
-    const state = newPartitionState('deliveries', 0, 0);
+    const state = newPartitionState('deliveries', 0, 0, new AbortController().signal);
     expect(planCommit(state, 0)).toBeNull();
     state.tracker.add(10n);
     expect(planCommit(state, 0)).toEqual({ offset: 10n, progress: null });
@@ -32,6 +32,17 @@ describe('planCommit', () => {
     expect(planCommit(state, 200)).toBeNull();
     state.tracker.finish(12n);
     expect(planCommit(state, 300)).toEqual({ offset: 13n, progress: null });
+  });
+
+  it('sends the last commit again after a rejoin, though nothing moved: kafkajs may have dropped it unsent', () => {
+    const state = partitionWithTasks();
+    state.tracker.finish(10n);
+    recordCommitted(state, planCommit(state, 0)!, 0);
+    expect(planCommit(state, 10)).toBeNull();
+    state.resend = true;
+    expect(planCommit(state, 10)).toEqual({ offset: 11n, progress: null });
+    recordCommitted(state, planCommit(state, 10)!, 10);
+    expect(planCommit(state, 20)).toBeNull();
   });
 
   it('adds the finished offsets above a commit held for a second, once, and again when they change', () => {
@@ -96,5 +107,20 @@ describe('giveBack', () => {
     state.deferred.defer('a', 12n);
     expect(giveBack(state, 'a', 14n, false)).toBe(false);
     expect([...state.tracker.pendingOffsets()]).toEqual([10n, 11n, 12n, 13n, 14n]);
+  });
+});
+
+describe('revoke', () => {
+  it('ends what the partition\'s tasks wait on, and so does the deliverer stopping', () => {
+    const stop = new AbortController();
+    const taken = newPartitionState('deliveries', 0, 0, stop.signal);
+    const kept = newPartitionState('deliveries', 1, 0, stop.signal);
+    revoke(taken);
+    expect(taken.revoked).toBe(true);
+    expect(taken.signal.aborted).toBe(true);
+    expect(String(taken.signal.reason)).toMatch(/deliveries\[0\] was assigned to another instance/);
+    expect(kept.signal.aborted).toBe(false);
+    stop.abort(new Error('shutting down'));
+    expect(kept.signal.aborted).toBe(true);
   });
 });

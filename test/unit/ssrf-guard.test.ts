@@ -26,10 +26,10 @@ describe('createSsrfGuard', () => {
   });
 
   it('refuses whole the IPv6 forms whose IPv4 part it does not read, and documentation and site-local ranges', () => {
-    for (const address of ['::127.0.0.1', '::7f00:1', '::2', '64:ff9b:1::a00:1', '2001:0:4136:e378:8000:63bf:3fff:fdd2', '2001:db8::1', 'fec0::1', '100::1']) {
+    for (const address of ['::127.0.0.1', '::7f00:1', '::2', '64:ff9b:1::a00:1', '2001:0:4136:e378:8000:63bf:3fff:fdd2', '2001:db8::1', 'fec0::1', '100::1', '::ffff:0:7f00:1', '::ffff:0:8.8.8.8']) {
       expect(guard.refusal(address), address).not.toBeNull();
     }
-    for (const address of ['192.0.2.1', '198.51.100.7', '203.0.113.9']) expect(guard.refusal(address), address).not.toBeNull();
+    for (const address of ['192.0.2.1', '198.51.100.7', '203.0.113.9', '192.88.99.1']) expect(guard.refusal(address), address).not.toBeNull();
   });
 
   it('lets allow-listed addresses and ranges through', () => {

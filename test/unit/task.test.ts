@@ -49,4 +49,12 @@ describe('delivery task encoding', () => {
     expect(() => decodeTask(Buffer.from('{"v":2}'))).toThrow(expect.objectContaining({ code: 'TASK_MALFORMED' }));
     expect(() => decodeTask(null)).toThrow(expect.objectContaining({ code: 'TASK_MALFORMED' }));
   });
+
+  it('refuses a task whose event time no date can hold (its body could never be written) as poison', () => {
+    const task = (occurredAt: unknown) => Buffer.from(JSON.stringify({ v: 1, taskId: 't', webhookId: 'w', event: { eventId: 'e', occurredAt, payload: {} } }));
+    for (const occurredAt of [9e15, -9e15, '2026-01-01', null]) {
+      expect(() => decodeTask(task(occurredAt))).toThrow(expect.objectContaining({ kind: 'poison', code: 'TASK_MALFORMED' }));
+    }
+    expect(decodeTask(task(1_700_000_000_000)).event.occurredAt).toBe(1_700_000_000_000);
+  });
 });
