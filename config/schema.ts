@@ -515,7 +515,7 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'DELIVERER_MAX_RETRY_AFTER_MS',
     },
     breakerFailureThreshold: {
-      doc: 'Failures in a row after which an endpoint\'s circuit opens (its tasks go to the retry path unsent).',
+      doc: 'Retryable failures in a row (408, 429, 5xx, timeouts, connection errors) after which an endpoint\'s circuit opens (its tasks go to the retry path unsent). Any other answer, a 400 say, shows the endpoint up and closes it.',
       format: positiveCount.name,
       default: 5,
       env: 'DELIVERER_BREAKER_FAILURE_THRESHOLD',

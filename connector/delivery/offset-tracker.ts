@@ -9,6 +9,9 @@
  * leave a commit marker after each one, and aborted records are never
  * handed out. Those offsets are simply never added, and count as done.
  */
+/** Finished offsets the queue may hold beyond twice the pending ones before it starts over (see add). */
+const COMPACT_SLACK = 1024;
+
 export class OffsetTracker {
   /** Offsets handed out, ascending; those before `head` are finished. */
   private queue: bigint[] = [];
@@ -24,6 +27,14 @@ export class OffsetTracker {
     this.queue.push(offset);
     this.pending.add(offset);
     this.next = offset + 1n;
+    // While one task holds the head (a strict webhook retrying in place for a day), the offsets finished behind it
+    // pile up here, millions of them on a busy partition. Once they outnumber the pending ones, the queue starts
+    // over from those: memory stays with the unfinished work, at a cost spread over the adds that called for it.
+    if (this.queue.length - this.head > 2 * this.pending.size + COMPACT_SLACK) {
+      this.queue = [...this.pending];
+      this.head = 0;
+      this.finishedEarly.clear();
+    }
   }
 
   /**

@@ -58,11 +58,55 @@ describe('OffsetTracker', () => {
       offset += 3n; // one marker after every two tasks
     }
     expect(tracker.committableOffset).toBe(offset - 1n);
-    const internals = tracker as unknown as { queue: bigint[]; finishedEarly: Set<bigint> };
-    expect(internals.queue.length).toBe(0);
-    expect(internals.finishedEarly.size).toBe(0);
+    expect(entriesKept(tracker)).toBe(0);
+  });
+
+  it('keeps only the unfinished offsets while one task holds the commit for a long time (a strict retry in place)', () => {
+    const tracker = new OffsetTracker();
+    tracker.add(0n);
+    for (let offset = 1n; offset <= 200_000n; offset += 1n) {
+      tracker.add(offset);
+      tracker.finish(offset);
+    }
+    expect(tracker.committableOffset).toBe(0n);
+    expect(entriesKept(tracker)).toBeLessThan(5000);
+    expect([...tracker.pendingOffsets()]).toEqual([0n]);
+    expect(tracker.finish(0n)).toBe(200_001n);
+    expect(entriesKept(tracker)).toBe(0);
   });
 });
+
+describe('OffsetTracker against a plain model', () => {
+  it('commits below the lowest unfinished offset whatever the order tasks finish in, across compactions', () => {
+    let seed = 42;
+    const random = (n: number): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n);
+    const tracker = new OffsetTracker();
+    const unfinished = new Set<bigint>();
+    let next = 0n;
+    for (let step = 0; step < 60_000; step += 1) {
+      // Mostly adds early on, a held offset (0) throughout, finishes in random order.
+      if (unfinished.size < 3000 && random(3) > 0) {
+        tracker.add(next);
+        unfinished.add(next);
+        next += 1n + BigInt(random(2)); // gaps: markers and aborted records
+      } else {
+        const candidates = [...unfinished].filter((offset) => offset !== 0n);
+        if (candidates.length === 0) continue;
+        const offset = candidates[random(candidates.length)]!;
+        tracker.finish(offset);
+        unfinished.delete(offset);
+      }
+      const lowest = [...unfinished].reduce<bigint | null>((min, offset) => (min === null || offset < min ? offset : min), null);
+      if (step % 97 === 0 || unfinished.size < 2) expect(tracker.committableOffset).toBe(lowest ?? tracker.end);
+    }
+    expect(tracker.committableOffset).toBe(0n);
+  });
+});
+
+/** Entries in every collection the tracker holds: what it keeps in memory grows with this. */
+function entriesKept(tracker: OffsetTracker): number {
+  return Object.values(tracker).reduce<number>((sum, field) => sum + (field instanceof Set || field instanceof Map ? field.size : Array.isArray(field) ? field.length : 0), 0);
+}
 
 describe('retry schedule', () => {
   const schedule: RetrySchedule = { delaysMs: DEFAULT_DELAYS_MS, jitter: 0.1, maxRetryAfterMs: 3_600_000 };
