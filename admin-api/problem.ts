@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { PATTERN_MESSAGES } from './patterns.js';
+import { unavailableDependency } from './unavailable.js';
 
 /**
  * RFC 9457 problem details. Every error the admin API answers is one of
@@ -128,6 +129,8 @@ export function toProblem(error: unknown): ApiProblem {
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new ApiProblem('validation-failed', fastifyError.message, [{ in: 'body', field: '(body)', message: fastifyError.message }]);
   }
+  const dependency = unavailableDependency(error);
+  if (dependency) return new ApiProblem('unavailable', `${dependency === 'postgres' ? 'Postgres' : 'Kafka'} is out of reach; try again shortly`, undefined, { 'retry-after': '5' });
   return new ApiProblem('internal', 'the server failed to answer this request; it has been logged');
 }
 

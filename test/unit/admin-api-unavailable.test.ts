@@ -1,0 +1,53 @@
+import { createServer, type AddressInfo } from 'node:net';
+import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { toProblem } from '../../admin-api/problem.js';
+import { unavailableDependency } from '../../admin-api/unavailable.js';
+
+/** A port on 127.0.0.1 nothing listens on (taken, then let go). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** What a client really throws when its server is not there. */
+async function failureOf(attempt: () => Promise<unknown>): Promise<unknown> {
+  try {
+    await attempt();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the attempt to fail');
+}
+
+describe('dependencies out of reach: 503 with Retry-After, not 500', () => {
+  it('tells a Postgres client refused a connection, and a server shutting down or out of connections', async () => {
+    const port = await closedPort();
+    const refused = await failureOf(() => new pg.Client({ host: '127.0.0.1', port, user: 'x', database: 'x' }).connect());
+    expect(unavailableDependency(refused)).toBe('postgres');
+    for (const code of ['57P01', '57P03', '53300', '08006']) expect(unavailableDependency(Object.assign(new Error('server says no'), { code })), code).toBe('postgres');
+    const problem = toProblem(refused);
+    expect(problem.status).toBe(503);
+    expect(problem.type).toBe('unavailable');
+    expect(problem.headers).toEqual({ 'retry-after': '5' });
+    expect(problem.detail).toMatch(/Postgres is out of reach/);
+  });
+
+  it('tells a Kafka client that could not reach its broker', async () => {
+    const port = await closedPort();
+    const producer = new Kafka({ brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 500 }).producer();
+    const refused = await failureOf(() => producer.connect());
+    expect(unavailableDependency(refused)).toBe('kafka');
+    expect(toProblem(refused)).toMatchObject({ status: 503, type: 'unavailable', detail: expect.stringMatching(/Kafka is out of reach/) });
+  });
+
+  it('leaves every other failure a 500: a constraint Postgres refuses, a bug', () => {
+    expect(unavailableDependency(Object.assign(new Error('duplicate key value'), { code: '23505' }))).toBeNull();
+    expect(unavailableDependency(new TypeError('x is undefined'))).toBeNull();
+    expect(toProblem(new TypeError('x is undefined'))).toMatchObject({ status: 500, type: 'internal' });
+  });
+});
