@@ -131,7 +131,7 @@ export async function buildAdminApp(deps: AdminApiDeps, readiness: ReadinessChec
       }
       const principal = tokenHash ? await authenticateToken(deps.pool, tokenHash) : null;
       if (!principal) {
-        failedAuth.failed(request.ip);
+        failedAuth.failed(request.ip, tokenKey);
         throw new ApiProblem('unauthorized', token ? 'the token is unknown, expired or revoked' : 'send Authorization: Bearer <token>', undefined, { 'www-authenticate': 'Bearer' });
       }
       failedAuth.succeeded(tokenKey!);

@@ -22,8 +22,11 @@ export interface FailedAuthLimiter {
    * lock out every admin with a good one.
    */
   retryAfterMs(address: string, tokenHash?: string): number;
-  /** Counts a failed authentication from `address`. */
-  failed(address: string): void;
+  /**
+   * Counts a failed authentication from `address`; a token that failed (revoked, expired since it last worked) is
+   * known no longer, so its requests are limited like any other failing ones.
+   */
+  failed(address: string, tokenHash?: string): void;
   /** Remembers a token that authenticated (by its hash), for `retryAfterMs`. */
   succeeded(tokenHash: string): void;
 }
@@ -84,8 +87,9 @@ export function createFailedAuthLimiter(options: { maxPerWindow: number; windowM
       if (knownTokens.size >= MAX_KNOWN_TOKENS) knownTokens.delete(knownTokens.keys().next().value!);
       knownTokens.set(tokenHash, now());
     },
-    failed(client) {
+    failed(client, tokenHash) {
       if (options.maxPerWindow === 0) return;
+      if (tokenHash !== undefined) knownTokens.delete(tokenHash);
       const address = addressKey(client);
       const window = current(address);
       if (window) window.failures += 1;

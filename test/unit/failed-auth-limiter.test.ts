@@ -33,6 +33,13 @@ describe('failed authentications per address', () => {
     expect(limiter.retryAfterMs('proxy', 'good')).toBe(60_000);
   });
 
+  it('limits a token that worked once it fails (revoked, expired): it no longer opens the way to unlimited lookups', () => {
+    const limiter = createFailedAuthLimiter({ maxPerWindow: 1, windowMs: 60_000, now: () => 0 });
+    limiter.succeeded('revoked-now');
+    limiter.failed('10.0.0.9', 'revoked-now');
+    expect(limiter.retryAfterMs('10.0.0.9', 'revoked-now')).toBe(60_000);
+  });
+
   it('is off at 0, and forgets the oldest addresses rather than growing without bound', () => {
     const off = createFailedAuthLimiter({ maxPerWindow: 0, windowMs: 60_000 });
     for (let i = 0; i < 100; i += 1) off.failed('10.0.0.1');
