@@ -2,6 +2,7 @@ import type { Logger } from '../connector/observability/logger.js';
 import { recordVerification, type WebhookRow } from './store/webhooks.js';
 import type { Pool } from '../connector/db/pool.js';
 import type { Verifier } from './verification.js';
+import { createConcurrencyLimit } from './concurrency-limit.js';
 
 /**
  * Runs verification challenges: in the background right after a webhook is
@@ -14,10 +15,18 @@ export interface VerificationRunner {
   drain(): Promise<void>;
 }
 
-export function createVerificationRunner(deps: { pool: Pool; verifier: Verifier; log: Logger }): VerificationRunner {
+/** Challenges out at once per admin API process; later ones wait their turn. */
+export const MAX_CONCURRENT_CHALLENGES = 16;
+
+/**
+ * `maxConcurrent` bounds the challenges out at once: each is an outgoing POST to an address an admin chose, up to
+ * 15 s long, and without a bound a burst of webhooks created against slow URLs would hold hundreds of them open.
+ */
+export function createVerificationRunner(deps: { pool: Pool; verifier: Verifier; log: Logger; maxConcurrent?: number }): VerificationRunner {
   const running = new Set<Promise<unknown>>();
+  const challenges = createConcurrencyLimit(deps.maxConcurrent ?? MAX_CONCURRENT_CHALLENGES);
   const run = async (row: WebhookRow): Promise<WebhookRow | null> => {
-    const problem = await deps.verifier.challenge(row);
+    const problem = await challenges.run(() => deps.verifier.challenge(row));
     deps.log.info({ webhookId: row.id, verified: problem === null, problem }, 'verification challenge answered');
     return recordVerification(deps.pool, row.id, row.url, problem);
   };
