@@ -61,6 +61,8 @@ const DEFERRED_FULL_RECHECK_MS = 200;
 const PRESSURE_WAIT_MS = 100;
 
 const COMMIT_INTERVAL_MS = 200;
+/** How often a batch waiting for backpressure to ease heartbeats and looks for a stop (see easing). */
+const EASING_CHECK_MS = 1000;
 
 /**
  * The deliverer's consumer. kafkajs waits for every batch of a fetch before
@@ -453,9 +455,25 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     if (scheduler.pressing > deps.maxBuffered) {
       // Held webhooks' queues go back to Kafka first: waiting for them to drain could take minutes.
       held.shrinkAll();
-      await scheduler.pressingBelow(deps.maxBuffered);
+      await easing(scheduler.pressingBelow(deps.maxBuffered), heartbeat);
     }
-    if (pendingLogs.value > deps.maxBuffered) await pendingLogs.below(deps.maxBuffered);
+    if (pendingLogs.value > deps.maxBuffered) await easing(pendingLogs.below(deps.maxBuffered), heartbeat);
+  };
+
+  /**
+   * Waits for backpressure to ease, heartbeating meanwhile: the batch holds the consumer's only worker, and a wait
+   * past the session timeout (every slot on a slow endpoint, Kafka refusing the attempt log) would have the group
+   * drop this member and hand its partitions to another. Ends at a stop too: the stop's own drain takes over, and
+   * the consumer can leave the group rather than wait for a batch that waits on the attempt log the stop closes.
+   */
+  const easing = async (eased: Promise<void>, heartbeat: () => Promise<void>): Promise<void> => {
+    let done = false;
+    void eased.then(() => (done = true));
+    while (!done && !stopping) {
+      await Promise.race([eased, new Promise((resolve) => setTimeout(resolve, EASING_CHECK_MS).unref())]);
+      // kafkajs sends a heartbeat only once its interval has passed since the last one.
+      if (!done && !stopping) await heartbeat();
+    }
   };
 
   return {
