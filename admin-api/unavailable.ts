@@ -6,23 +6,31 @@
  */
 export type Dependency = 'postgres' | 'kafka';
 
+/** kafkajs failures of reaching a broker at all, or in time. */
+const KAFKA_UNREACHABLE = new Set([
+  'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError', 'KafkaJSBrokerNotFound', 'KafkaJSNoBrokerAvailableError',
+  'KafkaJSGroupCoordinatorNotFound', 'KafkaJSTimeout',
+]);
+
 /** Socket failures: the peer is down, restarting, or unreachable. */
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
 
 /**
- * Postgres SQLSTATEs of a server out of reach or out of room: connection exceptions (class 08), shutting down or
- * starting (57P01-57P03), too many connections (53300).
+ * Postgres SQLSTATEs of a server out of reach or out of room: connection failures (08000, 08001, 08003, 08004,
+ * 08006; not 08P01, a protocol violation, which is a bug), shutting down or starting (57P01-57P03), too many
+ * connections (53300).
  */
-function postgresUnavailable(code: string): boolean {
-  return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300';
-}
+const POSTGRES_UNAVAILABLE = new Set(['08000', '08001', '08003', '08004', '08006', '57P01', '57P02', '57P03', '53300']);
 
+/** The dependency out of reach that caused `error` (or a cause of it, kafkajs wrapping its retries), if any. */
 export function unavailableDependency(error: unknown): Dependency | null {
   for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth += 1) {
-    // Every kafkajs error is named KafkaJS…: the admin API's Kafka work is publishing tasks and asking for metadata.
-    if (current.name.startsWith('KafkaJS')) return 'kafka';
+    // A broker out of reach, or one answering with an error it says to retry (no leader yet, not enough replicas).
+    // Not the others: a topic the connector may not write, a task larger than the topic takes, will not pass later.
+    if (KAFKA_UNREACHABLE.has(current.name) || (current.name === 'KafkaJSProtocolError' && (current as { retriable?: unknown }).retriable === true)) return 'kafka';
     const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && (NETWORK_CODES.has(code) || (/^[0-9A-Z]{5}$/.test(code) && postgresUnavailable(code)))) return 'postgres';
+    // Bare socket errors: kafkajs wraps its own, so these are node-postgres's.
+    if (typeof code === 'string' && (NETWORK_CODES.has(code) || POSTGRES_UNAVAILABLE.has(code))) return 'postgres';
     // node-postgres's own words for a connection lost or not had in time.
     if (/Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(current.message)) return 'postgres';
   }

@@ -24,20 +24,24 @@ export const MAX_CONCURRENT_CHALLENGES = 16;
  */
 export function createVerificationRunner(deps: { pool: Pool; verifier: Verifier; log: Logger; maxConcurrent?: number }): VerificationRunner {
   const running = new Set<Promise<unknown>>();
-  const challenges = createConcurrencyLimit(deps.maxConcurrent ?? MAX_CONCURRENT_CHALLENGES);
-  const run = async (row: WebhookRow): Promise<WebhookRow | null> => {
-    const problem = await challenges.run(() => deps.verifier.challenge(row));
+  const background = createConcurrencyLimit(deps.maxConcurrent ?? MAX_CONCURRENT_CHALLENGES);
+  const record = (row: WebhookRow, problem: string | null): Promise<WebhookRow | null> => {
     deps.log.info({ webhookId: row.id, verified: problem === null, problem }, 'verification challenge answered');
     return recordVerification(deps.pool, row.id, row.url, problem);
   };
   return {
-    run,
+    // An admin's own check (POST /verify) waits for its answer: it does not queue behind the background ones.
+    run: async (row) => record(row, await deps.verifier.challenge(row)),
     start(row) {
-      const task = run(row).catch((error: unknown) => deps.log.warn({ err: error, webhookId: row.id }, 'verification challenge could not be recorded'));
+      const task = background.run(() => deps.verifier.challenge(row))
+        .then((problem) => record(row, problem))
+        .catch((error: unknown) => deps.log.warn({ err: error, webhookId: row.id }, 'verification challenge could not be recorded'));
       running.add(task);
       void task.finally(() => running.delete(task));
     },
     async drain() {
+      // Those still waiting go out now, all at once, as before the limit: the drain is bound by one challenge's timeout.
+      background.lift();
       await Promise.allSettled([...running]);
     },
   };

@@ -176,8 +176,10 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
    */
   const readDeferredAgainOf = (item: Item): void => {
     readDeferredAgain(item.state, item.webhookId);
+    // Only a revoked state is not the partition's current one (this runs for every task).
+    if (!item.state.revoked) return;
     const current = partitions.get(partitionKey(item.state.topic, item.state.partition));
-    if (current && current !== item.state) readDeferredAgain(current, item.webhookId);
+    if (current) readDeferredAgain(current, item.webhookId);
   };
 
   /** Ends a pass once no webhook with room has deferred tasks ahead of it, going straight back to new tasks. */
@@ -311,6 +313,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     if (!consumer) return;
     const planned: Array<[PartitionState, PlannedCommit]> = [];
     for (const state of partitions.values()) {
+      if (state.resend) await settleResend(state);
       const next = planCommit(state, now());
       if (next) planned.push([state, next]);
     }
@@ -320,6 +323,20 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       for (const [state, next] of planned) recordCommitted(state, next, now());
     } catch (error) {
       log.warn({ err: error }, 'offset commit failed; the next commit sends it again');
+    }
+  };
+  /**
+   * A partition kept across a rejoin sends its last commit again only if the group does not have it: kafkajs may
+   * have dropped it, but it may also have landed, or the partition been another member's for a while (this one
+   * dropped from the group and back) and committed further. Sent then, it would move the group's offset back.
+   */
+  const settleResend = async (state: PartitionState): Promise<void> => {
+    if (state.committed === null) return;
+    try {
+      const group = await committedAtAssignment(state.partition);
+      if (group && BigInt(group.offset) >= state.committed) state.resend = false;
+    } catch {
+      // Unknown: sent again, as kafkajs may have dropped it.
     }
   };
   const commit = async (): Promise<void> => {
@@ -468,9 +485,19 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
    */
   const easing = async (eased: Promise<void>, heartbeat: () => Promise<void>): Promise<void> => {
     let done = false;
-    void eased.then(() => (done = true));
+    let wake: (() => void) | null = null;
+    // One reaction on the promise however long the wait, and one timer at a time.
+    void eased.then(() => {
+      done = true;
+      wake?.();
+    });
     while (!done && !stopping) {
-      await Promise.race([eased, new Promise((resolve) => setTimeout(resolve, EASING_CHECK_MS).unref())]);
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        timer = setTimeout(resolve, EASING_CHECK_MS);
+      });
+      clearTimeout(timer);
       // kafkajs sends a heartbeat only once its interval has passed since the last one.
       if (!done && !stopping) await heartbeat();
     }

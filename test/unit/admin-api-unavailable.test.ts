@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo } from 'node:net';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { toProblem } from '../../admin-api/problem.js';
@@ -45,8 +45,18 @@ describe('dependencies out of reach: 503 with Retry-After, not 500', () => {
     expect(toProblem(refused)).toMatchObject({ status: 503, type: 'unavailable', detail: expect.stringMatching(/Kafka is out of reach/) });
   });
 
-  it('leaves every other failure a 500: a constraint Postgres refuses, a bug', () => {
+  it('tells a broker answering with an error it says to retry, through kafkajs\'s retries', () => {
+    const noLeader = new KafkaJSProtocolError({ message: 'There is no leader for this topic-partition', type: 'LEADER_NOT_AVAILABLE', retriable: true, code: 5 } as never);
+    expect(unavailableDependency(new KafkaJSNumberOfRetriesExceeded(noLeader, { retryCount: 5, retryTime: 1000 }))).toBe('kafka');
+  });
+
+  it('leaves every other failure a 500: errors Kafka will answer again, a constraint Postgres refuses, a protocol violation, a bug', () => {
+    const tooLarge = new KafkaJSProtocolError({ message: 'The request included a message larger than the max message size the server will accept', type: 'MESSAGE_TOO_LARGE', retriable: false, code: 10 } as never);
+    expect(unavailableDependency(tooLarge)).toBeNull();
+    expect(unavailableDependency(new KafkaJSNonRetriableError(tooLarge))).toBeNull();
+    expect(toProblem(tooLarge)).toMatchObject({ status: 500, type: 'internal' });
     expect(unavailableDependency(Object.assign(new Error('duplicate key value'), { code: '23505' }))).toBeNull();
+    expect(unavailableDependency(Object.assign(new Error('bind message supplies 3 parameters'), { code: '08P01' }))).toBeNull();
     expect(unavailableDependency(new TypeError('x is undefined'))).toBeNull();
     expect(toProblem(new TypeError('x is undefined'))).toMatchObject({ status: 500, type: 'internal' });
   });

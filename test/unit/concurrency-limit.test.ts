@@ -30,4 +30,20 @@ describe('concurrency limit', () => {
     expect(limit.running).toBe(0);
     expect(limit.waiting).toBe(0);
   });
+
+  it('once lifted, starts what waits and everything after at once', async () => {
+    const limit = createConcurrencyLimit(1);
+    const finish: Array<() => void> = [];
+    const work = () => limit.run(() => new Promise<void>((resolve) => finish.push(resolve)));
+    const all = [work(), work(), work()];
+    await Promise.resolve();
+    expect([limit.running, limit.waiting]).toEqual([1, 2]);
+    limit.lift();
+    all.push(work());
+    await new Promise((resolve) => setImmediate(resolve));
+    expect([limit.running, limit.waiting]).toEqual([4, 0]);
+    for (const done of finish) done();
+    await Promise.all(all);
+    expect(limit.running).toBe(0);
+  });
 });
