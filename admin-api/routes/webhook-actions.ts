@@ -7,7 +7,7 @@ import type { AdminApiDeps } from '../context.js';
 import { invalidField, notFound } from '../problem.js';
 import { AUTHED_PROBLEMS, idParam, problemResponses, statusChangeBody, testEventBody } from '../schemas.js';
 import { findWebhook, rotateWebhookSecret, setWebhookEnabled, toView } from '../store/webhooks.js';
-import { assertReceiving, requireWebhook } from './webhook-lookup.js';
+import { assertReceiving, parseIfMatch, refuseChange, requireWebhook } from './webhook-lookup.js';
 import type { VerificationRunner } from '../verification-runner.js';
 import { defaultTestEventType } from '../webhook-rules.js';
 
@@ -16,44 +16,48 @@ const TAG = 'Webhook actions';
 export function webhookActionRoutes(deps: AdminApiDeps, verifications: VerificationRunner) {
   const { pool, box, catalog, config } = deps;
   const webhookResponse = { 200: { description: 'The webhook', $ref: 'Webhook#' }, ...problemResponses(...AUTHED_PROBLEMS, 404, 415) };
+  const conditionalResponse = { 200: webhookResponse[200], ...problemResponses(...AUTHED_PROBLEMS, 404, 412, 415) };
 
   return async function register(app: FastifyInstance): Promise<void> {
     for (const enabled of [true, false]) {
-      app.post<{ Params: { id: string }; Body: { reason?: string } | null }>(`/webhooks/:id/${enabled ? 'enable' : 'disable'}`, {
+      app.post<{ Params: { id: string }; Body: { reason?: string } | null; Headers: { 'if-match'?: string } }>(`/webhooks/:id/${enabled ? 'enable' : 'disable'}`, {
         schema: {
           tags: [TAG],
           operationId: enabled ? 'enableWebhook' : 'disableWebhook',
           summary: enabled ? 'Enable a webhook' : 'Disable a webhook, with a reason',
-          description: 'The reason is kept and shown as statusReason (seed 004). Enabling a disabled webhook also clears its failure streak, so an auto-disabled endpoint gets a fresh window; enabling one already active changes nothing of it.',
+          description: 'The reason is kept and shown as statusReason (seed 004). Enabling a disabled webhook also clears its failure streak, so an auto-disabled endpoint gets a fresh window; enabling one already active changes nothing of it. Send If-Match with the ETag to change it only if nothing changed since you read it.',
           params: idParam,
           body: statusChangeBody,
-          response: webhookResponse,
+          response: conditionalResponse,
         },
-      }, async (request) => {
+      }, async (request, reply) => {
         const { principal } = request;
+        const expectedVersion = parseIfMatch(request.headers['if-match']);
         const reason = request.body?.reason ?? (enabled ? null : `disabled by ${principal.subject}`);
-        const row = await setWebhookEnabled(pool, principal.subject, principal.organization, request.params.id, enabled, reason);
-        if (!row) throw notFound('webhook');
+        const row = await setWebhookEnabled(pool, principal.subject, principal.organization, request.params.id, enabled, reason, expectedVersion);
+        if (!row) return refuseChange(pool, principal.organization, request.params.id, expectedVersion);
         request.log.info({ webhookId: row.id, enabled, reason }, 'webhook status changed');
-        return toView(row, box);
+        return reply.header('etag', `"${row.version}"`).send(toView(row, box));
       });
     }
 
-    app.post<{ Params: { id: string } }>('/webhooks/:id/rotate-secret', {
+    app.post<{ Params: { id: string }; Headers: { 'if-match'?: string } }>('/webhooks/:id/rotate-secret', {
       schema: {
         tags: [TAG],
         operationId: 'rotateWebhookSecret',
         summary: 'Rotate the signing secret',
-        description: `Returns the new secret once. The previous secret keeps signing too (two signatures per request) for admin.secretRotationOverlapMs (${config.admin.secretRotationOverlapMs} ms here).`,
+        description: `Returns the new secret once. The previous secret keeps signing too (two signatures per request) for admin.secretRotationOverlapMs (${config.admin.secretRotationOverlapMs} ms here). Send If-Match with the ETag so that of two rotations at once only one takes effect (the other gets 412, rather than a secret that stops signing when the overlap ends).`,
         params: idParam,
-        response: { 200: { description: 'The webhook and its new secret', $ref: 'WebhookWithSecret#' }, ...problemResponses(...AUTHED_PROBLEMS, 404) },
+        response: { 200: { description: 'The webhook and its new secret', $ref: 'WebhookWithSecret#' }, ...problemResponses(...AUTHED_PROBLEMS, 404, 412) },
       },
-    }, async (request) => {
+    }, async (request, reply) => {
+      const { principal } = request;
+      const expectedVersion = parseIfMatch(request.headers['if-match']);
       const secret = generateSigningSecret();
-      const row = await rotateWebhookSecret(pool, request.principal.subject, request.principal.organization, request.params.id, box.encrypt(secret), config.admin.secretRotationOverlapMs);
-      if (!row) throw notFound('webhook');
+      const row = await rotateWebhookSecret(pool, principal.subject, principal.organization, request.params.id, box.encrypt(secret), config.admin.secretRotationOverlapMs, expectedVersion);
+      if (!row) return refuseChange(pool, principal.organization, request.params.id, expectedVersion);
       request.log.info({ webhookId: row.id }, 'signing secret rotated');
-      return { webhook: toView(row, box), secret };
+      return reply.header('etag', `"${row.version}"`).send({ webhook: toView(row, box), secret });
     });
 
     app.post<{ Params: { id: string } }>('/webhooks/:id/verify', {

@@ -6,11 +6,11 @@ import {
   AUTHED_PROBLEMS, bulkDeleteBody, createWebhookBody, idParam, listWebhooksQuery, problemResponses, updateWebhookBody,
 } from '../schemas.js';
 import {
-  deleteWebhooks, insertWebhookRow, listWebhookRows, toView, updateWebhookRow, type ListWebhooksQuery, type WebhookChanges, type WebhookFields,
+  deleteWebhook, deleteWebhooks, insertWebhookRow, listWebhookRows, toView, updateWebhookRow, type ListWebhooksQuery, type WebhookChanges, type WebhookFields,
 } from '../store/webhooks.js';
 import type { VerificationRunner } from '../verification-runner.js';
 import { apiKeyHeaderProblem, DEFAULT_API_KEY_HEADER, eventTypesProblem, urlProblem } from '../webhook-rules.js';
-import { requireWebhook } from './webhook-lookup.js';
+import { parseIfMatch, refuseChange, requireWebhook } from './webhook-lookup.js';
 
 interface ApiKeyInput {
   header?: string;
@@ -26,14 +26,6 @@ interface WebhookInput extends WebhookFields {
 type ListQuery = Omit<ListWebhooksQuery, 'eventTypePatterns'> & { eventType?: string };
 
 const TAG = 'Webhooks';
-
-/** `If-Match: "7"` (or 7, or W/"7") as a version number; anything else is a 400 naming the header. */
-export function parseIfMatch(header: string | undefined): number | undefined {
-  if (header === undefined) return undefined;
-  const match = /^(?:W\/)?"?(\d{1,9})"?$/.exec(header.trim());
-  if (!match) throw invalidField('header', 'if-match', 'must be the ETag of the webhook, e.g. "3"');
-  return Number(match[1]);
-}
 
 export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRunner) {
   const { pool, box, catalog, config } = deps;
@@ -168,17 +160,19 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
       return reply.header('etag', `"${result.row.version}"`).send(toView(result.row, box));
     });
 
-    app.delete<{ Params: { id: string } }>('/webhooks/:id', {
+    app.delete<{ Params: { id: string }; Headers: { 'if-match'?: string } }>('/webhooks/:id', {
       schema: {
         tags: [TAG],
         operationId: 'deleteWebhook',
         summary: 'Delete a webhook',
+        description: 'Send If-Match with the ETag to delete it only if nothing changed since you read it.',
         params: idParam,
-        response: { 204: { description: 'Deleted', type: 'null' }, ...problemResponses(...AUTHED_PROBLEMS, 404) },
+        response: { 204: { description: 'Deleted', type: 'null' }, ...problemResponses(...AUTHED_PROBLEMS, 404, 412) },
       },
     }, async (request, reply) => {
-      const deleted = await deleteWebhooks(pool, request.principal.subject, request.principal.organization, [request.params.id]);
-      if (deleted.length === 0) throw notFound('webhook');
+      const { organization, subject } = request.principal;
+      const expectedVersion = parseIfMatch(request.headers['if-match']);
+      if (!(await deleteWebhook(pool, subject, organization, request.params.id, expectedVersion))) await refuseChange(pool, organization, request.params.id, expectedVersion);
       return reply.code(204).send();
     });
 

@@ -268,34 +268,46 @@ export async function updateWebhookRow(pool: Pool, actor: string, organization: 
 }
 
 /**
- * Enables or disables with the reason kept (seed 004). Enabling a disabled
- * webhook also forgets its failure streak, so an endpoint that was
- * auto-disabled gets a fresh window.
+ * Enables or disables with the reason kept (seed 004). Enabling a disabled webhook also forgets its failure
+ * streak, so an endpoint that was auto-disabled gets a fresh window. Null when there is no such webhook, or (with
+ * `expectedVersion`, If-Match) it is at another version.
  */
-export async function setWebhookEnabled(pool: Pool, actor: string, organization: string, id: string, enabled: boolean, reason: string | null): Promise<WebhookRow | null> {
+export async function setWebhookEnabled(pool: Pool, actor: string, organization: string, id: string, enabled: boolean, reason: string | null, expectedVersion?: number): Promise<WebhookRow | null> {
   const { rows } = await recordedWebhookChange(pool, actor, (db) => db.query<WebhookRow>(
     `UPDATE webhooks
         SET status = $3, status_reason = $4, status_changed_at = now(), updated_at = now(), version = version + 1,
             -- Enabled again, a webhook starts a new auto-disable window; enabling one already active (a script
             -- making sure of it on every deploy) must not keep restarting the window of an endpoint failing for days.
             failing_since = CASE WHEN $3 = 'active' AND status <> 'active' THEN NULL ELSE failing_since END
-      WHERE organization = $1 AND id = $2 RETURNING *`,
-    [organization, id, enabled ? 'active' : 'inactive', reason],
+      WHERE organization = $1 AND id = $2 AND ($5::integer IS NULL OR version = $5) RETURNING *`,
+    [organization, id, enabled ? 'active' : 'inactive', reason, expectedVersion ?? null],
   ));
   return rows[0] ?? null;
 }
 
-/** The new secret signs from now on; the old one also signs until `overlapMs` from now. */
-export async function rotateWebhookSecret(pool: Pool, actor: string, organization: string, id: string, newSecretEnc: string, overlapMs: number): Promise<WebhookRow | null> {
+/**
+ * The new secret signs from now on; the old one also signs until `overlapMs` from now. Null as for
+ * setWebhookEnabled: two admins rotating at once, each with If-Match, cannot both win and one lose its secret.
+ */
+export async function rotateWebhookSecret(pool: Pool, actor: string, organization: string, id: string, newSecretEnc: string, overlapMs: number, expectedVersion?: number): Promise<WebhookRow | null> {
   const { rows } = await recordedWebhookChange(pool, actor, (db) => db.query<WebhookRow>(
     `UPDATE webhooks
         SET previous_signing_secret_enc = signing_secret_enc,
             previous_secret_expires_at = now() + make_interval(secs => $4::double precision / 1000),
             signing_secret_enc = $3, updated_at = now(), version = version + 1
-      WHERE organization = $1 AND id = $2 RETURNING *`,
-    [organization, id, newSecretEnc, overlapMs],
+      WHERE organization = $1 AND id = $2 AND ($5::integer IS NULL OR version = $5) RETURNING *`,
+    [organization, id, newSecretEnc, overlapMs, expectedVersion ?? null],
   ));
   return rows[0] ?? null;
+}
+
+/** Deletes one webhook; false as for setWebhookEnabled. */
+export async function deleteWebhook(pool: Pool, actor: string, organization: string, id: string, expectedVersion?: number): Promise<boolean> {
+  const { rowCount } = await recordedWebhookChange(pool, actor, (db) => db.query(
+    'DELETE FROM webhooks WHERE organization = $1 AND id = $2 AND ($3::integer IS NULL OR version = $3)',
+    [organization, id, expectedVersion ?? null],
+  ));
+  return (rowCount ?? 0) > 0;
 }
 
 export async function deleteWebhooks(pool: Pool, actor: string, organization: string, ids: string[]): Promise<string[]> {

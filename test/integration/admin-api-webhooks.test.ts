@@ -475,6 +475,31 @@ describe('admin API: webhooks', () => {
       expect((await call('PATCH', `/v1/webhooks/${id}`, { body: {} })).status).toBe(400);
     });
 
+    it('If-Match guards rotate-secret, disable, enable and delete too: of two rotations from one read, one takes effect', async () => {
+      const { body } = await create({ name: 'guarded' });
+      const id = body.webhook.id;
+      const read = await verificationOf(id, 'verified');
+      const etag = `"${read.version}"`;
+      const rotations = await Promise.all([1, 2].map(() => call('POST', `/v1/webhooks/${id}/rotate-secret`, { headers: { 'if-match': etag } })));
+      expect(rotations.map((r) => r.status).sort()).toEqual([200, 412]);
+      const rotated = rotations.find((r) => r.status === 200)!;
+      expect(rotated.headers.get('etag')).toBe(`"${read.version + 1}"`);
+      expect(rotations.find((r) => r.status === 412)!.body.detail).toMatch(`version ${read.version + 1}, not ${read.version}`);
+
+      expect((await call('POST', `/v1/webhooks/${id}/disable`, { body: { reason: 'stale read' }, headers: { 'if-match': etag } })).status).toBe(412);
+      expect((await get(id)).body).toMatchObject({ enabled: true, version: read.version + 1 });
+      const disabled = await call('POST', `/v1/webhooks/${id}/disable`, { body: { reason: 'maintenance' }, headers: { 'if-match': rotated.headers.get('etag')! } });
+      expect(disabled.status).toBe(200);
+      expect(disabled.body).toMatchObject({ enabled: false, statusReason: 'maintenance' });
+      expect((await call('POST', `/v1/webhooks/${id}/enable`, { headers: { 'if-match': '*' } })).status).toBe(200);
+
+      expect((await call('DELETE', `/v1/webhooks/${id}`, { headers: { 'if-match': etag } })).status).toBe(412);
+      expect((await get(id)).status).toBe(200);
+      const current = (await get(id)).headers.get('etag')!;
+      expect((await call('DELETE', `/v1/webhooks/${id}`, { headers: { 'if-match': current } })).status).toBe(204);
+      expect((await call('DELETE', `/v1/webhooks/${id}`, { headers: { 'if-match': current } })).status).toBe(404);
+    });
+
     it('a new API key value alone keeps the header the receiver looks in; a header sent with it moves it', async () => {
       const { body } = await create({ name: 'keyed', apiKey: { header: 'X-Partner-Key', value: 'partner-key-123456' } });
       const id = body.webhook.id;

@@ -3,7 +3,7 @@ import { bearerToken, generateToken, hashToken, parseTokenLifetime, tokenPrefix 
 import { tokenState } from '../../admin-api/store/tokens.js';
 import { decodeCursor, encodeCursor, likePattern, pageOf } from '../../admin-api/pagination.js';
 import { ApiProblem, fieldProblem, toProblem } from '../../admin-api/problem.js';
-import { parseIfMatch } from '../../admin-api/routes/webhooks.js';
+import { parseIfMatch } from '../../admin-api/routes/webhook-lookup.js';
 import { buildChallenge, challengeProblem } from '../../admin-api/verification.js';
 import { apiKeyHeaderProblem, defaultTestEventType, eventTypesProblem, maskSecret, urlProblem } from '../../admin-api/webhook-rules.js';
 import { generateSigningSecret } from '../../connector/delivery/signature.js';
@@ -131,6 +131,8 @@ describe('cursor pagination', () => {
     expect(parseIfMatch(undefined)).toBeUndefined();
     expect(parseIfMatch('"7"')).toBe(7);
     expect(parseIfMatch('W/"12"')).toBe(12);
+    // Any version: the webhook only has to exist.
+    expect(parseIfMatch('*')).toBeUndefined();
     expect(() => parseIfMatch('"abc"')).toThrow(/if-match/);
   });
 });
