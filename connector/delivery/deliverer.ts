@@ -314,6 +314,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     const planned: Array<[PartitionState, PlannedCommit]> = [];
     for (const state of partitions.values()) {
       if (state.resend) await settleResend(state);
+      if (state.revoked) continue;
       const next = planCommit(state, now());
       if (next) planned.push([state, next]);
     }
@@ -327,16 +328,45 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   };
   /**
    * A partition kept across a rejoin sends its last commit again only if the group does not have it: kafkajs may
-   * have dropped it, but it may also have landed, or the partition been another member's for a while (this one
-   * dropped from the group and back) and committed further. Sent then, it would move the group's offset back.
+   * have dropped it. It may also have landed; or the group may be past it, the partition another member's for a
+   * while (this one out of the group: a session timeout, the process paused or starved) whose commits moved on.
+   * Then what this member holds of the partition is stale: kept, its commits would move the group's offset back,
+   * and tasks the other member finished would be sent again after a restart.
    */
   const settleResend = async (state: PartitionState): Promise<void> => {
-    if (state.committed === null) return;
+    if (state.committed === null) {
+      state.resend = false;
+      return;
+    }
     try {
       const group = await committedAtAssignment(state.partition);
-      if (group && BigInt(group.offset) >= state.committed) state.resend = false;
+      if (!group || state.revoked || state.committed === null) return;
+      const groupOffset = BigInt(group.offset);
+      if (groupOffset > state.committed) dropStale(state, groupOffset);
+      else if (groupOffset === state.committed) state.resend = false;
     } catch {
       // Unknown: sent again, as kafkajs may have dropped it.
+    }
+  };
+
+  /** Forgets a partition's stale state and reads it again from the group's committed offset (see settleResend). */
+  const dropStale = (state: PartitionState, groupOffset: bigint): void => {
+    const key = partitionKey(state.topic, state.partition);
+    log.warn(
+      { topic: state.topic, partition: state.partition, committedHere: String(state.committed), committedByGroup: String(groupOffset) },
+      'another member committed this partition further while this one was out of the group; reading it again from the group\'s offset',
+    );
+    // Its waiting tasks end, as if it had been taken away; its queued ones are dropped when their turn comes.
+    revoke(state);
+    countDeferred(-state.deferred.clear());
+    partitions.delete(key);
+    // Placed now, not at its next batch: a partition with nothing new to read would get none.
+    void repositionAtCommitted(state.topic, state.partition);
+    try {
+      // Paused until a task came due, it would fetch nothing from there.
+      consumer?.resume([{ topic: state.topic, partitions: [state.partition] }]);
+    } catch {
+      // Not running: the next rejoin reads from the committed offset anyway.
     }
   };
   const commit = async (): Promise<void> => {
@@ -391,6 +421,14 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       return;
     }
     const state = partitionState(batch.topic, batch.partition);
+    // Kept across a rejoin: not stale (see settleResend), or the batch is not taken and reading starts again.
+    if (state.resend) {
+      await settleResend(state);
+      if (state.revoked) {
+        batchesLeft.add(key);
+        return;
+      }
+    }
     // The first batch here starts at the committed offset, which the progress read now belongs to.
     if (state.resumed === undefined) state.resumed = await committedProgress(state);
     // Fetched before this partition's last seek, which kafkajs has not applied yet: the batch goes on from where
