@@ -8,7 +8,7 @@ import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
 import { mayQueue, refusedByPressureOnly, shouldReadAgain, type QueueLimits } from './queue-limits.js';
 import { createHeldWebhooks, type QueuedTask } from './held-webhooks.js';
 import { decodeProgress, type Progress } from './progress-metadata.js';
-import { newPartitionState, planCommit, recordCommitted, revoke, type PartitionState, type PlannedCommit } from './partition-state.js';
+import { committableOffset, newPartitionState, planCommit, recordCommitted, revoke, type PartitionState, type PlannedCommit } from './partition-state.js';
 import { decodeOrDeadLetter, untilDone } from './persist.js';
 import type { TaskHandler } from './task-handler.js';
 
@@ -313,15 +313,17 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     if (!consumer) return;
     const planned: Array<[PartitionState, PlannedCommit]> = [];
     for (const state of partitions.values()) {
-      if (state.resend) await settleResend(state);
+      if (state.resend && !(await settleResend(state))) continue;
       if (state.revoked) continue;
       const next = planCommit(state, now());
       if (next) planned.push([state, next]);
     }
-    if (planned.length === 0) return;
+    // Dropped as stale, or taken away, while the others were checked.
+    const current = planned.filter(([state]) => !state.revoked);
+    if (current.length === 0) return;
     try {
-      await consumer.commitOffsets(planned.map(([state, next]) => ({ topic: state.topic, partition: state.partition, offset: next.offset.toString(), metadata: next.progress })));
-      for (const [state, next] of planned) recordCommitted(state, next, now());
+      await consumer.commitOffsets(current.map(([state, next]) => ({ topic: state.topic, partition: state.partition, offset: next.offset.toString(), metadata: next.progress })));
+      for (const [state, next] of current) recordCommitted(state, next, now());
     } catch (error) {
       log.warn({ err: error }, 'offset commit failed; the next commit sends it again');
     }
@@ -333,19 +335,26 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
    * Then what this member holds of the partition is stale: kept, its commits would move the group's offset back,
    * and tasks the other member finished would be sent again after a restart.
    */
-  const settleResend = async (state: PartitionState): Promise<void> => {
-    if (state.committed === null) {
+  const settleResend = async (state: PartitionState): Promise<boolean> => {
+    // What this member would have the group at: its last commit, or (none yet) the lowest offset it has not finished.
+    const ours = state.committed ?? committableOffset(state);
+    if (ours === null) {
       state.resend = false;
-      return;
+      return true;
     }
     try {
       const group = await committedAtAssignment(state.partition);
-      if (!group || state.revoked || state.committed === null) return;
+      if (state.revoked) return true;
+      if (!group || BigInt(group.offset) < 0n) return true;
       const groupOffset = BigInt(group.offset);
-      if (groupOffset > state.committed) dropStale(state, groupOffset);
-      else if (groupOffset === state.committed) state.resend = false;
+      // The same offset with another member's progress above it is that member's commit too.
+      const sameProgress = (group.metadata || null) === (state.committedProgress || null);
+      if (groupOffset > ours || (groupOffset === ours && state.committed !== null && !sameProgress)) dropStale(state, groupOffset);
+      else if (groupOffset === ours) state.resend = false;
+      return true;
     } catch {
-      // Unknown: sent again, as kafkajs may have dropped it.
+      // Unknown: not committed until known (the next tick asks again), or a stale commit could move the group back.
+      return false;
     }
   };
 
@@ -360,6 +369,11 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     revoke(state);
     countDeferred(-state.deferred.clear());
     partitions.delete(key);
+    // A batch of it under way (waiting for backpressure to ease) ends untaken: its end must not mark its records
+    // seen in the state that comes next, which reads from the group's offset, below them.
+    batchesLeft.add(key);
+    // Stopping: nothing more is read (see seek).
+    if (stopping) return;
     // Placed now, not at its next batch: a partition with nothing new to read would get none.
     void repositionAtCommitted(state.topic, state.partition);
     try {
@@ -421,8 +435,10 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       return;
     }
     const state = partitionState(batch.topic, batch.partition);
-    // Kept across a rejoin: not stale (see settleResend), or the batch is not taken and reading starts again.
+    // Kept across a rejoin: not stale (see settleResend), or the batch is not taken and reading starts again. A
+    // commit under way is awaited first: landed but not yet recorded, it would make the group look ahead of us.
     if (state.resend) {
+      await committing?.catch(() => undefined);
       await settleResend(state);
       if (state.revoked) {
         batchesLeft.add(key);
