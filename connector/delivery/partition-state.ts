@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { DeferredOffsets } from './deferred-offsets.js';
 import { OffsetTracker } from './offset-tracker.js';
 import { encodeProgress, smallestOf, type Progress } from './progress-metadata.js';
@@ -47,9 +48,13 @@ export interface PartitionState {
 /** `stopSignal`: aborts when the deliverer stops (see PartitionState.signal). */
 export function newPartitionState(topic: string, partition: number, now: number, stopSignal: AbortSignal): PartitionState {
   const release = new AbortController();
+  const signal = AbortSignal.any([stopSignal, release.signal]);
+  // Every task of the partition waiting (a strict webhook's retry in place, a write tried again) listens to it, and
+  // hundreds may wait at once: not the leak Node warns of past 10. Each listener goes when its wait ends.
+  setMaxListeners(0, signal);
   return {
     topic, partition, tracker: new OffsetTracker(), committed: null, committedProgress: null, committedAt: now, resumed: undefined, revoked: false,
-    signal: AbortSignal.any([stopSignal, release.signal]), release, resend: false,
+    signal, release, resend: false,
     maxStarted: null, waitingAt: null, pressureWaitAt: null, deferred: new DeferredOffsets(), refetchFrom: null, passAt: -1n,
   };
 }

@@ -123,4 +123,18 @@ describe('revoke', () => {
     stop.abort(new Error('shutting down'));
     expect(kept.signal.aborted).toBe(true);
   });
+
+  it('lets many waiting tasks listen at once without a leak warning (strict webhooks retrying in place)', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const state = newPartitionState('deliveries', 0, 0, new AbortController().signal);
+      for (let i = 0; i < 50; i += 1) state.signal.addEventListener('abort', () => undefined);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
 });
