@@ -34,6 +34,10 @@ export function parseIfMatch(header: string | undefined): number | undefined {
  */
 export async function refuseChange(pool: Pool, organization: string, id: string, expectedVersion: number | undefined): Promise<never> {
   const current = expectedVersion === undefined ? null : await findWebhook(pool, organization, id);
-  if (current) throw new ApiProblem('precondition-failed', `the webhook is at version ${current.version}, not ${String(expectedVersion)}; read it again and retry`);
+  if (current) throw staleVersion(current.version, expectedVersion);
   throw notFound('webhook');
 }
+
+/** The 412 of an If-Match naming a version the webhook has moved on from. */
+export const staleVersion = (current: number, expected: number | undefined): ApiProblem =>
+  new ApiProblem('precondition-failed', `the webhook is at version ${current}, not ${String(expected)}; read it again and retry`);

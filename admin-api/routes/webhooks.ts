@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { generateSigningSecret } from '../../connector/delivery/signature.js';
 import type { AdminApiDeps } from '../context.js';
-import { ApiProblem, invalidField, notFound } from '../problem.js';
+import { invalidField, notFound } from '../problem.js';
 import {
   AUTHED_PROBLEMS, bulkDeleteBody, createWebhookBody, idParam, listWebhooksQuery, problemResponses, updateWebhookBody,
 } from '../schemas.js';
@@ -10,7 +10,7 @@ import {
 } from '../store/webhooks.js';
 import type { VerificationRunner } from '../verification-runner.js';
 import { apiKeyHeaderProblem, DEFAULT_API_KEY_HEADER, eventTypesProblem, urlProblem } from '../webhook-rules.js';
-import { parseIfMatch, refuseChange, requireWebhook } from './webhook-lookup.js';
+import { parseIfMatch, refuseChange, requireWebhook, staleVersion } from './webhook-lookup.js';
 
 interface ApiKeyInput {
   header?: string;
@@ -153,9 +153,7 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
       if (result.kind === 'api-key-needed') {
         throw invalidField('body', 'apiKey', 'this webhook sends an API key: a new url needs the key sent again (apiKey), or apiKey: null to drop it, so the key never goes to a URL it was not given for');
       }
-      if (result.kind === 'version-mismatch') {
-        throw new ApiProblem('precondition-failed', `the webhook is at version ${result.current}, not ${String(expectedVersion)}; read it again and retry`);
-      }
+      if (result.kind === 'version-mismatch') throw staleVersion(result.current, expectedVersion);
       if (result.urlChanged && verifyByChallenge) verifications.start(result.row);
       return reply.header('etag', `"${result.row.version}"`).send(toView(result.row, box));
     });

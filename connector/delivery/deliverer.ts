@@ -182,6 +182,19 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     if (current) readDeferredAgain(current, item.webhookId);
   };
 
+  /** A task of a revoked partition, dropped: its webhook is no longer held for it, and may read on elsewhere. */
+  const letGo = (item: Item): void => {
+    held.forget(item.webhookId);
+    readDeferredAgainOf(item);
+  };
+
+  /** Forgets a partition this instance no longer reads as before: its tasks' waits end, its queued ones are dropped. */
+  const forgetPartition = (key: string, state: PartitionState): void => {
+    revoke(state);
+    countDeferred(-state.deferred.clear());
+    partitions.delete(key);
+  };
+
   /** Ends a pass once no webhook with room has deferred tasks ahead of it, going straight back to new tasks. */
   const endPassWhenServed = (state: PartitionState): void => {
     for (const [webhookId, next] of state.deferred.waiting()) {
@@ -203,11 +216,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   // them do not count against it, or enough strict webhooks failing at once would stop reading for hours.
   const scheduler = createKeyedScheduler<Item>(deps.maxInFlight, async (_key, item, aside) => {
     // Revoked: not started, not finished, so not committed; the next owner delivers it.
-    if (item.state.revoked) {
-      held.forget(item.webhookId);
-      readDeferredAgainOf(item);
-      return;
-    }
+    if (item.state.revoked) return letGo(item);
     // Shutting down: only tasks below one already started still run. Webhooks progress at their
     // own pace, so later offsets of a fast webhook may be done while a slow one's earlier offsets
     // wait; running those fills the gap and lets the commit cover what was sent. Tasks past every
@@ -240,10 +249,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       // Aborted by shutdown: left unfinished, so it is not committed and comes back after a restart.
       if (stopping) givenUpAtStop.add(item.webhookId);
       // Aborted because the partition went to another instance, which sends the task from its committed offset.
-      else if (item.state.revoked) {
-        held.forget(item.webhookId);
-        readDeferredAgainOf(item);
-      }
+      else if (item.state.revoked) letGo(item);
     }
   }, { maxUncountedAside: deps.maxBuffered });
   /** Webhooks whose endpoint holds them keep a small queue, and give back what they queued before (see held-webhooks.ts). */
@@ -314,7 +320,6 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     const planned: Array<[PartitionState, PlannedCommit]> = [];
     for (const state of partitions.values()) {
       if (state.resend && !(await settleResend(state))) continue;
-      if (state.revoked) continue;
       const next = planCommit(state, now());
       if (next) planned.push([state, next]);
     }
@@ -344,9 +349,9 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     }
     try {
       const group = await committedAtAssignment(state.partition);
-      if (state.revoked) return true;
-      if (!group || BigInt(group.offset) < 0n) return true;
+      if (!group || state.revoked) return true;
       const groupOffset = BigInt(group.offset);
+      if (groupOffset < 0n) return true;
       // The same offset with another member's progress above it is that member's commit too.
       const sameProgress = (group.metadata || null) === (state.committedProgress || null);
       if (groupOffset > ours || (groupOffset === ours && state.committed !== null && !sameProgress)) dropStale(state, groupOffset);
@@ -365,10 +370,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       { topic: state.topic, partition: state.partition, committedHere: String(state.committed), committedByGroup: String(groupOffset) },
       'another member committed this partition further while this one was out of the group; reading it again from the group\'s offset',
     );
-    // Its waiting tasks end, as if it had been taken away; its queued ones are dropped when their turn comes.
-    revoke(state);
-    countDeferred(-state.deferred.clear());
-    partitions.delete(key);
+    // As if it had been taken away.
+    forgetPartition(key, state);
     // A batch of it under way (waiting for backpressure to ease) ends untaken: its end must not mark its records
     // seen in the state that comes next, which reads from the group's offset, below them.
     batchesLeft.add(key);
@@ -438,7 +441,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     // Kept across a rejoin: not stale (see settleResend), or the batch is not taken and reading starts again. A
     // commit under way is awaited first: landed but not yet recorded, it would make the group look ahead of us.
     if (state.resend) {
-      await committing?.catch(() => undefined);
+      await committing;
       await settleResend(state);
       if (state.revoked) {
         batchesLeft.add(key);
@@ -571,9 +574,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
         for (const [key, state] of partitions) {
           if (!assigned.has(key)) {
             // Another instance owns it now: drop queued work, end what only waits, never commit for it again.
-            revoke(state);
-            countDeferred(-state.deferred.clear());
-            partitions.delete(key);
+            forgetPartition(key, state);
           } else state.resend = true;
         }
         for (const key of sought) {

@@ -11,15 +11,14 @@ import type { TargetCache } from '../subscriptions/target-cache.js';
 import type { WebhookTarget } from '../subscriptions/webhook.js';
 import type { AttemptLog } from './attempt-log.js';
 import { attemptRecord, type AttemptRecord } from './attempt-record.js';
-import { admit, breakerAfter, CLOSED } from './circuit-breaker.js';
-import type { BreakerPolicy, BreakerState } from './circuit-breaker.js';
+import { admit, breakerAfter, CLOSED, type BreakerPolicy, type BreakerState } from './circuit-breaker.js';
 import type { HttpSender } from './http-sender.js';
 import { decideOutcome, statusClass, type AttemptResult } from './outcome.js';
 import { payloadJson } from './envelope.js';
 import { buildWebhookRequest } from './request.js';
 import { nextRetry, type RetrySchedule } from './retry-schedule.js';
 import { deliveryKind, encodeTask, type DeliveryTask } from './task.js';
-import { untilDone } from './persist.js';
+import { pause, untilDone } from './persist.js';
 import type { Aside } from './keyed-scheduler.js';
 import type { SlowRequests } from './slow-requests.js';
 import { RETRY_DUE_AT_HEADER } from './retry-tier.js';
@@ -237,19 +236,8 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
 /** Waiting where the task runs, for callers without slots to give up. */
 const inPlace: Aside = (waiting) => waiting;
 
-/** Waits, unless the process is shutting down: then the task stays uncommitted and is redelivered. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    // The listener goes when the wait ends: the signal lives as long as the process, and strict webhooks wait often.
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, Math.max(0, ms));
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+/** Waits, unless the task's partition goes or the process stops: then the task stays uncommitted and is redelivered. */
+async function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  await pause(ms, signal);
+  signal.throwIfAborted();
 }
