@@ -2,6 +2,7 @@
  * Delivery benchmarks, each against a baseline measured in the same run:
  *  1. throughput: deliverer vs a raw undici POST loop sending the same signed request, same concurrency, same
  *     receiver; the raw loop runs before and after each of several rounds, and the median round is reported;
+ * 1b. floor: the least a deliverer built on kafkajs does (bench/lib/kafkajs-floor.ts), against the raw loop likewise;
  *  2. latency: p50/p99 from event produced (Avro, through the router) to the receiver, at an even fixed rate
  *     after a warm-up; with --router-share, the router's share (produced → task committed) alongside;
  *  3. isolation: healthy webhooks' throughput while 10 % (--slow-share) of webhooks answer after 10 s, vs the same healthy webhooks alone, in rounds;
@@ -36,6 +37,8 @@ import { startStealMeter, waitForQuietMachine } from './lib/cpu-steal.js';
 import { mainThreadCpuMicros, processCpuMicros } from './lib/proc-cpu.js';
 import { cpuBoundRatio } from './lib/cpu-bound.js';
 import { benchTask, MAX_IN_FLIGHT, rawLoop, sampleRequest, startReceiver } from './lib/delivery-fixtures.js';
+import { startKafkajsFloor } from './lib/kafkajs-floor.js';
+import type { WebhookTarget } from '../connector/subscriptions/webhook.js';
 
 const log = createRootLogger({ level: 'error' });
 
@@ -200,7 +203,7 @@ async function main(): Promise<void> {
     tasks: { type: 'string', default: '100000' }, rate: { type: 'string', default: '500' }, seconds: { type: 'string', default: '10' },
     backlog: { type: 'string', default: '1000000' }, warmup: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, 'serial-tasks': { type: 'string', default: '3000' }, 'memory-webhooks': { type: 'string', default: '1000' }, 'slow-share': { type: 'string', default: '0.1' }, deliverers: { type: 'string', default: '1' }, webhooks: { type: 'string', default: '1,10' }, only: { type: 'string' }, processes: { type: 'boolean', default: false }, 'router-share': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
   } });
-  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rounds N --deliverers N --rate R --seconds S --warmup S --backlog B --webhooks 1,10 --only throughput|latency|isolation|memory|serial[,…] --serial-tasks N --memory-webhooks N --slow-share F --processes --router-share]\n  --tasks: requests of each raw loop and tasks of each throughput round, over 200 webhooks (default 100000: ten times DELIVERER_MAX_BUFFERED, so the deliverer is timed working through a backlog, as after an outage, over its second half)\n  --slow-share: the share of webhooks whose endpoint answers after 10 s in the isolation run (default 0.1; above DELIVERER_MAX_IN_FLIGHT / 100, more slow endpoints than slots)\n  --memory-webhooks: webhooks the backlog of the memory run is spread over (default 1000; with few, every webhook queue fills and the rest of their tasks wait in Kafka)\n  --router-share: also report when each task became readable (the router share of the latency; the watching consumer adds load)\n  --rounds: throughput and isolation rounds (throughput: the deliverer between two raw-loop runs; isolation: the run with slow webhooks between two without); the median ratio is reported (default 3)\n  serial: the ceiling of one webhook (its sends are one at a time by design) against a raw loop of one request at a time, --serial-tasks tasks (default 3000), in --rounds rounds\n  --deliverers N: the throughput run starts N deliverer processes in one group, sharing the concurrency of the raw loop (scale-out; default 1)\n  --warmup: seconds at the latency rate before measuring (default 5; JIT and caches settle)\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof\n  BENCH_ROLE_ENV: connector settings for the roles (in-process or as processes), e.g. "DELIVERER_MAX_BUFFERED=2000 ROUTER_LINGER_MS=0"\n  BENCH_ROLE_ENTRY=source: run those processes from the sources through tsx instead of the compiled build (dist/, built first when older than the sources), which the image runs');
+  if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rounds N --deliverers N --rate R --seconds S --warmup S --backlog B --webhooks 1,10 --only throughput|floor|latency|isolation|memory|serial[,…] --serial-tasks N --memory-webhooks N --slow-share F --processes --router-share]\n  --tasks: requests of each raw loop and tasks of each throughput round, over 200 webhooks (default 100000: ten times DELIVERER_MAX_BUFFERED, so the deliverer is timed working through a backlog, as after an outage, over its second half)\n  --slow-share: the share of webhooks whose endpoint answers after 10 s in the isolation run (default 0.1; above DELIVERER_MAX_IN_FLIGHT / 100, more slow endpoints than slots)\n  --memory-webhooks: webhooks the backlog of the memory run is spread over (default 1000; with few, every webhook queue fills and the rest of their tasks wait in Kafka)\n  --router-share: also report when each task became readable (the router share of the latency; the watching consumer adds load)\n  --rounds: throughput and isolation rounds (throughput: the deliverer between two raw-loop runs; isolation: the run with slow webhooks between two without); the median ratio is reported (default 3)\n  floor: the least a kafkajs deliverer does (read, parse, sign, POST, log the attempt, commit; bench/lib/kafkajs-floor.ts) against the raw loop, in --rounds rounds\n  serial: the ceiling of one webhook (its sends are one at a time by design) against a raw loop of one request at a time, --serial-tasks tasks (default 3000), in --rounds rounds\n  --deliverers N: the throughput run starts N deliverer processes in one group, sharing the concurrency of the raw loop (scale-out; default 1)\n  --warmup: seconds at the latency rate before measuring (default 5; JIT and caches settle)\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof\n  BENCH_ROLE_ENV: connector settings for the roles (in-process or as processes), e.g. "DELIVERER_MAX_BUFFERED=2000 ROUTER_LINGER_MS=0"\n  BENCH_ROLE_ENTRY=source: run those processes from the sources through tsx instead of the compiled build (dist/, built first when older than the sources), which the image runs');
   const wanted = (name: string): boolean => !values.only || values.only.split(',').includes(name);
   const tasks = Number(values.tasks);
   const services = await benchServices();
@@ -328,6 +331,60 @@ async function main(): Promise<void> {
     const medianCpuBound = medianOf(rounds.map((r) => r.cpuBoundRatio));
     results['throughput'] = { tasks, deliverers, rounds, medianRatio: median.ratio, medianCpuBoundRatio: medianCpuBound, target: 0.7 };
     console.log(`throughput: median ratio ${median.ratio} of ${rounds.length} rounds (target 0.7); the rounds' CPU allowed a median of ${medianCpuBound ?? 'n/a'}`);
+  }
+
+  if (wanted('floor')) {
+    // The least any kafkajs deliverer does (bench/lib/kafkajs-floor.ts), in this process, between two raw loops as the
+    // throughput rounds are: the ceiling the fixed choice of client leaves, next to the deliverer's ratio above.
+    const rounds: Array<{ rawBefore: number; rawAfter: number; deliveriesPerSecond: number; ratio: number; cpuUsPerDelivery: number; receiverCpuUsPerDelivery: number | null; brokerCpuUsPerDelivery: number | null }> = [];
+    const roundCount = Number(values.rounds);
+    for (let round = 1; round <= roundCount; round += 1) {
+      await run(`1b. kafkajs floor, round ${round} of ${roundCount}`, async (config, org, parts) => {
+        const sample = sampleRequest(config);
+        for (let pass = 0, previous = 0; round === 1 && pass < 6; pass += 1) {
+          const rate = await rawLoop(receiver.url, 10_000, sample);
+          if (previous > 0 && Math.abs(rate - previous) / previous < 0.1) break;
+          previous = rate;
+        }
+        await waitForQuietMachine('before the raw loop');
+        const rawBefore = await rawLoop(receiver.url, tasks, sample);
+        const mark = Math.floor(tasks / 2);
+        await receiver.reset(mark);
+        const urls = Array.from({ length: 200 }, (_, i) => `${receiver.url}/fast/${i}`);
+        const ids = await createWebhooks(pool, config, org, urls);
+        const targets = new Map(ids.map((id, i): [string, WebhookTarget] => [id, {
+          id, organization: org, name: 'bench', url: urls[i]!, bodyFormat: 'parallelworks', ordering: 'relaxed', signingSecrets: [generateSigningSecret()], apiKey: null, deliverable: true,
+        }]));
+        await produceTasks(config, org, ids, tasks);
+        const floor = await startKafkajsFloor(config, targets, MAX_IN_FLIGHT, log);
+        parts.push({ name: 'kafkajs floor', stop: () => floor.stop() });
+        const atMark: { cpu?: number; receiverCpu?: number | null; brokerCpu?: number | null; fast?: number } = {};
+        await until(async () => {
+          const { fast } = await receiver.stats();
+          if (atMark.cpu === undefined && fast >= mark) {
+            Object.assign(atMark, { cpu: cpuMicros(process.cpuUsage()), receiverCpu: processCpuMicros(receiver.child.pid), brokerCpu: processCpuMicros(stackPid('kafka')), fast });
+          }
+          return fast >= tasks;
+        }, 300_000);
+        const since = tasks - (atMark.fast ?? tasks);
+        const cpuUsPerDelivery = since > 0 ? (cpuMicros(process.cpuUsage()) - atMark.cpu!) / since : 0;
+        const receiverCpuUsPerDelivery = perItem(atMark.receiverCpu, processCpuMicros(receiver.child.pid), since);
+        const brokerCpuUsPerDelivery = perItem(atMark.brokerCpu, processCpuMicros(stackPid('kafka')), since);
+        const s = await receiver.stats();
+        const deliveriesPerSecond = (s.fast - mark) / ((s.lastAt - s.markAt) / 1000);
+        await stopParts(parts.splice(0), log);
+        await waitForQuietMachine('after the floor');
+        const rawAfter = await rawLoop(receiver.url, tasks, sample);
+        rounds.push({
+          rawBefore: Math.round(rawBefore), rawAfter: Math.round(rawAfter), deliveriesPerSecond: Math.round(deliveriesPerSecond),
+          ratio: Number((deliveriesPerSecond / ((rawBefore + rawAfter) / 2)).toFixed(3)), cpuUsPerDelivery: Math.round(cpuUsPerDelivery), receiverCpuUsPerDelivery, brokerCpuUsPerDelivery,
+        });
+        console.log(JSON.stringify(rounds.at(-1)));
+      });
+    }
+    const median = medianRound(rounds);
+    results['kafkajsFloor'] = { tasks, rounds, medianRatio: median.ratio };
+    console.log(`kafkajs floor: median ratio ${median.ratio} of ${rounds.length} rounds`);
   }
 
   // One webhook takes every event (its queue is serial by design), then the same rate spread over several webhooks.
