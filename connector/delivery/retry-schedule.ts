@@ -31,7 +31,10 @@ export function tierLabels(schedule: RetrySchedule): string[] {
 /**
  * What happens after attempt `attempt` failed retryably. `random` is in [0, 1).
  * A `Retry-After` longer than the tier's delay is honoured up to
- * `maxRetryAfterMs`.
+ * `maxRetryAfterMs`, and up to the longest tier's delay with its jitter:
+ * with a short schedule (5 s, 1 m, 5 m), a 429 asking for an hour would
+ * otherwise sit at the head of the 5m tier's partition for that hour, every
+ * other webhook's retries behind it.
  *
  * The task goes to the smallest tier, not below its scheduled delay, whose
  * tasks come due as late as this one: a tier consumer pauses a partition at
@@ -48,8 +51,11 @@ export function nextRetry(schedule: RetrySchedule, attempt: number, now: number,
   const base = schedule.delaysMs[attempt - 1];
   if (base === undefined) return { kind: 'exhausted' };
   const jittered = Math.round(base * (1 + schedule.jitter * (2 * random - 1)));
-  const delayMs = Math.max(jittered, Math.min(retryAfterMs ?? 0, schedule.maxRetryAfterMs));
   const tiers = [...new Set(schedule.delaysMs)].sort((a, b) => a - b);
-  const tierDelay = tiers.find((d) => d >= base && d * (1 + schedule.jitter) >= delayMs) ?? tiers[tiers.length - 1]!;
+  const longest = tiers[tiers.length - 1]!;
+  // Up to the longest tier's band: a wait past it would hold every task behind it in that tier (see above).
+  const retryAfterCap = Math.min(schedule.maxRetryAfterMs, Math.max(jittered, Math.round(longest * (1 + schedule.jitter))));
+  const delayMs = Math.max(jittered, Math.min(retryAfterMs ?? 0, retryAfterCap));
+  const tierDelay = tiers.find((d) => d >= base && d * (1 + schedule.jitter) >= delayMs) ?? longest;
   return { kind: 'retry', tierLabel: tierLabel(tierDelay), dueAt: now + delayMs, delayMs };
 }

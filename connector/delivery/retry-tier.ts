@@ -4,9 +4,21 @@ import { createDeliverer, type Deliverer, type DelivererDeps } from './deliverer
 /** The header a retried task carries: when it is due, in ms since the epoch (see task-handler). */
 export const RETRY_DUE_AT_HEADER = 'retry.due-at';
 
-/** When a retry tier's record is due; a record without the header is due at once. */
-export function retryDueAt(message: KafkaMessage): number {
-  return Number(message.headers?.[RETRY_DUE_AT_HEADER]?.toString() ?? 0) || 0;
+/**
+ * The furthest ahead a valid configuration dates a retry: 3 days (the longest delay or Retry-After config allows),
+ * doubled by the largest jitter, and a day to spare for clocks and settings changed since.
+ */
+export const LATEST_PLAUSIBLE_DUE_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * When a retry tier's record is due; a record without the header is due at once. So is one dated further ahead than
+ * any configuration writes (a damaged or hand-made header, seconds taken for milliseconds): its partition would wait
+ * on it for good, every task behind it too, and past 24.8 days the pause's timer fires at once, so the partition
+ * would be paused and resumed in a busy loop. Sent early, the task is only retried sooner than planned.
+ */
+export function retryDueAt(message: KafkaMessage, now = Date.now()): number {
+  const dueAt = Number(message.headers?.[RETRY_DUE_AT_HEADER]?.toString() ?? 0) || 0;
+  return dueAt - now > LATEST_PLAUSIBLE_DUE_MS ? now : dueAt;
 }
 
 /**
@@ -21,5 +33,6 @@ export function retryDueAt(message: KafkaMessage): number {
  * done). Offsets are committed past the finished prefix, as the deliverer's.
  */
 export function createRetryTier(deps: Omit<DelivererDeps, 'dueAt'>): Deliverer {
-  return createDeliverer({ ...deps, dueAt: retryDueAt });
+  const now = deps.now ?? Date.now;
+  return createDeliverer({ ...deps, dueAt: (message) => retryDueAt(message, now()) });
 }

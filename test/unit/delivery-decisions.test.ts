@@ -151,6 +151,13 @@ describe('retry schedule', () => {
     expect(nextRetry(schedule, 1, now, 0.5, 1000)).toMatchObject({ delayMs: 5000 }); // never sooner than the schedule
     expect(nextRetry(schedule, 1, now, 0.5, 99_000_000)).toMatchObject({ delayMs: 3_600_000, tierLabel: '2h' });
   });
+
+  it('honours Retry-After no further than the longest tier\'s band: past it the task would hold that tier\'s partition', () => {
+    // 5 s, 1 m, 5 m with the default 6 h bound: a 429 asking for an hour waits 5.5 min (5 m + 10 % jitter) in the 5m tier.
+    const short: RetrySchedule = { delaysMs: [5000, 60_000, 300_000], jitter: 0.1, maxRetryAfterMs: 21_600_000 };
+    expect(nextRetry(short, 1, 0, 0.5, 3_600_000)).toEqual({ kind: 'retry', tierLabel: '5m', dueAt: 330_000, delayMs: 330_000 });
+    expect(nextRetry(short, 1, 0, 0.5, 320_000)).toMatchObject({ tierLabel: '5m', delayMs: 320_000 });
+  });
 });
 
 describe('circuit breaker', () => {
