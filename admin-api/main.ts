@@ -46,7 +46,7 @@ verification challenges out, deliver the webhook change events in hand
 
 async function serve(config: Readonly<ConnectorConfig>, log: Logger): Promise<void> {
   await migrateUp(config.database.url, log.child({ component: 'migrate' }));
-  const pool = createPool({ url: config.database.url, max: config.database.poolSize, applicationName: 'identity-webhooks-admin-api' }, log);
+  const pool = createPool({ url: config.database.url, max: config.database.poolSize, queryTimeoutMs: config.database.queryTimeoutMs, applicationName: 'identity-webhooks-admin-api' }, log);
   const box = createSecretBox(config.secrets.encryptionKey);
   const guard = createSsrfGuard(config.http.ssrfAllowlist);
   const sender = createHttpSender({ ...config.http, guard });
@@ -119,7 +119,7 @@ function parseTokensArgs(args: string[]): TokensCommand | { problem: string } {
 async function tokens(config: Readonly<ConnectorConfig>, log: Logger, command: TokensCommand): Promise<number> {
   const { action, id, values, lifetimeMs } = command;
   await migrateUp(config.database.url, log.child({ component: 'migrate' }));
-  const pool = createPool({ url: config.database.url, max: 1, applicationName: 'identity-webhooks-tokens' }, log);
+  const pool = createPool({ url: config.database.url, max: 1, queryTimeoutMs: config.database.queryTimeoutMs, applicationName: 'identity-webhooks-tokens' }, log);
   try {
     if (action === 'create') {
       const { token, info } = await createToken(pool, { organization: values.organization!, subject: values.subject!, name: values.name ?? '', lifetimeMs });

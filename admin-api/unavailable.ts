@@ -31,8 +31,10 @@ export function unavailableDependency(error: unknown): Dependency | null {
     const code = (current as { code?: unknown }).code;
     // Bare socket errors: kafkajs wraps its own, so these are node-postgres's.
     if (typeof code === 'string' && (NETWORK_CODES.has(code) || POSTGRES_UNAVAILABLE.has(code))) return 'postgres';
-    // node-postgres's own words for a connection lost or not had in time.
-    if (/Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(current.message)) return 'postgres';
+    // node-postgres's own words for a connection lost or not had in time, or a query not answered in time.
+    if (/Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/.test(current.message)) return 'postgres';
+    // A statement past DATABASE_QUERY_TIMEOUT_MS (57014 is also an operator's cancel, which is as transient).
+    if (code === '57014') return 'postgres';
   }
   return null;
 }

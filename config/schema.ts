@@ -18,7 +18,7 @@ export interface ConnectorConfig {
     sessionTimeoutMs: number;
   };
   schemaRegistry: { url: string; username: string; password: string };
-  database: { url: string; poolSize: number };
+  database: { url: string; poolSize: number; queryTimeoutMs: number };
   topics: {
     userEvents: string;
     groupEvents: string;
@@ -334,6 +334,13 @@ export const configSchema: Schema<ConnectorConfig> = {
       format: positiveCount.name,
       default: 10,
       env: 'DATABASE_POOL_SIZE',
+    },
+    queryTimeoutMs: {
+      doc: 'Longest a Postgres statement may run (statement_timeout) before Postgres cancels it, and, a second later, how long a query waits for any answer before its connection is dropped: a server that stops answering without closing the connection (a failover, a network flow dropped) is otherwise found only by TCP keepalive, minutes later, while the delivery-log sink misses its group heartbeats and shutdown waits. 0 (the default) takes 2 s less than KAFKA_SESSION_TIMEOUT_MS, at most 15 s (15 s with the default session); set, it must be at least 1000 and below KAFKA_SESSION_TIMEOUT_MS less a second. Migrations are not bound by it.',
+      format: count.name,
+      default: 0,
+      bounds: '0, or 1000 to `KAFKA_SESSION_TIMEOUT_MS` − 1001',
+      env: 'DATABASE_QUERY_TIMEOUT_MS',
     },
   },
   topics: {

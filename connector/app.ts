@@ -52,7 +52,7 @@ export interface RunningRole {
  */
 export async function startRole(role: Role, config: Readonly<ConnectorConfig>, log: Logger, onFatal: (error: unknown) => void): Promise<RunningRole> {
   const parts: RunningPart[] = [];
-  const pool = createPool({ url: config.database.url, max: config.database.poolSize, applicationName: `identity-webhooks-${role}` }, log);
+  const pool = createPool({ url: config.database.url, max: config.database.poolSize, queryTimeoutMs: config.database.queryTimeoutMs, applicationName: `identity-webhooks-${role}` }, log);
   parts.push({ name: 'postgres pool', stop: () => pool.end() });
   const kafka = createKafka(config.kafka, log, role);
   try {

@@ -4,6 +4,11 @@ export interface TcpProxy {
   port: number;
   /** Cuts every open connection and refuses new ones (resets them) until restored: the service is unreachable. */
   cut(): void;
+  /**
+   * Drops every byte either way, connections left open, until restored: a peer gone silent (a failover, a network
+   * flow dropped), which no error reveals.
+   */
+  stall(): void;
   restore(): void;
   close(): Promise<void>;
 }
@@ -16,6 +21,7 @@ export interface TcpProxy {
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const open = new Set<Socket>();
   let down = false;
+  let stalled = false;
   const track = (socket: Socket): void => {
     open.add(socket);
     socket.on('close', () => open.delete(socket));
@@ -26,7 +32,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     if (down) return void client.resetAndDestroy();
     const upstream = createConnection(target);
     track(upstream);
-    client.pipe(upstream).pipe(client);
+    // Forwarded by hand rather than piped, so a stall can drop what passes.
+    client.on('data', (chunk: Buffer) => void (stalled || upstream.write(chunk)));
+    upstream.on('data', (chunk: Buffer) => void (stalled || client.write(chunk)));
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -38,8 +46,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       down = true;
       for (const socket of open) socket.resetAndDestroy();
     },
+    stall() {
+      stalled = true;
+    },
     restore() {
       down = false;
+      stalled = false;
     },
     close: () => {
       for (const socket of open) socket.destroy();
