@@ -36,14 +36,19 @@ const INSERT_ROWS = `INSERT INTO delivery_attempts (attempt_id, task_id, webhook
  ON CONFLICT (attempt_id) DO NOTHING`;
 
 /**
- * Whether Postgres refused the rows themselves (SQLSTATE class 22, data
- * exception, or 23, integrity constraint): writing them again can never
- * succeed. Anything else (connection lost, server shutting down) may.
+ * Whether Postgres refused the rows themselves: SQLSTATE class 22 (data
+ * exception), 23 (integrity constraint) or 54 (program limit exceeded: a
+ * key past the index's row size, JSON nested past the stack depth). Writing
+ * them again can never succeed. Anything else (connection lost, server
+ * shutting down, a statement timeout) may.
  */
 export function isRowRefusal(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code);
+  return typeof code === 'string' && /^(?:22|23|54)[0-9A-Z]{3}$/.test(code);
 }
+
+/** The code a row gets that cannot even be turned into JSON for Postgres (nested past the stack). */
+const UNSERIALIZABLE = 'UNSERIALIZABLE';
 
 /** A row of the delivery log and the message it came in. */
 interface SourcedRow {
@@ -108,7 +113,12 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
       for (const { row, message, code, reason } of refused) {
         attemptRowsRefused.inc({ code });
         const key = typeof row['webhookId'] === 'string' ? row['webhookId'] : null;
-        letters.push(deadLetterOf({ ...where, message }, poison('ATTEMPT_ROW_REFUSED', `Postgres refused the row (SQLSTATE ${code}): ${reason}`), { key, value: JSON.stringify(row) }, deps.dlqLimitBytes));
+        // A row that cannot be written out as JSON goes in the message it came in (its other rows are written, and
+        // would be skipped by attempt id if copied back).
+        const letter = code === UNSERIALIZABLE
+          ? deadLetterOf({ ...where, message }, poison('ATTEMPT_ROW_REFUSED', `the row cannot be written as JSON: ${reason}`), message, deps.dlqLimitBytes)
+          : deadLetterOf({ ...where, message }, poison('ATTEMPT_ROW_REFUSED', `Postgres refused the row (SQLSTATE ${code}): ${reason}`), { key, value: JSON.stringify(row) }, deps.dlqLimitBytes);
+        letters.push(letter);
       }
     }
     // In runs the broker takes whole, each tried until taken: a run sent again after a failure is not sent twice.
@@ -134,12 +144,20 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
       await deps.pool.query(INSERT_ROWS, [nulFreeJson(JSON.stringify(rows.map(({ row }) => row)))]);
       return [];
     } catch (error) {
-      if (!isRowRefusal(error)) throw error;
+      if (!isRowRefusal(error) && !(error instanceof RangeError)) throw error;
     }
     const refused: Array<SourcedRow & { code: string; reason: string }> = [];
     for (const sourced of rows) {
+      let json: string;
       try {
-        await deps.pool.query(INSERT_ROWS, [nulFreeJson(JSON.stringify([sourced.row]))]);
+        json = nulFreeJson(JSON.stringify([sourced.row]));
+      } catch (error) {
+        // Parsed from the topic, yet too deep to write out again (the stack runs out): no try ever would.
+        refused.push({ ...sourced, code: UNSERIALIZABLE, reason: (error as Error).message });
+        continue;
+      }
+      try {
+        await deps.pool.query(INSERT_ROWS, [json]);
       } catch (error) {
         if (!isRowRefusal(error)) throw error;
         refused.push({ ...sourced, code: (error as { code: string }).code, reason: (error as Error).message });

@@ -1,6 +1,6 @@
 import { ConfigResourceTypes, Partitioners } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { decodeTask, encodeTask, taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
 import { retryTopics, topicMessageLimits } from '../../connector/kafka/topics.js';
 import { RECORD_OVERHEAD_BYTES } from '../../connector/kafka/record-size.js';
@@ -252,10 +252,23 @@ describe('delivery outcomes', () => {
       const garbage = `{"not": "attempts" ${randomUUID()}`;
       await producer.send({ topic: s.config.topics.attempts, messages: [{ key: hook.id, value: garbage }] });
       await producer.send({ topic: s.config.topics.attempts, messages: [{ value: JSON.stringify([record(third!)]) }] });
+      // Two rows Postgres or this process can never write, each refused on every try before: an attempt id past the
+      // primary key's index row size (SQLSTATE 54000), and an event nested deeper than JSON.stringify's stack (parsed
+      // fine: V8 parses JSON without recursion). Neither may hold up the rows behind it.
+      const longId = { ...record(first!), attemptId: randomBytes(4000).toString('hex') };
+      const deep = `[${JSON.stringify({ ...record(second!), event: null }).replace('"event":null', `"event":${'['.repeat(200_000)}${']'.repeat(200_000)}`)}]`;
+      const [fourth] = await s.produceTasks(hook.id, 1);
+      await producer.send({ topic: s.config.topics.attempts, messages: [{ value: JSON.stringify([longId]) }, { key: 'deep', value: deep }, { value: JSON.stringify([record(fourth!)]) }] });
       await producer.disconnect();
       const logged = async () => (await s.pool.query<{ task_id: string }>(`SELECT task_id FROM delivery_attempts WHERE webhook_id = $1 AND error_message = 'written by the test'`, [hook.id])).rows;
-      await waitFor('both good rows in the delivery log', async () => (await logged()).length >= 2, 30_000);
-      expect((await logged()).map((row) => row.task_id).sort()).toEqual([first!.taskId, third!.taskId].sort());
+      await waitFor('the good rows in the delivery log', async () => (await logged()).length >= 3, 30_000);
+      expect((await logged()).map((row) => row.task_id).sort()).toEqual([first!.taskId, third!.taskId, fourth!.taskId].sort());
+      const tooLong = await waitFor('the row with a key past the index dead-lettered', () => attemptsDlq.messages.find((m) => header(m, 'dlq.error.message')?.includes('SQLSTATE 54000')));
+      expect(attemptRowsOf(tooLong.value!.toString())[0]).toMatchObject({ attemptId: longId.attemptId });
+      const tooDeep = await waitFor('the row too deep to write dead-lettered', () => attemptsDlq.messages.find((m) => m.key?.toString() === 'deep'));
+      expect(header(tooDeep, 'dlq.error.code')).toBe('ATTEMPT_ROW_REFUSED');
+      expect(header(tooDeep, 'dlq.error.message')).toMatch(/cannot be written as JSON/);
+      expect(tooDeep.value!.toString()).toBe(deep);
 
       // Nothing is lost: the refused row is in the dead-letter topic as a row the sink reads, with Postgres's reason.
       const refused = await waitFor('the refused row dead-lettered', () => attemptsDlq.messages.find((m) => m.key?.toString() === refusedWebhookId));
