@@ -504,7 +504,7 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'DELIVERER_FETCH_MAX_BYTES_PER_PARTITION',
     },
     retryDelaysMs: {
-      doc: 'Wait before each retry, in milliseconds, comma-separated: after attempt n fails, the n-th delay. After the last, the task is dead-lettered. Each at most 3 days (with jitter, within the 7 days Kafka keeps a retry topic\'s records by default).',
+      doc: 'Wait before each retry, in milliseconds, comma-separated: after attempt n fails, the n-th delay. After the last, the task is dead-lettered. Each at most 3 days (with jitter, within the 7 days Kafka keeps a retry topic\'s records by default). Each distinct delay is a topic; deliverers also drain the topics of delays dropped from an earlier schedule.',
       format: durationList.name,
       default: [5000, 300000, 1800000, 7200000, 18000000, 36000000, 36000000],
       env: 'DELIVERER_RETRY_DELAYS_MS',

@@ -20,7 +20,7 @@ import type { SourceTopic } from './ingest/source-topic.js';
 import { createRouter } from './ingest/router.js';
 import { createKafka, createProducer } from './kafka/client.js';
 import { createSchemaRegistryClient } from './kafka/schema-registry.js';
-import { connectorTopics, ensureTopics, limitShortfalls, retryTopic, topicMessageLimits, topicTakes } from './kafka/topics.js';
+import { connectorTopics, ensureTopics, limitShortfalls, listTopics, retiredTierLabels, retryTopic, topicMessageLimits, topicTakes } from './kafka/topics.js';
 import { startConsumerLagMonitor } from './observability/consumer-lag.js';
 import type { Logger } from './observability/logger.js';
 import type { ReadinessCheck } from './observability/server.js';
@@ -176,7 +176,14 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         maxQueuedPerWebhook: Math.max(1, Math.floor(settings.maxQueuedPerWebhook / 4)),
         maxDeferred: Math.max(100, Math.floor(settings.maxDeferred / 4)),
       };
-      const tiers = tierLabels({ delaysMs: settings.retryDelaysMs, jitter: 0, maxRetryAfterMs: 0 }).map((label) =>
+      const retired = retiredTierLabels(config, await listTopics(kafka));
+      if (retired.length > 0) {
+        log.warn(
+          { topics: retired.map((label) => retryTopic(config, label)) },
+          'retry topics of tiers no longer in DELIVERER_RETRY_DELAYS_MS exist: draining them too (their tasks are due all the same); delete each once its group (<DELIVERER_GROUP_ID>.retry.<tier>) has no lag',
+        );
+      }
+      const tiers = [...tierLabels({ delaysMs: settings.retryDelaysMs, jitter: 0, maxRetryAfterMs: 0 }), ...retired].map((label) =>
         createRetryTier({
           kafka, handle, producer, dlqTopic: config.topics.deliveriesDlq, topic: retryTopic(config, label), groupId: `${settings.groupId}.retry.${label}`,
           sessionTimeoutMs: config.kafka.sessionTimeoutMs, ...tierShare, drainTimeoutMs: Math.max(1000, config.shutdown.timeoutMs - 5000), onFatal,

@@ -49,6 +49,24 @@ export function retryTopic(config: ConnectorConfig, tierLabel: string): string {
   return `${config.topics.retryPrefix}.${tierLabel}`;
 }
 
+/** A tier's label as tierLabel writes it: `5s`, `5m`, `2h`, `1500ms`. */
+const TIER_LABEL = /^[1-9]\d*(?:ms|s|m|h)$/;
+
+/**
+ * The labels of retry topics among `existing` whose tier is no longer in the
+ * schedule (a delay changed or dropped since they were made). Their tasks
+ * are due all the same, and nothing else reads them: a deliverer drains
+ * them, or they would sit until the topic's retention deleted them unsent.
+ */
+export function retiredTierLabels(config: ConnectorConfig, existing: readonly string[]): string[] {
+  const prefix = `${config.topics.retryPrefix}.`;
+  const current = new Set(retryTopics(config));
+  return existing
+    .filter((topic) => topic.startsWith(prefix) && !current.has(topic) && TIER_LABEL.test(topic.slice(prefix.length)))
+    .map((topic) => topic.slice(prefix.length))
+    .sort();
+}
+
 /**
  * Creates missing topics; existing ones are left as they are. Returns the
  * largest message each topic takes now (`max.message.bytes`, the broker's
@@ -123,4 +141,15 @@ export function limitShortfalls(specs: TopicSpec[], limits: ReadonlyMap<string, 
     if (wanted && has !== undefined && has < Number(wanted.value)) shortfalls.push({ topic: spec.topic, maxMessageBytes: has, needed: Number(wanted.value) });
   }
   return shortfalls;
+}
+
+/** The names of the cluster's topics. */
+export async function listTopics(kafka: Kafka): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await admin.listTopics();
+  } finally {
+    await admin.disconnect();
+  }
 }

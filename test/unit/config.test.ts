@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, nameDistance } from '../../config/load.js';
-import { connectorTopics, limitShortfalls } from '../../connector/kafka/topics.js';
+import { connectorTopics, limitShortfalls, retiredTierLabels } from '../../connector/kafka/topics.js';
 import { createSecretBox } from '../../connector/security/encryption.js';
 
 const KEY = randomBytes(32).toString('base64');
@@ -183,6 +183,16 @@ describe('connectorTopics', () => {
     for (const topic of [topics.deliveriesDlq, topics.ingestDlq, topics.attempts, `${topics.retryPrefix}.5s`, `${topics.retryPrefix}.10h`]) expect(limits[topic], topic).toBe(200_000);
     expect(limits[topics.attemptsDlq]).toBe(400_000);
     expect(Object.values(limits).every((limit) => limit >= 100_000)).toBe(true);
+  });
+});
+
+describe('retiredTierLabels', () => {
+  it('finds the retry topics of tiers no longer in the schedule, and nothing else under the prefix', () => {
+    const config = loadConfig({ SECRETS_ENCRYPTION_KEY: KEY, DELIVERER_RETRY_DELAYS_MS: '5000,300000' });
+    const prefix = config.topics.retryPrefix;
+    const existing = [`${prefix}.5s`, `${prefix}.5m`, `${prefix}.2h`, `${prefix}.1500ms`, `${prefix}.10h`, `${prefix}.dlq`, `${prefix}.5m.copy`, `${prefix}.0s`, 'other.retry.2h', config.topics.deliveries];
+    expect(retiredTierLabels(config, existing)).toEqual(['10h', '1500ms', '2h']);
+    expect(retiredTierLabels(config, [`${prefix}.5s`, `${prefix}.5m`])).toEqual([]);
   });
 });
 
