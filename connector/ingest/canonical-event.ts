@@ -51,13 +51,18 @@ export function toCanonicalEvent(record: Record<string, unknown>, catalog: Event
   if (!entry) throw poison('UNKNOWN_EVENT_TYPE', `event type "${named}" is not in the catalog`);
   const { type: eventType, family } = entry;
   const raw = record['payload'];
-  const organization = String(record['organization']);
+  const organization = String(record['organization'] ?? '');
+  const eventId = String(record['eventId'] ?? '');
+  // Blank, the id would give every such event of a webhook one webhook-id, and receivers deduplicating on it (as
+  // Standard Webhooks asks) would drop all but the first; a blank organization would match no webhook, unseen.
+  if (eventId.trim() === '') throw poison('INVALID_EVENT_ID', 'eventId is empty: receivers deduplicate on the webhook-id made from it');
+  if (organization.trim() === '') throw poison('INVALID_ORGANIZATION', 'organization is empty: the event would match no webhook');
   const payload = raw && typeof raw === 'object' ? presentFields(raw as Record<string, unknown>) : {};
   // Seed 000: `organization` inside the payload names the user's organization, and receivers read it there. A
   // producer that leaves it out (it is optional in the schemas) gets the event's own, rather than none.
   payload['organization'] ??= organization;
   return {
-    eventId: String(record['eventId']),
+    eventId,
     eventType,
     family,
     occurredAt: epochMillis(record['occurredAt']),

@@ -37,6 +37,15 @@ describe('toCanonicalEvent', () => {
     expect(toCanonicalEvent({ ...record, occurredAt: new Date(1_700_000_000_000) }, catalog).occurredAt).toBe(1_700_000_000_000);
   });
 
+  it('classifies a blank event id or organization as poison: one webhook-id for all such events, or no webhook at all', () => {
+    for (const eventId of ['', '   ', null]) {
+      expect(() => toCanonicalEvent({ ...record, eventId }, catalog)).toThrow(expect.objectContaining({ kind: 'poison', code: 'INVALID_EVENT_ID' }));
+    }
+    for (const organization of ['', ' ', undefined]) {
+      expect(() => toCanonicalEvent({ ...record, organization }, catalog)).toThrow(expect.objectContaining({ kind: 'poison', code: 'INVALID_ORGANIZATION' }));
+    }
+  });
+
   it('classifies an event type outside the catalog as poison', () => {
     try {
       toCanonicalEvent({ ...record, eventType: 'USER_TELEPORTED' }, catalog);
