@@ -66,7 +66,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       );
     }
     if (role === 'router') {
-      const subscriptions = createSubscriptionStore({ pool, log: log.child({ component: 'subscriptions' }), reloadIntervalMs: 60_000 });
+      const subscriptions = createSubscriptionStore({ pool, log: log.child({ component: 'subscriptions' }), reloadIntervalMs: 60_000, canonicalPattern: loadEventCatalog().canonicalPattern });
       await subscriptions.start();
       parts.push({ name: 'subscription store', stop: () => subscriptions.stop() });
       const registry = createSchemaRegistryClient(config.schemaRegistry);

@@ -4,6 +4,7 @@ import { subscriptionIndexLoadedAt, subscriptionIndexSize, subscriptionRefreshes
 import { createChangeListener } from './change-listener.js';
 import { loadRoutableWebhooks, loadWebhookRoutes } from './repository.js';
 import { buildSubscriptionIndex, type MutableSubscriptionIndex, type SubscriptionIndex } from './subscription-index.js';
+import type { WebhookRoute } from './webhook.js';
 
 export interface SubscriptionStore {
   current(): SubscriptionIndex;
@@ -27,8 +28,18 @@ const MAX_CHANGES_BY_ID = 5_000;
  * converges whatever order changes arrive in. When Postgres is down the last
  * index stays in use and the listener reconnects by itself.
  */
-export function createSubscriptionStore(deps: { pool: Pool; log: Logger; reloadIntervalMs: number }): SubscriptionStore {
+export function createSubscriptionStore(deps: {
+  pool: Pool;
+  log: Logger;
+  reloadIntervalMs: number;
+  /**
+   * The catalog's name for a stored pattern: events are matched by the catalog's name, and a row may hold another
+   * product's (a type the catalog has since made an alias, a row written around the admin API, which stores names).
+   */
+  canonicalPattern: (pattern: string) => string;
+}): SubscriptionStore {
   const { pool, log } = deps;
+  const canonical = (route: WebhookRoute): WebhookRoute => ({ ...route, eventTypes: route.eventTypes.map(deps.canonicalPattern) });
   let index: MutableSubscriptionIndex = buildSubscriptionIndex();
   let stopped = false;
   let reloadTimer: NodeJS.Timeout | undefined;
@@ -47,7 +58,7 @@ export function createSubscriptionStore(deps: { pool: Pool; log: Logger; reloadI
   };
 
   const reloadAll = async (): Promise<void> => {
-    index = buildSubscriptionIndex(await loadRoutableWebhooks(pool));
+    index = buildSubscriptionIndex((await loadRoutableWebhooks(pool)).map(canonical));
     log.debug({ webhooks: index.size }, 'subscription index reloaded');
     loaded('full');
   };
@@ -56,7 +67,7 @@ export function createSubscriptionStore(deps: { pool: Pool; log: Logger; reloadI
     const current = new Map((await loadWebhookRoutes(pool, ids)).map((route) => [route.id, route]));
     for (const id of ids) {
       const route = current.get(id);
-      if (route?.routable) index.put(route);
+      if (route?.routable) index.put(canonical(route));
       else index.remove(id);
     }
     log.debug({ changed: ids.length, webhooks: index.size }, 'subscription changes applied');

@@ -1,3 +1,4 @@
+import { loadEventCatalog } from '../../connector/events/catalog.js';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -282,7 +283,7 @@ describe('admin API: webhooks', () => {
     });
 
     it('a new or verified webhook reaches the routers\' subscription index within a second of the change (NOTIFY)', async () => {
-      const store = createSubscriptionStore({ pool: api.pool, log, reloadIntervalMs: 3_600_000 });
+      const store = createSubscriptionStore({ pool: api.pool, log, reloadIntervalMs: 3_600_000, canonicalPattern: loadEventCatalog().canonicalPattern });
       await store.start();
       try {
         const { body } = await create({ eventTypes: ['USER_DISABLED'] });

@@ -1,3 +1,4 @@
+import { loadEventCatalog } from '../../connector/events/catalog.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { migrateUp } from '../../connector/db/migrate.js';
 import { createPool, type Pool } from '../../connector/db/pool.js';
@@ -32,7 +33,7 @@ describe('subscription index refresh', () => {
   beforeAll(async () => {
     await migrateUp(config.database.url, log);
     pool = createPool({ url: config.database.url, max: 3, applicationName }, log);
-    store = createSubscriptionStore({ pool, log, reloadIntervalMs: 3_600_000 });
+    store = createSubscriptionStore({ pool, log, reloadIntervalMs: 3_600_000, canonicalPattern: loadEventCatalog().canonicalPattern });
     await store.start();
   });
 
@@ -54,6 +55,19 @@ describe('subscription index refresh', () => {
 
     await deactivateWebhook(pool, id, 'test');
     await waitFor('the disabled webhook to leave the index', () => !matches().includes(id), 5000);
+  });
+
+  it('matches a pattern stored under another product\'s name (an alias) by the catalog\'s name, on a change and a full reload', async () => {
+    // Written around the admin API (which stores the catalog's names): cidaas's GROUP_USER_REMOVED.
+    const id = await addWebhook({ eventTypes: ['GROUP_USER_REMOVED'] });
+    await waitFor('the webhook under the catalog\'s name', () => matches('USER_REMOVED_FROM_GROUP', 'group').includes(id), 5000);
+    const ownStore = createSubscriptionStore({ pool, log, reloadIntervalMs: 3_600_000, canonicalPattern: loadEventCatalog().canonicalPattern });
+    await ownStore.start();
+    try {
+      expect(ownStore.current().match(organization, 'USER_REMOVED_FROM_GROUP', 'group').map((r) => r.id)).toContain(id);
+    } finally {
+      await ownStore.stop();
+    }
   });
 
   it('applies a change by reading that webhook alone, not by reloading every webhook', async () => {
@@ -97,7 +111,7 @@ describe('subscription index refresh', () => {
       return rows[0]!.n;
     };
     try {
-      const ownStore = createSubscriptionStore({ pool: ownPool, log, reloadIntervalMs: 3_600_000 });
+      const ownStore = createSubscriptionStore({ pool: ownPool, log, reloadIntervalMs: 3_600_000, canonicalPattern: loadEventCatalog().canonicalPattern });
       await ownStore.start();
       expect(await listeningBackends()).toBe(1);
       await ownStore.stop();
