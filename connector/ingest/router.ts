@@ -169,10 +169,11 @@ export function createRouter(deps: RouterDeps): Router {
     const { decoder } = source;
     const tasks: Message[] = [];
     const deadLetters: Message[] = [];
-    const index = deps.subscriptions.current();
-    const now = Date.now();
     // Writer schemas first, once for the slice; then every record decodes without waiting.
     await decoder.prepare(messages.map((message) => message.value));
+    // Taken after the registry's lookups, which may take long: a reload meanwhile (a webhook disabled) applies.
+    const index = deps.subscriptions.current();
+    const now = Date.now();
     let routed = 0;
     let taskBytes = 0;
     for (const message of messages) {
@@ -416,6 +417,11 @@ export function createRouter(deps: RouterDeps): Router {
     });
     await created.connect();
     await created.subscribe({ topics: [...deps.sources.keys()], fromBeginning: true });
+    // Stopped while a rejoin was joining: this consumer may have connected after stop disconnected it, and must not run.
+    if (stopped) {
+      await created.disconnect().catch(() => undefined);
+      return;
+    }
     // Every assigned partition's batch at once: each partition routes and commits on its own.
     await created.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: PARTITIONS_CONSUMED_CONCURRENTLY, eachBatch: handleBatch });
   };
@@ -443,12 +449,16 @@ export function createRouter(deps: RouterDeps): Router {
     },
     async stop() {
       stopped = true;
-      await consumer?.disconnect();
-      consumer = null;
-      await closeAllLanes();
-      const client = adminClient;
-      adminClient = null;
-      await client?.admin.disconnect().catch(() => undefined);
+      try {
+        await consumer?.disconnect();
+      } finally {
+        // Whatever the consumer's leaving did, the producers and the admin client close.
+        consumer = null;
+        await closeAllLanes();
+        const client = adminClient;
+        adminClient = null;
+        await client?.admin.disconnect().catch(() => undefined);
+      }
     },
   };
 }
