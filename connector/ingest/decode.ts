@@ -15,15 +15,20 @@ const HEADER_BYTES = 5;
 export interface AvroDecoder {
   /**
    * Gets the writer schemas of these records ready: one registry round trip
-   * per schema id not seen before, then decode() runs without waiting. A
-   * registry outage throws (transient: the batch is retried); an id the
-   * registry does not know is remembered for a minute and each of its records
-   * is poison (a schema registered since is found then).
+   * per schema id not seen before, then the returned function decodes any of
+   * them without waiting (anything undecodable throws poison). A registry
+   * outage throws (transient: the batch is retried). An id the registry does
+   * not know is asked for again once after a short pause (a replica behind a
+   * load balancer may not have read a schema registered moments ago), then
+   * remembered for a minute, each of its records poison (a schema registered
+   * since is found then). The function answers from this slice's own view:
+   * another slice's prepare, forgetting ids meanwhile, changes nothing in it.
    */
-  prepare(values: ReadonlyArray<Buffer | null>): Promise<void>;
-  /** Decodes one prepared record to the reader schema; anything undecodable throws poison. */
-  decode(value: Buffer | null): Record<string, unknown>;
+  prepare(values: ReadonlyArray<Buffer | null>): Promise<SliceDecoder>;
 }
+
+/** Decodes one record of a prepared slice to the reader schema. */
+export type SliceDecoder = (value: Buffer | null) => Record<string, unknown>;
 
 type Resolution = { ok: true; resolver: avro.Resolver } | { ok: false; error: unknown };
 
@@ -31,8 +36,22 @@ type Resolution = { ok: true; resolver: avro.Resolver } | { ok: false; error: un
 const UNKNOWN_ID_TTL_MS = 60_000;
 /** Unknown ids remembered at most: garbage values that happen to start with byte 0 carry random ones. */
 const UNKNOWN_IDS_LIMIT = 1000;
+/** How long after a registry first says it does not know an id that id is asked for again (see prepare). */
+export const UNKNOWN_ID_CONFIRM_MS = 2000;
+/** Registry lookups of one slice at once: garbage records carry many ids, and one at a time they would add up. */
+const LOOKUPS_AT_ONCE = 8;
 
-export function createAvroDecoder(registry: SchemaRegistryClient, readerSchema: avro.Schema, now: () => number = Date.now): AvroDecoder {
+/** Runs `work` on every item, `limit` at a time. */
+async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]!);
+  }));
+}
+
+export function createAvroDecoder(
+  registry: SchemaRegistryClient, readerSchema: avro.Schema, now: () => number = Date.now, confirmUnknownAfterMs = UNKNOWN_ID_CONFIRM_MS,
+): AvroDecoder {
   // Before any resolver is built: a record claiming more items than it has bytes would otherwise hang the process.
   if (!boundAvroBlockCounts()) throw fatal('AVRO_BOUNDS_UNAVAILABLE', 'avsc no longer reads arrays and maps the way avro-block-bounds.ts patches (upgraded?)');
   const readerType = avro.Type.forSchema(readerSchema);
@@ -73,38 +92,50 @@ export function createAvroDecoder(registry: SchemaRegistryClient, readerSchema: 
   const schemaIdOf = (value: Buffer | null): number | null =>
     value && value.length >= HEADER_BYTES && value[0] === MAGIC_BYTE ? value.readInt32BE(1) : null;
 
+  /** What a slice decodes with: a resolution, or why its id cannot be decoded. */
+  const viewOf = (schemaId: number): Resolution => {
+    const resolution = resolutions.get(schemaId);
+    if (resolution) return resolution;
+    const entry = unknown.get(schemaId);
+    return { ok: false, error: entry ? entry.error : new Error(`schema id ${schemaId} was not prepared before decoding`) };
+  };
+
   return {
     async prepare(values) {
-      // Forgotten before, never during, a prepare (decode needs every id of these records settled), and the oldest
-      // first: another partition's slice may be between its prepare and its decodes.
+      // Forgotten before, never during, a prepare, and the oldest first.
       if (unknown.size >= UNKNOWN_IDS_LIMIT) {
         for (const id of unknown.keys()) {
           if (unknown.size <= UNKNOWN_IDS_LIMIT / 2) break;
           unknown.delete(id);
         }
       }
-      const missing = new Set<number>();
+      const ids = new Set<number>();
       for (const value of values) {
         const schemaId = schemaIdOf(value);
-        if (schemaId === null) continue;
-        const entry = unknown.get(schemaId);
-        if (!settled(schemaId)) missing.add(schemaId);
-        // In use by this slice: out of the way of eviction by another slice's prepare.
-        else if (entry) rememberUnknown(schemaId, entry);
+        if (schemaId !== null) ids.add(schemaId);
       }
-      for (const schemaId of missing) await resolve(schemaId);
-    },
-    decode(value) {
-      const schemaId = schemaIdOf(value);
-      if (schemaId === null) throw poison('NOT_AVRO_WIRE_FORMAT', 'record value is not Confluent wire-format Avro (magic byte 0 + schema id)');
-      const resolution = resolutions.get(schemaId);
-      if (!resolution) throw unknown.get(schemaId)?.error ?? new Error(`schema id ${schemaId} was not prepared before decoding`);
-      if (!resolution.ok) throw resolution.error;
-      try {
-        return readerType.fromBuffer(value!.subarray(HEADER_BYTES), resolution.resolver) as Record<string, unknown>;
-      } catch (error) {
-        throw poison('AVRO_DECODE_FAILED', `record body does not decode with writer schema ${schemaId}: ${(error as Error).message}`, error);
+      const missing = [...ids].filter((schemaId) => !settled(schemaId));
+      // Unknown until now, and unknown here: asked again once, after a pause, before its records are poison.
+      const believedUnknown = new Set(missing.filter((schemaId) => unknown.has(schemaId)));
+      await eachLimited(missing, LOOKUPS_AT_ONCE, resolve);
+      const newlyUnknown = missing.filter((schemaId) => !believedUnknown.has(schemaId) && unknown.has(schemaId));
+      if (newlyUnknown.length > 0) {
+        await new Promise((resolve) => setTimeout(resolve, confirmUnknownAfterMs));
+        await eachLimited(newlyUnknown, LOOKUPS_AT_ONCE, resolve);
       }
+      const view = new Map<number, Resolution>();
+      for (const schemaId of ids) view.set(schemaId, viewOf(schemaId));
+      return (value) => {
+        const schemaId = schemaIdOf(value);
+        if (schemaId === null) throw poison('NOT_AVRO_WIRE_FORMAT', 'record value is not Confluent wire-format Avro (magic byte 0 + schema id)');
+        const resolution = view.get(schemaId) ?? viewOf(schemaId);
+        if (!resolution.ok) throw resolution.error;
+        try {
+          return readerType.fromBuffer(value!.subarray(HEADER_BYTES), resolution.resolver) as Record<string, unknown>;
+        } catch (error) {
+          throw poison('AVRO_DECODE_FAILED', `record body does not decode with writer schema ${schemaId}: ${(error as Error).message}`, error);
+        }
+      };
     },
   };
 }

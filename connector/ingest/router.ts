@@ -170,7 +170,7 @@ export function createRouter(deps: RouterDeps): Router {
     const tasks: Message[] = [];
     const deadLetters: Message[] = [];
     // Writer schemas first, once for the slice; then every record decodes without waiting.
-    await decoder.prepare(messages.map((message) => message.value));
+    const decode = await decoder.prepare(messages.map((message) => message.value));
     // Taken after the registry's lookups, which may take long: a reload meanwhile (a webhook disabled) applies.
     const index = deps.subscriptions.current();
     const now = Date.now();
@@ -181,7 +181,7 @@ export function createRouter(deps: RouterDeps): Router {
       if (taskBytes >= deps.transactionMaxTaskBytes) break;
       routed += 1;
       try {
-        const event = toCanonicalEvent(decoder.decode(message.value), deps.catalog);
+        const event = toCanonicalEvent(decode(message.value), deps.catalog);
         checkSourceTopic(event.eventType, event.family, source.family, topicOfFamily);
         const planned = planTasks(event, index, now);
         routingFanout.observe(planned.length);

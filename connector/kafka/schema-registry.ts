@@ -2,6 +2,9 @@ import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type avro from 'avsc';
 import { poison, transient } from '../errors.js';
 
+/** How long a registry that answered GET /subjects is taken to be one (see answersAsRegistry). */
+const REGISTRY_ANSWER_FRESH_MS = 10_000;
+
 /**
  * The registry as the connector uses it. Wrapping the client keeps the
  * library swappable and classifies its failures once: a schema id the
@@ -70,8 +73,17 @@ export function createSchemaRegistryClient(options: SchemaRegistryOptions): Sche
       return false;
     }
   };
-  /** Only from a URL that answers as a registry is a 404 for a schema id believed. */
-  const answersAsRegistry = (): Promise<boolean> => ready().then(() => true, () => false);
+  /**
+   * Only from a URL that answers as a registry is a 404 for a schema id believed. A yes holds for a few seconds:
+   * a slice of garbage records carries many unknown ids, and each would cost this request too.
+   */
+  let registryAnsweredAt = Number.NEGATIVE_INFINITY;
+  const answersAsRegistry = async (): Promise<boolean> => {
+    if (Date.now() - registryAnsweredAt < REGISTRY_ANSWER_FRESH_MS) return true;
+    const answers = await ready().then(() => true, () => false);
+    if (answers) registryAnsweredAt = Date.now();
+    return answers;
+  };
 
   return {
     async writerType(schemaId) {

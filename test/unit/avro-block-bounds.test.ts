@@ -36,9 +36,7 @@ async function decoderFor(writerSchema: avro.Schema) {
     writerType: async () => avro.Type.forSchema(writerSchema),
     register: async () => 0, encode: async () => Buffer.alloc(0), setCompatibility: async () => undefined, ready: async () => undefined,
   };
-  const decoder = createAvroDecoder(registry, reader);
-  await decoder.prepare([wire()]);
-  return decoder;
+  return { decode: await createAvroDecoder(registry, reader).prepare([wire()]) };
 }
 
 describe('Avro array and map block counts', () => {

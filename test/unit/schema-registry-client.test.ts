@@ -87,7 +87,7 @@ describe('the Avro decoder\'s memory of unknown schema ids', () => {
   /** Wire format of schema id 9 with a body the reader schema decodes. */
   const record = Buffer.concat([Buffer.from([0, 0, 0, 0, 9]), avro.Type.forSchema(reader).toBuffer({ a: 'x' })]);
 
-  it('asks again after a minute, so a schema registered since is found', async () => {
+  it('asks once more after a pause, then believes the registry for a minute, so a schema registered since is found', async () => {
     let clock = 0;
     let registered = false;
     const asked: number[] = [];
@@ -102,17 +102,39 @@ describe('the Avro decoder\'s memory of unknown schema ids', () => {
       setCompatibility: async () => undefined,
       ready: async () => undefined,
     };
-    const decoder = createAvroDecoder(registry, reader, () => clock);
-    await decoder.prepare([record]);
-    expect(() => decoder.decode(record)).toThrow(/not in the registry/);
+    const decoder = createAvroDecoder(registry, reader, () => clock, 0);
+    const first = await decoder.prepare([record]);
+    expect(() => first(record)).toThrow(/not in the registry/);
+    // Asked twice: the second time after the pause a lagging replica gets to catch up.
+    expect(asked).toEqual([9, 9]);
     registered = true;
     clock = 59_000;
     await decoder.prepare([record]);
-    expect(asked).toEqual([9]);
-    clock = 60_000;
-    await decoder.prepare([record]);
     expect(asked).toEqual([9, 9]);
-    expect(decoder.decode(record)).toEqual({ a: 'x' });
+    clock = 60_000;
+    const later = await decoder.prepare([record]);
+    expect(asked).toEqual([9, 9, 9]);
+    expect(later(record)).toEqual({ a: 'x' });
+  });
+
+  it('decodes the records of a schema a lagging replica learns of during the pause, rather than dead-lettering them', async () => {
+    let lookups = 0;
+    const registry: SchemaRegistryClient = {
+      // Unknown at the first ask, known at the next: a replica that read the registration in between.
+      async writerType(id) {
+        lookups += 1;
+        if (lookups === 1) throw poison('UNKNOWN_SCHEMA_ID', `schema id ${id} is not in the registry`);
+        return avro.Type.forSchema(reader);
+      },
+      register: async () => 0,
+      encode: async () => Buffer.alloc(0),
+      setCompatibility: async () => undefined,
+      ready: async () => undefined,
+    };
+    const started = Date.now();
+    const decode = await createAvroDecoder(registry, reader, Date.now, 300).prepare([record]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(decode(record)).toEqual({ a: 'x' });
   });
 
   it('keeps no memory of a registry outage: the slice fails, and the next try asks again and decodes', async () => {
@@ -130,12 +152,12 @@ describe('the Avro decoder\'s memory of unknown schema ids', () => {
       ready: async () => undefined,
     };
     // The clock never moves: an outage remembered like an unknown id would be believed for a minute.
-    const decoder = createAvroDecoder(registry, reader, () => 0);
+    const decoder = createAvroDecoder(registry, reader, () => 0, 0);
     await expect(decoder.prepare([record])).rejects.toMatchObject({ kind: 'transient', code: 'REGISTRY_UNAVAILABLE' });
     up = true;
-    await decoder.prepare([record]);
+    const decode = await decoder.prepare([record]);
     expect(asked).toEqual([9, 9]);
-    expect(decoder.decode(record)).toEqual({ a: 'x' });
+    expect(decode(record)).toEqual({ a: 'x' });
   });
 
   it('forgets unknown ids past its bound between slices, never within one: every record of a slice of 1,001 unknown ids is poison', async () => {
@@ -146,7 +168,7 @@ describe('the Avro decoder\'s memory of unknown schema ids', () => {
       setCompatibility: async () => undefined,
       ready: async () => undefined,
     };
-    const decoder = createAvroDecoder(registry, reader);
+    const decoder = createAvroDecoder(registry, reader, Date.now, 0);
     /** Magic byte 0, the schema id, and a body byte. */
     const withId = (id: number): Buffer => {
       const value = Buffer.alloc(6);
@@ -155,8 +177,27 @@ describe('the Avro decoder\'s memory of unknown schema ids', () => {
     };
     for (const round of [0, 1]) {
       const records = Array.from({ length: 1001 }, (_, i) => withId(round * 2000 + i + 1));
-      await decoder.prepare(records);
-      for (const value of records) expect(() => decoder.decode(value)).toThrow(/is not in the registry/);
+      const decode = await decoder.prepare(records);
+      for (const value of records) expect(() => decode(value)).toThrow(/is not in the registry/);
     }
+  });
+
+  it('decodes a slice from its own view: another slice forgetting every id meanwhile changes nothing in it', async () => {
+    const registry: SchemaRegistryClient = {
+      writerType: async (id) => Promise.reject(poison('UNKNOWN_SCHEMA_ID', `schema id ${id} is not in the registry`)),
+      register: async () => 0,
+      encode: async () => Buffer.alloc(0),
+      setCompatibility: async () => undefined,
+      ready: async () => undefined,
+    };
+    const decoder = createAvroDecoder(registry, reader, Date.now, 0);
+    const withId = (id: number): Buffer => Buffer.from([0, (id >>> 24) & 0xff, (id >>> 16) & 0xff, (id >>> 8) & 0xff, id & 0xff, 1]);
+    const mine = [withId(1), withId(2)];
+    const decode = await decoder.prepare(mine);
+    // Two more slices of garbage ids pass the bound of remembered ids: the first slice's are forgotten.
+    await decoder.prepare(Array.from({ length: 1000 }, (_, i) => withId(10 + i)));
+    await decoder.prepare(Array.from({ length: 1000 }, (_, i) => withId(5000 + i)));
+    // Still poison (dead-lettered), not "not prepared" (transient: the whole slice retried, over and over).
+    for (const value of mine) expect(() => decode(value)).toThrow(expect.objectContaining({ kind: 'poison', code: 'UNKNOWN_SCHEMA_ID' }));
   });
 });
