@@ -209,7 +209,7 @@ export const deliveryLogWriteFailures = new Counter({
 
 export const attemptRowsRefused = new Counter({
   name: 'webhooks_attempt_rows_refused_total',
-  help: 'Attempt records the sink could not write to the delivery log because Postgres refused the row itself (SQLSTATE class 22 or 23), per SQLSTATE; each such row goes to the attempts dead-letter topic with Postgres\'s reason.',
+  help: 'Attempt records the sink could not write to the delivery log because Postgres refused the row itself (SQLSTATE class 22, 23 or 54), per SQLSTATE, or because it could not be written out as JSON (code UNSERIALIZABLE); each such row goes to the attempts dead-letter topic with the reason.',
   labelNames: ['code'] as const,
   registers: [metricsRegistry],
 });
