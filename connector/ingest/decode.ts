@@ -23,8 +23,10 @@ export interface AvroDecoder {
    * remembered for a minute, each of its records poison (a schema registered
    * since is found then). The function answers from this slice's own view:
    * another slice's prepare, forgetting ids meanwhile, changes nothing in it.
+   * `heartbeat` keeps the consumer's group membership through the pause and
+   * slow lookups.
    */
-  prepare(values: ReadonlyArray<Buffer | null>): Promise<SliceDecoder>;
+  prepare(values: ReadonlyArray<Buffer | null>, heartbeat?: () => Promise<void>): Promise<SliceDecoder>;
 }
 
 /** Decodes one record of a prepared slice to the reader schema. */
@@ -67,15 +69,15 @@ export function createAvroDecoder(
     unknown.set(schemaId, entry);
   };
 
-  const resolve = async (schemaId: number): Promise<void> => {
+  /** Asks the registry for one id: resolved (or incompatible) is kept; an id it does not know returns its answer. */
+  const ask = async (schemaId: number): Promise<{ error: unknown } | null> => {
     let writerType: avro.Type;
     try {
       writerType = await registry.writerType(schemaId);
     } catch (error) {
       // Only a definitive answer is kept; a registry outage fails the batch and is asked again.
       if (classify(error).kind !== 'poison') throw error;
-      rememberUnknown(schemaId, { error, until: now() + UNKNOWN_ID_TTL_MS });
-      return;
+      return { error };
     }
     unknown.delete(schemaId);
     try {
@@ -86,6 +88,33 @@ export function createAvroDecoder(
         error: poison('SCHEMA_INCOMPATIBLE', `writer schema ${schemaId} cannot be resolved to the reader schema: ${(error as Error).message}`, error),
       });
     }
+    return null;
+  };
+
+  /**
+   * Lookups under way, shared by the slices that need the id: a slice of another partition meeting an id while its
+   * confirmation pause runs waits for the same answer rather than taking the first "unknown" as final.
+   */
+  const lookups = new Map<number, Promise<void>>();
+  /**
+   * Settles one id. Unknown to the registry for the first time, it is asked for again after the pause before it is
+   * believed unknown; one believed unknown before (its minute over) is asked once.
+   */
+  const settle = (schemaId: number, beforePause: () => Promise<void>): Promise<void> => {
+    let lookup = lookups.get(schemaId);
+    if (lookup) return lookup;
+    const seenUnknown = unknown.has(schemaId);
+    lookup = (async () => {
+      let answer = await ask(schemaId);
+      if (answer && !seenUnknown) {
+        await beforePause();
+        await new Promise((resolve) => setTimeout(resolve, confirmUnknownAfterMs));
+        answer = await ask(schemaId);
+      }
+      if (answer) rememberUnknown(schemaId, { error: answer.error, until: now() + UNKNOWN_ID_TTL_MS });
+    })().finally(() => lookups.delete(schemaId));
+    lookups.set(schemaId, lookup);
+    return lookup;
   };
 
   /** The writer's schema id from the Confluent wire-format header, or null when the value has none. */
@@ -101,7 +130,7 @@ export function createAvroDecoder(
   };
 
   return {
-    async prepare(values) {
+    async prepare(values, heartbeat = async () => undefined) {
       // Forgotten before, never during, a prepare, and the oldest first.
       if (unknown.size >= UNKNOWN_IDS_LIMIT) {
         for (const id of unknown.keys()) {
@@ -115,14 +144,8 @@ export function createAvroDecoder(
         if (schemaId !== null) ids.add(schemaId);
       }
       const missing = [...ids].filter((schemaId) => !settled(schemaId));
-      // Unknown until now, and unknown here: asked again once, after a pause, before its records are poison.
-      const believedUnknown = new Set(missing.filter((schemaId) => unknown.has(schemaId)));
-      await eachLimited(missing, LOOKUPS_AT_ONCE, resolve);
-      const newlyUnknown = missing.filter((schemaId) => !believedUnknown.has(schemaId) && unknown.has(schemaId));
-      if (newlyUnknown.length > 0) {
-        await new Promise((resolve) => setTimeout(resolve, confirmUnknownAfterMs));
-        await eachLimited(newlyUnknown, LOOKUPS_AT_ONCE, resolve);
-      }
+      await eachLimited(missing, LOOKUPS_AT_ONCE, (schemaId) => settle(schemaId, heartbeat));
+      await heartbeat();
       const view = new Map<number, Resolution>();
       for (const schemaId of ids) view.set(schemaId, viewOf(schemaId));
       return (value) => {

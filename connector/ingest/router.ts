@@ -163,14 +163,16 @@ export function createRouter(deps: RouterDeps): Router {
    * record); `routed` says how many. Poison goes to the DLQ list, anything else fails the slice.
    */
 
-  const routeSlice = async (topic: string, partition: number, messages: KafkaMessage[]): Promise<{ routed: number; tasks: Message[]; deadLetters: Message[] }> => {
+  const routeSlice = async (
+    topic: string, partition: number, messages: KafkaMessage[], heartbeat: () => Promise<void>,
+  ): Promise<{ routed: number; tasks: Message[]; deadLetters: Message[] }> => {
     const source = deps.sources.get(topic);
     if (!source) throw new Error(`no decoder for topic ${topic}`);
     const { decoder } = source;
     const tasks: Message[] = [];
     const deadLetters: Message[] = [];
     // Writer schemas first, once for the slice; then every record decodes without waiting.
-    const decode = await decoder.prepare(messages.map((message) => message.value));
+    const decode = await decoder.prepare(messages.map((message) => message.value), heartbeat);
     // Taken after the registry's lookups, which may take long: a reload meanwhile (a webhook disabled) applies.
     const index = deps.subscriptions.current();
     const now = Date.now();
@@ -362,7 +364,7 @@ export function createRouter(deps: RouterDeps): Router {
     for (let start = 0; start < messages.length;) {
       if (!isRunning() || isStale()) return;
       const slice = messages.slice(start, start + MAX_RECORDS_PER_TRANSACTION);
-      const { routed, tasks, deadLetters } = await routeSlice(batch.topic, batch.partition, slice);
+      const { routed, tasks, deadLetters } = await routeSlice(batch.topic, batch.partition, slice, heartbeat);
       const lastOffset = slice[routed - 1]!.offset;
       // The last slice commits past whatever ended the batch after its last event: a source written in
       // transactions leaves a commit marker there, which is no event (else the source's lag never reads 0).

@@ -182,6 +182,34 @@ describe('the Avro decoder\'s memory of unknown schema ids', () => {
     }
   });
 
+  it('gives every slice meeting a new id during the pause the answer after it: no partition dead-letters what another then decodes', async () => {
+    let asked = 0;
+    let registered = false;
+    const registry: SchemaRegistryClient = {
+      async writerType(id) {
+        asked += 1;
+        if (!registered) throw poison('UNKNOWN_SCHEMA_ID', `schema id ${id} is not in the registry`);
+        return avro.Type.forSchema(reader);
+      },
+      register: async () => 0,
+      encode: async () => Buffer.alloc(0),
+      setCompatibility: async () => undefined,
+      ready: async () => undefined,
+    };
+    const decoder = createAvroDecoder(registry, reader, Date.now, 200);
+    const beats: string[] = [];
+    // Partition 0 meets the id first; partitions 1 and 2 meet it while partition 0's pause runs.
+    const first = decoder.prepare([record], async () => void beats.push('p0'));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const others = [decoder.prepare([record], async () => void beats.push('p1')), decoder.prepare([record], async () => void beats.push('p2'))];
+    registered = true; // the replica catches up during the pause
+    for (const decode of await Promise.all([first, ...others])) expect(decode(record)).toEqual({ a: 'x' });
+    expect(asked).toBe(2);
+    // The first slice heartbeats before the pause; every slice after its lookups.
+    expect(beats[0]).toBe('p0');
+    expect(beats.sort()).toEqual(['p0', 'p0', 'p1', 'p2']);
+  });
+
   it('decodes a slice from its own view: another slice forgetting every id meanwhile changes nothing in it', async () => {
     const registry: SchemaRegistryClient = {
       writerType: async (id) => Promise.reject(poison('UNKNOWN_SCHEMA_ID', `schema id ${id} is not in the registry`)),
