@@ -94,9 +94,8 @@ function crossFieldProblems(config: ConnectorConfig): string[] {
   if (config.shutdown.timeoutMs < 6000) {
     problems.push('shutdown.timeoutMs: must be at least 6000: deliverers drain for 5 s less than it, at least 1 s, and the stop would be cut short every time (set SHUTDOWN_TIMEOUT_MS)');
   }
-  const queryTimeoutMs = config.database.queryTimeoutMs;
-  if (queryTimeoutMs !== 0 && (queryTimeoutMs < 1000 || queryTimeoutMs + 1000 >= config.kafka.sessionTimeoutMs)) {
-    problems.push('database.queryTimeoutMs: must be 0 (derived), or at least 1000 and end a second before kafka.sessionTimeoutMs: the delivery-log sink waits on Postgres between heartbeats, and a group member silent past its session is dropped (set DATABASE_QUERY_TIMEOUT_MS or KAFKA_SESSION_TIMEOUT_MS)');
+  if (config.database.queryTimeoutMs !== 0 && config.database.queryTimeoutMs < 1000) {
+    problems.push('database.queryTimeoutMs: must be 0 (no limit) or at least 1000: a busy Postgres answers ordinary queries slower than that (set DATABASE_QUERY_TIMEOUT_MS)');
   }
   if (config.router.lingerMs > 1000) problems.push('router.lingerMs: must be at most 1000: every event would wait that long (set ROUTER_LINGER_MS)');
   const taskBytes = config.topics.deliveriesMaxMessageBytes;
@@ -122,14 +121,6 @@ export function ssrfGuardDefeated(allowlist: readonly string[]): string | null {
   const metadata = METADATA_ADDRESSES.find((address) => guard.refusal(address) === null);
   if (metadata) return `the cloud metadata address ${metadata}`;
   return GUARDED_SAMPLES.every((address) => guard.refusal(address) === null) ? 'every private, loopback and link-local range' : null;
-}
-
-/**
- * The query timeout when none is set: 2 s inside the group session (the delivery-log sink heartbeats between its
- * tries), at most 15 s, at least 1 s (the broker's sessions are 6 s at least by default).
- */
-export function derivedQueryTimeoutMs(sessionTimeoutMs: number): number {
-  return Math.max(1000, Math.min(15_000, sessionTimeoutMs - 2000));
 }
 
 /** Sending threads per deliverer process, at most. */
@@ -212,7 +203,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Conne
   const loaded = config.getProperties() as ConnectorConfig;
   const problems = [...misspelled, ...crossFieldProblems(loaded)];
   if (problems.length > 0) throw new ConfigError(problems);
-  if (loaded.database.queryTimeoutMs === 0) loaded.database.queryTimeoutMs = derivedQueryTimeoutMs(loaded.kafka.sessionTimeoutMs);
   return deepFreeze(loaded);
 }
 

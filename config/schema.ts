@@ -336,10 +336,10 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'DATABASE_POOL_SIZE',
     },
     queryTimeoutMs: {
-      doc: 'Longest a Postgres statement may run (statement_timeout) before Postgres cancels it, and, a second later, how long a query waits for any answer before its connection is dropped: a server that stops answering without closing the connection (a failover, a network flow dropped) is otherwise found only by TCP keepalive, minutes later, while the delivery-log sink misses its group heartbeats and shutdown waits. 0 (the default) takes 2 s less than KAFKA_SESSION_TIMEOUT_MS, at most 15 s (15 s with the default session); set, it must be at least 1000 and below KAFKA_SESSION_TIMEOUT_MS less a second. Migrations are not bound by it.',
+      doc: 'Longest a Postgres query may go unanswered before it fails and its connection is dropped: a server that stops answering without closing the connection (a failover, a network flow dropped) is otherwise found only by TCP keepalive, minutes later, while shutdown waits. A query that only runs long fails alike (the delivery-log sink tries its batch again, heartbeating its group meanwhile). 0: no limit. Migrations are not bound by it.',
       format: count.name,
-      default: 0,
-      bounds: '0, or 1000 to `KAFKA_SESSION_TIMEOUT_MS` − 1001',
+      default: 30000,
+      bounds: '0 (none) or at least 1000',
       env: 'DATABASE_QUERY_TIMEOUT_MS',
     },
   },
@@ -516,7 +516,7 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'DELIVERER_RETRY_JITTER',
     },
     maxRetryAfterMs: {
-      doc: 'Longest `Retry-After` an endpoint may ask for; longer requests are capped to it. At most 3 days (the retry topics keep records 7 days by default).',
+      doc: 'Longest `Retry-After` an endpoint may ask for; longer requests are capped to it. One past the longest retry delay (with its jitter) is waited out hopping through that tier, unsent and not counted as an attempt. At most 3 days (the retry topics keep records 7 days by default).',
       format: retryWait.name,
       default: 21600000,
       env: 'DELIVERER_MAX_RETRY_AFTER_MS',

@@ -8,7 +8,7 @@ import { bySize } from '../kafka/by-size.js';
 import { deadLetterCode, deadLetterOf } from '../kafka/dead-letter.js';
 import { attemptRowsRefused, deadLetters, deliveryLogWriteFailures } from '../observability/metrics.js';
 import { attemptRowsOf } from './attempt-record.js';
-import { MAX_PAUSE_WHILE_HOLDING_MS, untilDone } from './persist.js';
+import { heartbeatWhile, MAX_PAUSE_WHILE_HOLDING_MS, untilDone } from './persist.js';
 
 export interface AttemptSinkDeps {
   kafka: Kafka;
@@ -96,7 +96,7 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
       afterPause: heartbeat,
     };
     if (rows.length > 0) {
-      const refused = await untilDone(() => writeRows(rows), {
+      const refused = await untilDone(() => heartbeatWhile(heartbeat, () => writeRows(rows)), {
         ...holding,
         onFailure: (error) => {
           deliveryLogWriteFailures.inc();

@@ -44,6 +44,23 @@ export async function untilDone<T>(work: () => Promise<T>, options: UntilDoneOpt
   }
 }
 
+/** How often a batch handler waiting on slow work heartbeats (kafkajs sends one only once its interval has passed). */
+const HEARTBEAT_EVERY_MS = 1000;
+
+/**
+ * Runs `work` while heartbeating the consumer's group, so a slow write (Postgres taking its time, up to
+ * DATABASE_QUERY_TIMEOUT_MS) does not cost the member its partitions. A heartbeat refused (the group rebalancing)
+ * is left to the caller's next one to report: the work still finishes, and what it wrote is idempotent.
+ */
+export async function heartbeatWhile<T>(heartbeat: () => Promise<void>, work: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => void heartbeat().catch(() => undefined), HEARTBEAT_EVERY_MS);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 /**
  * The task in a record of a task topic, or null when the record is not a
  * task: then it has been dead-lettered with the reason (retried until Kafka

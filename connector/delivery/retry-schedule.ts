@@ -12,7 +12,8 @@ export interface RetrySchedule {
 export const DEFAULT_DELAYS_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000] as const;
 
 export type RetryStep =
-  | { kind: 'retry'; tierLabel: string; dueAt: number; delayMs: number }
+  /** `notBefore`: the time Retry-After asked for, when past the longest tier's band (see nextRetry). */
+  | { kind: 'retry'; tierLabel: string; dueAt: number; delayMs: number; notBefore?: number }
   | { kind: 'exhausted' };
 
 /** `5s`, `5m`, `2h`: the label of a delay, used in topic names and metrics. */
@@ -31,10 +32,12 @@ export function tierLabels(schedule: RetrySchedule): string[] {
 /**
  * What happens after attempt `attempt` failed retryably. `random` is in [0, 1).
  * A `Retry-After` longer than the tier's delay is honoured up to
- * `maxRetryAfterMs`, and up to the longest tier's delay with its jitter:
- * with a short schedule (5 s, 1 m, 5 m), a 429 asking for an hour would
- * otherwise sit at the head of the 5m tier's partition for that hour, every
- * other webhook's retries behind it.
+ * `maxRetryAfterMs`. Past the longest tier's delay with its jitter, the
+ * task is due at the end of that band and carries the time asked for as
+ * `notBefore`: it hops through the longest tier, unsent, until then (see
+ * nextHop). Left due at that time, with a short schedule (5 s, 1 m, 5 m) a
+ * 429 asking for an hour sat at the head of the 5m tier's partition for that
+ * hour, every other webhook's retries behind it.
  *
  * The task goes to the smallest tier, not below its scheduled delay, whose
  * tasks come due as late as this one: a tier consumer pauses a partition at
@@ -53,9 +56,24 @@ export function nextRetry(schedule: RetrySchedule, attempt: number, now: number,
   const jittered = Math.round(base * (1 + schedule.jitter * (2 * random - 1)));
   const tiers = [...new Set(schedule.delaysMs)].sort((a, b) => a - b);
   const longest = tiers[tiers.length - 1]!;
-  // Up to the longest tier's band: a wait past it would hold every task behind it in that tier (see above).
-  const retryAfterCap = Math.min(schedule.maxRetryAfterMs, Math.max(jittered, Math.round(longest * (1 + schedule.jitter))));
-  const delayMs = Math.max(jittered, Math.min(retryAfterMs ?? 0, retryAfterCap));
+  const asked = Math.max(jittered, Math.min(retryAfterMs ?? 0, schedule.maxRetryAfterMs));
+  // Within the longest tier's band: a wait past it would hold every task behind it in that tier (see above).
+  const delayMs = Math.min(asked, longestBand(schedule));
   const tierDelay = tiers.find((d) => d >= base && d * (1 + schedule.jitter) >= delayMs) ?? longest;
-  return { kind: 'retry', tierLabel: tierLabel(tierDelay), dueAt: now + delayMs, delayMs };
+  const step: RetryStep = { kind: 'retry', tierLabel: tierLabel(tierDelay), dueAt: now + delayMs, delayMs };
+  if (asked > delayMs) step.notBefore = now + asked;
+  return step;
+}
+
+/** The longest wait a task spends in a tier: the longest delay with its jitter. */
+function longestBand(schedule: RetrySchedule): number {
+  return Math.round(Math.max(...schedule.delaysMs) * (1 + schedule.jitter));
+}
+
+/**
+ * The next hop of a task whose endpoint asked not to be sent it before `notBefore`: into the longest tier again,
+ * due at the end of its band or at `notBefore`, whichever comes first.
+ */
+export function nextHop(schedule: RetrySchedule, notBefore: number, now: number): { tierLabel: string; dueAt: number } {
+  return { tierLabel: tierLabel(Math.max(...schedule.delaysMs)), dueAt: Math.min(notBefore, now + longestBand(schedule)) };
 }

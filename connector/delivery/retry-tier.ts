@@ -5,20 +5,22 @@ import { createDeliverer, type Deliverer, type DelivererDeps } from './deliverer
 export const RETRY_DUE_AT_HEADER = 'retry.due-at';
 
 /**
- * The furthest ahead a valid configuration dates a retry: 3 days (the longest delay or Retry-After config allows),
- * doubled by the largest jitter, and a day to spare for clocks and settings changed since.
+ * The furthest ahead of its writing a valid configuration dates a retry: 3 days (the longest delay or Retry-After
+ * config allows), doubled by the largest jitter, and a day to spare for clocks.
  */
 export const LATEST_PLAUSIBLE_DUE_MS = 7 * 24 * 3600 * 1000;
 
 /**
- * When a retry tier's record is due; a record without the header is due at once. So is one dated further ahead than
- * any configuration writes (a damaged or hand-made header, seconds taken for milliseconds): its partition would wait
- * on it for good, every task behind it too, and past 24.8 days the pause's timer fires at once, so the partition
- * would be paused and resumed in a busy loop. Sent early, the task is only retried sooner than planned.
+ * When a retry tier's record is due; a record without the header is due at once. So is one dated further ahead of
+ * its writing (the record's timestamp) than any configuration writes: a damaged or hand-made header, seconds taken
+ * for milliseconds. Its partition would wait on it for good, every task behind it too, and past 24.8 days the pause's
+ * timer fires at once, so the partition would be paused and resumed in a busy loop. Sent early, the task is only
+ * retried sooner than planned. Judged from the record's own time, the answer is the same on every read.
  */
-export function retryDueAt(message: KafkaMessage, now = Date.now()): number {
+export function retryDueAt(message: KafkaMessage): number {
   const dueAt = Number(message.headers?.[RETRY_DUE_AT_HEADER]?.toString() ?? 0) || 0;
-  return dueAt - now > LATEST_PLAUSIBLE_DUE_MS ? now : dueAt;
+  const writtenAt = Number(message.timestamp) || 0;
+  return dueAt - writtenAt > LATEST_PLAUSIBLE_DUE_MS ? writtenAt : dueAt;
 }
 
 /**
@@ -33,6 +35,5 @@ export function retryDueAt(message: KafkaMessage, now = Date.now()): number {
  * done). Offsets are committed past the finished prefix, as the deliverer's.
  */
 export function createRetryTier(deps: Omit<DelivererDeps, 'dueAt'>): Deliverer {
-  const now = deps.now ?? Date.now;
-  return createDeliverer({ ...deps, dueAt: (message) => retryDueAt(message, now()) });
+  return createDeliverer({ ...deps, dueAt: retryDueAt });
 }

@@ -16,7 +16,7 @@ import type { HttpSender } from './http-sender.js';
 import { decideOutcome, statusClass, type AttemptResult } from './outcome.js';
 import { payloadJson } from './envelope.js';
 import { buildWebhookRequest } from './request.js';
-import { nextRetry, type RetrySchedule } from './retry-schedule.js';
+import { nextHop, nextRetry, type RetrySchedule } from './retry-schedule.js';
 import { deliveryKind, encodeTask, type DeliveryTask } from './task.js';
 import { pause, untilDone } from './persist.js';
 import type { Aside } from './keyed-scheduler.js';
@@ -160,6 +160,14 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
         logAttempt(records, attemptRecord({ task, outcome: 'skipped', reason: 'webhook deleted, inactive or unverified', now: now() }));
         return done(records);
       }
+      if (task.notBefore !== undefined && task.notBefore > now()) {
+        // The endpoint asked for a longer wait than the longest tier holds a task: another hop, no attempt.
+        const hop = nextHop(deps.schedule, task.notBefore, now());
+        retriesScheduled.inc({ tier: hop.tierLabel });
+        const again = { key: task.webhookId, value: encodeTask(task), headers: { [RETRY_DUE_AT_HEADER]: String(hop.dueAt), 'retry.reason': 'waiting out the endpoint\'s Retry-After' } };
+        await persistOutcome('retry', task, signal, () => deps.producer.send({ topic: deps.retryTopic(hop.tierLabel), messages: [again] }));
+        return done(records);
+      }
       payload ??= payloadJson(task.event);
       const tried = await attempt(task, target, payload, aside);
       const outcome = decideOutcome(tried.result, now());
@@ -215,14 +223,19 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
         return done(records);
       }
       deliveries.inc({ outcome: 'retry', status_class: cls });
-      logAttempt(records, attemptRecord({ ...common, outcome: 'retry', reason: outcome.reason, nextRetryAt: step.dueAt, now: now() }));
-      const next: DeliveryTask = { ...task, attempt: task.attempt + 1 };
+      const retryAt = step.notBefore ?? step.dueAt;
+      logAttempt(records, attemptRecord({ ...common, outcome: 'retry', reason: outcome.reason, nextRetryAt: retryAt, now: now() }));
+      // A wait asked for by an earlier answer is over: this one's, if any, replaces it.
+      const { notBefore: _over, ...previous } = task;
+      const next: DeliveryTask = { ...previous, attempt: task.attempt + 1, ...(step.notBefore === undefined ? {} : { notBefore: step.notBefore }) };
       if (target.ordering === 'strict') {
         // Strict ordering holds this webhook's queue: wait here, then try the same task again. Aside: the wait
-        // (up to the longest delay of the schedule) holds this webhook, not one of the slots every webhook shares.
+        // (up to the longest delay of the schedule, or a longer Retry-After) holds this webhook, not one of the slots
+        // every webhook shares.
         retriesScheduled.inc({ tier: 'in_place' });
-        await aside(sleep(step.dueAt - now(), signal));
-        task = next;
+        await aside(sleep(retryAt - now(), signal));
+        // Waited out here, whatever the endpoint asked: never a hop through a tier, which would break the order.
+        task = { ...previous, attempt: task.attempt + 1 };
         continue;
       }
       retriesScheduled.inc({ tier: step.tierLabel });

@@ -14,6 +14,12 @@ export interface DeliveryTask {
   event: CanonicalEvent;
   /** Produced again by an admin (redeliver, recover) rather than routed from a new event: its event time is long past. */
   resent?: true;
+  /**
+   * Not to be sent before this time (ms since the epoch): an endpoint's Retry-After past the longest retry tier's
+   * delay. The task waits it out hopping through that tier, unsent, rather than holding the tier's partition (see
+   * nextRetry).
+   */
+  notBefore?: number;
 }
 
 /** Which end-to-end latency a delivered task counts in: only first attempts of routed events measure the pipeline. */
@@ -34,13 +40,13 @@ export function taskIdFor(eventId: string, webhookId: string): string {
  */
 export function encodeTask(task: DeliveryTask, eventJson?: string): Buffer {
   if (eventJson === undefined) return Buffer.from(JSON.stringify(task));
-  const { v, taskId, webhookId, organization, attempt, routedAt, event: _event, resent, ...unlisted } = task;
+  const { v, taskId, webhookId, organization, attempt, routedAt, event: _event, resent, notBefore, ...unlisted } = task;
   // A field added to DeliveryTask must be written here too: this stops the build until it is.
   const none: Record<string, never> = unlisted;
   void none;
   return Buffer.from(
     `{"v":${v},"taskId":${JSON.stringify(taskId)},"webhookId":${JSON.stringify(webhookId)},"organization":${JSON.stringify(organization)},` +
-      `"attempt":${attempt},"routedAt":${routedAt},"event":${eventJson}${resent ? ',"resent":true' : ''}}`,
+      `"attempt":${attempt},"routedAt":${routedAt},"event":${eventJson}${resent ? ',"resent":true' : ''}${notBefore === undefined ? '' : `,"notBefore":${notBefore}`}}`,
   );
 }
 
@@ -63,5 +69,7 @@ export function decodeTask(value: Buffer | null): DeliveryTask {
   if (typeof occurredAt !== 'number' || !(Math.abs(occurredAt) <= MAX_DATE_MS)) {
     throw poison('TASK_MALFORMED', `delivery task's event.occurredAt is not a time a date can hold: ${String(occurredAt)}`);
   }
+  // Only a scheduling hint: one that is no time is dropped (the task is due), not a reason to set the task aside.
+  if (task.notBefore !== undefined && !Number.isFinite(task.notBefore)) delete task.notBefore;
   return task as DeliveryTask;
 }

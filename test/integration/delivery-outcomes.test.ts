@@ -78,9 +78,17 @@ describe('delivery outcomes', () => {
     await waitFor('the retry', () => hook.receiver.requests[1], 15_000);
     const [first, second] = hook.receiver.requests;
     // The schedule alone would retry after 200 ms (up to about a second later: the tier's fetch waits up to
-    // CONSUMER_MAX_WAIT_MS); the endpoint asked for three.
+    // CONSUMER_MAX_WAIT_MS); the endpoint asked for three, past the longest tier (600 ms): the task hopped through
+    // that tier, unsent, until then.
     expect(second!.receivedAt - first!.receivedAt).toBeGreaterThanOrEqual(2950);
     expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
+    // Hops are no attempts: the log holds the 429 and the delivery, the second as attempt 2.
+    const logged = await waitFor('both attempts logged', async () => {
+      const rows = await attempts(hook.id);
+      return rows.length >= 2 ? rows : undefined;
+    }, 15_000);
+    expect(logged.map((row) => [row['attempt'], row['outcome']]).sort()).toEqual([[1, 'retry'], [2, 'delivered']]);
+    expect(hook.receiver.requests).toHaveLength(2);
   });
 
   it('disables the webhook on 410 Gone, with the reason, tells subscribed webhooks (no admin API running), and sends it nothing more', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { admit, breakerAfter, CLOSED, recordFailure, recordSuccess, type BreakerState } from '../../connector/delivery/circuit-breaker.js';
 import { OffsetTracker } from '../../connector/delivery/offset-tracker.js';
-import { DEFAULT_DELAYS_MS, nextRetry, tierLabel, tierLabels, type RetrySchedule } from '../../connector/delivery/retry-schedule.js';
+import { DEFAULT_DELAYS_MS, nextHop, nextRetry, tierLabel, tierLabels, type RetrySchedule } from '../../connector/delivery/retry-schedule.js';
 
 describe('OffsetTracker', () => {
   it('commits only past the contiguous finished prefix', () => {
@@ -152,11 +152,16 @@ describe('retry schedule', () => {
     expect(nextRetry(schedule, 1, now, 0.5, 99_000_000)).toMatchObject({ delayMs: 3_600_000, tierLabel: '2h' });
   });
 
-  it('honours Retry-After no further than the longest tier\'s band: past it the task would hold that tier\'s partition', () => {
-    // 5 s, 1 m, 5 m with the default 6 h bound: a 429 asking for an hour waits 5.5 min (5 m + 10 % jitter) in the 5m tier.
+  it('keeps a Retry-After past the longest tier\'s band as notBefore, the task due at the band\'s end: it hops, unsent, rather than holding the tier', () => {
+    // 5 s, 1 m, 5 m with a 6 h bound: a 429 asking for an hour waits 5.5 min (5 m + 10 % jitter) in the 5m tier, then hops.
     const short: RetrySchedule = { delaysMs: [5000, 60_000, 300_000], jitter: 0.1, maxRetryAfterMs: 21_600_000 };
-    expect(nextRetry(short, 1, 0, 0.5, 3_600_000)).toEqual({ kind: 'retry', tierLabel: '5m', dueAt: 330_000, delayMs: 330_000 });
-    expect(nextRetry(short, 1, 0, 0.5, 320_000)).toMatchObject({ tierLabel: '5m', delayMs: 320_000 });
+    expect(nextRetry(short, 1, 0, 0.5, 3_600_000)).toEqual({ kind: 'retry', tierLabel: '5m', dueAt: 330_000, delayMs: 330_000, notBefore: 3_600_000 });
+    expect(nextRetry(short, 1, 0, 0.5, 320_000)).toEqual({ kind: 'retry', tierLabel: '5m', dueAt: 320_000, delayMs: 320_000 });
+    // Still bounded by maxRetryAfterMs.
+    expect(nextRetry(short, 1, 0, 0.5, 99_000_000)).toMatchObject({ notBefore: 21_600_000 });
+    // Hops: the band's end, then what is left.
+    expect(nextHop(short, 3_600_000, 330_000)).toEqual({ tierLabel: '5m', dueAt: 660_000 });
+    expect(nextHop(short, 3_600_000, 3_500_000)).toEqual({ tierLabel: '5m', dueAt: 3_600_000 });
   });
 });
 

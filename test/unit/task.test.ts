@@ -30,6 +30,15 @@ describe('delivery task encoding', () => {
     expect(decodeTask(encodeTask(task)).resent).toBeUndefined();
   });
 
+  it('keeps the time an endpoint asked not to be sent the task before, the same bytes either way; one that is no time is dropped', () => {
+    const waiting: DeliveryTask = { ...task, attempt: 3, notBefore: 1_790_000_360_000 };
+    const plain = encodeTask(waiting);
+    expect(encodeTask(waiting, JSON.stringify(task.event)).equals(plain)).toBe(true);
+    expect(decodeTask(plain).notBefore).toBe(1_790_000_360_000);
+    const damaged = Buffer.from(plain.toString().replace('"notBefore":1790000360000', '"notBefore":"soon"'));
+    expect(decodeTask(damaged).notBefore).toBeUndefined();
+  });
+
   it('counts end-to-end latency apart for first attempts, retries and tasks an admin produced again', () => {
     expect(deliveryKind({ attempt: 1 })).toBe('first');
     expect(deliveryKind({ attempt: 2 })).toBe('retry');
