@@ -20,7 +20,7 @@ import type { SourceTopic } from './ingest/source-topic.js';
 import { createRouter } from './ingest/router.js';
 import { createKafka, createProducer } from './kafka/client.js';
 import { createSchemaRegistryClient } from './kafka/schema-registry.js';
-import { connectorTopics, ensureTopics, limitShortfalls, listTopics, retiredTierLabels, retryTopic, topicMessageLimits, topicTakes } from './kafka/topics.js';
+import { connectorTopics, ensureTopics, limitShortfalls, listTopics, recordsLeft, retiredTierLabels, retryTopic, standingOf, topicMessageLimits, topicTakes } from './kafka/topics.js';
 import { startConsumerLagMonitor } from './observability/consumer-lag.js';
 import type { Logger } from './observability/logger.js';
 import type { ReadinessCheck } from './observability/server.js';
@@ -176,16 +176,22 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         maxQueuedPerWebhook: Math.max(1, Math.floor(settings.maxQueuedPerWebhook / 4)),
         maxDeferred: Math.max(100, Math.floor(settings.maxDeferred / 4)),
       };
-      const retired = retiredTierLabels(config, await listTopics(kafka));
+      const tierGroup = (label: string): string => `${settings.groupId}.retry.${label}`;
+      // Retired tiers with tasks left for their group; a drained one is left alone (its topic may then be deleted).
+      const retired: string[] = [];
+      for (const label of retiredTierLabels(config, await listTopics(kafka))) {
+        if (recordsLeft(await standingOf(kafka, tierGroup(label), retryTopic(config, label)))) retired.push(label);
+        else log.info({ topic: retryTopic(config, label) }, 'retry topic of a tier no longer in DELIVERER_RETRY_DELAYS_MS is drained; it may be deleted');
+      }
       if (retired.length > 0) {
         log.warn(
           { topics: retired.map((label) => retryTopic(config, label)) },
-          'retry topics of tiers no longer in DELIVERER_RETRY_DELAYS_MS exist: draining them too (their tasks are due all the same); delete each once its group (<DELIVERER_GROUP_ID>.retry.<tier>) has no lag',
+          'retry topics of tiers no longer in DELIVERER_RETRY_DELAYS_MS hold tasks: draining them too (they are due all the same); once drained, a restart leaves them alone and they may be deleted',
         );
       }
       const tiers = [...tierLabels({ delaysMs: settings.retryDelaysMs, jitter: 0, maxRetryAfterMs: 0 }), ...retired].map((label) =>
         createRetryTier({
-          kafka, handle, producer, dlqTopic: config.topics.deliveriesDlq, topic: retryTopic(config, label), groupId: `${settings.groupId}.retry.${label}`,
+          kafka, handle, producer, dlqTopic: config.topics.deliveriesDlq, topic: retryTopic(config, label), groupId: tierGroup(label),
           sessionTimeoutMs: config.kafka.sessionTimeoutMs, ...tierShare, drainTimeoutMs: Math.max(1000, config.shutdown.timeoutMs - 5000), onFatal,
           fetchMaxBytesPerPartition: settings.fetchMaxBytesPerPartition,
           log: log.child({ component: 'retry-tier', tier: label }),

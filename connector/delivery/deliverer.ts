@@ -564,6 +564,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     async start() {
       consumer = createGroupConsumer(deps.kafka, {
         groupId: deps.groupId, sessionTimeoutMs: deps.sessionTimeoutMs, maxBytesPerPartition: deps.fetchMaxBytesPerPartition, onGivenUp: deps.onFatal,
+        // Made at start-up (a retired tier's found there): an operator deleting a drained tier's topic must not see it come back.
+        allowAutoTopicCreation: false,
         // A pass reading deferred tasks again starts with the next fetch, after the one waiting at the partition's end:
         // a shorter wait there lets a webhook with deferred tasks go on sooner. Retry tiers are not in a hurry.
         maxWaitMs: deps.dueAt ? undefined : PASS_FETCH_WAIT_MS,

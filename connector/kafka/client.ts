@@ -104,9 +104,12 @@ export const CONSUMER_MAX_WAIT_MS = 1000;
  */
 export function createGroupConsumer(kafka: Kafka, options: {
   groupId: string; sessionTimeoutMs: number; maxWaitMs?: number; maxBytesPerPartition?: number; onGivenUp: (error: Error) => void;
+  /** False where the topics are made at start-up: a topic deleted while subscribed must not come back empty. */
+  allowAutoTopicCreation?: boolean;
 }): Consumer {
   const consumer = kafka.consumer({
     groupId: options.groupId, sessionTimeout: options.sessionTimeoutMs, readUncommitted: false, maxWaitTimeInMs: options.maxWaitMs ?? CONSUMER_MAX_WAIT_MS,
+    ...(options.allowAutoTopicCreation === undefined ? {} : { allowAutoTopicCreation: options.allowAutoTopicCreation }),
     ...(options.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: options.maxBytesPerPartition }),
   });
   // Both series exist from the start, at 0: a rate over a series that appears with its first crash misses that crash.

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { encodeTask, taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
 import { createProducer } from '../../connector/kafka/client.js';
-import { ensureTopics, retryTopic } from '../../connector/kafka/topics.js';
+import { ensureTopics, recordsLeft, retryTopic, standingOf } from '../../connector/kafka/topics.js';
 import { deliveryScenario, seqs, type DeliveryScenario } from '../support/delivery-scenario.js';
 import { waitFor } from '../support/wait.js';
 
@@ -47,5 +47,20 @@ describe('retired retry tier', () => {
     expect(seqs(hook.receiver)).toEqual([0, 1]);
     // A tier's wait still holds: the second was dated two seconds on.
     expect(hook.receiver.requests[1]!.receivedAt).toBeGreaterThanOrEqual(notBefore);
+
+    // Drained (both committed), the next start leaves the retired tier alone, so its topic may be deleted.
+    const group = `${s.config.deliverer.groupId}.retry.7s`;
+    await waitFor('the retired tier committed', async () => !recordsLeft(await standingOf(s!.kafka, group, retired)), 15_000);
+    await s.stopDeliverer();
+    await s.startDeliverer();
+    const admin = s.kafka.admin();
+    await admin.connect();
+    try {
+      const { groups } = await admin.describeGroups([group, `${s.config.deliverer.groupId}.retry.200ms`]);
+      expect(groups.find((g) => g.groupId === group)!.members).toHaveLength(0);
+      expect(groups.find((g) => g.groupId !== group)!.members).toHaveLength(1);
+    } finally {
+      await admin.disconnect();
+    }
   });
 });
