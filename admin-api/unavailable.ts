@@ -33,7 +33,7 @@ export function unavailableDependency(error: unknown): Dependency | null {
     if (typeof code === 'string' && (NETWORK_CODES.has(code) || POSTGRES_UNAVAILABLE.has(code))) return 'postgres';
     // node-postgres's own words for a connection lost or not had in time, or a query not answered in time.
     if (/Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/.test(current.message)) return 'postgres';
-    // A statement past DATABASE_QUERY_TIMEOUT_MS (57014 is also an operator's cancel, which is as transient).
+    // A statement cancelled by Postgres: a statement_timeout an operator set for the role, or a cancel of theirs.
     if (code === '57014') return 'postgres';
   }
   return null;

@@ -22,7 +22,10 @@ export async function inTransaction<T>(pool: Pool, work: (client: pg.PoolClient)
     await client.query('COMMIT');
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken ??= rollbackError as Error));
+    // Not answered in time (DATABASE_QUERY_TIMEOUT_MS): a ROLLBACK would queue behind the statement still running.
+    // The connection is dropped instead, and Postgres rolls the transaction back when it sees it gone.
+    if (error instanceof Error && /Query read timeout/.test(error.message)) broken ??= error;
+    else await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken ??= rollbackError as Error));
     throw error;
   } finally {
     client.off('error', onError);

@@ -71,9 +71,14 @@ function longestBand(schedule: RetrySchedule): number {
 }
 
 /**
- * The next hop of a task whose endpoint asked not to be sent it before `notBefore`: into the longest tier again,
- * due at the end of its band or at `notBefore`, whichever comes first.
+ * The next hop of a task whose endpoint asked not to be sent it before `notBefore`: into the longest tier again, due
+ * at the end of its band; or, once what is left fits a tier's band, into the smallest such tier, due at `notBefore`
+ * (in the longest tier it would wait behind tasks due up to a band later).
  */
 export function nextHop(schedule: RetrySchedule, notBefore: number, now: number): { tierLabel: string; dueAt: number } {
-  return { tierLabel: tierLabel(Math.max(...schedule.delaysMs)), dueAt: Math.min(notBefore, now + longestBand(schedule)) };
+  const left = notBefore - now;
+  const tiers = [...new Set(schedule.delaysMs)].sort((a, b) => a - b);
+  const covering = tiers.find((d) => d * (1 + schedule.jitter) >= left);
+  if (covering === undefined) return { tierLabel: tierLabel(tiers[tiers.length - 1]!), dueAt: now + longestBand(schedule) };
+  return { tierLabel: tierLabel(covering), dueAt: notBefore };
 }

@@ -15,12 +15,15 @@ export const LATEST_PLAUSIBLE_DUE_MS = 7 * 24 * 3600 * 1000;
  * its writing (the record's timestamp) than any configuration writes: a damaged or hand-made header, seconds taken
  * for milliseconds. Its partition would wait on it for good, every task behind it too, and past 24.8 days the pause's
  * timer fires at once, so the partition would be paused and resumed in a busy loop. Sent early, the task is only
- * retried sooner than planned. Judged from the record's own time, the answer is the same on every read.
+ * retried sooner than planned. Judged from the record's own time, the answer is the same on every read; one whose
+ * timestamp agrees (a writer's clock far ahead) is judged from now.
  */
-export function retryDueAt(message: KafkaMessage): number {
+export function retryDueAt(message: KafkaMessage, now = Date.now()): number {
   const dueAt = Number(message.headers?.[RETRY_DUE_AT_HEADER]?.toString() ?? 0) || 0;
   const writtenAt = Number(message.timestamp) || 0;
-  return dueAt - writtenAt > LATEST_PLAUSIBLE_DUE_MS ? writtenAt : dueAt;
+  if (dueAt - writtenAt > LATEST_PLAUSIBLE_DUE_MS) return writtenAt;
+  // Written by a process whose clock was far ahead (its timestamp agrees with the due time): as far from now.
+  return dueAt - now > LATEST_PLAUSIBLE_DUE_MS ? now : dueAt;
 }
 
 /**
@@ -35,5 +38,6 @@ export function retryDueAt(message: KafkaMessage): number {
  * done). Offsets are committed past the finished prefix, as the deliverer's.
  */
 export function createRetryTier(deps: Omit<DelivererDeps, 'dueAt'>): Deliverer {
-  return createDeliverer({ ...deps, dueAt: retryDueAt });
+  const now = deps.now ?? Date.now;
+  return createDeliverer({ ...deps, dueAt: (message) => retryDueAt(message, now()) });
 }

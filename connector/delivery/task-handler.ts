@@ -161,9 +161,13 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
         return done(records);
       }
       if (task.notBefore !== undefined && task.notBefore > now()) {
-        // The endpoint asked for a longer wait than the longest tier holds a task: another hop, no attempt.
-        const hop = nextHop(deps.schedule, task.notBefore, now());
-        retriesScheduled.inc({ tier: hop.tierLabel });
+        // The endpoint asked for a longer wait than the longest tier holds a task: another hop, no attempt (nor a
+        // retry in the metrics). No longer than maxRetryAfterMs from now: a lowered bound, or a clock that was ahead
+        // when it was written, shortens it.
+        const notBefore = Math.min(task.notBefore, now() + deps.schedule.maxRetryAfterMs);
+        const hop = nextHop(deps.schedule, notBefore, now());
+        if (deps.log.isLevelEnabled('debug')) deps.log.debug({ webhookId: task.webhookId, taskId: task.taskId, notBefore, tier: hop.tierLabel }, 'waiting out the endpoint\'s Retry-After');
+        task = { ...task, notBefore };
         const again = { key: task.webhookId, value: encodeTask(task), headers: { [RETRY_DUE_AT_HEADER]: String(hop.dueAt), 'retry.reason': 'waiting out the endpoint\'s Retry-After' } };
         await persistOutcome('retry', task, signal, () => deps.producer.send({ topic: deps.retryTopic(hop.tierLabel), messages: [again] }));
         return done(records);

@@ -145,9 +145,10 @@ export function createAvroDecoder(
       }
       const missing = [...ids].filter((schemaId) => !settled(schemaId));
       await eachLimited(missing, LOOKUPS_AT_ONCE, (schemaId) => settle(schemaId, heartbeat));
-      await heartbeat();
+      // Taken before anything else may run: another slice's prepare could forget these ids meanwhile.
       const view = new Map<number, Resolution>();
       for (const schemaId of ids) view.set(schemaId, viewOf(schemaId));
+      await heartbeat();
       return (value) => {
         const schemaId = schemaIdOf(value);
         if (schemaId === null) throw poison('NOT_AVRO_WIRE_FORMAT', 'record value is not Confluent wire-format Avro (magic byte 0 + schema id)');

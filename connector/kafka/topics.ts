@@ -143,27 +143,15 @@ export function limitShortfalls(specs: TopicSpec[], limits: ReadonlyMap<string, 
   return shortfalls;
 }
 
-/** A partition's offsets: what it holds (low to high watermark) and where a group stands (-1: never committed). */
-export interface PartitionStanding {
-  low: bigint;
-  high: bigint;
-  committed: bigint;
-}
-
-/** Whether a group has records of a topic left to read: any partition whose committed offset (or start) is below its end. */
-export function recordsLeft(partitions: readonly PartitionStanding[]): boolean {
-  return partitions.some(({ low, high, committed }) => (committed < low ? low : committed) < high);
-}
-
-/** Each partition's standing for `groupId` in `topic`. */
-export async function standingOf(kafka: Kafka, groupId: string, topic: string): Promise<PartitionStanding[]> {
+/** Whether any partition of `topic` holds a record written at or after `since` (ms since the epoch). */
+export async function holdsRecordsSince(kafka: Kafka, topic: string, since: number): Promise<boolean> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const ends = await admin.fetchTopicOffsets(topic);
-    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    const committed = new Map((offsets?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
-    return ends.map((p) => ({ low: BigInt(p.low), high: BigInt(p.high), committed: committed.get(p.partition) ?? -1n }));
+    const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]));
+    // The first offset written at or after `since`, or the partition's end where none was.
+    const firsts = await admin.fetchTopicOffsetsByTimestamp(topic, since);
+    return firsts.some((p) => BigInt(p.offset) < (ends.get(p.partition) ?? 0n));
   } finally {
     await admin.disconnect();
   }

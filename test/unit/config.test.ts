@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, nameDistance } from '../../config/load.js';
-import { connectorTopics, limitShortfalls, recordsLeft, retiredTierLabels } from '../../connector/kafka/topics.js';
+import { connectorTopics, limitShortfalls, retiredTierLabels } from '../../connector/kafka/topics.js';
 import { createSecretBox } from '../../connector/security/encryption.js';
 
 const KEY = randomBytes(32).toString('base64');
@@ -189,17 +189,6 @@ describe('retiredTierLabels', () => {
     const existing = [`${prefix}.5s`, `${prefix}.5m`, `${prefix}.2h`, `${prefix}.1500ms`, `${prefix}.10h`, `${prefix}.dlq`, `${prefix}.5m.copy`, `${prefix}.0s`, 'other.retry.2h', config.topics.deliveries];
     expect(retiredTierLabels(config, existing)).toEqual(['10h', '1500ms', '2h']);
     expect(retiredTierLabels(config, [`${prefix}.5s`, `${prefix}.5m`])).toEqual([]);
-  });
-});
-
-describe('recordsLeft', () => {
-  it('says whether a group has records of a topic left: a partition whose committed offset, or its start, is below its end', () => {
-    expect(recordsLeft([{ low: 0n, high: 5n, committed: 5n }, { low: 0n, high: 0n, committed: -1n }])).toBe(false);
-    expect(recordsLeft([{ low: 0n, high: 5n, committed: 5n }, { low: 0n, high: 3n, committed: -1n }])).toBe(true);
-    expect(recordsLeft([{ low: 0n, high: 5n, committed: 4n }])).toBe(true);
-    // Records deleted by retention below the committed offset, or past it: only what is still there counts.
-    expect(recordsLeft([{ low: 9n, high: 9n, committed: 2n }])).toBe(false);
-    expect(recordsLeft([{ low: 7n, high: 9n, committed: 2n }])).toBe(true);
   });
 });
 

@@ -162,6 +162,9 @@ describe('retry schedule', () => {
     // Hops: the band's end, then what is left.
     expect(nextHop(short, 3_600_000, 330_000)).toEqual({ tierLabel: '5m', dueAt: 660_000 });
     expect(nextHop(short, 3_600_000, 3_500_000)).toEqual({ tierLabel: '5m', dueAt: 3_600_000 });
+    // What is left fits a shorter tier's band: the last hop goes there, not behind the longest tier's tasks.
+    expect(nextHop(short, 3_600_000, 3_550_000)).toEqual({ tierLabel: '1m', dueAt: 3_600_000 });
+    expect(nextHop(short, 3_600_000, 3_596_000)).toEqual({ tierLabel: '5s', dueAt: 3_600_000 });
   });
 });
 

@@ -25,5 +25,10 @@ describe('retry tier: when a record is due', () => {
     expect(retryDueAt(at(writtenAt + LATEST_PLAUSIBLE_DUE_MS + 1))).toBe(writtenAt);
     // Seconds written as milliseconds, times a thousand: 56,000 years ahead.
     expect(retryDueAt(at(writtenAt * 1000))).toBe(writtenAt);
+    // Written by a clock far ahead, its timestamp agreeing: judged from now.
+    const ahead = writtenAt + 30 * 24 * 3600 * 1000;
+    const skewed: KafkaMessage = { ...message({ [RETRY_DUE_AT_HEADER]: String(ahead + 5000) }), timestamp: String(ahead) };
+    expect(retryDueAt(skewed, writtenAt)).toBe(writtenAt);
+    expect(retryDueAt(skewed, ahead)).toBe(ahead + 5000);
   });
 });

@@ -55,4 +55,13 @@ describe('inTransaction', () => {
     expect(client.released[0]?.message).toBe('Connection terminated unexpectedly');
     expect(client.listenerCount('error')).toBe(0);
   });
+
+  it('drops a connection whose statement was not answered in time rather than queue a ROLLBACK behind it', async () => {
+    const { client, pool } = droppingConnection('NEVER');
+    await expect(inTransaction(pool, async () => {
+      throw new Error('Query read timeout');
+    })).rejects.toThrow('Query read timeout');
+    expect(client.statements).toEqual(['BEGIN']);
+    expect(client.released[0]?.message).toBe('Query read timeout');
+  });
 });
