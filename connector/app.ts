@@ -140,7 +140,18 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       // by notification (a reconnected listener forgets every entry). The TTL only bounds a lost notification, as the
       // routers' full reload does; a short one made every deliverer re-read every busy webhook every few seconds.
       const targets = createTargetCache({ pool, box: createSecretBox(config.secrets.encryptionKey), ttlMs: settings.targetCacheTtlMs, log: log.child({ component: 'target-cache' }) });
-      const changes = createChangeListener({ pool, log: log.child({ component: 'target-cache' }), onChange: (change) => (change ? targets.invalidate(change.id) : targets.clear()) });
+      // Set once the task handler exists: a change heard before then has no breaker to forget.
+      let forgetBreaker = (_webhookId: string): void => undefined;
+      const changes = createChangeListener({
+        pool,
+        log: log.child({ component: 'target-cache' }),
+        onChange: (change) => {
+          if (!change) return targets.clear();
+          targets.invalidate(change.id);
+          // Not for the connector's own status writes (a 410, a failing window): those closed the breaker already.
+          if (change.op === 'UPDATE' || change.op === 'DELETE') forgetBreaker(change.id);
+        },
+      });
       await changes.start();
       parts.push({ name: 'webhook change listener', stop: () => changes.stop() });
       // WEBHOOK_* events of the changes this process makes (disabling a webhook after 410 Gone or a failing window),
@@ -169,6 +180,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         slowRequests,
         log: log.child({ component: 'deliverer' }),
       });
+      forgetBreaker = handle.forget;
       // A tier holds tasks whose endpoints failed: a quarter of the first attempts' concurrency and buffer each.
       const tierShare = {
         maxInFlight: Math.max(1, Math.floor(settings.maxInFlight / 4)),

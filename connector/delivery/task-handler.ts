@@ -62,7 +62,12 @@ export type TaskHandler = (task: DeliveryTask, signal: AbortSignal, aside?: Asid
 const OUTCOME_STEPS = ['retry', 'dead_letter', 'disable'] as const;
 type OutcomeStep = (typeof OUTCOME_STEPS)[number];
 
-export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
+/**
+ * The handler, and `forget`, which drops a webhook's circuit breaker: an admin changed or deleted the webhook (a new
+ * URL starts afresh), and a deleted one with no task left here would otherwise count as open in the gauge until a
+ * restart.
+ */
+export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { forget(webhookId: string): void } {
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
   const breakers = new Map<string, BreakerState>();
@@ -145,7 +150,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
     setBreaker(webhookId, CLOSED);
   };
 
-  return async function handle(initial, signal, aside = inPlace) {
+  const handle = async (initial: DeliveryTask, signal: AbortSignal, aside: Aside = inPlace): Promise<{ logged: Promise<void> }> => {
     let task = initial;
     const records: Array<Promise<void>> = [];
     // Retries in place send the same event: its payload is serialized once.
@@ -248,6 +253,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler {
       return done(records);
     }
   };
+  return Object.assign(handle, { forget: (webhookId: string) => setBreaker(webhookId, CLOSED) });
 }
 
 /** Waiting where the task runs, for callers without slots to give up. */

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createPool } from '../../connector/db/pool.js';
-import { consumerCrashes, deliveryLogWriteFailures } from '../../connector/observability/metrics.js';
+import { circuitBreakersOpen, consumerCrashes, deliveryLogWriteFailures } from '../../connector/observability/metrics.js';
 import { spawnConnector, type ConnectorProcess } from '../support/connector-process.js';
 import { deliveryScenario, seqs, type DeliveryScenario } from '../support/delivery-scenario.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
@@ -76,6 +76,34 @@ describe('delivery resilience', () => {
     expect(shed).toBeGreaterThan(0);
     // Shed attempts never reached the endpoint.
     expect(dead.receiver.requests).toHaveLength(3);
+  });
+
+  it('forgets the open circuit of a webhook an admin deletes or changes: the gauge counts it no longer, a new URL starts afresh', async () => {
+    scenario = await deliveryScenario(services, { DELIVERER_BREAKER_FAILURE_THRESHOLD: '2', DELIVERER_BREAKER_OPEN_MS: '600000', DELIVERER_RETRY_DELAYS_MS: '100,100' });
+    // Counted from here: an earlier test's deliverer in this process may have left circuits in the gauge.
+    const gauge = async (): Promise<number> => (await circuitBreakersOpen.get()).values[0]?.value ?? 0;
+    const before = await gauge();
+    const openCircuits = async (): Promise<number> => (await gauge()) - before;
+    const deleted = await scenario.addWebhook();
+    const moved = await scenario.addWebhook();
+    const fixed = await scenario.addWebhook();
+    for (const hook of [deleted, moved]) hook.receiver.respondWith(() => ({ status: 503 }));
+    await scenario.startDeliverer();
+    await scenario.produceTasks(deleted.id, 1);
+    await scenario.produceTasks(moved.id, 1);
+    // Two failures each open both circuits; the third try is shed and the task dead-lettered, nothing left queued.
+    await waitFor('both circuits open', async () => (await openCircuits()) === 2, 20_000);
+    await waitFor('both tasks dead-lettered', async () => {
+      const { rows } = await scenario!.pool.query(`SELECT count(DISTINCT webhook_id)::int AS n FROM delivery_attempts WHERE webhook_id = ANY($1) AND outcome = 'dead_letter'`, [[deleted.id, moved.id]]);
+      return rows[0].n === 2;
+    }, 20_000);
+    await scenario.pool.query('DELETE FROM webhooks WHERE id = $1', [deleted.id]);
+    await waitFor('the deleted webhook\'s circuit forgotten', async () => (await openCircuits()) === 1, 10_000);
+    // The other endpoint moves to a working URL: its next task goes out at once, not shed for ten minutes.
+    await scenario.pool.query('UPDATE webhooks SET url = $2 WHERE id = $1', [moved.id, fixed.receiver.url]);
+    await waitFor('the moved webhook\'s circuit forgotten', async () => (await openCircuits()) === 0, 10_000);
+    await scenario.produceTasks(moved.id, 1);
+    await waitFor('the moved webhook\'s task at its new URL', () => fixed.receiver.requests.length >= 1, 15_000);
   });
 
   it('a deliverer killed with SIGKILL mid-stream loses nothing: every event arrives after a restart', async () => {
