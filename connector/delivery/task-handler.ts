@@ -1,9 +1,7 @@
 import type { Producer } from 'kafkajs';
 import type { BodyTypeName } from '../events/catalog.js';
 import type { Logger } from '../observability/logger.js';
-import {
-  circuitBreakersOpen, deadLetters, deliveries, deliveriesInFlight, endToEndLatency, httpRequestDuration, outcomeWriteFailures, retriesScheduled, webhooksAutoDisabled,
-} from '../observability/metrics.js';
+import { circuitBreakersOpen, deadLetters, deliveries, deliveriesInFlight, endToEndLatency, httpRequestDuration, outcomeWriteFailures, retriesScheduled, retryHops, webhooksAutoDisabled } from '../observability/metrics.js';
 import type { FailureTracker } from '../subscriptions/failure-tracker.js';
 import type { Pool } from '../db/pool.js';
 import { deactivateWebhook } from '../subscriptions/status.js';
@@ -171,6 +169,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { forget
         // when it was written, shortens it.
         const notBefore = Math.min(task.notBefore, now() + deps.schedule.maxRetryAfterMs);
         const hop = nextHop(deps.schedule, notBefore, now());
+        retryHops.inc({ tier: hop.tierLabel });
         if (deps.log.isLevelEnabled('debug')) deps.log.debug({ webhookId: task.webhookId, taskId: task.taskId, notBefore, tier: hop.tierLabel }, 'waiting out the endpoint\'s Retry-After');
         task = { ...task, notBefore };
         const again = { key: task.webhookId, value: encodeTask(task), headers: { [RETRY_DUE_AT_HEADER]: String(hop.dueAt), 'retry.reason': 'waiting out the endpoint\'s Retry-After' } };

@@ -70,6 +70,13 @@ export const retriesScheduled = new Counter({
   registers: [metricsRegistry],
 });
 
+export const retryHops = new Counter({
+  name: 'webhooks_retry_hops_total',
+  help: 'Tasks sent on through a retry tier unsent, waiting out an endpoint\'s Retry-After longer than the longest retry delay, per tier they went to; no attempt and no retry.',
+  labelNames: ['tier'] as const,
+  registers: [metricsRegistry],
+});
+
 export const deadLetters = new Counter({
   name: 'webhooks_dead_letters_total',
   help: 'Records written to a dead-letter topic, per topic kind (ingest, delivery, attempt: the delivery log) and reason.',

@@ -6,6 +6,7 @@ import { retryTopics, topicMessageLimits } from '../../connector/kafka/topics.js
 import { RECORD_OVERHEAD_BYTES } from '../../connector/kafka/record-size.js';
 import { attemptRecord, attemptRowsOf } from '../../connector/delivery/attempt-record.js';
 import { createProducer } from '../../connector/kafka/client.js';
+import { retryHops } from '../../connector/observability/metrics.js';
 import { deliveryScenario, seqs, type DeliveryScenario } from '../support/delivery-scenario.js';
 import { header, readTopic, type TopicReader } from '../support/topic-reader.js';
 import { waitFor } from '../support/wait.js';
@@ -89,6 +90,8 @@ describe('delivery outcomes', () => {
     }, 15_000);
     expect(logged.map((row) => [row['attempt'], row['outcome']]).sort()).toEqual([[1, 'retry'], [2, 'delivered']]);
     expect(hook.receiver.requests).toHaveLength(2);
+    // At least one hop (600 ms each at most, for 3 s), counted apart from retries.
+    expect((await retryHops.get()).values.reduce((sum, v) => sum + v.value, 0)).toBeGreaterThanOrEqual(1);
   });
 
   it('disables the webhook on 410 Gone, with the reason, tells subscribed webhooks (no admin API running), and sends it nothing more', async () => {
