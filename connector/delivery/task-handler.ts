@@ -163,6 +163,15 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { forget
         logAttempt(records, attemptRecord({ task, outcome: 'skipped', reason: 'webhook deleted, inactive or unverified', now: now() }));
         return done(records);
       }
+      if (target.organization !== task.organization) {
+        // A task naming another organization's webhook: no router or admin API writes one (each matches within one
+        // organization), so it was forged or damaged. Not sent: the webhook's secret must not sign another's event.
+        const reason = `the task's organization (${task.organization}) is not its webhook's`;
+        deps.log.warn({ webhookId: task.webhookId, taskId: task.taskId }, 'delivery task names another organization\'s webhook; dead-lettered unsent');
+        deliveries.inc({ outcome: 'dead_letter', status_class: 'none' });
+        await persistOutcome('dead_letter', task, signal, () => deadLetter(task, 'ORGANIZATION_MISMATCH', reason));
+        return done(records);
+      }
       if (task.notBefore !== undefined && task.notBefore > now()) {
         // The endpoint asked for a longer wait than the longest tier holds a task: another hop, no attempt (nor a
         // retry in the metrics). No longer than maxRetryAfterMs from now: a lowered bound, or a clock that was ahead

@@ -359,6 +359,26 @@ describe('delivery outcomes', () => {
     expect(logged!['request_body']).toContain('"note":"a\\u0000b"');
   });
 
+  it('dead-letters unsent a task naming another organization\'s webhook: the webhook\'s secret never signs it', async () => {
+    const hook = await s.addWebhook();
+    const eventId = randomUUID();
+    const forged: DeliveryTask = {
+      v: 1, taskId: taskIdFor(eventId, hook.id), webhookId: hook.id, organization: 'someone-else', attempt: 1, routedAt: Date.now(),
+      event: { eventId, eventType: 'USER_CREATED', family: 'user', occurredAt: Date.now(), organization: 'someone-else', actor: null, source: 'test', payload: { seq: 0 } },
+    };
+    const producer = createProducer(s.kafka);
+    await producer.connect();
+    await producer.send({ topic: s.config.topics.deliveries, messages: [{ key: hook.id, value: encodeTask(forged) }] });
+    await producer.disconnect();
+    const [after] = await s.produceTasks(hook.id, 1);
+    // The webhook's own task behind it goes out; the forged one never does.
+    await waitFor('the webhook\'s own task delivered', () => hook.receiver.requests.length >= 1);
+    const letter = await waitFor('the dead letter', () => dlqFor(hook.id)[0]);
+    expect(header(letter, 'dlq.error.code')).toBe('ORGANIZATION_MISMATCH');
+    expect(decodeTask(letter.value).taskId).toBe(forged.taskId);
+    expect(hook.receiver.requests.map((r) => r.headers['webhook-id'])).toEqual([after!.taskId]);
+  });
+
   it('dead-letters a 400 after one attempt and logs the attempt without secrets', async () => {
     const hook = await s.addWebhook({ apiKey: { header: 'X-Api-Key', value: 'key-123' } });
     hook.receiver.respondWith(() => ({ status: 400, body: 'bad payload' }));

@@ -100,6 +100,13 @@ const longRunningConnectors = ['router', 'deliverer', 'sink', 'admin-api'];
 const testKey = randomBytes(32).toString('base64');
 
 describe('docker-compose.yml', () => {
+  it('publishes every port on 127.0.0.1 only: Kafka has no authentication and Postgres the default password', () => {
+    const published = Object.entries(compose.services).flatMap(([name, svc]) => (svc.ports ?? []).map((port) => [name, String(port)]));
+    expect(published.length).toBeGreaterThan(0);
+    for (const [name, port] of published) expect(port, name).toMatch(/^127\.0\.0\.1:/);
+  });
+
+
   it('has the whole system, on pinned images', () => {
     for (const name of ['kafka', 'schema-registry', 'postgres', ...connectorServices, 'prometheus', 'grafana']) expect(services[name], name).toBeDefined();
     expect(service('kafka').image).toMatch(/^apache\/kafka:3\.9\.\d+$/);
@@ -170,7 +177,7 @@ describe('docker-compose.yml', () => {
     expect(service('admin-api').entrypoint).toEqual(['node', 'dist/admin-api/main.js']);
     for (const name of ['migrate', 'router', 'deliverer', 'sink']) expect(service(name).entrypoint, `${name} uses the image entrypoint`).toBeUndefined();
     expect(environmentOf(service('admin-api'))['SERVER_PORT']).toBe('8080');
-    expect(service('admin-api').ports).toContain('8080:8080');
+    expect(service('admin-api').ports).toContain('127.0.0.1:8080:8080');
   });
 
   it('checks the health of Kafka, the registry and Postgres', () => {
@@ -189,8 +196,8 @@ describe('docker-compose.yml', () => {
     const advertised = (env['KAFKA_ADVERTISED_LISTENERS'] ?? '').split(',');
     expect(advertised).toContain('PLAINTEXT://kafka:9092');
     expect(advertised.some((l) => l.endsWith('://localhost:9094'))).toBe(true);
-    expect(service('kafka').ports).toContain('9094:9094');
-    expect(service('schema-registry').ports).toContain('8081:8080');
+    expect(service('kafka').ports).toContain('127.0.0.1:9094:9094');
+    expect(service('schema-registry').ports).toContain('127.0.0.1:8081:8080');
     expect(environmentOf(service('postgres'))['POSTGRES_DB']).toBe('webhooks');
   });
 
@@ -233,7 +240,7 @@ describe('Grafana', () => {
     const prometheus = datasources.filter((d) => d.type === 'prometheus');
     expect(prometheus.length).toBe(1);
     expect(prometheus[0]!.url).toBe('http://prometheus:9090');
-    expect(service('prometheus').ports).toContain('9090:9090');
+    expect(service('prometheus').ports).toContain('127.0.0.1:9090:9090');
   });
 
   it('loads the dashboards folder the compose file mounts, and the home dashboard exists', () => {
