@@ -148,8 +148,9 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         onChange: (change) => {
           if (!change) return targets.clear();
           targets.invalidate(change.id);
-          // Not for the connector's own status writes (a 410, a failing window): those closed the breaker already.
-          if (change.op === 'UPDATE' || change.op === 'DELETE') forgetBreaker(change.id);
+          // Deleted: no task of it may come to close its breaker. (A changed URL resets it at the next attempt; any
+          // other change, a rename or a script enabling it again, must not let a failing endpoint's requests through.)
+          if (change.op === 'DELETE') forgetBreaker(change.id);
         },
       });
       await changes.start();

@@ -61,21 +61,28 @@ const OUTCOME_STEPS = ['retry', 'dead_letter', 'disable'] as const;
 type OutcomeStep = (typeof OUTCOME_STEPS)[number];
 
 /**
- * The handler, and `forget`, which drops a webhook's circuit breaker: an admin changed or deleted the webhook (a new
- * URL starts afresh), and a deleted one with no task left here would otherwise count as open in the gauge until a
- * restart.
+ * The handler, and `forget`, which drops a webhook's circuit breaker: an admin deleted the webhook, and with no task
+ * of it left here its breaker would otherwise count as open in the gauge until a restart. (A webhook moved to another
+ * URL starts afresh at its next attempt.)
  */
 export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { forget(webhookId: string): void } {
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
   const breakers = new Map<string, BreakerState>();
+  /** The URL each breaker not at rest judges: a webhook moved to another URL starts afresh. */
+  const breakerUrls = new Map<string, string>();
   // Every step's series exists from the start, at 0: a rate over a series that appears with its first failure misses it.
   for (const step of OUTCOME_STEPS) outcomeWriteFailures.inc({ step }, 0);
 
-  const setBreaker = (webhookId: string, next: BreakerState): void => {
+  const setBreaker = (webhookId: string, next: BreakerState, url?: string): void => {
     const before = breakers.get(webhookId) ?? CLOSED;
-    if (next.kind === 'closed' && next.failures === 0) breakers.delete(webhookId);
-    else breakers.set(webhookId, next);
+    if (next.kind === 'closed' && next.failures === 0) {
+      breakers.delete(webhookId);
+      breakerUrls.delete(webhookId);
+    } else {
+      breakers.set(webhookId, next);
+      if (url !== undefined) breakerUrls.set(webhookId, url);
+    }
     const wasOpen = before.kind !== 'closed';
     const isOpen = next.kind !== 'closed';
     if (wasOpen !== isOpen) circuitBreakersOpen.inc(isOpen ? 1 : -1);
@@ -98,8 +105,10 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { forget
     // Built before the breaker admits it: a request that cannot be built must not leave a half-open breaker waiting
     // for a probe's answer that never comes.
     const request = buildWebhookRequest(task, target, Math.floor(now() / 1000), deps.userAgent, payload, deps.bodyTypeName);
+    // Opened by another URL's failures (an admin moved the webhook): the new one starts with a closed breaker.
+    if ((breakerUrls.get(target.id) ?? target.url) !== target.url) setBreaker(target.id, CLOSED);
     const admission = admit(breakers.get(target.id) ?? CLOSED, now());
-    setBreaker(target.id, admission.state);
+    setBreaker(target.id, admission.state, target.url);
     if (!admission.allowed) {
       const result: AttemptResult = { kind: 'error', code: 'CIRCUIT_OPEN', message: 'endpoint circuit is open after repeated failures; not sent', retryable: true };
       return { result, request, responseBody: '', durationMs: 0, sent: false };
@@ -189,7 +198,10 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { forget
       const tried = await attempt(task, target, payload, aside);
       const outcome = decideOutcome(tried.result, now());
       const cls = statusClass(tried.result);
-      if (tried.sent) setBreaker(target.id, breakerAfter(breakers.get(target.id) ?? CLOSED, outcome.decision, deps.breakerPolicy, now()));
+      // Not when the breaker judges another URL by now: an answer from the old one says nothing of the new.
+      if (tried.sent && (breakerUrls.get(target.id) ?? target.url) === target.url) {
+        setBreaker(target.id, breakerAfter(breakers.get(target.id) ?? CLOSED, outcome.decision, deps.breakerPolicy, now()), target.url);
+      }
       const common = {
         task, result: tried.result, requestHeaders: tried.request.loggableHeaders, requestBodyFrame: tried.request.frame, responseBody: tried.responseBody, durationMs: tried.durationMs,
       };

@@ -78,7 +78,7 @@ describe('delivery resilience', () => {
     expect(dead.receiver.requests).toHaveLength(3);
   });
 
-  it('forgets the open circuit of a webhook an admin deletes or changes: the gauge counts it no longer, a new URL starts afresh', async () => {
+  it('forgets the open circuit of a webhook an admin deletes or moves to another URL, and of no other change: the gauge counts it no longer, a new URL starts afresh', async () => {
     scenario = await deliveryScenario(services, { DELIVERER_BREAKER_FAILURE_THRESHOLD: '2', DELIVERER_BREAKER_OPEN_MS: '600000', DELIVERER_RETRY_DELAYS_MS: '100,100' });
     // Counted from here: an earlier test's deliverer in this process may have left circuits in the gauge.
     const gauge = async (): Promise<number> => (await circuitBreakersOpen.get()).values[0]?.value ?? 0;
@@ -99,11 +99,22 @@ describe('delivery resilience', () => {
     }, 20_000);
     await scenario.pool.query('DELETE FROM webhooks WHERE id = $1', [deleted.id]);
     await waitFor('the deleted webhook\'s circuit forgotten', async () => (await openCircuits()) === 1, 10_000);
-    // The other endpoint moves to a working URL: its next task goes out at once, not shed for ten minutes.
-    await scenario.pool.query('UPDATE webhooks SET url = $2 WHERE id = $1', [moved.id, fixed.receiver.url]);
-    await waitFor('the moved webhook\'s circuit forgotten', async () => (await openCircuits()) === 0, 10_000);
+    // A change that leaves the URL keeps the circuit open: a failing endpoint gets no more requests for a rename.
+    await scenario.pool.query(`UPDATE webhooks SET name = 'renamed' WHERE id = $1`, [moved.id]);
     await scenario.produceTasks(moved.id, 1);
-    await waitFor('the moved webhook\'s task at its new URL', () => fixed.receiver.requests.length >= 1, 15_000);
+    await waitFor('the renamed webhook\'s task shed', async () => {
+      const { rows } = await scenario!.pool.query(`SELECT count(*)::int AS n FROM delivery_attempts WHERE webhook_id = $1 AND error_code = 'CIRCUIT_OPEN'`, [moved.id]);
+      return rows[0].n >= 2;
+    }, 15_000);
+    expect(moved.receiver.requests).toHaveLength(2);
+    // Moved to a working URL: its next task goes out at once, not shed for ten minutes, and its circuit closes.
+    await scenario.pool.query('UPDATE webhooks SET url = $2 WHERE id = $1', [moved.id, fixed.receiver.url]);
+    // Once the deliverer has heard of the move (its cached target dropped), a task sees the new URL.
+    await waitFor('the move heard', async () => {
+      await scenario!.produceTasks(moved.id, 1);
+      return waitFor('a request at the new URL', () => fixed.receiver.requests.length >= 1, 2000).then(() => true, () => false);
+    }, 20_000);
+    expect(await openCircuits()).toBe(0);
   });
 
   it('a deliverer killed with SIGKILL mid-stream loses nothing: every event arrives after a restart', async () => {
