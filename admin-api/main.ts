@@ -47,7 +47,7 @@ verification challenges out, deliver the webhook change events in hand
 async function serve(config: Readonly<ConnectorConfig>, log: Logger): Promise<void> {
   await migrateUp(config.database.url, log.child({ component: 'migrate' }));
   const pool = createPool({ url: config.database.url, max: config.database.poolSize, queryTimeoutMs: config.database.queryTimeoutMs, applicationName: 'identity-webhooks-admin-api' }, log);
-  const box = createSecretBox(config.secrets.encryptionKey);
+  const box = createSecretBox(config.secrets.encryptionKey, config.secrets.previousEncryptionKeys);
   const guard = createSsrfGuard(config.http.ssrfAllowlist);
   const sender = createHttpSender({ ...config.http, guard });
   const kafka = createKafka(config.kafka, log, 'admin-api');

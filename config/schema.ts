@@ -62,7 +62,7 @@ export interface ConnectorConfig {
     maxResponseBytes: number;
     userAgent: string;
   };
-  secrets: { encryptionKey: string };
+  secrets: { encryptionKey: string; previousEncryptionKeys: string[] };
   server: { host: string; port: number };
   admin: {
     verification: 'challenge' | 'off';
@@ -144,6 +144,22 @@ const encryptionKey = {
     // 32 random bytes take about 30 distinct values; fewer than 16 is a typed or placeholder key (all zeros, AAAA…).
     if (new Set(key).size < 16) throw new Error('must be 32 random bytes; this one repeats a few byte values (a placeholder?); generate one with `openssl rand -base64 32`');
   },
+};
+
+/** Keys a rotation replaced, each checked as SECRETS_ENCRYPTION_KEY is; none by default. */
+const encryptionKeyList = {
+  name: 'encryption-key-list',
+  validate(value: unknown): void {
+    if (!Array.isArray(value)) throw new Error('must be a comma-separated list of keys (32 random bytes in base64 each)');
+    value.forEach((key: unknown, i) => {
+      try {
+        encryptionKey.validate(key);
+      } catch (error) {
+        throw new Error(`key ${i + 1} ${(error as Error).message}`);
+      }
+    });
+  },
+  coerce: (value: string): string[] => value.split(',').map((c) => c.trim()).filter((c) => c !== ''),
 };
 
 /**
@@ -229,7 +245,7 @@ const flag = {
   },
 };
 
-export const customFormats = [nonEmptyString, brokerList, httpUrl, postgresUrl, cidrList, encryptionKey, topicName, durationList, fraction, count, retryWait, positiveCount, tcpPort, flag];
+export const customFormats = [nonEmptyString, brokerList, httpUrl, postgresUrl, cidrList, encryptionKey, encryptionKeyList, topicName, durationList, fraction, count, retryWait, positiveCount, tcpPort, flag];
 
 export const configSchema: Schema<ConnectorConfig> = {
   env: {
@@ -604,6 +620,13 @@ export const configSchema: Schema<ConnectorConfig> = {
       format: encryptionKey.name,
       default: '',
       env: 'SECRETS_ENCRYPTION_KEY',
+      sensitive: true,
+    },
+    previousEncryptionKeys: {
+      doc: 'Keys SECRETS_ENCRYPTION_KEY replaced, comma-separated: secrets stored under them still decrypt, while everything new is encrypted with the current key. To rotate: set the new key with the old one here on every process, run `identity-webhooks reencrypt-secrets` (npm run reencrypt-secrets), then drop the old key.',
+      format: encryptionKeyList.name,
+      default: [],
+      env: 'SECRETS_PREVIOUS_ENCRYPTION_KEYS',
       sensitive: true,
     },
   },

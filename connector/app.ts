@@ -139,7 +139,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       // An admin's disable, URL change or rotation reaches the deliverers as it reaches the routers: within a second,
       // by notification (a reconnected listener forgets every entry). The TTL only bounds a lost notification, as the
       // routers' full reload does; a short one made every deliverer re-read every busy webhook every few seconds.
-      const targets = createTargetCache({ pool, box: createSecretBox(config.secrets.encryptionKey), ttlMs: settings.targetCacheTtlMs, log: log.child({ component: 'target-cache' }) });
+      const targets = createTargetCache({ pool, box: createSecretBox(config.secrets.encryptionKey, config.secrets.previousEncryptionKeys), ttlMs: settings.targetCacheTtlMs, log: log.child({ component: 'target-cache' }) });
       // Set once the task handler exists: a change heard before then has no breaker to forget.
       let forgetBreaker = (_webhookId: string): void => undefined;
       const changes = createChangeListener({

@@ -2,6 +2,9 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type ConnectorConfig } from '../config/load.js';
 import { startRole, stopParts, type Role, type RunningPart } from './app.js';
 import { migrateUp } from './db/migrate.js';
+import { createPool } from './db/pool.js';
+import { createSecretBox } from './security/encryption.js';
+import { reencryptSecrets } from './security/reencrypt.js';
 import { stopOnSignals } from './lifecycle.js';
 import { createRootLogger, type Logger } from './observability/logger.js';
 import { startOpsServer, type ReadinessCheck } from './observability/server.js';
@@ -17,6 +20,10 @@ Commands:
   sink        write every delivery attempt to the Postgres delivery log
   all         router, deliverer and sink in one process (development, small installs)
   migrate     apply pending database migrations and exit
+  reencrypt-secrets
+              encrypt every stored webhook secret again with SECRETS_ENCRYPTION_KEY
+              and exit: the last step of a key rotation, run once every process
+              has the new key and the old one in SECRETS_PREVIOUS_ENCRYPTION_KEYS
 
 Configuration comes from environment variables only; every key is listed in
 docs/configuration.md. A wrong value stops start-up with the key and the reason.
@@ -24,12 +31,24 @@ Each long-running command serves /healthz, /readyz and /metrics on SERVER_PORT.
 SIGTERM or SIGINT stops it in order: stop consuming, finish in-flight work,
 commit, close producers and pools.`;
 
-const COMMANDS = ['router', 'deliverer', 'sink', 'all', 'migrate'] as const;
+const COMMANDS = ['router', 'deliverer', 'sink', 'all', 'migrate', 'reencrypt-secrets'] as const;
+/** Commands that do their work and exit 0, rather than run until stopped. */
+const ONE_SHOT: readonly Command[] = ['migrate', 'reencrypt-secrets'];
 type Command = (typeof COMMANDS)[number];
 
 async function run(command: Command, config: Readonly<ConnectorConfig>, log: Logger): Promise<void> {
   if (command === 'migrate') {
     await migrateUp(config.database.url, log.child({ component: 'migrate' }));
+    return;
+  }
+  if (command === 'reencrypt-secrets') {
+    const pool = createPool({ url: config.database.url, max: 1, queryTimeoutMs: config.database.queryTimeoutMs, applicationName: 'identity-webhooks-reencrypt' }, log);
+    try {
+      const done = await reencryptSecrets(pool, createSecretBox(config.secrets.encryptionKey, config.secrets.previousEncryptionKeys), log.child({ component: 'reencrypt' }));
+      log.info(done, 'every stored secret is encrypted with the current key; SECRETS_PREVIOUS_ENCRYPTION_KEYS may be emptied');
+    } finally {
+      await pool.end();
+    }
     return;
   }
   const roles: Role[] = command === 'all' ? ['router', 'deliverer', 'sink'] : [command];
@@ -102,10 +121,11 @@ async function main(argv: string[]): Promise<number> {
   const log = createRootLogger({ level: config.log.level });
   try {
     await run(command as Command, config, log);
-    return command === 'migrate' ? 0 : -1;
+    return ONE_SHOT.includes(command as Command) ? 0 : -1;
   } catch (error) {
-    log.fatal({ err: error }, 'start-up failed');
-    console.error(`identity-webhooks: start-up failed: ${(error as Error).message}`);
+    const what = ONE_SHOT.includes(command as Command) ? `${command} failed` : 'start-up failed';
+    log.fatal({ err: error }, what);
+    console.error(`identity-webhooks: ${what}: ${(error as Error).message}`);
     return 1;
   }
 }

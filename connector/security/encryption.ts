@@ -15,9 +15,20 @@ export interface SecretBox {
   decrypt(stored: string): string;
 }
 
-export function createSecretBox(base64Key: string): SecretBox {
+/**
+ * `previousKeys` are keys the current one replaced: what they encrypted still decrypts (GCM's tag tells which key a
+ * value was sealed with), and everything encrypted from now on uses the current key (see reencrypt-secrets).
+ */
+export function createSecretBox(base64Key: string, previousKeys: readonly string[] = []): SecretBox {
   const key = Buffer.from(base64Key, 'base64');
   if (key.length !== 32) throw fatal('ENCRYPTION_KEY_INVALID', 'secrets.encryptionKey must be 32 bytes of base64');
+  const keys = [key, ...previousKeys.map((previous) => Buffer.from(previous, 'base64'))];
+  if (keys.some((k) => k.length !== 32)) throw fatal('ENCRYPTION_KEY_INVALID', 'secrets.previousEncryptionKeys must be 32 bytes of base64 each');
+  const open = (raw: Buffer, k: Buffer): string => {
+    const decipher = createDecipheriv('aes-256-gcm', k, raw.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
+    decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+    return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
+  };
   return {
     encrypt(plaintext) {
       const iv = randomBytes(IV_BYTES);
@@ -31,15 +42,20 @@ export function createSecretBox(base64Key: string): SecretBox {
         throw fatal('SECRET_FORMAT_UNKNOWN', `stored secret has unknown format "${version ?? ''}"`);
       }
       const raw = Buffer.from(payload, 'base64');
-      try {
-        // The full 16-byte tag, always: GCM would otherwise take a shorter one, far easier to forge.
-        if (raw.length < IV_BYTES + TAG_BYTES) throw new Error(`${raw.length} bytes is shorter than an IV and a tag`);
-        const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
-        decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
-        return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
-      } catch (error) {
-        throw fatal('SECRET_DECRYPT_FAILED', 'a stored secret does not decrypt with secrets.encryptionKey (wrong key?)', error);
+      // The full 16-byte tag, always: GCM would otherwise take a shorter one, far easier to forge.
+      if (raw.length < IV_BYTES + TAG_BYTES) {
+        throw fatal('SECRET_DECRYPT_FAILED', `a stored secret does not decrypt: it is ${raw.length} bytes, shorter than an IV and a tag`);
       }
+      let lastError: unknown;
+      for (const k of keys) {
+        try {
+          return open(raw, k);
+        } catch (error) {
+          lastError = error;
+        }
+      }
+      const which = keys.length > 1 ? 'secrets.encryptionKey or any of secrets.previousEncryptionKeys' : 'secrets.encryptionKey';
+      throw fatal('SECRET_DECRYPT_FAILED', `a stored secret does not decrypt with ${which} (wrong key?)`, lastError);
     },
   };
 }

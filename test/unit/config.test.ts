@@ -146,6 +146,13 @@ describe('loadConfig', () => {
     expect(problemsOf({ ROUTER_LINGER_MS: '0', DELIVERER_HTTP_THREADS: '0', DELIVERER_TARGET_CACHE_TTL_MS: '0' })).toEqual([]);
   });
 
+  it('takes keys a rotation replaced, each checked as the current key is', () => {
+    const old = 'q2Xw0Yk4s9pZc1vB8nT3mR6fL5hJ7gD2aE4iU0oP1yQ=';
+    expect(loadConfig({ SECRETS_ENCRYPTION_KEY: KEY, SECRETS_PREVIOUS_ENCRYPTION_KEYS: ` ${old} ` }).secrets.previousEncryptionKeys).toEqual([old]);
+    expect(loadConfig({ SECRETS_ENCRYPTION_KEY: KEY }).secrets.previousEncryptionKeys).toEqual([]);
+    expect(problemsOf({ SECRETS_PREVIOUS_ENCRYPTION_KEYS: `${old},hunter2` }).join()).toMatch(/secrets\.previousEncryptionKeys: key 2 must decode from base64 to exactly 32 bytes/);
+  });
+
   it('bounds Postgres queries, or not at all with 0, but never below a second', () => {
     expect(loadConfig({ SECRETS_ENCRYPTION_KEY: KEY }).database.queryTimeoutMs).toBe(30_000);
     expect(loadConfig({ SECRETS_ENCRYPTION_KEY: KEY, DATABASE_QUERY_TIMEOUT_MS: '0' }).database.queryTimeoutMs).toBe(0);

@@ -29,4 +29,18 @@ describe('createSecretBox', () => {
     expect(() => box.decrypt(`v1:${raw.subarray(0, 20).toString('base64')}`)).toThrow(/does not decrypt/);
     expect(() => box.decrypt('v1:')).toThrow(/does not decrypt/);
   });
+
+  it('decrypts what a previous key sealed and encrypts with the current one: a key rotation loses no secret', () => {
+    const oldKey = randomBytes(32).toString('base64');
+    const newKey = randomBytes(32).toString('base64');
+    const sealedBefore = createSecretBox(oldKey).encrypt('whsec_before');
+    const rotating = createSecretBox(newKey, [oldKey]);
+    expect(rotating.decrypt(sealedBefore)).toBe('whsec_before');
+    const sealedNow = rotating.encrypt('whsec_now');
+    // Sealed with the new key alone: the old key no longer opens it, the new one does without any other.
+    expect(() => createSecretBox(oldKey).decrypt(sealedNow)).toThrow(/does not decrypt/);
+    expect(createSecretBox(newKey).decrypt(sealedNow)).toBe('whsec_now');
+    // A key neither current nor previous still opens nothing.
+    expect(() => createSecretBox(newKey, [randomBytes(32).toString('base64')]).decrypt(sealedBefore)).toThrow(/any of secrets\.previousEncryptionKeys/);
+  });
 });
