@@ -26,13 +26,14 @@ interface StoredSecrets {
  */
 export async function reencryptSecrets(pool: Pool, box: SecretBox, log: Logger): Promise<{ rewritten: number; changedMeanwhile: number }> {
   const again = (stored: string | null): string | null => (stored === null ? null : box.encrypt(box.decrypt(stored)));
-  let after = '';
+  // In id order from below the lowest uuid, so each round is a range read of the primary key.
+  let after = '00000000-0000-0000-0000-000000000000';
   let rewritten = 0;
   let changedMeanwhile = 0;
   const unreadable: string[] = [];
   for (;;) {
     const { rows } = await pool.query<StoredSecrets>(
-      'SELECT id::text, signing_secret_enc, previous_signing_secret_enc, api_key_enc FROM webhooks WHERE id::text > $1 ORDER BY id::text LIMIT $2',
+      'SELECT id::text, signing_secret_enc, previous_signing_secret_enc, api_key_enc FROM webhooks WHERE id > $1::uuid ORDER BY id LIMIT $2',
       [after, BATCH],
     );
     if (rows.length === 0) break;
