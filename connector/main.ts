@@ -44,7 +44,8 @@ async function run(command: Command, config: Readonly<ConnectorConfig>, log: Log
   if (command === 'reencrypt-secrets') {
     const pool = createPool({ url: config.database.url, max: 1, queryTimeoutMs: config.database.queryTimeoutMs, applicationName: 'identity-webhooks-reencrypt' }, log);
     try {
-      const done = await reencryptSecrets(pool, createSecretBox(config.secrets.encryptionKey, config.secrets.previousEncryptionKeys), log.child({ component: 'reencrypt' }));
+      const box = createSecretBox(config.secrets.encryptionKey, config.secrets.previousEncryptionKeys);
+      const done = await reencryptSecrets(pool, box, createSecretBox(config.secrets.encryptionKey), log.child({ component: 'reencrypt' }));
       log.info(done, 'every stored secret is encrypted with the current key; SECRETS_PREVIOUS_ENCRYPTION_KEYS may be emptied');
     } finally {
       await pool.end();

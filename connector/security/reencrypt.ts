@@ -5,61 +5,104 @@ import type { SecretBox } from './encryption.js';
 
 /** Webhooks read and rewritten per round. */
 const BATCH = 500;
+/** Tries per webhook changed between its read and its write (an admin rotating its secret, say). */
+const TRIES = 5;
 
 interface StoredSecrets {
   id: string;
   signing_secret_enc: string;
   previous_signing_secret_enc: string | null;
+  /** Whether the previous secret still signs; past its overlap it is dropped rather than encrypted again. */
+  previous_valid: boolean;
   api_key_enc: string | null;
 }
 
+const COLUMNS = `id::text, signing_secret_enc, previous_signing_secret_enc, coalesce(previous_secret_expires_at > now(), false) AS previous_valid, api_key_enc`;
+
 /**
- * Encrypts every stored secret again with the box's current key: the last
- * step of a key rotation (SECRETS_ENCRYPTION_KEY new, the old one in
- * SECRETS_PREVIOUS_ENCRYPTION_KEYS), after which the old key can go. Each
- * webhook is rewritten only if its secrets are still what was read: one an
- * admin changed meanwhile was written with the current key already (every
- * process runs the new key by then) and is left as it is. Safe to run again.
- * A webhook whose secrets no configured key opens is left as it is too, and
- * named at the end, which then fails: the run goes on past it, so one bad
- * row does not hold the rotation up.
+ * Encrypts every stored secret again with the current key: the last step of
+ * a key rotation (see README, "Rotating the encryption key"), after which
+ * the old key can go. `box` opens values under the current or a previous
+ * key; `current` holds the current key alone.
+ *
+ * A webhook is rewritten only if its secrets are still what was read; one
+ * changed meanwhile (an admin rotating its secret copies the stored current
+ * secret, under whatever key sealed it, into the previous one) is read and
+ * tried again. A previous secret past its overlap no longer signs and is
+ * dropped. A webhook whose secrets no configured key opens is left as it is.
+ * Last, every webhook is checked against the current key alone: any that it
+ * does not open (unopenable, changed too often, or written meanwhile by a
+ * process still sealing with the old key) are named, and the run fails, so
+ * the old key is not dropped while something needs it. Safe to run again.
  */
-export async function reencryptSecrets(pool: Pool, box: SecretBox, log: Logger): Promise<{ rewritten: number; changedMeanwhile: number }> {
+export async function reencryptSecrets(pool: Pool, box: SecretBox, current: SecretBox, log: Logger): Promise<{ rewritten: number }> {
   const again = (stored: string | null): string | null => (stored === null ? null : box.encrypt(box.decrypt(stored)));
+  /** Writes one webhook's secrets sealed again; false when it changed since `row` was read. */
+  const rewrite = async (row: StoredSecrets): Promise<boolean> => {
+    const previous = row.previous_valid ? again(row.previous_signing_secret_enc) : null;
+    const { rowCount } = await pool.query(
+      `UPDATE webhooks SET signing_secret_enc = $5, previous_signing_secret_enc = $6, api_key_enc = $7
+        WHERE id = $1::uuid AND signing_secret_enc = $2 AND previous_signing_secret_enc IS NOT DISTINCT FROM $3 AND api_key_enc IS NOT DISTINCT FROM $4`,
+      [row.id, row.signing_secret_enc, row.previous_signing_secret_enc, row.api_key_enc, again(row.signing_secret_enc), previous, again(row.api_key_enc)],
+    );
+    return rowCount === 1;
+  };
+
+  let rewritten = 0;
   // In id order from below the lowest uuid, so each round is a range read of the primary key.
   let after = '00000000-0000-0000-0000-000000000000';
-  let rewritten = 0;
-  let changedMeanwhile = 0;
-  const unreadable: string[] = [];
   for (;;) {
-    const { rows } = await pool.query<StoredSecrets>(
-      'SELECT id::text, signing_secret_enc, previous_signing_secret_enc, api_key_enc FROM webhooks WHERE id > $1::uuid ORDER BY id LIMIT $2',
-      [after, BATCH],
-    );
+    const { rows } = await pool.query<StoredSecrets>(`SELECT ${COLUMNS} FROM webhooks WHERE id > $1::uuid ORDER BY id LIMIT $2`, [after, BATCH]);
     if (rows.length === 0) break;
-    for (const row of rows) {
-      let sealed: Array<string | null>;
+    for (const first of rows) {
+      let row: StoredSecrets | undefined = first;
       try {
-        sealed = [again(row.signing_secret_enc), again(row.previous_signing_secret_enc), again(row.api_key_enc)];
+        for (let tries = 0; row && tries < TRIES; tries += 1) {
+          if (await rewrite(row)) {
+            rewritten += 1;
+            break;
+          }
+          row = (await pool.query<StoredSecrets>(`SELECT ${COLUMNS} FROM webhooks WHERE id = $1::uuid`, [first.id])).rows[0];
+        }
       } catch (error) {
-        unreadable.push(row.id);
-        log.error({ err: error, webhookId: row.id }, 'a webhook\'s stored secrets decrypt with no configured key; left as they are');
-        continue;
+        // Named by the check below, with every other webhook the current key does not open.
+        log.error({ err: error, webhookId: first.id }, 'a webhook\'s stored secrets decrypt with no configured key; left as they are');
       }
-      const { rowCount } = await pool.query(
-        `UPDATE webhooks SET signing_secret_enc = $5, previous_signing_secret_enc = $6, api_key_enc = $7
-          WHERE id = $1::uuid AND signing_secret_enc = $2 AND previous_signing_secret_enc IS NOT DISTINCT FROM $3 AND api_key_enc IS NOT DISTINCT FROM $4`,
-        [row.id, row.signing_secret_enc, row.previous_signing_secret_enc, row.api_key_enc, ...sealed],
-      );
-      if (rowCount === 1) rewritten += 1;
-      else changedMeanwhile += 1;
     }
     after = rows[rows.length - 1]!.id;
-    // Progress on a long run: a round per 500 webhooks.
-    log.info({ rewritten, changedMeanwhile }, 'stored secrets encrypted again with the current key');
+    // Progress on a long run: a line per 500 webhooks.
+    log.info({ rewritten }, 'stored secrets encrypted again with the current key');
   }
-  if (unreadable.length > 0) {
-    throw fatal('SECRET_DECRYPT_FAILED', `${unreadable.length} webhook(s) have secrets no configured key decrypts (left as they were; keep their key in SECRETS_PREVIOUS_ENCRYPTION_KEYS): ${unreadable.slice(0, 10).join(', ')}${unreadable.length > 10 ? ', …' : ''}`);
+
+  const stale = await notUnderCurrentKey(pool, current);
+  if (stale.length > 0) {
+    throw fatal(
+      'SECRET_DECRYPT_FAILED',
+      `${stale.length} webhook(s) have secrets the current key alone does not open (keep the old key in SECRETS_PREVIOUS_ENCRYPTION_KEYS; once every process runs the new key, run this again): ${stale.slice(0, 10).join(', ')}${stale.length > 10 ? ', …' : ''}`,
+    );
   }
-  return { rewritten, changedMeanwhile };
+  return { rewritten };
+}
+
+/** The webhooks with a secret in use that `current` (the current key alone) does not open. */
+async function notUnderCurrentKey(pool: Pool, current: SecretBox): Promise<string[]> {
+  const opens = (stored: string | null): boolean => {
+    if (stored === null) return true;
+    try {
+      current.decrypt(stored);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const stale: string[] = [];
+  let after = '00000000-0000-0000-0000-000000000000';
+  for (;;) {
+    const { rows } = await pool.query<StoredSecrets>(`SELECT ${COLUMNS} FROM webhooks WHERE id > $1::uuid ORDER BY id LIMIT $2`, [after, BATCH]);
+    if (rows.length === 0) return stale;
+    for (const row of rows) {
+      if (!opens(row.signing_secret_enc) || !opens(row.api_key_enc) || (row.previous_valid && !opens(row.previous_signing_secret_enc))) stale.push(row.id);
+    }
+    after = rows[rows.length - 1]!.id;
+  }
 }

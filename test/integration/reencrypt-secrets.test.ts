@@ -7,6 +7,7 @@ import { generateSigningSecret } from '../../connector/delivery/signature.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
 import { createSecretBox } from '../../connector/security/encryption.js';
 import { insertWebhook } from '../../connector/subscriptions/repository.js';
+import { reencryptSecrets } from '../../connector/security/reencrypt.js';
 import { spawnConnector } from '../support/connector-process.js';
 import { testEnv } from '../support/harness.js';
 
@@ -58,7 +59,9 @@ describe('reencrypt-secrets', () => {
       }));
     }
     // One mid-rotation too: its previous secret also under the old key.
-    await pool.query('UPDATE webhooks SET previous_signing_secret_enc = $2 WHERE id = $1', [ids[1], oldBox.encrypt('whsec_previous')]);
+    await pool.query(`UPDATE webhooks SET previous_signing_secret_enc = $2, previous_secret_expires_at = now() + interval '1 hour' WHERE id = $1`, [ids[1], oldBox.encrypt('whsec_previous')]);
+    // And one whose previous secret's overlap is over: it signs nothing any more, and is dropped rather than kept.
+    await pool.query(`UPDATE webhooks SET previous_signing_secret_enc = $2, previous_secret_expires_at = now() - interval '1 hour' WHERE id = $1`, [ids[2], oldBox.encrypt('whsec_expired')]);
 
     const run = spawnConnector('reencrypt-secrets', testEnv(services, { DATABASE_URL: url.toString(), SECRETS_ENCRYPTION_KEY: newKey, SECRETS_PREVIOUS_ENCRYPTION_KEYS: oldKey }));
     expect(await run.exited, run.output()).toBe(0);
@@ -71,7 +74,40 @@ describe('reencrypt-secrets', () => {
     ids.forEach((id, i) => expect(newBox.decrypt(byId.get(id)!.signing_secret_enc)).toBe(secrets[i]));
     expect(newBox.decrypt(byId.get(ids[0]!)!.api_key_enc!)).toBe('key-0');
     expect(newBox.decrypt(byId.get(ids[1]!)!.previous_signing_secret_enc!)).toBe('whsec_previous');
+    expect(byId.get(ids[2]!)!.previous_signing_secret_enc).toBeNull();
     expect(() => oldBox.decrypt(byId.get(ids[2]!)!.signing_secret_enc)).toThrow(/does not decrypt/);
+  });
+
+  it('rewrites a webhook an admin rotated between the read and the write, so no secret is left under the old key', async () => {
+    const oldBox = createSecretBox(oldKey);
+    const newBox = createSecretBox(newKey, [oldKey]);
+    const first = generateSigningSecret();
+    const id = await insertWebhook(pool, oldBox, {
+      organization: 'org-rotating', name: 'rotating', url: 'https://example.com/h', eventTypes: ['*'], owner: 't', verified: true, signingSecret: first,
+    });
+    await pool.query(`DELETE FROM webhooks WHERE organization <> 'org-rotating'`);
+    const second = generateSigningSecret();
+    // The real pool, with an admin's rotate-secret (as the admin API writes it, already on the new key) run just
+    // before the command's first write: the stored current secret, still under the old key, becomes the previous one.
+    let rotated = false;
+    const racing = {
+      query: async (text: string, values?: unknown[]) => {
+        if (!rotated && text.includes('UPDATE webhooks SET signing_secret_enc')) {
+          rotated = true;
+          await pool.query(
+            `UPDATE webhooks SET previous_signing_secret_enc = signing_secret_enc, previous_secret_expires_at = now() + interval '1 hour', signing_secret_enc = $2 WHERE id = $1`,
+            [id, newBox.encrypt(second)],
+          );
+        }
+        return pool.query(text, values);
+      },
+    } as unknown as Pool;
+    expect(await reencryptSecrets(racing, newBox, createSecretBox(newKey), log)).toEqual({ rewritten: 1 });
+    expect(rotated).toBe(true);
+    const { rows } = await pool.query<{ s: string; p: string }>('SELECT signing_secret_enc AS s, previous_signing_secret_enc AS p FROM webhooks WHERE id = $1', [id]);
+    const alone = createSecretBox(newKey);
+    expect(alone.decrypt(rows[0]!.s)).toBe(second);
+    expect(alone.decrypt(rows[0]!.p)).toBe(first);
   });
 
   it('names a webhook no configured key opens, leaves it as it was, and exits non-zero after doing the rest', async () => {
