@@ -36,7 +36,7 @@ import { compiledConnector } from './lib/compiled-build.js';
 import { startStealMeter, waitForQuietMachine } from './lib/cpu-steal.js';
 import { mainThreadCpuMicros, processCpuMicros } from './lib/proc-cpu.js';
 import { cpuBoundRatio } from './lib/cpu-bound.js';
-import { benchTask, MAX_IN_FLIGHT, rawLoop, sampleRequest, startReceiver } from './lib/delivery-fixtures.js';
+import { benchTask, MAX_IN_FLIGHT, rawLoop, sampleRequest, startReceiver, warmReceiver } from './lib/delivery-fixtures.js';
 import { startKafkajsFloor } from './lib/kafkajs-floor.js';
 import type { WebhookTarget } from '../connector/subscriptions/webhook.js';
 
@@ -244,13 +244,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= roundCount; round += 1) {
       await run(`1. throughput, round ${round} of ${roundCount}`, async (config, org, parts, env) => {
         const sample = sampleRequest(config);
-        // Discarded passes warm the receiver process until its rate settles (it takes tens of thousands of
-        // requests to reach full speed), so neither side meets it cold.
-        for (let pass = 0, previous = 0; round === 1 && pass < 6; pass += 1) {
-          const rate = await rawLoop(receiver.url, 10_000, sample);
-          if (previous > 0 && Math.abs(rate - previous) / previous < 0.1) break;
-          previous = rate;
-        }
+        if (round === 1) await warmReceiver(receiver.url, sample);
         // The last round's topics are still being deleted by the broker for a while: its work would slow this
         // baseline (11-13k POST/s against 28-29k after, in one run) and flatter the ratio.
         await waitForQuietMachine('before the raw loop');
@@ -341,11 +335,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= roundCount; round += 1) {
       await run(`1b. kafkajs floor, round ${round} of ${roundCount}`, async (config, org, parts) => {
         const sample = sampleRequest(config);
-        for (let pass = 0, previous = 0; round === 1 && pass < 6; pass += 1) {
-          const rate = await rawLoop(receiver.url, 10_000, sample);
-          if (previous > 0 && Math.abs(rate - previous) / previous < 0.1) break;
-          previous = rate;
-        }
+        if (round === 1) await warmReceiver(receiver.url, sample);
         await waitForQuietMachine('before the raw loop');
         const rawBefore = await rawLoop(receiver.url, tasks, sample);
         const mark = Math.floor(tasks / 2);

@@ -6,7 +6,7 @@ import { createAttemptRetention } from './delivery/attempt-retention.js';
 import { createAttemptSink } from './delivery/attempt-sink.js';
 import { createDeliverer } from './delivery/deliverer.js';
 import { taskPublishing } from './delivery/publish-tasks.js';
-import { createRetryTier, LATEST_PLAUSIBLE_DUE_MS } from './delivery/retry-tier.js';
+import { createRetryTier, retiredTiersToDrain } from './delivery/retry-tier.js';
 import { tierLabels } from './delivery/retry-schedule.js';
 import { createTaskHandler } from './delivery/task-handler.js';
 import { createHttpSender, type HttpSender } from './delivery/http-sender.js';
@@ -20,7 +20,7 @@ import type { SourceTopic } from './ingest/source-topic.js';
 import { createRouter } from './ingest/router.js';
 import { createKafka, createProducer } from './kafka/client.js';
 import { createSchemaRegistryClient } from './kafka/schema-registry.js';
-import { connectorTopics, ensureTopics, holdsRecordsSince, limitShortfalls, listTopics, retiredTierLabels, retryTopic, topicMessageLimits, topicTakes } from './kafka/topics.js';
+import { connectorTopics, ensureTopics, limitShortfalls, retryTopic, topicMessageLimits, topicTakes } from './kafka/topics.js';
 import { startConsumerLagMonitor } from './observability/consumer-lag.js';
 import type { Logger } from './observability/logger.js';
 import type { ReadinessCheck } from './observability/server.js';
@@ -189,25 +189,10 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         maxQueuedPerWebhook: Math.max(1, Math.floor(settings.maxQueuedPerWebhook / 4)),
         maxDeferred: Math.max(100, Math.floor(settings.maxDeferred / 4)),
       };
-      const tierGroup = (label: string): string => `${settings.groupId}.retry.${label}`;
-      // Retired tiers written to in the last week (the furthest ahead any retry is due: LATEST_PLAUSIBLE_DUE_MS),
-      // drained whatever their group's offset says now: during a rolling deploy, processes on the old schedule still
-      // write to them. One quiet for longer is left alone (its topic may be deleted); reading it would send again
-      // what its group's offsets, expired after a week without members, no longer say was sent.
-      const retired: string[] = [];
-      for (const label of retiredTierLabels(config, await listTopics(kafka))) {
-        if (await holdsRecordsSince(kafka, retryTopic(config, label), Date.now() - LATEST_PLAUSIBLE_DUE_MS)) retired.push(label);
-        else log.info({ topic: retryTopic(config, label) }, 'retry topic of a tier no longer in DELIVERER_RETRY_DELAYS_MS has had no task for a week; left alone, it may be deleted');
-      }
-      if (retired.length > 0) {
-        log.warn(
-          { topics: retired.map((label) => retryTopic(config, label)) },
-          'retry topics of tiers no longer in DELIVERER_RETRY_DELAYS_MS were written to this week: draining them too (their tasks are due all the same); a week after the last, a restart leaves them alone and they may be deleted',
-        );
-      }
+      const retired = await retiredTiersToDrain(kafka, config, log);
       const tiers = [...tierLabels({ delaysMs: settings.retryDelaysMs, jitter: 0, maxRetryAfterMs: 0 }), ...retired].map((label) =>
         createRetryTier({
-          kafka, handle, producer, dlqTopic: config.topics.deliveriesDlq, topic: retryTopic(config, label), groupId: tierGroup(label),
+          kafka, handle, producer, dlqTopic: config.topics.deliveriesDlq, topic: retryTopic(config, label), groupId: `${settings.groupId}.retry.${label}`,
           sessionTimeoutMs: config.kafka.sessionTimeoutMs, ...tierShare, drainTimeoutMs: Math.max(1000, config.shutdown.timeoutMs - 5000), onFatal,
           fetchMaxBytesPerPartition: settings.fetchMaxBytesPerPartition,
           log: log.child({ component: 'retry-tier', tier: label }),

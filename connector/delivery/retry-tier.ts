@@ -1,4 +1,8 @@
 import type { KafkaMessage } from 'kafkajs';
+import type { ConnectorConfig } from '../../config/load.js';
+import type { Kafka } from '../kafka/client.js';
+import { holdsRecordsSince, listTopics, retiredTierLabels, retryTopic } from '../kafka/topics.js';
+import type { Logger } from '../observability/logger.js';
 import { createDeliverer, type Deliverer, type DelivererDeps } from './deliverer.js';
 
 /** The header a retried task carries: when it is due, in ms since the epoch (see task-handler). */
@@ -40,4 +44,26 @@ export function retryDueAt(message: KafkaMessage, now = Date.now()): number {
 export function createRetryTier(deps: Omit<DelivererDeps, 'dueAt'>): Deliverer {
   const now = deps.now ?? Date.now;
   return createDeliverer({ ...deps, dueAt: (message) => retryDueAt(message, now()) });
+}
+
+/**
+ * The tiers dropped from DELIVERER_RETRY_DELAYS_MS whose topics were written to in the last week (the furthest ahead
+ * any retry is due): their tasks are due all the same, and during a rolling deploy processes on the old schedule still
+ * write to them, so they are drained whatever their group's offset says now. One quiet for longer is left alone (its
+ * topic may be deleted): reading it would send again what its group's offsets, expired after a week without members,
+ * no longer say was sent.
+ */
+export async function retiredTiersToDrain(kafka: Kafka, config: Readonly<ConnectorConfig>, log: Logger): Promise<string[]> {
+  const retired: string[] = [];
+  for (const label of retiredTierLabels(config, await listTopics(kafka))) {
+    if (await holdsRecordsSince(kafka, retryTopic(config, label), Date.now() - LATEST_PLAUSIBLE_DUE_MS)) retired.push(label);
+    else log.info({ topic: retryTopic(config, label) }, 'retry topic of a tier no longer in DELIVERER_RETRY_DELAYS_MS has had no task for a week; left alone, it may be deleted');
+  }
+  if (retired.length > 0) {
+    log.warn(
+      { topics: retired.map((label) => retryTopic(config, label)) },
+      'retry topics of tiers no longer in DELIVERER_RETRY_DELAYS_MS were written to this week: draining them too (their tasks are due all the same); a week after the last, a restart leaves them alone and they may be deleted',
+    );
+  }
+  return retired;
 }

@@ -19,6 +19,18 @@ interface StoredSecrets {
 
 const COLUMNS = `id::text, signing_secret_enc, previous_signing_secret_enc, coalesce(previous_secret_expires_at > now(), false) AS previous_valid, api_key_enc`;
 
+/** Every webhook's stored secrets, a page at a time in id order (each a range read of the primary key). */
+async function* pagesOfSecrets(pool: Pool): AsyncGenerator<StoredSecrets[]> {
+  // From below the lowest uuid.
+  let after = '00000000-0000-0000-0000-000000000000';
+  for (;;) {
+    const { rows } = await pool.query<StoredSecrets>(`SELECT ${COLUMNS} FROM webhooks WHERE id > $1::uuid ORDER BY id LIMIT $2`, [after, BATCH]);
+    if (rows.length === 0) return;
+    yield rows;
+    after = rows[rows.length - 1]!.id;
+  }
+}
+
 /**
  * Encrypts every stored secret again with the current key: the last step of
  * a key rotation (see README, "Rotating the encryption key"), after which
@@ -49,11 +61,7 @@ export async function reencryptSecrets(pool: Pool, box: SecretBox, current: Secr
   };
 
   let rewritten = 0;
-  // In id order from below the lowest uuid, so each round is a range read of the primary key.
-  let after = '00000000-0000-0000-0000-000000000000';
-  for (;;) {
-    const { rows } = await pool.query<StoredSecrets>(`SELECT ${COLUMNS} FROM webhooks WHERE id > $1::uuid ORDER BY id LIMIT $2`, [after, BATCH]);
-    if (rows.length === 0) break;
+  for await (const rows of pagesOfSecrets(pool)) {
     for (const first of rows) {
       let row: StoredSecrets | undefined = first;
       try {
@@ -69,8 +77,7 @@ export async function reencryptSecrets(pool: Pool, box: SecretBox, current: Secr
         log.error({ err: error, webhookId: first.id }, 'a webhook\'s stored secrets decrypt with no configured key; left as they are');
       }
     }
-    after = rows[rows.length - 1]!.id;
-    // Progress on a long run: a line per 500 webhooks.
+    // Progress on a long run: a line per page.
     log.info({ rewritten }, 'stored secrets encrypted again with the current key');
   }
 
@@ -96,13 +103,10 @@ async function notUnderCurrentKey(pool: Pool, current: SecretBox): Promise<strin
     }
   };
   const stale: string[] = [];
-  let after = '00000000-0000-0000-0000-000000000000';
-  for (;;) {
-    const { rows } = await pool.query<StoredSecrets>(`SELECT ${COLUMNS} FROM webhooks WHERE id > $1::uuid ORDER BY id LIMIT $2`, [after, BATCH]);
-    if (rows.length === 0) return stale;
+  for await (const rows of pagesOfSecrets(pool)) {
     for (const row of rows) {
       if (!opens(row.signing_secret_enc) || !opens(row.api_key_enc) || (row.previous_valid && !opens(row.previous_signing_secret_enc))) stale.push(row.id);
     }
-    after = rows[rows.length - 1]!.id;
   }
+  return stale;
 }

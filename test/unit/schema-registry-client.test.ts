@@ -82,6 +82,18 @@ describe('the schema registry client (local HTTP servers)', () => {
   });
 });
 
+/** A registry answering writer schemas through `writerType`, and nothing else the decoder asks for. */
+const fakeRegistry = (writerType: SchemaRegistryClient['writerType']): SchemaRegistryClient => ({
+  writerType, register: async () => 0, encode: async () => Buffer.alloc(0), setCompatibility: async () => undefined, ready: async () => undefined,
+});
+
+/** Magic byte 0, the schema id, and a body byte. */
+const withId = (id: number): Buffer => {
+  const value = Buffer.alloc(6);
+  value.writeInt32BE(id, 1);
+  return value;
+};
+
 describe('the Avro decoder\'s memory of unknown schema ids', () => {
   const reader: avro.Schema = { type: 'record', name: 'E', fields: [{ name: 'a', type: 'string' }] };
   /** Wire format of schema id 9 with a body the reader schema decodes. */
@@ -91,17 +103,11 @@ describe('the Avro decoder\'s memory of unknown schema ids', () => {
     let clock = 0;
     let registered = false;
     const asked: number[] = [];
-    const registry: SchemaRegistryClient = {
-      async writerType(id) {
-        asked.push(id);
-        if (!registered) throw poison('UNKNOWN_SCHEMA_ID', `schema id ${id} is not in the registry`);
-        return avro.Type.forSchema(reader);
-      },
-      register: async () => 0,
-      encode: async () => Buffer.alloc(0),
-      setCompatibility: async () => undefined,
-      ready: async () => undefined,
-    };
+    const registry = fakeRegistry(async (id) => {
+      asked.push(id);
+      if (!registered) throw poison('UNKNOWN_SCHEMA_ID', `schema id ${id} is not in the registry`);
+      return avro.Type.forSchema(reader);
+    });
     const decoder = createAvroDecoder(registry, reader, () => clock, 0);
     const first = await decoder.prepare([record]);
     expect(() => first(record)).toThrow(/not in the registry/);
@@ -119,18 +125,12 @@ describe('the Avro decoder\'s memory of unknown schema ids', () => {
 
   it('decodes the records of a schema a lagging replica learns of during the pause, rather than dead-lettering them', async () => {
     let lookups = 0;
-    const registry: SchemaRegistryClient = {
-      // Unknown at the first ask, known at the next: a replica that read the registration in between.
-      async writerType(id) {
-        lookups += 1;
-        if (lookups === 1) throw poison('UNKNOWN_SCHEMA_ID', `schema id ${id} is not in the registry`);
-        return avro.Type.forSchema(reader);
-      },
-      register: async () => 0,
-      encode: async () => Buffer.alloc(0),
-      setCompatibility: async () => undefined,
-      ready: async () => undefined,
-    };
+    // Unknown at the first ask, known at the next: a replica that read the registration in between.
+    const registry = fakeRegistry(async (id) => {
+      lookups += 1;
+      if (lookups === 1) throw poison('UNKNOWN_SCHEMA_ID', `schema id ${id} is not in the registry`);
+      return avro.Type.forSchema(reader);
+    });
     const started = Date.now();
     const decode = await createAvroDecoder(registry, reader, Date.now, 300).prepare([record]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
@@ -140,17 +140,11 @@ describe('the Avro decoder\'s memory of unknown schema ids', () => {
   it('keeps no memory of a registry outage: the slice fails, and the next try asks again and decodes', async () => {
     let up = false;
     const asked: number[] = [];
-    const registry: SchemaRegistryClient = {
-      async writerType(id) {
-        asked.push(id);
-        if (!up) throw transient('REGISTRY_UNAVAILABLE', 'schema registry did not answer');
-        return avro.Type.forSchema(reader);
-      },
-      register: async () => 0,
-      encode: async () => Buffer.alloc(0),
-      setCompatibility: async () => undefined,
-      ready: async () => undefined,
-    };
+    const registry = fakeRegistry(async (id) => {
+      asked.push(id);
+      if (!up) throw transient('REGISTRY_UNAVAILABLE', 'schema registry did not answer');
+      return avro.Type.forSchema(reader);
+    });
     // The clock never moves: an outage remembered like an unknown id would be believed for a minute.
     const decoder = createAvroDecoder(registry, reader, () => 0, 0);
     await expect(decoder.prepare([record])).rejects.toMatchObject({ kind: 'transient', code: 'REGISTRY_UNAVAILABLE' });
@@ -161,20 +155,8 @@ describe('the Avro decoder\'s memory of unknown schema ids', () => {
   });
 
   it('forgets unknown ids past its bound between slices, never within one: every record of a slice of 1,001 unknown ids is poison', async () => {
-    const registry: SchemaRegistryClient = {
-      writerType: async (id) => Promise.reject(poison('UNKNOWN_SCHEMA_ID', `schema id ${id} is not in the registry`)),
-      register: async () => 0,
-      encode: async () => Buffer.alloc(0),
-      setCompatibility: async () => undefined,
-      ready: async () => undefined,
-    };
+    const registry = fakeRegistry(async (id) => Promise.reject(poison('UNKNOWN_SCHEMA_ID', `schema id ${id} is not in the registry`)));
     const decoder = createAvroDecoder(registry, reader, Date.now, 0);
-    /** Magic byte 0, the schema id, and a body byte. */
-    const withId = (id: number): Buffer => {
-      const value = Buffer.alloc(6);
-      value.writeInt32BE(id, 1);
-      return value;
-    };
     for (const round of [0, 1]) {
       const records = Array.from({ length: 1001 }, (_, i) => withId(round * 2000 + i + 1));
       const decode = await decoder.prepare(records);
@@ -185,17 +167,11 @@ describe('the Avro decoder\'s memory of unknown schema ids', () => {
   it('gives every slice meeting a new id during the pause the answer after it: no partition dead-letters what another then decodes', async () => {
     let asked = 0;
     let registered = false;
-    const registry: SchemaRegistryClient = {
-      async writerType(id) {
-        asked += 1;
-        if (!registered) throw poison('UNKNOWN_SCHEMA_ID', `schema id ${id} is not in the registry`);
-        return avro.Type.forSchema(reader);
-      },
-      register: async () => 0,
-      encode: async () => Buffer.alloc(0),
-      setCompatibility: async () => undefined,
-      ready: async () => undefined,
-    };
+    const registry = fakeRegistry(async (id) => {
+      asked += 1;
+      if (!registered) throw poison('UNKNOWN_SCHEMA_ID', `schema id ${id} is not in the registry`);
+      return avro.Type.forSchema(reader);
+    });
     const decoder = createAvroDecoder(registry, reader, Date.now, 200);
     const beats: string[] = [];
     // Partition 0 meets the id first; partitions 1 and 2 meet it while partition 0's pause runs.
@@ -211,15 +187,8 @@ describe('the Avro decoder\'s memory of unknown schema ids', () => {
   });
 
   it('decodes a slice from its own view: another slice forgetting every id meanwhile changes nothing in it', async () => {
-    const registry: SchemaRegistryClient = {
-      writerType: async (id) => Promise.reject(poison('UNKNOWN_SCHEMA_ID', `schema id ${id} is not in the registry`)),
-      register: async () => 0,
-      encode: async () => Buffer.alloc(0),
-      setCompatibility: async () => undefined,
-      ready: async () => undefined,
-    };
+    const registry = fakeRegistry(async (id) => Promise.reject(poison('UNKNOWN_SCHEMA_ID', `schema id ${id} is not in the registry`)));
     const decoder = createAvroDecoder(registry, reader, Date.now, 0);
-    const withId = (id: number): Buffer => Buffer.from([0, (id >>> 24) & 0xff, (id >>> 16) & 0xff, (id >>> 8) & 0xff, id & 0xff, 1]);
     const mine = [withId(1), withId(2)];
     const decode = await decoder.prepare(mine);
     // Two more slices of garbage ids pass the bound of remembered ids: the first slice's are forgotten.
