@@ -6,7 +6,7 @@ import { createAttemptRetention } from './delivery/attempt-retention.js';
 import { createAttemptSink } from './delivery/attempt-sink.js';
 import { createDeliverer } from './delivery/deliverer.js';
 import { taskPublishing } from './delivery/publish-tasks.js';
-import { createRetryTier, retiredTiersToDrain } from './delivery/retry-tier.js';
+import { createRetryTier, retiredTiersToDrain, tierGroupId } from './delivery/retry-tier.js';
 import { tierLabels } from './delivery/retry-schedule.js';
 import { createTaskHandler } from './delivery/task-handler.js';
 import { createHttpSender, type HttpSender } from './delivery/http-sender.js';
@@ -192,7 +192,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       const retired = await retiredTiersToDrain(kafka, config, log);
       const tiers = [...tierLabels({ delaysMs: settings.retryDelaysMs, jitter: 0, maxRetryAfterMs: 0 }), ...retired].map((label) =>
         createRetryTier({
-          kafka, handle, producer, dlqTopic: config.topics.deliveriesDlq, topic: retryTopic(config, label), groupId: `${settings.groupId}.retry.${label}`,
+          kafka, handle, producer, dlqTopic: config.topics.deliveriesDlq, topic: retryTopic(config, label), groupId: tierGroupId(config, label),
           sessionTimeoutMs: config.kafka.sessionTimeoutMs, ...tierShare, drainTimeoutMs: Math.max(1000, config.shutdown.timeoutMs - 5000), onFatal,
           fetchMaxBytesPerPartition: settings.fetchMaxBytesPerPartition,
           log: log.child({ component: 'retry-tier', tier: label }),

@@ -1,7 +1,7 @@
 import type { KafkaMessage } from 'kafkajs';
 import type { ConnectorConfig } from '../../config/load.js';
 import type { Kafka } from '../kafka/client.js';
-import { holdsRecordsSince, listTopics, retiredTierLabels, retryTopic } from '../kafka/topics.js';
+import { holdsRecordsSince, listTopics, retiredTierLabels, retryTopic, unreadByGroup } from '../kafka/topics.js';
 import type { Logger } from '../observability/logger.js';
 import { createDeliverer, type Deliverer, type DelivererDeps } from './deliverer.js';
 
@@ -46,6 +46,11 @@ export function createRetryTier(deps: Omit<DelivererDeps, 'dueAt'>): Deliverer {
   return createDeliverer({ ...deps, dueAt: (message) => retryDueAt(message, now()) });
 }
 
+/** The consumer group of a retry tier's deliverers. */
+export function tierGroupId(config: Readonly<ConnectorConfig>, label: string): string {
+  return `${config.deliverer.groupId}.retry.${label}`;
+}
+
 /**
  * The tiers dropped from DELIVERER_RETRY_DELAYS_MS whose topics were written to in the last week (the furthest ahead
  * any retry is due): their tasks are due all the same, and during a rolling deploy processes on the old schedule still
@@ -57,7 +62,7 @@ export async function retiredTiersToDrain(kafka: Kafka, config: Readonly<Connect
   const retired: string[] = [];
   for (const label of retiredTierLabels(config, await listTopics(kafka))) {
     if (await holdsRecordsSince(kafka, retryTopic(config, label), Date.now() - LATEST_PLAUSIBLE_DUE_MS)) retired.push(label);
-    else log.info({ topic: retryTopic(config, label) }, 'retry topic of a tier no longer in DELIVERER_RETRY_DELAYS_MS has had no task for a week; left alone, it may be deleted');
+    else await reportLeftAlone(kafka, config, label, log);
   }
   if (retired.length > 0) {
     log.warn(
@@ -66,4 +71,22 @@ export async function retiredTiersToDrain(kafka: Kafka, config: Readonly<Connect
     );
   }
   return retired;
+}
+
+/**
+ * A retired tier's topic left alone: said at info when its group read all of it, and as a warning naming how many
+ * tasks it never read otherwise, as those will not be sent unless an operator copies them on.
+ */
+async function reportLeftAlone(kafka: Kafka, config: Readonly<ConnectorConfig>, label: string, log: Logger): Promise<void> {
+  const topic = retryTopic(config, label);
+  const groupId = tierGroupId(config, label);
+  const unread = await unreadByGroup(kafka, groupId, topic);
+  if (unread === 0n) {
+    log.info({ topic }, 'retry topic of a tier no longer in DELIVERER_RETRY_DELAYS_MS has had no task for a week and its group read all of it; left alone, it may be deleted');
+    return;
+  }
+  log.warn(
+    { topic, groupId, unreadTasks: Number(unread) },
+    'retry topic of a tier no longer in DELIVERER_RETRY_DELAYS_MS holds tasks its group never read, none written this week: left alone, as its group\'s offsets may have expired and reading it would send again what was sent; these tasks will not be sent unless copied by hand to a current retry topic (README, "Changing the retry schedule")',
+  );
 }

@@ -157,6 +157,29 @@ export async function holdsRecordsSince(kafka: Kafka, topic: string, since: numb
   }
 }
 
+/**
+ * How many records of `topic` the group has not read: past its committed offset in each partition, or past the
+ * partition's start where it has none (a group that never read the topic, or whose offsets expired).
+ */
+export async function unreadByGroup(kafka: Kafka, groupId: string, topic: string): Promise<bigint> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const offsets = new Map((committed?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+    let unread = 0n;
+    for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
+      const read = offsets.get(partition) ?? -1n;
+      // -1: no committed offset. A committed offset retention has passed counts from the oldest record left.
+      const from = read < BigInt(low) ? BigInt(low) : read;
+      if (BigInt(high) > from) unread += BigInt(high) - from;
+    }
+    return unread;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** The names of the cluster's topics. */
 export async function listTopics(kafka: Kafka): Promise<string[]> {
   const admin = kafka.admin();

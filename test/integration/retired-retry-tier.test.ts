@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { encodeTask, taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
 import { createProducer } from '../../connector/kafka/client.js';
-import { ensureTopics, retryTopic } from '../../connector/kafka/topics.js';
+import { ensureTopics, retryTopic, unreadByGroup } from '../../connector/kafka/topics.js';
+import { retiredTiersToDrain, tierGroupId } from '../../connector/delivery/retry-tier.js';
+import { createRootLogger } from '../../connector/observability/logger.js';
 import { deliveryScenario, seqs, type DeliveryScenario } from '../support/delivery-scenario.js';
 import { waitFor } from '../support/wait.js';
 
@@ -70,5 +72,15 @@ describe('retired retry tier', () => {
       await admin.disconnect();
     }
     expect(seqs(hook.receiver)).toEqual([0, 1]);
+
+    // Left alone, but not in silence: its group never read its one task, which will not be sent unless copied on.
+    const lines: Array<Record<string, unknown>> = [];
+    const log = createRootLogger({ level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
+    const drained = await retiredTiersToDrain(s.kafka, s.config, log);
+    expect(drained).toContain('7s');
+    expect(drained).not.toContain('9s');
+    expect(lines.find((line) => line['topic'] === quiet)).toMatchObject({ level: 'warn', groupId: tierGroupId(s.config, '9s'), unreadTasks: 1 });
+    // The drained tier's group read both of its tasks: nothing is left unread there once its offsets are committed.
+    await waitFor('the retired tier committed past its tasks', async () => (await unreadByGroup(s!.kafka, tierGroupId(s!.config, '7s'), retired)) === 0n, 15_000);
   });
 });
