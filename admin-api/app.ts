@@ -54,7 +54,7 @@ export async function buildAdminApp(deps: AdminApiDeps, readiness: ReadinessChec
     schemaController: { compilersFactory: { buildValidator: bodyWithoutCoercion() } },
     return503OnClosing: true,
     // The router's own refusals (a malformed or overlong path) are problems like every other error.
-    frameworkErrors: (error, request, reply) => void sendProblem(reply, request, toProblem(error)),
+    frameworkErrors: (error, request, reply) => void sendProblem(reply, request, toProblem(error, request.method)),
   });
   const verifications = createVerificationRunner({ pool: deps.pool, verifier: deps.verifier, log: deps.log.child({ component: 'verification' }) });
 
@@ -95,7 +95,7 @@ export async function buildAdminApp(deps: AdminApiDeps, readiness: ReadinessChec
   app.setErrorHandler((error, request, reply) => {
     // A request no route takes can fail before the not-found handler (its body could not be parsed): still a 404 or 405.
     if (request.is404) return sendProblem(reply, request, noRoute(request));
-    const problem = toProblem(error);
+    const problem = toProblem(error, request.method);
     if (problem.status >= 500) request.log.error({ err: error, route: request.routeOptions.url }, 'admin API request failed');
     return sendProblem(reply, request, problem);
   });

@@ -101,7 +101,7 @@ export function fieldProblem(issue: AjvIssue, context: string | undefined): Fiel
 }
 
 /** Turns whatever was thrown into a problem: our own, Fastify's validation and parsing errors, or an internal error. */
-export function toProblem(error: unknown): ApiProblem {
+export function toProblem(error: unknown, method = 'GET'): ApiProblem {
   if (error instanceof ApiProblem) return error;
   const fastifyError = error as FastifyError & { validation?: AjvIssue[]; validationContext?: string };
   if (Array.isArray(fastifyError.validation)) {
@@ -130,7 +130,13 @@ export function toProblem(error: unknown): ApiProblem {
     return new ApiProblem('validation-failed', fastifyError.message, [{ in: 'body', field: '(body)', message: fastifyError.message }]);
   }
   const dependency = unavailableDependency(error);
-  if (dependency) return new ApiProblem('unavailable', `${dependency === 'postgres' ? 'Postgres' : 'Kafka'} is out of reach; try again shortly`, undefined, { 'retry-after': '5' });
+  if (dependency) {
+    // A query not answered in time, or a connection lost mid-request, may have committed all the same: a client
+    // retrying a change blindly could make it twice (a second webhook) or undo one made meanwhile.
+    const changing = !['GET', 'HEAD', 'OPTIONS'].includes(method.toUpperCase());
+    const detail = `${dependency === 'postgres' ? 'Postgres' : 'Kafka'} is out of reach; try again shortly${changing ? '. The change may have been made before the failure: read it back before sending it again' : ''}`;
+    return new ApiProblem('unavailable', detail, undefined, { 'retry-after': '5' });
+  }
   return new ApiProblem('internal', 'the server failed to answer this request; it has been logged');
 }
 

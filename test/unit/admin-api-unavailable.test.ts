@@ -35,6 +35,10 @@ describe('dependencies out of reach: 503 with Retry-After, not 500', () => {
     expect(problem.type).toBe('unavailable');
     expect(problem.headers).toEqual({ 'retry-after': '5' });
     expect(problem.detail).toMatch(/Postgres is out of reach/);
+    // A read is safe to repeat; a change that failed this way may have been made, which the client is told.
+    expect(problem.detail).not.toMatch(/may have been made/);
+    for (const method of ['POST', 'PATCH', 'DELETE']) expect(toProblem(refused, method).detail, method).toMatch(/The change may have been made before the failure: read it back/);
+    expect(toProblem(refused, 'HEAD').detail).not.toMatch(/may have been made/);
   });
 
   it('tells a Kafka client that could not reach its broker', async () => {
