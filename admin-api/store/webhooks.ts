@@ -269,20 +269,32 @@ export async function updateWebhookRow(pool: Pool, actor: string, organization: 
 
 /**
  * Enables or disables with the reason kept (seed 004). Enabling a disabled webhook also forgets its failure
- * streak, so an endpoint that was auto-disabled gets a fresh window. Null when there is no such webhook, or (with
- * `expectedVersion`, If-Match) it is at another version.
+ * streak, so an endpoint that was auto-disabled gets a fresh window. A webhook already in the asked state is left
+ * as it is (`changed: false`): its reason and `status_changed_at` still tell the change that put it there (a
+ * script disabling what the connector disabled after a 410 must not replace that reason with its own), and its
+ * subscribers hear of no change. Null when there is no such webhook, or (with `expectedVersion`, If-Match) it is
+ * at another version.
  */
-export async function setWebhookEnabled(pool: Pool, actor: string, organization: string, id: string, enabled: boolean, reason: string | null, expectedVersion?: number): Promise<WebhookRow | null> {
-  const { rows } = await recordedWebhookChange(pool, actor, (db) => db.query<WebhookRow>(
-    `UPDATE webhooks
-        SET status = $3, status_reason = $4, status_changed_at = now(), updated_at = now(), version = version + 1,
-            -- Enabled again, a webhook starts a new auto-disable window; enabling one already active (a script
-            -- making sure of it on every deploy) must not keep restarting the window of an endpoint failing for days.
-            failing_since = CASE WHEN $3 = 'active' AND status <> 'active' THEN NULL ELSE failing_since END
-      WHERE organization = $1 AND id = $2 AND ($5::integer IS NULL OR version = $5) RETURNING *`,
-    [organization, id, enabled ? 'active' : 'inactive', reason, expectedVersion ?? null],
-  ));
-  return rows[0] ?? null;
+export async function setWebhookEnabled(
+  pool: Pool, actor: string, organization: string, id: string, enabled: boolean, reason: string | null, expectedVersion?: number,
+): Promise<{ row: WebhookRow; changed: boolean } | null> {
+  const status = enabled ? 'active' : 'inactive';
+  // Twice at most: a webhook flipped by someone else between the update and the read is tried once more.
+  for (let round = 0; round < 2; round += 1) {
+    const { rows } = await recordedWebhookChange(pool, actor, (db) => db.query<WebhookRow>(
+      `UPDATE webhooks
+          SET status = $3, status_reason = $4, status_changed_at = now(), updated_at = now(), version = version + 1,
+              -- Enabled again, a webhook starts a new auto-disable window.
+              failing_since = CASE WHEN $3 = 'active' THEN NULL ELSE failing_since END
+        WHERE organization = $1 AND id = $2 AND status <> $3 AND ($5::integer IS NULL OR version = $5) RETURNING *`,
+      [organization, id, status, reason, expectedVersion ?? null],
+    ));
+    if (rows[0]) return { row: rows[0], changed: true };
+    const current = await findWebhook(pool, organization, id);
+    if (!current || (expectedVersion !== undefined && current.version !== expectedVersion)) return null;
+    if (current.status === status) return { row: current, changed: false };
+  }
+  return null;
 }
 
 /**

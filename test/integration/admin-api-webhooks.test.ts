@@ -518,10 +518,19 @@ describe('admin API: webhooks', () => {
       expect(disabled.body).toMatchObject({ enabled: false, status: 'inactive', statusReason: 'endpoint migrating to v2', receivingEvents: false });
       expect(Date.parse(disabled.body.statusChangedAt)).toBeGreaterThan(Date.now() - 60_000);
       expect((await get(id)).body.statusReason).toBe('endpoint migrating to v2');
+      // Disabled again (a script, a second admin): answered as it is, the reason that disabled it kept, nothing changed.
+      const again = await call('POST', `/v1/webhooks/${id}/disable`, { body: { reason: 'cleanup script' } });
+      expect(again.status).toBe(200);
+      expect(again.body).toMatchObject({ enabled: false, statusReason: 'endpoint migrating to v2', statusChangedAt: disabled.body.statusChangedAt, version: disabled.body.version });
+      expect(again.headers.get('etag')).toBe(disabled.headers.get('etag'));
+      const enabled = await call('POST', `/v1/webhooks/${id}/enable`, { body: { reason: 'v2 is live' } });
+      expect(enabled.body).toMatchObject({ enabled: true, status: 'active', statusReason: 'v2 is live', version: disabled.body.version + 1 });
+      const enabledAgain = await call('POST', `/v1/webhooks/${id}/enable`);
+      expect(enabledAgain.body).toMatchObject({ statusReason: 'v2 is live', statusChangedAt: enabled.body.statusChangedAt, version: enabled.body.version });
+      // If-Match still guards a change that turns out to be none: a stale read is told so.
+      expect((await call('POST', `/v1/webhooks/${id}/enable`, { headers: { 'if-match': disabled.headers.get('etag')! } })).status).toBe(412);
       const noReason = await call('POST', `/v1/webhooks/${id}/disable`);
       expect(noReason.body.statusReason).toBe('disabled by admin@example.com');
-      const enabled = await call('POST', `/v1/webhooks/${id}/enable`, { body: { reason: 'v2 is live' } });
-      expect(enabled.body).toMatchObject({ enabled: true, status: 'active', statusReason: 'v2 is live' });
       const created = await create({ enabled: false });
       expect(created.body.webhook).toMatchObject({ enabled: false, status: 'inactive', receivingEvents: false });
     });
