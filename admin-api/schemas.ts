@@ -80,6 +80,7 @@ export const updateWebhookBody = {
       description: `${apiKeyInput.description} null removes it; a value without a header keeps the header the webhook has.`,
       properties: { ...apiKeyInput.properties, header: headerField },
     },
+    enabled: { type: 'boolean', description: 'Enables or disables the webhook (seed 000: Enable), as POST /v1/webhooks/{id}/enable and /disable do; sent with the value it has, nothing of its status changes.' },
   },
 } as const;
 

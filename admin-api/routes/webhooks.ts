@@ -128,7 +128,7 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
         tags: [TAG],
         operationId: 'updateWebhook',
         summary: 'Update some fields of a webhook',
-        description: 'Only the fields sent change, so concurrent updates of different fields both take effect. Send If-Match with the ETag to refuse the update if anything changed since you read it. A new URL must be verified again.',
+        description: 'Only the fields sent change, so concurrent updates of different fields both take effect. Send If-Match with the ETag to refuse the update if anything changed since you read it. A new URL must be verified again. `enabled` enables or disables the webhook as POST …/enable and …/disable do (without a reason of your own: use those to give one); sent with the value it has, it changes nothing of its status or reason.',
         params: idParam,
         body: updateWebhookBody,
         response: { 200: { description: 'The updated webhook', $ref: 'Webhook#' }, ...problemResponses(...AUTHED_PROBLEMS, 404, 412, 413, 415) },
@@ -147,6 +147,7 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
         ordering: input.ordering,
         apiKey: input.apiKey === undefined ? undefined : input.apiKey === null ? null : encryptApiKey(input.apiKey),
         verifyChangedUrl: verifyByChallenge,
+        status: input.enabled === undefined ? undefined : { enabled: input.enabled, reason: input.enabled ? null : `disabled by ${request.principal.subject}` },
       };
       const result = await updateWebhookRow(pool, request.principal.subject, organization, request.params.id, changes, expectedVersion);
       if (result.kind === 'not-found') throw notFound('webhook');

@@ -201,6 +201,8 @@ export interface WebhookChanges extends WebhookFields {
   apiKey?: { header: string | null; valueEnc: string } | null;
   /** A URL that differs from the stored one must be verified again (seed 003): told apart under the row's lock. */
   verifyChangedUrl?: boolean;
+  /** Enable or disable (seed 000's Enable on the edit form), as setWebhookEnabled: a status it already has is kept with its reason. */
+  status?: { enabled: boolean; reason: string | null };
 }
 
 export type UpdateResult =
@@ -246,6 +248,17 @@ export async function updateWebhookRow(pool: Pool, actor: string, organization: 
   else if (changes.apiKey !== undefined) {
     // A new value alone must not move the key to another header: the receiver looks for it where it was.
     sets.push(`api_key_header = coalesce(${bind(changes.apiKey.header)}::text, w.api_key_header, '${DEFAULT_API_KEY_HEADER}')`, `api_key_enc = ${bind(changes.apiKey.valueEnc)}`);
+  }
+  if (changes.status !== undefined) {
+    // Compared with the stored status (SET reads the row as it was): only a real change takes the reason and time.
+    const status = bind(changes.status.enabled ? 'active' : 'inactive');
+    const flips = `w.status <> ${status}`;
+    sets.push(
+      `status = ${status}`,
+      `status_reason = CASE WHEN ${flips} THEN ${bind(changes.status.reason)}::text ELSE w.status_reason END`,
+      `status_changed_at = CASE WHEN ${flips} THEN now() ELSE w.status_changed_at END`,
+      `failing_since = CASE WHEN ${flips} AND ${status} = 'active' THEN NULL ELSE w.failing_since END`,
+    );
   }
   if (expectedVersion !== undefined) conditions.push(`w.version = ${bind(expectedVersion)}`);
   // The row is locked first, so the URL it held before this change is the one the change replaced.

@@ -535,6 +535,27 @@ describe('admin API: webhooks', () => {
       expect(created.body.webhook).toMatchObject({ enabled: false, status: 'inactive', receivingEvents: false });
     });
 
+    it('PATCH enabled disables and enables as the actions do, a status it already has kept with its reason', async () => {
+      const { body } = await create({});
+      const id = body.webhook.id;
+      await api.pool.query(`UPDATE webhooks SET failing_since = now() - interval '3 days' WHERE id = $1`, [id]);
+      const off = await call('PATCH', `/v1/webhooks/${id}`, { body: { enabled: false, name: 'paused crm' } });
+      expect(off.status).toBe(200);
+      expect(off.body).toMatchObject({ name: 'paused crm', enabled: false, status: 'inactive', statusReason: 'disabled by admin@example.com', receivingEvents: false });
+      // The form sent back whole, Enable unchanged: the status keeps the reason and time of the change that set it.
+      const renamed = await call('PATCH', `/v1/webhooks/${id}`, { body: { enabled: false, name: 'paused CRM' } });
+      expect(renamed.body).toMatchObject({ name: 'paused CRM', statusReason: 'disabled by admin@example.com', statusChangedAt: off.body.statusChangedAt });
+      const on = await call('PATCH', `/v1/webhooks/${id}`, { body: { enabled: true } });
+      expect(on.body).toMatchObject({ enabled: true, status: 'active', statusReason: null });
+      expect(Date.parse(on.body.statusChangedAt)).toBeGreaterThanOrEqual(Date.parse(off.body.statusChangedAt));
+      // Enabled again: a fresh auto-disable window, as POST …/enable gives.
+      const { rows } = await api.pool.query<{ failing_since: Date | null }>('SELECT failing_since FROM webhooks WHERE id = $1', [id]);
+      expect(rows[0]!.failing_since).toBeNull();
+      const invalid = await call('PATCH', `/v1/webhooks/${id}`, { body: { enabled: 'yes' } });
+      expect(invalid.status).toBe(400);
+      expect(JSON.stringify(invalid.body)).toContain('enabled');
+    });
+
     it('enabling a webhook already active keeps its failing streak; enabling a disabled one starts it afresh', async () => {
       const { body } = await create({});
       const id = body.webhook.id;
