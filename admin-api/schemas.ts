@@ -283,9 +283,18 @@ export const queuedSchema = {
 export const eventTypesSchema = {
   $id: 'EventTypes',
   type: 'object',
-  required: ['families', 'eventTypes'],
+  required: ['families', 'groups', 'eventTypes'],
   properties: {
     families: { type: 'array', items: { type: 'object', required: ['name', 'description', 'wildcard'], properties: { name: { type: 'string' }, description: { type: 'string' }, wildcard: { type: 'string' } } } },
+    groups: {
+      type: 'array',
+      description: 'Notification groups of a console (seed 004: Users, Invites, Groups, Roles, API Keys, State changes). A group is not a pattern: a console subscribes to one by listing its eventTypes, and shows it checked when a webhook has them all.',
+      items: {
+        type: 'object',
+        required: ['name', 'label', 'description', 'eventTypes'],
+        properties: { name: { type: 'string' }, label: { type: 'string' }, description: { type: 'string' }, eventTypes: { type: 'array', items: { type: 'string' } } },
+      },
+    },
     eventTypes: {
       type: 'array',
       items: {
@@ -295,6 +304,7 @@ export const eventTypesSchema = {
           type: { type: 'string' },
           family: { type: 'string' },
           description: { type: 'string' },
+          group: { type: 'string', description: 'The notification group it belongs to, if any (see groups).' },
           aliases: { type: 'array', items: { type: 'string' }, description: 'Other products\' names for the same event (cidaas: GROUP_USER_REMOVED); a subscription may use them, and stores the type.' },
           note: { type: 'string', description: 'What to know before subscribing, e.g. a type a product lists but does not send yet.' },
         },

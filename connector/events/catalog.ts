@@ -14,6 +14,15 @@ export interface EventTypeInfo {
   bodyNames?: Partial<Record<BodyFormat, string>>;
   /** What an admin should know before subscribing (seed 003: a type listed but not sent yet). */
   note?: string;
+  /** The console's notification group it belongs to (seed 004's checkboxes), if any. */
+  group?: string;
+}
+
+/** A notification group of a console (seed 004: Users, Invites, Groups, Roles, API Keys, State changes). */
+export interface EventGroup {
+  name: string;
+  label: string;
+  description: string;
 }
 
 /** The name a body of this format gives a type: the catalog's, or its product's spelling. */
@@ -22,6 +31,8 @@ export type BodyTypeName = (format: BodyFormat, type: string) => string;
 export interface EventCatalog {
   readonly events: readonly EventTypeInfo[];
   readonly families: readonly { name: string; description: string }[];
+  /** Each group with its types, in catalog order: a console's checkbox subscribes to the types it lists. */
+  readonly groups: readonly (EventGroup & { eventTypes: readonly string[] })[];
   /** The family of a type or alias. */
   familyOf(type: string): string | undefined;
   /** Whether this is a type of the catalog or an alias of one. */
@@ -39,6 +50,7 @@ export interface EventCatalog {
 
 interface CatalogFile {
   families: { name: string; description: string }[];
+  groups?: EventGroup[];
   events: EventTypeInfo[];
 }
 
@@ -55,9 +67,14 @@ export function createEventCatalog(file: CatalogFile): EventCatalog {
     }
   }
   const familyNames = new Set(file.families.map((f) => f.name));
+  const groups = (file.groups ?? []).map((group) => ({ ...group, eventTypes: file.events.filter((e) => e.group === group.name).map((e) => e.type) }));
+  for (const event of file.events) {
+    if (event.group !== undefined && !groups.some((g) => g.name === event.group)) throw new Error(`event catalog: ${event.type} names the group "${event.group}", which the catalog's groups do not list`);
+  }
   return {
     events: file.events,
     families: file.families,
+    groups,
     familyOf: (type) => byType.get(type)?.family,
     isKnownType: (type) => byType.has(type),
     entryOf: (type) => byType.get(type),

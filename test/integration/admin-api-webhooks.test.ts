@@ -691,11 +691,15 @@ describe('admin API: webhooks', () => {
     it('lists the event catalog with families and descriptions', async () => {
       const { body } = await call('GET', '/v1/event-types');
       expect(body.families.map((f: { wildcard: string }) => f.wildcard)).toEqual(['user.*', 'group.*', 'auth.*', 'admin.*']);
-      expect(body.eventTypes).toContainEqual({ type: 'USER_REMOVED_FROM_GROUP', family: 'group', description: expect.any(String), aliases: ['GROUP_USER_REMOVED'], note: expect.stringContaining('cidaas') });
+      expect(body.eventTypes).toContainEqual({ type: 'USER_REMOVED_FROM_GROUP', family: 'group', group: 'groups', description: expect.any(String), aliases: ['GROUP_USER_REMOVED'], note: expect.stringContaining('cidaas') });
       // Admins learn which types this connector sends itself.
       expect(body.eventTypes).toContainEqual({ type: 'WEBHOOK_UPDATED', family: 'admin', description: expect.any(String), note: expect.stringContaining('Sent by this connector') });
       expect(body.eventTypes).toContainEqual(expect.objectContaining({ type: 'USER_DELETION_REQUESTED', note: expect.stringMatching(/does not send it yet/) }));
-      expect(body.eventTypes).toContainEqual({ type: 'USER_CREATED', family: 'user', description: expect.any(String) });
+      expect(body.eventTypes).toContainEqual({ type: 'USER_CREATED', family: 'user', group: 'users', description: expect.any(String) });
+      expect(body.eventTypes).toContainEqual({ type: 'USER_LOGIN', family: 'auth', description: expect.any(String) });
+      // Seed 004's checkboxes: each group with the types a console subscribes to for it.
+      expect(body.groups.map((g: { label: string }) => g.label)).toEqual(['Users', 'Invites', 'Groups', 'Roles', 'API Keys', 'State changes']);
+      expect(body.groups).toContainEqual({ name: 'api-keys', label: 'API Keys', description: expect.any(String), eventTypes: ['API_KEY_CREATED', 'API_KEY_UPDATED', 'API_KEY_DELETED'] });
       expect(body.eventTypes.length).toBeGreaterThan(50);
     });
 

@@ -78,6 +78,25 @@ describe('the catalog', () => {
     expect(catalog.events.filter((e) => e.type === 'GROUP_USER_REMOVED')).toEqual([]);
     expect(() => createEventCatalog({ families: [{ name: 'user', description: '' }], events: [{ type: 'A', family: 'user', description: '' }, { type: 'B', family: 'user', description: '', aliases: ['A'] }] })).toThrow(/alias A of B is already a type/);
   });
+
+  it('groups types as seed 004\'s console offers them, each group listing its types, each type in one group at most', () => {
+    const groups = Object.fromEntries(catalog.groups.map((g) => [g.label, g.eventTypes]));
+    expect(Object.keys(groups)).toEqual(['Users', 'Invites', 'Groups', 'Roles', 'API Keys', 'State changes']);
+    // The types the shared catalog files under each of seed 004's groups.
+    expect(groups['Users']).toEqual(expect.arrayContaining(['USER_CREATED', 'USER_MODIFIED', 'USER_DELETED', 'USER_ENABLED', 'USER_DISABLED']));
+    expect(groups['Invites']).toEqual(expect.arrayContaining(['INVITE_USER', 'INVITE_REVOKED']));
+    expect(groups['Groups']).toEqual(expect.arrayContaining(['GROUP_CREATED', 'GROUP_UPDATED', 'GROUP_DELETED']));
+    expect(groups['Roles']).toEqual(expect.arrayContaining(['ROLE_CREATED', 'ROLE_UPDATED', 'ROLE_DELETED']));
+    expect(groups['API Keys']).toEqual(['API_KEY_CREATED', 'API_KEY_UPDATED', 'API_KEY_DELETED']);
+    expect(groups['State changes']).toEqual(['LICENSE_STATE_CHANGED']);
+    const grouped = catalog.groups.flatMap((g) => g.eventTypes);
+    expect(new Set(grouped).size).toBe(grouped.length);
+    for (const type of grouped) expect(catalog.isKnownType(type), type).toBe(true);
+    // Logins and the like are in no console group.
+    expect(grouped).not.toContain('USER_LOGIN');
+    expect(() => createEventCatalog({ families: [{ name: 'user', description: '' }], groups: [], events: [{ type: 'A', family: 'user', description: '', group: 'users' }] }))
+      .toThrow(/A names the group "users", which the catalog's groups do not list/);
+  });
 });
 
 describe('taskIdFor', () => {
