@@ -267,7 +267,9 @@ describe('delivery outcomes', () => {
       // primary key's index row size (SQLSTATE 54000), and an event nested deeper than JSON.stringify's stack (parsed
       // fine: V8 parses JSON without recursion). Neither may hold up the rows behind it.
       const longId = { ...record(first!), attemptId: randomBytes(4000).toString('hex') };
-      const deep = `[${JSON.stringify({ ...record(second!), event: null }).replace('"event":null', `"event":${'['.repeat(200_000)}${']'.repeat(200_000)}`)}]`;
+      // Two such rows in one pack: the pack goes to the dead-letter topic once.
+      const deepRow = (task: DeliveryTask) => JSON.stringify({ ...record(task), event: null }).replace('"event":null', `"event":${'['.repeat(100_000)}${']'.repeat(100_000)}`);
+      const deep = `[${deepRow(second!)},${deepRow(third!)}]`;
       const [fourth] = await s.produceTasks(hook.id, 1);
       await producer.send({ topic: s.config.topics.attempts, messages: [{ value: JSON.stringify([longId]) }, { key: 'deep', value: deep }, { value: JSON.stringify([record(fourth!)]) }] });
       await producer.disconnect();
@@ -294,6 +296,7 @@ describe('delivery outcomes', () => {
       expect(malformed.key?.toString()).toBe(hook.id);
       // Each once.
       expect(attemptsDlq.messages.filter((m) => m.key?.toString() === refusedWebhookId || m.value?.toString() === garbage)).toHaveLength(2);
+      expect(attemptsDlq.messages.filter((m) => m.key?.toString() === 'deep')).toHaveLength(1);
     } finally {
       await attemptsDlq.close();
     }
