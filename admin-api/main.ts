@@ -80,11 +80,24 @@ async function serve(config: Readonly<ConnectorConfig>, log: Logger): Promise<vo
   });
 }
 
-function tokensUsageProblem(action: string | undefined, id: string | undefined, values: { organization?: string; subject?: string }): string | null {
-  if (action === 'create') return values.organization && values.subject ? null : 'tokens create needs --organization and --subject';
-  if (action === 'list') return null;
+/** The options and arguments (after the action) each tokens action takes: any other is refused, not ignored. */
+const TOKENS_ACTIONS: Record<string, { options: readonly string[]; args: number }> = {
+  create: { options: ['organization', 'subject', 'name', 'expires-in'], args: 0 },
+  list: { options: ['organization'], args: 0 },
+  revoke: { options: [], args: 1 },
+};
+
+function tokensUsageProblem(positionals: readonly string[], values: Record<string, unknown>): string | null {
+  const [action, id] = positionals;
+  const shape = action === undefined ? undefined : TOKENS_ACTIONS[action];
+  if (!shape) return `unknown tokens action "${action ?? ''}"; use create, list or revoke (see --help)`;
+  // `tokens list --subject x` listing every token, or `revoke <id> --name y`, would do other than was meant.
+  const stray = Object.keys(values).find((option) => !shape.options.includes(option));
+  if (stray) return `tokens ${action} takes no --${stray}${shape.options.length ? ` (it takes ${shape.options.map((o) => `--${o}`).join(', ')})` : ''}`;
+  if (positionals.length > 1 + shape.args) return `tokens ${action}: unexpected argument "${positionals[1 + shape.args]}" (see --help)`;
+  if (action === 'create') return values['organization'] && values['subject'] ? null : 'tokens create needs --organization and --subject';
   if (action === 'revoke') return id && /^[0-9a-f-]{36}$/i.test(id) ? null : 'tokens revoke needs the token id (see tokens list)';
-  return `unknown tokens action "${action ?? ''}"; use create, list or revoke (see --help)`;
+  return null;
 }
 
 interface TokensCommand {
@@ -109,7 +122,7 @@ function parseTokensArgs(args: string[]): TokensCommand | { problem: string } {
     return { problem: `${(error as Error).message.split('. ')[0]} (see --help)` };
   }
   const [action, id] = parsed.positionals;
-  const usage = tokensUsageProblem(action, id, parsed.values);
+  const usage = tokensUsageProblem(parsed.positionals, parsed.values);
   if (usage) return { problem: usage };
   if (action !== 'create') return { action, id, values: parsed.values, lifetimeMs: null };
   const lifetime = parseTokenLifetime(parsed.values['expires-in'] ?? DEFAULT_TOKEN_LIFETIME);
@@ -156,7 +169,12 @@ async function main(argv: string[]): Promise<number> {
     console.error(`admin-api: unknown command "${command}"; run with --help`);
     return 2;
   }
-  const tokensCommand = command === 'tokens' ? parseTokensArgs(argv.slice(argv.indexOf('tokens') + 1)) : null;
+  if (command === 'tokens' && argv[0] !== 'tokens') {
+    // Read only after the command, an option before it (`--organization=acme tokens list`) would be dropped unseen.
+    console.error(`admin-api: options go after the command: admin-api tokens <action> [options] (got ${argv.join(' ')})`);
+    return 2;
+  }
+  const tokensCommand = command === 'tokens' ? parseTokensArgs(argv.slice(1)) : null;
   if (tokensCommand && 'problem' in tokensCommand) {
     console.error(`admin-api: ${tokensCommand.problem}`);
     return 2;

@@ -10,7 +10,6 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { createAttemptLog } from '../connector/delivery/attempt-log.js';
 import { attemptRecord } from '../connector/delivery/attempt-record.js';
@@ -26,6 +25,7 @@ import { createRootLogger } from '../connector/observability/logger.js';
 import type { WebhookTarget } from '../connector/subscriptions/webhook.js';
 import { benchTask, inFlight, MAX_IN_FLIGHT, rawLoop, sampleRequest, startReceiver } from './lib/delivery-fixtures.js';
 import { mainThreadCpuMicros } from './lib/proc-cpu.js';
+import { numberOption, parseBenchArgs, runBench } from './lib/bench-args.js';
 import { benchServices, deleteTopics } from './services.js';
 
 const log = createRootLogger({ level: 'error' });
@@ -40,9 +40,9 @@ async function cpuPerItem(count: number, work: () => Promise<unknown> | unknown)
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { count: { type: 'string', default: '40000' }, help: { type: 'boolean', short: 'h' } } });
+  const values = parseBenchArgs({ count: { type: 'string', default: '40000' }, help: { type: 'boolean', short: 'h' } });
   if (values.help) return console.log('npm run bench:delivery-costs [-- --count N]\n  CPU per item of each stage a delivery adds to a POST, alone in this process, against a raw undici POST loop in the same run');
-  const count = Number(values.count);
+  const count = numberOption('count', values.count);
   const services = await benchServices();
   const id = randomUUID().slice(0, 8);
   const config = loadConfig({
@@ -135,7 +135,4 @@ async function main(): Promise<void> {
   writeFileSync('bench/results/delivery-costs.json', `${JSON.stringify({ count, microsPerItem: stages, sumOfStages: added, ratioAllowed: raw / added, threadedSend }, null, 2)}\n`);
 }
 
-main().then(() => process.exit(0), (error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runBench('bench:delivery-costs', main);

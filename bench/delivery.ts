@@ -15,7 +15,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { loadConfig, type ConnectorConfig } from '../config/load.js';
 import { startRole, stopParts, type RunningPart } from '../connector/app.js';
 import { throwFatal } from '../connector/lifecycle.js';
@@ -31,6 +30,7 @@ import { createRootLogger } from '../connector/observability/logger.js';
 import { httpSends } from '../connector/observability/metrics.js';
 import { createSecretBox } from '../connector/security/encryption.js';
 import { registerSchemas, sampleEvent } from '../scripts/lib/sample-events.js';
+import { numberOption, onlyOption, parseBenchArgs, runBench } from './lib/bench-args.js';
 import { benchServices, deleteTopics, percentile } from './services.js';
 import { compiledConnector } from './lib/compiled-build.js';
 import { startStealMeter, waitForQuietMachine } from './lib/cpu-steal.js';
@@ -199,12 +199,17 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: {
+  const values = parseBenchArgs({
     tasks: { type: 'string', default: '100000' }, rate: { type: 'string', default: '500' }, seconds: { type: 'string', default: '10' },
     backlog: { type: 'string', default: '1000000' }, warmup: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, 'serial-tasks': { type: 'string', default: '3000' }, 'memory-webhooks': { type: 'string', default: '1000' }, 'slow-share': { type: 'string', default: '0.1' }, deliverers: { type: 'string', default: '1' }, webhooks: { type: 'string', default: '1,10' }, only: { type: 'string' }, processes: { type: 'boolean', default: false }, 'router-share': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
-  } });
+  });
   if (values.help) return console.log('npm run bench:delivery [-- --tasks N --rounds N --deliverers N --rate R --seconds S --warmup S --backlog B --webhooks 1,10 --only throughput|floor|latency|isolation|memory|serial[,…] --serial-tasks N --memory-webhooks N --slow-share F --processes --router-share]\n  --tasks: requests of each raw loop and tasks of each throughput round, over 200 webhooks (default 100000: ten times DELIVERER_MAX_BUFFERED, so the deliverer is timed working through a backlog, as after an outage, over its second half)\n  --slow-share: the share of webhooks whose endpoint answers after 10 s in the isolation run (default 0.1; above DELIVERER_MAX_IN_FLIGHT / 100, more slow endpoints than slots)\n  --memory-webhooks: webhooks the backlog of the memory run is spread over (default 1000; with few, every webhook queue fills and the rest of their tasks wait in Kafka)\n  --router-share: also report when each task became readable (the router share of the latency; the watching consumer adds load)\n  --rounds: throughput and isolation rounds (throughput: the deliverer between two raw-loop runs; isolation: the run with slow webhooks between two without); the median ratio is reported (default 3)\n  floor: the least a kafkajs deliverer does (read, parse, sign, POST, log the attempt, commit; bench/lib/kafkajs-floor.ts) against the raw loop, in --rounds rounds\n  serial: the ceiling of one webhook (its sends are one at a time by design) against a raw loop of one request at a time, --serial-tasks tasks (default 3000), in --rounds rounds\n  --deliverers N: the throughput run starts N deliverer processes in one group, sharing the concurrency of the raw loop (scale-out; default 1)\n  --warmup: seconds at the latency rate before measuring (default 5; JIT and caches settle)\n  --processes: throughput and latency runs start the deliverer (and router) as processes of their own, as deployed (needs spare cores)\n  BENCH_ROLE_NODE_ARGS: node flags for those processes only, e.g. --cpu-prof\n  BENCH_ROLE_ENV: connector settings for the roles (in-process or as processes), e.g. "DELIVERER_MAX_BUFFERED=2000 ROUTER_LINGER_MS=0"\n  BENCH_ROLE_ENTRY=source: run those processes from the sources through tsx instead of the compiled build (dist/, built first when older than the sources), which the image runs');
-  const wanted = (name: string): boolean => !values.only || values.only.split(',').includes(name);
+  // Every value checked before the stack is touched: a typo fails at once, not after minutes, nor measures nothing.
+  const wanted = onlyOption(values.only, ['throughput', 'floor', 'latency', 'isolation', 'memory', 'serial']);
+  for (const name of ['tasks', 'rounds', 'deliverers', 'rate', 'seconds', 'backlog', 'serial-tasks', 'memory-webhooks'] as const) numberOption(name, values[name]);
+  numberOption('warmup', values.warmup, { min: 0, fractional: true });
+  numberOption('slow-share', values['slow-share'], { min: 0.001, max: 0.999, fractional: true });
+  for (const count of values.webhooks.split(',')) numberOption('webhooks', count);
   const tasks = Number(values.tasks);
   const services = await benchServices();
   await migrateUp(services.databaseUrl, log);
@@ -564,7 +569,4 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
-main().catch((error: unknown) => {
-  console.error(`bench: ${(error as Error).stack ?? String(error)}`);
-  process.exit(1);
-});
+runBench('bench:delivery', main);

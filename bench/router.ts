@@ -13,7 +13,6 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { loadConfig, type ConnectorConfig } from '../config/load.js';
 import { startRole, stopParts } from '../connector/app.js';
 import { throwFatal } from '../connector/lifecycle.js';
@@ -26,6 +25,7 @@ import { loadEventCatalog } from '../connector/events/catalog.js';
 import { createRootLogger } from '../connector/observability/logger.js';
 import { produceEvents, registerSchemas, sampleEvent } from '../scripts/lib/sample-events.js';
 import { buildSubscriptionIndex } from '../connector/subscriptions/subscription-index.js';
+import { numberOption, onlyOption, parseBenchArgs, runBench } from './lib/bench-args.js';
 import { benchServices, deleteTopics } from './services.js';
 
 const OTHER_TYPES = ['USER_DISABLED', 'USER_MODIFIED', 'USER_DELETED', 'USER_ENABLED', 'GROUP_CREATED', 'USER_LOGIN', 'EMAIL_CHANGED'];
@@ -37,10 +37,12 @@ interface Scenario {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { events: { type: 'string', default: '40000' }, repeat: { type: 'string', default: '3' }, only: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const values = parseBenchArgs({ events: { type: 'string', default: '40000' }, repeat: { type: 'string', default: '3' }, only: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
   if (values.help) return console.log('npm run bench:router [-- --events N --repeat R --only 1,2]   router events/s vs raw kafkajs passthrough (medians of R interleaved runs, after a warm-up); --only picks scenarios by number (1 sub, 100, 10,000, 100,000 over orgs)');
-  const events = Number(values.events);
-  const repeat = Number(values.repeat);
+  const events = numberOption('events', values.events);
+  const repeat = numberOption('repeat', values.repeat);
+  // Checked before the stack is touched.
+  const only = onlyOption(values.only, ['1', '2', '3', '4']);
   const services = await benchServices();
   const log = createRootLogger({ level: 'warn' });
   const base = (id: string): Readonly<ConnectorConfig> =>
@@ -63,9 +65,7 @@ async function main(): Promise<void> {
     { name: '10,000 subscriptions in the org', subscriptionsInOrg: 10_000, subscriptionsElsewhere: 0 },
     { name: '100,000 subscriptions over 1,000 orgs', subscriptionsInOrg: 100, subscriptionsElsewhere: 99_900 },
   ];
-  const picked = values.only?.split(',').map((n) => allScenarios[Number(n) - 1]);
-  if (picked?.some((s) => !s)) throw new Error(`--only takes scenario numbers 1-${allScenarios.length}, got ${values.only}`);
-  const scenarios = picked ? (picked as Scenario[]) : allScenarios;
+  const scenarios = allScenarios.filter((_, index) => only(String(index + 1)));
 
   /** One passthrough run and one router run on the same fresh records; returns steady-state events/s of each. */
   const measure = async (scenario: Scenario, count: number): Promise<{ passthrough: number; router: number; tasks: number }> => {
@@ -219,7 +219,4 @@ async function startCounting(config: Readonly<ConnectorConfig>, topic: string, e
   };
 }
 
-main().catch((error: unknown) => {
-  console.error(`bench: ${(error as Error).stack ?? String(error)}`);
-  process.exit(1);
-});
+runBench('bench:router', main);

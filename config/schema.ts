@@ -623,7 +623,7 @@ export const configSchema: Schema<ConnectorConfig> = {
       sensitive: true,
     },
     previousEncryptionKeys: {
-      doc: 'Keys SECRETS_ENCRYPTION_KEY replaced, comma-separated: secrets stored under them still decrypt, while everything new is encrypted with the current key. To rotate, see README, "Rotating the encryption key": the new key here first, then swapped with the current one, then `identity-webhooks reencrypt-secrets`, then this emptied.',
+      doc: 'Keys SECRETS_ENCRYPTION_KEY replaced, comma-separated: secrets stored under them still decrypt, while everything new is encrypted with the current key. To rotate, see README, "Rotating the encryption key": the new key here first, then swapped with the current one, then `identity-webhooks reencrypt-secrets` (`npm run reencrypt-secrets` from a checkout), then this emptied.',
       format: encryptionKeyList.name,
       default: [],
       env: 'SECRETS_PREVIOUS_ENCRYPTION_KEYS',

@@ -12,6 +12,8 @@ import { startOpsServer, type ReadinessCheck } from './observability/server.js';
 const HELP = `identity-webhooks: routes identity events from Kafka to webhooks
 
 Usage: identity-webhooks <command> [--help]
+  (the Docker image's entrypoint; from a checkout: npm run connector -- <command>,
+  or npm run migrate, npm run reencrypt-secrets)
 
 Commands:
   router      consume identity topics, match subscriptions, publish delivery tasks
@@ -101,9 +103,18 @@ async function main(argv: string[]): Promise<number> {
   }
   const { positionals, values } = parsed;
   const command = positionals[0];
-  if (values.help || command === undefined || command === 'help') {
+  if (values.help || command === 'help') {
     console.log(HELP);
-    return command === undefined && !values.help ? 2 : 0;
+    return 0;
+  }
+  if (command === undefined) {
+    console.error(HELP);
+    return 2;
+  }
+  // One command a process: `router sink` would otherwise run the router alone, and say nothing of the sink.
+  if (positionals.length > 1) {
+    console.error(`identity-webhooks: unexpected argument "${positionals[1]}": one command at a time (all runs router, deliverer and sink in one process); run with --help`);
+    return 2;
   }
   if (!COMMANDS.includes(command as Command)) {
     console.error(`identity-webhooks: unknown command "${command}"; run with --help`);

@@ -27,7 +27,7 @@ import { verifyStandardWebhook } from './lib/verify-signature.js';
 import { ensureStackUp, stackOptionsFromEnv } from './stack/index.js';
 import { developmentEnv, stackEncryptionKey } from './stack/options.js';
 
-const HELP = `npm run demo [-- --once] [-- --rate <n>] [-- --failures <percent>]
+const HELP = `npm run demo [-- [--once] [--rate <n>] [--failures <percent>]]
 
 Brings up the local stack (Kafka, Apicurio Registry, Postgres), then runs on
 127.0.0.1: the connector's router, deliverer and attempts sink (one process

@@ -29,16 +29,35 @@ Commands:
 Addresses and topic names come from the connector's configuration
 (KAFKA_BROKERS, SCHEMA_REGISTRY_URL, TOPIC_*_EVENTS; docs/configuration.md).`;
 
+/** The options each command takes: any other is refused rather than ignored. */
+const COMMAND_OPTIONS: Record<string, readonly string[]> = { register: [], produce: ['type', 'organization', 'count'], types: [] };
+
 async function main(): Promise<number> {
-  const { positionals, values } = parseArgs({
-    allowPositionals: true,
-    options: { help: { type: 'boolean', short: 'h' }, type: { type: 'string' }, organization: { type: 'string' }, count: { type: 'string', default: '1' } },
-  });
-  const command = positionals[0];
-  if (values.help || !command) {
-    console.log(HELP);
-    return values.help ? 0 : 2;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: { help: { type: 'boolean', short: 'h' }, type: { type: 'string' }, organization: { type: 'string' }, count: { type: 'string' } },
+    });
+  } catch (error) {
+    // Node's message goes on about arguments after --, which is no help here.
+    return fail(`${(error as Error).message.split('. ')[0]}; run with --help`);
   }
+  const { positionals, values } = parsed;
+  const command = positionals[0];
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!command) {
+    console.error(HELP);
+    return 2;
+  }
+  const allowed = COMMAND_OPTIONS[command];
+  if (!allowed) return fail(`unknown command "${command}"; run with --help`);
+  const stray = Object.keys(values).find((option) => !allowed.includes(option));
+  if (stray) return fail(`${command} takes no --${stray}; run with --help`);
+  if (positionals.length > 1) return fail(`unexpected argument "${positionals[1]}"; run with --help`);
   const catalog = loadEventCatalog();
   if (command === 'types') {
     for (const event of catalog.events) console.log(`${event.type.padEnd(32)} ${event.family.padEnd(6)} ${event.description}`);
@@ -55,10 +74,10 @@ async function main(): Promise<number> {
   }
   if (command === 'produce') {
     const { type, organization } = values;
-    const count = Number(values.count);
+    const count = Number(values.count ?? '1');
     if (!type || !catalog.isKnownType(type)) return fail(`--type must be an event type of the catalog (npm run events -- types); got "${type ?? ''}"`);
     if (!organization) return fail('--organization is required');
-    if (!Number.isInteger(count) || count < 1) return fail(`--count must be a positive integer; got "${values.count}"`);
+    if (!Number.isInteger(count) || count < 1) return fail(`--count must be a positive integer; got "${values.count ?? ''}"`);
     const family = sourceFamilyOf(catalog.familyOf(type)!);
     const ids = await registerSchemas(registry, config);
     const topic = topicOf(config, family);

@@ -36,7 +36,8 @@ async function main(): Promise<number> {
   try {
     parsed = parseArgs({ allowPositionals: true, options: { help: { type: 'boolean', short: 'h' }, clean: { type: 'boolean' } } });
   } catch (error) {
-    console.error(`stack: ${(error as Error).message}; run with --help`);
+    // Node's message goes on about arguments after --, which is no help here.
+    console.error(`stack: ${(error as Error).message.split('. ')[0]}; run with --help`);
     return 2;
   }
   const { positionals, values } = parsed;
@@ -47,6 +48,15 @@ async function main(): Promise<number> {
   }
   if (!command) {
     console.error(HELP);
+    return 2;
+  }
+  // `stack:down -- clean` would keep the data it was asked to delete; `stack:up -- --clean` would not start fresh.
+  if (positionals.length > 1) {
+    console.error(`stack: unexpected argument "${positionals[1]}"; run with --help`);
+    return 2;
+  }
+  if (values.clean && command !== 'down') {
+    console.error(`stack: --clean goes with down only (npm run stack:down -- --clean, then stack:up to start fresh)`);
     return 2;
   }
   const options = stackOptionsFromEnv();

@@ -45,6 +45,26 @@ describe('command-line errors', () => {
     expect(serve.stderr).toMatch(/serve takes no arguments besides --help/);
   }, 60_000);
 
+  it('an argument a command does not take is refused, exit 2, not dropped: nothing runs other than was asked', () => {
+    const cases: Array<[string, string[], RegExp]> = [
+      ['connector/main.ts', ['router', 'sink'], /^identity-webhooks: unexpected argument "sink"/],
+      ['admin-api/main.ts', ['--organization=acme', 'tokens', 'list'], /^admin-api: options go after the command/],
+      ['admin-api/main.ts', ['tokens', 'list', '--subject', 'x'], /^admin-api: tokens list takes no --subject \(it takes --organization\)$/],
+      ['admin-api/main.ts', ['tokens', 'revoke', '00000000-0000-4000-8000-000000000000', '--name', 'y'], /^admin-api: tokens revoke takes no --name$/],
+      ['scripts/stack/cli.ts', ['down', 'clean'], /^stack: unexpected argument "clean"/],
+      ['scripts/stack/cli.ts', ['up', '--clean'], /^stack: --clean goes with down only/],
+      ['scripts/events.ts', ['register', '--count', '5'], /^events: register takes no --count/],
+      // A misspelled part would have measured nothing and overwritten the results, after starting the stack.
+      ['bench/delivery.ts', ['--only', 'latncy'], /^bench:delivery: --only takes throughput, floor, latency, isolation, memory, serial .*got "latncy"/],
+      ['bench/router.ts', ['--events', 'many'], /^bench:router: --events must be an integer at least 1; got "many"/],
+    ];
+    for (const [script, args, expected] of cases) {
+      const { status, stderr } = run(script, args, {});
+      expect(status, `${script} ${args.join(' ')}`).toBe(2);
+      expect(stderr.trim(), `${script} ${args.join(' ')}`).toMatch(expected);
+    }
+  }, 120_000);
+
   it('every command answers --help', () => {
     for (const [script, args] of [['connector/main.ts', ['--help']], ['scripts/stack/cli.ts', ['--help']], ['scripts/events.ts', ['--help']], ['scripts/demo.ts', ['--help']], ['admin-api/main.ts', ['--help']], ['bench/all.ts', ['--help']]] as const) {
       const { status, stdout } = run(script, [...args], {});
