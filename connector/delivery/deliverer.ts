@@ -78,8 +78,11 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   const { log } = deps;
   const now = deps.now ?? Date.now;
   const partitions = new Map<string, PartitionState>();
-  /** Paused partitions' resumptions, cancelled on stop. */
-  const resumeTimers = new Set<NodeJS.Timeout>();
+  /**
+   * Paused partitions' resumptions, one per partition (a pass reading deferred tasks again resumes a retry tier's
+   * partition and pauses it once more at the same head: its earlier timer goes), cancelled on stop.
+   */
+  const resumeTimers = new Map<string, NodeJS.Timeout>();
   const shutdown = new AbortController();
   let consumer: Consumer | null = null;
   /**
@@ -89,6 +92,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   let admin: Promise<Admin> | null = null;
   /** The group's committed offsets of the topic, read once per rebalance for every partition it assigned here. */
   let committedAtJoin: Promise<Array<{ partition: number; offset: string; metadata: string | null }>> | null = null;
+  /** Rejoins so far: an answer read for one join says nothing of the partitions after the next (see settleResend). */
+  let joins = 0;
   let commitTimer: NodeJS.Timeout | undefined;
   /** Partitions assigned to this instance by the last rebalance. */
   let assigned = new Set<string>();
@@ -145,8 +150,13 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     if (!consumer || state.revoked || stopping) return false;
     try {
       consumer.seek({ topic: state.topic, partition: state.partition, offset: offset.toString() });
-      sought.add(partitionKey(state.topic, state.partition));
-      if (state.waitingAt !== null) consumer.resume([{ topic: state.topic, partitions: [state.partition] }]);
+      const key = partitionKey(state.topic, state.partition);
+      sought.add(key);
+      if (state.waitingAt !== null) {
+        consumer.resume([{ topic: state.topic, partitions: [state.partition] }]);
+        clearTimeout(resumeTimers.get(key));
+        resumeTimers.delete(key);
+      }
       return true;
     } catch (error) {
       log.warn({ err: error, topic: state.topic, partition: state.partition, offset: String(offset) }, 'could not move the read position; deferred tasks are read again later');
@@ -347,8 +357,11 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       state.resend = false;
       return true;
     }
+    const join = joins;
     try {
       const group = await committedAtAssignment(state.partition);
+      // Read for an earlier join than the one now (a rejoin while the read was under way): unknown, asked again.
+      if (join !== joins) return false;
       if (!group || state.revoked) return true;
       const groupOffset = BigInt(group.offset);
       if (groupOffset < 0n) return true;
@@ -417,20 +430,39 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   };
 
   /** Stops reading a partition for a while (until its next task is due, say), without holding anything else up. */
-  const pauseFor = (ms: number, pause: EachBatchPayload['pause'], reason: keyof typeof readWaitsOf): void => {
+  const pauseFor = (key: string, ms: number, pause: EachBatchPayload['pause'], reason: keyof typeof readWaitsOf): void => {
     // Stopping: the whole topic is paused (see stop); pausing one partition would have kafkajs resume the others.
     if (stopping) return;
     readWaitsOf[reason].inc();
     const resume = pause();
-    const timer = setTimeout(() => {
-      resumeTimers.delete(timer);
+    clearTimeout(resumeTimers.get(key));
+    resumeTimers.set(key, setTimeout(() => {
+      resumeTimers.delete(key);
       resume();
-    }, ms);
-    resumeTimers.add(timer);
+    }, ms));
+  };
+
+  /** Stops fetching the topic (stopping: see stop and handleBatch). */
+  const pauseTopic = (): void => {
+    try {
+      consumer?.pause([{ topic: deps.topic }]);
+    } catch (error) {
+      // kafkajs gave up on the consumer, or is between its runs (a crash and restart): nothing is fetched to pause,
+      // and the stop goes on, so tasks under way finish and what finished is committed. A restarted run is paused
+      // as it joins, or at its first batch.
+      log.debug({ err: error }, 'consumer not running; nothing to pause');
+    }
   };
 
   const handleBatch = async ({ batch, heartbeat, resolveOffset, pause, isStale }: EachBatchPayload): Promise<void> => {
     const key = partitionKey(batch.topic, batch.partition);
+    // Stopping, yet fetching: kafkajs restarted a consumer that had crashed, unpaused, after the stop paused it (or
+    // could not, between its runs). Nothing more is taken; its records are the next owner's.
+    if (stopping) {
+      batchesLeft.add(key);
+      pauseTopic();
+      return;
+    }
     if (toReposition.delete(key)) {
       // Whatever this batch holds, reading starts again at the committed offset (see `sought`).
       batchesLeft.add(key);
@@ -476,13 +508,13 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
           // Tasks of one topic share one delay (within its jitter, see nextRetry), so they come due about in offset
           // order: the rest of the batch waits too, and is fetched again from here once the partition resumes.
           state.waitingAt = offset;
-          pauseFor(wait, pause, 'not_due');
+          pauseFor(key, wait, pause, 'not_due');
           break;
         }
         if (deferredCount >= deps.maxDeferred) {
           // Too many left in Kafka already: new tasks wait (passes reading deferred ones go on meanwhile).
           state.waitingAt = offset;
-          pauseFor(DEFERRED_FULL_RECHECK_MS, pause, 'deferred_full');
+          pauseFor(key, DEFERRED_FULL_RECHECK_MS, pause, 'deferred_full');
           break;
         }
         state.waitingAt = null;
@@ -501,7 +533,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
             // with DELIVERER_SLOW_REQUEST_MS at 0) costs its partition this wait, then its task is left in Kafka.
             state.pressureWaitAt = offset;
             state.waitingAt = offset;
-            pauseFor(PRESSURE_WAIT_MS, pause, 'buffer_pressure');
+            pauseFor(key, PRESSURE_WAIT_MS, pause, 'buffer_pressure');
             break;
           }
           state.deferred.defer(webhookId, offset);
@@ -573,6 +605,9 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
         assigned = assignedPartitionKeys(payload.memberAssignment);
         committedAtJoin = null;
+        joins += 1;
+        // Rejoined after a crash during the stop: kafkajs's new run is not paused (see handleBatch).
+        if (stopping) pauseTopic();
         for (const [key, state] of partitions) {
           if (!assigned.has(key)) {
             // Another instance owns it now: drop queued work, end what only waits, never commit for it again.
@@ -627,15 +662,9 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       if (!consumer) return;
       // Stop fetching, finish requests under way and the gaps below them (bounded), commit what finished, then leave the group.
       stopping = true;
-      try {
-        consumer.pause([{ topic: deps.topic }]);
-      } catch (error) {
-        // kafkajs gave up on the consumer, or is between its runs (a crash and restart): nothing is fetched to pause,
-        // and the stop goes on, so tasks under way finish and what finished is committed.
-        log.debug({ err: error }, 'consumer not running at stop; nothing to pause');
-      }
+      pauseTopic();
       // A partition's pause ending now would resume reading during the drain.
-      for (const timer of resumeTimers) clearTimeout(timer);
+      for (const timer of resumeTimers.values()) clearTimeout(timer);
       resumeTimers.clear();
       // Requests under way finish, and their outcomes are written (tried once, not again); what only
       // waits (a strict webhook's retry in place, a pause before trying a write again) ends now, its task left
