@@ -48,11 +48,11 @@ const apiKeyInput = {
 } as const;
 
 const webhookFields = {
-  name: { type: 'string', minLength: 1, maxLength: 200, pattern: NO_NUL, description: 'Shown to admins; identifies the webhook (seed 000: Webhook name).', examples: ['CRM sync'] },
+  name: { type: 'string', minLength: 1, maxLength: 200, pattern: NO_NUL, description: 'Shown to admins; identifies the webhook.', examples: ['CRM sync'] },
   description: { type: 'string', maxLength: 2000, pattern: NO_NUL, examples: ['New users into the CRM'] },
   url: { type: 'string', minLength: 1, maxLength: 2048, pattern: NO_NUL, description: 'Where events are POSTed. HTTPS unless the deployment allows plain HTTP.', examples: ['https://crm.example.com/hooks/identity'] },
   eventTypes: { type: 'array', minItems: 1, maxItems: 200, uniqueItems: true, items: eventTypePattern, examples: [['USER_CREATED', 'USER_DISABLED', 'group.*']] },
-  bodyFormat: { type: 'string', enum: BODY_FORMATS, description: 'parallelworks (seed 000 envelope), cidaas (seed 002) or cloudevents (structured JSON).' },
+  bodyFormat: { type: 'string', enum: BODY_FORMATS, description: 'parallelworks ({type, webhook, payload}, as Parallel Works sends), cidaas ({event_time, event_type, current_context, data}, as cidaas sends) or cloudevents (CloudEvents 1.0 structured JSON).' },
   ordering: { type: 'string', enum: ORDERING_MODES, description: 'relaxed: a failing event is retried while later ones go on; strict: later events wait for it.' },
 } as const;
 
@@ -63,7 +63,7 @@ export const createWebhookBody = {
   properties: {
     ...webhookFields,
     apiKey: apiKeyInput,
-    enabled: { type: 'boolean', default: true, description: 'Whether the webhook receives events once verified (seed 000: Enable).' },
+    enabled: { type: 'boolean', default: true, description: 'Whether the webhook receives events once verified.' },
   },
 } as const;
 
@@ -80,7 +80,7 @@ export const updateWebhookBody = {
       description: `${apiKeyInput.description} null removes it; a value without a header keeps the header the webhook has.`,
       properties: { ...apiKeyInput.properties, header: headerField },
     },
-    enabled: { type: 'boolean', description: 'Enables or disables the webhook (seed 000: Enable), as POST /v1/webhooks/{id}/enable and /disable do; sent with the value it has, nothing of its status changes.' },
+    enabled: { type: 'boolean', description: 'Enables or disables the webhook, as POST /v1/webhooks/{id}/enable and /disable do; sent with the value it has, nothing of its status changes.' },
   },
 } as const;
 
@@ -88,7 +88,7 @@ export const statusChangeBody = {
   type: ['object', 'null'],
   additionalProperties: false,
   properties: {
-    reason: { type: 'string', minLength: 1, maxLength: 500, pattern: NO_NUL, description: 'Why the status changed; kept and shown with the webhook (seed 004).' },
+    reason: { type: 'string', minLength: 1, maxLength: 500, pattern: NO_NUL, description: 'Why the status changed; kept and shown with the webhook as statusReason.' },
   },
 } as const;
 
@@ -163,7 +163,7 @@ export const webhookSchema = {
     organization: { type: 'string' },
     ...webhookFields,
     enabled: { type: 'boolean' },
-    status: { type: 'string', enum: ['active', 'inactive'], description: 'active when enabled (seed 004).' },
+    status: { type: 'string', enum: ['active', 'inactive'], description: 'active when enabled, inactive when disabled by an admin or by the connector (statusReason says why).' },
     statusReason: { ...nullable({ type: 'string' }), description: 'Why the status last changed: an admin\'s reason, or the connector\'s (410 Gone, failing for days).' },
     statusChangedAt: nullable(dateTime),
     verification: {
@@ -176,7 +176,7 @@ export const webhookSchema = {
         error: { ...nullable({ type: 'string' }), description: 'Why the last challenge failed.' },
       },
     },
-    receivingEvents: { type: 'boolean', description: 'Enabled and verified: events are sent only then (seed 003).' },
+    receivingEvents: { type: 'boolean', description: 'Enabled and verified: events are sent only then.' },
     signingSecret: {
       type: 'object',
       required: ['masked', 'previousValidUntil'],
@@ -190,7 +190,7 @@ export const webhookSchema = {
       required: ['header', 'masked'],
       properties: { header: { type: 'string' }, masked: { type: 'string' } },
     },
-    owner: { type: 'string', description: 'Subject of the token that created it (seed 004: Owner).' },
+    owner: { type: 'string', description: 'Subject of the token that created it.' },
     createdAt: dateTime,
     updatedAt: dateTime,
     version: { type: 'integer', description: 'Increases with every change; also the ETag, for If-Match.' },
@@ -288,7 +288,7 @@ export const eventTypesSchema = {
     families: { type: 'array', items: { type: 'object', required: ['name', 'description', 'wildcard'], properties: { name: { type: 'string' }, description: { type: 'string' }, wildcard: { type: 'string' } } } },
     groups: {
       type: 'array',
-      description: 'Notification groups of a console (seed 004: Users, Invites, Groups, Roles, API Keys, State changes). A group is not a pattern: a console subscribes to one by listing its eventTypes, and shows it checked when a webhook has them all.',
+      description: 'Notification groups a console offers as checkboxes (Users, Invites, Groups, Roles, API Keys, State changes). A group is not a pattern: a console subscribes to one by listing its eventTypes, and shows it checked when a webhook has them all.',
       items: {
         type: 'object',
         required: ['name', 'label', 'description', 'eventTypes'],

@@ -25,7 +25,7 @@ export function webhookActionRoutes(deps: AdminApiDeps, verifications: Verificat
           tags: [TAG],
           operationId: enabled ? 'enableWebhook' : 'disableWebhook',
           summary: enabled ? 'Enable a webhook' : 'Disable a webhook, with a reason',
-          description: 'The reason is kept and shown as statusReason (seed 004). Enabling a disabled webhook also clears its failure streak, so an auto-disabled endpoint gets a fresh window. A webhook already in the asked state is answered as it is, unchanged: its statusReason and statusChangedAt still tell the change that put it there (disabling a webhook the connector disabled after 410 Gone keeps that reason), and no WEBHOOK_UPDATED event is sent. Send If-Match with the ETag to change it only if nothing changed since you read it.',
+          description: 'The reason is kept and shown as statusReason. Enabling a disabled webhook also clears its failure streak, so an auto-disabled endpoint gets a fresh window. A webhook already in the asked state is answered as it is, unchanged: its statusReason and statusChangedAt still tell the change that put it there (disabling a webhook the connector disabled after 410 Gone keeps that reason), and no WEBHOOK_UPDATED event is sent. Send If-Match with the ETag to change it only if nothing changed since you read it.',
           params: idParam,
           body: statusChangeBody,
           response: conditionalResponse,

@@ -92,7 +92,7 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
         tags: [TAG],
         operationId: 'listWebhooks',
         summary: 'List webhooks',
-        description: 'Sorted by createdAt, name, url, owner or status (seed 004), either direction; filtered by status, verification, event type and text; paged with a cursor.',
+        description: 'Sorted by createdAt, name, url, owner or status, either direction; filtered by status, verification, event type and text; paged with a cursor.',
         querystring: listWebhooksQuery(config.admin.maxPageSize),
         response: { 200: { description: 'A page of webhooks', $ref: 'WebhookPage#' }, ...problemResponses(...AUTHED_PROBLEMS) },
       },
@@ -179,7 +179,7 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
       schema: {
         tags: [TAG],
         operationId: 'bulkDeleteWebhooks',
-        summary: 'Delete several webhooks (seed 000: Delete webhooks)',
+        summary: 'Delete several webhooks',
         description: 'Ids that are not webhooks of your organization are listed in notFound; the others are deleted.',
         body: bulkDeleteBody,
         response: {
