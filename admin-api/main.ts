@@ -89,7 +89,7 @@ const TOKENS_ACTIONS: Record<string, { options: readonly string[]; args: number 
 
 function tokensUsageProblem(positionals: readonly string[], values: Record<string, unknown>): string | null {
   const [action, id] = positionals;
-  const shape = action === undefined ? undefined : TOKENS_ACTIONS[action];
+  const shape = action !== undefined && Object.hasOwn(TOKENS_ACTIONS, action) ? TOKENS_ACTIONS[action] : undefined;
   if (!shape) return `unknown tokens action "${action ?? ''}"; use create, list or revoke (see --help)`;
   // `tokens list --subject x` listing every token, or `revoke <id> --name y`, would do other than was meant.
   const stray = Object.keys(values).find((option) => !shape.options.includes(option));

@@ -27,6 +27,7 @@ import type { ReadinessCheck } from './observability/server.js';
 import { createSecretBox } from './security/encryption.js';
 import { createChangeListener } from './subscriptions/change-listener.js';
 import { createFailureTracker } from './subscriptions/failure-tracker.js';
+import { existingWebhookIds } from './subscriptions/repository.js';
 import { createSubscriptionStore } from './subscriptions/subscription-store.js';
 import { createTargetCache } from './subscriptions/target-cache.js';
 import { createWebhookEventRelay, WEBHOOK_EVENTS_POLL_MS } from './subscriptions/webhook-events-relay.js';
@@ -142,11 +143,23 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       const targets = createTargetCache({ pool, box: createSecretBox(config.secrets.encryptionKey, config.secrets.previousEncryptionKeys), ttlMs: settings.targetCacheTtlMs, log: log.child({ component: 'target-cache' }) });
       // Set once the task handler exists: a change heard before then has no breaker to forget.
       let forgetBreaker = (_webhookId: string): void => undefined;
+      let breakerWebhookIds = (): string[] => [];
+      /** After a listener reconnect: deletions made meanwhile went unheard, so each breaker's webhook is looked up. */
+      const forgetBreakersOfDeleted = async (): Promise<void> => {
+        const ids = breakerWebhookIds();
+        if (ids.length === 0) return;
+        const existing = await existingWebhookIds(pool, ids);
+        for (const id of ids) if (!existing.has(id)) forgetBreaker(id);
+      };
       const changes = createChangeListener({
         pool,
         log: log.child({ component: 'target-cache' }),
         onChange: (change) => {
-          if (!change) return targets.clear();
+          if (!change) {
+            targets.clear();
+            forgetBreakersOfDeleted().catch((error: unknown) => log.warn({ err: error }, 'could not check the circuit breakers\' webhooks after the change listener reconnected; a deleted one stays counted open until a restart'));
+            return;
+          }
           targets.invalidate(change.id);
           // Deleted: no task of it may come to close its breaker. (A changed URL resets it at the next attempt; any
           // other change, a rename or a script enabling it again, must not let a failing endpoint's requests through.)
@@ -182,6 +195,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         log: log.child({ component: 'deliverer' }),
       });
       forgetBreaker = handle.forget;
+      breakerWebhookIds = handle.breakerWebhookIds;
       // A tier holds tasks whose endpoints failed: a quarter of the first attempts' concurrency and buffer each.
       const tierShare = {
         maxInFlight: Math.max(1, Math.floor(settings.maxInFlight / 4)),

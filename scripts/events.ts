@@ -53,7 +53,7 @@ async function main(): Promise<number> {
     console.error(HELP);
     return 2;
   }
-  const allowed = COMMAND_OPTIONS[command];
+  const allowed = Object.hasOwn(COMMAND_OPTIONS, command) ? COMMAND_OPTIONS[command] : undefined;
   if (!allowed) return fail(`unknown command "${command}"; run with --help`);
   const stray = Object.keys(values).find((option) => !allowed.includes(option));
   if (stray) return fail(`${command} takes no --${stray}; run with --help`);

@@ -292,22 +292,21 @@ export async function setWebhookEnabled(
   pool: Pool, actor: string, organization: string, id: string, enabled: boolean, reason: string | null, expectedVersion?: number,
 ): Promise<{ row: WebhookRow; changed: boolean } | null> {
   const status = enabled ? 'active' : 'inactive';
-  // Twice at most: a webhook flipped by someone else between the update and the read is tried once more.
-  for (let round = 0; round < 2; round += 1) {
-    const { rows } = await recordedWebhookChange(pool, actor, (db) => db.query<WebhookRow>(
-      `UPDATE webhooks
-          SET status = $3, status_reason = $4, status_changed_at = now(), updated_at = now(), version = version + 1,
-              -- Enabled again, a webhook starts a new auto-disable window.
-              failing_since = CASE WHEN $3 = 'active' THEN NULL ELSE failing_since END
-        WHERE organization = $1 AND id = $2 AND status <> $3 AND ($5::integer IS NULL OR version = $5) RETURNING *`,
-      [organization, id, status, reason, expectedVersion ?? null],
-    ));
-    if (rows[0]) return { row: rows[0], changed: true };
-    const current = await findWebhook(pool, organization, id);
+  // Read under the row's lock, then changed or not: what is answered is the row as this request left it.
+  return recordedWebhookChange(pool, actor, async (db) => {
+    const { rows: [current] } = await db.query<WebhookRow>('SELECT * FROM webhooks WHERE organization = $1 AND id = $2 FOR UPDATE', [organization, id]);
     if (!current || (expectedVersion !== undefined && current.version !== expectedVersion)) return null;
     if (current.status === status) return { row: current, changed: false };
-  }
-  return null;
+    const { rows: [row] } = await db.query<WebhookRow>(
+      `UPDATE webhooks
+          SET status = $2, status_reason = $3, status_changed_at = now(), updated_at = now(), version = version + 1,
+              -- Enabled again, a webhook starts a new auto-disable window.
+              failing_since = CASE WHEN $2 = 'active' THEN NULL ELSE failing_since END
+        WHERE id = $1 RETURNING *`,
+      [current.id, status, reason],
+    );
+    return { row: row!, changed: true };
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { KafkaMessage } from 'kafkajs';
 import type { ConnectorConfig } from '../../config/load.js';
 import type { Kafka } from '../kafka/client.js';
-import { holdsRecordsSince, listTopics, retiredTierLabels, retryTopic, unreadByGroup } from '../kafka/topics.js';
+import { holdsRecordsSince, listTopics, readByGroup, retiredTierLabels, retryTopic } from '../kafka/topics.js';
 import type { Logger } from '../observability/logger.js';
 import { createDeliverer, type Deliverer, type DelivererDeps } from './deliverer.js';
 
@@ -74,19 +74,28 @@ export async function retiredTiersToDrain(kafka: Kafka, config: Readonly<Connect
 }
 
 /**
- * A retired tier's topic left alone: said at info when its group read all of it, and as a warning naming how many
- * tasks it never read otherwise, as those will not be sent unless an operator copies them on.
+ * A retired tier's topic left alone: said at info when its group read all of it; as a warning otherwise, naming how
+ * many tasks its group never read (past its committed offsets: they will not be sent unless an operator copies them
+ * on) or how many it cannot tell of (no committed offset: never read, or expired). A failure to tell is a warning
+ * too: it must not stop the deliverer starting.
  */
 async function reportLeftAlone(kafka: Kafka, config: Readonly<ConnectorConfig>, label: string, log: Logger): Promise<void> {
   const topic = retryTopic(config, label);
   const groupId = tierGroupId(config, label);
-  const unread = await unreadByGroup(kafka, groupId, topic);
-  if (unread === 0n) {
+  let read: { unread: bigint; unknown: bigint };
+  try {
+    read = await readByGroup(kafka, groupId, topic);
+  } catch (error) {
+    log.warn({ err: error, topic, groupId }, 'retry topic of a tier no longer in DELIVERER_RETRY_DELAYS_MS has had no task for a week: left alone; could not read what its group read of it');
+    return;
+  }
+  const { unread, unknown } = read;
+  if (unread === 0n && unknown === 0n) {
     log.info({ topic }, 'retry topic of a tier no longer in DELIVERER_RETRY_DELAYS_MS has had no task for a week and its group read all of it; left alone, it may be deleted');
     return;
   }
   log.warn(
-    { topic, groupId, unreadTasks: Number(unread) },
-    'retry topic of a tier no longer in DELIVERER_RETRY_DELAYS_MS holds tasks its group never read, none written this week: left alone, as its group\'s offsets may have expired and reading it would send again what was sent; these tasks will not be sent unless copied by hand to a current retry topic (README, "Changing the retry schedule")',
+    { topic, groupId, unreadTasks: Number(unread), tasksOfUnknownState: Number(unknown) },
+    'retry topic of a tier no longer in DELIVERER_RETRY_DELAYS_MS has had no task for a week and is left alone (reading it again would send what its group\'s expired offsets no longer say was sent): unreadTasks lie past its group\'s committed offsets and will not be sent unless copied by hand to a current retry topic; tasksOfUnknownState are in partitions where the group has no committed offset, so whether they were sent cannot be told (README, "Changing the retry schedule")',
   );
 }

@@ -63,9 +63,9 @@ type OutcomeStep = (typeof OUTCOME_STEPS)[number];
 /**
  * The handler, and `forget`, which drops a webhook's circuit breaker: an admin deleted the webhook, and with no task
  * of it left here its breaker would otherwise count as open in the gauge until a restart. (A webhook moved to another
- * URL starts afresh at its next attempt.)
+ * URL starts afresh at its next attempt.) `breakerWebhookIds` lists the webhooks with a breaker not at rest.
  */
-export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { forget(webhookId: string): void } {
+export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { forget(webhookId: string): void; breakerWebhookIds(): string[] } {
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
   const breakers = new Map<string, BreakerState>();
@@ -273,7 +273,11 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { forget
       return done(records);
     }
   };
-  return Object.assign(handle, { forget: (webhookId: string) => setBreaker(webhookId, CLOSED) });
+  return Object.assign(handle, {
+    forget: (webhookId: string) => setBreaker(webhookId, CLOSED),
+    // Webhooks whose breakers are not at rest: the ones to check against Postgres when deletions may have gone unheard.
+    breakerWebhookIds: () => [...breakers.keys()],
+  });
 }
 
 /** Waiting where the task runs, for callers without slots to give up. */

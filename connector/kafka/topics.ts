@@ -158,23 +158,26 @@ export async function holdsRecordsSince(kafka: Kafka, topic: string, since: numb
 }
 
 /**
- * How many records of `topic` the group has not read: past its committed offset in each partition, or past the
- * partition's start where it has none (a group that never read the topic, or whose offsets expired).
+ * What the group read of `topic`: records past its committed offset (`unread`), and records of partitions where it
+ * has no committed offset (`unknown`: it never read them, or its offsets expired a week after its last member left,
+ * so whether they were read cannot be told).
  */
-export async function unreadByGroup(kafka: Kafka, groupId: string, topic: string): Promise<bigint> {
+export async function readByGroup(kafka: Kafka, groupId: string, topic: string): Promise<{ unread: bigint; unknown: bigint }> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
     const offsets = new Map((committed?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
     let unread = 0n;
+    let unknown = 0n;
     for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
       const read = offsets.get(partition) ?? -1n;
-      // -1: no committed offset. A committed offset retention has passed counts from the oldest record left.
-      const from = read < BigInt(low) ? BigInt(low) : read;
-      if (BigInt(high) > from) unread += BigInt(high) - from;
+      const records = BigInt(high) - BigInt(low);
+      if (read < 0n) unknown += records;
+      // A committed offset retention has passed counts from the oldest record left.
+      else unread += BigInt(high) - (read < BigInt(low) ? BigInt(low) : read < BigInt(high) ? read : BigInt(high));
     }
-    return unread;
+    return { unread, unknown };
   } finally {
     await admin.disconnect();
   }

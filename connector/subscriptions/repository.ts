@@ -25,6 +25,14 @@ export async function loadWebhookRoutes(pool: Pool, ids: readonly string[]): Pro
   return rows.map((row) => ({ id: row.id, organization: row.organization, eventTypes: row.event_types, routable: row.routable }));
 }
 
+/** Which of these webhook ids still exist (ids that are no UUID never do). */
+export async function existingWebhookIds(pool: Pool, ids: readonly string[]): Promise<Set<string>> {
+  const uuids = ids.filter((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id));
+  if (uuids.length === 0) return new Set();
+  const { rows } = await pool.query<{ id: string }>('SELECT id FROM webhooks WHERE id = ANY($1::uuid[])', [uuids]);
+  return new Set(rows.map((row) => row.id));
+}
+
 interface TargetRow {
   id: string;
   organization: string;

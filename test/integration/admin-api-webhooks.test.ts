@@ -547,7 +547,7 @@ describe('admin API: webhooks', () => {
       expect(renamed.body).toMatchObject({ name: 'paused CRM', statusReason: 'disabled by admin@example.com', statusChangedAt: off.body.statusChangedAt });
       const on = await call('PATCH', `/v1/webhooks/${id}`, { body: { enabled: true } });
       expect(on.body).toMatchObject({ enabled: true, status: 'active', statusReason: null });
-      expect(Date.parse(on.body.statusChangedAt)).toBeGreaterThanOrEqual(Date.parse(off.body.statusChangedAt));
+      expect(Date.parse(on.body.statusChangedAt)).toBeGreaterThan(Date.parse(off.body.statusChangedAt));
       // Enabled again: a fresh auto-disable window, as POST …/enable gives.
       const { rows } = await api.pool.query<{ failing_since: Date | null }>('SELECT failing_since FROM webhooks WHERE id = $1', [id]);
       expect(rows[0]!.failing_since).toBeNull();

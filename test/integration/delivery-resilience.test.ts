@@ -117,6 +117,38 @@ describe('delivery resilience', () => {
     expect(await openCircuits()).toBe(0);
   });
 
+  it('forgets the open circuit of a webhook deleted while its change listener was disconnected, once it listens again', async () => {
+    scenario = await deliveryScenario(services, { DELIVERER_BREAKER_FAILURE_THRESHOLD: '2', DELIVERER_BREAKER_OPEN_MS: '600000', DELIVERER_RETRY_DELAYS_MS: '100,100' });
+    const gauge = async (): Promise<number> => (await circuitBreakersOpen.get()).values[0]?.value ?? 0;
+    const before = await gauge();
+    const openCircuits = async (): Promise<number> => (await gauge()) - before;
+    const deleted = await scenario.addWebhook();
+    const kept = await scenario.addWebhook();
+    for (const hook of [deleted, kept]) hook.receiver.respondWith(() => ({ status: 503 }));
+    await scenario.startDeliverer();
+    await scenario.produceTasks(deleted.id, 1);
+    await scenario.produceTasks(kept.id, 1);
+    await waitFor('both circuits open', async () => (await openCircuits()) === 2, 20_000);
+    // The listener's connection ends and the webhook is deleted in one transaction: its notification goes out at the
+    // commit, to no one (the listener connects again after a second), so only the reconnect's check can tell.
+    const client = await scenario.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<{ ended: boolean }>(
+        `SELECT pg_terminate_backend(pid, 5000) AS ended FROM pg_stat_activity WHERE application_name = 'identity-webhooks-deliverer' AND query LIKE 'LISTEN%'`,
+      );
+      expect(rows.length).toBeGreaterThan(0);
+      expect(rows.every((row) => row.ended)).toBe(true);
+      await client.query('DELETE FROM webhooks WHERE id = $1', [deleted.id]);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    await waitFor('the deleted webhook\'s circuit forgotten after the reconnect', async () => (await openCircuits()) === 1, 15_000);
+    // The other webhook exists: its circuit stays open, shedding load from its failing endpoint.
+    expect(kept.receiver.requests).toHaveLength(2);
+  });
+
   it('a deliverer killed with SIGKILL mid-stream loses nothing: every event arrives after a restart', async () => {
     scenario = await deliveryScenario(services);
     const hooks = await Promise.all([scenario.addWebhook(), scenario.addWebhook(), scenario.addWebhook()]);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { encodeTask, taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
 import { createProducer } from '../../connector/kafka/client.js';
-import { ensureTopics, retryTopic, unreadByGroup } from '../../connector/kafka/topics.js';
+import { ensureTopics, readByGroup, retryTopic } from '../../connector/kafka/topics.js';
 import { retiredTiersToDrain, tierGroupId } from '../../connector/delivery/retry-tier.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
 import { deliveryScenario, seqs, type DeliveryScenario } from '../support/delivery-scenario.js';
@@ -73,14 +73,31 @@ describe('retired retry tier', () => {
     }
     expect(seqs(hook.receiver)).toEqual([0, 1]);
 
-    // Left alone, but not in silence: its group never read its one task, which will not be sent unless copied on.
+    // Left alone, but not in silence. A group that committed partway: what lies past its offset will not be sent
+    // unless copied on. A group with no offsets (never read, or expired): what it holds cannot be told of.
+    const partlyRead = retryTopic(s.config, '11s');
+    await ensureTopics(s.kafka, [{ topic: partlyRead, numPartitions: 1 }], 1);
+    const older = createProducer(s.kafka);
+    await older.connect();
+    const longAgo = String(Date.now() - 8 * 24 * 3600 * 1000);
+    await older.send({ topic: partlyRead, messages: [task(3), task(4)].map((t) => ({ key: hook.id, value: encodeTask(t), timestamp: longAgo, headers: { 'retry.due-at': '0' } })) });
+    await older.disconnect();
+    const setter = s.kafka.admin();
+    await setter.connect();
+    await setter.setOffsets({ groupId: tierGroupId(s.config, '11s'), topic: partlyRead, partitions: [{ partition: 0, offset: '1' }] });
+    await setter.disconnect();
     const lines: Array<Record<string, unknown>> = [];
     const log = createRootLogger({ level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } });
     const drained = await retiredTiersToDrain(s.kafka, s.config, log);
     expect(drained).toContain('7s');
     expect(drained).not.toContain('9s');
-    expect(lines.find((line) => line['topic'] === quiet)).toMatchObject({ level: 'warn', groupId: tierGroupId(s.config, '9s'), unreadTasks: 1 });
-    // The drained tier's group read both of its tasks: nothing is left unread there once its offsets are committed.
-    await waitFor('the retired tier committed past its tasks', async () => (await unreadByGroup(s!.kafka, tierGroupId(s!.config, '7s'), retired)) === 0n, 15_000);
+    expect(drained).not.toContain('11s');
+    expect(lines.find((line) => line['topic'] === quiet)).toMatchObject({ level: 'warn', groupId: tierGroupId(s.config, '9s'), unreadTasks: 0, tasksOfUnknownState: 1 });
+    expect(lines.find((line) => line['topic'] === partlyRead)).toMatchObject({ level: 'warn', groupId: tierGroupId(s.config, '11s'), unreadTasks: 1, tasksOfUnknownState: 0 });
+    // The drained tier's group read both of its tasks: nothing is left there once its offsets are committed.
+    await waitFor('the retired tier committed past its tasks', async () => {
+      const read = await readByGroup(s!.kafka, tierGroupId(s!.config, '7s'), retired);
+      return read.unread === 0n && read.unknown === 0n;
+    }, 15_000);
   });
 });

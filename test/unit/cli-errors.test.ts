@@ -54,6 +54,9 @@ describe('command-line errors', () => {
       ['scripts/stack/cli.ts', ['down', 'clean'], /^stack: unexpected argument "clean"/],
       ['scripts/stack/cli.ts', ['up', '--clean'], /^stack: --clean goes with down only/],
       ['scripts/events.ts', ['register', '--count', '5'], /^events: register takes no --count/],
+      // Names an object has of its own kind are no commands either.
+      ['scripts/events.ts', ['toString'], /^events: unknown command "toString"/],
+      ['admin-api/main.ts', ['tokens', 'constructor'], /^admin-api: unknown tokens action "constructor"/],
       // A misspelled part would have measured nothing and overwritten the results, after starting the stack.
       ['bench/delivery.ts', ['--only', 'latncy'], /^bench:delivery: --only takes throughput, floor, latency, isolation, memory, serial .*got "latncy"/],
       ['bench/router.ts', ['--events', 'many'], /^bench:router: --events must be an integer at least 1; got "many"/],
