@@ -25,7 +25,7 @@ import { startReceiver, type ReceivedRequest } from './lib/receiver.js';
 import { createSampleProducer, registerSchemas, sampleEvent, type IdentityEventRecord, type SampleProducer } from './lib/sample-events.js';
 import { verifyStandardWebhook } from './lib/verify-signature.js';
 import { ensureStackUp, stackOptionsFromEnv } from './stack/index.js';
-import { developmentEnv, stackEncryptionKey } from './stack/options.js';
+import { developmentEnv, stackEncryptionKey, type ServiceEndpoints } from './stack/options.js';
 
 const HELP = `npm run demo [-- [--once] [--rate <n>] [--failures <percent>]]
 
@@ -54,6 +54,11 @@ Options:
   --failures <pct>    percent of deliveries the receiver refuses once with 503,
                       so they are retried after about 5 s (default 0.5)
   -h, --help          this text
+
+Environment:
+  DEMO_SERVICES=env   run against the Kafka, registry and Postgres that
+                      KAFKA_BROKERS, SCHEMA_REGISTRY_URL and DATABASE_URL name
+                      instead of the local stack (default: stack)
 
 The admin API listens on 8080, Prometheus on 9090 and the connector's metrics
 on 9464-9466 when those ports are free, on free ones otherwise; the demo
@@ -174,10 +179,27 @@ function pickType(types: Map<string, string[]>): string {
   return candidates[Math.floor(Math.random() * candidates.length)]!;
 }
 
+/**
+ * The services the demo runs against: the local stack, started if need be; or, with DEMO_SERVICES=env, the ones
+ * KAFKA_BROKERS, SCHEMA_REGISTRY_URL and DATABASE_URL name (a stack of one's own, or the test suite's containers).
+ * Only on request: a shell with KAFKA_BROKERS exported for other work must not get demo topics and webhooks.
+ */
+async function demoServices(stackOptions: ReturnType<typeof stackOptionsFromEnv>): Promise<ServiceEndpoints> {
+  const from = process.env['DEMO_SERVICES'] ?? 'stack';
+  if (from === 'stack') {
+    step('Local stack: Kafka, Apicurio Registry, Postgres (the first run downloads Kafka and Apicurio with Maven; later runs take seconds)');
+    return (await ensureStackUp(stackOptions, (line) => info(line))).endpoints;
+  }
+  if (from !== 'env') throw new UsageError(`DEMO_SERVICES must be stack (the default) or env; got "${from}"`);
+  const [kafka, registry, database] = ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'DATABASE_URL'].map((name) => process.env[name]);
+  if (!kafka || !registry || !database) throw new UsageError('DEMO_SERVICES=env needs KAFKA_BROKERS, SCHEMA_REGISTRY_URL and DATABASE_URL');
+  step(`Services from the environment: Kafka ${kafka}, registry ${registry}`);
+  return { kafkaBrokers: kafka.split(','), schemaRegistryUrl: registry, databaseUrl: database };
+}
+
 async function main(options: Options): Promise<number> {
-  step('Local stack: Kafka, Apicurio Registry, Postgres (the first run downloads Kafka and Apicurio with Maven; later runs take seconds)');
   const stackOptions = stackOptionsFromEnv();
-  const { endpoints } = await ensureStackUp(stackOptions, (line) => info(line));
+  const endpoints = await demoServices(stackOptions);
   const demoDir = join(stackOptions.stateDir, 'demo');
   mkdirSync(demoDir, { recursive: true });
 
@@ -547,7 +569,11 @@ main(options).then(
   },
   (error: unknown) => {
     if (error instanceof ConfigError) for (const problem of error.problems) console.error(`demo: config error: ${problem}`);
-    else if (!stopping) console.error(`\ndemo: ${(error as Error).message}`);
+    else if (error instanceof UsageError) {
+      console.error(`demo: ${error.message} (see --help)`);
+      void shutdown(2);
+      return;
+    } else if (!stopping) console.error(`\ndemo: ${(error as Error).message}`);
     void shutdown(1);
   },
 );
