@@ -10,6 +10,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          // Some start the real entry points as processes (node --import tsx): seconds each on a busy 2-core machine.
+          testTimeout: 60_000,
         },
       },
       {

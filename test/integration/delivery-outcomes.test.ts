@@ -73,6 +73,8 @@ describe('delivery outcomes', () => {
   });
 
   it('honours Retry-After on 429', async () => {
+    const hopsSoFar = async (): Promise<number> => (await retryHops.get()).values.reduce((sum, v) => sum + v.value, 0);
+    const hopsBefore = await hopsSoFar();
     const hook = await s.addWebhook();
     hook.receiver.respondWith((r) => (hook.receiver.requests.indexOf(r) === 0 ? { status: 429, headers: { 'retry-after': '3' } } : { status: 204 }));
     await s.produceTasks(hook.id, 1);
@@ -91,7 +93,7 @@ describe('delivery outcomes', () => {
     expect(logged.map((row) => [row['attempt'], row['outcome']]).sort()).toEqual([[1, 'retry'], [2, 'delivered']]);
     expect(hook.receiver.requests).toHaveLength(2);
     // At least one hop (600 ms each at most, for 3 s), counted apart from retries.
-    expect((await retryHops.get()).values.reduce((sum, v) => sum + v.value, 0)).toBeGreaterThanOrEqual(1);
+    expect(await hopsSoFar()).toBeGreaterThan(hopsBefore);
   });
 
   it('disables the webhook on 410 Gone, with the reason, tells subscribed webhooks (no admin API running), and sends it nothing more', async () => {
@@ -218,7 +220,6 @@ describe('delivery outcomes', () => {
     await waitFor('the fast webhook sent its retry', () => fast.receiver.requests.length >= 1, 30_000);
     // Sent alongside the slow webhook's first request (which may reach its receiver first or not), never after it:
     // handled inline, the tier sent it only after each slow request had timed out (five requests by then).
-    expect(slowRequestsWhenFastSent).toBeGreaterThanOrEqual(0);
     expect(slowRequestsWhenFastSent).toBeLessThanOrEqual(1);
     await waitFor('the slow webhook\'s retries delivered', () => slow.receiver.requests.length >= 3, 30_000);
     expect(seqs(slow.receiver)).toEqual([0, 1, 2]);

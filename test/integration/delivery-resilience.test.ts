@@ -114,7 +114,7 @@ describe('delivery resilience', () => {
       await scenario!.produceTasks(moved.id, 1);
       return waitFor('a request at the new URL', () => fixed.receiver.requests.length >= 1, 2000).then(() => true, () => false);
     }, 20_000);
-    expect(await openCircuits()).toBe(0);
+    await waitFor('the moved webhook\'s circuit closed', async () => (await openCircuits()) === 0, 10_000);
   });
 
   it('forgets the open circuit of a webhook deleted while its change listener was disconnected, once it listens again', async () => {

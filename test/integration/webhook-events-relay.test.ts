@@ -53,7 +53,7 @@ describe('webhook change events: a relay that cannot publish loses nothing', () 
     expect(await pendingOf(organization)).toBe(1);
 
     // A topic that takes nothing as large as a task: the broker refuses every publish.
-    const refusing = uniqueName('refusing-deliveries');
+    const refusing = `${config.topics.deliveries}.refusing`;
     await ensureTopics(kafka, [{ topic: refusing, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '64' }] }], 1);
     const refusingPublisher = await createTaskPublisher(kafka, refusing, 1024 * 1024);
     const warnings: string[] = [];
@@ -67,7 +67,7 @@ describe('webhook change events: a relay that cannot publish loses nothing', () 
     await refusingPublisher.close();
     expect(await pendingOf(organization)).toBe(1);
 
-    const deliveries = uniqueName('deliveries');
+    const deliveries = `${config.topics.deliveries}.relayed`;
     await ensureTopics(kafka, [{ topic: deliveries, numPartitions: 1 }], 1);
     reader = await readTopic(kafka, deliveries);
     const publisher = await createTaskPublisher(kafka, deliveries, 1024 * 1024);

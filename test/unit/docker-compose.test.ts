@@ -251,11 +251,10 @@ describe('Grafana', () => {
       expect(hostPathOf(grafana, provider.options.path), provider.options.path).toBe('ops/grafana/dashboards');
     }
     const home = env['GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH'];
-    if (home !== undefined) {
-      const host = hostPathOf(grafana, home);
-      expect(host, home).toBeDefined();
-      expect(existsSync(join(ROOT, host!)), home).toBe(true);
-    }
+    expect(home, 'GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH').toBeDefined();
+    const host = hostPathOf(grafana, home!);
+    expect(host, home).toBeDefined();
+    expect(existsSync(join(ROOT, host!)), home).toBe(true);
   });
 
   it('dashboards only refer to provisioned data sources', () => {

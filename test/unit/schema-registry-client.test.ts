@@ -172,11 +172,11 @@ describe('the Avro decoder\'s memory of unknown schema ids', () => {
       if (!registered) throw poison('UNKNOWN_SCHEMA_ID', `schema id ${id} is not in the registry`);
       return avro.Type.forSchema(reader);
     });
-    const decoder = createAvroDecoder(registry, reader, Date.now, 200);
+    const decoder = createAvroDecoder(registry, reader, Date.now, 2000);
     const beats: string[] = [];
-    // Partition 0 meets the id first; partitions 1 and 2 meet it while partition 0's pause runs.
+    // Partition 0 meets the id first; partitions 1 and 2 meet it while partition 0's pause runs (begun once asked).
     const first = decoder.prepare([record], async () => void beats.push('p0'));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    while (asked < 1) await new Promise((resolve) => setTimeout(resolve, 5));
     const others = [decoder.prepare([record], async () => void beats.push('p1')), decoder.prepare([record], async () => void beats.push('p2'))];
     registered = true; // the replica catches up during the pause
     for (const decode of await Promise.all([first, ...others])) expect(decode(record)).toEqual({ a: 'x' });
