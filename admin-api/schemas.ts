@@ -112,6 +112,7 @@ export const recoverBody = {
   properties: {
     since: { ...dateTimeInput, description: 'Recover deliveries that failed at or after this time.' },
     until: { ...dateTimeInput, description: 'And before this time (default: now).' },
+    afterTaskId: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_-]+$', description: 'Carrying a walk on: the afterTaskId of the answer before, with its nextSince as since and its until.' },
   },
 } as const;
 
@@ -276,7 +277,9 @@ export const queuedSchema = {
     eventId: { type: 'string' },
     eventType: { type: 'string' },
     more: { type: 'boolean', description: 'Recovery only: more failed events are left than one request queues (ADMIN_MAX_RECOVER_EVENTS).' },
-    nextSince: { type: 'string', format: 'date-time', description: 'With `more`: the `since` of the request that carries on (events that failed at that instant are queued again).' },
+    nextSince: { type: 'string', format: 'date-time', description: 'With `more`: the `since` of the request that carries on.' },
+    afterTaskId: { type: 'string', description: 'With `more`: the `afterTaskId` of the request that carries on (the last task queued).' },
+    until: { type: 'string', format: 'date-time', description: 'With `more`: the `until` of the request that carries on, this walk\'s end, fixed by its first request.' },
   },
 } as const;
 

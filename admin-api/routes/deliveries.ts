@@ -74,12 +74,12 @@ export function deliveryRoutes(deps: AdminApiDeps) {
       return reply.code(202).send({ queued: 1, taskIds: [task.taskId], eventId: attempt.event_id, eventType: attempt.event_type });
     });
 
-    app.post<{ Params: { id: string }; Body: { since: string; until?: string } }>('/webhooks/:id/recover', {
+    app.post<{ Params: { id: string }; Body: { since: string; until?: string; afterTaskId?: string } }>('/webhooks/:id/recover', {
       schema: {
         tags: [TAG],
         operationId: 'recoverFailedDeliveries',
         summary: 'Deliver again every event that failed since a time',
-        description: 'Every event of this webhook whose delivery ended in failure (dead-lettered, disabled the webhook, or skipped while it could not receive) in the range and was not delivered since is produced again, oldest first.',
+        description: 'Every event of this webhook whose latest attempt in the range ended in failure (dead-lettered, disabled the webhook, or skipped while it could not receive) is produced again, oldest first. With more left than one request queues, the answer has more: true and nextSince, until and afterTaskId: send those back to carry on exactly where it ended; resends that fail again after until are not queued again by the same walk.',
         params: idParam,
         body: recoverBody,
         response: { 202: { description: 'Queued for delivery', $ref: 'Queued#' }, ...problemResponses(...AUTHED_PROBLEMS, 404, 409, 415) },
@@ -92,14 +92,14 @@ export function deliveryRoutes(deps: AdminApiDeps) {
       assertReceiving(webhook);
       // One more than the cap: whether events are left for a next request.
       const cap = config.admin.maxRecoverEvents;
-      const found = await failedEventsSince(pool, organization, webhook.id, request.body.since, until, cap + 1);
+      const found = await failedEventsSince(pool, organization, webhook.id, { since: request.body.since, until, afterTaskId: request.body.afterTaskId }, cap + 1);
       const failed = found.slice(0, cap);
       const tasks = failed.map(({ taskId, event }) => resend(webhook.id, organization, taskId, event));
       await deps.publisher.publish(tasks);
       const more = found.length > cap;
       request.log.info({ webhookId: webhook.id, queued: tasks.length, more }, 'failed deliveries recovered');
-      // The next request starts at the last queued event's failure: events that failed at that same instant come again.
-      const next = more ? { nextSince: failed.at(-1)!.failedAt } : {};
+      // The next request starts after the last queued event, within the same range.
+      const next = more ? { nextSince: failed.at(-1)!.failedAt, afterTaskId: failed.at(-1)!.taskId, until } : {};
       return reply.code(202).send({ queued: tasks.length, taskIds: tasks.map((t) => t.taskId), more, ...next });
     });
   };

@@ -93,25 +93,39 @@ export async function findAttempt(pool: Pool, organization: string, webhookId: s
 }
 
 /**
- * The events of a webhook whose delivery ended in failure in a time range and
- * was not delivered since: tasks whose latest attempt was dead-lettered,
- * disabled the webhook, or was skipped while it could not receive. Tasks
- * still retrying are left alone; the retry tiers have them.
+ * The events of a webhook whose delivery ended in failure in a time range:
+ * tasks whose latest attempt, in the range, was dead-lettered, disabled the
+ * webhook, or was skipped while it could not receive. Tasks still retrying
+ * are left alone; the retry tiers have them. `after` carries on a walk past
+ * the last task a page queued (failed at `since`, the task id breaking ties),
+ * so a page starts exactly where the one before ended; with `until` pinned
+ * by the first page, a resend that fails again is past the range and is not
+ * queued a second time by the same walk.
+ *
+ * Each task's latest attempt is found without its event (a sort of ids and
+ * times); only the events of the page are read.
  */
 export async function failedEventsSince(
-  pool: Pool, organization: string, webhookId: string, since: string, until: string, limit: number,
+  pool: Pool, organization: string, webhookId: string, range: { since: string; until: string; afterTaskId?: string }, limit: number,
 ): Promise<Array<{ taskId: string; event: CanonicalEvent; failedAt: string }>> {
   const { rows } = await pool.query<{ task_id: string; event: CanonicalEvent; failed_at: string }>(
-    `SELECT task_id, event, to_char(attempted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS failed_at FROM (
-        SELECT DISTINCT ON (task_id) task_id, event, outcome, attempted_at
+    `WITH latest AS (
+        SELECT DISTINCT ON (task_id) task_id, attempt_id, outcome, attempted_at
           FROM delivery_attempts
          WHERE organization = $1 AND webhook_id = $2 AND attempted_at >= $3::timestamptz
          ORDER BY task_id, attempted_at DESC
-      ) latest
-      WHERE outcome IN ('dead_letter', 'disabled', 'skipped') AND attempted_at < $4::timestamptz AND event IS NOT NULL
-      ORDER BY attempted_at, task_id
-      LIMIT $5`,
-    [organization, webhookId, since, until, limit],
+      ), page AS (
+        SELECT task_id, attempt_id, attempted_at FROM latest
+         WHERE outcome IN ('dead_letter', 'disabled', 'skipped') AND attempted_at < $4::timestamptz
+           AND ($6::text IS NULL OR (attempted_at, task_id) > ($3::timestamptz, $6::text))
+         ORDER BY attempted_at, task_id
+         LIMIT $5
+      )
+      SELECT page.task_id, a.event, to_char(page.attempted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS failed_at
+        FROM page JOIN delivery_attempts a ON a.attempt_id = page.attempt_id
+       WHERE a.event IS NOT NULL
+       ORDER BY page.attempted_at, page.task_id`,
+    [organization, webhookId, range.since, range.until, limit, range.afterTaskId ?? null],
   );
   return rows.map((row) => ({ taskId: row.task_id, event: row.event, failedAt: row.failed_at }));
 }
