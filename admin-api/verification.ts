@@ -21,7 +21,8 @@ export interface ChallengeRequest {
   body: string;
 }
 
-export function buildChallenge(row: Pick<WebhookRow, 'id' | 'organization' | 'name'>, secret: string, apiKey: { header: string; value: string } | null, userAgent: string, nowSeconds: number): ChallengeRequest {
+/** `secrets`: the current signing secret, then the previous one while a rotation's overlap lasts (one signature each, as events). */
+export function buildChallenge(row: Pick<WebhookRow, 'id' | 'organization' | 'name'>, secrets: readonly string[], apiKey: { header: string; value: string } | null, userAgent: string, nowSeconds: number): ChallengeRequest {
   const challenge = randomBytes(24).toString('base64url');
   const body = JSON.stringify({ type: CHALLENGE_EVENT_TYPE, challenge, webhook: { id: row.id, organization: row.organization, name: row.name } });
   const messageId = `verify_${randomUUID()}`;
@@ -30,7 +31,7 @@ export function buildChallenge(row: Pick<WebhookRow, 'id' | 'organization' | 'na
     'user-agent': userAgent,
     'webhook-id': messageId,
     'webhook-timestamp': String(nowSeconds),
-    'webhook-signature': signatureHeader([secret], messageId, nowSeconds, body),
+    'webhook-signature': signatureHeader(secrets, messageId, nowSeconds, body),
   };
   if (apiKey) headers[apiKey.header.toLowerCase()] = apiKey.value;
   return { challenge, headers, body };
@@ -65,7 +66,10 @@ export function createVerifier(deps: { sender: HttpSender; box: SecretBox; userA
   return {
     async challenge(row) {
       const apiKey = row.api_key_header && row.api_key_enc ? { header: row.api_key_header, value: deps.box.decrypt(row.api_key_enc) } : null;
-      const request = buildChallenge(row, deps.box.decrypt(row.signing_secret_enc), apiKey, deps.userAgent, Math.floor(now() / 1000));
+      // Signed as events are: a receiver still on the previous secret during a rotation's overlap must verify it too.
+      const secrets = [deps.box.decrypt(row.signing_secret_enc)];
+      if (row.previous_signing_secret_enc && row.previous_secret_expires_at && row.previous_secret_expires_at.getTime() > now()) secrets.push(deps.box.decrypt(row.previous_signing_secret_enc));
+      const request = buildChallenge(row, secrets, apiKey, deps.userAgent, Math.floor(now() / 1000));
       const sent = await deps.sender.post(row.url, request.headers, request.body);
       return challengeProblem(sent.result, sent.responseExcerpt, request.challenge);
     },

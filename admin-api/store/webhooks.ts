@@ -28,6 +28,8 @@ export interface WebhookRow {
   body_format: BodyFormat;
   ordering: OrderingMode;
   signing_secret_enc: string;
+  /** The secret a rotation replaced, signing too until previous_secret_expires_at. */
+  previous_signing_secret_enc: string | null;
   previous_secret_expires_at: Date | null;
   api_key_header: string | null;
   api_key_enc: string | null;

@@ -161,10 +161,19 @@ describe('verification challenge', () => {
 
   it('is signed like an event, carries the API key, and names the challenge', () => {
     const secret = generateSigningSecret();
-    const request = buildChallenge(row, secret, { header: 'X-Key', value: 'k' }, 'ua/1', Math.floor(Date.now() / 1000));
+    const request = buildChallenge(row, [secret], { header: 'X-Key', value: 'k' }, 'ua/1', Math.floor(Date.now() / 1000));
     expect(JSON.parse(request.body)).toEqual({ type: 'webhook.verification', challenge: request.challenge, webhook: row });
     expect(verifyStandardWebhook(secret, request.headers, request.body)).toBe(true);
     expect(request.headers['x-key']).toBe('k');
+  });
+
+  it('during a rotation\'s overlap, carries a signature per secret: a receiver on either verifies it', () => {
+    const [current, previous, other] = [generateSigningSecret(), generateSigningSecret(), generateSigningSecret()];
+    const request = buildChallenge(row, [current, previous], null, 'ua/1', Math.floor(Date.now() / 1000));
+    expect(request.headers['webhook-signature']!.split(' ')).toHaveLength(2);
+    expect(verifyStandardWebhook(current, request.headers, request.body)).toBe(true);
+    expect(verifyStandardWebhook(previous, request.headers, request.body)).toBe(true);
+    expect(verifyStandardWebhook(other, request.headers, request.body)).toBe(false);
   });
 
   it('passes only a 2xx that echoes the challenge as JSON or plain text', () => {
@@ -174,7 +183,7 @@ describe('verification challenge', () => {
     expect(challengeProblem(ok, '{"challenge":"abd"}', 'abc')).toMatch(/did not echo/);
     expect(challengeProblem(ok, '', 'abc')).toMatch(/did not echo/);
     // An endpoint that sends any request back (an echo service) has not agreed to receive events.
-    const request = buildChallenge({ id: 'w', organization: 'o', name: 'n' }, generateSigningSecret(), null, 'ua', 1_790_000_000);
+    const request = buildChallenge({ id: 'w', organization: 'o', name: 'n' }, [generateSigningSecret()], null, 'ua', 1_790_000_000);
     expect(challengeProblem(ok, request.body, request.challenge)).toMatch(/sent the challenge request back whole/);
     expect(challengeProblem({ kind: 'response', status: 302 }, 'abc', 'abc')).toMatch(/HTTP 302/);
     expect(challengeProblem({ kind: 'error', code: 'SSRF_BLOCKED', message: 'address 10.0.0.1 is private', retryable: false }, '', 'abc')).toMatch(/SSRF_BLOCKED/);
@@ -191,7 +200,7 @@ describe('the admin view of a webhook row', () => {
     const row = {
       id: 'w', organization: 'o', name: 'n', description: '', url: 'https://x', event_types: ['*'], status: 'active' as const, status_reason: null,
       status_changed_at: null, verification_status: 'verified' as const, verified_at: now, verification_attempted_at: now, verification_error: null,
-      body_format: 'parallelworks' as const, ordering: 'relaxed' as const, signing_secret_enc: box.encrypt('whsec_abcdefghijklmnop'),
+      body_format: 'parallelworks' as const, ordering: 'relaxed' as const, signing_secret_enc: box.encrypt('whsec_abcdefghijklmnop'), previous_signing_secret_enc: null,
       previous_secret_expires_at: null, api_key_header: 'x-api-key', api_key_enc: otherKey.encrypt('partner-key-123456'), owner: 'a', created_at: now, updated_at: now, version: 1,
     };
     const view = toView(row, box);

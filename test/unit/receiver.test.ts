@@ -5,7 +5,7 @@ import { startReceiver, type Receiver } from '../../scripts/lib/receiver.js';
 
 /** Sends the admin API's verification challenge to the receiver and judges its answer as the API does. */
 async function challenge(receiver: Receiver): Promise<string | null> {
-  const request = buildChallenge({ id: 'hook-1', organization: 'acme', name: 'demo' }, 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', null, 'test', Math.floor(Date.now() / 1000));
+  const request = buildChallenge({ id: 'hook-1', organization: 'acme', name: 'demo' }, ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'], null, 'test', Math.floor(Date.now() / 1000));
   const response = await fetch(receiver.url, { method: 'POST', headers: request.headers, body: request.body });
   const body = await response.text();
   const result: AttemptResult = { kind: 'response', status: response.status };
