@@ -48,7 +48,9 @@ export function deliveryRoutes(deps: AdminApiDeps) {
         response: { 200: { description: 'The attempt', $ref: 'DeliveryAttempt#' }, ...problemResponses(...AUTHED_PROBLEMS, 404) },
       },
     }, async (request) => {
-      const row = await findAttempt(pool, request.principal.organization, request.params.id, request.params.attemptId);
+      // A deleted webhook's log is gone from the API with it, as its list is (404: no such webhook).
+      const webhook = await requireWebhook(pool, request.principal.organization, request.params.id);
+      const row = await findAttempt(pool, request.principal.organization, webhook.id, request.params.attemptId);
       if (!row) throw notFound('delivery attempt');
       return toAttemptDetail(row);
     });

@@ -89,6 +89,13 @@ describe('admin API: deliveries', () => {
     expect(named.body.eventType).toBe('GROUP_CREATED');
     const unknown = await api.call('POST', `/v1/webhooks/${id}/test`, { body: { eventType: 'NOPE' } });
     expect(unknown.body.errors).toContainEqual(expect.objectContaining({ in: 'body', field: 'eventType' }));
+
+    // Deleted, the webhook takes its log out of the API: the list and each attempt alike.
+    expect((await api.call('DELETE', `/v1/webhooks/${id}`)).status).toBe(204);
+    expect((await api.call('GET', `/v1/webhooks/${id}/attempts`)).status).toBe(404);
+    const gone = await api.call('GET', `/v1/webhooks/${id}/attempts/${logged.id}`);
+    expect(gone.status).toBe(404);
+    expect(gone.body.detail).toMatch(/webhook/);
   });
 
   it('delivers cidaas-format bodies under cidaas\'s name for the type (seed 002 GROUP_USER_REMOVED), signed over what was sent, and logs that body', async () => {
