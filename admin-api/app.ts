@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { adminRequestDuration, adminRequests, metricsRegistry } from '../connector/observability/metrics.js';
 import { bearerToken, hashToken } from './auth/tokens.js';
+import { idempotencyKeys } from './http/idempotency.js';
 import { openApiOptions } from './http/openapi.js';
 import { routeTemplate, templateOf, type RouteTemplate } from './http/route-templates.js';
 import { bodyWithoutCoercion } from './http/validators.js';
@@ -69,7 +70,8 @@ export async function buildAdminApp(deps: AdminApiDeps, readiness: ReadinessChec
     const template = templates.get(route.url) ?? routeTemplate(route.url);
     for (const method of [route.method].flat()) {
       template.methods.add(method);
-      routes.push({ method, url: route.url, hidden: route.schema?.hide === true, responses: Object.keys((route.schema?.response ?? {}) as object) });
+      // Read when asked: onRoute hooks of inner scopes (Idempotency-Key's 409) add responses after this one runs.
+      routes.push({ method, url: route.url, hidden: route.schema?.hide === true, get responses() { return Object.keys((route.schema?.response ?? {}) as object); } });
     }
     templates.set(route.url, template);
   });
@@ -150,6 +152,8 @@ export async function buildAdminApp(deps: AdminApiDeps, readiness: ReadinessChec
       errorResponseBuilder: (_request, context) =>
         new ApiProblem('rate-limited', `this token may make ${context.max} requests a minute; retry in ${context.after}`, undefined, { 'retry-after': String(Math.ceil(context.ttl / 1000)) }),
     });
+    // Its hooks reach the routes registered after it in this scope: every POST below takes an Idempotency-Key.
+    idempotencyKeys({ pool: deps.pool, box: deps.box, log: deps.log })(v1);
     await v1.register(webhookRoutes(deps, verifications));
     await v1.register(webhookActionRoutes(deps, verifications));
     await v1.register(deliveryRoutes(deps));

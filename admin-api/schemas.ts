@@ -344,7 +344,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   400: 'The request is not valid; `errors` names each field and why.',
   401: 'No valid bearer token.',
   404: 'No such resource in your organization.',
-  409: 'The webhook is not in a state that allows this.',
+  409: 'The webhook is not in a state that allows this; or the Idempotency-Key was sent with another request, or its first request is under way.',
   412: 'If-Match does not match the current version.',
   413: 'The request body is too large.',
   415: 'The request body is not JSON.',

@@ -77,6 +77,11 @@ describe('admin API OpenAPI document', () => {
       if (route.url.startsWith('/v1/')) {
         expect(operation!.security, `${route.method} ${route.url} needs the bearer token`).toEqual([{ bearerToken: [] }]);
         for (const status of ['400', '401', '429', '500']) expect(operation!.responses, `${route.method} ${route.url} documents ${status}`).toHaveProperty(status);
+        // Every POST takes an Idempotency-Key, and says so.
+        if (route.method === 'POST') {
+          const parameters = (operation as { parameters?: Array<{ in: string; name: string }> }).parameters ?? [];
+          expect(parameters, `${route.method} ${route.url} documents Idempotency-Key`).toContainEqual(expect.objectContaining({ in: 'header', name: 'idempotency-key' }));
+        }
       }
       operations.add(`${route.method.toLowerCase()} ${path}`);
     }

@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Pool } from '../../connector/db/pool.js';
+import type { Logger } from '../../connector/observability/logger.js';
+import type { SecretBox } from '../../connector/security/encryption.js';
+import { ApiProblem } from '../problem.js';
+import { problemResponses } from '../schemas.js';
+import { claimIdempotencyKey, purgeIdempotencyKeys, recordIdempotentAnswer, releaseIdempotencyKey } from '../store/idempotency.js';
+
+export const IDEMPOTENCY_HEADER = 'idempotency-key';
+/** Set on an answer given again for a key, as Svix and Stripe do. */
+export const REPLAYED_HEADER = 'idempotent-replayed';
+/** A first request unanswered for this long was abandoned (its process died): its key may be claimed afresh. */
+const ABANDONED_AFTER_MS = 60_000;
+const PURGE_INTERVAL_MS = 10 * 60_000;
+/** The headers of an answer that are part of it, given again with it. */
+const KEPT_HEADERS = ['content-type', 'etag', 'location'] as const;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The Idempotency-Key this request claimed: its answer is kept (2xx) or the key let go (any other). */
+    claimedIdempotencyKey?: string;
+  }
+}
+
+const headerSchema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 255,
+  pattern: '^[\\x21-\\x7e]+$',
+  description: 'Any unique value (a UUID) of up to 255 printable ASCII characters. Sent again with the same request within 24 hours, '
+    + 'it gets the first answer again (with Idempotency-Replayed: true) instead of doing the change twice: a webhook created, a secret rotated, '
+    + 'events queued. Only successful answers are kept; a failed request may be sent again with the same key. The same key with another '
+    + 'request, or while the first is under way, is a 409.',
+} as const;
+
+/**
+ * Idempotency keys for the admin API's POST routes (the ones that are not
+ * idempotent by themselves): a client that did not get an answer (a timeout,
+ * a 503 that says the change may have been made) sends the request again
+ * with the same key and cannot make it twice. Keys belong to the token's
+ * organization; answers are stored encrypted, as they may hold a secret shown
+ * only once. Installed on the /v1 scope, after authentication.
+ */
+export function idempotencyKeys(deps: { pool: Pool; box: SecretBox; log: Logger }) {
+  const { pool, box, log } = deps;
+  const fingerprint = (request: FastifyRequest): string =>
+    createHash('sha256').update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`).digest('base64url');
+
+  const replay = (reply: FastifyReply, status: number, headers: Record<string, string>, body: string): FastifyReply =>
+    reply.code(status).headers({ ...headers, [REPLAYED_HEADER]: 'true' }).send(body);
+
+  /** Adds the hooks to `app` itself (not a plugin of its own): they reach every route registered in it after this. */
+  return function install(app: FastifyInstance): void {
+    app.addHook('onRoute', (route) => {
+      if ([route.method].flat().includes('POST')) {
+        const schema = (route.schema ??= {}) as { headers?: { type: string; properties: Record<string, unknown> }; response?: Record<string, unknown> };
+        schema.headers = { type: 'object', properties: { ...(schema.headers?.properties ?? {}), [IDEMPOTENCY_HEADER]: headerSchema } };
+        schema.response = { ...problemResponses(409), ...(schema.response ?? {}) };
+      }
+    });
+
+    app.addHook('preHandler', async (request, reply) => {
+      const key = request.headers[IDEMPOTENCY_HEADER];
+      if (request.method !== 'POST' || typeof key !== 'string') return;
+      const { organization } = request.principal;
+      const claim = await claimIdempotencyKey(pool, organization, key, fingerprint(request), ABANDONED_AFTER_MS);
+      if (claim.kind === 'claimed') {
+        request.claimedIdempotencyKey = key;
+        return;
+      }
+      if (claim.kind === 'mismatch') throw new ApiProblem('conflict', 'this Idempotency-Key was sent with another request (another path or body); use a new key for a new request');
+      if (claim.kind === 'in-flight') throw new ApiProblem('conflict', 'the first request with this Idempotency-Key is still under way; send it again shortly', undefined, { 'retry-after': '1' });
+      const { answer } = claim;
+      return replay(reply, answer.status, answer.headers, box.decrypt(answer.responseEnc));
+    });
+
+    app.addHook('onSend', async (request, reply, payload) => {
+      const key = request.claimedIdempotencyKey;
+      if (key === undefined) return payload;
+      request.claimedIdempotencyKey = undefined;
+      const { organization } = request.principal;
+      try {
+        if (reply.statusCode >= 200 && reply.statusCode < 300 && (typeof payload === 'string' || payload === null || payload === undefined)) {
+          const headers: Record<string, string> = {};
+          for (const name of KEPT_HEADERS) {
+            const value = reply.getHeader(name);
+            if (value !== undefined) headers[name] = String(value);
+          }
+          await recordIdempotentAnswer(pool, organization, key, { status: reply.statusCode, responseEnc: box.encrypt(payload ?? ''), headers });
+        } else {
+          await releaseIdempotencyKey(pool, organization, key);
+        }
+      } catch (error) {
+        // Answered all the same; the key stays claimed until abandoned (a minute), then runs afresh.
+        log.warn({ err: error, organization }, 'could not keep the answer of an idempotent request');
+      }
+      return payload;
+    });
+
+    const purge = setInterval(() => {
+      purgeIdempotencyKeys(pool).catch((error: unknown) => log.warn({ err: error }, 'could not drop expired idempotency keys'));
+    }, PURGE_INTERVAL_MS);
+    purge.unref();
+    app.addHook('onClose', async () => clearInterval(purge));
+  };
+}

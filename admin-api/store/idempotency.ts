@@ -1,0 +1,66 @@
+import type { Pool } from '../../connector/db/pool.js';
+
+/** How long a key's answer is kept and given again. */
+export const IDEMPOTENCY_KEY_TTL_MS = 24 * 3600 * 1000;
+
+export interface StoredAnswer {
+  status: number;
+  responseEnc: string;
+  headers: Record<string, string>;
+}
+
+export type KeyClaim =
+  | { kind: 'claimed' }
+  /** The first request's answer, to give again. */
+  | { kind: 'answered'; answer: StoredAnswer }
+  /** The key came with another request (another path or body). */
+  | { kind: 'mismatch' }
+  /** The first request is still under way. */
+  | { kind: 'in-flight' };
+
+/**
+ * Claims a key for a request, or says what became of its first use. A key
+ * past its day, or whose first request was left unanswered for longer than
+ * `abandonedAfterMs` (its process died), is claimed afresh.
+ */
+export async function claimIdempotencyKey(pool: Pool, organization: string, key: string, fingerprint: string, abandonedAfterMs: number): Promise<KeyClaim> {
+  const { rows: claimed } = await pool.query(
+    `INSERT INTO admin_idempotency_keys (organization, idempotency_key, fingerprint) VALUES ($1, $2, $3)
+     ON CONFLICT (organization, idempotency_key) DO UPDATE
+        SET fingerprint = EXCLUDED.fingerprint, status = NULL, response_enc = NULL, response_headers = NULL, created_at = now()
+      WHERE admin_idempotency_keys.created_at < now() - $4 * interval '1 millisecond'
+         OR (admin_idempotency_keys.status IS NULL AND admin_idempotency_keys.created_at < now() - $5 * interval '1 millisecond')
+     RETURNING 1`,
+    [organization, key, fingerprint, IDEMPOTENCY_KEY_TTL_MS, abandonedAfterMs],
+  );
+  if (claimed.length > 0) return { kind: 'claimed' };
+  const { rows } = await pool.query<{ fingerprint: string; status: number | null; response_enc: string | null; response_headers: Record<string, string> | null }>(
+    'SELECT fingerprint, status, response_enc, response_headers FROM admin_idempotency_keys WHERE organization = $1 AND idempotency_key = $2',
+    [organization, key],
+  );
+  const row = rows[0];
+  // Released between the two statements (its first request failed): under way for all this one can tell.
+  if (!row) return { kind: 'in-flight' };
+  if (row.fingerprint !== fingerprint) return { kind: 'mismatch' };
+  if (row.status === null || row.response_enc === null) return { kind: 'in-flight' };
+  return { kind: 'answered', answer: { status: row.status, responseEnc: row.response_enc, headers: row.response_headers ?? {} } };
+}
+
+/** Keeps a claimed key's answer. */
+export async function recordIdempotentAnswer(pool: Pool, organization: string, key: string, answer: StoredAnswer): Promise<void> {
+  await pool.query(
+    'UPDATE admin_idempotency_keys SET status = $3, response_enc = $4, response_headers = $5 WHERE organization = $1 AND idempotency_key = $2 AND status IS NULL',
+    [organization, key, answer.status, answer.responseEnc, JSON.stringify(answer.headers)],
+  );
+}
+
+/** Lets a claimed key go (its request failed): the same key may be sent again and runs afresh. */
+export async function releaseIdempotencyKey(pool: Pool, organization: string, key: string): Promise<void> {
+  await pool.query('DELETE FROM admin_idempotency_keys WHERE organization = $1 AND idempotency_key = $2 AND status IS NULL', [organization, key]);
+}
+
+/** Drops keys past their day. */
+export async function purgeIdempotencyKeys(pool: Pool): Promise<number> {
+  const { rowCount } = await pool.query(`DELETE FROM admin_idempotency_keys WHERE created_at < now() - $1 * interval '1 millisecond'`, [IDEMPOTENCY_KEY_TTL_MS]);
+  return rowCount ?? 0;
+}

@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startReceiver, type Receiver } from '../../scripts/lib/receiver.js';
+import { startAdminApi, type RunningAdminApi } from '../support/admin-api.js';
+import { testConfig, uniqueName } from '../support/harness.js';
+
+/**
+ * Idempotency-Key on the admin API's POST routes, on real Postgres: a client
+ * that sends a request again (no answer came: a timeout, a 503 saying the
+ * change may have been made) gets the first answer, not a second change.
+ */
+describe('admin API: Idempotency-Key', () => {
+  const services = inject('services');
+  const config = testConfig(services, { ADMIN_RATE_LIMIT_PER_MINUTE: '100000' });
+  const organization = uniqueName('org');
+  let api: RunningAdminApi;
+  let receiver: Receiver;
+
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    api = await startAdminApi(config, organization);
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await receiver?.close();
+  });
+
+  const createBody = (name: string) => ({ name, url: receiver.url, eventTypes: ['USER_CREATED'] });
+  const webhooksNamed = async (name: string): Promise<number> =>
+    Number((await api.pool.query<{ n: string }>('SELECT count(*) AS n FROM webhooks WHERE organization = $1 AND name = $2', [organization, name])).rows[0]!.n);
+
+  it('a create sent again with its key answers the first webhook and its secret again, and makes no second one', async () => {
+    const key = randomUUID();
+    const name = uniqueName('hook');
+    const first = await api.call('POST', '/v1/webhooks', { body: createBody(name), headers: { 'idempotency-key': key } });
+    expect(first.status).toBe(201);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    const again = await api.call('POST', '/v1/webhooks', { body: createBody(name), headers: { 'idempotency-key': key } });
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(again.body).toEqual(first.body);
+    expect(await webhooksNamed(name)).toBe(1);
+    // Kept encrypted: the secret shown once is not in the table in clear.
+    const { rows } = await api.pool.query<{ response_enc: string }>('SELECT response_enc FROM admin_idempotency_keys WHERE organization = $1 AND idempotency_key = $2', [organization, key]);
+    expect(rows[0]!.response_enc).not.toContain(first.body.secret);
+    // Without a key, the same request is a new webhook.
+    expect((await api.call('POST', '/v1/webhooks', { body: createBody(name) })).status).toBe(201);
+    expect(await webhooksNamed(name)).toBe(2);
+  });
+
+  it('refuses a key sent with another request with 409, and keeps keys apart per organization', async () => {
+    const key = randomUUID();
+    const name = uniqueName('hook');
+    expect((await api.call('POST', '/v1/webhooks', { body: createBody(name), headers: { 'idempotency-key': key } })).status).toBe(201);
+    const other = await api.call('POST', '/v1/webhooks', { body: createBody(uniqueName('hook')), headers: { 'idempotency-key': key } });
+    expect(other.status).toBe(409);
+    expect(other.body.detail).toMatch(/Idempotency-Key was sent with another request/);
+    // Another organization's token with the same key: its own request, its own webhook.
+    const elsewhere = await api.tokenFor(uniqueName('org'));
+    const theirs = await api.call('POST', '/v1/webhooks', { body: createBody(name), headers: { 'idempotency-key': key }, token: elsewhere });
+    expect(theirs.status).toBe(201);
+    expect(theirs.headers.get('idempotent-replayed')).toBeNull();
+  });
+
+  it('gives a rotation\'s new secret again rather than rotating twice, which would end the overlap of the first secret', async () => {
+    const created = await api.call('POST', '/v1/webhooks', { body: createBody(uniqueName('hook')) });
+    const id = created.body.webhook.id as string;
+    const key = randomUUID();
+    const rotated = await api.call('POST', `/v1/webhooks/${id}/rotate-secret`, { headers: { 'idempotency-key': key } });
+    const again = await api.call('POST', `/v1/webhooks/${id}/rotate-secret`, { headers: { 'idempotency-key': key } });
+    expect(again.status).toBe(200);
+    expect(again.body.secret).toBe(rotated.body.secret);
+    expect(again.headers.get('etag')).toBe(rotated.headers.get('etag'));
+    expect((await api.call('GET', `/v1/webhooks/${id}`)).body.version).toBe(rotated.body.webhook.version);
+  });
+
+  it('keeps no failed answer: a request that failed runs again with its key', async () => {
+    const key = randomUUID();
+    const missing = `/v1/webhooks/${randomUUID()}/rotate-secret`;
+    expect((await api.call('POST', missing, { headers: { 'idempotency-key': key } })).status).toBe(404);
+    const again = await api.call('POST', missing, { headers: { 'idempotency-key': key } });
+    expect(again.status).toBe(404);
+    expect(again.headers.get('idempotent-replayed')).toBeNull();
+    const { rows } = await api.pool.query('SELECT 1 FROM admin_idempotency_keys WHERE organization = $1 AND idempotency_key = $2', [organization, key]);
+    expect(rows).toEqual([]);
+  });
+
+  it('answers 400 naming the header for a key that is not printable ASCII or too long', async () => {
+    for (const key of ['has space', 'x'.repeat(256)]) {
+      const refused = await api.call('POST', '/v1/webhooks', { body: createBody(uniqueName('hook')), headers: { 'idempotency-key': key } });
+      expect(refused.status, key).toBe(400);
+      expect(refused.body.errors).toContainEqual(expect.objectContaining({ in: 'header', field: 'idempotency-key' }));
+    }
+  });
+});
