@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool } from '../../connector/db/pool.js';
 import type { Logger } from '../../connector/observability/logger.js';
@@ -18,8 +18,8 @@ const KEPT_HEADERS = ['content-type', 'etag', 'location'] as const;
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The Idempotency-Key this request claimed: its answer is kept (2xx) or the key let go (any other). */
-    claimedIdempotencyKey?: string;
+    /** The Idempotency-Key this request claimed, and its claim: its answer is kept, or (refused: 4xx) the key let go. */
+    claimedIdempotencyKey?: { key: string; token: string };
   }
 }
 
@@ -29,9 +29,10 @@ const headerSchema = {
   maxLength: 255,
   pattern: '^[\\x21-\\x7e]+$',
   description: 'Any unique value (a UUID) of up to 255 printable ASCII characters. Sent again with the same request within 24 hours, '
-    + 'it gets the first answer again (with Idempotency-Replayed: true) instead of doing the change twice: a webhook created, a secret rotated, '
-    + 'events queued. Only successful answers are kept; a failed request may be sent again with the same key. The same key with another '
-    + 'request, or while the first is under way, is a 409.',
+    + 'it gets the first answer again (with Idempotent-Replayed: true) instead of doing the change twice: a webhook created, a secret rotated, '
+    + 'events queued. Refusals (4xx) are not kept: such a request may be sent again with the same key. A 5xx is kept and answered again '
+    + '(the change may have been made partway: read it back, and try again with a new key). The same key with another request (another '
+    + 'path or body, byte for byte), or while the first is under way, is a 409.',
 } as const;
 
 /**
@@ -42,10 +43,11 @@ const headerSchema = {
  * organization; answers are stored encrypted, as they may hold a secret shown
  * only once. Installed on the /v1 scope, after authentication.
  */
-export function idempotencyKeys(deps: { pool: Pool; box: SecretBox; log: Logger }) {
+export function idempotencyKeys(deps: { pool: Pool; box: SecretBox; fingerprintKey: Buffer; log: Logger }) {
   const { pool, box, log } = deps;
+  // Keyed: a body may hold an API key, which a plain hash in the table would let anyone reading it test guesses against.
   const fingerprint = (request: FastifyRequest): string =>
-    createHash('sha256').update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`).digest('base64url');
+    createHmac('sha256', deps.fingerprintKey).update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`).digest('base64url');
 
   const replay = (reply: FastifyReply, status: number, headers: Record<string, string>, body: string): FastifyReply =>
     reply.code(status).headers({ ...headers, [REPLAYED_HEADER]: 'true' }).send(body);
@@ -66,7 +68,7 @@ export function idempotencyKeys(deps: { pool: Pool; box: SecretBox; log: Logger 
       const { organization } = request.principal;
       const claim = await claimIdempotencyKey(pool, organization, key, fingerprint(request), ABANDONED_AFTER_MS);
       if (claim.kind === 'claimed') {
-        request.claimedIdempotencyKey = key;
+        request.claimedIdempotencyKey = { key, token: claim.token };
         return;
       }
       if (claim.kind === 'mismatch') throw new ApiProblem('conflict', 'this Idempotency-Key was sent with another request (another path or body); use a new key for a new request');
@@ -76,20 +78,23 @@ export function idempotencyKeys(deps: { pool: Pool; box: SecretBox; log: Logger 
     });
 
     app.addHook('onSend', async (request, reply, payload) => {
-      const key = request.claimedIdempotencyKey;
-      if (key === undefined) return payload;
+      const claimed = request.claimedIdempotencyKey;
+      if (claimed === undefined) return payload;
       request.claimedIdempotencyKey = undefined;
       const { organization } = request.principal;
+      const { key, token } = claimed;
       try {
-        if (reply.statusCode >= 200 && reply.statusCode < 300 && (typeof payload === 'string' || payload === null || payload === undefined)) {
+        // A refusal (404, 409, 412: decided before anything changed) frees the key. A 5xx is kept, as a success is: a
+        // publish or a write may have been made partway, and running the request again could make it twice.
+        if (reply.statusCode >= 400 && reply.statusCode < 500) await releaseIdempotencyKey(pool, organization, key, token);
+        else {
           const headers: Record<string, string> = {};
-          for (const name of KEPT_HEADERS) {
+          for (const name of [...KEPT_HEADERS, 'retry-after']) {
             const value = reply.getHeader(name);
             if (value !== undefined) headers[name] = String(value);
           }
-          await recordIdempotentAnswer(pool, organization, key, { status: reply.statusCode, responseEnc: box.encrypt(payload ?? ''), headers });
-        } else {
-          await releaseIdempotencyKey(pool, organization, key);
+          const body = typeof payload === 'string' ? payload : '';
+          await recordIdempotentAnswer(pool, organization, key, token, { status: reply.statusCode, responseEnc: box.encrypt(body), headers });
         }
       } catch (error) {
         // Answered all the same; the key stays claimed until abandoned (a minute), then runs afresh.

@@ -115,15 +115,16 @@ export async function failedEventsSince(
          WHERE organization = $1 AND webhook_id = $2 AND attempted_at >= $3::timestamptz
          ORDER BY task_id, attempted_at DESC
       ), page AS (
-        SELECT task_id, attempt_id, attempted_at FROM latest
-         WHERE outcome IN ('dead_letter', 'disabled', 'skipped') AND attempted_at < $4::timestamptz
-           AND ($6::text IS NULL OR (attempted_at, task_id) > ($3::timestamptz, $6::text))
-         ORDER BY attempted_at, task_id
+        -- Attempts logged without their event (before events were kept) cannot be resent: left out before the limit,
+        -- so a page is never short of one it could have held (a short page ends the walk).
+        SELECT l.task_id, l.attempt_id, l.attempted_at FROM latest l JOIN delivery_attempts a ON a.attempt_id = l.attempt_id
+         WHERE l.outcome IN ('dead_letter', 'disabled', 'skipped') AND l.attempted_at < $4::timestamptz AND a.event IS NOT NULL
+           AND ($6::text IS NULL OR (l.attempted_at, l.task_id) > ($3::timestamptz, $6::text))
+         ORDER BY l.attempted_at, l.task_id
          LIMIT $5
       )
       SELECT page.task_id, a.event, to_char(page.attempted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS failed_at
         FROM page JOIN delivery_attempts a ON a.attempt_id = page.attempt_id
-       WHERE a.event IS NOT NULL
        ORDER BY page.attempted_at, page.task_id`,
     [organization, webhookId, range.since, range.until, limit, range.afterTaskId ?? null],
   );

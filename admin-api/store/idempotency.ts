@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Pool } from '../../connector/db/pool.js';
 
 /** How long a key's answer is kept and given again. */
@@ -10,7 +11,8 @@ export interface StoredAnswer {
 }
 
 export type KeyClaim =
-  | { kind: 'claimed' }
+  /** `token` names this request's claim: only it records the answer or frees the key. */
+  | { kind: 'claimed'; token: string }
   /** The first request's answer, to give again. */
   | { kind: 'answered'; answer: StoredAnswer }
   /** The key came with another request (another path or body). */
@@ -24,16 +26,17 @@ export type KeyClaim =
  * `abandonedAfterMs` (its process died), is claimed afresh.
  */
 export async function claimIdempotencyKey(pool: Pool, organization: string, key: string, fingerprint: string, abandonedAfterMs: number): Promise<KeyClaim> {
+  const token = randomUUID();
   const { rows: claimed } = await pool.query(
-    `INSERT INTO admin_idempotency_keys (organization, idempotency_key, fingerprint) VALUES ($1, $2, $3)
+    `INSERT INTO admin_idempotency_keys (organization, idempotency_key, fingerprint, claim_token) VALUES ($1, $2, $3, $6)
      ON CONFLICT (organization, idempotency_key) DO UPDATE
-        SET fingerprint = EXCLUDED.fingerprint, status = NULL, response_enc = NULL, response_headers = NULL, created_at = now()
+        SET fingerprint = EXCLUDED.fingerprint, claim_token = EXCLUDED.claim_token, status = NULL, response_enc = NULL, response_headers = NULL, created_at = now()
       WHERE admin_idempotency_keys.created_at < now() - $4 * interval '1 millisecond'
          OR (admin_idempotency_keys.status IS NULL AND admin_idempotency_keys.created_at < now() - $5 * interval '1 millisecond')
      RETURNING 1`,
-    [organization, key, fingerprint, IDEMPOTENCY_KEY_TTL_MS, abandonedAfterMs],
+    [organization, key, fingerprint, IDEMPOTENCY_KEY_TTL_MS, abandonedAfterMs, token],
   );
-  if (claimed.length > 0) return { kind: 'claimed' };
+  if (claimed.length > 0) return { kind: 'claimed', token };
   const { rows } = await pool.query<{ fingerprint: string; status: number | null; response_enc: string | null; response_headers: Record<string, string> | null }>(
     'SELECT fingerprint, status, response_enc, response_headers FROM admin_idempotency_keys WHERE organization = $1 AND idempotency_key = $2',
     [organization, key],
@@ -46,17 +49,17 @@ export async function claimIdempotencyKey(pool: Pool, organization: string, key:
   return { kind: 'answered', answer: { status: row.status, responseEnc: row.response_enc, headers: row.response_headers ?? {} } };
 }
 
-/** Keeps a claimed key's answer. */
-export async function recordIdempotentAnswer(pool: Pool, organization: string, key: string, answer: StoredAnswer): Promise<void> {
+/** Keeps the answer of the request holding the claim `token` (not of one whose abandoned claim was taken over). */
+export async function recordIdempotentAnswer(pool: Pool, organization: string, key: string, token: string, answer: StoredAnswer): Promise<void> {
   await pool.query(
-    'UPDATE admin_idempotency_keys SET status = $3, response_enc = $4, response_headers = $5 WHERE organization = $1 AND idempotency_key = $2 AND status IS NULL',
-    [organization, key, answer.status, answer.responseEnc, JSON.stringify(answer.headers)],
+    'UPDATE admin_idempotency_keys SET status = $4, response_enc = $5, response_headers = $6 WHERE organization = $1 AND idempotency_key = $2 AND claim_token = $3 AND status IS NULL',
+    [organization, key, token, answer.status, answer.responseEnc, JSON.stringify(answer.headers)],
   );
 }
 
-/** Lets a claimed key go (its request failed): the same key may be sent again and runs afresh. */
-export async function releaseIdempotencyKey(pool: Pool, organization: string, key: string): Promise<void> {
-  await pool.query('DELETE FROM admin_idempotency_keys WHERE organization = $1 AND idempotency_key = $2 AND status IS NULL', [organization, key]);
+/** Lets the claim `token` go (its request was refused, changing nothing): the same key may be sent again and runs afresh. */
+export async function releaseIdempotencyKey(pool: Pool, organization: string, key: string, token: string): Promise<void> {
+  await pool.query('DELETE FROM admin_idempotency_keys WHERE organization = $1 AND idempotency_key = $2 AND claim_token = $3 AND status IS NULL', [organization, key, token]);
 }
 
 /** Drops keys past their day. */

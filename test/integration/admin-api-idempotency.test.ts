@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { claimIdempotencyKey, recordIdempotentAnswer, releaseIdempotencyKey } from '../../admin-api/store/idempotency.js';
 import { startReceiver, type Receiver } from '../../scripts/lib/receiver.js';
 import { startAdminApi, type RunningAdminApi } from '../support/admin-api.js';
 import { testConfig, uniqueName } from '../support/harness.js';
@@ -85,6 +86,22 @@ describe('admin API: Idempotency-Key', () => {
     expect(again.headers.get('idempotent-replayed')).toBeNull();
     const { rows } = await api.pool.query('SELECT 1 FROM admin_idempotency_keys WHERE organization = $1 AND idempotency_key = $2', [organization, key]);
     expect(rows).toEqual([]);
+  });
+
+  it('a request whose abandoned claim was taken over neither writes the new claim\'s answer nor frees it', async () => {
+    const key = randomUUID();
+    const first = await claimIdempotencyKey(api.pool, organization, key, 'same request', 60_000);
+    expect(first.kind).toBe('claimed');
+    expect(await claimIdempotencyKey(api.pool, organization, key, 'same request', 60_000)).toEqual({ kind: 'in-flight' });
+    // Unanswered past the abandonment window (0 here): the second request takes the key over.
+    const second = await claimIdempotencyKey(api.pool, organization, key, 'same request', 0);
+    expect(second.kind).toBe('claimed');
+    const late = first.kind === 'claimed' ? first.token : '';
+    await recordIdempotentAnswer(api.pool, organization, key, late, { status: 201, responseEnc: 'the first one\'s', headers: {} });
+    await releaseIdempotencyKey(api.pool, organization, key, late);
+    expect(await claimIdempotencyKey(api.pool, organization, key, 'same request', 60_000)).toEqual({ kind: 'in-flight' });
+    await recordIdempotentAnswer(api.pool, organization, key, second.kind === 'claimed' ? second.token : '', { status: 201, responseEnc: 'the second one\'s', headers: {} });
+    expect(await claimIdempotencyKey(api.pool, organization, key, 'same request', 60_000)).toEqual({ kind: 'answered', answer: { status: 201, responseEnc: 'the second one\'s', headers: {} } });
   });
 
   it('answers 400 naming the header for a key that is not printable ASCII or too long', async () => {
