@@ -489,8 +489,11 @@ describe('delivery slots, strict retries in place and slow endpoints', () => {
   it('an endpoint slow to answer holds its own webhook, not the slot other webhooks need, and still gets its tasks once each, in order', async () => {
     const slow = await s.addWebhook();
     let slowAnswers = 0;
+    // It answers once the test says so (well within the request timeout), not after a fixed time a loaded machine outruns.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
     slow.receiver.respondWith(async () => {
-      await new Promise((resolve) => setTimeout(resolve, 4000));
+      await released;
       slowAnswers += 1;
       return { status: 204 };
     });
@@ -503,6 +506,7 @@ describe('delivery slots, strict retries in place and slow endpoints', () => {
     expect(slowAnswers).toBe(0);
     expect(seqs(healthy.receiver)).toEqual([0, 1, 2]);
     expect(seqs(slow.receiver)).toEqual([0]);
+    release();
     await waitFor('the slow webhook\'s second task', () => slowAnswers >= 2, 20_000);
     expect(seqs(slow.receiver)).toEqual([0, 1]);
   });
