@@ -298,7 +298,7 @@ describe('admin API: deliveries', () => {
     expect(unverifiedRecovery.body.detail).toMatch(/not verified/);
   });
 
-  it('after a secret rotation both secrets sign within a second, so receivers on either verify', async () => {
+  it('after a secret rotation both secrets sign at once (by notification, not the cache\'s expiry), so receivers on either verify', async () => {
     const { id, receiver, secret: oldSecret } = await verifiedWebhook();
     const delivered = async (): Promise<ReceivedRequest> => {
       const { body } = await api.call('POST', `/v1/webhooks/${id}/test`);
@@ -308,11 +308,13 @@ describe('admin API: deliveries', () => {
     expect(String((await delivered()).headers['webhook-signature']).split(' ')).toHaveLength(1);
     const rotatedAt = Date.now();
     const rotated = await api.call('POST', `/v1/webhooks/${id}/rotate-secret`);
-    // The cache keeps entries for 5 s; only the change notification can make this quicker.
+    // The cache keeps entries for DELIVERER_TARGET_CACHE_TTL_MS (60 s here): only the change notification can make
+    // this quicker, and a loaded machine still gets well under that.
+    expect(config.deliverer.targetCacheTtlMs).toBeGreaterThanOrEqual(60_000);
     const request = await waitFor('a delivery signed with the new secret', async () => {
       const next = await delivered();
       return verifyStandardWebhook(rotated.body.secret, next.headers, next.body) ? next : undefined;
-    }, 2_000);
+    }, 20_000);
     log.info({ ms: Date.now() - rotatedAt }, 'rotation visible to the deliverer');
     expect(String(request.headers['webhook-signature']).split(' ')).toHaveLength(2);
     expect(verifyStandardWebhook(oldSecret, request.headers, request.body)).toBe(true);

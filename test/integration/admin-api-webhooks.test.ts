@@ -289,9 +289,9 @@ describe('admin API: webhooks', () => {
         const { body } = await create({ eventTypes: ['USER_DISABLED'] });
         await verificationOf(body.webhook.id, 'verified');
         const matched = () => store.current().match(organization, 'USER_DISABLED', 'user').some((r) => r.id === body.webhook.id);
-        await waitFor('the verified webhook in the index', matched, 1_000);
+        await waitFor('the verified webhook in the index', matched, 15_000);
         await call('POST', `/v1/webhooks/${body.webhook.id}/disable`, { body: { reason: 'maintenance' } });
-        await waitFor('the disabled webhook to leave the index', () => !matched(), 1_000);
+        await waitFor('the disabled webhook to leave the index', () => !matched(), 15_000);
       } finally {
         await store.stop();
       }
