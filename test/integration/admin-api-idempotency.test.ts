@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { claimIdempotencyKey, recordIdempotentAnswer, releaseIdempotencyKey } from '../../admin-api/store/idempotency.js';
+import { createKafka } from '../../connector/kafka/client.js';
+import { ensureTopics } from '../../connector/kafka/topics.js';
+import { createRootLogger } from '../../connector/observability/logger.js';
 import { startReceiver, type Receiver } from '../../scripts/lib/receiver.js';
 import { startAdminApi, type RunningAdminApi } from '../support/admin-api.js';
 import { testConfig, uniqueName } from '../support/harness.js';
@@ -102,6 +105,27 @@ describe('admin API: Idempotency-Key', () => {
     expect(await claimIdempotencyKey(api.pool, organization, key, 'same request', 60_000)).toEqual({ kind: 'in-flight' });
     await recordIdempotentAnswer(api.pool, organization, key, second.kind === 'claimed' ? second.token : '', { status: 201, responseEnc: 'the second one\'s', headers: {} });
     expect(await claimIdempotencyKey(api.pool, organization, key, 'same request', 60_000)).toEqual({ kind: 'answered', answer: { status: 201, responseEnc: 'the second one\'s', headers: {} } });
+  });
+
+  it('keeps a 5xx and answers it again: what failed partway is not run a second time with the key', async () => {
+    // An admin API whose deliveries topic takes nothing as large as a task: a test event fails as it is published.
+    const refusing = testConfig(services, { ADMIN_WEBHOOK_VERIFICATION: 'off' });
+    const kafka = createKafka(refusing.kafka, createRootLogger({ level: 'error' }), 'idempotency-test');
+    await ensureTopics(kafka, [{ topic: refusing.topics.deliveries, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '64' }] }], 1);
+    const failing = await startAdminApi(refusing, uniqueName('org'), { log: createRootLogger({ level: 'fatal' }) });
+    try {
+      const created = await failing.call('POST', '/v1/webhooks', { body: { name: 'n', url: receiver.url, eventTypes: ['*'] } });
+      const key = randomUUID();
+      const first = await failing.call('POST', `/v1/webhooks/${created.body.webhook.id}/test`, { headers: { 'idempotency-key': key } });
+      expect(first.status).toBe(500);
+      const again = await failing.call('POST', `/v1/webhooks/${created.body.webhook.id}/test`, { headers: { 'idempotency-key': key } });
+      expect(again.status).toBe(500);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(again.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(again.body).toEqual(first.body);
+    } finally {
+      await failing.close();
+    }
   });
 
   it('answers 400 naming the header for a key that is not printable ASCII or too long', async () => {
