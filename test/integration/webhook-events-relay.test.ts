@@ -58,9 +58,11 @@ describe('webhook change events: a relay that cannot publish loses nothing', () 
     const refusingPublisher = await createTaskPublisher(kafka, refusing, 1024 * 1024);
     const warnings: string[] = [];
     const relayLog = createRootLogger({ level: 'warn', destination: { write: (line: string) => void warnings.push(line) } });
-    const failing = createWebhookEventRelay({ pool, publish: refusingPublisher.publish, log: relayLog, intervalMs: 20 });
+    // Passes counted, so the relay is seen to fail several times, not stopped after its first warning.
+    let tries = 0;
+    const failing = createWebhookEventRelay({ pool, publish: (tasks) => ((tries += 1), refusingPublisher.publish(tasks)), log: relayLog, intervalMs: 20 });
     failing.start();
-    await waitFor('a refused publish', () => warnings.some((line) => line.includes('could not deliver webhook change events')), 30_000);
+    await waitFor('three refused passes', () => tries >= 3 && warnings.some((line) => line.includes('could not deliver webhook change events')), 30_000);
     await failing.stop();
     // Said once for the outage, not once a pass.
     expect(warnings.filter((line) => line.includes('could not deliver webhook change events'))).toHaveLength(1);
