@@ -3,7 +3,7 @@ import type { HttpSender } from '../connector/delivery/http-sender.js';
 import type { AttemptResult } from '../connector/delivery/outcome.js';
 import { signatureHeader } from '../connector/delivery/signature.js';
 import type { SecretBox } from '../connector/security/encryption.js';
-import type { WebhookRow } from './store/webhooks.js';
+import { previousSecretSigns, type WebhookRow } from './store/webhooks.js';
 
 /**
  * The verification challenge (seed 003: events are sent only to verified,
@@ -68,7 +68,7 @@ export function createVerifier(deps: { sender: HttpSender; box: SecretBox; userA
       const apiKey = row.api_key_header && row.api_key_enc ? { header: row.api_key_header, value: deps.box.decrypt(row.api_key_enc) } : null;
       // Signed as events are: a receiver still on the previous secret during a rotation's overlap must verify it too.
       const secrets = [deps.box.decrypt(row.signing_secret_enc)];
-      if (row.previous_signing_secret_enc && row.previous_secret_expires_at && row.previous_secret_expires_at.getTime() > now()) secrets.push(deps.box.decrypt(row.previous_signing_secret_enc));
+      if (previousSecretSigns(row, now())) secrets.push(deps.box.decrypt(row.previous_signing_secret_enc!));
       const request = buildChallenge(row, secrets, apiKey, deps.userAgent, Math.floor(now() / 1000));
       const sent = await deps.sender.post(row.url, request.headers, request.body);
       return challengeProblem(sent.result, sent.responseExcerpt, request.challenge);

@@ -57,6 +57,11 @@ export function eventTypesProblem(patterns: readonly string[], catalog: EventCat
 /** The header an API key goes in when its webhook names none. */
 export const DEFAULT_API_KEY_HEADER = 'x-api-key';
 
+/** The status reason an enable or disable without one of its own is kept with: who disabled it; none for enabling. */
+export function defaultStatusReason(enabled: boolean, subject: string): string | null {
+  return enabled ? null : `disabled by ${subject}`;
+}
+
 export function apiKeyHeaderProblem(header: string): string | null {
   const lower = header.toLowerCase();
   if (CONNECTOR_HEADERS.has(lower) || lower.startsWith('webhook-')) return `"${header}" is set by the connector itself; choose another header`;

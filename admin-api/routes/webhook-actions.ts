@@ -9,7 +9,7 @@ import { AUTHED_PROBLEMS, idParam, problemResponses, statusChangeBody, testEvent
 import { findWebhook, rotateWebhookSecret, setWebhookEnabled, toView } from '../store/webhooks.js';
 import { assertReceiving, parseIfMatch, refuseChange, requireWebhook } from './webhook-lookup.js';
 import type { VerificationRunner } from '../verification-runner.js';
-import { defaultTestEventType } from '../webhook-rules.js';
+import { defaultStatusReason, defaultTestEventType } from '../webhook-rules.js';
 
 const TAG = 'Webhook actions';
 
@@ -33,7 +33,7 @@ export function webhookActionRoutes(deps: AdminApiDeps, verifications: Verificat
       }, async (request, reply) => {
         const { principal } = request;
         const expectedVersion = parseIfMatch(request.headers['if-match']);
-        const reason = request.body?.reason ?? (enabled ? null : `disabled by ${principal.subject}`);
+        const reason = request.body?.reason ?? defaultStatusReason(enabled, principal.subject);
         const result = await setWebhookEnabled(pool, principal.subject, principal.organization, request.params.id, enabled, reason, expectedVersion);
         if (!result) return refuseChange(pool, principal.organization, request.params.id, expectedVersion);
         const { row, changed } = result;

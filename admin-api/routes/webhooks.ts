@@ -9,7 +9,7 @@ import {
   deleteWebhook, deleteWebhooks, insertWebhookRow, listWebhookRows, toView, updateWebhookRow, type ListWebhooksQuery, type WebhookChanges, type WebhookFields,
 } from '../store/webhooks.js';
 import type { VerificationRunner } from '../verification-runner.js';
-import { apiKeyHeaderProblem, DEFAULT_API_KEY_HEADER, eventTypesProblem, urlProblem } from '../webhook-rules.js';
+import { apiKeyHeaderProblem, DEFAULT_API_KEY_HEADER, defaultStatusReason, eventTypesProblem, urlProblem } from '../webhook-rules.js';
 import { parseIfMatch, refuseChange, requireWebhook, staleVersion } from './webhook-lookup.js';
 
 interface ApiKeyInput {
@@ -147,7 +147,7 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
         ordering: input.ordering,
         apiKey: input.apiKey === undefined ? undefined : input.apiKey === null ? null : encryptApiKey(input.apiKey),
         verifyChangedUrl: verifyByChallenge,
-        status: input.enabled === undefined ? undefined : { enabled: input.enabled, reason: input.enabled ? null : `disabled by ${request.principal.subject}` },
+        status: input.enabled === undefined ? undefined : { enabled: input.enabled, reason: defaultStatusReason(input.enabled, request.principal.subject) },
       };
       const result = await updateWebhookRow(pool, request.principal.subject, organization, request.params.id, changes, expectedVersion);
       if (result.kind === 'not-found') throw notFound('webhook');

@@ -78,9 +78,14 @@ function masked(box: SecretBox, stored: string): string {
   }
 }
 
+/** Whether the secret a rotation replaced still signs (its overlap has not ended). */
+export function previousSecretSigns(row: Pick<WebhookRow, 'previous_signing_secret_enc' | 'previous_secret_expires_at'>, now = Date.now()): boolean {
+  return row.previous_signing_secret_enc !== null && row.previous_secret_expires_at !== null && row.previous_secret_expires_at.getTime() > now;
+}
+
 /** The admin's view of a row: secrets masked, never in clear. */
 export function toView(row: WebhookRow, box: SecretBox): WebhookView {
-  const previousValid = row.previous_secret_expires_at && row.previous_secret_expires_at.getTime() > Date.now();
+  const previousValid = previousSecretSigns(row);
   return {
     id: row.id,
     organization: row.organization,

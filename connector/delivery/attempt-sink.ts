@@ -116,8 +116,10 @@ export function createAttemptSink(deps: AttemptSinkDeps): { start(): Promise<voi
         const key = typeof row['webhookId'] === 'string' ? row['webhookId'] : null;
         // A row that cannot be written out as JSON goes in the message it came in (its other rows are written, and
         // would be skipped by attempt id if copied back): once for the message, however many of its rows are so.
-        if (code === UNSERIALIZABLE && letteredWhole.has(message)) continue;
-        if (code === UNSERIALIZABLE) letteredWhole.add(message);
+        if (code === UNSERIALIZABLE) {
+          if (letteredWhole.has(message)) continue;
+          letteredWhole.add(message);
+        }
         const letter = code === UNSERIALIZABLE
           ? deadLetterOf({ ...where, message }, poison('ATTEMPT_ROW_REFUSED', `the row cannot be written as JSON: ${reason}`), message, deps.dlqLimitBytes)
           : deadLetterOf({ ...where, message }, poison('ATTEMPT_ROW_REFUSED', `Postgres refused the row (SQLSTATE ${code}): ${reason}`), { key, value: JSON.stringify(row) }, deps.dlqLimitBytes);

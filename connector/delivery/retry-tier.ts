@@ -1,7 +1,8 @@
 import type { KafkaMessage } from 'kafkajs';
 import type { ConnectorConfig } from '../../config/load.js';
 import type { Kafka } from '../kafka/client.js';
-import { holdsRecordsSince, listTopics, readByGroup, retiredTierLabels, retryTopic } from '../kafka/topics.js';
+import type { Admin } from 'kafkajs';
+import { holdsRecordsSince, readByGroup, retiredTierLabels, retryTopic, withAdmin } from '../kafka/topics.js';
 import type { Logger } from '../observability/logger.js';
 import { createDeliverer, type Deliverer, type DelivererDeps } from './deliverer.js';
 
@@ -60,10 +61,12 @@ export function tierGroupId(config: Readonly<ConnectorConfig>, label: string): s
  */
 export async function retiredTiersToDrain(kafka: Kafka, config: Readonly<ConnectorConfig>, log: Logger): Promise<string[]> {
   const retired: string[] = [];
-  for (const label of retiredTierLabels(config, await listTopics(kafka))) {
-    if (await holdsRecordsSince(kafka, retryTopic(config, label), Date.now() - LATEST_PLAUSIBLE_DUE_MS)) retired.push(label);
-    else await reportLeftAlone(kafka, config, label, log);
-  }
+  await withAdmin(kafka, async (admin) => {
+    for (const label of retiredTierLabels(config, await admin.listTopics())) {
+      if (await holdsRecordsSince(admin, retryTopic(config, label), Date.now() - LATEST_PLAUSIBLE_DUE_MS)) retired.push(label);
+      else await reportLeftAlone(admin, config, label, log);
+    }
+  });
   if (retired.length > 0) {
     log.warn(
       { topics: retired.map((label) => retryTopic(config, label)) },
@@ -79,12 +82,12 @@ export async function retiredTiersToDrain(kafka: Kafka, config: Readonly<Connect
  * on) or how many it cannot tell of (no committed offset: never read, or expired). A failure to tell is a warning
  * too: it must not stop the deliverer starting.
  */
-async function reportLeftAlone(kafka: Kafka, config: Readonly<ConnectorConfig>, label: string, log: Logger): Promise<void> {
+async function reportLeftAlone(admin: Admin, config: Readonly<ConnectorConfig>, label: string, log: Logger): Promise<void> {
   const topic = retryTopic(config, label);
   const groupId = tierGroupId(config, label);
   let read: { unread: bigint; unknown: bigint };
   try {
-    read = await readByGroup(kafka, groupId, topic);
+    read = await readByGroup(admin, groupId, topic);
   } catch (error) {
     log.warn({ err: error, topic, groupId }, 'retry topic of a tier no longer in DELIVERER_RETRY_DELAYS_MS has had no task for a week: left alone; could not read what its group read of it');
     return;

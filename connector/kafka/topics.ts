@@ -77,10 +77,8 @@ export function retiredTierLabels(config: ConnectorConfig, existing: readonly st
  * while.
  */
 export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], replicationFactor: number, timeoutMs = 60_000): Promise<Map<string, number>> {
-  const admin = kafka.admin();
-  await admin.connect();
   const deadline = Date.now() + timeoutMs;
-  try {
+  return withAdmin(kafka, async (admin) => {
     for (;;) {
       try {
         const existing = new Set(await admin.listTopics());
@@ -94,6 +92,15 @@ export async function ensureTopics(kafka: Kafka, specs: TopicSpec[], replication
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }
+  });
+}
+
+/** Runs `work` with an admin client connected for it alone. */
+export async function withAdmin<T>(kafka: Kafka, work: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await work(admin);
   } finally {
     await admin.disconnect();
   }
@@ -144,17 +151,11 @@ export function limitShortfalls(specs: TopicSpec[], limits: ReadonlyMap<string, 
 }
 
 /** Whether any partition of `topic` holds a record written at or after `since` (ms since the epoch). */
-export async function holdsRecordsSince(kafka: Kafka, topic: string, since: number): Promise<boolean> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]));
-    // The first offset written at or after `since`, or the partition's end where none was.
-    const firsts = await admin.fetchTopicOffsetsByTimestamp(topic, since);
-    return firsts.some((p) => BigInt(p.offset) < (ends.get(p.partition) ?? 0n));
-  } finally {
-    await admin.disconnect();
-  }
+export async function holdsRecordsSince(admin: Admin, topic: string, since: number): Promise<boolean> {
+  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)]));
+  // The first offset written at or after `since`, or the partition's end where none was.
+  const firsts = await admin.fetchTopicOffsetsByTimestamp(topic, since);
+  return firsts.some((p) => BigInt(p.offset) < (ends.get(p.partition) ?? 0n));
 }
 
 /**
@@ -162,34 +163,17 @@ export async function holdsRecordsSince(kafka: Kafka, topic: string, since: numb
  * has no committed offset (`unknown`: it never read them, or its offsets expired a week after its last member left,
  * so whether they were read cannot be told).
  */
-export async function readByGroup(kafka: Kafka, groupId: string, topic: string): Promise<{ unread: bigint; unknown: bigint }> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    const offsets = new Map((committed?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
-    let unread = 0n;
-    let unknown = 0n;
-    for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
-      const read = offsets.get(partition) ?? -1n;
-      const records = BigInt(high) - BigInt(low);
-      if (read < 0n) unknown += records;
-      // A committed offset retention has passed counts from the oldest record left.
-      else unread += BigInt(high) - (read < BigInt(low) ? BigInt(low) : read < BigInt(high) ? read : BigInt(high));
-    }
-    return { unread, unknown };
-  } finally {
-    await admin.disconnect();
+export async function readByGroup(admin: Admin, groupId: string, topic: string): Promise<{ unread: bigint; unknown: bigint }> {
+  const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  const offsets = new Map((committed?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+  let unread = 0n;
+  let unknown = 0n;
+  for (const p of await admin.fetchTopicOffsets(topic)) {
+    const [low, high] = [BigInt(p.low), BigInt(p.high)];
+    const read = offsets.get(p.partition) ?? -1n;
+    if (read < 0n) unknown += high - low;
+    // A committed offset retention has passed counts from the oldest record left.
+    else if (high > read && high > low) unread += high - (read > low ? read : low);
   }
-}
-
-/** The names of the cluster's topics. */
-export async function listTopics(kafka: Kafka): Promise<string[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return await admin.listTopics();
-  } finally {
-    await admin.disconnect();
-  }
+  return { unread, unknown };
 }

@@ -84,23 +84,31 @@ describe('delivery resilience', () => {
     expect(dead.receiver.requests).toHaveLength(3);
   });
 
-  it('forgets the open circuit of a webhook an admin deletes or moves to another URL, and of no other change: the gauge counts it no longer, a new URL starts afresh', async () => {
-    scenario = await deliveryScenario(services, { DELIVERER_BREAKER_FAILURE_THRESHOLD: '2', DELIVERER_BREAKER_OPEN_MS: '600000', DELIVERER_RETRY_DELAYS_MS: '100,100' });
-    // Counted from here: an earlier test's deliverer in this process may have left circuits in the gauge.
+  /**
+   * A deliverer whose circuits open after two failures (and stay open ten minutes), and two webhooks whose endpoints
+   * fail until both circuits are open; `openCircuits` counts from before them, as an earlier test's deliverer in
+   * this process may have left circuits in the gauge.
+   */
+  const twoOpenCircuits = async () => {
+    const opened = await deliveryScenario(services, { DELIVERER_BREAKER_FAILURE_THRESHOLD: '2', DELIVERER_BREAKER_OPEN_MS: '600000', DELIVERER_RETRY_DELAYS_MS: '100,100' });
+    scenario = opened;
     const gauge = async (): Promise<number> => (await circuitBreakersOpen.get()).values[0]?.value ?? 0;
     const before = await gauge();
     const openCircuits = async (): Promise<number> => (await gauge()) - before;
-    const deleted = await scenario.addWebhook();
-    const moved = await scenario.addWebhook();
-    const fixed = await scenario.addWebhook();
-    for (const hook of [deleted, moved]) hook.receiver.respondWith(() => ({ status: 503 }));
-    await scenario.startDeliverer();
-    await scenario.produceTasks(deleted.id, 1);
-    await scenario.produceTasks(moved.id, 1);
+    const failing = [await opened.addWebhook(), await opened.addWebhook()] as const;
+    for (const hook of failing) hook.receiver.respondWith(() => ({ status: 503 }));
+    await opened.startDeliverer();
+    for (const hook of failing) await opened.produceTasks(hook.id, 1);
     // Two failures each open both circuits; the third try is shed and the task dead-lettered, nothing left queued.
     await waitFor('both circuits open', async () => (await openCircuits()) === 2, 20_000);
+    return { scenario: opened, openCircuits, failing };
+  };
+
+  it('forgets the open circuit of a webhook an admin deletes or moves to another URL, and of no other change: the gauge counts it no longer, a new URL starts afresh', async () => {
+    const { scenario, openCircuits, failing: [deleted, moved] } = await twoOpenCircuits();
+    const fixed = await scenario.addWebhook();
     await waitFor('both tasks dead-lettered', async () => {
-      const { rows } = await scenario!.pool.query(`SELECT count(DISTINCT webhook_id)::int AS n FROM delivery_attempts WHERE webhook_id = ANY($1) AND outcome = 'dead_letter'`, [[deleted.id, moved.id]]);
+      const { rows } = await scenario.pool.query(`SELECT count(DISTINCT webhook_id)::int AS n FROM delivery_attempts WHERE webhook_id = ANY($1) AND outcome = 'dead_letter'`, [[deleted.id, moved.id]]);
       return rows[0].n === 2;
     }, 20_000);
     await scenario.pool.query('DELETE FROM webhooks WHERE id = $1', [deleted.id]);
@@ -109,7 +117,7 @@ describe('delivery resilience', () => {
     await scenario.pool.query(`UPDATE webhooks SET name = 'renamed' WHERE id = $1`, [moved.id]);
     await scenario.produceTasks(moved.id, 1);
     await waitFor('the renamed webhook\'s task shed', async () => {
-      const { rows } = await scenario!.pool.query(`SELECT count(*)::int AS n FROM delivery_attempts WHERE webhook_id = $1 AND error_code = 'CIRCUIT_OPEN'`, [moved.id]);
+      const { rows } = await scenario.pool.query(`SELECT count(*)::int AS n FROM delivery_attempts WHERE webhook_id = $1 AND error_code = 'CIRCUIT_OPEN'`, [moved.id]);
       return rows[0].n >= 2;
     }, 15_000);
     expect(moved.receiver.requests).toHaveLength(2);
@@ -117,24 +125,14 @@ describe('delivery resilience', () => {
     await scenario.pool.query('UPDATE webhooks SET url = $2 WHERE id = $1', [moved.id, fixed.receiver.url]);
     // Once the deliverer has heard of the move (its cached target dropped), a task sees the new URL.
     await waitFor('the move heard', async () => {
-      await scenario!.produceTasks(moved.id, 1);
+      await scenario.produceTasks(moved.id, 1);
       return waitFor('a request at the new URL', () => fixed.receiver.requests.length >= 1, 2000).then(() => true, () => false);
     }, 20_000);
     await waitFor('the moved webhook\'s circuit closed', async () => (await openCircuits()) === 0, 10_000);
   });
 
   it('forgets the open circuit of a webhook deleted while its change listener was disconnected, once it listens again', async () => {
-    scenario = await deliveryScenario(services, { DELIVERER_BREAKER_FAILURE_THRESHOLD: '2', DELIVERER_BREAKER_OPEN_MS: '600000', DELIVERER_RETRY_DELAYS_MS: '100,100' });
-    const gauge = async (): Promise<number> => (await circuitBreakersOpen.get()).values[0]?.value ?? 0;
-    const before = await gauge();
-    const openCircuits = async (): Promise<number> => (await gauge()) - before;
-    const deleted = await scenario.addWebhook();
-    const kept = await scenario.addWebhook();
-    for (const hook of [deleted, kept]) hook.receiver.respondWith(() => ({ status: 503 }));
-    await scenario.startDeliverer();
-    await scenario.produceTasks(deleted.id, 1);
-    await scenario.produceTasks(kept.id, 1);
-    await waitFor('both circuits open', async () => (await openCircuits()) === 2, 20_000);
+    const { scenario, openCircuits, failing: [deleted, kept] } = await twoOpenCircuits();
     // The listener's connection ends and the webhook is deleted in one transaction: its notification goes out at the
     // commit, to no one (the listener connects again after a second), so only the reconnect's check can tell.
     const client = await scenario.pool.connect();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { encodeTask, taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
 import { createProducer } from '../../connector/kafka/client.js';
-import { ensureTopics, readByGroup, retryTopic } from '../../connector/kafka/topics.js';
+import { ensureTopics, readByGroup, retryTopic, withAdmin } from '../../connector/kafka/topics.js';
 import { retiredTiersToDrain, tierGroupId } from '../../connector/delivery/retry-tier.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
 import { deliveryScenario, seqs, type DeliveryScenario } from '../support/delivery-scenario.js';
@@ -96,7 +96,7 @@ describe('retired retry tier', () => {
     expect(lines.find((line) => line['topic'] === partlyRead)).toMatchObject({ level: 'warn', groupId: tierGroupId(s.config, '11s'), unreadTasks: 1, tasksOfUnknownState: 0 });
     // The drained tier's group read both of its tasks: nothing is left there once its offsets are committed.
     await waitFor('the retired tier committed past its tasks', async () => {
-      const read = await readByGroup(s!.kafka, tierGroupId(s!.config, '7s'), retired);
+      const read = await withAdmin(s!.kafka, (admin) => readByGroup(admin, tierGroupId(s!.config, '7s'), retired));
       return read.unread === 0n && read.unknown === 0n;
     }, 15_000);
   });
