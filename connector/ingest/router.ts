@@ -160,17 +160,19 @@ export function createRouter(deps: RouterDeps): Router {
 
   /**
    * Decode, match and plan the first records of a slice of a batch, up to the transaction's task budget (at least one
-   * record); `routed` says how many. Poison goes to the DLQ list, anything else fails the slice.
+   * record); `routed` says how many. Poison goes to the DLQ list, anything else fails the slice. Nothing is counted
+   * here: a slice whose commit fails is routed again, so its metrics are counted by the caller once it is written.
    */
 
   const routeSlice = async (
     topic: string, partition: number, messages: KafkaMessage[], heartbeat: () => Promise<void>,
-  ): Promise<{ routed: number; tasks: Message[]; deadLetters: Message[] }> => {
+  ): Promise<{ routed: number; tasks: Message[]; deadLetters: Message[]; fanouts: number[] }> => {
     const source = deps.sources.get(topic);
     if (!source) throw new Error(`no decoder for topic ${topic}`);
     const { decoder } = source;
     const tasks: Message[] = [];
     const deadLetters: Message[] = [];
+    const fanouts: number[] = [];
     // Writer schemas first, once for the slice; then every record decodes without waiting.
     const decode = await decoder.prepare(messages.map((message) => message.value), heartbeat);
     // Taken after the registry's lookups, which may take long: a reload meanwhile (a webhook disabled) applies.
@@ -186,7 +188,7 @@ export function createRouter(deps: RouterDeps): Router {
         const event = toCanonicalEvent(decode(message.value), deps.catalog);
         checkSourceTopic(event.eventType, event.family, source.family, topicOfFamily);
         const planned = planTasks(event, index, now);
-        routingFanout.observe(planned.length);
+        fanouts.push(planned.length);
         if (planned.length === 0) continue;
         const eventJson = JSON.stringify(event);
         const eventTasks = planned.map((task): Message => ({ key: task.webhookId, value: encodeTask(task, eventJson) }));
@@ -209,12 +211,11 @@ export function createRouter(deps: RouterDeps): Router {
         const failure = classify(error);
         // Only poison is dead-lettered; a transient failure (registry down) fails the slice, which is retried whole.
         if (failure.kind !== 'poison') throw failure;
-        decodeFailures.inc({ topic, reason: failure.code });
         log.warn({ topic, partition, offset: message.offset, code: failure.code, reason: failure.message }, 'source record dead-lettered');
         deadLetters.push(deadLetterOf({ topic, partition, message }, failure, message, deps.maxDeadLetterBytes));
       }
     }
-    return { routed, tasks, deadLetters };
+    return { routed, tasks, deadLetters, fanouts };
   };
 
   /**
@@ -364,7 +365,7 @@ export function createRouter(deps: RouterDeps): Router {
     for (let start = 0; start < messages.length;) {
       if (!isRunning() || isStale()) return;
       const slice = messages.slice(start, start + MAX_RECORDS_PER_TRANSACTION);
-      const { routed, tasks, deadLetters } = await routeSlice(batch.topic, batch.partition, slice, heartbeat);
+      const { routed, tasks, deadLetters, fanouts } = await routeSlice(batch.topic, batch.partition, slice, heartbeat);
       const lastOffset = slice[routed - 1]!.offset;
       // The last slice commits past whatever ended the batch after its last event: a source written in
       // transactions leaves a commit marker there, which is no event (else the source's lag never reads 0).
@@ -372,7 +373,12 @@ export function createRouter(deps: RouterDeps): Router {
       const nextOffset = BigInt(isLast ? batch.lastOffset() : lastOffset) + 1n;
       await commitSlice(batch.topic, batch.partition, nextOffset.toString(), tasks, deadLetters);
       // Counted once written: a slice that fails is routed again, and its poison with it.
-      for (const letter of deadLetters) deadLettersTotal.inc({ kind: 'ingest', reason: deadLetterCode(letter) });
+      for (const letter of deadLetters) {
+        const reason = deadLetterCode(letter);
+        deadLettersTotal.inc({ kind: 'ingest', reason });
+        decodeFailures.inc({ topic: batch.topic, reason });
+      }
+      for (const fanout of fanouts) routingFanout.observe(fanout);
       recordsConsumed.inc({ topic: batch.topic }, routed);
       tasksProduced.inc(tasks.length);
       resolveOffset(lastOffset);

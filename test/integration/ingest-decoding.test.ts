@@ -24,6 +24,14 @@ async function ingestDeadLetterCounts(): Promise<Record<string, number>> {
   return counts;
 }
 
+/** webhooks_decode_failures_total of one source topic, by reason. */
+async function decodeFailureCounts(topic: string): Promise<Record<string, number>> {
+  const metric = await metricsRegistry.getSingleMetric('webhooks_decode_failures_total')!.get();
+  const counts: Record<string, number> = {};
+  for (const { labels, value } of metric.values) if (labels['topic'] === topic) counts[String(labels['reason'])] = value;
+  return counts;
+}
+
 /**
  * The router against a real registry: producers on newer and older compatible
  * schemas keep flowing without a restart, and every kind of poison record
@@ -156,6 +164,7 @@ describe('ingest: schema evolution and poison records', () => {
     // Every poison record follows a good one: a case added past the good records' count would be left out.
     expect(interleaved).toHaveLength(good.length + poison.length);
     const countedBefore = await ingestDeadLetterCounts();
+    const decodeFailuresBefore = await decodeFailureCounts(topic);
     const producer = createProducer(kafka);
     await producer.connect();
     await producer.send({ topic, messages: interleaved });
@@ -170,6 +179,9 @@ describe('ingest: schema evolution and poison records', () => {
       const after = await ingestDeadLetterCounts();
       return Object.entries(expectedCounts).every(([code, n]) => (after[code] ?? 0) - (countedBefore[code] ?? 0) === n);
     });
+    // The decode-failures panel agrees with the dead letters, per source topic.
+    const decodeFailuresAfter = await decodeFailureCounts(topic);
+    for (const [code, n] of Object.entries(expectedCounts)) expect((decodeFailuresAfter[code] ?? 0) - (decodeFailuresBefore[code] ?? 0), code).toBe(n);
 
     expect(deadLetters.messages.map((m) => m.key?.toString()).sort()).toEqual(poison.map((p) => p.key).sort());
     for (const expected of poison) {
