@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -154,8 +153,7 @@ export async function buildAdminApp(deps: AdminApiDeps, readiness: ReadinessChec
         new ApiProblem('rate-limited', `this token may make ${context.max} requests a minute; retry in ${context.after}`, undefined, { 'retry-after': String(Math.ceil(context.ttl / 1000)) }),
     });
     // Its hooks reach the routes registered after it in this scope: every POST below takes an Idempotency-Key.
-    const fingerprintKey = createHash('sha256').update(`idempotency-fingerprint:${deps.config.secrets.encryptionKey}`).digest();
-    idempotencyKeys({ pool: deps.pool, box: deps.box, fingerprintKey, log: deps.log })(v1);
+    idempotencyKeys({ pool: deps.pool, box: deps.box, log: deps.log })(v1);
     await v1.register(webhookRoutes(deps, verifications));
     await v1.register(webhookActionRoutes(deps, verifications));
     await v1.register(deliveryRoutes(deps));

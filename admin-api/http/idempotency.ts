@@ -1,11 +1,11 @@
-import { createHmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool } from '../../connector/db/pool.js';
 import type { Logger } from '../../connector/observability/logger.js';
 import type { SecretBox } from '../../connector/security/encryption.js';
 import { ApiProblem } from '../problem.js';
 import { problemResponses } from '../schemas.js';
-import { claimIdempotencyKey, purgeIdempotencyKeys, recordIdempotentAnswer, releaseIdempotencyKey } from '../store/idempotency.js';
+import { claimIdempotencyKey, purgeIdempotencyKeys, recordIdempotentAnswer, releaseIdempotencyKey, type Fingerprint, type KeyOwner } from '../store/idempotency.js';
 
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 /** Set on an answer given again for a key, as Svix and Stripe do. */
@@ -39,15 +39,24 @@ const headerSchema = {
  * Idempotency keys for the admin API's POST routes (the ones that are not
  * idempotent by themselves): a client that did not get an answer (a timeout,
  * a 503 that says the change may have been made) sends the request again
- * with the same key and cannot make it twice. Keys belong to the token's
- * organization; answers are stored encrypted, as they may hold a secret shown
- * only once. Installed on the /v1 scope, after authentication.
+ * with the same key and cannot make it twice. Keys belong to the token that
+ * sent them (another client of the organization may pick the same key, and
+ * must not get this one's answer); answers are stored encrypted, as they may
+ * hold a secret shown only once. Installed on the /v1 scope, after
+ * authentication.
  */
-export function idempotencyKeys(deps: { pool: Pool; box: SecretBox; fingerprintKey: Buffer; log: Logger }) {
+export function idempotencyKeys(deps: { pool: Pool; box: SecretBox; log: Logger }) {
   const { pool, box, log } = deps;
-  // Keyed: a body may hold an API key, which a plain hash in the table would let anyone reading it test guesses against.
-  const fingerprint = (request: FastifyRequest): string =>
-    createHmac('sha256', deps.fingerprintKey).update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`).digest('base64url');
+  /**
+   * The request's hash, sealed like the answer: a body may hold an API key, which a plain hash in the table would
+   * let anyone reading it test guesses against. Sealed with the secrets' key, it opens under a previous key during a
+   * key rotation, and reencrypt-secrets carries it over to the new one.
+   */
+  const fingerprint = (request: FastifyRequest): Fingerprint => {
+    const hash = createHash('sha256').update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`).digest('base64url');
+    return { sealed: box.encrypt(hash), matches: (stored) => box.decrypt(stored) === hash };
+  };
+  const ownerOf = (request: FastifyRequest): KeyOwner => ({ organization: request.principal.organization, tokenId: request.principal.tokenId });
 
   const replay = (reply: FastifyReply, status: number, headers: Record<string, string>, body: string): FastifyReply =>
     reply.code(status).headers({ ...headers, [REPLAYED_HEADER]: 'true' }).send(body);
@@ -65,8 +74,7 @@ export function idempotencyKeys(deps: { pool: Pool; box: SecretBox; fingerprintK
     app.addHook('preHandler', async (request, reply) => {
       const key = request.headers[IDEMPOTENCY_HEADER];
       if (request.method !== 'POST' || typeof key !== 'string') return;
-      const { organization } = request.principal;
-      const claim = await claimIdempotencyKey(pool, organization, key, fingerprint(request), ABANDONED_AFTER_MS);
+      const claim = await claimIdempotencyKey(pool, ownerOf(request), key, fingerprint(request), ABANDONED_AFTER_MS);
       if (claim.kind === 'claimed') {
         request.claimedIdempotencyKey = { key, token: claim.token };
         return;
@@ -81,12 +89,12 @@ export function idempotencyKeys(deps: { pool: Pool; box: SecretBox; fingerprintK
       const claimed = request.claimedIdempotencyKey;
       if (claimed === undefined) return payload;
       request.claimedIdempotencyKey = undefined;
-      const { organization } = request.principal;
+      const owner = ownerOf(request);
       const { key, token } = claimed;
       try {
         // A refusal (404, 409, 412: decided before anything changed) frees the key. A 5xx is kept, as a success is: a
         // publish or a write may have been made partway, and running the request again could make it twice.
-        if (reply.statusCode >= 400 && reply.statusCode < 500) await releaseIdempotencyKey(pool, organization, key, token);
+        if (reply.statusCode >= 400 && reply.statusCode < 500) await releaseIdempotencyKey(pool, owner, key, token);
         else {
           const headers: Record<string, string> = {};
           for (const name of [...KEPT_HEADERS, 'retry-after']) {
@@ -94,11 +102,11 @@ export function idempotencyKeys(deps: { pool: Pool; box: SecretBox; fingerprintK
             if (value !== undefined) headers[name] = String(value);
           }
           const body = typeof payload === 'string' ? payload : '';
-          await recordIdempotentAnswer(pool, organization, key, token, { status: reply.statusCode, responseEnc: box.encrypt(body), headers });
+          await recordIdempotentAnswer(pool, owner, key, token, { status: reply.statusCode, responseEnc: box.encrypt(body), headers });
         }
       } catch (error) {
         // Answered all the same; the key stays claimed until abandoned (a minute), then runs afresh.
-        log.warn({ err: error, organization }, 'could not keep the answer of an idempotent request');
+        log.warn({ err: error, organization: owner.organization }, 'could not keep the answer of an idempotent request');
       }
       return payload;
     });

@@ -42,12 +42,14 @@ async function* pagesOfSecrets(pool: Pool): AsyncGenerator<StoredSecrets[]> {
  * secret, under whatever key sealed it, into the previous one) is read and
  * tried again. A previous secret past its overlap no longer signs and is
  * dropped. A webhook whose secrets no configured key opens is left as it is.
- * Last, every webhook is checked against the current key alone: any that it
- * does not open (unopenable, changed too often, or written meanwhile by a
- * process still sealing with the old key) are named, and the run fails, so
- * the old key is not dropped while something needs it. Safe to run again.
+ * The admin API's kept answers (Idempotency-Key) are sealed again too. Last,
+ * every webhook and kept answer is checked against the current key alone:
+ * any that it does not open (unopenable, changed too often, or written
+ * meanwhile by a process still sealing with the old key) are named or
+ * counted, and the run fails, so the old key is not dropped while something
+ * needs it. Safe to run again.
  */
-export async function reencryptSecrets(pool: Pool, box: SecretBox, current: SecretBox, log: Logger): Promise<{ rewritten: number }> {
+export async function reencryptSecrets(pool: Pool, box: SecretBox, current: SecretBox, log: Logger): Promise<{ rewritten: number; answers: number }> {
   const again = (stored: string | null): string | null => (stored === null ? null : box.encrypt(box.decrypt(stored)));
   /** Writes one webhook's secrets sealed again; false when it changed since `row` was read. */
   const rewrite = async (row: StoredSecrets): Promise<boolean> => {
@@ -81,27 +83,99 @@ export async function reencryptSecrets(pool: Pool, box: SecretBox, current: Secr
     log.info({ rewritten }, 'stored secrets encrypted again with the current key');
   }
 
+  const answers = await reencryptIdempotentAnswers(pool, box, log);
+  const staleAnswers = await answersNotUnderCurrentKey(pool, current);
   const stale = await notUnderCurrentKey(pool, current);
+  if (staleAnswers > 0) {
+    throw fatal(
+      'SECRET_DECRYPT_FAILED',
+      `${staleAnswers} kept admin API answer(s) (Idempotency-Key) the current key alone does not open (keep the old key in SECRETS_PREVIOUS_ENCRYPTION_KEYS; once every process runs the new key, run this again; they expire within a day)`,
+    );
+  }
   if (stale.length > 0) {
     throw fatal(
       'SECRET_DECRYPT_FAILED',
       `${stale.length} webhook(s) have secrets the current key alone does not open (keep the old key in SECRETS_PREVIOUS_ENCRYPTION_KEYS; once every process runs the new key, run this again): ${stale.slice(0, 10).join(', ')}${stale.length > 10 ? ', …' : ''}`,
     );
   }
-  return { rewritten };
+  return { rewritten, answers };
+}
+
+interface StoredAnswer {
+  organization: string;
+  token_id: string;
+  idempotency_key: string;
+  fingerprint_enc: string;
+  response_enc: string | null;
+}
+
+/** Kept admin API answers (admin_idempotency_keys), a page at a time in key order. */
+async function* pagesOfAnswers(pool: Pool): AsyncGenerator<StoredAnswer[]> {
+  let after: [string, string, string] = ['', '', ''];
+  for (;;) {
+    const { rows } = await pool.query<StoredAnswer>(
+      `SELECT organization, token_id, idempotency_key, fingerprint_enc, response_enc FROM admin_idempotency_keys
+        WHERE (organization, token_id, idempotency_key) > ($1, $2, $3) ORDER BY organization, token_id, idempotency_key LIMIT $4`,
+      [...after, BATCH],
+    );
+    if (rows.length === 0) return;
+    yield rows;
+    const last = rows[rows.length - 1]!;
+    after = [last.organization, last.token_id, last.idempotency_key];
+  }
+}
+
+/**
+ * The admin API's kept answers of requests sent with an Idempotency-Key (a
+ * day's worth; a created webhook's answer holds its secret) and their
+ * request fingerprints, sealed again with the current key: a client sending
+ * a request again after the old key is gone still gets its first answer. A
+ * row changed meanwhile (its request answered, or the key claimed afresh)
+ * was written by a process with the current key or is left for the check.
+ */
+async function reencryptIdempotentAnswers(pool: Pool, box: SecretBox, log: Logger): Promise<number> {
+  let rewritten = 0;
+  for await (const rows of pagesOfAnswers(pool)) {
+    for (const row of rows) {
+      try {
+        const { rowCount } = await pool.query(
+          `UPDATE admin_idempotency_keys SET fingerprint_enc = $6, response_enc = $7
+            WHERE organization = $1 AND token_id = $2 AND idempotency_key = $3 AND fingerprint_enc = $4 AND response_enc IS NOT DISTINCT FROM $5`,
+          [row.organization, row.token_id, row.idempotency_key, row.fingerprint_enc, row.response_enc,
+            box.encrypt(box.decrypt(row.fingerprint_enc)), row.response_enc === null ? null : box.encrypt(box.decrypt(row.response_enc))],
+        );
+        rewritten += rowCount ?? 0;
+      } catch (error) {
+        log.error({ err: error, organization: row.organization }, 'a kept admin API answer decrypts with no configured key; left as it is');
+      }
+    }
+  }
+  log.info({ rewritten }, 'kept admin API answers encrypted again with the current key');
+  return rewritten;
+}
+
+/** How many kept answers `current` (the current key alone) does not open. */
+async function answersNotUnderCurrentKey(pool: Pool, current: SecretBox): Promise<number> {
+  let stale = 0;
+  for await (const rows of pagesOfAnswers(pool)) {
+    for (const row of rows) if (!opensUnder(current, row.fingerprint_enc) || !opensUnder(current, row.response_enc)) stale += 1;
+  }
+  return stale;
+}
+
+function opensUnder(current: SecretBox, stored: string | null): boolean {
+  if (stored === null) return true;
+  try {
+    current.decrypt(stored);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The webhooks with a secret in use that `current` (the current key alone) does not open. */
 async function notUnderCurrentKey(pool: Pool, current: SecretBox): Promise<string[]> {
-  const opens = (stored: string | null): boolean => {
-    if (stored === null) return true;
-    try {
-      current.decrypt(stored);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const opens = (stored: string | null): boolean => opensUnder(current, stored);
   const stale: string[] = [];
   for await (const rows of pagesOfSecrets(pool)) {
     for (const row of rows) {

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { claimIdempotencyKey, recordIdempotentAnswer, releaseIdempotencyKey } from '../../admin-api/store/idempotency.js';
+import { claimIdempotencyKey, recordIdempotentAnswer, releaseIdempotencyKey, type Fingerprint, type KeyOwner } from '../../admin-api/store/idempotency.js';
 import { createKafka } from '../../connector/kafka/client.js';
 import { ensureTopics } from '../../connector/kafka/topics.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
@@ -68,6 +68,46 @@ describe('admin API: Idempotency-Key', () => {
     expect(theirs.headers.get('idempotent-replayed')).toBeNull();
   });
 
+  it('keeps keys apart per token: another client of the organization with the same key and request gets its own webhook, not the first one\'s secret', async () => {
+    const key = randomUUID();
+    const name = uniqueName('hook');
+    const mine = await api.call('POST', '/v1/webhooks', { body: createBody(name), headers: { 'idempotency-key': key } });
+    expect(mine.status).toBe(201);
+    const colleague = await api.tokenFor(organization, 'colleague@example.com');
+    const theirs = await api.call('POST', '/v1/webhooks', { body: createBody(name), headers: { 'idempotency-key': key }, token: colleague });
+    expect(theirs.status).toBe(201);
+    expect(theirs.headers.get('idempotent-replayed')).toBeNull();
+    expect(theirs.body.secret).not.toBe(mine.body.secret);
+    expect(await webhooksNamed(name)).toBe(2);
+    // Each client's own retry is still answered from its own first request.
+    const myRetry = await api.call('POST', '/v1/webhooks', { body: createBody(name), headers: { 'idempotency-key': key } });
+    expect(myRetry.headers.get('idempotent-replayed')).toBe('true');
+    expect(myRetry.body.secret).toBe(mine.body.secret);
+  });
+
+  it('answers a key kept before an encryption-key rotation once the old key is only a previous one', async () => {
+    const key = randomUUID();
+    const name = uniqueName('hook');
+    const first = await api.call('POST', '/v1/webhooks', { body: createBody(name), headers: { 'idempotency-key': key } });
+    expect(first.status).toBe(201);
+    // The same database, an admin API on a new key with the old one as previous: step one of a key rotation.
+    const rotatedConfig = testConfig(services, {
+      ADMIN_RATE_LIMIT_PER_MINUTE: '100000', SECRETS_ENCRYPTION_KEY: randomBytes(32).toString('base64'), SECRETS_PREVIOUS_ENCRYPTION_KEYS: config.secrets.encryptionKey,
+    });
+    const rotated = await startAdminApi(rotatedConfig, organization);
+    try {
+      const again = await rotated.call('POST', '/v1/webhooks', { body: createBody(name), headers: { 'idempotency-key': key }, token: api.token });
+      expect(again.status).toBe(201);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(again.body).toEqual(first.body);
+      const other = await rotated.call('POST', '/v1/webhooks', { body: createBody(uniqueName('hook')), headers: { 'idempotency-key': key }, token: api.token });
+      expect(other.status).toBe(409);
+    } finally {
+      await rotated.close();
+    }
+    expect(await webhooksNamed(name)).toBe(1);
+  });
+
   it('gives a rotation\'s new secret again rather than rotating twice, which would end the overlap of the first secret', async () => {
     const created = await api.call('POST', '/v1/webhooks', { body: createBody(uniqueName('hook')) });
     const id = created.body.webhook.id as string;
@@ -93,18 +133,20 @@ describe('admin API: Idempotency-Key', () => {
 
   it('a request whose abandoned claim was taken over neither writes the new claim\'s answer nor frees it', async () => {
     const key = randomUUID();
-    const first = await claimIdempotencyKey(api.pool, organization, key, 'same request', 60_000);
+    const owner: KeyOwner = { organization, tokenId: 'a-token' };
+    const sameRequest: Fingerprint = { sealed: 'same request', matches: (stored) => stored === 'same request' };
+    const first = await claimIdempotencyKey(api.pool, owner, key, sameRequest, 60_000);
     expect(first.kind).toBe('claimed');
-    expect(await claimIdempotencyKey(api.pool, organization, key, 'same request', 60_000)).toEqual({ kind: 'in-flight' });
+    expect(await claimIdempotencyKey(api.pool, owner, key, sameRequest, 60_000)).toEqual({ kind: 'in-flight' });
     // Unanswered past the abandonment window (0 here): the second request takes the key over.
-    const second = await claimIdempotencyKey(api.pool, organization, key, 'same request', 0);
+    const second = await claimIdempotencyKey(api.pool, owner, key, sameRequest, 0);
     expect(second.kind).toBe('claimed');
     const late = first.kind === 'claimed' ? first.token : '';
-    await recordIdempotentAnswer(api.pool, organization, key, late, { status: 201, responseEnc: 'the first one\'s', headers: {} });
-    await releaseIdempotencyKey(api.pool, organization, key, late);
-    expect(await claimIdempotencyKey(api.pool, organization, key, 'same request', 60_000)).toEqual({ kind: 'in-flight' });
-    await recordIdempotentAnswer(api.pool, organization, key, second.kind === 'claimed' ? second.token : '', { status: 201, responseEnc: 'the second one\'s', headers: {} });
-    expect(await claimIdempotencyKey(api.pool, organization, key, 'same request', 60_000)).toEqual({ kind: 'answered', answer: { status: 201, responseEnc: 'the second one\'s', headers: {} } });
+    await recordIdempotentAnswer(api.pool, owner, key, late, { status: 201, responseEnc: 'the first one\'s', headers: {} });
+    await releaseIdempotencyKey(api.pool, owner, key, late);
+    expect(await claimIdempotencyKey(api.pool, owner, key, sameRequest, 60_000)).toEqual({ kind: 'in-flight' });
+    await recordIdempotentAnswer(api.pool, owner, key, second.kind === 'claimed' ? second.token : '', { status: 201, responseEnc: 'the second one\'s', headers: {} });
+    expect(await claimIdempotencyKey(api.pool, owner, key, sameRequest, 60_000)).toEqual({ kind: 'answered', answer: { status: 201, responseEnc: 'the second one\'s', headers: {} } });
   });
 
   it('keeps a 5xx and answers it again: what failed partway is not run a second time with the key', async () => {

@@ -63,8 +63,23 @@ describe('reencrypt-secrets', () => {
     // And one whose previous secret's overlap is over: it signs nothing any more, and is dropped rather than kept.
     await pool.query(`UPDATE webhooks SET previous_signing_secret_enc = $2, previous_secret_expires_at = now() - interval '1 hour' WHERE id = $1`, [ids[2], oldBox.encrypt('whsec_expired')]);
 
+    // A kept admin API answer (Idempotency-Key) holding a new webhook's secret, and a claim still under way.
+    await pool.query(
+      `INSERT INTO admin_idempotency_keys (organization, token_id, idempotency_key, fingerprint_enc, claim_token, status, response_enc, response_headers)
+       VALUES ('org', 't1', 'answered', $1, 'c1', 201, $2, '{}'), ('org', 't1', 'under-way', $3, 'c2', NULL, NULL, NULL)`,
+      [oldBox.encrypt('hash-1'), oldBox.encrypt('{"secret":"whsec_kept"}'), oldBox.encrypt('hash-2')],
+    );
+
     const run = spawnConnector('reencrypt-secrets', testEnv(services, { DATABASE_URL: url.toString(), SECRETS_ENCRYPTION_KEY: newKey, SECRETS_PREVIOUS_ENCRYPTION_KEYS: oldKey }));
     expect(await run.exited, run.output()).toBe(0);
+    const answers = await pool.query<{ idempotency_key: string; fingerprint_enc: string; response_enc: string | null }>(
+      'SELECT idempotency_key, fingerprint_enc, response_enc FROM admin_idempotency_keys ORDER BY idempotency_key',
+    );
+    const alone = createSecretBox(newKey);
+    expect(answers.rows.map((row) => [row.idempotency_key, alone.decrypt(row.fingerprint_enc), row.response_enc && alone.decrypt(row.response_enc)])).toEqual([
+      ['answered', 'hash-1', '{"secret":"whsec_kept"}'],
+      ['under-way', 'hash-2', null],
+    ]);
 
     const newBox = createSecretBox(newKey);
     const { rows } = await pool.query<{ id: string; signing_secret_enc: string; previous_signing_secret_enc: string | null; api_key_enc: string | null }>(
@@ -102,7 +117,7 @@ describe('reencrypt-secrets', () => {
         return pool.query(text, values);
       },
     } as unknown as Pool;
-    expect(await reencryptSecrets(racing, newBox, createSecretBox(newKey), log)).toEqual({ rewritten: 1 });
+    expect(await reencryptSecrets(racing, newBox, createSecretBox(newKey), log)).toEqual({ rewritten: 1, answers: 2 });
     expect(rotated).toBe(true);
     const { rows } = await pool.query<{ s: string; p: string }>('SELECT signing_secret_enc AS s, previous_signing_secret_enc AS p FROM webhooks WHERE id = $1', [id]);
     const alone = createSecretBox(newKey);
@@ -119,5 +134,20 @@ describe('reencrypt-secrets', () => {
     expect(await run.exited).toBe(1);
     expect(run.output()).toContain(lost);
     expect((await pool.query<{ s: string }>('SELECT signing_secret_enc AS s FROM webhooks WHERE id = $1', [lost])).rows[0]!.s).toBe(before);
+  });
+
+  it('fails while a kept admin API answer is sealed with a key it was not given, and leaves the answer as it was', async () => {
+    await pool.query('DELETE FROM webhooks');
+    const stranger = createSecretBox(randomBytes(32).toString('base64'));
+    const sealed = stranger.encrypt('{"secret":"whsec_unknown"}');
+    await pool.query(
+      `INSERT INTO admin_idempotency_keys (organization, token_id, idempotency_key, fingerprint_enc, claim_token, status, response_enc, response_headers)
+       VALUES ('org', 't2', 'sealed-elsewhere', $1, 'c3', 201, $2, '{}')`,
+      [stranger.encrypt('hash-3'), sealed],
+    );
+    const run = spawnConnector('reencrypt-secrets', testEnv(services, { DATABASE_URL: url.toString(), SECRETS_ENCRYPTION_KEY: newKey }));
+    expect(await run.exited).toBe(1);
+    expect(run.output()).toMatch(/1 kept admin API answer\(s\) \(Idempotency-Key\) the current key alone does not open/);
+    expect((await pool.query<{ r: string }>(`SELECT response_enc AS r FROM admin_idempotency_keys WHERE idempotency_key = 'sealed-elsewhere'`)).rows[0]!.r).toBe(sealed);
   });
 });

@@ -49,7 +49,7 @@ export async function startAdminApi(config: Readonly<ConnectorConfig>, organizat
   const log = options.log ?? createRootLogger({ level: config.log.level });
   await migrateUp(config.database.url, log);
   const pool = createPool({ url: config.database.url, max: 5, applicationName: 'admin-api-test' }, log);
-  const box = createSecretBox(config.secrets.encryptionKey);
+  const box = createSecretBox(config.secrets.encryptionKey, config.secrets.previousEncryptionKeys);
   const guard = createSsrfGuard(config.http.ssrfAllowlist);
   const sender: HttpSender = createHttpSender({ ...config.http, guard });
   const kafka = createKafka(config.kafka, log, 'admin-api-test');
