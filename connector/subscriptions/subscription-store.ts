@@ -17,6 +17,9 @@ export interface SubscriptionStore {
 
 /** Past this many changed webhooks waiting at once (a bulk import), one full reload is cheaper than a lookup by id. */
 const MAX_CHANGES_BY_ID = 5_000;
+/** After a failed refresh, the first retry's wait; it doubles while they keep failing, up to the longest. */
+const FIRST_RETRY_MS = 500;
+const LONGEST_RETRY_MS = 15_000;
 
 /**
  * Keeps the router's subscription index fresh. A NOTIFY from the webhooks
@@ -26,7 +29,9 @@ const MAX_CHANGES_BY_ID = 5_000;
  * (notifications may have been missed) and periodically as a safety net.
  * Refreshes run one at a time, each reading the current state, so the index
  * converges whatever order changes arrive in. When Postgres is down the last
- * index stays in use and the listener reconnects by itself.
+ * index stays in use, a failed refresh is tried again (a full reload) after
+ * a pause that grows while it keeps failing, and the listener reconnects by
+ * itself.
  */
 export function createSubscriptionStore(deps: {
   pool: Pool;
@@ -47,6 +52,8 @@ export function createSubscriptionStore(deps: {
   let fullReloadDue = false;
   let changedIds = new Set<string>();
   let waiters: Array<() => void> = [];
+  let retryTimer: NodeJS.Timeout | undefined;
+  let retryDelayMs = FIRST_RETRY_MS;
 
   const loaded = (kind: 'full' | 'changes'): void => {
     subscriptionRefreshes.inc({ kind });
@@ -87,14 +94,26 @@ export function createSubscriptionStore(deps: {
       .catch((error: unknown) => {
         failed = true;
         subscriptionReloadFailures.inc();
-        // What failed is not lost: the next attempt (a notification, the timer, the listener's reconnect) reloads everything.
+        // What failed is not lost: the next attempt reloads everything.
         fullReloadDue = true;
-        log.warn({ err: error }, 'subscription refresh failed; routing with the last index');
+        log.warn({ err: error, retryInMs: retryDelayMs }, 'subscription refresh failed; routing with the last index');
       })
       .finally(() => {
         refreshing = null;
-        // Right after a failure, no immediate retry: Postgres is likely still away, and the next attempt has its triggers.
-        if (!failed && (fullReloadDue || changedIds.size > 0)) refresh();
+        if (!failed) {
+          retryDelayMs = FIRST_RETRY_MS;
+          if (fullReloadDue || changedIds.size > 0) refresh();
+          return;
+        }
+        // Not at once (Postgres is likely still away), but soon: with the listener still up, nothing else may come to
+        // trigger one before the periodic reload, and a webhook just created would miss its events until then.
+        if (stopped || retryTimer) return;
+        retryTimer = setTimeout(() => {
+          retryTimer = undefined;
+          refresh();
+        }, retryDelayMs);
+        retryTimer.unref();
+        retryDelayMs = Math.min(retryDelayMs * 2, LONGEST_RETRY_MS);
       });
   };
 
@@ -134,6 +153,7 @@ export function createSubscriptionStore(deps: {
     async stop() {
       stopped = true;
       clearInterval(reloadTimer);
+      clearTimeout(retryTimer);
       await changes.stop();
       await refreshing;
     },
