@@ -143,11 +143,17 @@ export function createAvroDecoder(
         const schemaId = schemaIdOf(value);
         if (schemaId !== null) ids.add(schemaId);
       }
-      const missing = [...ids].filter((schemaId) => !settled(schemaId));
-      await eachLimited(missing, LOOKUPS_AT_ONCE, (schemaId) => settle(schemaId, heartbeat));
-      // Taken before anything else may run: another slice's prepare could forget these ids meanwhile.
+      // What is settled now is taken now, before the lookups' awaits: another slice's prepare meanwhile could forget
+      // an unknown id, which would then decode as "not prepared" (a transient failure) rather than as poison.
       const view = new Map<number, Resolution>();
-      for (const schemaId of ids) view.set(schemaId, viewOf(schemaId));
+      const missing: number[] = [];
+      for (const schemaId of ids) {
+        if (settled(schemaId)) view.set(schemaId, viewOf(schemaId));
+        else missing.push(schemaId);
+      }
+      await eachLimited(missing, LOOKUPS_AT_ONCE, (schemaId) => settle(schemaId, heartbeat));
+      // Taken before anything else may run, for the same reason (a lookup's answer is the newest, evicted last).
+      for (const schemaId of missing) view.set(schemaId, viewOf(schemaId));
       await heartbeat();
       return (value) => {
         const schemaId = schemaIdOf(value);

@@ -186,6 +186,32 @@ describe('the Avro decoder\'s memory of unknown schema ids', () => {
     expect(beats.sort()).toEqual(['p0', 'p0', 'p1', 'p2']);
   });
 
+  it('takes its view of ids it already knows before its lookups: another slice forgetting them meanwhile changes nothing', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let blocked = true;
+    const registry = fakeRegistry(async (id) => {
+      // The new id's first lookup waits until the test lets it go; every answer is "not in the registry".
+      if (id === 9999 && blocked) {
+        blocked = false;
+        await released;
+      }
+      throw poison('UNKNOWN_SCHEMA_ID', `schema id ${id} is not in the registry`);
+    });
+    const decoder = createAvroDecoder(registry, reader, Date.now, 0);
+    // 999 ids believed unknown, one short of the bound.
+    await decoder.prepare(Array.from({ length: 999 }, (_, i) => withId(i + 1)));
+    const known = withId(1);
+    const mine = decoder.prepare([known, withId(9999)]);
+    // While this slice waits on its lookup, other partitions' slices reach the bound and forget the oldest half, id 1.
+    await decoder.prepare([withId(20_000)]);
+    await decoder.prepare([withId(20_001)]);
+    release();
+    const decode = await mine;
+    // Still poison (dead-lettered), not "not prepared" (transient: the whole slice retried).
+    expect(() => decode(known)).toThrow(expect.objectContaining({ kind: 'poison', code: 'UNKNOWN_SCHEMA_ID' }));
+  });
+
   it('decodes a slice from its own view: another slice forgetting every id meanwhile changes nothing in it', async () => {
     const registry = fakeRegistry(async (id) => Promise.reject(poison('UNKNOWN_SCHEMA_ID', `schema id ${id} is not in the registry`)));
     const decoder = createAvroDecoder(registry, reader, Date.now, 0);
