@@ -152,7 +152,7 @@ export const attemptParams = {
   type: 'object',
   required: ['id', 'attemptId'],
   additionalProperties: false,
-  properties: { id: idParam.properties.id, attemptId: { type: 'string', format: 'uuid' } },
+  properties: { id: idParam.properties.id, attemptId: { type: 'string', format: 'uuid', pattern: UUID, description: 'The attempt id.' } },
 } as const;
 
 export const webhookSchema = {

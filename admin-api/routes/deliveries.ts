@@ -91,8 +91,11 @@ export function deliveryRoutes(deps: AdminApiDeps) {
       const webhook = await requireWebhook(pool, organization, request.params.id);
       // At most now: a range open into the future would take in the walk's own resends failing again.
       const now = new Date().toISOString();
+      const since = Date.parse(request.body.since);
+      // Each field blamed for what it says itself: an until left out, or past now, is not the client's mistake.
+      if (since >= Date.parse(now)) throw invalidField('body', 'since', 'must be earlier than now');
+      if (request.body.until !== undefined && Date.parse(request.body.until) <= since) throw invalidField('body', 'until', 'must be later than since');
       const until = request.body.until !== undefined && Date.parse(request.body.until) < Date.parse(now) ? request.body.until : now;
-      if (Date.parse(until) <= Date.parse(request.body.since)) throw invalidField('body', 'until', 'must be later than since');
       assertReceiving(webhook);
       // One more than the cap: whether events are left for a next request.
       const cap = config.admin.maxRecoverEvents;

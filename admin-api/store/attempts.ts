@@ -87,7 +87,8 @@ export async function listAttemptRows(pool: Pool, organization: string, webhookI
 export async function findAttempt(pool: Pool, organization: string, webhookId: string, attemptId: string): Promise<AttemptRow | null> {
   const { rows } = await pool.query<AttemptRow>(
     `SELECT * FROM delivery_attempts WHERE organization = $1 AND webhook_id = $2 AND attempt_id = $3`,
-    [organization, webhookId, attemptId],
+    // Stored as the deliverer wrote it, lower case; a UUID is the same in either case, as webhook ids are.
+    [organization, webhookId, attemptId.toLowerCase()],
   );
   return rows[0] ?? null;
 }

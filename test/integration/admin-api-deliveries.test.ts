@@ -84,6 +84,10 @@ describe('admin API: deliveries', () => {
     expect(detail.body.request.headers['webhook-id']).toBe(queued.body.taskIds[0]);
     expect(detail.body.request.headers['webhook-signature']).toBeUndefined();
     expect(detail.body.response).toEqual({ status: 200, body: 'thanks' });
+    // An attempt id is a UUID, the same in either case, as a webhook id is.
+    const upper = await api.call('GET', `/v1/webhooks/${id}/attempts/${String(logged.id).toUpperCase()}`);
+    expect(upper.status).toBe(200);
+    expect(upper.body.id).toBe(logged.id);
 
     const named = await api.call('POST', `/v1/webhooks/${id}/test`, { body: { eventType: 'GROUP_CREATED' } });
     expect(named.body.eventType).toBe('GROUP_CREATED');
@@ -244,6 +248,13 @@ describe('admin API: deliveries', () => {
 
     const backwards = await api.call('POST', `/v1/webhooks/${id}/recover`, { body: { since, until: new Date(0).toISOString() } });
     expect(backwards.body.errors).toContainEqual(expect.objectContaining({ field: 'until' }));
+    // A since in the future is since's mistake, with until left out or later still (not an until the client never sent).
+    const tomorrow = new Date(Date.now() + 86_400_000);
+    for (const body of [{ since: tomorrow.toISOString() }, { since: tomorrow.toISOString(), until: new Date(tomorrow.getTime() + 60_000).toISOString() }]) {
+      const future = await api.call('POST', `/v1/webhooks/${id}/recover`, { body });
+      expect(future.status).toBe(400);
+      expect(future.body.errors).toEqual([expect.objectContaining({ in: 'body', field: 'since' })]);
+    }
   });
 
   it('recovers the tasks whose last attempt was dead-lettered, disabled the webhook or was skipped; not those delivered since or still retrying', async () => {
