@@ -2,7 +2,8 @@ import type { Logger } from '../connector/observability/logger.js';
 import { recordVerification, type WebhookRow } from './store/webhooks.js';
 import type { Pool } from '../connector/db/pool.js';
 import type { Verifier } from './verification.js';
-import { createConcurrencyLimit } from './concurrency-limit.js';
+import { createFairLimit } from './fair-limit.js';
+import { ApiProblem } from './problem.js';
 
 /**
  * Runs verification challenges: in the background right after a webhook is
@@ -15,25 +16,55 @@ export interface VerificationRunner {
   drain(): Promise<void>;
 }
 
-/** Challenges out at once per admin API process; later ones wait their turn. */
+/** Background challenges out at once per admin API process; later ones wait their turn. */
 export const MAX_CONCURRENT_CHALLENGES = 16;
+/** Of those, one organization's at most: the rest are left to the others'. */
+export const MAX_CHALLENGES_PER_ORGANIZATION = 4;
+/** An organization's own checks (POST /verify) out at once per process; past it, a 429. */
+export const MAX_CHECKS_PER_ORGANIZATION = 4;
 
 /**
- * `maxConcurrent` bounds the challenges out at once: each is an outgoing POST to an address an admin chose, up to
- * 15 s long, and without a bound a burst of webhooks created against slow URLs would hold hundreds of them open.
+ * `maxConcurrent` bounds the background challenges out at once: each is an outgoing POST to an address an admin
+ * chose, up to 15 s long, and without a bound a burst of webhooks created against slow URLs would hold hundreds of
+ * them open. They start organization by organization in turn, each organization with at most `maxPerOrganization`
+ * out, so one that creates hundreds of webhooks against a slow URL delays its own, not every other's. An admin's own
+ * check waits for its answer rather than queueing; an organization has at most `maxChecksPerOrganization` of those
+ * out at once.
  */
-export function createVerificationRunner(deps: { pool: Pool; verifier: Verifier; log: Logger; maxConcurrent?: number }): VerificationRunner {
+export function createVerificationRunner(deps: {
+  pool: Pool;
+  verifier: Verifier;
+  log: Logger;
+  maxConcurrent?: number;
+  maxPerOrganization?: number;
+  maxChecksPerOrganization?: number;
+}): VerificationRunner {
   const running = new Set<Promise<unknown>>();
-  const background = createConcurrencyLimit(deps.maxConcurrent ?? MAX_CONCURRENT_CHALLENGES);
+  const background = createFairLimit(deps.maxConcurrent ?? MAX_CONCURRENT_CHALLENGES, deps.maxPerOrganization ?? MAX_CHALLENGES_PER_ORGANIZATION);
+  const maxChecks = deps.maxChecksPerOrganization ?? MAX_CHECKS_PER_ORGANIZATION;
+  const checksOut = new Map<string, number>();
   const record = (row: WebhookRow, problem: string | null): Promise<WebhookRow | null> => {
     deps.log.info({ webhookId: row.id, verified: problem === null, problem }, 'verification challenge answered');
     return recordVerification(deps.pool, row.id, row.url, problem);
   };
   return {
     // An admin's own check (POST /verify) waits for its answer: it does not queue behind the background ones.
-    run: async (row) => record(row, await deps.verifier.challenge(row)),
+    async run(row) {
+      const out = checksOut.get(row.organization) ?? 0;
+      if (out >= maxChecks) {
+        throw new ApiProblem('rate-limited', `${out} verification checks of this organization are under way (at most ${maxChecks} at once); retry once one has answered`, undefined, { 'retry-after': '5' });
+      }
+      checksOut.set(row.organization, out + 1);
+      try {
+        return await record(row, await deps.verifier.challenge(row));
+      } finally {
+        const left = (checksOut.get(row.organization) ?? 1) - 1;
+        if (left === 0) checksOut.delete(row.organization);
+        else checksOut.set(row.organization, left);
+      }
+    },
     start(row) {
-      const task = background.run(() => deps.verifier.challenge(row))
+      const task = background.run(row.organization, () => deps.verifier.challenge(row))
         .then((problem) => record(row, problem))
         .catch((error: unknown) => deps.log.warn({ err: error, webhookId: row.id }, 'verification challenge could not be recorded'));
       running.add(task);

@@ -136,6 +136,43 @@ describe('admin API: webhooks', () => {
       }
     });
 
+    it('verifies organizations in turn: one with a long line of slow challenges holds up neither the slots nor the turn of another, and its own checks are bounded', async () => {
+      const slow = await startReceiver({ answerChallenges: false });
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      slow.respondWith(async (request) => {
+        await released;
+        return { status: 200, body: JSON.stringify({ challenge: challengeOf(request.body) }) };
+      });
+      try {
+        const busy = await api.tokenFor(uniqueName('org'));
+        // More webhooks than the process has challenge slots (16): in one line for all, another organization's
+        // challenge would wait behind every one of them.
+        const slowIds: string[] = [];
+        for (let i = 0; i < 20; i += 1) slowIds.push((await create({ url: slow.url }, busy)).body.webhook.id);
+        await waitFor('the busy organization\'s share of challenges out', () => slow.requests.length >= 4);
+        const { body } = await create({});
+        await verificationOf(body.webhook.id, 'verified');
+        // Its share and no more, though slots were free.
+        expect(slow.requests).toHaveLength(4);
+
+        // Its own checks wait for their answers, at most four at once: a fifth is refused rather than held open.
+        const checks = slowIds.slice(0, 5).map((id) => call('POST', `/v1/webhooks/${id}/verify`, { token: busy }));
+        const refused = await Promise.race(checks.map(async (check) => {
+          const answer = await check;
+          return answer.status === 429 ? answer : new Promise<never>(() => undefined);
+        }));
+        expect(refused.body.detail).toMatch(/at most 4 at once/);
+        expect(refused.headers.get('retry-after')).toBe('5');
+        release();
+        expect((await Promise.all(checks)).map((answer) => answer.status).sort()).toEqual([200, 200, 200, 200, 429]);
+        await verificationOf(slowIds.at(-1)!, 'verified', busy);
+      } finally {
+        release();
+        await slow.close();
+      }
+    });
+
     it('a changed URL must be verified again; other changes keep the verification', async () => {
       const { body } = await create({});
       const id = body.webhook.id;
