@@ -151,9 +151,12 @@ export function createAvroDecoder(
         if (settled(schemaId)) view.set(schemaId, viewOf(schemaId));
         else missing.push(schemaId);
       }
-      await eachLimited(missing, LOOKUPS_AT_ONCE, (schemaId) => settle(schemaId, heartbeat));
-      // Taken before anything else may run, for the same reason (a lookup's answer is the newest, evicted last).
-      for (const schemaId of missing) view.set(schemaId, viewOf(schemaId));
+      // Each taken as its lookup ends, while its answer is the newest remembered (evicted last): lookups of a slice
+      // with many ids run for seconds, and one taken at the end could have been forgotten meanwhile.
+      await eachLimited(missing, LOOKUPS_AT_ONCE, async (schemaId) => {
+        await settle(schemaId, heartbeat);
+        view.set(schemaId, viewOf(schemaId));
+      });
       await heartbeat();
       return (value) => {
         const schemaId = schemaIdOf(value);

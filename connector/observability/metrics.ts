@@ -196,7 +196,7 @@ export const consumerLag = new Gauge({
 
 export const consumerUnfinished = new Gauge({
   name: 'webhooks_consumer_unfinished',
-  help: 'Records a consumer group still owes, per group, topic and partition: webhooks_consumer_lag less the records the group\'s commit metadata says are finished above the committed offset (tasks of other webhooks delivered while a strict or slow webhook holds the committed offset back). Equal to the lag for routers. The lag alert reads this.',
+  help: 'Records a consumer group still owes, per group, topic and partition: webhooks_consumer_lag less the records the group\'s commit metadata says are finished above the committed offset (tasks of other webhooks delivered while a strict or slow webhook holds the committed offset back). Equal to the lag for routers and the delivery-log sink. The lag alert reads this.',
   labelNames: ['group', 'topic', 'partition'] as const,
   registers: [metricsRegistry],
 });

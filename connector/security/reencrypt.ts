@@ -84,18 +84,15 @@ export async function reencryptSecrets(pool: Pool, box: SecretBox, current: Secr
   }
 
   const answers = await reencryptIdempotentAnswers(pool, box, log);
-  const staleAnswers = await answersNotUnderCurrentKey(pool, current);
   const stale = await notUnderCurrentKey(pool, current);
-  if (staleAnswers > 0) {
+  const staleAnswers = await answersNotUnderCurrentKey(pool, current);
+  const problems: string[] = [];
+  if (stale.length > 0) problems.push(`${stale.length} webhook(s) have secrets the current key alone does not open: ${stale.slice(0, 10).join(', ')}${stale.length > 10 ? ', …' : ''}`);
+  if (staleAnswers > 0) problems.push(`${staleAnswers} kept admin API answer(s) (Idempotency-Key, kept a day) the current key alone does not open`);
+  if (problems.length > 0) {
     throw fatal(
       'SECRET_DECRYPT_FAILED',
-      `${staleAnswers} kept admin API answer(s) (Idempotency-Key) the current key alone does not open (keep the old key in SECRETS_PREVIOUS_ENCRYPTION_KEYS; once every process runs the new key, run this again; they expire within a day)`,
-    );
-  }
-  if (stale.length > 0) {
-    throw fatal(
-      'SECRET_DECRYPT_FAILED',
-      `${stale.length} webhook(s) have secrets the current key alone does not open (keep the old key in SECRETS_PREVIOUS_ENCRYPTION_KEYS; once every process runs the new key, run this again): ${stale.slice(0, 10).join(', ')}${stale.length > 10 ? ', …' : ''}`,
+      `${problems.join('; ')} (keep the old key in SECRETS_PREVIOUS_ENCRYPTION_KEYS; once every process runs the new key, run this again)`,
     );
   }
   return { rewritten, answers };
@@ -109,14 +106,21 @@ interface StoredAnswer {
   response_enc: string | null;
 }
 
-/** Kept admin API answers (admin_idempotency_keys), a page at a time in key order. */
+/**
+ * How long the admin API keeps an answer (its IDEMPOTENCY_KEY_TTL_MS): older rows waiting for its purge are never
+ * opened again (a new claim replaces them), so they are neither sealed again nor checked.
+ */
+export const ANSWERS_KEPT_MS = 24 * 3600 * 1000;
+
+/** Kept admin API answers (admin_idempotency_keys) still in use, a page at a time in key order. */
 async function* pagesOfAnswers(pool: Pool): AsyncGenerator<StoredAnswer[]> {
   let after: [string, string, string] = ['', '', ''];
   for (;;) {
     const { rows } = await pool.query<StoredAnswer>(
       `SELECT organization, token_id, idempotency_key, fingerprint_enc, response_enc FROM admin_idempotency_keys
-        WHERE (organization, token_id, idempotency_key) > ($1, $2, $3) ORDER BY organization, token_id, idempotency_key LIMIT $4`,
-      [...after, BATCH],
+        WHERE (organization, token_id, idempotency_key) > ($1, $2, $3) AND created_at > now() - $5 * interval '1 millisecond'
+        ORDER BY organization, token_id, idempotency_key LIMIT $4`,
+      [...after, BATCH, ANSWERS_KEPT_MS],
     );
     if (rows.length === 0) return;
     yield rows;
@@ -137,17 +141,20 @@ async function reencryptIdempotentAnswers(pool: Pool, box: SecretBox, log: Logge
   let rewritten = 0;
   for await (const rows of pagesOfAnswers(pool)) {
     for (const row of rows) {
+      let sealed: [string, string | null];
       try {
-        const { rowCount } = await pool.query(
-          `UPDATE admin_idempotency_keys SET fingerprint_enc = $6, response_enc = $7
-            WHERE organization = $1 AND token_id = $2 AND idempotency_key = $3 AND fingerprint_enc = $4 AND response_enc IS NOT DISTINCT FROM $5`,
-          [row.organization, row.token_id, row.idempotency_key, row.fingerprint_enc, row.response_enc,
-            box.encrypt(box.decrypt(row.fingerprint_enc)), row.response_enc === null ? null : box.encrypt(box.decrypt(row.response_enc))],
-        );
-        rewritten += rowCount ?? 0;
+        sealed = [box.encrypt(box.decrypt(row.fingerprint_enc)), row.response_enc === null ? null : box.encrypt(box.decrypt(row.response_enc))];
       } catch (error) {
+        // Counted by the check below.
         log.error({ err: error, organization: row.organization }, 'a kept admin API answer decrypts with no configured key; left as it is');
+        continue;
       }
+      const { rowCount } = await pool.query(
+        `UPDATE admin_idempotency_keys SET fingerprint_enc = $6, response_enc = $7
+          WHERE organization = $1 AND token_id = $2 AND idempotency_key = $3 AND fingerprint_enc = $4 AND response_enc IS NOT DISTINCT FROM $5`,
+        [row.organization, row.token_id, row.idempotency_key, row.fingerprint_enc, row.response_enc, ...sealed],
+      );
+      rewritten += rowCount ?? 0;
     }
   }
   log.info({ rewritten }, 'kept admin API answers encrypted again with the current key');

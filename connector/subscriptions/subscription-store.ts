@@ -101,6 +101,9 @@ export function createSubscriptionStore(deps: {
       .finally(() => {
         refreshing = null;
         if (!failed) {
+          // A retry still pending from before would hold back the first, short one after a next failure.
+          clearTimeout(retryTimer);
+          retryTimer = undefined;
           retryDelayMs = FIRST_RETRY_MS;
           if (fullReloadDue || changedIds.size > 0) refresh();
           return;

@@ -1,7 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import pg from 'pg';
-import { migrateUp } from '../../connector/db/migrate.js';
 import { createPool, type Pool } from '../../connector/db/pool.js';
 import { generateSigningSecret } from '../../connector/delivery/signature.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
@@ -10,6 +8,7 @@ import { insertWebhook } from '../../connector/subscriptions/repository.js';
 import { reencryptSecrets } from '../../connector/security/reencrypt.js';
 import { spawnConnector } from '../support/connector-process.js';
 import { testEnv } from '../support/harness.js';
+import { createOwnDatabase, type OwnDatabase } from '../support/own-database.js';
 
 /**
  * A key rotation on real Postgres, in a database of its own (the command rewrites every webhook it finds): secrets
@@ -18,34 +17,22 @@ import { testEnv } from '../support/harness.js';
  */
 describe('reencrypt-secrets', () => {
   const services = inject('services');
-  const database = `reencrypt_${randomUUID().slice(0, 8)}`;
-  const adminUrl = new URL(services.databaseUrl);
-  const url = new URL(services.databaseUrl);
-  url.pathname = `/${database}`;
   const log = createRootLogger({ level: 'error' });
   const oldKey = randomBytes(32).toString('base64');
   const newKey = randomBytes(32).toString('base64');
+  let database: OwnDatabase;
+  let url: string;
   let pool: Pool;
 
-  const withAdmin = async (sql: string): Promise<void> => {
-    const client = new pg.Client({ connectionString: adminUrl.toString() });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-
   beforeAll(async () => {
-    await withAdmin(`CREATE DATABASE ${database}`);
-    await migrateUp(url.toString(), log);
-    pool = createPool({ url: url.toString(), max: 2, applicationName: 'reencrypt-test' }, log);
+    database = await createOwnDatabase(services.databaseUrl, 'reencrypt', log);
+    url = database.url;
+    pool = createPool({ url, max: 2, applicationName: 'reencrypt-test' }, log);
   });
 
   afterAll(async () => {
     await pool?.end();
-    await withAdmin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await database?.drop();
   });
 
   it('encrypts every stored secret again with the new key; the old key can go', async () => {
@@ -70,7 +57,7 @@ describe('reencrypt-secrets', () => {
       [oldBox.encrypt('hash-1'), oldBox.encrypt('{"secret":"whsec_kept"}'), oldBox.encrypt('hash-2')],
     );
 
-    const run = spawnConnector('reencrypt-secrets', testEnv(services, { DATABASE_URL: url.toString(), SECRETS_ENCRYPTION_KEY: newKey, SECRETS_PREVIOUS_ENCRYPTION_KEYS: oldKey }));
+    const run = spawnConnector('reencrypt-secrets', testEnv(services, { DATABASE_URL: url, SECRETS_ENCRYPTION_KEY: newKey, SECRETS_PREVIOUS_ENCRYPTION_KEYS: oldKey }));
     expect(await run.exited, run.output()).toBe(0);
     const answers = await pool.query<{ idempotency_key: string; fingerprint_enc: string; response_enc: string | null }>(
       'SELECT idempotency_key, fingerprint_enc, response_enc FROM admin_idempotency_keys ORDER BY idempotency_key',
@@ -130,7 +117,7 @@ describe('reencrypt-secrets', () => {
       organization: 'org', name: 'lost', url: 'https://example.com/h', eventTypes: ['*'], owner: 't', verified: true, signingSecret: generateSigningSecret(),
     });
     const before = (await pool.query<{ s: string }>('SELECT signing_secret_enc AS s FROM webhooks WHERE id = $1', [lost])).rows[0]!.s;
-    const run = spawnConnector('reencrypt-secrets', testEnv(services, { DATABASE_URL: url.toString(), SECRETS_ENCRYPTION_KEY: newKey }));
+    const run = spawnConnector('reencrypt-secrets', testEnv(services, { DATABASE_URL: url, SECRETS_ENCRYPTION_KEY: newKey }));
     expect(await run.exited).toBe(1);
     expect(run.output()).toContain(lost);
     expect((await pool.query<{ s: string }>('SELECT signing_secret_enc AS s FROM webhooks WHERE id = $1', [lost])).rows[0]!.s).toBe(before);
@@ -145,9 +132,15 @@ describe('reencrypt-secrets', () => {
        VALUES ('org', 't2', 'sealed-elsewhere', $1, 'c3', 201, $2, '{}')`,
       [stranger.encrypt('hash-3'), sealed],
     );
-    const run = spawnConnector('reencrypt-secrets', testEnv(services, { DATABASE_URL: url.toString(), SECRETS_ENCRYPTION_KEY: newKey }));
+    // Past its day, waiting for the admin API's purge: never opened again, so neither sealed again nor counted.
+    await pool.query(
+      `INSERT INTO admin_idempotency_keys (organization, token_id, idempotency_key, fingerprint_enc, claim_token, status, response_enc, response_headers, created_at)
+       VALUES ('org', 't2', 'expired', $1, 'c4', 201, $2, '{}', now() - interval '25 hours')`,
+      [stranger.encrypt('hash-4'), stranger.encrypt('{}')],
+    );
+    const run = spawnConnector('reencrypt-secrets', testEnv(services, { DATABASE_URL: url, SECRETS_ENCRYPTION_KEY: newKey }));
     expect(await run.exited).toBe(1);
-    expect(run.output()).toMatch(/1 kept admin API answer\(s\) \(Idempotency-Key\) the current key alone does not open/);
+    expect(run.output()).toMatch(/1 kept admin API answer\(s\) \(Idempotency-Key, kept a day\) the current key alone does not open/);
     expect((await pool.query<{ r: string }>(`SELECT response_enc AS r FROM admin_idempotency_keys WHERE idempotency_key = 'sealed-elsewhere'`)).rows[0]!.r).toBe(sealed);
   });
 });

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, inject, it } from 'vitest';
-import { migrateUp } from '../../connector/db/migrate.js';
 import { createPool, type Pool } from '../../connector/db/pool.js';
 import { generateSigningSecret } from '../../connector/delivery/signature.js';
 import { loadEventCatalog } from '../../connector/events/catalog.js';
@@ -12,6 +11,7 @@ import { CHANGE_CHANNEL } from '../../connector/subscriptions/change-listener.js
 import { insertWebhook } from '../../connector/subscriptions/repository.js';
 import { createSubscriptionStore, type SubscriptionStore } from '../../connector/subscriptions/subscription-store.js';
 import { testConfig } from '../support/harness.js';
+import { createOwnDatabase, type OwnDatabase } from '../support/own-database.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -24,30 +24,18 @@ import { waitFor } from '../support/wait.js';
 describe('subscription index refresh after a failure', () => {
   const services = inject('services');
   const config = testConfig(services);
-  const database = `refresh_${randomUUID().slice(0, 8)}`;
-  const adminUrl = services.databaseUrl;
-  const url = new URL(services.databaseUrl);
-  url.pathname = `/${database}`;
   const log = createRootLogger({ level: 'fatal' });
   const box = createSecretBox(config.secrets.encryptionKey);
+  let database: OwnDatabase;
+  let url: string;
   let pool: Pool;
   let store: SubscriptionStore;
 
-  const onAdmin = async (sql: string): Promise<void> => {
-    const client = new pg.Client({ connectionString: adminUrl });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-
   beforeAll(async () => {
-    await onAdmin(`CREATE DATABASE ${database}`);
-    await migrateUp(url.toString(), log);
+    database = await createOwnDatabase(services.databaseUrl, 'refresh', log);
+    url = database.url;
     // Queries time out fast, so one waiting behind the test's lock fails while the listener stays connected.
-    pool = createPool({ url: url.toString(), max: 3, applicationName: 'refresh-failure-test', queryTimeoutMs: 300 }, log);
+    pool = createPool({ url, max: 3, applicationName: 'refresh-failure-test', queryTimeoutMs: 300 }, log);
     store = createSubscriptionStore({ pool, log, reloadIntervalMs: 3_600_000, canonicalPattern: loadEventCatalog().canonicalPattern });
     await store.start();
   });
@@ -55,13 +43,13 @@ describe('subscription index refresh after a failure', () => {
   afterAll(async () => {
     await store?.stop();
     await pool?.end();
-    await onAdmin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await database?.drop();
   });
 
   it('reloads by itself after a failed refresh, without another notification', async () => {
     const failures = async (): Promise<number> => (await subscriptionReloadFailures.get()).values[0]?.value ?? 0;
     const failedBefore = await failures();
-    const holder = new pg.Client({ connectionString: url.toString() });
+    const holder = new pg.Client({ connectionString: url });
     await holder.connect();
     try {
       // A webhook written with the table locked and its trigger off: its commit notifies nobody.
@@ -72,7 +60,7 @@ describe('subscription index refresh after a failure', () => {
         organization: 'org', name: 'w', url: 'https://example.com/h', eventTypes: ['USER_CREATED'], owner: 't', verified: true, signingSecret: generateSigningSecret(),
       });
       // A change notified meanwhile: its refresh waits behind the lock and times out.
-      const notifier = new pg.Client({ connectionString: url.toString() });
+      const notifier = new pg.Client({ connectionString: url });
       await notifier.connect();
       await notifier.query('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, JSON.stringify({ op: 'UPDATE', id: randomUUID(), organization: 'org' })]);
       await notifier.end();
