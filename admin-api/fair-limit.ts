@@ -17,7 +17,6 @@ export interface FairLimit {
 export function createFairLimit(maxTotal: number, maxPerKey: number): FairLimit {
   let lifted = false;
   let runningTotal = 0;
-  let waitingTotal = 0;
   const runningByKey = new Map<string, number>();
   /** Lines of waiting work by key, in turn order: a key served goes to the back. */
   const lines = new Map<string, Array<() => void>>();
@@ -46,7 +45,6 @@ export function createFairLimit(maxTotal: number, maxPerKey: number): FairLimit 
       if (chosen === undefined) return;
       const line = lines.get(chosen)!;
       const next = line.shift()!;
-      waitingTotal -= 1;
       lines.delete(chosen);
       if (line.length > 0) lines.set(chosen, line);
       // The slot is taken here, before the work's turn comes: nothing can take it in between.
@@ -63,7 +61,6 @@ export function createFairLimit(maxTotal: number, maxPerKey: number): FairLimit 
           const line = lines.get(key);
           if (line) line.push(resolve);
           else lines.set(key, [resolve]);
-          waitingTotal += 1;
         });
       }
       try {
@@ -78,6 +75,11 @@ export function createFairLimit(maxTotal: number, maxPerKey: number): FairLimit 
       dispatch();
     },
     running: (key) => (key === undefined ? runningTotal : runningByKey.get(key) ?? 0),
-    waiting: (key) => (key === undefined ? waitingTotal : lines.get(key)?.length ?? 0),
+    waiting: (key) => {
+      if (key !== undefined) return lines.get(key)?.length ?? 0;
+      let total = 0;
+      for (const line of lines.values()) total += line.length;
+      return total;
+    },
   };
 }

@@ -42,7 +42,8 @@ export function createVerificationRunner(deps: {
   const running = new Set<Promise<unknown>>();
   const background = createFairLimit(deps.maxConcurrent ?? MAX_CONCURRENT_CHALLENGES, deps.maxPerOrganization ?? MAX_CHALLENGES_PER_ORGANIZATION);
   const maxChecks = deps.maxChecksPerOrganization ?? MAX_CHECKS_PER_ORGANIZATION;
-  const checksOut = new Map<string, number>();
+  // Counted per organization as the background ones are; a check past the bound is refused, never queued.
+  const checks = createFairLimit(Number.POSITIVE_INFINITY, maxChecks);
   const record = (row: WebhookRow, problem: string | null): Promise<WebhookRow | null> => {
     deps.log.info({ webhookId: row.id, verified: problem === null, problem }, 'verification challenge answered');
     return recordVerification(deps.pool, row.id, row.url, problem);
@@ -50,18 +51,11 @@ export function createVerificationRunner(deps: {
   return {
     // An admin's own check (POST /verify) waits for its answer: it does not queue behind the background ones.
     async run(row) {
-      const out = checksOut.get(row.organization) ?? 0;
+      const out = checks.running(row.organization);
       if (out >= maxChecks) {
         throw new ApiProblem('rate-limited', `${out} verification checks of this organization are under way (at most ${maxChecks} at once); retry once one has answered`, undefined, { 'retry-after': '5' });
       }
-      checksOut.set(row.organization, out + 1);
-      try {
-        return await record(row, await deps.verifier.challenge(row));
-      } finally {
-        const left = (checksOut.get(row.organization) ?? 1) - 1;
-        if (left === 0) checksOut.delete(row.organization);
-        else checksOut.set(row.organization, left);
-      }
+      return checks.run(row.organization, async () => record(row, await deps.verifier.challenge(row)));
     },
     start(row) {
       const task = background.run(row.organization, () => deps.verifier.challenge(row))

@@ -182,11 +182,10 @@ function opensUnder(current: SecretBox, stored: string | null): boolean {
 
 /** The webhooks with a secret in use that `current` (the current key alone) does not open. */
 async function notUnderCurrentKey(pool: Pool, current: SecretBox): Promise<string[]> {
-  const opens = (stored: string | null): boolean => opensUnder(current, stored);
   const stale: string[] = [];
   for await (const rows of pagesOfSecrets(pool)) {
     for (const row of rows) {
-      if (!opens(row.signing_secret_enc) || !opens(row.api_key_enc) || (row.previous_valid && !opens(row.previous_signing_secret_enc))) stale.push(row.id);
+      if (!opensUnder(current, row.signing_secret_enc) || !opensUnder(current, row.api_key_enc) || (row.previous_valid && !opensUnder(current, row.previous_signing_secret_enc))) stale.push(row.id);
     }
   }
   return stale;
