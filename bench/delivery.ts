@@ -15,6 +15,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { loadConfig, type ConnectorConfig } from '../config/load.js';
 import { startRole, stopParts, type RunningPart } from '../connector/app.js';
 import { throwFatal } from '../connector/lifecycle.js';
@@ -318,7 +319,9 @@ async function main(): Promise<void> {
           rawCpuUsPerPost: Math.round(rawCpuUs), receiverCpuUsPerRawPost, delivererCpuUsPerDelivery: delivererCpuUs === null ? null : Math.round(delivererCpuUs),
           delivererMainThreadCpuUsPerDelivery, receiverCpuUsPerDelivery, brokerCpuUsPerDelivery,
           inlineSendShare,
-          cpuBoundRatio: cpuBoundRatio({ rawClientUs: rawCpuUs, rawReceiverUs: receiverCpuUsPerRawPost, delivererUs: delivererCpuUs, receiverUs: receiverCpuUsPerDelivery, brokerUs: brokerCpuUsPerDelivery }),
+          cpuBoundRatio: cpuBoundRatio({
+            cores: availableParallelism(), mainThreads: deliverers, rawPerSecond: (rawBefore + rawAfter) / 2, delivererUs: delivererCpuUs, delivererMainThreadUs: delivererMainThreadCpuUsPerDelivery, receiverUs: receiverCpuUsPerDelivery, brokerUs: brokerCpuUsPerDelivery,
+          }),
           stealPct: steal(),
         });
         console.log(JSON.stringify(rounds.at(-1)));
