@@ -42,3 +42,27 @@ export function buildWebhookRequest(
   }
   return { headers, loggableHeaders, body, frame };
 }
+
+const REDACTED = '[redacted]';
+
+/**
+ * `text` (an endpoint's answer) with the secrets this request carried blanked
+ * out: the API key and each signature. An endpoint that echoes its request
+ * (a request bin, a framework's debug page) would otherwise put them in the
+ * delivery log, which every token of the organization may read; the log's
+ * request headers leave them out for the same reason.
+ */
+export function withoutSentSecrets(text: string, request: Pick<WebhookRequest, 'headers' | 'loggableHeaders'>): string {
+  if (text === '') return text;
+  let redacted = text;
+  for (const name in request.headers) {
+    if (name in request.loggableHeaders) continue;
+    const value = request.headers[name]!;
+    // Each signature alone as well as the header whole: an echo may list them apart.
+    const secrets = name === 'webhook-signature' ? value.split(' ').map((signature) => signature.slice(signature.indexOf(',') + 1)) : [value];
+    for (const secret of secrets) {
+      if (secret !== '' && redacted.includes(secret)) redacted = redacted.replaceAll(secret, REDACTED);
+    }
+  }
+  return redacted;
+}

@@ -13,7 +13,7 @@ import { admit, breakerAfter, CLOSED, type BreakerPolicy, type BreakerState } fr
 import type { HttpSender } from './http-sender.js';
 import { decideOutcome, statusClass, type AttemptResult } from './outcome.js';
 import { payloadJson } from './envelope.js';
-import { buildWebhookRequest } from './request.js';
+import { buildWebhookRequest, withoutSentSecrets } from './request.js';
 import { nextHop, nextRetry, type RetrySchedule } from './retry-schedule.js';
 import { deliveryKind, encodeTask, type DeliveryTask } from './task.js';
 import { pause, untilDone } from './persist.js';
@@ -118,7 +118,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { forget
       const posted = deps.sender.post(target.url, request.headers, request.body);
       const sent = await (deps.slowRequests ? deps.slowRequests.wait(posted, aside) : posted);
       httpRequestDuration.observe({ status_class: statusClass(sent.result) }, sent.durationMs / 1000);
-      return { result: sent.result, request, responseBody: sent.responseExcerpt, durationMs: sent.durationMs, sent: true };
+      return { result: sent.result, request, responseBody: withoutSentSecrets(sent.responseExcerpt, request), durationMs: sent.durationMs, sent: true };
     } finally {
       deliveriesInFlight.dec();
     }

@@ -383,9 +383,10 @@ describe('delivery outcomes', () => {
     expect(hook.receiver.requests.map((r) => r.headers['webhook-id'])).toEqual([after!.taskId]);
   });
 
-  it('dead-letters a 400 after one attempt and logs the attempt without secrets', async () => {
+  it('dead-letters a 400 after one attempt and logs the attempt without secrets, even those the answer echoes', async () => {
     const hook = await s.addWebhook({ apiKey: { header: 'X-Api-Key', value: 'key-123' } });
-    hook.receiver.respondWith(() => ({ status: 400, body: 'bad payload' }));
+    // A request bin's answer: the request's headers back.
+    hook.receiver.respondWith((r) => ({ status: 400, body: `bad payload; x-api-key=${String(r.headers['x-api-key'])} webhook-signature=${String(r.headers['webhook-signature'])}` }));
     const [task] = await s.produceTasks(hook.id, 1);
     await waitFor('the dead letter', () => dlqFor(hook.id)[0]);
     expect(hook.receiver.requests).toHaveLength(1);
@@ -394,7 +395,7 @@ describe('delivery outcomes', () => {
     expect(header(letter, 'dlq.error.code')).toBe('NON_RETRYABLE_STATUS');
     expect(decodeTask(letter.value).taskId).toBe(task!.taskId);
     const [logged] = await waitFor('the attempt row', async () => (await attempts(hook.id))[0] && (await attempts(hook.id)), 15_000);
-    expect(logged).toMatchObject({ outcome: 'dead_letter', status: 400, response_body: 'bad payload', attempt: 1, task_id: task!.taskId });
+    expect(logged).toMatchObject({ outcome: 'dead_letter', status: 400, response_body: 'bad payload; x-api-key=[redacted] webhook-signature=v1,[redacted]', attempt: 1, task_id: task!.taskId });
     // The log's request body is the one sent, byte for byte (the attempt record carries it as a frame around the event's payload).
     expect(logged!['request_body']).toBe(hook.receiver.requests[0]!.body);
     expect(logged).toMatchObject({ event_id: task!.event.eventId, event_type: task!.event.eventType, event: task!.event });

@@ -3,7 +3,7 @@ import { createAttemptLog, CUT_MARK, packAttempts } from '../../connector/delive
 import { MAX_SEND_BYTES } from '../../connector/kafka/by-size.js';
 import { attemptRecord, attemptRowsOf } from '../../connector/delivery/attempt-record.js';
 import { buildBody } from '../../connector/delivery/envelope.js';
-import { buildWebhookRequest } from '../../connector/delivery/request.js';
+import { buildWebhookRequest, withoutSentSecrets } from '../../connector/delivery/request.js';
 import type { DeliveryTask } from '../../connector/delivery/task.js';
 import type { WebhookTarget } from '../../connector/subscriptions/webhook.js';
 import type { Producer } from 'kafkajs';
@@ -53,6 +53,21 @@ describe('attempt records', () => {
     const shadowing = buildWebhookRequest(task, { ...target, apiKey: { header: 'User-Agent', value: 'k' } }, 1, 'ua/1');
     expect(shadowing.headers['user-agent']).toBe('k');
     expect(shadowing.loggableHeaders).not.toHaveProperty('user-agent');
+  });
+
+  it('log an answer that echoes the request with the API key and every signature blanked out', () => {
+    const previous = 'whsec_dGVzdC1wcmV2aW91cy1zZWNyZXQtMDEyMzQ1Njc=';
+    const request = buildWebhookRequest(task, { ...target, signingSecrets: [target.signingSecrets[0]!, previous] }, 1_790_000_000, 'ua/1');
+    const [first, second] = request.headers['webhook-signature']!.split(' ').map((s) => s.slice(3));
+    const echo = `you sent x-api-key: secret-key, secret-key again; webhook-signature: ${request.headers['webhook-signature']}; second alone: ${second}; id ${task.taskId}`;
+    expect(withoutSentSecrets(echo, request)).toBe(`you sent x-api-key: [redacted], [redacted] again; webhook-signature: v1,[redacted] v1,[redacted]; second alone: [redacted]; id msg_1`);
+    expect(first).not.toBe(second);
+    // What the log may keep stays, and an answer without secrets is left as it is.
+    expect(withoutSentSecrets('ok', request)).toBe('ok');
+    expect(withoutSentSecrets('', request)).toBe('');
+    // A key under a standard header's name is blanked too; the header's usual value is no secret.
+    const shadowing = buildWebhookRequest(task, { ...target, apiKey: { header: 'User-Agent', value: 'key-in-ua' } }, 1, 'ua/1');
+    expect(withoutSentSecrets('ua=key-in-ua id=msg_1 type=application/json', shadowing)).toBe('ua=[redacted] id=msg_1 type=application/json');
   });
 
   it('are signed with the previous secret too until its overlap ends, however long ago the target was loaded', () => {
