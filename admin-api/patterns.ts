@@ -20,9 +20,12 @@ export const HEADER_VALUE = '^[\\x20-\\x7e]+$';
 
 /**
  * On top of format date-time: what Postgres accepts too (year 0001 or later,
- * a UTC offset of at most 15:59), so a query never fails on it.
+ * a UTC offset of at most 15:59), so a query never fails on it; and no leap
+ * second (":60", which minutes and offsets never show), which Postgres rolls
+ * over to the next minute while JavaScript cannot read it at all, so the
+ * two would disagree on the time.
  */
-export const QUERYABLE_DATE_TIME = '^([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})-.*([Zz]|[+-](0[0-9]|1[0-5]):[0-5][0-9])$';
+export const QUERYABLE_DATE_TIME = '^(?!.*:60)([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})-.*([Zz]|[+-](0[0-9]|1[0-5]):[0-5][0-9])$';
 
 /** A page cursor: base64url. */
 export const CURSOR = '^[A-Za-z0-9_-]+$';
@@ -32,6 +35,6 @@ export const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
   [UUID]: 'must be a UUID (8-4-4-4-12 hexadecimal digits)',
   [HEADER_NAME]: 'must be a header name (letters, digits and dashes)',
   [HEADER_VALUE]: 'must be printable ASCII (it is sent as a header value)',
-  [QUERYABLE_DATE_TIME]: 'must be in year 0001 or later, with a UTC offset of at most 15:59',
+  [QUERYABLE_DATE_TIME]: 'must be in year 0001 or later, with seconds 00 to 59 and a UTC offset of at most 15:59',
   [CURSOR]: 'is not a cursor this API returned',
 };

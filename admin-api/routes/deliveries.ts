@@ -6,6 +6,7 @@ import { ApiProblem, invalidField, notFound } from '../problem.js';
 import { AUTHED_PROBLEMS, attemptParams, idParam, listAttemptsQuery, problemResponses, recoverBody } from '../schemas.js';
 import { failedEventsSince, findAttempt, listAttemptRows, toAttemptDetail, toAttemptSummary, type ListAttemptsQuery } from '../store/attempts.js';
 import { assertReceiving, requireWebhook } from './webhook-lookup.js';
+import { instantMicros } from '../instant.js';
 
 const TAG = 'Deliveries';
 
@@ -90,12 +91,15 @@ export function deliveryRoutes(deps: AdminApiDeps) {
       const { organization } = request.principal;
       const webhook = await requireWebhook(pool, organization, request.params.id);
       // At most now: a range open into the future would take in the walk's own resends failing again.
-      const now = new Date().toISOString();
-      const since = Date.parse(request.body.since);
+      // Compared to the microsecond, as the query compares them: a walk's nextSince has microseconds.
+      const nowMs = Date.now();
+      const now = new Date(nowMs).toISOString();
+      const since = instantMicros(request.body.since);
+      const askedUntil = request.body.until === undefined ? undefined : instantMicros(request.body.until);
       // Each field blamed for what it says itself: an until left out, or past now, is not the client's mistake.
-      if (since >= Date.parse(now)) throw invalidField('body', 'since', 'must be earlier than now');
-      if (request.body.until !== undefined && Date.parse(request.body.until) <= since) throw invalidField('body', 'until', 'must be later than since');
-      const until = request.body.until !== undefined && Date.parse(request.body.until) < Date.parse(now) ? request.body.until : now;
+      if (since >= nowMs * 1000) throw invalidField('body', 'since', 'must be earlier than now');
+      if (askedUntil !== undefined && askedUntil <= since) throw invalidField('body', 'until', 'must be later than since');
+      const until = askedUntil !== undefined && askedUntil < nowMs * 1000 ? request.body.until! : now;
       assertReceiving(webhook);
       // One more than the cap: whether events are left for a next request.
       const cap = config.admin.maxRecoverEvents;

@@ -246,6 +246,10 @@ describe('admin API: deliveries', () => {
     expect([...delivered].sort()).toEqual([...failed].sort());
     expect(delivered).not.toContain(before.body.taskIds[0]);
 
+    // Within one millisecond, as a walk's nextSince (microseconds) and an until sent with microseconds can be: a range still.
+    const withinAMillisecond = await api.call('POST', `/v1/webhooks/${id}/recover`, { body: { since: '2026-01-01T00:00:00.123000Z', until: '2026-01-01T00:00:00.123456Z' } });
+    expect(withinAMillisecond.status).toBe(202);
+    expect(withinAMillisecond.body).toMatchObject({ queued: 0, more: false });
     const backwards = await api.call('POST', `/v1/webhooks/${id}/recover`, { body: { since, until: new Date(0).toISOString() } });
     expect(backwards.body.errors).toContainEqual(expect.objectContaining({ field: 'until' }));
     // A since in the future is since's mistake, with until left out or later still (not an until the client never sent).

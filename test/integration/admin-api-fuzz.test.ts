@@ -84,6 +84,9 @@ describe(`admin API fuzz (schemathesis ${SCHEMATHESIS_VERSION})`, () => {
       ['PATCH', `/v1/webhooks/${id}`, { name: 'nul\u0000' }, 400, 'name'],
       ['GET', `/v1/webhooks?q=${encodeURIComponent('a\u0000')}`, undefined, 400, 'q'],
       ['POST', `/v1/webhooks/${id}/recover`, { since: '0000-01-01T00:00:00Z' }, 400, 'since'],
+      // A leap second: Postgres reads the next minute, JavaScript nothing (a recover's until fell back to now, unbounded).
+      ['POST', `/v1/webhooks/${id}/recover`, { since: '2016-12-31T00:00:00Z', until: '2016-12-31T23:59:60Z' }, 400, 'until'],
+      ['GET', `/v1/webhooks/${id}/attempts?since=${encodeURIComponent('2016-12-31T23:59:60.5Z')}`, undefined, 400, 'since'],
       ['GET', `/v1/webhooks/${id}/attempts?until=${encodeURIComponent('2026-01-01T00:00:00+20:00')}`, undefined, 400, 'until'],
       ['GET', `/v1/webhooks?cursor=${forged('createdAt:desc')}`, undefined, 400, 'cursor'],
       ['GET', `/v1/webhooks/${id}/attempts?cursor=${forged('attemptedAt:desc')}`, undefined, 400, 'cursor'],
