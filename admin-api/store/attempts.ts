@@ -103,25 +103,33 @@ export async function findAttempt(pool: Pool, organization: string, webhookId: s
  * by the first page, a resend that fails again is past the range and is not
  * queued a second time by the same walk.
  *
- * Each task's latest attempt is found without its event (a sort of ids and
- * times); only the events of the page are read.
+ * The range is walked in order of time through the webhook's index, and a
+ * failed attempt counts when no later attempt of its task exists (the task
+ * index answers that), so a page stops reading once it is full. Finding
+ * each task's latest attempt first would sort every attempt of the webhook
+ * since `since` on every page: millions of rows on a busy webhook, after an
+ * outage, when recovery is wanted. Only the events of the page are read.
  */
 export async function failedEventsSince(
   pool: Pool, organization: string, webhookId: string, range: { since: string; until: string; afterTaskId?: string }, limit: number,
 ): Promise<Array<{ taskId: string; event: CanonicalEvent; failedAt: string }>> {
   const { rows } = await pool.query<{ task_id: string; event: CanonicalEvent; failed_at: string }>(
-    `WITH latest AS (
-        SELECT DISTINCT ON (task_id) task_id, attempt_id, outcome, attempted_at
-          FROM delivery_attempts
-         WHERE organization = $1 AND webhook_id = $2 AND attempted_at >= $3::timestamptz
-         ORDER BY task_id, attempted_at DESC
-      ), page AS (
-        -- Attempts logged without their event (before events were kept) cannot be resent: left out before the limit,
-        -- so a page is never short of one it could have held (a short page ends the walk).
-        SELECT l.task_id, l.attempt_id, l.attempted_at FROM latest l JOIN delivery_attempts a ON a.attempt_id = l.attempt_id
-         WHERE l.outcome IN ('dead_letter', 'disabled', 'skipped') AND l.attempted_at < $4::timestamptz AND a.event IS NOT NULL
-           AND ($6::text IS NULL OR (l.attempted_at, l.task_id) > ($3::timestamptz, $6::text))
-         ORDER BY l.attempted_at, l.task_id
+    `WITH page AS (
+        SELECT a.task_id, a.attempt_id, a.attempted_at
+          FROM delivery_attempts a
+         WHERE a.organization = $1 AND a.webhook_id = $2 AND a.attempted_at >= $3::timestamptz AND a.attempted_at < $4::timestamptz
+           AND a.outcome IN ('dead_letter', 'disabled', 'skipped')
+           -- Attempts logged without their event (before events were kept) cannot be resent: left out before the limit,
+           -- so a page is never short of one it could have held (a short page ends the walk).
+           AND a.event IS NOT NULL
+           AND ($6::text IS NULL OR (a.attempted_at, a.task_id) > ($3::timestamptz, $6::text))
+           -- The task's latest attempt: none after it (one logged in the same microsecond is told apart by its id).
+           AND NOT EXISTS (
+             SELECT 1 FROM delivery_attempts b
+              WHERE b.task_id = a.task_id AND b.webhook_id = a.webhook_id
+                AND (b.attempted_at > a.attempted_at OR (b.attempted_at = a.attempted_at AND b.attempt_id > a.attempt_id))
+           )
+         ORDER BY a.attempted_at, a.task_id
          LIMIT $5
       )
       SELECT page.task_id, a.event, to_char(page.attempted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS failed_at
