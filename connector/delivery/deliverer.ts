@@ -2,6 +2,7 @@ import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, Producer }
 import type { Logger } from '../observability/logger.js';
 import { deferredTasks, fetchedBytes, newTasksBlocked, readWaits, tasksReadAgain } from '../observability/metrics.js';
 import { createGroupConsumer } from '../kafka/client.js';
+import { classify } from '../errors.js';
 import { createKeyedScheduler, type Aside } from './keyed-scheduler.js';
 import { createLevelCounter } from './level-counter.js';
 import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
@@ -9,7 +10,7 @@ import { mayQueue, refusedByPressureOnly, shouldReadAgain, type QueueLimits } fr
 import { createHeldWebhooks, type QueuedTask } from './held-webhooks.js';
 import { decodeProgress, type Progress } from './progress-metadata.js';
 import { committableOffset, newPartitionState, planCommit, recordCommitted, revoke, type PartitionState, type PlannedCommit } from './partition-state.js';
-import { decodeOrDeadLetter, untilDone } from './persist.js';
+import { deadLetterRecord, decodeOrDeadLetter, untilDone, whenAborted } from './persist.js';
 import type { TaskHandler } from './task-handler.js';
 
 export interface DelivererDeps {
@@ -116,10 +117,28 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     const { signal } = item.state;
     const task = await decodeOrDeadLetter(item.message, item.state, { producer: deps.producer, dlqTopic: deps.dlqTopic, signal, log });
     if (!task) return { logged: Promise.resolve() };
-    return untilDone(() => deps.handle(task, signal, aside), {
-      signal,
-      onFailure: (error, retryInMs) => log.warn({ err: error, webhookId: task.webhookId, taskId: task.taskId, retryInMs }, 'delivery could not be completed; retrying'),
-    });
+    try {
+      return await untilDone(() => deps.handle(task, signal, aside), {
+        signal,
+        // Classified once here: only trouble that may pass (Postgres or Kafka unreachable) is worth another try.
+        giveUpOn: (error) => classify(error).kind !== 'transient',
+        onFailure: (error, retryInMs) => log.warn({ err: error, webhookId: task.webhookId, taskId: task.taskId, retryInMs }, 'delivery could not be completed; retrying'),
+      });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      const failure = classify(error);
+      if (failure.kind === 'poison') {
+        // It can never be sent: tried again, it would hold its webhook's queue and its partition's commit for good.
+        await deadLetterRecord(item.message, item.state, failure, { producer: deps.producer, dlqTopic: deps.dlqTopic, signal, log });
+        return { logged: Promise.resolve() };
+      }
+      // The process cannot go on (a webhook's secret does not open with any configured key): it stops, and the task
+      // waits aside meanwhile, unfinished and its webhook's queue held, to be sent after a restart that fixes it.
+      log.error({ err: error, code: failure.code, webhookId: task.webhookId, taskId: task.taskId }, 'delivery cannot go on; stopping');
+      deps.onFatal(error);
+      await aside(whenAborted(signal));
+      throw error;
+    }
   };
 
   let stopping = false;

@@ -1,5 +1,5 @@
 import type { KafkaMessage, Producer } from 'kafkajs';
-import { classify } from '../errors.js';
+import { classify, type ConnectorError } from '../errors.js';
 import { deadLetterOf } from '../kafka/dead-letter.js';
 import type { Logger } from '../observability/logger.js';
 import { deadLetters } from '../observability/metrics.js';
@@ -17,6 +17,8 @@ export interface UntilDoneOptions {
   maxPauseMs?: number;
   /** Runs after each pause: a caller holding a batch heartbeats its group here. Throwing ends the loop. */
   afterPause?: () => Promise<void>;
+  /** Errors not worth another try (the work can never succeed, or the process cannot go on): thrown at once. */
+  giveUpOn?: (error: unknown) => boolean;
 }
 
 /**
@@ -35,7 +37,7 @@ export async function untilDone<T>(work: () => Promise<T>, options: UntilDoneOpt
     try {
       return await work();
     } catch (error) {
-      if (options.signal.aborted) throw error;
+      if (options.signal.aborted || options.giveUpOn?.(error)) throw error;
       options.onFailure(error, pauseMs);
       await pause(pauseMs, options.signal);
       if (options.signal.aborted) throw error;
@@ -74,20 +76,39 @@ export async function decodeOrDeadLetter(
   try {
     return decodeTask(message.value);
   } catch (error) {
-    const failure = classify(error);
-    const letter = deadLetterOf({ ...where, message }, failure);
-    const context = { topic: where.topic, partition: where.partition, offset: message.offset, code: failure.code };
-    await untilDone(
-      () => deps.producer.send({ topic: deps.dlqTopic, messages: [letter] }),
-      {
-        signal: deps.signal,
-        onFailure: (sendError, retryInMs) => deps.log.warn({ err: sendError, ...context, retryInMs }, 'malformed task could not be dead-lettered; retrying'),
-      },
-    );
-    deadLetters.inc({ kind: 'delivery', reason: failure.code });
-    deps.log.warn({ ...context, reason: failure.message }, 'malformed task dead-lettered');
+    await deadLetterRecord(message, where, classify(error), deps);
     return null;
   }
+}
+
+/**
+ * Dead-letters a record of a task topic as it was read, with the reason: a
+ * record that is no task, or a task that can never be sent (retried until
+ * Kafka takes it, see untilDone). The caller counts it as done.
+ */
+export async function deadLetterRecord(
+  message: KafkaMessage,
+  where: { topic: string; partition: number },
+  failure: ConnectorError,
+  deps: { producer: Producer; dlqTopic: string; signal: AbortSignal; log: Logger },
+): Promise<void> {
+  const letter = deadLetterOf({ ...where, message }, failure);
+  const context = { topic: where.topic, partition: where.partition, offset: message.offset, code: failure.code };
+  await untilDone(
+    () => deps.producer.send({ topic: deps.dlqTopic, messages: [letter] }),
+    {
+      signal: deps.signal,
+      onFailure: (sendError, retryInMs) => deps.log.warn({ err: sendError, ...context, retryInMs }, 'task could not be dead-lettered; retrying'),
+    },
+  );
+  deadLetters.inc({ kind: 'delivery', reason: failure.code });
+  deps.log.warn({ ...context, reason: failure.message }, 'task dead-lettered unsent');
+}
+
+/** Resolves once `signal` aborts (the process is stopping, or the partition went elsewhere). */
+export function whenAborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
 /** Waits `ms`, or less when `signal` aborts (the process is stopping). */

@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import { poison } from '../errors.js';
 import type { CanonicalEvent } from '../ingest/canonical-event.js';
+import { isWebhookId } from '../subscriptions/webhook.js';
 
 /** One (event, webhook) pair to deliver; the record on the deliveries topic, keyed by webhook id. */
 export interface DeliveryTask {
@@ -64,6 +65,8 @@ export function decodeTask(value: Buffer | null): DeliveryTask {
   if (task?.v !== 1 || typeof task.taskId !== 'string' || typeof task.webhookId !== 'string' || !task.event) {
     throw poison('TASK_MALFORMED', 'delivery task lacks v=1, taskId, webhookId or event');
   }
+  // Looked up in Postgres for every try: one that is no UUID would fail that query forever, holding its webhook's queue.
+  if (!isWebhookId(task.webhookId)) throw poison('TASK_MALFORMED', `delivery task's webhookId is not a UUID: ${JSON.stringify(task.webhookId.slice(0, 100))}`);
   // Bodies write it as an ISO date: out of a Date's range every attempt would throw alike, holding the webhook's queue.
   const { occurredAt } = task.event;
   if (typeof occurredAt !== 'number' || !(Math.abs(occurredAt) <= MAX_DATE_MS)) {

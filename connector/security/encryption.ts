@@ -39,7 +39,8 @@ export function createSecretBox(base64Key: string, previousKeys: readonly string
     decrypt(stored) {
       const [version, payload] = stored.split(':', 2);
       if (version !== VERSION || payload === undefined) {
-        throw fatal('SECRET_FORMAT_UNKNOWN', `stored secret has unknown format "${version ?? ''}"`);
+        // Not echoed: a value stored without encryption by mistake would be a secret in the logs.
+        throw fatal('SECRET_FORMAT_UNKNOWN', `a stored secret has an unknown format (not "${VERSION}:" and base64)`);
       }
       const raw = Buffer.from(payload, 'base64');
       // The full 16-byte tag, always: GCM would otherwise take a shorter one, far easier to forge.

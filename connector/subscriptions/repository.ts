@@ -1,6 +1,6 @@
 import type { Pool } from '../db/pool.js';
 import type { SecretBox } from '../security/encryption.js';
-import type { BodyFormat, OrderingMode, WebhookRoute, WebhookTarget } from './webhook.js';
+import { isWebhookId, type BodyFormat, type OrderingMode, type WebhookRoute, type WebhookTarget } from './webhook.js';
 
 /** Webhooks that may receive events: enabled and verified (seed 003). */
 export async function loadRoutableWebhooks(pool: Pool): Promise<WebhookRoute[]> {
@@ -27,7 +27,7 @@ export async function loadWebhookRoutes(pool: Pool, ids: readonly string[]): Pro
 
 /** Which of these webhook ids still exist (ids that are no UUID never do). */
 export async function existingWebhookIds(pool: Pool, ids: readonly string[]): Promise<Set<string>> {
-  const uuids = ids.filter((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id));
+  const uuids = ids.filter(isWebhookId);
   if (uuids.length === 0) return new Set();
   const { rows } = await pool.query<{ id: string }>('SELECT id FROM webhooks WHERE id = ANY($1::uuid[])', [uuids]);
   return new Set(rows.map((row) => row.id));

@@ -2,6 +2,11 @@ export const BODY_FORMATS = ['parallelworks', 'cidaas', 'cloudevents'] as const;
 export type BodyFormat = (typeof BODY_FORMATS)[number];
 export type OrderingMode = 'relaxed' | 'strict';
 
+/** Webhook ids are UUIDs (Postgres's `uuid`): anything else names no webhook, and would fail a query on the column. */
+export function isWebhookId(id: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+}
+
 /** What the router needs to decide who gets an event: no URL, no secrets. */
 export interface WebhookRoute {
   id: string;

@@ -31,7 +31,8 @@ export interface DeliveryScenario {
   produceTasks(webhookId: string, count: number, eventType?: string, extra?: Record<string, unknown>): Promise<DeliveryTask[]>;
   /** Where a task produced by produceTasks landed in the deliveries topic. */
   positionOf(taskId: string): { partition: number; offset: bigint } | undefined;
-  startDeliverer(): Promise<void>;
+  /** Starts sink and deliverer; `onFatal` hears what would stop the process (default: thrown, failing the run). */
+  startDeliverer(onFatal?: (error: unknown) => void): Promise<void>;
   /** Stops what startDeliverer started, in order (a restart is stopDeliverer, then startDeliverer). */
   stopDeliverer(): Promise<void>;
   close(): Promise<void>;
@@ -97,9 +98,9 @@ export async function deliveryScenario(services: ServiceEndpoints, overrides: Re
       return tasks;
     },
     positionOf: (taskId) => positions.get(taskId),
-    async startDeliverer() {
-      parts.push(...(await startRole('sink', config, log, throwFatal)).parts);
-      parts.push(...(await startRole('deliverer', config, log, throwFatal)).parts);
+    async startDeliverer(onFatal = throwFatal) {
+      parts.push(...(await startRole('sink', config, log, onFatal)).parts);
+      parts.push(...(await startRole('deliverer', config, log, onFatal)).parts);
     },
     async stopDeliverer() {
       await stopParts(parts.splice(0), log);

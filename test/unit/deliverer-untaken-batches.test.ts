@@ -7,6 +7,10 @@ import { encodeTask } from '../../connector/delivery/task.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
 import { waitFor } from '../support/wait.js';
 
+
+/** Webhook ids are UUIDs: a task naming anything else is dead-lettered unread. */
+const WEBHOOK_A = '00000000-0000-4000-8000-00000000000a';
+const WEBHOOK_B = '00000000-0000-4000-8000-00000000000b';
 /**
  * The deliverer's bookkeeping when it leaves a batch untaken: kafkajs hands
  * over a batch fetched before a seek (`isStale`), and reports every batch
@@ -53,7 +57,7 @@ function scriptedConsumer() {
     async batch(from: number, to: number, stale = false, webhook?: string): Promise<void> {
       const messages = [];
       for (let offset = from; offset <= to; offset++) {
-        const webhookId = webhook ?? (offset % 2 ? 'a' : 'b');
+        const webhookId = webhook ?? (offset % 2 ? WEBHOOK_A : WEBHOOK_B);
         const task = { v: 1 as const, taskId: `t${offset}`, webhookId, organization: 'o', attempt: 1, routedAt: 0, event: { eventId: `e${offset}`, eventType: 'USER_CREATED', family: 'user', occurredAt: 0, organization: 'o', actor: null, source: 's', payload: {} } };
         messages.push({ offset: String(offset), key: Buffer.from(webhookId), value: encodeTask(task), headers: {} });
       }
@@ -104,20 +108,20 @@ describe('a batch the deliverer leaves untaken', () => {
     };
     const deliverer = await startedDeliverer(scripted, handle, 1);
     scripted.assign();
-    await scripted.batch(0, 3, false, 'a');
+    await scripted.batch(0, 3, false, WEBHOOK_A);
     release();
     await waitFor('the seek back to the deferred tasks', () => scripted.seeks.length > 0, 5000);
     // Taken away and given back; kafkajs applies the kept seek, and its first fetch there holds only markers.
     scripted.revoke();
     scripted.assign();
     scripted.markersOnly(4, 5);
-    await scripted.batch(6, 7, false, 'a');
+    await scripted.batch(6, 7, false, WEBHOOK_A);
     // Put at the committed offset, it is read again from there; then from wherever it seeks, as kafkajs would.
     const rest = ['t1', 't2', 't3', 't4', 't5', 't6', 't7'];
     let from = Number(scripted.seeks.at(-1));
     for (let read = 0; read < 20 && !rest.every((id) => sent.includes(id)); read++) {
       const seen = scripted.seeks.length;
-      await scripted.batch(from, 7, false, 'a');
+      await scripted.batch(from, 7, false, WEBHOOK_A);
       await waitFor('a seek back, or every task sent', () => scripted.seeks.length > seen || rest.every((id) => sent.includes(id)), 2000);
       from = Number(scripted.seeks.at(-1));
     }

@@ -21,6 +21,19 @@ describe('createSecretBox', () => {
     expect(() => createSecretBox(randomBytes(32).toString('base64')).decrypt(stored)).toThrow(/does not decrypt/);
   });
 
+  it('refuses a value of unknown format as fatal without echoing it: one stored unencrypted by mistake is a secret', () => {
+    for (const stored of ['whsec_storedInTheClear', 'v2:whsec_storedInTheClear']) {
+      let thrown: unknown;
+      try {
+        box.decrypt(stored);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toMatchObject({ kind: 'fatal', code: 'SECRET_FORMAT_UNKNOWN' });
+      expect((thrown as Error).message).not.toContain('storedInTheClear');
+    }
+  });
+
   it('takes only the full 16-byte tag: a shortened one, or a value too short to hold one, is refused as not decrypting', () => {
     const raw = Buffer.from(box.encrypt('value').slice(3), 'base64');
     // IV, then the first 4 bytes of the tag only, then the ciphertext: GCM accepts such a tag unless told its length.

@@ -4,8 +4,8 @@ import { decodeTask, deliveryKind, encodeTask, taskIdFor, type DeliveryTask } fr
 
 const task: DeliveryTask = {
   v: 1,
-  taskId: taskIdFor('evt-1', 'wh-1'),
-  webhookId: 'wh-1',
+  taskId: taskIdFor('evt-1', '0b5e7c3e-61a4-4a4e-9d2e-6f1b1f7f2c11'),
+  webhookId: '0b5e7c3e-61a4-4a4e-9d2e-6f1b1f7f2c11',
   organization: 'acme',
   attempt: 1,
   routedAt: 1_790_000_000_000,
@@ -59,11 +59,18 @@ describe('delivery task encoding', () => {
     expect(() => decodeTask(null)).toThrow(expect.objectContaining({ code: 'TASK_MALFORMED' }));
   });
 
-  it('refuses a task whose event time no date can hold (its body could never be written) as poison', () => {
-    const task = (occurredAt: unknown) => Buffer.from(JSON.stringify({ v: 1, taskId: 't', webhookId: 'w', event: { eventId: 'e', occurredAt, payload: {} } }));
-    for (const occurredAt of [9e15, -9e15, '2026-01-01', null]) {
-      expect(() => decodeTask(task(occurredAt))).toThrow(expect.objectContaining({ kind: 'poison', code: 'TASK_MALFORMED' }));
+  it('refuses a task whose webhook id is no UUID as poison: its lookup would fail on every try', () => {
+    for (const webhookId of ['wh-1', '', '0b5e7c3e-61a4-4a4e-9d2e-6f1b1f7f2c1', '0b5e7c3e-61a4-4a4e-9d2e-6f1b1f7f2c11x']) {
+      expect(() => decodeTask(encodeTask({ ...task, webhookId }))).toThrow(expect.objectContaining({ kind: 'poison', code: 'TASK_MALFORMED' }));
     }
-    expect(decodeTask(task(1_700_000_000_000)).event.occurredAt).toBe(1_700_000_000_000);
+    expect(decodeTask(encodeTask({ ...task, webhookId: task.webhookId.toUpperCase() })).webhookId).toBe(task.webhookId.toUpperCase());
+  });
+
+  it('refuses a task whose event time no date can hold (its body could never be written) as poison', () => {
+    const withTime = (occurredAt: unknown) => Buffer.from(JSON.stringify({ v: 1, taskId: 't', webhookId: task.webhookId, event: { eventId: 'e', occurredAt, payload: {} } }));
+    for (const occurredAt of [9e15, -9e15, '2026-01-01', null]) {
+      expect(() => decodeTask(withTime(occurredAt))).toThrow(expect.objectContaining({ kind: 'poison', code: 'TASK_MALFORMED' }));
+    }
+    expect(decodeTask(withTime(1_700_000_000_000)).event.occurredAt).toBe(1_700_000_000_000);
   });
 });
