@@ -222,6 +222,18 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     revoke(state);
     countDeferred(-state.deferred.clear());
     partitions.delete(key);
+    const resumeTimer = resumeTimers.get(key);
+    if (resumeTimer === undefined) return;
+    // Paused until a task came due: kafkajs keeps a pause across rebalances, so a partition given back later would
+    // fetch nothing until this timer fired (hours, in the long tiers), due tasks and all. Stopping, all stays paused.
+    clearTimeout(resumeTimer);
+    resumeTimers.delete(key);
+    if (stopping) return;
+    try {
+      consumer?.resume([{ topic: state.topic, partitions: [state.partition] }]);
+    } catch {
+      // Not running: a new run of the consumer starts with nothing paused.
+    }
   };
 
   /** Ends a pass once no webhook with room has deferred tasks ahead of it, going straight back to new tasks. */

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Kafka } from 'kafkajs';
+import type { Kafka, KafkaMessage } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { createDeliverer } from '../../connector/delivery/deliverer.js';
 import type { TaskHandler } from '../../connector/delivery/task-handler.js';
@@ -7,10 +7,10 @@ import { encodeTask } from '../../connector/delivery/task.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
 import { waitFor } from '../support/wait.js';
 
-
 /** Webhook ids are UUIDs: a task naming anything else is dead-lettered unread. */
 const WEBHOOK_A = '00000000-0000-4000-8000-00000000000a';
 const WEBHOOK_B = '00000000-0000-4000-8000-00000000000b';
+
 /**
  * The deliverer's bookkeeping when it leaves a batch untaken: kafkajs hands
  * over a batch fetched before a seek (`isStale`), and reports every batch
@@ -25,6 +25,8 @@ function scriptedConsumer() {
   const commits: string[] = [];
   let eachBatch: ((payload: unknown) => Promise<void>) | null = null;
   const seeks: string[] = [];
+  /** Partitions paused and resumed, in order: `pause:0`, `resume:0`. */
+  const pausing: string[] = [];
   const consumer = {
     events,
     on: (event: string, listener: (...args: unknown[]) => void) => emitter.on(event, listener),
@@ -33,7 +35,7 @@ function scriptedConsumer() {
     run: async (options: { eachBatch: (payload: unknown) => Promise<void> }) => void (eachBatch = options.eachBatch),
     seek: ({ offset }: { offset: string }) => void seeks.push(offset),
     pause: () => undefined,
-    resume: () => undefined,
+    resume: (topics: Array<{ partitions?: number[] }>) => void pausing.push(...topics.flatMap((t) => (t.partitions ?? []).map((p) => `resume:${p}`))),
     commitOffsets: async (offsets: Array<{ offset: string }>) => void commits.push(...offsets.map((o) => o.offset)),
     disconnect: async () => undefined,
   };
@@ -48,28 +50,31 @@ function scriptedConsumer() {
     kafka,
     commits,
     seeks,
+    pausing,
     assign: () => emitter.emit(events.GROUP_JOIN, { payload: { memberAssignment: { tasks: [0] } } }),
     revoke: () => emitter.emit(events.GROUP_JOIN, { payload: { memberAssignment: {} } }),
     /** A batch of only commit markers or aborted records: kafkajs reports it processed without handing it over. */
     markersOnly: (from: number, to: number) =>
       emitter.emit(events.END_BATCH_PROCESS, { payload: { topic: 'tasks', partition: 0, firstOffset: String(from), lastOffset: String(to) } }),
     /** Hands over offsets `from`..`to` (webhook a or b by parity, or `webhook`), then reports the batch processed, as kafkajs does. */
-    async batch(from: number, to: number, stale = false, webhook?: string): Promise<void> {
+    async batch(from: number, to: number, stale = false, webhook?: string, dueAt?: number): Promise<void> {
       const messages = [];
       for (let offset = from; offset <= to; offset++) {
         const webhookId = webhook ?? (offset % 2 ? WEBHOOK_A : WEBHOOK_B);
         const task = { v: 1 as const, taskId: `t${offset}`, webhookId, organization: 'o', attempt: 1, routedAt: 0, event: { eventId: `e${offset}`, eventType: 'USER_CREATED', family: 'user', occurredAt: 0, organization: 'o', actor: null, source: 's', payload: {} } };
-        messages.push({ offset: String(offset), key: Buffer.from(webhookId), value: encodeTask(task), headers: {} });
+        messages.push({ offset: String(offset), key: Buffer.from(webhookId), value: encodeTask(task), headers: dueAt === undefined ? {} : { due: String(dueAt) } });
       }
-      await eachBatch!({ batch: { topic: 'tasks', partition: 0, messages }, heartbeat: async () => undefined, resolveOffset: () => undefined, pause: () => () => undefined, isStale: () => stale });
+      await eachBatch!({ batch: { topic: 'tasks', partition: 0, messages }, heartbeat: async () => undefined, resolveOffset: () => undefined, pause: () => (pausing.push('pause:0'), () => void pausing.push('resume:0')), isStale: () => stale });
       emitter.emit(events.END_BATCH_PROCESS, { payload: { topic: 'tasks', partition: 0, firstOffset: String(from), lastOffset: String(to) } });
     },
   };
 }
 
 /** A started deliverer of the scripted consumer's topic, with one webhook's queue at most `maxQueuedPerWebhook`. */
-async function startedDeliverer(scripted: ReturnType<typeof scriptedConsumer>, handle: TaskHandler, maxQueuedPerWebhook: number) {
+async function startedDeliverer(scripted: ReturnType<typeof scriptedConsumer>, handle: TaskHandler, maxQueuedPerWebhook: number, tier = false) {
   const deliverer = createDeliverer({
+    // A retry tier's: a task is due at the time in its `due` header.
+    ...(tier ? { dueAt: (message: KafkaMessage) => Number(message.headers?.['due']?.toString()) } : {}),
     kafka: scripted.kafka, handle, producer: {} as never, dlqTopic: 'dlq', groupId: 'g', sessionTimeoutMs: 1000, topic: 'tasks',
     maxInFlight: 10, maxBuffered: 100, maxQueuedPerWebhook, maxDeferred: 1000, drainTimeoutMs: 500, onFatal: () => undefined,
     log: createRootLogger({ level: 'silent' }),
@@ -128,5 +133,24 @@ describe('a batch the deliverer leaves untaken', () => {
     expect(rest.filter((id) => !sent.includes(id))).toEqual([]);
     await waitFor('the commit past every task', () => scripted.commits.at(-1) === '8', 2000);
     await deliverer.stop();
+  });
+
+  it('(a retry tier\'s, paused until its head is due, then taken away) is resumed as it goes: kafkajs keeps the pause for when it comes back', async () => {
+    const scripted = scriptedConsumer();
+    const sent: string[] = [];
+    const handle: TaskHandler = async (task) => (sent.push(task.taskId), { logged: Promise.resolve() });
+    const deliverer = await startedDeliverer(scripted, handle, 100, true);
+    scripted.assign();
+    // Due in an hour: the partition is paused until then.
+    await scripted.batch(0, 0, false, WEBHOOK_A, Date.now() + 3_600_000);
+    expect(scripted.pausing).toEqual(['pause:0']);
+    scripted.revoke();
+    expect(scripted.pausing).toEqual(['pause:0', 'resume:0']);
+    // Given back, it reads again at once, and a task due now is sent.
+    scripted.assign();
+    await scripted.batch(0, 0, false, WEBHOOK_A, Date.now() - 1);
+    await waitFor('the due task sent', () => sent.length === 1, 5000);
+    await deliverer.stop();
+    expect(sent).toEqual(['t0']);
   });
 });
