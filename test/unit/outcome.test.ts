@@ -38,6 +38,20 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter('Wed, 25 Nov 2026 11:00:00 GMT', now)).toBe(0);
   });
+
+  it('reads seconds and the three forms of HTTP date, all as GMT', () => {
+    expect(parseRetryAfter(' 120 ', now)).toBe(120_000);
+    expect(parseRetryAfter('Wed, 25 Nov 2026 12:01:00 GMT', now)).toBe(60_000);
+    expect(parseRetryAfter('Wednesday, 25-Nov-26 12:02:00 GMT', now)).toBe(120_000);
+    expect(parseRetryAfter('Wed Nov 25 12:03:00 2026', now)).toBe(180_000);
+    expect(parseRetryAfter('Wed Nov  5 12:00:00 2026', now)).toBe(0);
+  });
+
+  it('ignores what only Date.parse would read: no task held for hours on a header that means nothing', () => {
+    for (const value of ['3600.5', '-5', '1e3', '2026-11-25T13:00:00Z', 'Thu, 26 Nov 2026 12:00:00 +0100', 'tomorrow 12:00', '26 Nov 2026']) {
+      expect(parseRetryAfter(value, now), value).toBeUndefined();
+    }
+  });
 });
 
 describe('statusClass', () => {
