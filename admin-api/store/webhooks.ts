@@ -236,6 +236,9 @@ export async function updateWebhookRow(pool: Pool, actor: string, organization: 
     // it would go to whoever can change the URL (in the challenge, then in every delivery). Judged under the lock.
     if (changes.apiKey === undefined) conditions.push(`(w.url = ${url} OR w.api_key_enc IS NULL)`);
     sets.push(`url = ${url}`);
+    // Another endpoint's failures say nothing of this one: its streak starts afresh, as it would once enabled again
+    // (an endpoint moved a day before the auto-disable window ends would otherwise go on its first failure).
+    sets.push(`failing_since = CASE WHEN w.url IS DISTINCT FROM ${url} THEN NULL ELSE w.failing_since END`);
     if (changes.verifyChangedUrl) {
       // Compared with the URL stored when the row is locked, not one read before: a concurrent change of the URL
       // (verified meanwhile) must not let this one keep that verification.

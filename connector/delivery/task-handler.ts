@@ -220,7 +220,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { forget
         webhooksAutoDisabled.inc({ reason: 'gone' });
         logAttempt(records, attemptRecord({ ...common, outcome: 'disabled', reason: outcome.reason, now: now() }));
         const goneAt = new Date(now()).toISOString();
-        await persistOutcome('disable', task, signal, () => deactivateWebhook(deps.pool, target.id, `Disabled automatically: the endpoint answered 410 Gone on ${goneAt}`));
+        await persistOutcome('disable', task, signal, () => deactivateWebhook(deps.pool, target.id, target.url, `Disabled automatically: the endpoint answered 410 Gone on ${goneAt}`));
         deps.targets.invalidate(target.id);
         setBreaker(target.id, CLOSED);
         await persistOutcome('dead_letter', task, signal, () => deadLetter(task, 'ENDPOINT_GONE', outcome.reason));

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { setWebhookEnabled } from '../../admin-api/store/webhooks.js';
+import { setWebhookEnabled, updateWebhookRow } from '../../admin-api/store/webhooks.js';
 import { migrateUp } from '../../connector/db/migrate.js';
 import { createPool, type Pool } from '../../connector/db/pool.js';
 import { generateSigningSecret } from '../../connector/delivery/signature.js';
@@ -8,6 +8,7 @@ import { createRootLogger } from '../../connector/observability/logger.js';
 import { createSecretBox } from '../../connector/security/encryption.js';
 import { createFailureTracker, type FailureTracker } from '../../connector/subscriptions/failure-tracker.js';
 import { insertWebhook } from '../../connector/subscriptions/repository.js';
+import { deactivateWebhook } from '../../connector/subscriptions/status.js';
 import { forgetWebhookEvents, testConfig, uniqueName } from '../support/harness.js';
 import { waitFor } from '../support/wait.js';
 
@@ -81,6 +82,36 @@ describe('failure tracker', () => {
     expect(after.status).toBe('active');
     // The new streak began with this failure, not an hour ago.
     expect(Date.now() - after.failing_since!.getTime()).toBeLessThan(WINDOW_MS);
+  });
+
+  it('starts a webhook\'s streak afresh when its URL changes: the old endpoint\'s failures do not disable the new one', async () => {
+    const id = await addWebhook();
+    const a = deliverer();
+    await a.tracker.failure(id);
+    await ageStreak(id);
+    const moved = await updateWebhookRow(pool, 'test', organization, id, { url: 'https://example.com/moved', verifyChangedUrl: true });
+    expect(moved.kind).toBe('updated');
+    expect((await row(id)).failing_since).toBeNull();
+    // Its first failure after the move, past the window as this deliverer remembers the old streak: Postgres says no.
+    a.advance(HOUR);
+    expect(await a.tracker.failure(id)).toBe(false);
+    const after = await row(id);
+    expect(after.status).toBe('active');
+    expect(Date.now() - after.failing_since!.getTime()).toBeLessThan(WINDOW_MS);
+    // A name change keeps the streak.
+    await ageStreak(id);
+    const before = (await row(id)).failing_since!;
+    await updateWebhookRow(pool, 'test', organization, id, { name: uniqueName('renamed') });
+    expect((await row(id)).failing_since).toEqual(before);
+  });
+
+  it('takes a 410 Gone only from the URL the webhook still has: one from the URL it was moved from disables nothing', async () => {
+    const id = await addWebhook();
+    await updateWebhookRow(pool, 'test', organization, id, { url: 'https://example.com/new' });
+    await deactivateWebhook(pool, id, 'https://example.com/h', 'gone (old URL)');
+    expect((await row(id)).status).toBe('active');
+    await deactivateWebhook(pool, id, 'https://example.com/new', 'gone');
+    expect(await row(id)).toMatchObject({ status: 'inactive', status_reason: 'gone' });
   });
 
   it('a success on one deliverer ends the streak another started, however long ago the first saw the webhook healthy', async () => {

@@ -53,7 +53,7 @@ describe('subscription index refresh', () => {
     await waitFor('the marker webhook', () => matches('USER_DISABLED').includes(marker), 5000);
     expect(matches()).not.toContain(unverified);
 
-    await deactivateWebhook(pool, id, 'test');
+    await deactivateWebhook(pool, id, 'https://example.com/h', 'test');
     await waitFor('the disabled webhook to leave the index', () => !matches().includes(id), 5000);
   });
 
@@ -90,7 +90,7 @@ describe('subscription index refresh', () => {
     const unverified = await addWebhook({ verified: false, eventTypes: ['*'] });
     const inactive = await addWebhook({ eventTypes: ['*'] });
     await waitFor('the webhook in the index', () => matches().includes(inactive), 5000);
-    await deactivateWebhook(pool, inactive, 'test');
+    await deactivateWebhook(pool, inactive, 'https://example.com/h', 'test');
     await waitFor('the disabled webhook to leave the index', () => !matches().includes(inactive), 5000);
     const { rowCount } = await pool.query(
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`,
