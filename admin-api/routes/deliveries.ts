@@ -97,9 +97,9 @@ export function deliveryRoutes(deps: AdminApiDeps) {
       const since = instantMicros(request.body.since);
       const askedUntil = request.body.until === undefined ? undefined : instantMicros(request.body.until);
       // Each field blamed for what it says itself: an until left out, or past now, is not the client's mistake.
-      if (since >= nowMs * 1000) throw invalidField('body', 'since', 'must be earlier than now');
+      if (since >= BigInt(nowMs) * 1000n) throw invalidField('body', 'since', 'must be earlier than now');
       if (askedUntil !== undefined && askedUntil <= since) throw invalidField('body', 'until', 'must be later than since');
-      const until = askedUntil !== undefined && askedUntil < nowMs * 1000 ? request.body.until! : now;
+      const until = askedUntil !== undefined && askedUntil < BigInt(nowMs) * 1000n ? request.body.until! : now;
       assertReceiving(webhook);
       // One more than the cap: whether events are left for a next request.
       const cap = config.admin.maxRecoverEvents;

@@ -228,6 +228,8 @@ export async function updateWebhookRow(pool: Pool, actor: string, organization: 
   const bind = (value: unknown): string => `$${params.push(value)}`;
   const sets = ['updated_at = now()', 'version = version + 1'];
   const conditions: string[] = [];
+  /** What ends the webhook's failing streak (see failure-tracker.ts). */
+  const streakEnds: string[] = [];
   if (changes.name !== undefined) sets.push(`name = ${bind(changes.name)}`);
   if (changes.description !== undefined) sets.push(`description = ${bind(changes.description)}`);
   if (changes.url !== undefined) {
@@ -238,7 +240,7 @@ export async function updateWebhookRow(pool: Pool, actor: string, organization: 
     sets.push(`url = ${url}`);
     // Another endpoint's failures say nothing of this one: its streak starts afresh, as it would once enabled again
     // (an endpoint moved a day before the auto-disable window ends would otherwise go on its first failure).
-    sets.push(`failing_since = CASE WHEN w.url IS DISTINCT FROM ${url} THEN NULL ELSE w.failing_since END`);
+    streakEnds.push(`w.url IS DISTINCT FROM ${url}`);
     if (changes.verifyChangedUrl) {
       // Compared with the URL stored when the row is locked, not one read before: a concurrent change of the URL
       // (verified meanwhile) must not let this one keep that verification.
@@ -267,9 +269,11 @@ export async function updateWebhookRow(pool: Pool, actor: string, organization: 
       `status = ${status}`,
       `status_reason = CASE WHEN ${flips} THEN ${bind(changes.status.reason)}::text ELSE w.status_reason END`,
       `status_changed_at = CASE WHEN ${flips} THEN now() ELSE w.status_changed_at END`,
-      `failing_since = CASE WHEN ${flips} AND ${status} = 'active' THEN NULL ELSE w.failing_since END`,
     );
+    streakEnds.push(`(${flips} AND ${status} = 'active')`);
   }
+  // One assignment of the column, whatever ends the streak: Postgres refuses a column set twice.
+  if (streakEnds.length > 0) sets.push(`failing_since = CASE WHEN ${streakEnds.join(' OR ')} THEN NULL ELSE w.failing_since END`);
   if (expectedVersion !== undefined) conditions.push(`w.version = ${bind(expectedVersion)}`);
   // The row is locked first, so the URL it held before this change is the one the change replaced.
   const { rows } = await recordedWebhookChange(pool, actor, (db) => db.query<WebhookRow & { previous_url: string }>(

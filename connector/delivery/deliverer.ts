@@ -10,13 +10,13 @@ import { mayQueue, refusedByPressureOnly, shouldReadAgain, type QueueLimits } fr
 import { createHeldWebhooks, type QueuedTask } from './held-webhooks.js';
 import { decodeProgress, type Progress } from './progress-metadata.js';
 import { committableOffset, newPartitionState, planCommit, recordCommitted, revoke, type PartitionState, type PlannedCommit } from './partition-state.js';
-import { deadLetterRecord, decodeOrDeadLetter, untilDone, whenAborted } from './persist.js';
+import { deadLetterRecord, decodeOrDeadLetter, untilDone } from './persist.js';
 import type { TaskHandler } from './task-handler.js';
 
 export interface DelivererDeps {
   kafka: Kafka;
   handle: TaskHandler;
-  /** For tasks that are not tasks at all (malformed records). */
+  /** Dead-letters tasks that can never be sent: records that are no task, tasks whose handling is poison. */
   producer: Producer;
   dlqTopic: string;
   groupId: string;
@@ -120,24 +120,23 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     try {
       return await untilDone(() => deps.handle(task, signal, aside), {
         signal,
-        // Classified once here: only trouble that may pass (Postgres or Kafka unreachable) is worth another try.
-        giveUpOn: (error) => classify(error).kind !== 'transient',
-        onFailure: (error, retryInMs) => log.warn({ err: error, webhookId: task.webhookId, taskId: task.taskId, retryInMs }, 'delivery could not be completed; retrying'),
+        // Classified once here. Poison can never be sent: dead-lettered below. The rest is tried again: trouble that
+        // passes (Postgres or Kafka unreachable), and trouble of this webhook alone that an operator mends (its secret
+        // opens with no configured key), which waits aside so it holds its webhook's queue and not a slot. Stopping
+        // the process for one webhook's row would stop every instance in turn as the partition moved.
+        giveUpOn: (error) => classify(error).kind === 'poison',
+        wait: (pausing, error) => (classify(error).kind === 'fatal' ? aside(pausing) : pausing),
+        onFailure: (error, retryInMs) => {
+          const failure = classify(error);
+          if (failure.kind === 'fatal') log.error({ err: error, code: failure.code, webhookId: task.webhookId, taskId: task.taskId, retryInMs }, 'delivery cannot be made until an operator mends this webhook; its tasks wait');
+          else log.warn({ err: error, webhookId: task.webhookId, taskId: task.taskId, retryInMs }, 'delivery could not be completed; retrying');
+        },
       });
     } catch (error) {
       if (signal.aborted) throw error;
-      const failure = classify(error);
-      if (failure.kind === 'poison') {
-        // It can never be sent: tried again, it would hold its webhook's queue and its partition's commit for good.
-        await deadLetterRecord(item.message, item.state, failure, { producer: deps.producer, dlqTopic: deps.dlqTopic, signal, log });
-        return { logged: Promise.resolve() };
-      }
-      // The process cannot go on (a webhook's secret does not open with any configured key): it stops, and the task
-      // waits aside meanwhile, unfinished and its webhook's queue held, to be sent after a restart that fixes it.
-      log.error({ err: error, code: failure.code, webhookId: task.webhookId, taskId: task.taskId }, 'delivery cannot go on; stopping');
-      deps.onFatal(error);
-      await aside(whenAborted(signal));
-      throw error;
+      // It can never be sent: tried again, it would hold its webhook's queue and its partition's commit for good.
+      await deadLetterRecord(item.message, item.state, classify(error), { producer: deps.producer, dlqTopic: deps.dlqTopic, signal, log });
+      return { logged: Promise.resolve() };
     }
   };
 

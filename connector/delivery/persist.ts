@@ -17,8 +17,10 @@ export interface UntilDoneOptions {
   maxPauseMs?: number;
   /** Runs after each pause: a caller holding a batch heartbeats its group here. Throwing ends the loop. */
   afterPause?: () => Promise<void>;
-  /** Errors not worth another try (the work can never succeed, or the process cannot go on): thrown at once. */
+  /** Errors not worth another try (the work can never succeed): thrown at once. */
   giveUpOn?: (error: unknown) => boolean;
+  /** How the pause after `error` is waited out (a scheduled task's: aside, not holding a slot); at once by default. */
+  wait?: (pausing: Promise<void>, error: unknown) => Promise<void>;
 }
 
 /**
@@ -27,8 +29,9 @@ export interface UntilDoneOptions {
  * given up would leave its record unfinished, holding its partition's
  * committed offset back until a restart sent everything after it again (or,
  * thrown to kafkajs, crash and restart the consumer over and over). Tries
- * again with a pause doubling from 500 ms to `maxPauseMs`; stops only when
- * `signal` aborts (the record then stays uncommitted and is read again).
+ * again with a pause doubling from 500 ms to `maxPauseMs`; stops when
+ * `signal` aborts (the record then stays uncommitted and is read again), or
+ * on an error `giveUpOn` says no try will mend.
  * The caller's queue, and only it, waits meanwhile.
  */
 export async function untilDone<T>(work: () => Promise<T>, options: UntilDoneOptions): Promise<T> {
@@ -39,7 +42,8 @@ export async function untilDone<T>(work: () => Promise<T>, options: UntilDoneOpt
     } catch (error) {
       if (options.signal.aborted || options.giveUpOn?.(error)) throw error;
       options.onFailure(error, pauseMs);
-      await pause(pauseMs, options.signal);
+      const pausing = pause(pauseMs, options.signal);
+      await (options.wait ? options.wait(pausing, error) : pausing);
       if (options.signal.aborted) throw error;
       await options.afterPause?.();
     }
@@ -103,12 +107,6 @@ export async function deadLetterRecord(
   );
   deadLetters.inc({ kind: 'delivery', reason: failure.code });
   deps.log.warn({ ...context, reason: failure.message }, 'task dead-lettered unsent');
-}
-
-/** Resolves once `signal` aborts (the process is stopping, or the partition went elsewhere). */
-export function whenAborted(signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
 /** Waits `ms`, or less when `signal` aborts (the process is stopping). */

@@ -46,6 +46,16 @@ export function buildWebhookRequest(
 const REDACTED = '[redacted]';
 
 /**
+ * The secret values of a header an echo may show: each signature alone as well as the header whole, and a key
+ * with an auth scheme (`Bearer tok`) without its scheme too, since an answer may quote the credential alone.
+ */
+function secretsOf(name: string, value: string): string[] {
+  if (name === 'webhook-signature') return value.split(' ').map((signature) => signature.slice(signature.indexOf(',') + 1));
+  const credential = /^[A-Za-z][A-Za-z0-9._~+-]*\s+(\S.*)$/.exec(value)?.[1];
+  return credential === undefined ? [value] : [value, credential];
+}
+
+/**
  * `text` (an endpoint's answer) with the secrets this request carried blanked
  * out: the API key and each signature. An endpoint that echoes its request
  * (a request bin, a framework's debug page) would otherwise put them in the
@@ -57,11 +67,11 @@ export function withoutSentSecrets(text: string, request: Pick<WebhookRequest, '
   let redacted = text;
   for (const name in request.headers) {
     if (name in request.loggableHeaders) continue;
-    const value = request.headers[name]!;
-    // Each signature alone as well as the header whole: an echo may list them apart.
-    const secrets = name === 'webhook-signature' ? value.split(' ').map((signature) => signature.slice(signature.indexOf(',') + 1)) : [value];
-    for (const secret of secrets) {
+    for (const secret of secretsOf(name, request.headers[name]!)) {
       if (secret !== '' && redacted.includes(secret)) redacted = redacted.replaceAll(secret, REDACTED);
+      // As JSON encoders that escape slashes write it (base64 has them).
+      const escaped = secret.replaceAll('/', '\\/');
+      if (escaped !== secret && redacted.includes(escaped)) redacted = redacted.replaceAll(escaped, REDACTED);
     }
   }
   return redacted;

@@ -4,7 +4,7 @@ import type { Logger } from '../observability/logger.js';
 import { circuitBreakersOpen, deadLetters, deliveries, deliveriesInFlight, endToEndLatency, httpRequestDuration, outcomeWriteFailures, retriesScheduled, retryHops, webhooksAutoDisabled } from '../observability/metrics.js';
 import type { FailureTracker } from '../subscriptions/failure-tracker.js';
 import type { Pool } from '../db/pool.js';
-import { deactivateWebhook } from '../subscriptions/status.js';
+import { deactivateWebhook, type Deactivation } from '../subscriptions/status.js';
 import type { TargetCache } from '../subscriptions/target-cache.js';
 import type { WebhookTarget } from '../subscriptions/webhook.js';
 import type { AttemptLog } from './attempt-log.js';
@@ -216,12 +216,23 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { forget
         return done(records);
       }
       if (outcome.decision === 'disable') {
-        deliveries.inc({ outcome: 'dead_letter', status_class: cls });
-        webhooksAutoDisabled.inc({ reason: 'gone' });
-        logAttempt(records, attemptRecord({ ...common, outcome: 'disabled', reason: outcome.reason, now: now() }));
         const goneAt = new Date(now()).toISOString();
-        await persistOutcome('disable', task, signal, () => deactivateWebhook(deps.pool, target.id, target.url, `Disabled automatically: the endpoint answered 410 Gone on ${goneAt}`));
+        let became = 'disabled' as Deactivation;
+        await persistOutcome('disable', task, signal, async () => {
+          became = await deactivateWebhook(deps.pool, target.id, target.url, `Disabled automatically: the endpoint answered 410 Gone on ${goneAt}`);
+        });
         deps.targets.invalidate(target.id);
+        if (became === 'moved') {
+          // The admin moved the webhook while this request was out: the old URL's 410 says nothing of the new one,
+          // which gets the task now (its queue held meanwhile, so in order).
+          deliveries.inc({ outcome: 'retry', status_class: cls });
+          logAttempt(records, attemptRecord({ ...common, outcome: 'retry', reason: `${outcome.reason} from a URL the webhook has since left; sent to its new URL`, nextRetryAt: now(), now: now() }));
+          task = { ...task, attempt: task.attempt + 1 };
+          continue;
+        }
+        deliveries.inc({ outcome: 'dead_letter', status_class: cls });
+        if (became === 'disabled') webhooksAutoDisabled.inc({ reason: 'gone' });
+        logAttempt(records, attemptRecord({ ...common, outcome: 'disabled', reason: outcome.reason, now: now() }));
         setBreaker(target.id, CLOSED);
         await persistOutcome('dead_letter', task, signal, () => deadLetter(task, 'ENDPOINT_GONE', outcome.reason));
         return done(records);

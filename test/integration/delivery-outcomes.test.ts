@@ -10,6 +10,7 @@ import { retryHops } from '../../connector/observability/metrics.js';
 import { deliveryScenario, seqs, type DeliveryScenario } from '../support/delivery-scenario.js';
 import { header, readTopic, type TopicReader } from '../support/topic-reader.js';
 import { waitFor } from '../support/wait.js';
+import { startReceiver } from '../../scripts/lib/receiver.js';
 import { consumerLag, consumerUnfinished, outcomeWriteFailures } from '../../connector/observability/metrics.js';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -113,6 +114,29 @@ describe('delivery outcomes', () => {
     await s.produceTasks(hook.id, 1);
     await waitFor('the skipped attempt in the log', async () => (await attempts(hook.id)).some((a) => a['outcome'] === 'skipped'), 15_000);
     expect(hook.receiver.requests).toHaveLength(1);
+  });
+
+  it('sends the task to the webhook\'s new URL when the URL it left answers 410 Gone meanwhile, and keeps the webhook active', async () => {
+    const hook = await s.addWebhook();
+    const movedTo = await startReceiver();
+    try {
+      let answer!: () => void;
+      const answered = new Promise<void>((resolve) => (answer = resolve));
+      hook.receiver.respondWith(async () => (await answered, { status: 410 }));
+      const [task] = await s.produceTasks(hook.id, 1);
+      await waitFor('the request out to the old URL', () => hook.receiver.requests.length === 1);
+      await s.pool.query('UPDATE webhooks SET url = $2 WHERE id = $1', [hook.id, movedTo.url]);
+      answer();
+      await waitFor('the task at the new URL', () => movedTo.requests.length === 1);
+      expect(movedTo.requests[0]!.headers['webhook-id']).toBe(task!.taskId);
+      const { rows } = await s.pool.query('SELECT status FROM webhooks WHERE id = $1', [hook.id]);
+      expect(rows[0].status).toBe('active');
+      const logged = await waitFor('both attempts in the log', async () => ((await attempts(hook.id)).length === 2 ? attempts(hook.id) : undefined), 15_000);
+      expect(logged.map((a) => [a['attempt'], a['outcome'], a['status']])).toEqual([[1, 'retry', 410], [2, 'delivered', 204]]);
+      expect(dlqFor(hook.id)).toHaveLength(0);
+    } finally {
+      await movedTo.close();
+    }
   });
 
   it('dead-letters a record on the deliveries topic that is not a task, with the reason, even after Kafka first refuses the dead letter; its webhook\'s tasks around it go out in order', async () => {

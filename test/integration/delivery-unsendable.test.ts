@@ -2,16 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { encodeTask, taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
 import { createProducer } from '../../connector/kafka/client.js';
-import { ConnectorError } from '../../connector/errors.js';
 import { deliveryScenario, type DeliveryScenario } from '../support/delivery-scenario.js';
 import { header, readTopic, type TopicReader } from '../support/topic-reader.js';
 import { waitFor } from '../support/wait.js';
 
 /**
- * Tasks that can never be sent as they are: each is classified once, as poison
- * (dead-lettered, its partition goes on) or fatal (the process stops), and
- * never retried in a slot for good, holding its webhook's queue and its
- * partition's committed offset.
+ * Tasks that cannot be sent as they are: poison is dead-lettered and its
+ * partition goes on; a webhook whose secret opens with no configured key
+ * waits, aside, until an operator mends it. Neither holds one of the slots
+ * every webhook shares (one slot and one partition here: a task holding
+ * the slot would stop every task behind it).
  */
 describe('delivery of tasks that cannot be sent', () => {
   let s: DeliveryScenario;
@@ -19,7 +19,7 @@ describe('delivery of tasks that cannot be sent', () => {
   const fatalErrors: unknown[] = [];
 
   beforeAll(async () => {
-    s = await deliveryScenario(inject('services'));
+    s = await deliveryScenario(inject('services'), { DELIVERER_MAX_IN_FLIGHT: '1', TOPIC_DELIVERIES_PARTITIONS: '1' });
     dlq = await readTopic(s.kafka, s.config.topics.deliveriesDlq);
     await s.startDeliverer((error) => fatalErrors.push(error));
   });
@@ -63,19 +63,24 @@ describe('delivery of tasks that cannot be sent', () => {
     expect(fatalErrors).toEqual([]);
   });
 
-  it('stops the process, rather than retrying for good, when a webhook\'s secret opens with no configured key; the task stays uncommitted', async () => {
-    const hook = await s.addWebhook();
+  it('holds only the webhook whose secret opens with no configured key, without a slot, and sends its task once the secret is mended', async () => {
+    const broken = await s.addWebhook();
+    const healthy = await s.addWebhook();
+    const { rows } = await s.pool.query<{ signing_secret_enc: string }>('SELECT signing_secret_enc FROM webhooks WHERE id = $1', [broken.id]);
     // What a database restored under another encryption key, or a key dropped too soon, looks like.
-    await s.pool.query('UPDATE webhooks SET signing_secret_enc = $2 WHERE id = $1', [hook.id, `v1:${Buffer.alloc(60, 7).toString('base64')}`]);
-    const [task] = await s.produceTasks(hook.id, 1);
-    const error = await waitFor('the fatal error', () => fatalErrors[0]);
-    expect(error).toBeInstanceOf(ConnectorError);
-    expect(error).toMatchObject({ kind: 'fatal', code: 'SECRET_DECRYPT_FAILED' });
-    expect(fatalErrors).toHaveLength(1);
-    // The stop the process makes then finishes: the task waits aside, not in a retry loop, and is left unfinished.
-    await s.stopDeliverer();
-    expect(hook.receiver.requests).toHaveLength(0);
-    const { partition, offset } = s.positionOf(task!.taskId)!;
+    await s.pool.query('UPDATE webhooks SET signing_secret_enc = $2 WHERE id = $1', [broken.id, `v1:${Buffer.alloc(60, 7).toString('base64')}`]);
+    const [held] = await s.produceTasks(broken.id, 1);
+    // Behind it in the one partition, and sent though the one slot was its first: it waits aside.
+    await s.produceTasks(healthy.id, 3);
+    await waitFor('the healthy webhook\'s tasks', () => healthy.receiver.requests.length === 3, 15_000);
+    expect(broken.receiver.requests).toHaveLength(0);
+    const { partition, offset } = s.positionOf(held!.taskId)!;
     expect(await committedOffset(partition)).toBeLessThanOrEqual(offset);
+    // Mended (the key configured again, here the secret sealed as before): the task goes out, signed, and is committed.
+    await s.pool.query('UPDATE webhooks SET signing_secret_enc = $2 WHERE id = $1', [broken.id, rows[0]!.signing_secret_enc]);
+    await waitFor('the held task sent', () => broken.receiver.requests.length === 1, 30_000);
+    expect(broken.receiver.requests[0]!.headers['webhook-id']).toBe(held!.taskId);
+    await waitFor('the commit past it', async () => (await committedOffset(partition)) > offset, 15_000);
+    expect(fatalErrors).toEqual([]);
   });
 });

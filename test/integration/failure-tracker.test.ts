@@ -98,9 +98,15 @@ describe('failure tracker', () => {
     const after = await row(id);
     expect(after.status).toBe('active');
     expect(Date.now() - after.failing_since!.getTime()).toBeLessThan(WINDOW_MS);
-    // A name change keeps the streak.
+    // So does a URL changed with the form's Enable box sent along (the column is set once, whatever ends the streak).
     await ageStreak(id);
-    const before = (await row(id)).failing_since!;
+    const withEnable = await updateWebhookRow(pool, 'test', organization, id, { url: 'https://example.com/moved-again', verifyChangedUrl: true, status: { enabled: true, reason: null } });
+    expect(withEnable.kind).toBe('updated');
+    expect((await row(id)).failing_since).toBeNull();
+    // A name change keeps the streak.
+    await pool.query(`UPDATE webhooks SET failing_since = now() - interval '1 hour' WHERE id = $1`, [id]);
+    const before = (await row(id)).failing_since;
+    expect(before).not.toBeNull();
     await updateWebhookRow(pool, 'test', organization, id, { name: uniqueName('renamed') });
     expect((await row(id)).failing_since).toEqual(before);
   });
@@ -108,10 +114,13 @@ describe('failure tracker', () => {
   it('takes a 410 Gone only from the URL the webhook still has: one from the URL it was moved from disables nothing', async () => {
     const id = await addWebhook();
     await updateWebhookRow(pool, 'test', organization, id, { url: 'https://example.com/new' });
-    await deactivateWebhook(pool, id, 'https://example.com/h', 'gone (old URL)');
+    expect(await deactivateWebhook(pool, id, 'https://example.com/h', 'gone (old URL)')).toBe('moved');
     expect((await row(id)).status).toBe('active');
-    await deactivateWebhook(pool, id, 'https://example.com/new', 'gone');
+    expect(await deactivateWebhook(pool, id, 'https://example.com/new', 'gone')).toBe('disabled');
     expect(await row(id)).toMatchObject({ status: 'inactive', status_reason: 'gone' });
+    // Another deliverer's 410 came first: nothing left to disable, and nothing moved.
+    expect(await deactivateWebhook(pool, id, 'https://example.com/new', 'gone again')).toBe('not-active');
+    expect((await row(id)).status_reason).toBe('gone');
   });
 
   it('a success on one deliverer ends the streak another started, however long ago the first saw the webhook healthy', async () => {

@@ -68,6 +68,13 @@ describe('attempt records', () => {
     // A key under a standard header's name is blanked too; the header's usual value is no secret.
     const shadowing = buildWebhookRequest(task, { ...target, apiKey: { header: 'User-Agent', value: 'key-in-ua' } }, 1, 'ua/1');
     expect(withoutSentSecrets('ua=key-in-ua id=msg_1 type=application/json', shadowing)).toBe('ua=[redacted] id=msg_1 type=application/json');
+    // A key with an auth scheme, quoted without it; a signature as a slash-escaping JSON encoder writes it.
+    const bearer = buildWebhookRequest(task, { ...target, apiKey: { header: 'Authorization', value: 'Bearer tok-12345' } }, 1, 'ua/1');
+    expect(withoutSentSecrets('{"error":"token tok-12345 expired","got":"Bearer tok-12345"}', bearer)).toBe('{"error":"token [redacted] expired","got":"[redacted]"}');
+    let slashed = buildWebhookRequest(task, target, 1_790_000_000, 'ua/1');
+    for (let now = 1_790_000_001; !slashed.headers['webhook-signature']!.includes('/'); now += 1) slashed = buildWebhookRequest(task, target, now, 'ua/1');
+    const signature = slashed.headers['webhook-signature']!.slice(3);
+    expect(withoutSentSecrets(`{"sig":"${signature.replaceAll('/', '\\/')}"}`, slashed)).toBe('{"sig":"[redacted]"}');
   });
 
   it('are signed with the previous secret too until its overlap ends, however long ago the target was loaded', () => {
