@@ -158,6 +158,21 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
   const hasRoom = (webhookId: string): boolean => mayQueue(limits, scheduler.backlogOf(webhookId), scheduler.pressing, held.countIfHeld(webhookId));
 
   /**
+   * Reads a partition paused until a task came due again now, its resume timer dropped. Never throws: a consumer
+   * not running (between runs, or given up) has nothing paused, and a new run starts with nothing paused.
+   */
+  const resumeNow = (state: PartitionState): void => {
+    const key = partitionKey(state.topic, state.partition);
+    clearTimeout(resumeTimers.get(key));
+    resumeTimers.delete(key);
+    try {
+      consumer?.resume([{ topic: state.topic, partitions: [state.partition] }]);
+    } catch {
+      // Not running: see above.
+    }
+  };
+
+  /**
    * Moves where the partition is read next, resuming it if paused (the pause comes again where it is still due).
    * Never throws: it runs as tasks end, whose bookkeeping must go on. A seek refused (the consumer between
    * generations) is only a pass not started: the rebalance reads from the committed offset again, or the next task
@@ -168,13 +183,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     if (!consumer || state.revoked || stopping) return false;
     try {
       consumer.seek({ topic: state.topic, partition: state.partition, offset: offset.toString() });
-      const key = partitionKey(state.topic, state.partition);
-      sought.add(key);
-      if (state.waitingAt !== null) {
-        consumer.resume([{ topic: state.topic, partitions: [state.partition] }]);
-        clearTimeout(resumeTimers.get(key));
-        resumeTimers.delete(key);
-      }
+      sought.add(partitionKey(state.topic, state.partition));
+      if (state.waitingAt !== null) resumeNow(state);
       return true;
     } catch (error) {
       log.warn({ err: error, topic: state.topic, partition: state.partition, offset: String(offset) }, 'could not move the read position; deferred tasks are read again later');
@@ -221,18 +231,13 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     revoke(state);
     countDeferred(-state.deferred.clear());
     partitions.delete(key);
-    const resumeTimer = resumeTimers.get(key);
-    if (resumeTimer === undefined) return;
     // Paused until a task came due: kafkajs keeps a pause across rebalances, so a partition given back later would
-    // fetch nothing until this timer fired (hours, in the long tiers), due tasks and all. Stopping, all stays paused.
-    clearTimeout(resumeTimer);
-    resumeTimers.delete(key);
-    if (stopping) return;
-    try {
-      consumer?.resume([{ topic: state.topic, partitions: [state.partition] }]);
-    } catch {
-      // Not running: a new run of the consumer starts with nothing paused.
-    }
+    // fetch nothing until its timer fired (hours, in the long tiers), due tasks and all. Stopping, all stays paused.
+    if (!resumeTimers.has(key)) return;
+    if (stopping) {
+      clearTimeout(resumeTimers.get(key));
+      resumeTimers.delete(key);
+    } else resumeNow(state);
   };
 
   /** Ends a pass once no webhook with room has deferred tasks ahead of it, going straight back to new tasks. */
@@ -422,12 +427,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     if (stopping) return;
     // Placed now, not at its next batch: a partition with nothing new to read would get none.
     void repositionAtCommitted(state.topic, state.partition);
-    try {
-      // Paused until a task came due, it would fetch nothing from there.
-      consumer?.resume([{ topic: state.topic, partitions: [state.partition] }]);
-    } catch {
-      // Not running: the next rejoin reads from the committed offset anyway.
-    }
+    // Paused until a task came due, it would fetch nothing from there.
+    resumeNow(state);
   };
   const commit = async (): Promise<void> => {
     // After a commit under way, commit again whatever moved meanwhile.

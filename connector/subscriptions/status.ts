@@ -1,12 +1,13 @@
 import type { Pool } from '../db/pool.js';
 import { CONNECTOR_ACTOR, recordedWebhookChange } from '../db/webhook-changes.js';
 
+/** What became of a webhook an endpoint's 410 asked to disable: disabled now, inactive already, or moved elsewhere meanwhile. */
+export type Deactivation = 'disabled' | 'not-active' | 'moved';
+
 /**
  * Sets a webhook inactive with a reason an admin can read (seed 004's "reason for status change"), told to the
  * organization's webhooks subscribed to WEBHOOK_UPDATED.
  */
-/** What became of a webhook an endpoint's 410 asked to disable: disabled now, inactive already, or moved elsewhere meanwhile. */
-export type Deactivation = 'disabled' | 'not-active' | 'moved';
 
 export async function deactivateWebhook(pool: Pool, webhookId: string, answeredUrl: string, reason: string): Promise<Deactivation> {
   // Only while the webhook still points where the answer came from: moved meanwhile, the new endpoint is not judged
