@@ -11,8 +11,8 @@ import { tierLabels } from './delivery/retry-schedule.js';
 import { createTaskHandler } from './delivery/task-handler.js';
 import { createHttpSender, type HttpSender } from './delivery/http-sender.js';
 import { createSlowRequests } from './delivery/slow-requests.js';
-import { createLoadAwareSender } from './delivery/load-aware-sender.js';
-import { createThreadedHttpSender } from './delivery/threaded-sender.js';
+import { sendingPlan } from './delivery/sending-plan.js';
+import { createThreadedHttpSender, type ThreadedHttpSender } from './delivery/threaded-sender.js';
 import { createSsrfGuard } from './delivery/ssrf-guard.js';
 import { loadEventCatalog } from './events/catalog.js';
 import { createAvroDecoder } from './ingest/decode.js';
@@ -119,13 +119,16 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         maxResponseBytes: config.http.maxResponseBytes,
       };
       const { deliverer: settings } = config;
-      const { httpThreads, httpInlineBelow } = settings;
+      const { httpThreads } = settings;
       const inline = (): HttpSender => createHttpSender({ ...senderSettings, guard: createSsrfGuard(config.http.ssrfAllowlist) });
-      const threaded = (): HttpSender => createThreadedHttpSender({ ...senderSettings, ssrfAllowlist: config.http.ssrfAllowlist }, { threads: httpThreads, onFatal });
       // One per process: first attempts and retry tiers share the bound on requests waiting aside.
       const slowRequests = createSlowRequests({ afterMs: settings.slowRequestMs, max: settings.maxSlowRequests });
-      const sender = httpThreads === 0 ? inline() : httpInlineBelow === 0 ? threaded()
-        : createLoadAwareSender({ inline: inline(), threaded: threaded(), inlineBelow: httpInlineBelow, waitingAside: () => slowRequests.aside });
+      const threaded = (): ThreadedHttpSender => createThreadedHttpSender(
+        { ...senderSettings, ssrfAllowlist: config.http.ssrfAllowlist, slowAfterMs: settings.slowRequestMs, maxAside: settings.maxSlowRequests },
+        { threads: httpThreads, onFatal },
+      );
+      const sending = sendingPlan(settings, inline, threaded, () => slowRequests.aside);
+      const { sender } = sending;
       parts.push({ name: 'http sender', stop: () => sender.close() });
       const producer = createProducer(kafka, { idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();
@@ -197,8 +200,9 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       forgetBreaker = handle.forget;
       breakerWebhookIds = handle.breakerWebhookIds;
       // A tier holds tasks whose endpoints failed: a quarter of the first attempts' concurrency and buffer each.
+      const tierInFlight = Math.max(1, Math.floor(settings.maxInFlight / 4));
       const tierShare = {
-        maxInFlight: Math.max(1, Math.floor(settings.maxInFlight / 4)),
+        maxInFlight: tierInFlight + sending.aheadOf(Math.floor(settings.sendAhead / 4)),
         maxBuffered: Math.max(100, Math.floor(settings.maxBuffered / 4)),
         maxQueuedPerWebhook: Math.max(1, Math.floor(settings.maxQueuedPerWebhook / 4)),
         maxDeferred: Math.max(100, Math.floor(settings.maxDeferred / 4)),
@@ -206,7 +210,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       const retired = await retiredTiersToDrain(kafka, config, log);
       const tiers = [...tierLabels({ delaysMs: settings.retryDelaysMs, jitter: 0, maxRetryAfterMs: 0 }), ...retired].map((label) =>
         createRetryTier({
-          kafka, handle, producer, dlqTopic: config.topics.deliveriesDlq, topic: retryTopic(config, label), groupId: tierGroupId(config, label),
+          kafka, handle: handle.via(sending.lane(tierInFlight)), producer, dlqTopic: config.topics.deliveriesDlq, topic: retryTopic(config, label), groupId: tierGroupId(config, label),
           sessionTimeoutMs: config.kafka.sessionTimeoutMs, ...tierShare, drainTimeoutMs: Math.max(1000, config.shutdown.timeoutMs - 5000), onFatal,
           fetchMaxBytesPerPartition: settings.fetchMaxBytesPerPartition,
           log: log.child({ component: 'retry-tier', tier: label }),
@@ -217,13 +221,13 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       parts.push(tiersPart);
       const deliverer = createDeliverer({
         kafka,
-        handle,
+        handle: handle.via(sending.lane(settings.maxInFlight)),
         producer,
         dlqTopic: config.topics.deliveriesDlq,
         groupId: settings.groupId,
         sessionTimeoutMs: config.kafka.sessionTimeoutMs,
         topic: config.topics.deliveries,
-        maxInFlight: settings.maxInFlight,
+        maxInFlight: settings.maxInFlight + sending.aheadOf(settings.sendAhead),
         maxBuffered: settings.maxBuffered,
         maxQueuedPerWebhook: settings.maxQueuedPerWebhook,
         maxDeferred: settings.maxDeferred,

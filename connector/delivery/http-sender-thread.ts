@@ -1,15 +1,21 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { createHttpSender } from './http-sender.js';
+import { createHttpSender, type SendResult } from './http-sender.js';
+import { createSendLanes } from './send-lanes.js';
 import { createSsrfGuard } from './ssrf-guard.js';
-import type { RequestBatch, ResultBatch, SendingThreadSettings } from './threaded-sender.js';
+import type { ThreadMessage, ResultBatch, SendingThreadSettings } from './threaded-sender.js';
 
 /**
  * A sending thread of createThreadedHttpSender: a plain HttpSender, with its
  * own keep-alive pools and SSRF guard, fed requests and answering in batches
- * (one message per turn of its event loop).
+ * (one message per turn of its event loop). Requests wait in their lane here
+ * while it is full (see send-lanes.ts).
  */
 const settings = workerData as SendingThreadSettings;
 const sender = createHttpSender({ ...settings, guard: createSsrfGuard(settings.ssrfAllowlist) });
+const lanes = createSendLanes<[string, Record<string, string>, string], SendResult>(
+  ([url, headers, body]) => sender.post(url, headers, body),
+  { slowAfterMs: settings.slowAfterMs ?? 0, maxAside: settings.maxAside ?? Number.POSITIVE_INFINITY },
+);
 const port = parentPort!;
 let answers: ResultBatch = [];
 
@@ -18,14 +24,18 @@ const flush = (): void => {
   answers = [];
   port.postMessage(batch);
 };
-const answer = (id: number, result: Awaited<ReturnType<typeof sender.post>>): void => {
+const answer = (id: number, result: SendResult): void => {
   if (answers.length === 0) setImmediate(flush);
   answers.push([id, result]);
 };
 
-port.on('message', (message: RequestBatch | 'close') => {
+port.on('message', (message: ThreadMessage) => {
   // Closing ends the thread once its connections are closed: nothing else keeps it alive.
-  if (message === 'close') return void sender.close().finally(() => port.close());
+  if (message === 'close') {
+    lanes.close();
+    return void sender.close().finally(() => port.close());
+  }
+  if (!Array.isArray(message)) return lanes.configure(message.lane, message.cap);
   // post always resolves, a failure being an answer like any other.
-  for (const [id, url, headers, body] of message) void sender.post(url, headers, body).then((result) => answer(id, result));
+  for (const [id, lane, url, headers, body] of message) void lanes.submit(lane, [url, headers, body]).then((result) => answer(id, result));
 });

@@ -22,24 +22,32 @@ export function sendsInline(inFlight: number, inlineBelow: number): boolean {
  * not count: otherwise a few slow endpoints, common in production, would send
  * every request of a lightly loaded deliverer through the threads.
  */
-export function createLoadAwareSender(deps: { inline: HttpSender; threaded: HttpSender; inlineBelow: number; waitingAside?: () => number }): HttpSender {
+export interface LoadAwareSender extends HttpSender {
+  /** The same choice, the same count of requests in flight, with `threaded` taking this one's threaded requests (a lane). */
+  via(threaded: HttpSender): HttpSender;
+}
+
+export function createLoadAwareSender(deps: { inline: HttpSender; threaded: HttpSender; inlineBelow: number; waitingAside?: () => number }): LoadAwareSender {
   let inFlight = 0;
   // Bound once: this runs for every request. Both series exist from the start, at 0.
   const viaMainThread = httpSends.labels({ via: 'main_thread' });
   const viaSendingThread = httpSends.labels({ via: 'sending_thread' });
   viaMainThread.inc(0);
   viaSendingThread.inc(0);
+  const settled = (): void => {
+    inFlight -= 1;
+  };
+  const post = (threaded: HttpSender, url: string, headers: Record<string, string>, body: string): ReturnType<HttpSender['post']> => {
+    const inline = sendsInline(inFlight - (deps.waitingAside?.() ?? 0), deps.inlineBelow);
+    (inline ? viaMainThread : viaSendingThread).inc();
+    const sender = inline ? deps.inline : threaded;
+    inFlight += 1;
+    // post never rejects (a failure is an answer), but the count must follow a broken sender too.
+    return sender.post(url, headers, body).finally(settled);
+  };
   return {
-    post(url, headers, body) {
-      const inline = sendsInline(inFlight - (deps.waitingAside?.() ?? 0), deps.inlineBelow);
-      (inline ? viaMainThread : viaSendingThread).inc();
-      const sender = inline ? deps.inline : deps.threaded;
-      inFlight += 1;
-      // post never rejects (a failure is an answer), but the count must follow a broken sender too.
-      return sender.post(url, headers, body).finally(() => {
-        inFlight -= 1;
-      });
-    },
+    post: (url, headers, body) => post(deps.threaded, url, headers, body),
+    via: (threaded) => ({ post: (url, headers, body) => post(threaded, url, headers, body), close: async () => undefined }),
     async close() {
       await Promise.all([deps.inline.close(), deps.threaded.close()]);
     },

@@ -61,11 +61,12 @@ const OUTCOME_STEPS = ['retry', 'dead_letter', 'disable'] as const;
 type OutcomeStep = (typeof OUTCOME_STEPS)[number];
 
 /**
- * The handler, and `forget`, which drops a webhook's circuit breaker: an admin deleted the webhook, and with no task
+ * The handler; `via`, the same handler (breakers, everything) sending through another sender, such as one
+ * deliverer's lane of the sending threads; and `forget`, which drops a webhook's circuit breaker: an admin deleted the webhook, and with no task
  * of it left here its breaker would otherwise count as open in the gauge until a restart. (A webhook moved to another
  * URL starts afresh at its next attempt.) `breakerWebhookIds` lists the webhooks with a breaker not at rest.
  */
-export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { forget(webhookId: string): void; breakerWebhookIds(): string[] } {
+export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(sender: HttpSender): TaskHandler; forget(webhookId: string): void; breakerWebhookIds(): string[] } {
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
   const breakers = new Map<string, BreakerState>();
@@ -101,7 +102,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { forget
   };
 
   /** One HTTP attempt, or none when the endpoint's circuit is open. */
-  const attempt = async (task: DeliveryTask, target: WebhookTarget, payload: string, aside: Aside) => {
+  const attempt = async (sender: HttpSender, task: DeliveryTask, target: WebhookTarget, payload: string, aside: Aside) => {
     // Built before the breaker admits it: a request that cannot be built must not leave a half-open breaker waiting
     // for a probe's answer that never comes.
     const request = buildWebhookRequest(task, target, Math.floor(now() / 1000), deps.userAgent, payload, deps.bodyTypeName);
@@ -115,7 +116,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { forget
     }
     deliveriesInFlight.inc();
     try {
-      const posted = deps.sender.post(target.url, request.headers, request.body);
+      const posted = sender.post(target.url, request.headers, request.body);
       const sent = await (deps.slowRequests ? deps.slowRequests.wait(posted, aside) : posted);
       httpRequestDuration.observe({ status_class: statusClass(sent.result) }, sent.durationMs / 1000);
       return { result: sent.result, request, responseBody: withoutSentSecrets(sent.responseExcerpt, request), durationMs: sent.durationMs, sent: true };
@@ -157,7 +158,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { forget
     setBreaker(webhookId, CLOSED);
   };
 
-  const handle = async (initial: DeliveryTask, signal: AbortSignal, aside: Aside = inPlace): Promise<{ logged: Promise<void> }> => {
+  const handleVia = (sender: HttpSender): TaskHandler => async (initial, signal, aside = inPlace) => {
     let task = initial;
     const records: Array<Promise<void>> = [];
     // Retries in place send the same event: its payload is serialized once.
@@ -195,7 +196,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { forget
         return done(records);
       }
       payload ??= payloadJson(task.event);
-      const tried = await attempt(task, target, payload, aside);
+      const tried = await attempt(sender, task, target, payload, aside);
       const outcome = decideOutcome(tried.result, now());
       const cls = statusClass(tried.result);
       // Not when the breaker judges another URL by now: an answer from the old one says nothing of the new.
@@ -284,7 +285,8 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { forget
       return done(records);
     }
   };
-  return Object.assign(handle, {
+  return Object.assign(handleVia(deps.sender), {
+    via: handleVia,
     forget: (webhookId: string) => setBreaker(webhookId, CLOSED),
     // Webhooks whose breakers are not at rest: the ones to check against Postgres when deletions may have gone unheard.
     breakerWebhookIds: () => [...breakers.keys()],

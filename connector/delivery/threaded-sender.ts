@@ -12,10 +12,16 @@ export interface SendingThreadSettings {
   requestTimeoutMs: number;
   maxResponseBytes: number;
   ssrfAllowlist: readonly string[];
+  /** A request open this long stops counting against its lane's cap (0, the default: never); see send-lanes.ts. */
+  slowAfterMs?: number;
+  /** Requests released so, at most at once per thread (default: no bound). */
+  maxAside?: number;
 }
 
-/** Requests to a thread, [id, url, headers, body] each; or 'close', once. */
-export type RequestBatch = Array<[number, string, Record<string, string>, string]>;
+/** Requests to a thread, [id, lane, url, headers, body] each. */
+export type RequestBatch = Array<[number, number, string, Record<string, string>, string]>;
+/** What a thread is sent: requests, a lane's cap (before the lane's first request), or 'close', once. */
+export type ThreadMessage = RequestBatch | { lane: number; cap: number } | 'close';
 /** Answers from a thread: [id, result] each. */
 export type ResultBatch = Array<[number, SendResult]>;
 
@@ -32,6 +38,12 @@ const THREAD_FAILED = 'SENDER_THREAD_FAILED';
 export interface ThreadedHttpSender extends HttpSender {
   /** The sending threads, for diagnostics (thread ids, heap snapshots). */
   readonly threads: readonly Worker[];
+  /**
+   * A sender whose requests are open `cap` at most at once (split evenly between the threads); the rest wait in
+   * their thread for room (see send-lanes.ts). `post` itself has no cap. Closing a lane does nothing: this sender's
+   * owner closes the threads.
+   */
+  lane(cap: number): HttpSender;
 }
 
 /** tsx's ESM API entry (its CommonJS one cannot register hooks from an eval'd worker), from its package exports. */
@@ -118,23 +130,34 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
     return thread;
   });
 
+  let nextLane = 1;
+
   const flush = (thread: SendingThread): void => {
     const batch = thread.outbox;
     thread.outbox = [];
     thread.worker.postMessage(batch);
   };
 
+  const post = (lane: number, url: string, headers: Record<string, string>, body: string): Promise<SendResult> => {
+    if (failure) return Promise.resolve(failed(failure.message));
+    if (closing) return Promise.resolve(failed('the HTTP sender is closed'));
+    const thread = threads.length === 1 ? threads[0]! : threads[threadOf(url, threads.length)]!;
+    const id = nextId++;
+    // The first request of this turn sends the turn's batch once the turn is over.
+    if (thread.outbox.length === 0) setImmediate(flush, thread);
+    thread.outbox.push([id, lane, url, headers, body]);
+    return new Promise<SendResult>((resolve) => waiting.set(id, resolve));
+  };
+
   return {
     threads: threads.map((thread) => thread.worker),
-    post(url, headers, body) {
-      if (failure) return Promise.resolve(failed(failure.message));
-      if (closing) return Promise.resolve(failed('the HTTP sender is closed'));
-      const thread = threads.length === 1 ? threads[0]! : threads[threadOf(url, threads.length)]!;
-      const id = nextId++;
-      // The first request of this turn sends the turn's batch once the turn is over.
-      if (thread.outbox.length === 0) setImmediate(flush, thread);
-      thread.outbox.push([id, url, headers, body]);
-      return new Promise<SendResult>((resolve) => waiting.set(id, resolve));
+    post: (url, headers, body) => post(0, url, headers, body),
+    lane(cap) {
+      const lane = nextLane++;
+      // Sent now, ahead of any batch (flushed a turn later): a thread knows the cap before the lane's first request.
+      const perThread = Math.max(1, Math.ceil(cap / threads.length));
+      for (const { worker, exited } of threads) if (!exited) worker.postMessage({ lane, cap: perThread });
+      return { post: (url, headers, body) => post(lane, url, headers, body), close: async () => undefined };
     },
     async close() {
       closing = true;

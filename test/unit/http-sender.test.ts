@@ -201,6 +201,22 @@ describe('the threaded HTTP sender', () => {
     expect(fatal).toEqual([]);
   });
 
+  it('keeps a lane\'s requests open at most its cap at once in the thread, and releases one open past slowAfterMs', async () => {
+    const sender = createThreadedHttpSender({ ...SETTINGS, requestTimeoutMs: 10_000, slowAfterMs: 300, maxAside: 10 }, { threads: 1, closeTimeoutMs: 200, onFatal: (error) => { throw error; } });
+    const lane = sender.lane(1);
+    const started = performance.now();
+    // '/hang' takes the lane's one slot; the next request of the lane waits in the thread until the hang counts as slow.
+    void lane.post(`${target.url}/hang`, {}, 'holds the lane');
+    const queued = lane.post(`${target.url}/ok`, {}, 'waits for the lane');
+    // Another lane, and requests without one, are not held by it.
+    expect((await sender.lane(1).post(`${target.url}/ok`, {}, 'other lane')).result).toMatchObject({ status: 200 });
+    expect((await sender.post(`${target.url}/ok`, {}, 'no lane')).result).toMatchObject({ status: 200 });
+    expect(target.seen.some((r) => r.body === 'waits for the lane')).toBe(false);
+    expect((await queued).result).toMatchObject({ status: 200 });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    await sender.close();
+  });
+
   it('answers requests in flight as a retryable failure and reports a fatal error when a thread dies', async () => {
     const fatal: Error[] = [];
     const sender = createThreadedHttpSender(SETTINGS, { threads: 1, onFatal: (error) => fatal.push(error) });

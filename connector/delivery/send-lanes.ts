@@ -1,0 +1,171 @@
+/**
+ * Requests on the wire, bounded per lane, inside a sending thread. A lane is
+ * one deliverer's share (first attempts, or one retry tier): at most `cap` of
+ * its requests are open at once; the rest wait here, in the order they came,
+ * and go out as soon as one is answered, without waiting for the main thread.
+ *
+ * Why here and not on the main thread: the main thread reads tasks, logs
+ * attempts and commits in stretches of milliseconds. Bounding requests there
+ * meant a request slot freed only once the main thread had seen the answer,
+ * so while it was busy the endpoint connections stood idle with every slot
+ * taken (measured: 0.42–0.44 of the raw loop at 64 slots). With tasks signed
+ * ahead and queued here, the connections stay busy at the same bound.
+ *
+ * A request open for `slowAfterMs` stops counting against its lane's cap (at
+ * most `maxAside` at once per thread), as the deliverer's own slots do for
+ * slow endpoints (see slow-requests.ts): otherwise as many slow endpoints as
+ * the cap would hold every other webhook's requests here.
+ */
+export interface SendLanes<R, A> {
+  /** Sets a lane's cap (requests open at once); a lane never configured has none. */
+  configure(lane: number, cap: number): void;
+  /** Sends the request now if its lane has room, or once it has; resolves with the answer. */
+  submit(lane: number, request: R): Promise<A>;
+  /** Requests waiting for room, across lanes. */
+  readonly queued: number;
+  /** Stops the timer that releases slow requests (the thread is closing). */
+  close(): void;
+}
+
+export interface SendLanesOptions {
+  /** 0: a request keeps its place until answered. */
+  slowAfterMs: number;
+  maxAside: number;
+  now?: () => number;
+}
+
+interface Open {
+  started: number;
+  /** Released from its lane's cap as slow: no longer counted there when answered. */
+  aside: boolean;
+}
+
+interface Waiting<R, A> {
+  request: R;
+  resolve: (answer: A) => void;
+  reject: (error: unknown) => void;
+}
+
+interface Lane<R, A> {
+  cap: number;
+  /** Requests counted against the cap, oldest first (a Map keeps insertion order). */
+  open: Map<number, Open>;
+  waiting: Array<Waiting<R, A>>;
+  /** Index of the first waiting request: shifting a long array for each one sent would copy it every time. */
+  head: number;
+}
+
+export function createSendLanes<R, A>(send: (request: R) => Promise<A>, options: SendLanesOptions): SendLanes<R, A> {
+  const now = options.now ?? (() => performance.now());
+  const lanes = new Map<number, Lane<R, A>>();
+  let nextOpenId = 0;
+  let aside = 0;
+  let queued = 0;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  const laneOf = (id: number): Lane<R, A> => {
+    let lane = lanes.get(id);
+    if (!lane) {
+      lane = { cap: Number.POSITIVE_INFINITY, open: new Map(), waiting: [], head: 0 };
+      lanes.set(id, lane);
+    }
+    return lane;
+  };
+
+  const start = (lane: Lane<R, A>, item: Waiting<R, A>): void => {
+    const openId = nextOpenId++;
+    const entry: Open = { started: now(), aside: false };
+    lane.open.set(openId, entry);
+    const settle = (): void => {
+      if (entry.aside) aside -= 1;
+      else lane.open.delete(openId);
+      pump(lane);
+    };
+    let sent: Promise<A>;
+    try {
+      sent = send(item.request);
+    } catch (error) {
+      sent = Promise.reject(error);
+    }
+    sent.then((answer) => {
+      settle();
+      item.resolve(answer);
+    }, (error: unknown) => {
+      settle();
+      item.reject(error);
+    });
+  };
+
+  const pump = (lane: Lane<R, A>): void => {
+    while (lane.open.size < lane.cap && lane.head < lane.waiting.length) {
+      const item = lane.waiting[lane.head]!;
+      lane.waiting[lane.head] = undefined as unknown as Waiting<R, A>;
+      lane.head += 1;
+      queued -= 1;
+      start(lane, item);
+    }
+    if (lane.head === lane.waiting.length) {
+      lane.waiting.length = 0;
+      lane.head = 0;
+    }
+    // Another lane may still wait on a request this answer released from the aside count.
+    armSweep();
+  };
+
+  /** Releases requests open past slowAfterMs from their lanes' caps, then re-arms while requests still wait. */
+  const sweep = (): void => {
+    sweepTimer = undefined;
+    const at = now();
+    for (const lane of lanes.values()) {
+      if (lane.head === lane.waiting.length) continue;
+      for (const [openId, entry] of lane.open) {
+        if (aside >= options.maxAside || at - entry.started < options.slowAfterMs) break;
+        entry.aside = true;
+        aside += 1;
+        lane.open.delete(openId);
+      }
+      pump(lane);
+    }
+    armSweep();
+  };
+
+  /** Only while requests wait: a lane with room has nothing to release slow requests for. */
+  const armSweep = (): void => {
+    if (sweepTimer || closed || options.slowAfterMs <= 0 || queued === 0 || aside >= options.maxAside) return;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const lane of lanes.values()) {
+      if (lane.head === lane.waiting.length) continue;
+      const first = lane.open.values().next();
+      if (!first.done && first.value.started < oldest) oldest = first.value.started;
+    }
+    if (oldest === Number.POSITIVE_INFINITY) return;
+    sweepTimer = setTimeout(sweep, Math.max(0, oldest + options.slowAfterMs - now()));
+  };
+
+  return {
+    configure(lane, cap) {
+      const state = laneOf(lane);
+      state.cap = Math.max(1, cap);
+      pump(state);
+    },
+    submit(laneId, request) {
+      const lane = laneOf(laneId);
+      return new Promise<A>((resolve, reject) => {
+        const item = { request, resolve, reject };
+        if (lane.open.size < lane.cap && lane.head === lane.waiting.length) return start(lane, item);
+        lane.waiting.push(item);
+        queued += 1;
+        armSweep();
+      });
+    },
+    get queued() {
+      return queued;
+    },
+    close() {
+      closed = true;
+      clearTimeout(sweepTimer);
+      sweepTimer = undefined;
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { createSendLanes } from '../../connector/delivery/send-lanes.js';
+
+/** A send whose requests stay open until the test answers them, in any order. */
+function controlledSend() {
+  const open = new Map<string, (answer: string) => void>();
+  const sent: string[] = [];
+  const send = (request: string): Promise<string> => {
+    sent.push(request);
+    return new Promise((resolve) => open.set(request, resolve));
+  };
+  const answer = (request: string): void => {
+    open.get(request)!(`answer to ${request}`);
+    open.delete(request);
+  };
+  return { send, sent, open, answer };
+}
+
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('send lanes', () => {
+  it('keeps at most a lane\'s cap open, sends the rest in order as answers come, and answers each request with its own answer', async () => {
+    const { send, sent, answer } = controlledSend();
+    const lanes = createSendLanes(send, { slowAfterMs: 0, maxAside: 10 });
+    lanes.configure(1, 2);
+    const answers = ['a', 'b', 'c', 'd'].map((request) => lanes.submit(1, request));
+    expect(sent).toEqual(['a', 'b']);
+    expect(lanes.queued).toBe(2);
+    answer('b');
+    await settle();
+    expect(sent).toEqual(['a', 'b', 'c']);
+    answer('a');
+    answer('c');
+    await settle();
+    expect(sent).toEqual(['a', 'b', 'c', 'd']);
+    answer('d');
+    expect(await Promise.all(answers)).toEqual(['answer to a', 'answer to b', 'answer to c', 'answer to d']);
+    expect(lanes.queued).toBe(0);
+  });
+
+  it('bounds each lane alone: a full lane holds up none of another\'s requests, nor a lane never configured', () => {
+    const { send, sent } = controlledSend();
+    const lanes = createSendLanes(send, { slowAfterMs: 0, maxAside: 10 });
+    lanes.configure(1, 1);
+    lanes.configure(2, 1);
+    void lanes.submit(1, 'first of 1');
+    void lanes.submit(1, 'second of 1');
+    void lanes.submit(2, 'first of 2');
+    for (let i = 0; i < 5; i += 1) void lanes.submit(0, `unbounded ${i}`);
+    expect(sent).toEqual(['first of 1', 'first of 2', 'unbounded 0', 'unbounded 1', 'unbounded 2', 'unbounded 3', 'unbounded 4']);
+  });
+
+  it('sends what waits at once when a lane\'s cap is raised', () => {
+    const { send, sent } = controlledSend();
+    const lanes = createSendLanes(send, { slowAfterMs: 0, maxAside: 10 });
+    lanes.configure(1, 1);
+    for (const request of ['a', 'b', 'c']) void lanes.submit(1, request);
+    lanes.configure(1, 3);
+    expect(sent).toEqual(['a', 'b', 'c']);
+  });
+
+  it('stops counting a request open past slowAfterMs while others wait, at most maxAside at once, and counts it nowhere once answered', async () => {
+    let clock = 0;
+    const { send, sent, answer } = controlledSend();
+    const lanes = createSendLanes(send, { slowAfterMs: 30, maxAside: 1, now: () => clock });
+    lanes.configure(1, 1);
+    void lanes.submit(1, 'slow one');
+    void lanes.submit(1, 'waits');
+    void lanes.submit(1, 'waits longer');
+    expect(sent).toEqual(['slow one']);
+    clock = 30;
+    // The timer is real: it was set for 30 ms past the slow request's start.
+    await expect.poll(() => sent).toEqual(['slow one', 'waits']);
+    clock = 60;
+    // 'waits' is slow now too, but one request aside is the most: it keeps its slot.
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(sent).toEqual(['slow one', 'waits']);
+    // The slow one answered: the aside count falls, and 'waits' (slow by now) is released in turn.
+    answer('slow one');
+    await expect.poll(() => sent).toEqual(['slow one', 'waits', 'waits longer']);
+    answer('waits');
+    answer('waits longer');
+    expect(lanes.queued).toBe(0);
+    lanes.close();
+  });
+
+  it('answers a send that throws as its rejection, and goes on with the lane', async () => {
+    const sent: string[] = [];
+    const lanes = createSendLanes((request: string) => {
+      sent.push(request);
+      if (request === 'bad') throw new Error('cannot send');
+      return Promise.resolve(request);
+    }, { slowAfterMs: 0, maxAside: 10 });
+    lanes.configure(1, 1);
+    const bad = lanes.submit(1, 'bad');
+    const good = lanes.submit(1, 'good');
+    await expect(bad).rejects.toThrow('cannot send');
+    expect(await good).toBe('good');
+  });
+});
