@@ -8,6 +8,8 @@ export interface SendResult {
   result: AttemptResult;
   /** Up to maxResponseBytes of the response body, for the delivery log. */
   responseExcerpt: string;
+  /** The body went on past the excerpt. */
+  responseCut?: boolean;
   durationMs: number;
 }
 
@@ -87,6 +89,7 @@ class AttemptHandler {
   private retryAfter: string | undefined = undefined;
   private parts: Buffer[] = [];
   private kept = 0;
+  private cut = false;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -112,7 +115,9 @@ class AttemptHandler {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
-    this.resolve({ result, responseExcerpt: excerpt, durationMs: performance.now() - this.started });
+    const sent: SendResult = { result, responseExcerpt: excerpt, durationMs: performance.now() - this.started };
+    if (this.cut) sent.responseCut = true;
+    this.resolve(sent);
   }
 
   onConnect(abort: (reason: Error) => void): void {
@@ -140,7 +145,8 @@ class AttemptHandler {
       // undici reuses nothing it hands out, so keeping the view is safe.
       this.parts.push(part);
       this.kept += part.length;
-    }
+      if (part.length < chunk.length) this.cut = true;
+    } else if (chunk.length > 0) this.cut = true;
     return true;
   }
 

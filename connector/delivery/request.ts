@@ -60,19 +60,38 @@ function secretsOf(name: string, value: string): string[] {
  * out: the API key and each signature. An endpoint that echoes its request
  * (a request bin, a framework's debug page) would otherwise put them in the
  * delivery log, which every token of the organization may read; the log's
- * request headers leave them out for the same reason.
+ * request headers leave them out for the same reason. `cut`: the excerpt
+ * stops where the answer was cut (HTTP_MAX_RESPONSE_BYTES), so a secret may
+ * be there only in part, at its end.
  */
-export function withoutSentSecrets(text: string, request: Pick<WebhookRequest, 'headers' | 'loggableHeaders'>): string {
+export function withoutSentSecrets(text: string, request: Pick<WebhookRequest, 'headers' | 'loggableHeaders'>, cut = false): string {
   if (text === '') return text;
   let redacted = text;
   for (const name in request.headers) {
     if (name in request.loggableHeaders) continue;
     for (const secret of secretsOf(name, request.headers[name]!)) {
-      if (secret !== '' && redacted.includes(secret)) redacted = redacted.replaceAll(secret, REDACTED);
+      if (secret === '') continue;
       // As JSON encoders that escape slashes write it (base64 has them).
       const escaped = secret.replaceAll('/', '\\/');
-      if (escaped !== secret && redacted.includes(escaped)) redacted = redacted.replaceAll(escaped, REDACTED);
+      for (const form of escaped === secret ? [secret] : [secret, escaped]) {
+        if (redacted.includes(form)) redacted = redacted.replaceAll(form, REDACTED);
+        if (cut) redacted = withoutOpeningAtEnd(redacted, form);
+      }
     }
   }
   return redacted;
+}
+
+/** Shorter openings of a secret than this, left at the end of a cut excerpt, are kept: they tell next to nothing. */
+const MIN_OPENING = 4;
+
+/**
+ * `text` whose end (where an excerpt was cut) is the opening of `secret`, with that opening blanked out: the cut
+ * fell inside an echoed secret, which is then not whole in the excerpt for the redaction above to find.
+ */
+function withoutOpeningAtEnd(text: string, secret: string): string {
+  for (let length = Math.min(secret.length - 1, text.length); length >= MIN_OPENING; length -= 1) {
+    if (text.endsWith(secret.slice(0, length))) return text.slice(0, text.length - length) + REDACTED;
+  }
+  return text;
 }

@@ -119,7 +119,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
       const posted = sender.post(target.url, request.headers, request.body);
       const sent = await (deps.slowRequests ? deps.slowRequests.wait(posted, aside) : posted);
       httpRequestDuration.observe({ status_class: statusClass(sent.result) }, sent.durationMs / 1000);
-      return { result: sent.result, request, responseBody: withoutSentSecrets(sent.responseExcerpt, request), durationMs: sent.durationMs, sent: true };
+      return { result: sent.result, request, responseBody: withoutSentSecrets(sent.responseExcerpt, request, sent.responseCut), durationMs: sent.durationMs, sent: true };
     } finally {
       deliveriesInFlight.dec();
     }

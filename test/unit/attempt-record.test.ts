@@ -77,6 +77,20 @@ describe('attempt records', () => {
     expect(withoutSentSecrets(`{"sig":"${signature.replaceAll('/', '\\/')}"}`, slashed)).toBe('{"sig":"[redacted]"}');
   });
 
+  it('log an answer cut inside an echoed secret with the secret\'s opening blanked out at the cut, and only where it was cut', () => {
+    const request = buildWebhookRequest(task, target, 1_790_000_000, 'ua/1');
+    const signature = request.headers['webhook-signature']!.slice(3);
+    // Cut after the key's first 7 characters, or the signature's first 10.
+    expect(withoutSentSecrets('{"key":"secret-', request, true)).toBe('{"key":"[redacted]');
+    expect(withoutSentSecrets(`{"sig":"${signature.slice(0, 10)}`, request, true)).toBe('{"sig":"[redacted]');
+    // Not cut: the text ends where the answer did, and is no opening of anything.
+    expect(withoutSentSecrets('{"key":"secret-', request)).toBe('{"key":"secret-');
+    // Three characters tell next to nothing, and would blank ordinary words ending an excerpt.
+    expect(withoutSentSecrets('the sec', request, true)).toBe('the sec');
+    // A whole secret before the cut is blanked as ever.
+    expect(withoutSentSecrets('secret-key and secret-k', request, true)).toBe('[redacted] and [redacted]');
+  });
+
   it('are signed with the previous secret too until its overlap ends, however long ago the target was loaded', () => {
     const previous = 'whsec_dGVzdC1wcmV2aW91cy1zZWNyZXQtMDEyMzQ1Njc=';
     const rotating: WebhookTarget = { ...target, signingSecrets: [target.signingSecrets[0]!, previous], previousSecretUntil: 1_790_000_000_000 };

@@ -104,8 +104,10 @@ describe.each(SENDERS)('the HTTP sender %s (real server on 127.0.0.1)', (_name, 
     const before = target.sockets.size;
     const big = await sender.post(`${target.url}/big`, {}, '');
     expect(big.responseExcerpt).toBe('x'.repeat(1024));
+    expect(big.responseCut).toBe(true);
     const next = await sender.post(`${target.url}/ok`, {}, '');
     expect(next.result).toMatchObject({ status: 200 });
+    expect(next.responseCut).toBeUndefined();
     expect(target.sockets.size - before).toBeLessThanOrEqual(1);
   });
 
