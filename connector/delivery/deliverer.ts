@@ -121,11 +121,12 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
       return await untilDone(() => deps.handle(task, signal, aside), {
         signal,
         // Classified once here. Poison can never be sent: dead-lettered below. The rest is tried again: trouble that
-        // passes (Postgres or Kafka unreachable), and trouble of this webhook alone that an operator mends (its secret
-        // opens with no configured key), which waits aside so it holds its webhook's queue and not a slot. Stopping
-        // the process for one webhook's row would stop every instance in turn as the partition moved.
+        // passes (Postgres unreachable for a webhook not read before), and trouble of this webhook alone that an
+        // operator mends (its secret opens with no configured key). Either waits aside, holding its webhook's queue
+        // and not a slot: webhooks whose targets are at hand go on meanwhile. Stopping the process for one webhook's
+        // row would stop every instance in turn as the partition moved.
         giveUpOn: (error) => classify(error).kind === 'poison',
-        wait: (pausing, error) => (classify(error).kind === 'fatal' ? aside(pausing) : pausing),
+        wait: (pausing) => aside(pausing),
         onFailure: (error, retryInMs) => {
           const failure = classify(error);
           if (failure.kind === 'fatal') log.error({ err: error, code: failure.code, webhookId: task.webhookId, taskId: task.taskId, retryInMs }, 'delivery cannot be made until an operator mends this webhook; its tasks wait');

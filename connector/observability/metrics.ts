@@ -106,7 +106,7 @@ export const httpSends = new Counter({
 
 export const deliveriesInFlight = new Gauge({
   name: 'webhooks_deliveries_in_flight',
-  help: 'Delivery requests under way in this process.',
+  help: 'Delivery requests under way in this process: open, or signed and waiting in a sending thread for one of its deliverer\'s slots (DELIVERER_SEND_AHEAD).',
   registers: [metricsRegistry],
 });
 

@@ -477,7 +477,7 @@ describe('delivery slots, strict retries in place and slow endpoints', () => {
   beforeAll(async () => {
     // One slot for every webhook, and a first retry 60 s away: a waiting strict task that held the slot would
     // stop this deliverer for a minute. A request unanswered after 300 ms gives its slot up.
-    s = await deliveryScenario(inject('services'), { DELIVERER_MAX_IN_FLIGHT: '1', DELIVERER_RETRY_DELAYS_MS: '60000', DELIVERER_SLOW_REQUEST_MS: '300' });
+    s = await deliveryScenario(inject('services'), { DELIVERER_MAX_IN_FLIGHT: '1', DELIVERER_SEND_AHEAD: '0', DELIVERER_RETRY_DELAYS_MS: '60000', DELIVERER_SLOW_REQUEST_MS: '300' });
     await s.startDeliverer();
   });
 

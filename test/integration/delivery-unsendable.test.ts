@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { encodeTask, taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
 import { createProducer } from '../../connector/kafka/client.js';
 import { deliveryScenario, type DeliveryScenario } from '../support/delivery-scenario.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { header, readTopic, type TopicReader } from '../support/topic-reader.js';
 import { waitFor } from '../support/wait.js';
 
@@ -13,13 +14,16 @@ import { waitFor } from '../support/wait.js';
  * every webhook shares (one slot and one partition here: a task holding
  * the slot would stop every task behind it).
  */
+/** One slot, nothing signed ahead, one partition: a task holding the slot would stop every task behind it. */
+const ONE_SLOT = { DELIVERER_MAX_IN_FLIGHT: '1', DELIVERER_SEND_AHEAD: '0', TOPIC_DELIVERIES_PARTITIONS: '1' };
+
 describe('delivery of tasks that cannot be sent', () => {
   let s: DeliveryScenario;
   let dlq: TopicReader;
   const fatalErrors: unknown[] = [];
 
   beforeAll(async () => {
-    s = await deliveryScenario(inject('services'), { DELIVERER_MAX_IN_FLIGHT: '1', TOPIC_DELIVERIES_PARTITIONS: '1' });
+    s = await deliveryScenario(inject('services'), ONE_SLOT);
     dlq = await readTopic(s.kafka, s.config.topics.deliveriesDlq);
     await s.startDeliverer((error) => fatalErrors.push(error));
   });
@@ -82,5 +86,42 @@ describe('delivery of tasks that cannot be sent', () => {
     expect(broken.receiver.requests[0]!.headers['webhook-id']).toBe(held!.taskId);
     await waitFor('the commit past it', async () => (await committedOffset(partition)) > offset, 15_000);
     expect(fatalErrors).toEqual([]);
+  });
+});
+
+describe('delivery of tasks that cannot be sent yet', () => {
+  it('holds only the webhook Postgres cannot give while it is unreachable, without a slot: a webhook read before goes on, and the held task goes out once Postgres is back', async () => {
+    const services = inject('services');
+    // The connector reaches Postgres through a proxy the test cuts.
+    const direct = new URL(services.databaseUrl);
+    const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port) });
+    const viaProxy = new URL(services.databaseUrl);
+    viaProxy.port = String(proxy.port);
+    const fatalErrors: unknown[] = [];
+    const s = await deliveryScenario(services, { ...ONE_SLOT, DATABASE_URL: viaProxy.toString() });
+    try {
+      const known = await s.addWebhook();
+      const unread = await s.addWebhook();
+      await s.startDeliverer((error) => fatalErrors.push(error));
+      await s.produceTasks(known.id, 1);
+      await waitFor('the first delivery, which reads its webhook', () => known.receiver.requests.length === 1, 15_000);
+
+      proxy.cut();
+      // First in the one partition: its webhook was never read, and cannot be now.
+      const [waiting] = await s.produceTasks(unread.id, 1);
+      const behind = await s.produceTasks(known.id, 3);
+      // Before, the unread webhook's task kept the one slot between its tries, and these waited for Postgres too.
+      await waitFor('the known webhook\'s tasks behind it', () => known.receiver.requests.length === 4, 20_000);
+      expect(known.receiver.requests.slice(1).map((r) => r.headers['webhook-id'])).toEqual(behind.map((task) => task.taskId));
+      expect(unread.receiver.requests).toHaveLength(0);
+
+      proxy.restore();
+      await waitFor('the held task, once Postgres is back', () => unread.receiver.requests.length === 1, 30_000);
+      expect(unread.receiver.requests[0]!.headers['webhook-id']).toBe(waiting!.taskId);
+      expect(fatalErrors).toEqual([]);
+    } finally {
+      await s.close();
+      await proxy.close();
+    }
   });
 });
