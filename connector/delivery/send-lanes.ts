@@ -23,6 +23,8 @@ export interface SendLanes<R, A> {
   submit(lane: number, request: R): Promise<A>;
   /** Requests waiting for room, across lanes. */
   readonly queued: number;
+  /** Entries the lanes' queues hold, those already sent but not yet cut away included (a diagnostic of memory). */
+  readonly retained: number;
   /** Stops the timer that releases slow requests (the thread is closing). */
   close(): void;
 }
@@ -33,6 +35,9 @@ export interface SendLanesOptions {
   maxAside: number;
   now?: () => number;
 }
+
+/** Requests sent from the front of a lane's queue before the array is cut down to what still waits. */
+const COMPACT_AFTER = 1024;
 
 interface Open {
   started: number;
@@ -108,6 +113,10 @@ export function createSendLanes<R, A>(send: (request: R) => Promise<A>, options:
     if (lane.head === lane.waiting.length) {
       lane.waiting.length = 0;
       lane.head = 0;
+    } else if (lane.head >= COMPACT_AFTER && lane.head * 2 >= lane.waiting.length) {
+      // Under steady load the queue may never empty: what was sent goes, or the array would grow for good.
+      lane.waiting = lane.waiting.slice(lane.head);
+      lane.head = 0;
     }
     // Another lane may still wait on a request this answer released from the aside count.
     armSweep();
@@ -161,6 +170,11 @@ export function createSendLanes<R, A>(send: (request: R) => Promise<A>, options:
     },
     get queued() {
       return queued;
+    },
+    get retained() {
+      let entries = 0;
+      for (const lane of lanes.values()) entries += lane.waiting.length;
+      return entries;
     },
     close() {
       closed = true;

@@ -84,6 +84,22 @@ describe('send lanes', () => {
     lanes.close();
   });
 
+  it('keeps its queue as small as what waits under load that never lets it empty', async () => {
+    const { send, sent, answer } = controlledSend();
+    const lanes = createSendLanes(send, { slowAfterMs: 0, maxAside: 10 });
+    lanes.configure(1, 1);
+    for (const request of ['r0', 'r1', 'r2']) void lanes.submit(1, request);
+    // One more waits each time one is answered: two always wait, and 10,000 go through the queue.
+    for (let i = 3; i < 10_002; i += 1) {
+      void lanes.submit(1, `r${i}`);
+      answer(`r${i - 3}`);
+      await settle();
+    }
+    expect(sent).toHaveLength(10_000);
+    expect(lanes.queued).toBe(2);
+    expect(lanes.retained).toBeLessThanOrEqual(2048);
+  });
+
   it('answers a send that throws as its rejection, and goes on with the lane', async () => {
     const sent: string[] = [];
     const lanes = createSendLanes((request: string) => {
