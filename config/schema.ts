@@ -464,7 +464,7 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'DELIVERER_GROUP_ID',
     },
     maxInFlight: {
-      doc: 'Requests of first attempts open at once in one deliverer process, across all webhooks; each retry tier has a quarter of it (at least 1) besides. With sending threads, up to DELIVERER_SEND_AHEAD more tasks are signed and wait in the threads for one of these slots, and as load rises up to DELIVERER_HTTP_INLINE_BELOW − 1 requests already sent from the main thread may still be open.',
+      doc: 'Requests of first attempts open at once in one deliverer process, across all webhooks; each retry tier has a quarter of it (at least 1) besides. With sending threads the bound holds in each thread (an endpoint URL keeps to one thread), up to DELIVERER_SEND_AHEAD more tasks are signed and wait in the threads for one of these slots, and as load rises up to DELIVERER_HTTP_INLINE_BELOW − 1 requests already sent from the main thread may still be open.',
       format: positiveCount.name,
       default: 64,
       env: 'DELIVERER_MAX_IN_FLIGHT',
@@ -489,13 +489,13 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'DELIVERER_SEND_AHEAD',
     },
     slowRequestMs: {
-      doc: 'A request unanswered this long (milliseconds) stops counting against DELIVERER_MAX_IN_FLIGHT: it waits aside, its webhook still waiting for it, and its slot goes to other webhooks. Without it, as many endpoints answering slowly as there are slots would stall every healthy webhook of the process (slow answers are successes, so the circuit breaker never opens). Its webhook is then held, and keeps a smaller queue (see DELIVERER_MAX_QUEUED_PER_WEBHOOK). 0 keeps every request in its slot until answered, and no webhook is held for a slow answer.',
+      doc: 'A request open this long (milliseconds on the wire: not counting a wait in a sending thread for a slot, see DELIVERER_SEND_AHEAD) stops counting against DELIVERER_MAX_IN_FLIGHT: it waits aside, its webhook still waiting for it, and its slot goes to other webhooks. Without it, as many endpoints answering slowly as there are slots would stall every healthy webhook of the process (slow answers are successes, so the circuit breaker never opens). Its webhook is then held, and keeps a smaller queue (see DELIVERER_MAX_QUEUED_PER_WEBHOOK). 0 keeps every request in its slot until answered, and no webhook is held for a slow answer.',
       format: count.name,
       default: 1000,
       env: 'DELIVERER_SLOW_REQUEST_MS',
     },
     maxSlowRequests: {
-      doc: 'Requests past DELIVERER_SLOW_REQUEST_MS waiting aside at once, at most, per deliverer process (each holds a connection open); past it a slow request keeps its slot.',
+      doc: 'Requests past DELIVERER_SLOW_REQUEST_MS waiting aside at once, at most, per deliverer process (each holds a connection open), and of those open in each sending thread; past it a slow request keeps its slot.',
       format: count.name,
       default: 1000,
       env: 'DELIVERER_MAX_SLOW_REQUESTS',

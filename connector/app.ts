@@ -120,9 +120,9 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
       };
       const { deliverer: settings } = config;
       const { httpThreads } = settings;
-      const inline = (): HttpSender => createHttpSender({ ...senderSettings, guard: createSsrfGuard(config.http.ssrfAllowlist) });
+      const inline = (): HttpSender => createHttpSender({ ...senderSettings, slowAfterMs: settings.slowRequestMs, guard: createSsrfGuard(config.http.ssrfAllowlist) });
       // One per process: first attempts and retry tiers share the bound on requests waiting aside.
-      const slowRequests = createSlowRequests({ afterMs: settings.slowRequestMs, max: settings.maxSlowRequests });
+      const slowRequests = createSlowRequests({ max: settings.maxSlowRequests });
       const threaded = (): ThreadedHttpSender => createThreadedHttpSender(
         { ...senderSettings, ssrfAllowlist: config.http.ssrfAllowlist, slowAfterMs: settings.slowRequestMs, maxAside: settings.maxSlowRequests },
         { threads: httpThreads, onFatal },

@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createHttpSender, type SendResult } from './http-sender.js';
 import { createSendLanes } from './send-lanes.js';
 import { createSsrfGuard } from './ssrf-guard.js';
-import type { ThreadMessage, ResultBatch, SendingThreadSettings } from './threaded-sender.js';
+import { SLOW, type ThreadMessage, type ResultBatch, type SendingThreadSettings } from './threaded-sender.js';
 
 /**
  * A sending thread of createThreadedHttpSender: a plain HttpSender, with its
@@ -12,19 +12,23 @@ import type { ThreadMessage, ResultBatch, SendingThreadSettings } from './thread
  */
 const settings = workerData as SendingThreadSettings;
 const sender = createHttpSender({ ...settings, guard: createSsrfGuard(settings.ssrfAllowlist) });
-const lanes = createSendLanes<[string, Record<string, string>, string], SendResult>(
-  ([url, headers, body]) => sender.post(url, headers, body),
-  { slowAfterMs: settings.slowAfterMs ?? 0, maxAside: settings.maxAside ?? Number.POSITIVE_INFINITY },
-);
 const port = parentPort!;
 let answers: ResultBatch = [];
+/** Requests as lanes hold them: [id, url, headers, body]. */
+type Held = [number, string, Record<string, string>, string];
+const lanes = createSendLanes<Held, SendResult>(([, url, headers, body]) => sender.post(url, headers, body), {
+  slowAfterMs: settings.slowAfterMs ?? 0,
+  maxAside: settings.maxAside ?? Number.POSITIVE_INFINITY,
+  // Told with the answers: the request's task may wait without one of the deliverer's slots.
+  onSlow: ([id]) => answer(id, SLOW),
+});
 
 const flush = (): void => {
   const batch = answers;
   answers = [];
   port.postMessage(batch);
 };
-const answer = (id: number, result: SendResult): void => {
+const answer = (id: number, result: SendResult | typeof SLOW): void => {
   if (answers.length === 0) setImmediate(flush);
   answers.push([id, result]);
 };
@@ -37,5 +41,5 @@ port.on('message', (message: ThreadMessage) => {
   }
   if (!Array.isArray(message)) return lanes.configure(message.lane, message.cap);
   // post always resolves, a failure being an answer like any other.
-  for (const [id, lane, url, headers, body] of message) void lanes.submit(lane, [url, headers, body]).then((result) => answer(id, result));
+  for (const [id, lane, url, headers, body] of message) void lanes.submit(lane, [id, url, headers, body]).then((result) => answer(id, result));
 });

@@ -8,13 +8,17 @@ export interface SendResult {
   result: AttemptResult;
   /** Up to maxResponseBytes of the response body, for the delivery log. */
   responseExcerpt: string;
-  /** The body went on past the excerpt. */
+  /** The excerpt is not the whole body: it went on past maxResponseBytes, or ended early (deadline, connection lost). */
   responseCut?: boolean;
   durationMs: number;
 }
 
 export interface HttpSender {
-  post(url: string, headers: Record<string, string>, body: string): Promise<SendResult>;
+  /**
+   * Sends; never rejects (a failure is an answer). `onSlow` is called once if the request is still open after the
+   * sender's slowAfterMs on the wire (never where that is 0), so its task may wait without a delivery slot.
+   */
+  post(url: string, headers: Record<string, string>, body: string, onSlow?: () => void): Promise<SendResult>;
   close(): Promise<void>;
 }
 
@@ -24,6 +28,8 @@ export interface HttpSenderOptions {
   requestTimeoutMs: number;
   maxResponseBytes: number;
   guard: SsrfGuard;
+  /** When an open request counts as slow (see HttpSender.post); 0 or absent: never. */
+  slowAfterMs?: number;
 }
 
 const SSRF_CODE = 'SSRF_BLOCKED';
@@ -91,21 +97,25 @@ class AttemptHandler {
   private kept = 0;
   private cut = false;
   private readonly timer: NodeJS.Timeout;
+  private readonly slowTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly started: number,
     private readonly maxBytes: number,
     timeoutMs: number,
     private readonly resolve: (result: SendResult) => void,
+    onSlow: (() => void) | undefined,
+    slowAfterMs: number,
   ) {
     // The whole attempt's deadline, connection wait included; headersTimeout and bodyTimeout only bound the gaps.
     this.timer = setTimeout(() => this.expire(), timeoutMs);
+    if (onSlow && slowAfterMs > 0 && slowAfterMs < timeoutMs) this.slowTimer = setTimeout(onSlow, slowAfterMs);
   }
 
   private expire(): void {
     this.expired = new DOMException('The operation was aborted due to timeout', 'TimeoutError') as Error;
     // Answered, the body still coming: the answer stands with what came of it (the connection is closed, not reused).
-    if (this.status >= 200) this.answered();
+    if (this.status >= 200) this.answeredInPart();
     if (this.abortRequest) this.abortRequest(this.expired);
     // Still waiting for a connection: answer now; the request is aborted once it gets one.
     else this.finish(errorResult(this.expired));
@@ -115,6 +125,7 @@ class AttemptHandler {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
+    clearTimeout(this.slowTimer);
     const sent: SendResult = { result, responseExcerpt: excerpt, durationMs: performance.now() - this.started };
     if (this.cut) sent.responseCut = true;
     this.resolve(sent);
@@ -160,8 +171,14 @@ class AttemptHandler {
     this.answered();
   }
 
+  /** The body ended before it was whole (deadline, connection lost): what came of it may end inside anything. */
+  private answeredInPart(): void {
+    this.cut = true;
+    this.answered();
+  }
+
   onError(error: Error): void {
-    if (this.status >= 200) this.answered();
+    if (this.status >= 200) this.answeredInPart();
     else this.finish(errorResult(this.expired ?? error));
   }
 }
@@ -212,7 +229,7 @@ export function createHttpSender(options: HttpSenderOptions): HttpSender {
   };
 
   return {
-    post(target, headers, body) {
+    post(target, headers, body, onSlow) {
       const started = performance.now();
       const entry = check(target);
       if (!entry) return Promise.resolve({ result: { kind: 'error', code: 'INVALID_URL', message: `not a URL: ${target}`, retryable: false }, responseExcerpt: '', durationMs: 0 });
@@ -220,7 +237,7 @@ export function createHttpSender(options: HttpSenderOptions): HttpSender {
       const { origin, pathname, search } = entry.url;
       return new Promise<SendResult>((resolve) => {
         // A throw inside dispatch reaches the handler's onError: every path resolves.
-        agent.dispatch({ origin, path: pathname + search, method: 'POST', headers, body }, new AttemptHandler(started, options.maxResponseBytes, options.requestTimeoutMs, resolve));
+        agent.dispatch({ origin, path: pathname + search, method: 'POST', headers, body }, new AttemptHandler(started, options.maxResponseBytes, options.requestTimeoutMs, resolve, onSlow, options.slowAfterMs ?? 0));
       });
     },
     close: () => agent.close(),

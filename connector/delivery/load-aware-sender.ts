@@ -37,17 +37,17 @@ export function createLoadAwareSender(deps: { inline: HttpSender; threaded: Http
   const settled = (): void => {
     inFlight -= 1;
   };
-  const post = (threaded: HttpSender, url: string, headers: Record<string, string>, body: string): ReturnType<HttpSender['post']> => {
+  const post = (threaded: HttpSender, url: string, headers: Record<string, string>, body: string, onSlow?: () => void): ReturnType<HttpSender['post']> => {
     const inline = sendsInline(inFlight - (deps.waitingAside?.() ?? 0), deps.inlineBelow);
     (inline ? viaMainThread : viaSendingThread).inc();
     const sender = inline ? deps.inline : threaded;
     inFlight += 1;
     // post never rejects (a failure is an answer), but the count must follow a broken sender too.
-    return sender.post(url, headers, body).finally(settled);
+    return sender.post(url, headers, body, onSlow).finally(settled);
   };
   return {
-    post: (url, headers, body) => post(deps.threaded, url, headers, body),
-    via: (threaded) => ({ post: (url, headers, body) => post(threaded, url, headers, body), close: async () => undefined }),
+    post: (url, headers, body, onSlow) => post(deps.threaded, url, headers, body, onSlow),
+    via: (threaded) => ({ post: (url, headers, body, onSlow) => post(threaded, url, headers, body, onSlow), close: async () => undefined }),
     async close() {
       await Promise.all([deps.inline.close(), deps.threaded.close()]);
     },

@@ -8,13 +8,15 @@
  * attempts and commits in stretches of milliseconds. Bounding requests there
  * meant a request slot freed only once the main thread had seen the answer,
  * so while it was busy the endpoint connections stood idle with every slot
- * taken (measured: 0.42–0.44 of the raw loop at 64 slots). With tasks signed
- * ahead and queued here, the connections stay busy at the same bound.
+ * taken (measured: 0.44–0.46 of the raw loop at 64 slots, 0.53–0.57 so).
  *
- * A request open for `slowAfterMs` stops counting against its lane's cap (at
- * most `maxAside` at once per thread), as the deliverer's own slots do for
- * slow endpoints (see slow-requests.ts): otherwise as many slow endpoints as
- * the cap would hold every other webhook's requests here.
+ * Slowness is judged here too, by time on the wire (a request waiting for
+ * room is not slow, its endpoint has not seen it): a request open for
+ * `slowAfterMs` is reported once (`onSlow`: the deliverer then lets its task
+ * wait without a slot, see slow-requests.ts) and stops counting against its
+ * lane's cap, at most `maxAside` at once; past that it keeps its place until
+ * one of those is answered. Otherwise as many slow endpoints as the cap would
+ * hold every other webhook's requests here.
  */
 export interface SendLanes<R, A> {
   /** Sets a lane's cap (requests open at once); a lane never configured has none. */
@@ -25,22 +27,27 @@ export interface SendLanes<R, A> {
   readonly queued: number;
   /** Entries the lanes' queues hold, those already sent but not yet cut away included (a diagnostic of memory). */
   readonly retained: number;
-  /** Stops the timer that releases slow requests (the thread is closing). */
+  /** Stops the timer that judges slow requests (the thread is closing). */
   close(): void;
 }
 
-export interface SendLanesOptions {
-  /** 0: a request keeps its place until answered. */
+export interface SendLanesOptions<R> {
+  /** 0: no request is ever slow, and each keeps its place until answered. */
   slowAfterMs: number;
   maxAside: number;
+  /** Called once for each request open past slowAfterMs. */
+  onSlow?: (request: R) => void;
   now?: () => number;
 }
 
 /** Requests sent from the front of a lane's queue before the array is cut down to what still waits. */
 const COMPACT_AFTER = 1024;
 
-interface Open {
+interface Open<R> {
+  request: R;
   started: number;
+  /** Open past slowAfterMs, and reported so. */
+  slow: boolean;
   /** Released from its lane's cap as slow: no longer counted there when answered. */
   aside: boolean;
 }
@@ -54,13 +61,13 @@ interface Waiting<R, A> {
 interface Lane<R, A> {
   cap: number;
   /** Requests counted against the cap, oldest first (a Map keeps insertion order). */
-  open: Map<number, Open>;
+  open: Map<number, Open<R>>;
   waiting: Array<Waiting<R, A>>;
   /** Index of the first waiting request: shifting a long array for each one sent would copy it every time. */
   head: number;
 }
 
-export function createSendLanes<R, A>(send: (request: R) => Promise<A>, options: SendLanesOptions): SendLanes<R, A> {
+export function createSendLanes<R, A>(send: (request: R) => Promise<A>, options: SendLanesOptions<R>): SendLanes<R, A> {
   const now = options.now ?? (() => performance.now());
   const lanes = new Map<number, Lane<R, A>>();
   let nextOpenId = 0;
@@ -80,12 +87,17 @@ export function createSendLanes<R, A>(send: (request: R) => Promise<A>, options:
 
   const start = (lane: Lane<R, A>, item: Waiting<R, A>): void => {
     const openId = nextOpenId++;
-    const entry: Open = { started: now(), aside: false };
+    const entry: Open<R> = { request: item.request, started: now(), slow: false, aside: false };
     lane.open.set(openId, entry);
     const settle = (): void => {
-      if (entry.aside) aside -= 1;
-      else lane.open.delete(openId);
-      pump(lane);
+      if (!entry.aside) {
+        lane.open.delete(openId);
+        return pump(lane);
+      }
+      aside -= 1;
+      // Room aside again: a slow request that kept its place may take it, which frees a place in its lane.
+      if (aside === options.maxAside - 1) sweep();
+      else armSweep();
     };
     let sent: Promise<A>;
     try {
@@ -118,35 +130,47 @@ export function createSendLanes<R, A>(send: (request: R) => Promise<A>, options:
       lane.waiting = lane.waiting.slice(lane.head);
       lane.head = 0;
     }
-    // Another lane may still wait on a request this answer released from the aside count.
     armSweep();
   };
 
-  /** Releases requests open past slowAfterMs from their lanes' caps, then re-arms while requests still wait. */
+  /**
+   * Reports requests open past slowAfterMs, releases them from their lanes' caps while fewer than maxAside are
+   * released, sends what then has room, and arms the timer for the next request to turn slow.
+   */
   const sweep = (): void => {
+    clearTimeout(sweepTimer);
     sweepTimer = undefined;
     const at = now();
     for (const lane of lanes.values()) {
-      if (lane.head === lane.waiting.length) continue;
+      let released = false;
+      // Oldest first: the first one not slow yet ends the look.
       for (const [openId, entry] of lane.open) {
-        if (aside >= options.maxAside || at - entry.started < options.slowAfterMs) break;
+        if (at - entry.started < options.slowAfterMs) break;
+        if (!entry.slow) {
+          entry.slow = true;
+          options.onSlow?.(entry.request);
+        }
+        if (aside >= options.maxAside) continue;
         entry.aside = true;
         aside += 1;
         lane.open.delete(openId);
+        released = true;
       }
-      pump(lane);
+      if (released) pump(lane);
     }
     armSweep();
   };
 
-  /** Only while requests wait: a lane with room has nothing to release slow requests for. */
+  /** Arms the timer for the oldest open request not yet slow, across lanes (none armed, none needed: no timer). */
   const armSweep = (): void => {
-    if (sweepTimer || closed || options.slowAfterMs <= 0 || queued === 0 || aside >= options.maxAside) return;
+    if (sweepTimer || closed || options.slowAfterMs <= 0) return;
     let oldest = Number.POSITIVE_INFINITY;
     for (const lane of lanes.values()) {
-      if (lane.head === lane.waiting.length) continue;
-      const first = lane.open.values().next();
-      if (!first.done && first.value.started < oldest) oldest = first.value.started;
+      for (const entry of lane.open.values()) {
+        if (entry.slow) continue;
+        if (entry.started < oldest) oldest = entry.started;
+        break;
+      }
     }
     if (oldest === Number.POSITIVE_INFINITY) return;
     sweepTimer = setTimeout(sweep, Math.max(0, oldest + options.slowAfterMs - now()));
@@ -162,10 +186,12 @@ export function createSendLanes<R, A>(send: (request: R) => Promise<A>, options:
       const lane = laneOf(laneId);
       return new Promise<A>((resolve, reject) => {
         const item = { request, resolve, reject };
-        if (lane.open.size < lane.cap && lane.head === lane.waiting.length) return start(lane, item);
+        if (lane.open.size < lane.cap && lane.head === lane.waiting.length) {
+          start(lane, item);
+          return armSweep();
+        }
         lane.waiting.push(item);
         queued += 1;
-        armSweep();
       });
     },
     get queued() {

@@ -116,8 +116,9 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
     }
     deliveriesInFlight.inc();
     try {
-      const posted = sender.post(target.url, request.headers, request.body);
-      const sent = await (deps.slowRequests ? deps.slowRequests.wait(posted, aside) : posted);
+      const sent = await (deps.slowRequests
+        ? deps.slowRequests.wait((onSlow) => sender.post(target.url, request.headers, request.body, onSlow), aside)
+        : sender.post(target.url, request.headers, request.body));
       httpRequestDuration.observe({ status_class: statusClass(sent.result) }, sent.durationMs / 1000);
       return { result: sent.result, request, responseBody: withoutSentSecrets(sent.responseExcerpt, request, sent.responseCut), durationMs: sent.durationMs, sent: true };
     } finally {

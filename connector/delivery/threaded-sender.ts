@@ -22,8 +22,10 @@ export interface SendingThreadSettings {
 export type RequestBatch = Array<[number, number, string, Record<string, string>, string]>;
 /** What a thread is sent: requests, a lane's cap (before the lane's first request), or 'close', once. */
 export type ThreadMessage = RequestBatch | { lane: number; cap: number } | 'close';
-/** Answers from a thread: [id, result] each. */
-export type ResultBatch = Array<[number, SendResult]>;
+/** In place of a result: the request has been open DELIVERER_SLOW_REQUEST_MS (see send-lanes.ts); its answer comes later. */
+export const SLOW = 0;
+/** Answers from a thread: [id, result] each, or [id, SLOW]. */
+export type ResultBatch = Array<[number, SendResult | typeof SLOW]>;
 
 export interface ThreadedSenderOptions {
   threads: number;
@@ -39,9 +41,8 @@ export interface ThreadedHttpSender extends HttpSender {
   /** The sending threads, for diagnostics (thread ids, heap snapshots). */
   readonly threads: readonly Worker[];
   /**
-   * A sender whose requests are open `cap` at most at once (split evenly between the threads); the rest wait in
-   * their thread for room (see send-lanes.ts). `post` itself has no cap. Closing a lane does nothing: this sender's
-   * owner closes the threads.
+   * A sender whose requests are open `cap` at most at once in each thread; the rest wait in their thread for room
+   * (see send-lanes.ts). `post` itself has no cap. Closing a lane does nothing: this sender's owner closes the threads.
    */
   lane(cap: number): HttpSender;
 }
@@ -98,6 +99,8 @@ interface SendingThread {
  */
 export function createThreadedHttpSender(settings: SendingThreadSettings, options: ThreadedSenderOptions): ThreadedHttpSender {
   const waiting = new Map<number, (result: SendResult) => void>();
+  /** Requests whose sender wants to hear they are slow, until answered. */
+  const slowWatchers = new Map<number, () => void>();
   let nextId = 0;
   let closing = false;
   let failure: Error | null = null;
@@ -109,6 +112,7 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
     const answer = failed(error.message);
     for (const resolve of waiting.values()) resolve(answer);
     waiting.clear();
+    slowWatchers.clear();
     options.onFatal(error);
   };
 
@@ -116,8 +120,13 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
     const worker = startThread(settings);
     worker.on('message', (answers: ResultBatch) => {
       for (const [id, result] of answers) {
+        if (result === SLOW) {
+          slowWatchers.get(id)?.();
+          continue;
+        }
         const resolve = waiting.get(id);
         waiting.delete(id);
+        if (slowWatchers.size > 0) slowWatchers.delete(id);
         resolve?.(result);
       }
     });
@@ -138,7 +147,7 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
     thread.worker.postMessage(batch);
   };
 
-  const post = (lane: number, url: string, headers: Record<string, string>, body: string): Promise<SendResult> => {
+  const post = (lane: number, url: string, headers: Record<string, string>, body: string, onSlow?: () => void): Promise<SendResult> => {
     if (failure) return Promise.resolve(failed(failure.message));
     if (closing) return Promise.resolve(failed('the HTTP sender is closed'));
     const thread = threads.length === 1 ? threads[0]! : threads[threadOf(url, threads.length)]!;
@@ -146,18 +155,20 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
     // The first request of this turn sends the turn's batch once the turn is over.
     if (thread.outbox.length === 0) setImmediate(flush, thread);
     thread.outbox.push([id, lane, url, headers, body]);
+    if (onSlow) slowWatchers.set(id, onSlow);
     return new Promise<SendResult>((resolve) => waiting.set(id, resolve));
   };
 
   return {
     threads: threads.map((thread) => thread.worker),
-    post: (url, headers, body) => post(0, url, headers, body),
+    post: (url, headers, body, onSlow) => post(0, url, headers, body, onSlow),
     lane(cap) {
       const lane = nextLane++;
       // Sent now, ahead of any batch (flushed a turn later): a thread knows the cap before the lane's first request.
-      const perThread = Math.max(1, Math.ceil(cap / threads.length));
-      for (const { worker, exited } of threads) if (!exited) worker.postMessage({ lane, cap: perThread });
-      return { post: (url, headers, body) => post(lane, url, headers, body), close: async () => undefined };
+      // Whole in each thread: an endpoint keeps to one thread, and a split cap would leave a deliverer whose traffic
+      // goes to few endpoints a fraction of its slots.
+      for (const { worker, exited } of threads) if (!exited) worker.postMessage({ lane, cap });
+      return { post: (url, headers, body, onSlow) => post(lane, url, headers, body, onSlow), close: async () => undefined };
     },
     async close() {
       closing = true;

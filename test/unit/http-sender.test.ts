@@ -7,7 +7,7 @@ import { createLoadAwareSender, sendsInline } from '../../connector/delivery/loa
 import { createThreadedHttpSender } from '../../connector/delivery/threaded-sender.js';
 import { httpSends } from '../../connector/observability/metrics.js';
 
-interface SenderSettings { allowPlainHttp: boolean; connectTimeoutMs: number; requestTimeoutMs: number; maxResponseBytes: number; ssrfAllowlist: string[] }
+interface SenderSettings { allowPlainHttp: boolean; connectTimeoutMs: number; requestTimeoutMs: number; maxResponseBytes: number; ssrfAllowlist: string[]; slowAfterMs?: number }
 /** Both ways a deliverer sends: from its main thread, and from sending threads (DELIVERER_HTTP_THREADS), which must behave alike. */
 const SENDERS: Array<[string, (settings: SenderSettings) => HttpSender]> = [
   ['in the main thread', ({ ssrfAllowlist, ...settings }) => createHttpSender({ ...settings, guard: createSsrfGuard(ssrfAllowlist) })],
@@ -18,7 +18,7 @@ const SENDERS: Array<[string, (settings: SenderSettings) => HttpSender]> = [
 /** What a deliverer with sending threads uses: both senders, each recording the URLs it was given. */
 function loadAware({ ssrfAllowlist, ...settings }: SenderSettings, inlineBelow: number, waitingAside?: () => number): { sender: HttpSender; inlineUrls: string[]; threadedUrls: string[] } {
   const recording = (sender: HttpSender, urls: string[]): HttpSender => ({
-    post: (url, headers, body) => (urls.push(url), sender.post(url, headers, body)),
+    post: (url, headers, body, onSlow) => (urls.push(url), sender.post(url, headers, body, onSlow)),
     close: () => sender.close(),
   });
   const inlineUrls: string[] = [];
@@ -86,7 +86,7 @@ describe.each(SENDERS)('the HTTP sender %s (real server on 127.0.0.1)', (_name, 
   const target = serverForSuite();
   let sender: HttpSender;
   beforeAll(() => {
-    sender = createSender({ allowPlainHttp: true, connectTimeoutMs: 1000, requestTimeoutMs: 400, maxResponseBytes: 1024, ssrfAllowlist: ['127.0.0.1'] });
+    sender = createSender({ allowPlainHttp: true, connectTimeoutMs: 1000, requestTimeoutMs: 400, maxResponseBytes: 1024, ssrfAllowlist: ['127.0.0.1'], slowAfterMs: 150 });
   });
   afterAll(() => sender.close());
 
@@ -109,6 +109,16 @@ describe.each(SENDERS)('the HTTP sender %s (real server on 127.0.0.1)', (_name, 
     expect(next.result).toMatchObject({ status: 200 });
     expect(next.responseCut).toBeUndefined();
     expect(target.sockets.size - before).toBeLessThanOrEqual(1);
+  });
+
+  it('reports a request open past slowAfterMs as slow, once, and none answered sooner', async () => {
+    const reports: string[] = [];
+    const hung = sender.post(`${target.url}/hang`, {}, '', () => reports.push('hang'));
+    const quick = await sender.post(`${target.url}/ok`, {}, '', () => reports.push('ok'));
+    expect(quick.result).toMatchObject({ status: 200 });
+    await expect.poll(() => reports).toEqual(['hang']);
+    expect((await hung).result).toMatchObject({ kind: 'error', code: 'TIMEOUT' });
+    expect(reports).toEqual(['hang']);
   });
 
   it('reports Retry-After and does not follow redirects', async () => {
@@ -135,10 +145,13 @@ describe.each(SENDERS)('the HTTP sender %s (real server on 127.0.0.1)', (_name, 
     const trickled = await sender.post(`${target.url}/trickle`, {}, '');
     expect(trickled.result).toEqual({ kind: 'response', status: 200, retryAfter: undefined });
     expect(trickled.responseExcerpt).toBe('accepted, more to come');
+    // Ended at the deadline: the excerpt may stop inside anything (a secret the redaction must then blank in part).
+    expect(trickled.responseCut).toBe(true);
     expect(trickled.durationMs).toBeGreaterThanOrEqual(390);
     const cut = await sender.post(`${target.url}/cut`, {}, '');
     expect(cut.result).toMatchObject({ kind: 'response', status: 200 });
     expect(cut.responseExcerpt).toBe('only part');
+    expect(cut.responseCut).toBe(true);
     // The connections those left behind are not reused for the next request.
     expect((await sender.post(`${target.url}/ok`, {}, '')).result).toMatchObject({ status: 200 });
   });

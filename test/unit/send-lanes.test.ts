@@ -59,10 +59,11 @@ describe('send lanes', () => {
     expect(sent).toEqual(['a', 'b', 'c']);
   });
 
-  it('stops counting a request open past slowAfterMs while others wait, at most maxAside at once, and counts it nowhere once answered', async () => {
+  it('reports each request open past slowAfterMs once, releases it from its lane\'s cap, at most maxAside at once, and counts it nowhere once answered', async () => {
     let clock = 0;
     const { send, sent, answer } = controlledSend();
-    const lanes = createSendLanes(send, { slowAfterMs: 30, maxAside: 1, now: () => clock });
+    const reported: string[] = [];
+    const lanes = createSendLanes(send, { slowAfterMs: 30, maxAside: 1, now: () => clock, onSlow: (request) => reported.push(request) });
     lanes.configure(1, 1);
     void lanes.submit(1, 'slow one');
     void lanes.submit(1, 'waits');
@@ -71,16 +72,58 @@ describe('send lanes', () => {
     clock = 30;
     // The timer is real: it was set for 30 ms past the slow request's start.
     await expect.poll(() => sent).toEqual(['slow one', 'waits']);
+    expect(reported).toEqual(['slow one']);
     clock = 60;
-    // 'waits' is slow now too, but one request aside is the most: it keeps its slot.
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    // 'waits' is slow now too, and reported so, but one request aside is the most: it keeps its place.
+    await expect.poll(() => reported).toEqual(['slow one', 'waits']);
     expect(sent).toEqual(['slow one', 'waits']);
-    // The slow one answered: the aside count falls, and 'waits' (slow by now) is released in turn.
+    // The slow one answered: the aside count falls, and 'waits' (slow by now) is released in turn, not reported again.
     answer('slow one');
     await expect.poll(() => sent).toEqual(['slow one', 'waits', 'waits longer']);
+    expect(reported).toEqual(['slow one', 'waits']);
     answer('waits');
     answer('waits longer');
     expect(lanes.queued).toBe(0);
+    lanes.close();
+  });
+
+  it('judges a request by its time open, not its time waiting for room: the endpoint has not seen it meanwhile', async () => {
+    let clock = 0;
+    const { send, sent, answer } = controlledSend();
+    const reported: string[] = [];
+    const lanes = createSendLanes(send, { slowAfterMs: 30, maxAside: 10, now: () => clock, onSlow: (request) => reported.push(request) });
+    lanes.configure(1, 1);
+    void lanes.submit(1, 'first');
+    void lanes.submit(1, 'second');
+    clock = 25;
+    answer('first');
+    await expect.poll(() => sent).toEqual(['first', 'second']);
+    // Submitted 50 ms ago, open for 25: not slow.
+    clock = 50;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(reported).toEqual([]);
+    clock = 55;
+    await expect.poll(() => reported).toEqual(['second']);
+    answer('second');
+    lanes.close();
+  });
+
+  it('reports slow requests with no other waiting, and of every lane, each by its own start', async () => {
+    let clock = 0;
+    const { send, answer } = controlledSend();
+    const reported: string[] = [];
+    const lanes = createSendLanes(send, { slowAfterMs: 30, maxAside: 10, now: () => clock, onSlow: (request) => reported.push(request) });
+    lanes.configure(1, 5);
+    lanes.configure(2, 5);
+    void lanes.submit(1, 'lane 1 at 0');
+    clock = 10;
+    void lanes.submit(2, 'lane 2 at 10');
+    clock = 30;
+    await expect.poll(() => reported).toEqual(['lane 1 at 0']);
+    clock = 40;
+    await expect.poll(() => reported).toEqual(['lane 1 at 0', 'lane 2 at 10']);
+    answer('lane 1 at 0');
+    answer('lane 2 at 10');
     lanes.close();
   });
 

@@ -4,15 +4,11 @@ import { createSlowRequests, type SlowRequests } from '../../connector/delivery/
 import { slowRequests as slowRequestCounter } from '../../connector/observability/metrics.js';
 import { waitFor } from '../support/wait.js';
 
-/** A request whose answer the test gives. */
-function request(): { answer: Promise<string>; resolve: (value: string) => void; reject: (error: Error) => void } {
-  let resolve!: (value: string) => void;
-  let reject!: (error: Error) => void;
-  const answer = new Promise<string>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { answer, resolve, reject };
+/** A request whose answer the test gives, and which the test reports slow as its sender would. */
+interface Pending {
+  resolve: (value: string) => void;
+  reject: (error: Error) => void;
+  slow: () => void;
 }
 
 /**
@@ -20,15 +16,14 @@ function request(): { answer: Promise<string>; resolve: (value: string) => void;
  * request through `slow`. Records which items started and what they got.
  */
 function oneSlot(slow: SlowRequests) {
-  const requests = new Map<string, ReturnType<typeof request>>();
+  const requests = new Map<string, Pending>();
   const started: string[] = [];
   const answers: string[] = [];
   const scheduler = createKeyedScheduler<string>(1, async (key, _item, aside) => {
     started.push(key);
-    const pending = request();
-    requests.set(key, pending);
     try {
-      answers.push(`${key}:${await slow.wait(pending.answer, aside)}`);
+      const answer = await slow.wait((onSlow) => new Promise<string>((resolve, reject) => requests.set(key, { resolve, reject, slow: onSlow })), aside);
+      answers.push(`${key}:${answer}`);
     } catch (error) {
       answers.push(`${key}:${(error as Error).message}`);
     }
@@ -40,16 +35,20 @@ function oneSlot(slow: SlowRequests) {
 const slowCount = async (slot: 'released' | 'kept'): Promise<number> => (await slowRequestCounter.get()).values.find((v) => v.labels['slot'] === slot)?.value ?? 0;
 
 describe('createSlowRequests', () => {
-  it('gives a request\'s slot to another webhook once it is slow, and finishes it once answered', async () => {
-    const slow = createSlowRequests({ afterMs: 20, max: 10 });
+  it('gives a request\'s slot to another webhook once its sender reports it slow, and finishes it once answered', async () => {
+    const slow = createSlowRequests({ max: 10 });
     const { scheduler, requests, started, answers } = oneSlot(slow);
     const releasedBefore = await slowCount('released');
     scheduler.enqueue('slow-webhook', 'task');
     scheduler.enqueue('fast-webhook', 'task');
-    // One slot: the other webhook starts only once the slow request has waited past the threshold.
+    await waitFor('the slow webhook\'s request', () => requests.has('slow-webhook'), 2000, 5);
+    // One slot: the other webhook waits while the request is not reported slow, however long it takes.
+    await new Promise((resolve) => setTimeout(resolve, 30));
     expect(started).toEqual(['slow-webhook']);
+    requests.get('slow-webhook')!.slow();
     await waitFor('the other webhook started', () => started.includes('fast-webhook'), 2000, 5);
     expect(slow.aside).toBe(1);
+    await waitFor('the other webhook\'s request', () => requests.has('fast-webhook'), 2000, 5);
     requests.get('fast-webhook')!.resolve('204');
     await waitFor('the other webhook answered', () => answers.includes('fast-webhook:204'), 2000, 5);
     expect(answers).toEqual(['fast-webhook:204']);
@@ -60,17 +59,22 @@ describe('createSlowRequests', () => {
     expect((await slowCount('released')) - releasedBefore).toBe(1);
   });
 
-  it('keeps a fast request in its slot, and passes a slow request\'s failure on', async () => {
-    const slow = createSlowRequests({ afterMs: 20, max: 10 });
+  it('keeps a request answered before any report in its slot (a late report changes nothing), and passes a slow request\'s failure on', async () => {
+    const slow = createSlowRequests({ max: 10 });
     const { scheduler, requests, started, answers } = oneSlot(slow);
     const releasedBefore = await slowCount('released');
     scheduler.enqueue('a', 'task');
     scheduler.enqueue('b', 'task');
-    // Answered before the threshold: a's timer is cleared and never moves it.
+    await waitFor('a\'s request', () => requests.has('a'), 2000, 5);
     requests.get('a')!.resolve('204');
+    await waitFor('a answered', () => answers.includes('a:204'), 2000, 5);
+    requests.get('a')!.slow();
     await waitFor('b started', () => started.includes('b'), 2000, 5);
     expect(answers).toEqual(['a:204']);
-    await waitFor('b moved aside', () => slow.aside === 1, 2000, 5);
+    expect(slow.aside).toBe(0);
+    await waitFor('b\'s request', () => requests.has('b'), 2000, 5);
+    requests.get('b')!.slow();
+    expect(slow.aside).toBe(1);
     requests.get('b')!.reject(new Error('connection reset'));
     await scheduler.idle();
     expect(answers).toEqual(['a:204', 'b:connection reset']);
@@ -79,24 +83,20 @@ describe('createSlowRequests', () => {
   });
 
   it('keeps the slot once the most requests allowed wait aside', async () => {
-    const slow = createSlowRequests({ afterMs: 20, max: 0 });
+    const slow = createSlowRequests({ max: 0 });
     const { scheduler, requests, started } = oneSlot(slow);
     const keptBefore = await slowCount('kept');
     scheduler.enqueue('a', 'task');
     scheduler.enqueue('b', 'task');
-    await waitFor('the threshold passed', async () => (await slowCount('kept')) > keptBefore, 2000, 5);
+    await waitFor('a\'s request', () => requests.has('a'), 2000, 5);
+    requests.get('a')!.slow();
+    expect((await slowCount('kept')) - keptBefore).toBe(1);
     expect(started).toEqual(['a']);
     expect(slow.aside).toBe(0);
     requests.get('a')!.resolve('204');
     await waitFor('b started', () => started.includes('b'), 2000, 5);
+    await waitFor('b\'s request', () => requests.has('b'), 2000, 5);
     requests.get('b')!.resolve('204');
     await scheduler.idle();
-  });
-
-  it('with a threshold of 0 waits in the slot, without a timer', () => {
-    const slow = createSlowRequests({ afterMs: 0, max: 10 });
-    const pending = request();
-    const inSlot = <T>(waiting: Promise<T>): Promise<T> => waiting;
-    expect(slow.wait(pending.answer, inSlot)).toBe(pending.answer);
   });
 });
