@@ -118,7 +118,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     const task = await decodeOrDeadLetter(item.message, item.state, { producer: deps.producer, dlqTopic: deps.dlqTopic, signal, log });
     if (!task) return { logged: Promise.resolve() };
     try {
-      return await untilDone(() => deps.handle(task, signal, aside), {
+      // A request still waiting in a sending thread when the partition goes is taken back unsent: the new owner sends it.
+      return await untilDone(() => deps.handle(task, signal, aside, item.state.release.signal), {
         signal,
         // Classified once here. Poison can never be sent: dead-lettered below. The rest is tried again: trouble that
         // passes (Postgres unreachable for a webhook not read before), and trouble of this webhook alone that an

@@ -1,8 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createHttpSender, type SendResult } from './http-sender.js';
-import { createSendLanes } from './send-lanes.js';
+import { createSendLanes, Withdrawn } from './send-lanes.js';
 import { createSsrfGuard } from './ssrf-guard.js';
-import { SLOW, type ThreadMessage, type ResultBatch, type SendingThreadSettings } from './threaded-sender.js';
+import { SLOW, WITHDRAWN, type ThreadMessage, type ResultBatch, type SendingThreadSettings } from './threaded-sender.js';
 
 /**
  * A sending thread of createThreadedHttpSender: a plain HttpSender, with its
@@ -23,6 +23,12 @@ const lanes = createSendLanes<Held, SendResult>(([, url, headers, body]) => send
   onSlow: ([id]) => answer(id, SLOW),
 });
 
+const failed = (error: unknown): SendResult => ({
+  result: { kind: 'error', code: 'REQUEST_FAILED', message: error instanceof Error ? error.message : String(error), retryable: true },
+  responseExcerpt: '',
+  durationMs: 0,
+});
+
 const flush = (): void => {
   const batch = answers;
   answers = [];
@@ -39,7 +45,15 @@ port.on('message', (message: ThreadMessage) => {
     lanes.close();
     return void sender.close().finally(() => port.close());
   }
-  if (!Array.isArray(message)) return lanes.configure(message.lane, message.cap);
-  // post always resolves, a failure being an answer like any other.
-  for (const [id, lane, url, headers, body] of message) void lanes.submit(lane, [id, url, headers, body]).then((result) => answer(id, result));
+  if (!Array.isArray(message)) {
+    if ('withdraw' in message) {
+      const ids = new Set(message.withdraw);
+      return void lanes.withdraw(([id]) => ids.has(id));
+    }
+    return lanes.configure(message.lane, message.cap);
+  }
+  // post always resolves, a failure being an answer like any other; a lane rejects only what it withdrew.
+  for (const [id, lane, url, headers, body] of message) {
+    void lanes.submit(lane, [id, url, headers, body]).then((result) => answer(id, result), (error: unknown) => answer(id, error instanceof Withdrawn ? WITHDRAWN : failed(error)));
+  }
 });

@@ -11,14 +11,23 @@ export interface SendResult {
   /** The excerpt is not the whole body: it went on past maxResponseBytes, or ended early (deadline, connection lost). */
   responseCut?: boolean;
   durationMs: number;
+  /** Not sent: withdrawn while it waited to go out (see PostOptions.withdrawOn); `result` says so too. */
+  withdrawn?: true;
+}
+
+export interface PostOptions {
+  /** Called once if the request is still open after the sender's slowAfterMs on the wire (never where that is 0). */
+  onSlow?: () => void;
+  /**
+   * A request still waiting to go out (in a sending thread's lane) when this aborts is not sent, and is answered
+   * `withdrawn`; one already out is not stopped. Senders that send at once ignore it.
+   */
+  withdrawOn?: AbortSignal;
 }
 
 export interface HttpSender {
-  /**
-   * Sends; never rejects (a failure is an answer). `onSlow` is called once if the request is still open after the
-   * sender's slowAfterMs on the wire (never where that is 0), so its task may wait without a delivery slot.
-   */
-  post(url: string, headers: Record<string, string>, body: string, onSlow?: () => void): Promise<SendResult>;
+  /** Sends; never rejects (a failure is an answer). */
+  post(url: string, headers: Record<string, string>, body: string, options?: PostOptions): Promise<SendResult>;
   close(): Promise<void>;
 }
 
@@ -229,7 +238,7 @@ export function createHttpSender(options: HttpSenderOptions): HttpSender {
   };
 
   return {
-    post(target, headers, body, onSlow) {
+    post(target, headers, body, postOptions) {
       const started = performance.now();
       const entry = check(target);
       if (!entry) return Promise.resolve({ result: { kind: 'error', code: 'INVALID_URL', message: `not a URL: ${target}`, retryable: false }, responseExcerpt: '', durationMs: 0 });
@@ -237,7 +246,7 @@ export function createHttpSender(options: HttpSenderOptions): HttpSender {
       const { origin, pathname, search } = entry.url;
       return new Promise<SendResult>((resolve) => {
         // A throw inside dispatch reaches the handler's onError: every path resolves.
-        agent.dispatch({ origin, path: pathname + search, method: 'POST', headers, body }, new AttemptHandler(started, options.maxResponseBytes, options.requestTimeoutMs, resolve, onSlow, options.slowAfterMs ?? 0));
+        agent.dispatch({ origin, path: pathname + search, method: 'POST', headers, body }, new AttemptHandler(started, options.maxResponseBytes, options.requestTimeoutMs, resolve, postOptions?.onSlow, options.slowAfterMs ?? 0));
       });
     },
     close: () => agent.close(),

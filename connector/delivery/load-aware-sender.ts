@@ -1,5 +1,5 @@
 import { httpSends } from '../observability/metrics.js';
-import type { HttpSender } from './http-sender.js';
+import type { HttpSender, PostOptions } from './http-sender.js';
 
 /**
  * Whether a request goes out from the main thread: only while fewer than
@@ -37,17 +37,17 @@ export function createLoadAwareSender(deps: { inline: HttpSender; threaded: Http
   const settled = (): void => {
     inFlight -= 1;
   };
-  const post = (threaded: HttpSender, url: string, headers: Record<string, string>, body: string, onSlow?: () => void): ReturnType<HttpSender['post']> => {
+  const post = (threaded: HttpSender, url: string, headers: Record<string, string>, body: string, options?: PostOptions): ReturnType<HttpSender['post']> => {
     const inline = sendsInline(inFlight - (deps.waitingAside?.() ?? 0), deps.inlineBelow);
     (inline ? viaMainThread : viaSendingThread).inc();
     const sender = inline ? deps.inline : threaded;
     inFlight += 1;
     // post never rejects (a failure is an answer), but the count must follow a broken sender too.
-    return sender.post(url, headers, body, onSlow).finally(settled);
+    return sender.post(url, headers, body, options).finally(settled);
   };
   return {
-    post: (url, headers, body, onSlow) => post(deps.threaded, url, headers, body, onSlow),
-    via: (threaded) => ({ post: (url, headers, body, onSlow) => post(threaded, url, headers, body, onSlow), close: async () => undefined }),
+    post: (url, headers, body, options) => post(deps.threaded, url, headers, body, options),
+    via: (threaded) => ({ post: (url, headers, body, options) => post(threaded, url, headers, body, options), close: async () => undefined }),
     async close() {
       await Promise.all([deps.inline.close(), deps.threaded.close()]);
     },

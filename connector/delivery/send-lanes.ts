@@ -23,6 +23,11 @@ export interface SendLanes<R, A> {
   configure(lane: number, cap: number): void;
   /** Sends the request now if its lane has room, or once it has; resolves with the answer. */
   submit(lane: number, request: R): Promise<A>;
+  /**
+   * Takes the requests still waiting for room that `matches` picks out of their lanes, unsent: their `submit`
+   * rejects with Withdrawn. Requests already out are not stopped. Returns how many it took.
+   */
+  withdraw(matches: (request: R) => boolean): number;
   /** Requests waiting for room, across lanes. */
   readonly queued: number;
   /** Entries the lanes' queues hold, those already sent but not yet cut away included (a diagnostic of memory). */
@@ -38,6 +43,14 @@ export interface SendLanesOptions<R> {
   /** Called once for each request open past slowAfterMs. */
   onSlow?: (request: R) => void;
   now?: () => number;
+}
+
+/** What `submit` rejects with for a request withdrawn unsent. */
+export class Withdrawn extends Error {
+  constructor() {
+    super('withdrawn before it was sent');
+    this.name = 'Withdrawn';
+  }
 }
 
 /** Requests sent from the front of a lane's queue before the array is cut down to what still waits. */
@@ -193,6 +206,26 @@ export function createSendLanes<R, A>(send: (request: R) => Promise<A>, options:
         lane.waiting.push(item);
         queued += 1;
       });
+    },
+    withdraw(matches) {
+      let taken = 0;
+      for (const lane of lanes.values()) {
+        if (lane.head === lane.waiting.length) continue;
+        const kept: Array<Waiting<R, A>> = [];
+        for (let k = lane.head; k < lane.waiting.length; k += 1) {
+          const item = lane.waiting[k]!;
+          if (!matches(item.request)) {
+            kept.push(item);
+            continue;
+          }
+          taken += 1;
+          queued -= 1;
+          item.reject(new Withdrawn());
+        }
+        lane.waiting = kept;
+        lane.head = 0;
+      }
+      return taken;
     },
     get queued() {
       return queued;

@@ -54,7 +54,7 @@ export interface TaskHandlerDeps {
  * is where the task waits without holding one of the deliverer's slots (a
  * strict webhook's retry in place, a request past the slow threshold).
  */
-export type TaskHandler = (task: DeliveryTask, signal: AbortSignal, aside?: Aside) => Promise<{ logged: Promise<void> }>;
+export type TaskHandler = (task: DeliveryTask, signal: AbortSignal, aside?: Aside, withdrawOn?: AbortSignal) => Promise<{ logged: Promise<void> }>;
 
 /** The writes that make a decided outcome durable; each is retried alone, never by sending the task again. */
 const OUTCOME_STEPS = ['retry', 'dead_letter', 'disable'] as const;
@@ -102,7 +102,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
   };
 
   /** One HTTP attempt, or none when the endpoint's circuit is open. */
-  const attempt = async (sender: HttpSender, task: DeliveryTask, target: WebhookTarget, payload: string, aside: Aside) => {
+  const attempt = async (sender: HttpSender, task: DeliveryTask, target: WebhookTarget, payload: string, aside: Aside, withdrawOn: AbortSignal | undefined) => {
     // Built before the breaker admits it: a request that cannot be built must not leave a half-open breaker waiting
     // for a probe's answer that never comes.
     const request = buildWebhookRequest(task, target, Math.floor(now() / 1000), deps.userAgent, payload, deps.bodyTypeName);
@@ -112,15 +112,18 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
     setBreaker(target.id, admission.state, target.url);
     if (!admission.allowed) {
       const result: AttemptResult = { kind: 'error', code: 'CIRCUIT_OPEN', message: 'endpoint circuit is open after repeated failures; not sent', retryable: true };
-      return { result, request, responseBody: '', durationMs: 0, sent: false };
+      return { result, request, responseBody: '', durationMs: 0, sent: false, withdrawn: false, probe: false };
     }
     deliveriesInFlight.inc();
     try {
       const sent = await (deps.slowRequests
-        ? deps.slowRequests.wait((onSlow) => sender.post(target.url, request.headers, request.body, onSlow), aside)
-        : sender.post(target.url, request.headers, request.body));
+        ? deps.slowRequests.wait((onSlow) => sender.post(target.url, request.headers, request.body, { onSlow, withdrawOn }), aside)
+        : sender.post(target.url, request.headers, request.body, { withdrawOn }));
       httpRequestDuration.observe({ status_class: statusClass(sent.result) }, sent.durationMs / 1000);
-      return { result: sent.result, request, responseBody: withoutSentSecrets(sent.responseExcerpt, request, sent.responseCut), durationMs: sent.durationMs, sent: true };
+      return {
+        result: sent.result, request, responseBody: withoutSentSecrets(sent.responseExcerpt, request, sent.responseCut), durationMs: sent.durationMs,
+        sent: sent.withdrawn !== true, withdrawn: sent.withdrawn === true, probe: admission.state.kind === 'half-open',
+      };
     } finally {
       deliveriesInFlight.dec();
     }
@@ -159,7 +162,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
     setBreaker(webhookId, CLOSED);
   };
 
-  const handleVia = (sender: HttpSender): TaskHandler => async (initial, signal, aside = inPlace) => {
+  const handleVia = (sender: HttpSender): TaskHandler => async (initial, signal, aside = inPlace, withdrawOn) => {
     let task = initial;
     const records: Array<Promise<void>> = [];
     // Retries in place send the same event: its payload is serialized once.
@@ -197,7 +200,14 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
         return done(records);
       }
       payload ??= payloadJson(task.event);
-      const tried = await attempt(sender, task, target, payload, aside);
+      const tried = await attempt(sender, task, target, payload, aside, withdrawOn);
+      if (tried.withdrawn) {
+        // Taken back unsent (its partition went to another instance, which sends it): no attempt to decide or log.
+        // Were it the breaker's probe, the next request may probe instead.
+        if (tried.probe) setBreaker(target.id, { kind: 'half-open', probeInFlight: false }, target.url);
+        signal.throwIfAborted();
+        throw new Error('the request was taken back unsent');
+      }
       const outcome = decideOutcome(tried.result, now());
       const cls = statusClass(tried.result);
       // Not when the breaker judges another URL by now: an answer from the old one says nothing of the new.

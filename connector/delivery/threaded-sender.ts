@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { HttpSender, SendResult } from './http-sender.js';
+import type { HttpSender, PostOptions, SendResult } from './http-sender.js';
 
 /** What a sending thread needs to build its own sender: plain data, as a guard object cannot cross threads. */
 export interface SendingThreadSettings {
@@ -21,7 +21,7 @@ export interface SendingThreadSettings {
 /** Requests to a thread, [id, lane, url, headers, body] each. */
 export type RequestBatch = Array<[number, number, string, Record<string, string>, string]>;
 /** What a thread is sent: requests, a lane's cap (before the lane's first request), or 'close', once. */
-export type ThreadMessage = RequestBatch | { lane: number; cap: number } | 'close';
+export type ThreadMessage = RequestBatch | { lane: number; cap: number } | { withdraw: number[] } | 'close';
 /** In place of a result: the request has been open DELIVERER_SLOW_REQUEST_MS (see send-lanes.ts); its answer comes later. */
 export const SLOW = 0;
 /** Answers from a thread: [id, result] each, or [id, SLOW]. */
@@ -36,6 +36,13 @@ export interface ThreadedSenderOptions {
 }
 
 const THREAD_FAILED = 'SENDER_THREAD_FAILED';
+/** The answer to a request taken back before it went out (PostOptions.withdrawOn), in a thread or before reaching one. */
+export const WITHDRAWN: SendResult = {
+  result: { kind: 'error', code: 'WITHDRAWN', message: 'not sent: taken back before it went out', retryable: true },
+  responseExcerpt: '',
+  durationMs: 0,
+  withdrawn: true,
+};
 
 export interface ThreadedHttpSender extends HttpSender {
   /** The sending threads, for diagnostics (thread ids, heap snapshots). */
@@ -101,6 +108,12 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
   const waiting = new Map<number, (result: SendResult) => void>();
   /** Requests whose sender wants to hear they are slow, until answered. */
   const slowWatchers = new Map<number, () => void>();
+  /**
+   * Requests to take back unsent when their signal aborts (PostOptions.withdrawOn), by signal (one listener each:
+   * a partition's), and each request's set, until answered.
+   */
+  const withdrawals = new Map<AbortSignal, Set<number>>();
+  const withdrawalOf = new Map<number, Set<number>>();
   let nextId = 0;
   let closing = false;
   let failure: Error | null = null;
@@ -113,6 +126,8 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
     for (const resolve of waiting.values()) resolve(answer);
     waiting.clear();
     slowWatchers.clear();
+    withdrawals.clear();
+    withdrawalOf.clear();
     options.onFatal(error);
   };
 
@@ -127,6 +142,7 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
         const resolve = waiting.get(id);
         waiting.delete(id);
         if (slowWatchers.size > 0) slowWatchers.delete(id);
+        if (withdrawalOf.size > 0) answered(id);
         resolve?.(result);
       }
     });
@@ -141,34 +157,61 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
 
   let nextLane = 1;
 
+  /** A request answered: nothing left to take back. */
+  const answered = (id: number): void => {
+    withdrawalOf.get(id)?.delete(id);
+    withdrawalOf.delete(id);
+  };
+  /** Asks every thread to take back the signal's requests still waiting to go out; each answers them `withdrawn`. */
+  const withdraw = (signal: AbortSignal): void => {
+    const ids = withdrawals.get(signal);
+    withdrawals.delete(signal);
+    if (!ids || ids.size === 0 || failure) return;
+    const message: ThreadMessage = { withdraw: [...ids] };
+    for (const { worker, exited } of threads) if (!exited) worker.postMessage(message);
+  };
+  const watchWithdrawal = (id: number, signal: AbortSignal): void => {
+    let ids = withdrawals.get(signal);
+    if (!ids) {
+      ids = new Set();
+      withdrawals.set(signal, ids);
+      signal.addEventListener('abort', () => withdraw(signal), { once: true });
+    }
+    ids.add(id);
+    withdrawalOf.set(id, ids);
+  };
+
   const flush = (thread: SendingThread): void => {
     const batch = thread.outbox;
     thread.outbox = [];
     thread.worker.postMessage(batch);
   };
 
-  const post = (lane: number, url: string, headers: Record<string, string>, body: string, onSlow?: () => void): Promise<SendResult> => {
+  const post = (lane: number, url: string, headers: Record<string, string>, body: string, postOptions?: PostOptions): Promise<SendResult> => {
     if (failure) return Promise.resolve(failed(failure.message));
     if (closing) return Promise.resolve(failed('the HTTP sender is closed'));
+    const withdrawOn = postOptions?.withdrawOn;
+    if (withdrawOn?.aborted) return Promise.resolve(WITHDRAWN);
     const thread = threads.length === 1 ? threads[0]! : threads[threadOf(url, threads.length)]!;
     const id = nextId++;
     // The first request of this turn sends the turn's batch once the turn is over.
     if (thread.outbox.length === 0) setImmediate(flush, thread);
     thread.outbox.push([id, lane, url, headers, body]);
-    if (onSlow) slowWatchers.set(id, onSlow);
+    if (postOptions?.onSlow) slowWatchers.set(id, postOptions.onSlow);
+    if (withdrawOn) watchWithdrawal(id, withdrawOn);
     return new Promise<SendResult>((resolve) => waiting.set(id, resolve));
   };
 
   return {
     threads: threads.map((thread) => thread.worker),
-    post: (url, headers, body, onSlow) => post(0, url, headers, body, onSlow),
+    post: (url, headers, body, postOptions) => post(0, url, headers, body, postOptions),
     lane(cap) {
       const lane = nextLane++;
       // Sent now, ahead of any batch (flushed a turn later): a thread knows the cap before the lane's first request.
       // Whole in each thread: an endpoint keeps to one thread, and a split cap would leave a deliverer whose traffic
       // goes to few endpoints a fraction of its slots.
       for (const { worker, exited } of threads) if (!exited) worker.postMessage({ lane, cap });
-      return { post: (url, headers, body, onSlow) => post(lane, url, headers, body, onSlow), close: async () => undefined };
+      return { post: (url, headers, body, postOptions) => post(lane, url, headers, body, postOptions), close: async () => undefined };
     },
     async close() {
       closing = true;

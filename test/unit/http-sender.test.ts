@@ -113,8 +113,8 @@ describe.each(SENDERS)('the HTTP sender %s (real server on 127.0.0.1)', (_name, 
 
   it('reports a request open past slowAfterMs as slow, once, and none answered sooner', async () => {
     const reports: string[] = [];
-    const hung = sender.post(`${target.url}/hang`, {}, '', () => reports.push('hang'));
-    const quick = await sender.post(`${target.url}/ok`, {}, '', () => reports.push('ok'));
+    const hung = sender.post(`${target.url}/hang`, {}, '', { onSlow: () => reports.push('hang') });
+    const quick = await sender.post(`${target.url}/ok`, {}, '', { onSlow: () => reports.push('ok') });
     expect(quick.result).toMatchObject({ status: 200 });
     await expect.poll(() => reports).toEqual(['hang']);
     expect((await hung).result).toMatchObject({ kind: 'error', code: 'TIMEOUT' });
@@ -229,6 +229,24 @@ describe('the threaded HTTP sender', () => {
     expect(target.seen.some((r) => r.body === 'waits for the lane')).toBe(false);
     expect((await queued).result).toMatchObject({ status: 200 });
     expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    await sender.close();
+  });
+
+  it('takes back a request still waiting in its lane when its withdrawOn signal aborts: answered withdrawn, never sent; one already out is answered as ever', async () => {
+    const sender = createThreadedHttpSender({ ...SETTINGS, requestTimeoutMs: 10_000 }, { threads: 1, closeTimeoutMs: 200, onFatal: (error) => { throw error; } });
+    const lane = sender.lane(1);
+    const partition = new AbortController();
+    const out = lane.post(`${target.url}/slow`, {}, 'out before the abort', { withdrawOn: partition.signal });
+    const queued = lane.post(`${target.url}/ok`, {}, 'queued at the abort', { withdrawOn: partition.signal });
+    await expect.poll(() => target.seen.some((r) => r.body === 'out before the abort')).toBe(true);
+    partition.abort();
+    expect(await queued).toMatchObject({ withdrawn: true, result: { kind: 'error', code: 'WITHDRAWN', retryable: true } });
+    expect((await out).result).toMatchObject({ status: 200 });
+    // Aborted before it is posted: taken back at once.
+    expect(await lane.post(`${target.url}/ok`, {}, 'posted after the abort', { withdrawOn: partition.signal })).toMatchObject({ withdrawn: true });
+    // The lane goes on with requests of another signal.
+    expect((await lane.post(`${target.url}/ok`, {}, 'another partition', { withdrawOn: new AbortController().signal })).result).toMatchObject({ status: 200 });
+    expect(target.seen.some((r) => r.body === 'queued at the abort' || r.body === 'posted after the abort')).toBe(false);
     await sender.close();
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSendLanes } from '../../connector/delivery/send-lanes.js';
+import { createSendLanes, Withdrawn } from '../../connector/delivery/send-lanes.js';
 
 /** A send whose requests stay open until the test answers them, in any order. */
 function controlledSend() {
@@ -141,6 +141,29 @@ describe('send lanes', () => {
     expect(sent).toHaveLength(10_000);
     expect(lanes.queued).toBe(2);
     expect(lanes.retained).toBeLessThanOrEqual(2048);
+  });
+
+  it('withdraws the waiting requests picked, unsent, and leaves those already out and the others in order', async () => {
+    const { send, sent, answer } = controlledSend();
+    const lanes = createSendLanes(send, { slowAfterMs: 0, maxAside: 10 });
+    lanes.configure(1, 1);
+    lanes.configure(2, 1);
+    const out = lanes.submit(1, 'gone:out');
+    const waiting = ['gone:a', 'stays:b', 'gone:c'].map((request) => lanes.submit(1, request));
+    const otherLane = [lanes.submit(2, 'gone:other out'), lanes.submit(2, 'gone:other waiting')];
+    expect(lanes.withdraw((request) => request.startsWith('gone:'))).toBe(3);
+    expect(lanes.queued).toBe(1);
+    await expect(waiting[0]).rejects.toBeInstanceOf(Withdrawn);
+    await expect(waiting[2]).rejects.toBeInstanceOf(Withdrawn);
+    await expect(otherLane[1]).rejects.toBeInstanceOf(Withdrawn);
+    // Already out: answered as ever; the lane goes on with what stayed.
+    answer('gone:out');
+    expect(await out).toBe('answer to gone:out');
+    await expect.poll(() => sent).toEqual(['gone:out', 'gone:other out', 'stays:b']);
+    answer('stays:b');
+    answer('gone:other out');
+    expect(await waiting[1]).toBe('answer to stays:b');
+    expect(await otherLane[0]).toBe('answer to gone:other out');
   });
 
   it('answers a send that throws as its rejection, and goes on with the lane', async () => {
