@@ -14,8 +14,8 @@ const settings = workerData as SendingThreadSettings;
 const sender = createHttpSender({ ...settings, guard: createSsrfGuard(settings.ssrfAllowlist) });
 const port = parentPort!;
 let answers: ResultBatch = [];
-/** Requests as lanes hold them: [id, url, headers, body]. */
-type Held = [number, string, Record<string, string>, string];
+/** Requests as lanes hold them: [id, url, headers, body, withdrawal group]. */
+type Held = [number, string, Record<string, string>, string, number];
 const lanes = createSendLanes<Held, SendResult>(([, url, headers, body]) => sender.post(url, headers, body), {
   slowAfterMs: settings.slowAfterMs ?? 0,
   maxAside: settings.maxAside ?? Number.POSITIVE_INFINITY,
@@ -46,14 +46,11 @@ port.on('message', (message: ThreadMessage) => {
     return void sender.close().finally(() => port.close());
   }
   if (!Array.isArray(message)) {
-    if ('withdraw' in message) {
-      const ids = new Set(message.withdraw);
-      return void lanes.withdraw(([id]) => ids.has(id));
-    }
+    if ('withdraw' in message) return void lanes.withdraw(([, , , , group]) => group === message.withdraw);
     return lanes.configure(message.lane, message.cap);
   }
   // post always resolves, a failure being an answer like any other; a lane rejects only what it withdrew.
-  for (const [id, lane, url, headers, body] of message) {
-    void lanes.submit(lane, [id, url, headers, body]).then((result) => answer(id, result), (error: unknown) => answer(id, error instanceof Withdrawn ? WITHDRAWN : failed(error)));
+  for (const [id, lane, url, headers, body, group] of message) {
+    void lanes.submit(lane, [id, url, headers, body, group]).then((result) => answer(id, result), (error: unknown) => answer(id, error instanceof Withdrawn ? WITHDRAWN : failed(error)));
   }
 });

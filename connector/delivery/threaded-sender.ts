@@ -18,10 +18,10 @@ export interface SendingThreadSettings {
   maxAside?: number;
 }
 
-/** Requests to a thread, [id, lane, url, headers, body] each. */
-export type RequestBatch = Array<[number, number, string, Record<string, string>, string]>;
+/** Requests to a thread, [id, lane, url, headers, body, withdrawal group (0: none)] each. */
+export type RequestBatch = Array<[number, number, string, Record<string, string>, string, number]>;
 /** What a thread is sent: requests, a lane's cap (before the lane's first request), or 'close', once. */
-export type ThreadMessage = RequestBatch | { lane: number; cap: number } | { withdraw: number[] } | 'close';
+export type ThreadMessage = RequestBatch | { lane: number; cap: number } | { withdraw: number } | 'close';
 /** In place of a result: the request has been open DELIVERER_SLOW_REQUEST_MS (see send-lanes.ts); its answer comes later. */
 export const SLOW = 0;
 /** Answers from a thread: [id, result] each, or [id, SLOW]. */
@@ -109,11 +109,11 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
   /** Requests whose sender wants to hear they are slow, until answered. */
   const slowWatchers = new Map<number, () => void>();
   /**
-   * Requests to take back unsent when their signal aborts (PostOptions.withdrawOn), by signal (one listener each:
-   * a partition's), and each request's set, until answered.
+   * The withdrawal group of each withdrawOn signal not yet aborted (a partition's: one listener each). Requests
+   * carry their group; when its signal aborts, the threads take back what of the group still waits.
    */
-  const withdrawals = new Map<AbortSignal, Set<number>>();
-  const withdrawalOf = new Map<number, Set<number>>();
+  const withdrawalGroups = new Map<AbortSignal, number>();
+  let nextGroup = 1;
   let nextId = 0;
   let closing = false;
   let failure: Error | null = null;
@@ -126,8 +126,6 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
     for (const resolve of waiting.values()) resolve(answer);
     waiting.clear();
     slowWatchers.clear();
-    withdrawals.clear();
-    withdrawalOf.clear();
     options.onFatal(error);
   };
 
@@ -142,7 +140,6 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
         const resolve = waiting.get(id);
         waiting.delete(id);
         if (slowWatchers.size > 0) slowWatchers.delete(id);
-        if (withdrawalOf.size > 0) answered(id);
         resolve?.(result);
       }
     });
@@ -157,28 +154,24 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
 
   let nextLane = 1;
 
-  /** A request answered: nothing left to take back. */
-  const answered = (id: number): void => {
-    withdrawalOf.get(id)?.delete(id);
-    withdrawalOf.delete(id);
-  };
-  /** Asks every thread to take back the signal's requests still waiting to go out; each answers them `withdrawn`. */
-  const withdraw = (signal: AbortSignal): void => {
-    const ids = withdrawals.get(signal);
-    withdrawals.delete(signal);
-    if (!ids || ids.size === 0 || failure) return;
-    const message: ThreadMessage = { withdraw: [...ids] };
-    for (const { worker, exited } of threads) if (!exited) worker.postMessage(message);
-  };
-  const watchWithdrawal = (id: number, signal: AbortSignal): void => {
-    let ids = withdrawals.get(signal);
-    if (!ids) {
-      ids = new Set();
-      withdrawals.set(signal, ids);
-      signal.addEventListener('abort', () => withdraw(signal), { once: true });
+  /** The signal's group, made at its first request: its abort asks every thread to take back what of it still waits. */
+  const groupOf = (signal: AbortSignal): number => {
+    let group = withdrawalGroups.get(signal);
+    if (group === undefined) {
+      const made = nextGroup++;
+      group = made;
+      withdrawalGroups.set(signal, made);
+      signal.addEventListener('abort', () => {
+        withdrawalGroups.delete(signal);
+        // After the turn's batch: requests posted in the turn of the abort reach the thread first.
+        setImmediate(() => {
+          if (failure || closing) return;
+          const message: ThreadMessage = { withdraw: made };
+          for (const { worker, exited } of threads) if (!exited) worker.postMessage(message);
+        });
+      }, { once: true });
     }
-    ids.add(id);
-    withdrawalOf.set(id, ids);
+    return group;
   };
 
   const flush = (thread: SendingThread): void => {
@@ -196,9 +189,8 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
     const id = nextId++;
     // The first request of this turn sends the turn's batch once the turn is over.
     if (thread.outbox.length === 0) setImmediate(flush, thread);
-    thread.outbox.push([id, lane, url, headers, body]);
+    thread.outbox.push([id, lane, url, headers, body, withdrawOn ? groupOf(withdrawOn) : 0]);
     if (postOptions?.onSlow) slowWatchers.set(id, postOptions.onSlow);
-    if (withdrawOn) watchWithdrawal(id, withdrawOn);
     return new Promise<SendResult>((resolve) => waiting.set(id, resolve));
   };
 
