@@ -14,6 +14,8 @@ const settings = workerData as SendingThreadSettings;
 const sender = createHttpSender({ ...settings, guard: createSsrfGuard(settings.ssrfAllowlist) });
 const port = parentPort!;
 let answers: ResultBatch = [];
+/** Requests reported slow in the batch being gathered: answered before it goes, the report is dropped (see answer). */
+const slowInBatch = new Set<number>();
 /** Requests as lanes hold them: [id, url, headers, body, withdrawal group]. */
 type Held = [number, string, Record<string, string>, string, number];
 const lanes = createSendLanes<Held, SendResult>(([, url, headers, body]) => sender.post(url, headers, body), {
@@ -32,9 +34,15 @@ const failed = (error: unknown): SendResult => ({
 const flush = (): void => {
   const batch = answers;
   answers = [];
+  slowInBatch.clear();
   port.postMessage(batch);
 };
 const answer = (id: number, result: SendResult | typeof SLOW): void => {
+  if (result === SLOW) slowInBatch.add(id);
+  else if (slowInBatch.delete(id)) {
+    // Answered in the same batch as its report: the task need not wait aside for an answer already here.
+    answers.splice(answers.findIndex(([reported, marker]) => reported === id && marker === SLOW), 1);
+  }
   if (answers.length === 0) setImmediate(flush);
   answers.push([id, result]);
 };

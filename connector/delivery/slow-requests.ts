@@ -38,11 +38,16 @@ export function createSlowRequests(options: SlowRequestOptions): SlowRequests {
   };
 
   return {
-    wait(send, aside) {
+    wait<T>(send: (onSlow: () => void) => Promise<T>, aside: Aside): Promise<T> {
       return new Promise((resolve, reject) => {
         let answered = false;
         let movedAside = false;
-        const request = send(() => {
+        // Set once send returns; onSlow may in principle run before that.
+        const sending: { request?: Promise<T> } = {};
+        const onSlow = (): void => {
+          // A sender reporting before it returned the request: looked at once it has.
+          const { request } = sending;
+          if (!request) return void queueMicrotask(onSlow);
           if (answered || movedAside) return;
           if (waitingAside >= options.max) {
             slowRequests.inc({ slot: 'kept' });
@@ -55,7 +60,9 @@ export function createSlowRequests(options: SlowRequestOptions): SlowRequests {
           // No longer aside once answered, even while it waits to take a slot back.
           request.then(leaveAside, leaveAside);
           aside(request).then(resolve, reject);
-        });
+        };
+        const request = send(onSlow);
+        sending.request = request;
         request.then(
           (value) => {
             answered = true;

@@ -10,7 +10,7 @@ import type { WebhookTarget } from '../subscriptions/webhook.js';
 import type { AttemptLog } from './attempt-log.js';
 import { attemptRecord, type AttemptRecord } from './attempt-record.js';
 import { admit, breakerAfter, CLOSED, type BreakerPolicy, type BreakerState } from './circuit-breaker.js';
-import type { HttpSender } from './http-sender.js';
+import type { HttpSender, SendResult } from './http-sender.js';
 import { decideOutcome, statusClass, type AttemptResult } from './outcome.js';
 import { payloadJson } from './envelope.js';
 import { buildWebhookRequest, withoutSentSecrets } from './request.js';
@@ -116,10 +116,10 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
     }
     deliveriesInFlight.inc();
     try {
-      const sent = await (deps.slowRequests
+      const sent: SendResult = await (deps.slowRequests
         ? deps.slowRequests.wait((onSlow) => sender.post(target.url, request.headers, request.body, { onSlow, withdrawOn }), aside)
         : sender.post(target.url, request.headers, request.body, { withdrawOn }));
-      httpRequestDuration.observe({ status_class: statusClass(sent.result) }, sent.durationMs / 1000);
+      if (!sent.withdrawn) httpRequestDuration.observe({ status_class: statusClass(sent.result) }, sent.durationMs / 1000);
       return {
         result: sent.result, request, responseBody: withoutSentSecrets(sent.responseExcerpt, request, sent.responseCut), durationMs: sent.durationMs,
         sent: sent.withdrawn !== true, withdrawn: sent.withdrawn === true, probe: admission.state.kind === 'half-open',
@@ -200,13 +200,17 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
         return done(records);
       }
       payload ??= payloadJson(task.event);
+      // Its partition went to another instance, which sends it: not sent from here, whichever sender would take it.
+      if (withdrawOn?.aborted) throw withdrawOn.reason;
       const tried = await attempt(sender, task, target, payload, aside, withdrawOn);
       if (tried.withdrawn) {
-        // Taken back unsent (its partition went to another instance, which sends it): no attempt to decide or log.
-        // Were it the breaker's probe, the next request may probe instead.
-        if (tried.probe) setBreaker(target.id, { kind: 'half-open', probeInFlight: false }, target.url);
-        signal.throwIfAborted();
-        throw new Error('the request was taken back unsent');
+        // Taken back unsent while it waited in a sending thread, for the same reason: no attempt to decide or log.
+        // Were it the breaker's probe, and the breaker still waits for it, the next request may probe instead.
+        const breaker = breakers.get(target.id);
+        if (tried.probe && breaker?.kind === 'half-open' && breaker.probeInFlight && breakerUrls.get(target.id) === target.url) {
+          setBreaker(target.id, { kind: 'half-open', probeInFlight: false }, target.url);
+        }
+        throw withdrawOn?.reason ?? new Error('the request was taken back unsent');
       }
       const outcome = decideOutcome(tried.result, now());
       const cls = statusClass(tried.result);

@@ -220,6 +220,7 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
       const answer = failed('the HTTP sender was closed');
       for (const resolve of waiting.values()) resolve(answer);
       waiting.clear();
+      slowWatchers.clear();
     },
   };
 }
