@@ -127,7 +127,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
         // and not a slot: webhooks whose targets are at hand go on meanwhile. Stopping the process for one webhook's
         // row would stop every instance in turn as the partition moved.
         giveUpOn: (error) => classify(error).kind === 'poison',
-        wait: (pausing) => aside(pausing),
+        wait: aside,
         onFailure: (error, retryInMs) => {
           const failure = classify(error);
           if (failure.kind === 'fatal') log.error({ err: error, code: failure.code, webhookId: task.webhookId, taskId: task.taskId, retryInMs }, 'delivery cannot be made until an operator mends this webhook; its tasks wait');

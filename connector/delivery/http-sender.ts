@@ -16,7 +16,10 @@ export interface SendResult {
 }
 
 export interface PostOptions {
-  /** Called once if the request is still open after the sender's slowAfterMs on the wire (never where that is 0). */
+  /**
+   * Called once if the request is still open after the sender's slowAfterMs on the wire (never where that is 0),
+   * from a timer: never before post has returned.
+   */
   onSlow?: () => void;
   /**
    * A request still waiting to go out (in a sending thread's lane) when this aborts is not sent, and is answered

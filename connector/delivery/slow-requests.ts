@@ -42,12 +42,8 @@ export function createSlowRequests(options: SlowRequestOptions): SlowRequests {
       return new Promise((resolve, reject) => {
         let answered = false;
         let movedAside = false;
-        // Set once send returns; onSlow may in principle run before that.
-        const sending: { request?: Promise<T> } = {};
+        // Senders call it from a timer, never before post returns (PostOptions.onSlow): `request` is set by then.
         const onSlow = (): void => {
-          // A sender reporting before it returned the request: looked at once it has.
-          const { request } = sending;
-          if (!request) return void queueMicrotask(onSlow);
           if (answered || movedAside) return;
           if (waitingAside >= options.max) {
             slowRequests.inc({ slot: 'kept' });
@@ -62,7 +58,6 @@ export function createSlowRequests(options: SlowRequestOptions): SlowRequests {
           aside(request).then(resolve, reject);
         };
         const request = send(onSlow);
-        sending.request = request;
         request.then(
           (value) => {
             answered = true;
