@@ -205,6 +205,23 @@ describe('the threaded HTTP sender', () => {
     await sender.close();
   });
 
+  it('sends a full batch of requests to its thread within the turn, and the rest once the turn is over', async () => {
+    const sender = createThreadedHttpSender(SETTINGS, { threads: 1, flushEvery: 4, onFatal: (error) => { throw error; } });
+    const worker = sender.threads[0]!;
+    const batches: number[] = [];
+    const postMessage = worker.postMessage.bind(worker);
+    worker.postMessage = (message: unknown) => {
+      if (Array.isArray(message)) batches.push(message.length);
+      postMessage(message);
+    };
+    const answers = Array.from({ length: 10 }, (_, i) => sender.post(`${target.url}/ok`, {}, `batched ${i}`));
+    // Still in the turn that posted them: two full batches are with the thread already.
+    expect(batches).toEqual([4, 4]);
+    (await Promise.all(answers)).forEach((sent) => expect(sent.result).toMatchObject({ status: 200 }));
+    expect(batches).toEqual([4, 4, 2]);
+    await sender.close();
+  });
+
   it('closes its threads, and answers later requests as failed rather than hanging', async () => {
     const fatal: Error[] = [];
     const sender = createThreadedHttpSender(SETTINGS, { threads: 2, onFatal: (error) => fatal.push(error) });
