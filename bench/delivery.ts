@@ -39,6 +39,7 @@ import { mainThreadCpuMicros, processCpuMicros } from './lib/proc-cpu.js';
 import { cpuBoundRatio } from './lib/cpu-bound.js';
 import { benchTask, MAX_IN_FLIGHT, rawLoop, sampleRequest, startReceiver, warmReceiver } from './lib/delivery-fixtures.js';
 import { startKafkajsFloor } from './lib/kafkajs-floor.js';
+import { NODE_FLAGS } from '../connector/node-flags.js';
 import type { WebhookTarget } from '../connector/subscriptions/webhook.js';
 
 const log = createRootLogger({ level: 'error' });
@@ -94,7 +95,7 @@ async function startRoleProcess(role: 'router' | 'deliverer', env: Record<string
   const nodeArgs = (process.env['BENCH_ROLE_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
   // The compiled build, as the image runs it (built first when stale); BENCH_ROLE_ENTRY=source runs the sources through tsx.
   const fromSource = process.env['BENCH_ROLE_ENTRY'] === 'source';
-  const child = spawn(process.execPath, [...nodeArgs, ...(fromSource ? ['--import', 'tsx', 'connector/main.ts'] : [compiledConnector()]), role], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...nodeArgs, ...(fromSource ? ['--import', 'tsx', 'connector/main.ts'] : [compiledConnector()]), role], {
     // env carries BENCH_ROLE_ENV's settings (envFor); the log level is raised to see the 'connector running' line.
     env: { PATH: process.env['PATH'] ?? '', ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],

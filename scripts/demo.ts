@@ -26,6 +26,7 @@ import { createSampleProducer, registerSchemas, sampleEvent, type IdentityEventR
 import { verifyStandardWebhook } from './lib/verify-signature.js';
 import { ensureStackUp, stackOptionsFromEnv } from './stack/index.js';
 import { developmentEnv, stackEncryptionKey, type ServiceEndpoints } from './stack/options.js';
+import { NODE_FLAGS } from '../connector/node-flags.js';
 
 const HELP = `npm run demo [-- [--once] [--rate <n>] [--failures <percent>]]
 
@@ -65,6 +66,8 @@ on 9464-9466 when those ports are free, on free ones otherwise; the demo
 prints where. Each process logs to .stack/demo/<name>.log.`;
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+/** The connector's roles run with the image's Node flags. */
+const CONNECTOR_MAIN = 'connector/main.ts';
 const RULES = join(ROOT, 'ops/prometheus/rules/identity-webhooks.yml');
 const ORGANIZATION = 'parallelworks';
 const DEMO_DESCRIPTION = 'Created by npm run demo';
@@ -234,7 +237,7 @@ async function main(options: Options): Promise<number> {
   step('Starting the connector (router, deliverer, sink), the admin API, the sample receiver and Prometheus');
   const spawnChild = (name: string, script: string, args: string[], port: number): ChildService => {
     if (stopping) throw new Error('stopping');
-    const service = spawnService(name, ['--import', 'tsx', join(ROOT, script), ...args], { cwd: ROOT, env: { ...env, SERVER_PORT: String(port) }, logFile: join(demoDir, `${name}.log`) });
+    const service = spawnService(name, [...(script === CONNECTOR_MAIN ? NODE_FLAGS : []), '--import', 'tsx', join(ROOT, script), ...args], { cwd: ROOT, env: { ...env, SERVER_PORT: String(port) }, logFile: join(demoDir, `${name}.log`) });
     void service.exited.then((how) => {
       if (stopping) return;
       console.error(`\ndemo: the ${name} process exited (${String(how)}); last lines of ${relative(process.cwd(), service.logFile)}:\n${tail(service.logFile)}`);
@@ -243,7 +246,7 @@ async function main(options: Options): Promise<number> {
     return service;
   };
   const roleStart = Date.now();
-  for (const role of ['router', 'deliverer', 'sink'] as const) running.roles.push(spawnChild(role, 'connector/main.ts', [role], ports[role]));
+  for (const role of ['router', 'deliverer', 'sink'] as const) running.roles.push(spawnChild(role, CONNECTOR_MAIN, [role], ports[role]));
   const adminApi = (running.adminApi = spawnChild('admin-api', 'admin-api/main.ts', ['serve'], ports.adminApi));
   const receiver = (running.receiver = await startReceiver());
   const prometheusBin = findPrometheus();
