@@ -1,5 +1,5 @@
 import { httpSends } from '../observability/metrics.js';
-import type { HttpSender, PostOptions } from './http-sender.js';
+import type { HttpSender, PostOptions, SendResult } from './http-sender.js';
 
 /**
  * Whether a request goes out from the main thread: only while fewer than
@@ -34,16 +34,23 @@ export function createLoadAwareSender(deps: { inline: HttpSender; threaded: Http
   const viaSendingThread = httpSends.labels({ via: 'sending_thread' });
   viaMainThread.inc(0);
   viaSendingThread.inc(0);
-  const settled = (): void => {
+  // Counted once answered, so a request taken back unsent (its partition went elsewhere) is no send.
+  const answered = (via: typeof viaMainThread) => (sent: SendResult): SendResult => {
     inFlight -= 1;
+    if (sent.withdrawn !== true) via.inc();
+    return sent;
   };
-  const post = (threaded: HttpSender, url: string, headers: Record<string, string>, body: string, options?: PostOptions): ReturnType<HttpSender['post']> => {
+  const answeredInline = answered(viaMainThread);
+  const answeredThreaded = answered(viaSendingThread);
+  const failed = (error: unknown): never => {
+    inFlight -= 1;
+    throw error;
+  };
+  const post = (threaded: HttpSender, url: string, headers: Record<string, string>, body: string, options?: PostOptions): Promise<SendResult> => {
     const inline = sendsInline(inFlight - (deps.waitingAside?.() ?? 0), deps.inlineBelow);
-    (inline ? viaMainThread : viaSendingThread).inc();
-    const sender = inline ? deps.inline : threaded;
     inFlight += 1;
     // post never rejects (a failure is an answer), but the count must follow a broken sender too.
-    return sender.post(url, headers, body, options).finally(settled);
+    return (inline ? deps.inline : threaded).post(url, headers, body, options).then(inline ? answeredInline : answeredThreaded, failed);
   };
   return {
     post: (url, headers, body, options) => post(deps.threaded, url, headers, body, options),

@@ -310,6 +310,23 @@ describe('the load-aware sender (real server on 127.0.0.1)', () => {
     await sender.close();
   });
 
+  it('counts a request taken back unsent in a sending thread as no send', async () => {
+    const sends = async (): Promise<number> => (await httpSends.get()).values.find((v) => v.labels['via'] === 'sending_thread')?.value ?? 0;
+    const threaded = createThreadedHttpSender({ ...SETTINGS, requestTimeoutMs: 10_000 }, { threads: 1, closeTimeoutMs: 200, onFatal: (error) => { throw error; } });
+    const sender = createLoadAwareSender({ inline: createHttpSender({ ...SETTINGS, guard: createSsrfGuard(SETTINGS.ssrfAllowlist) }), threaded, inlineBelow: 0 });
+    const lane = sender.via(threaded.lane(1));
+    const before = await sends();
+    const partition = new AbortController();
+    const out = lane.post(`${target.url}/slow`, {}, 'counted: out before the abort', { withdrawOn: partition.signal });
+    const queued = lane.post(`${target.url}/ok`, {}, 'not counted: waits in the lane', { withdrawOn: partition.signal });
+    await expect.poll(() => target.seen.some((r) => r.body === 'counted: out before the abort')).toBe(true);
+    partition.abort();
+    expect(await queued).toMatchObject({ withdrawn: true });
+    expect((await out).result).toMatchObject({ status: 200 });
+    expect(await sends() - before).toBe(1);
+    await sender.close();
+  });
+
   it('does not count requests waiting aside on slow endpoints: with two of them, a bound of 2 sends four at once inline', async () => {
     const { sender, inlineUrls, threadedUrls } = loadAware(SETTINGS, 2, () => 2);
     const urls = Array.from({ length: 5 }, (_, i) => `${target.url}/slow?aside=${i}`);
