@@ -2,7 +2,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createHttpSender, type SendResult } from './http-sender.js';
 import { createSendLanes, Withdrawn } from './send-lanes.js';
 import { createSsrfGuard } from './ssrf-guard.js';
-import { SLOW, WITHDRAWN, type ThreadMessage, type ResultBatch, type SendingThreadSettings } from './threaded-sender.js';
+import { SLOW, WITHDRAWN, type ThreadMessage, type SendingThreadSettings } from './threaded-sender.js';
+import { createAnswerBatch } from './answer-batch.js';
 
 /**
  * A sending thread of createThreadedHttpSender: a plain HttpSender, with its
@@ -13,11 +14,10 @@ import { SLOW, WITHDRAWN, type ThreadMessage, type ResultBatch, type SendingThre
 const settings = workerData as SendingThreadSettings;
 const sender = createHttpSender({ ...settings, guard: createSsrfGuard(settings.ssrfAllowlist) });
 const port = parentPort!;
-let answers: ResultBatch = [];
-/** Requests reported slow in the batch being gathered: answered before it goes, the report is dropped (see answer). */
-const slowInBatch = new Set<number>();
 /** Requests as lanes hold them: [id, url, headers, body, withdrawal group]. */
 type Held = [number, string, Record<string, string>, string, number];
+const answers = createAnswerBatch((batch) => port.postMessage(batch), (flush) => setImmediate(flush));
+const answer = (id: number, result: SendResult | typeof SLOW): void => answers.add(id, result);
 const lanes = createSendLanes<Held, SendResult>(([, url, headers, body]) => sender.post(url, headers, body), {
   slowAfterMs: settings.slowAfterMs ?? 0,
   maxAside: settings.maxAside ?? Number.POSITIVE_INFINITY,
@@ -30,22 +30,6 @@ const failed = (error: unknown): SendResult => ({
   responseExcerpt: '',
   durationMs: 0,
 });
-
-const flush = (): void => {
-  const batch = answers;
-  answers = [];
-  slowInBatch.clear();
-  port.postMessage(batch);
-};
-const answer = (id: number, result: SendResult | typeof SLOW): void => {
-  if (result === SLOW) slowInBatch.add(id);
-  else if (slowInBatch.delete(id)) {
-    // Answered in the same batch as its report: the task need not wait aside for an answer already here.
-    answers.splice(answers.findIndex(([reported, marker]) => reported === id && marker === SLOW), 1);
-  }
-  if (answers.length === 0) setImmediate(flush);
-  answers.push([id, result]);
-};
 
 port.on('message', (message: ThreadMessage) => {
   // Closing ends the thread once its connections are closed: nothing else keeps it alive.
