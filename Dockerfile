@@ -33,6 +33,8 @@ USER node
 EXPOSE 9464
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.SERVER_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# Node flags: connector/node-flags.ts says why (test/unit/node-flags.test.ts holds this line to it).
-ENTRYPOINT ["node", "--max-semi-space-size=32", "dist/connector/main.js"]
+# Node flags: connector/node-flags.ts says why (test/unit/node-flags.test.ts holds this line to it). In NODE_OPTIONS
+# so that a deployment with little memory can set its own (keep them when setting NODE_OPTIONS for other reasons).
+ENV NODE_OPTIONS="--max-semi-space-size=32"
+ENTRYPOINT ["node", "dist/connector/main.js"]
 CMD ["--help"]

@@ -27,7 +27,10 @@ export function createAnswerBatch(post: (batch: ResultBatch) => void, schedule: 
   return {
     add(id, answer) {
       if (answer === SLOW) slowInBatch.add(id);
-      else if (slowInBatch.delete(id)) answers.splice(answers.findIndex(([reported, marker]) => reported === id && marker === SLOW), 1);
+      else if (slowInBatch.delete(id)) {
+        const report = answers.findIndex(([reported, marker]) => reported === id && marker === SLOW);
+        if (report >= 0) answers.splice(report, 1);
+      }
       // Once a batch: not again when a dropped report had emptied it (that posted an empty message besides).
       if (!scheduled) {
         scheduled = true;

@@ -101,6 +101,8 @@ function threadOf(url: string, threads: number): number {
 interface SendingThread {
   worker: Worker;
   outbox: RequestBatch;
+  /** A send of the outbox at the end of this turn is due. */
+  flushScheduled: boolean;
   exited: boolean;
 }
 
@@ -160,7 +162,7 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
       }
     });
     worker.on('error', (error) => fail(new Error(`the HTTP sending thread failed: ${error.message}`, { cause: error })));
-    const thread: SendingThread = { worker, outbox: [], exited: false };
+    const thread: SendingThread = { worker, outbox: [], flushScheduled: false, exited: false };
     worker.on('exit', (code) => {
       thread.exited = true;
       fail(new Error(`the HTTP sending thread exited (code ${code})`));
@@ -196,7 +198,17 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
     // Sent already, full before the turn ended.
     if (batch.length === 0) return;
     thread.outbox = [];
-    thread.worker.postMessage(batch);
+    try {
+      thread.worker.postMessage(batch);
+    } catch (error) {
+      // A batch the thread cannot be given (nothing in one should fail to copy): its requests, and every other one
+      // waiting, are answered as failed and the process stops, rather than leaving them unanswered.
+      fail(new Error(`a batch of requests could not be handed to the HTTP sending thread: ${(error as Error).message}`, { cause: error }));
+    }
+  };
+  const flushAtTurnEnd = (thread: SendingThread): void => {
+    thread.flushScheduled = false;
+    flush(thread);
   };
 
   const post = (lane: number, url: string, headers: Record<string, string>, body: string, postOptions?: PostOptions): Promise<SendResult> => {
@@ -206,14 +218,18 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
     if (withdrawOn?.aborted) return Promise.resolve(WITHDRAWN);
     const thread = threads.length === 1 ? threads[0]! : threads[threadOf(url, threads.length)]!;
     const id = nextId++;
-    // The first request of a batch sends it once the turn is over, unless it fills first. Either way a request
-    // goes before a withdrawal of its group: that is posted a turn after the abort, and no request of an aborted
-    // group is taken (above).
-    if (thread.outbox.length === 0) setImmediate(flush, thread);
+    // Waiting before it is handed over: a hand-over that fails answers every request waiting (fail).
+    const answered = new Promise<SendResult>((resolve) => waiting.set(id, resolve));
+    if (postOptions?.onSlow) slowWatchers.set(id, postOptions.onSlow);
+    // A batch goes once the turn is over, or as soon as it is full. Either way a request goes before a withdrawal
+    // of its group: that is posted a turn after the abort, and no request of an aborted group is taken (above).
+    if (!thread.flushScheduled) {
+      thread.flushScheduled = true;
+      setImmediate(flushAtTurnEnd, thread);
+    }
     thread.outbox.push([id, lane, url, headers, body, withdrawOn ? groupOf(withdrawOn) : 0]);
     if (thread.outbox.length >= flushEvery) flush(thread);
-    if (postOptions?.onSlow) slowWatchers.set(id, postOptions.onSlow);
-    return new Promise<SendResult>((resolve) => waiting.set(id, resolve));
+    return answered;
   };
 
   return {
@@ -221,7 +237,7 @@ export function createThreadedHttpSender(settings: SendingThreadSettings, option
     post: (url, headers, body, postOptions) => post(0, url, headers, body, postOptions),
     lane(cap) {
       const lane = nextLane++;
-      // Sent now, ahead of any batch (flushed a turn later): a thread knows the cap before the lane's first request.
+      // Sent now, before the lane exists for anyone to post to: a thread knows the cap before the lane's first request.
       // Whole in each thread: an endpoint keeps to one thread, and a split cap would leave a deliverer whose traffic
       // goes to few endpoints a fraction of its slots.
       for (const { worker, exited } of threads) if (!exited) worker.postMessage({ lane, cap });

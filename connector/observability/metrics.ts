@@ -99,7 +99,7 @@ export const webhooksAutoDisabled = new Counter({
 
 export const httpSends = new Counter({
   name: 'webhooks_http_sends_total',
-  help: 'Requests a deliverer with sending threads sent from its main thread (light load, DELIVERER_HTTP_INLINE_BELOW) or through a sending thread, counted once answered; one taken back unsent (its partition went to another instance) is not counted.',
+  help: 'Requests a deliverer with sending threads sent from its main thread (light load, DELIVERER_HTTP_INLINE_BELOW) or through a sending thread, counted once answered (a failure answer too); one taken back unsent (its partition went to another instance) is not counted.',
   labelNames: ['via'] as const,
   registers: [metricsRegistry],
 });

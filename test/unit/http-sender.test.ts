@@ -222,6 +222,21 @@ describe('the threaded HTTP sender', () => {
     await sender.close();
   });
 
+  it('answers a batch it cannot hand to its thread as failed, with every request waiting, and reports a fatal error', async () => {
+    const fatal: Error[] = [];
+    const sender = createThreadedHttpSender(SETTINGS, { threads: 1, flushEvery: 2, closeTimeoutMs: 200, onFatal: (error) => fatal.push(error) });
+    const waiting = sender.post(`${target.url}/hang`, {}, 'waiting in the thread');
+    await expect.poll(() => target.seen.some((r) => r.body === 'waiting in the thread')).toBe(true);
+    // A header that cannot be copied to the thread: the batch it fills fails to go, within the turn.
+    const uncopyable = { 'x-broken': (() => 'no') as unknown as string };
+    const first = sender.post(`${target.url}/ok`, {}, 'in the failed batch');
+    const second = sender.post(`${target.url}/ok`, uncopyable, 'fills the failed batch');
+    for (const answer of [first, second, waiting]) expect((await answer).result).toMatchObject({ kind: 'error', code: 'SENDER_THREAD_FAILED', retryable: true });
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]!.message).toContain('could not be handed to the HTTP sending thread');
+    await sender.close();
+  });
+
   it('closes its threads, and answers later requests as failed rather than hanging', async () => {
     const fatal: Error[] = [];
     const sender = createThreadedHttpSender(SETTINGS, { threads: 2, onFatal: (error) => fatal.push(error) });
