@@ -17,12 +17,11 @@ const port = parentPort!;
 /** Requests as lanes hold them: [id, url, headers, body, withdrawal group]. */
 type Held = [number, string, Record<string, string>, string, number];
 const answers = createAnswerBatch((batch) => port.postMessage(batch), (flush) => setImmediate(flush));
-const answer = (id: number, result: SendResult | typeof SLOW): void => answers.add(id, result);
 const lanes = createSendLanes<Held, SendResult>(([, url, headers, body]) => sender.post(url, headers, body), {
   slowAfterMs: settings.slowAfterMs ?? 0,
   maxAside: settings.maxAside ?? Number.POSITIVE_INFINITY,
   // Told with the answers: the request's task may wait without one of the deliverer's slots.
-  onSlow: ([id]) => answer(id, SLOW),
+  onSlow: ([id]) => answers.add(id, SLOW),
 });
 
 const failed = (error: unknown): SendResult => ({
@@ -43,6 +42,6 @@ port.on('message', (message: ThreadMessage) => {
   }
   // post always resolves, a failure being an answer like any other; a lane rejects only what it withdrew.
   for (const [id, lane, url, headers, body, group] of message) {
-    void lanes.submit(lane, [id, url, headers, body, group]).then((result) => answer(id, result), (error: unknown) => answer(id, error instanceof Withdrawn ? WITHDRAWN : failed(error)));
+    void lanes.submit(lane, [id, url, headers, body, group]).then((result) => answers.add(id, result), (error: unknown) => answers.add(id, error instanceof Withdrawn ? WITHDRAWN : failed(error)));
   }
 });

@@ -116,11 +116,10 @@ interface SendingThread {
  *
  * Requests and answers cross in batches, a message each way per turn of the
  * event loop (requests, every FLUSH_EVERY as well): a message costs
- * microseconds of its own. A thread that
- * dies answers its requests in flight as a retryable failure (whether the
- * endpoint got them is unknown: at least once, as after a crash) and stops
- * the process through onFatal, so it restarts rather than failing every
- * delivery from then on.
+ * microseconds of its own. A thread that dies answers its requests in
+ * flight as a retryable failure (whether the endpoint got them is unknown:
+ * at least once, as after a crash) and stops the process through onFatal,
+ * so it restarts rather than failing every delivery from then on.
  */
 export function createThreadedHttpSender(settings: SendingThreadSettings, options: ThreadedSenderOptions): ThreadedHttpSender {
   const waiting = new Map<number, (result: SendResult) => void>();
