@@ -30,6 +30,26 @@ export function admit(state: BreakerState, now: number): { allowed: boolean; sta
   }
 }
 
+/**
+ * When a request the breaker refused might be admitted: when an open breaker
+ * turns half-open, or, while a probe is out, once its answer could have come
+ * and a failed probe's new open spell passed. A task shed now waits until
+ * then on the retry path, neither sent nor counted as an attempt.
+ */
+export function admitsAgainAt(state: BreakerState, policy: BreakerPolicy, now: number): number {
+  switch (state.kind) {
+    case 'closed':
+      return now;
+    case 'open':
+      return Math.max(now, state.until);
+    case 'half-open':
+      return now + Math.max(policy.openMs, MIN_PROBE_WAIT_MS);
+  }
+}
+
+/** Least wait behind a probe still out: not a tight loop of refusals while it is answered. */
+export const MIN_PROBE_WAIT_MS = 1000;
+
 export function recordSuccess(): BreakerState {
   return CLOSED;
 }

@@ -9,7 +9,7 @@ import type { TargetCache } from '../subscriptions/target-cache.js';
 import type { WebhookTarget } from '../subscriptions/webhook.js';
 import type { AttemptLog } from './attempt-log.js';
 import { attemptRecord, type AttemptRecord } from './attempt-record.js';
-import { admit, breakerAfter, CLOSED, type BreakerPolicy, type BreakerState } from './circuit-breaker.js';
+import { admit, admitsAgainAt, breakerAfter, CLOSED, type BreakerPolicy, type BreakerState } from './circuit-breaker.js';
 import type { HttpSender, SendResult } from './http-sender.js';
 import { decideOutcome, statusClass, type AttemptResult } from './outcome.js';
 import { payloadJson } from './envelope.js';
@@ -271,6 +271,26 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
         await persistOutcome('dead_letter', task, signal, () => deadLetter(task, 'WEBHOOK_AUTO_DISABLED', outcome.reason));
         return done(records);
       }
+      // A wait asked for by an earlier answer is over: this one's, if any, replaces it.
+      const { notBefore: _over, ...previous } = task;
+      if (!tried.sent) {
+        // Shed by the open breaker: not an attempt, so not one of the task's retries either. Counted as one, a task
+        // coming back for its last attempt while the breaker is open would be dead-lettered without being sent,
+        // and every shed would move a task up the schedule. It waits until the breaker may admit it.
+        const retryAt = admitsAgainAt(breakers.get(target.id) ?? CLOSED, deps.breakerPolicy, now());
+        deliveries.inc({ outcome: 'retry', status_class: cls });
+        logAttempt(records, attemptRecord({ ...common, outcome: 'retry', reason: outcome.reason, nextRetryAt: retryAt, now: now() }));
+        if (target.ordering === 'strict') {
+          await aside(sleep(retryAt - now(), signal));
+          task = previous;
+          continue;
+        }
+        const hop = nextHop(deps.schedule, retryAt, now());
+        retryHops.inc({ tier: hop.tierLabel });
+        const again = { key: task.webhookId, value: encodeTask(previous), headers: { [RETRY_DUE_AT_HEADER]: String(hop.dueAt), 'retry.reason': outcome.reason } };
+        await persistOutcome('retry', task, signal, () => deps.producer.send({ topic: deps.retryTopic(hop.tierLabel), messages: [again] }));
+        return done(records);
+      }
       const step = nextRetry(deps.schedule, task.attempt, now(), random(), outcome.retryAfterMs);
       if (step.kind === 'exhausted') {
         deliveries.inc({ outcome: 'dead_letter', status_class: cls });
@@ -281,8 +301,6 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
       deliveries.inc({ outcome: 'retry', status_class: cls });
       const retryAt = step.notBefore ?? step.dueAt;
       logAttempt(records, attemptRecord({ ...common, outcome: 'retry', reason: outcome.reason, nextRetryAt: retryAt, now: now() }));
-      // A wait asked for by an earlier answer is over: this one's, if any, replaces it.
-      const { notBefore: _over, ...previous } = task;
       const next: DeliveryTask = { ...previous, attempt: task.attempt + 1, ...(step.notBefore === undefined ? {} : { notBefore: step.notBefore }) };
       if (target.ordering === 'strict') {
         // Strict ordering holds this webhook's queue: wait here, then try the same task again. Aside: the wait

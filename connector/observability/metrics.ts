@@ -72,7 +72,7 @@ export const retriesScheduled = new Counter({
 
 export const retryHops = new Counter({
   name: 'webhooks_retry_hops_total',
-  help: 'Tasks sent on through a retry tier unsent, waiting out an endpoint\'s Retry-After longer than the longest retry delay, per tier they went to; no attempt and no retry.',
+  help: 'Tasks sent on through a retry tier unsent, per tier they went to: waiting out an endpoint\'s Retry-After longer than the longest retry delay, or shed by an open circuit breaker until it may admit them; no attempt and no retry.',
   labelNames: ['tier'] as const,
   registers: [metricsRegistry],
 });

@@ -84,6 +84,34 @@ describe('delivery resilience', () => {
     expect(dead.receiver.requests).toHaveLength(3);
   });
 
+  it('sends a task shed by the open circuit once the breaker probes, even on its last attempt: being shed is not an attempt', async () => {
+    scenario = await deliveryScenario(services, {
+      DELIVERER_BREAKER_FAILURE_THRESHOLD: '2',
+      DELIVERER_BREAKER_OPEN_MS: '1500',
+      // Three attempts in all: the third comes while the circuit opened by the first two is open.
+      DELIVERER_RETRY_DELAYS_MS: '100,100',
+    });
+    const flapping = await scenario.addWebhook();
+    let answered = 0;
+    flapping.receiver.respondWith(() => ({ status: (answered += 1) <= 2 ? 503 : 204 }));
+    await scenario.startDeliverer();
+    await scenario.produceTasks(flapping.id, 1);
+    const log = await waitFor('the task delivered', async () => {
+      const { rows } = await scenario!.pool.query<{ attempt: number; outcome: string; code: string | null }>(
+        'SELECT attempt, outcome, coalesce(status::text, error_code) AS code FROM delivery_attempts WHERE webhook_id = $1 ORDER BY attempted_at, attempt',
+        [flapping.id],
+      );
+      return rows.some((row) => row.outcome === 'delivered') ? rows : undefined;
+    }, 20_000);
+    expect(log.map((row) => [row.attempt, row.outcome, row.code])).toEqual([
+      [1, 'retry', '503'],
+      [2, 'retry', '503'],
+      [3, 'retry', 'CIRCUIT_OPEN'],
+      [3, 'delivered', '204'],
+    ]);
+    expect(flapping.receiver.requests).toHaveLength(3);
+  });
+
   /**
    * A deliverer whose circuits open after two failures (and stay open ten minutes), and two webhooks whose endpoints
    * fail until both circuits are open; `openCircuits` counts from before them, as an earlier test's deliverer in
@@ -99,7 +127,7 @@ describe('delivery resilience', () => {
     for (const hook of failing) hook.receiver.respondWith(() => ({ status: 503 }));
     await opened.startDeliverer();
     for (const hook of failing) await opened.produceTasks(hook.id, 1);
-    // Two failures each open both circuits; the third try is shed and the task dead-lettered, nothing left queued.
+    // Two failures each open both circuits; the third try is shed, and waits on the retry path for the probe.
     await waitFor('both circuits open', async () => (await openCircuits()) === 2, 20_000);
     return { scenario: opened, openCircuits, failing };
   };
@@ -107,18 +135,18 @@ describe('delivery resilience', () => {
   it('forgets the open circuit of a webhook an admin deletes or moves to another URL, and of no other change: the gauge counts it no longer, a new URL starts afresh', async () => {
     const { scenario, openCircuits, failing: [deleted, moved] } = await twoOpenCircuits();
     const fixed = await scenario.addWebhook();
-    await waitFor('both tasks dead-lettered', async () => {
-      const { rows } = await scenario.pool.query(`SELECT count(DISTINCT webhook_id)::int AS n FROM delivery_attempts WHERE webhook_id = ANY($1) AND outcome = 'dead_letter'`, [[deleted.id, moved.id]]);
+    await waitFor('both tasks shed', async () => {
+      const { rows } = await scenario.pool.query(`SELECT count(DISTINCT webhook_id)::int AS n FROM delivery_attempts WHERE webhook_id = ANY($1) AND error_code = 'CIRCUIT_OPEN'`, [[deleted.id, moved.id]]);
       return rows[0].n === 2;
     }, 20_000);
     await scenario.pool.query('DELETE FROM webhooks WHERE id = $1', [deleted.id]);
     await waitFor('the deleted webhook\'s circuit forgotten', async () => (await openCircuits()) === 1, 10_000);
     // A change that leaves the URL keeps the circuit open: a failing endpoint gets no more requests for a rename.
     await scenario.pool.query(`UPDATE webhooks SET name = 'renamed' WHERE id = $1`, [moved.id]);
-    await scenario.produceTasks(moved.id, 1);
+    const [renamedTask] = await scenario.produceTasks(moved.id, 1);
     await waitFor('the renamed webhook\'s task shed', async () => {
-      const { rows } = await scenario.pool.query(`SELECT count(*)::int AS n FROM delivery_attempts WHERE webhook_id = $1 AND error_code = 'CIRCUIT_OPEN'`, [moved.id]);
-      return rows[0].n >= 2;
+      const { rows } = await scenario.pool.query(`SELECT count(*)::int AS n FROM delivery_attempts WHERE task_id = $1 AND error_code = 'CIRCUIT_OPEN'`, [renamedTask!.taskId]);
+      return rows[0].n >= 1;
     }, 15_000);
     expect(moved.receiver.requests).toHaveLength(2);
     // Moved to a working URL: its next task goes out at once, not shed for ten minutes, and its circuit closes.

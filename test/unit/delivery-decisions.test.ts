@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { admit, breakerAfter, CLOSED, recordFailure, recordSuccess, type BreakerState } from '../../connector/delivery/circuit-breaker.js';
+import { admit, admitsAgainAt, breakerAfter, CLOSED, MIN_PROBE_WAIT_MS, recordFailure, recordSuccess, type BreakerState } from '../../connector/delivery/circuit-breaker.js';
 import { OffsetTracker } from '../../connector/delivery/offset-tracker.js';
 import { DEFAULT_DELAYS_MS, nextHop, nextRetry, tierLabel, tierLabels, type RetrySchedule } from '../../connector/delivery/retry-schedule.js';
 
@@ -202,6 +202,14 @@ describe('circuit breaker', () => {
     expect(breakerAfter(probe, 'disable', policy, 100)).toEqual(CLOSED);
     expect(breakerAfter(probe, 'delivered', policy, 100)).toEqual(CLOSED);
     expect(breakerAfter(probe, 'retry', policy, 100)).toEqual({ kind: 'open', until: 30_100 });
+  });
+
+  it('tells when a refused request may be admitted: at the end of the open spell, or a spell after a probe still out', () => {
+    expect(admitsAgainAt({ kind: 'open', until: 31_000 }, policy, 1000)).toBe(31_000);
+    expect(admitsAgainAt(CLOSED, policy, 1000)).toBe(1000);
+    expect(admitsAgainAt({ kind: 'half-open', probeInFlight: true }, policy, 1000)).toBe(31_000);
+    // Never at once behind a probe, however short the spell: that would be a tight loop of refusals.
+    expect(admitsAgainAt({ kind: 'half-open', probeInFlight: true }, { failureThreshold: 1, openMs: 0 }, 1000)).toBe(1000 + MIN_PROBE_WAIT_MS);
   });
 
   it('a success resets the failure count', () => {
