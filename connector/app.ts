@@ -1,6 +1,7 @@
 import type { ConnectorConfig } from '../config/load.js';
 import { readerSchemas } from '../schemas/avro/index.js';
 import { createPool } from './db/pool.js';
+import { createAttemptHistory } from './delivery/attempt-history.js';
 import { createAttemptLog } from './delivery/attempt-log.js';
 import { createAttemptRetention } from './delivery/attempt-retention.js';
 import { createAttemptSink } from './delivery/attempt-sink.js';
@@ -186,6 +187,7 @@ export async function startRole(role: Role, config: Readonly<ConnectorConfig>, l
         targets,
         sender,
         attempts,
+        attemptHistory: createAttemptHistory(pool, log.child({ component: 'deliverer' })),
         failures: createFailureTracker({ pool, windowMs: settings.autoDisableAfterMs, log: log.child({ component: 'failure-tracker' }) }),
         producer,
         schedule: { delaysMs: settings.retryDelaysMs, jitter: settings.retryJitter, maxRetryAfterMs: settings.maxRetryAfterMs },

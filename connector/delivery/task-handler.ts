@@ -7,6 +7,7 @@ import type { Pool } from '../db/pool.js';
 import { deactivateWebhook, type Deactivation } from '../subscriptions/status.js';
 import type { TargetCache } from '../subscriptions/target-cache.js';
 import type { WebhookTarget } from '../subscriptions/webhook.js';
+import type { AttemptHistory } from './attempt-history.js';
 import type { AttemptLog } from './attempt-log.js';
 import { attemptRecord, type AttemptRecord } from './attempt-record.js';
 import { admit, admitsAgainAt, breakerAfter, CLOSED, type BreakerPolicy, type BreakerState } from './circuit-breaker.js';
@@ -26,6 +27,8 @@ export interface TaskHandlerDeps {
   targets: TargetCache;
   sender: HttpSender;
   attempts: AttemptLog;
+  /** Attempts of a task's chain already logged: where a strict webhook's head task, taken over, resumes counting. */
+  attemptHistory: AttemptHistory;
   failures: FailureTracker;
   /** Idempotent producer for retry tiers and the DLQ. */
   producer: Producer;
@@ -167,6 +170,8 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
     const records: Array<Promise<void>> = [];
     // Retries in place send the same event: its payload is serialized once.
     let payload: string | undefined;
+    // Whether this task's earlier attempts were looked up (a strict webhook's, at its first failure here).
+    let resumed = false;
     for (;;) {
       const target = await deps.targets.get(task.webhookId);
       if (!target || !target.deliverable) {
@@ -214,6 +219,13 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
       }
       const outcome = decideOutcome(tried.result, now());
       const cls = statusClass(tried.result);
+      if (outcome.decision === 'retry' && tried.sent && target.ordering === 'strict' && !resumed) {
+        // A strict webhook's retries in place are counted in memory only: had another instance (before a restart or
+        // a rebalance) tried this task already, the count goes on from its attempts rather than starting over.
+        resumed = true;
+        const logged = await deps.attemptHistory(task);
+        if (logged >= task.attempt) task = { ...task, attempt: logged + 1 };
+      }
       // Not when the breaker judges another URL by now: an answer from the old one says nothing of the new.
       if (tried.sent && (breakerUrls.get(target.id) ?? target.url) === target.url) {
         setBreaker(target.id, breakerAfter(breakers.get(target.id) ?? CLOSED, outcome.decision, deps.breakerPolicy, now()), target.url);

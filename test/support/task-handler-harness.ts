@@ -41,6 +41,8 @@ export function handlerWith(answers: Array<SendResult | Promise<SendResult>>, op
   breakerPolicy?: BreakerPolicy;
   ordering?: WebhookTarget['ordering'];
   now?: () => number;
+  /** Attempts of the task's chain the delivery log holds (default: none). */
+  logged?: (task: DeliveryTask) => number;
 } = {}) {
   const posted: string[] = [];
   const logged: AttemptRecord[] = [];
@@ -67,6 +69,7 @@ export function handlerWith(answers: Array<SendResult | Promise<SendResult>>, op
     targets: { get: async () => ({ ...target, ordering: options.ordering ?? target.ordering }), invalidate: () => undefined, clear: () => undefined },
     sender,
     attempts,
+    attemptHistory: async (task) => options.logged?.(task) ?? 0,
     failures: { failure: async () => false, success: async () => undefined },
     producer,
     schedule: options.schedule ?? { delaysMs: [5000], jitter: 0, maxRetryAfterMs: 60_000 },
