@@ -10,6 +10,8 @@ import { SLOW, type ResultBatch } from './threaded-sender.js';
  */
 export interface AnswerBatch {
   add(id: number, answer: SendResult | typeof SLOW): void;
+  /** Posts what is gathered now, if anything: a closing thread's last answers, before its port closes. */
+  flushNow(): void;
 }
 
 export function createAnswerBatch(post: (batch: ResultBatch) => void, schedule: (flush: () => void) => void): AnswerBatch {
@@ -19,6 +21,8 @@ export function createAnswerBatch(post: (batch: ResultBatch) => void, schedule: 
   let scheduled = false;
   const flush = (): void => {
     scheduled = false;
+    // Already posted by flushNow.
+    if (answers.length === 0) return;
     const batch = answers;
     answers = [];
     slowInBatch.clear();
@@ -38,5 +42,6 @@ export function createAnswerBatch(post: (batch: ResultBatch) => void, schedule: 
       }
       answers.push([id, answer]);
     },
+    flushNow: flush,
   };
 }

@@ -33,8 +33,15 @@ const failed = (error: unknown): SendResult => ({
 port.on('message', (message: ThreadMessage) => {
   // Closing ends the thread once its connections are closed: nothing else keeps it alive.
   if (message === 'close') {
+    // Requests still waiting in a lane were never sent: taken back, as when their partition goes (their tasks stay
+    // uncommitted), rather than sent to a closing pool, whose refusal would count against their webhooks.
+    lanes.withdraw(() => true);
     lanes.close();
-    return void sender.close().finally(() => port.close());
+    // Open requests are answered as the pool closes; those answers go out before the port closes, not lost with it.
+    return void sender.close().finally(() => {
+      answers.flushNow();
+      port.close();
+    });
   }
   if (!Array.isArray(message)) {
     if ('withdraw' in message) return void lanes.withdraw(([, , , , group]) => group === message.withdraw);

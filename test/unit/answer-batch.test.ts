@@ -6,12 +6,13 @@ import { SLOW, type ResultBatch } from '../../connector/delivery/threaded-sender
 const ok = (n: number): SendResult => ({ result: { kind: 'response', status: 200 + n }, responseExcerpt: '', durationMs: n });
 
 /** A batch whose turn ends when the test says. */
-function batchUnderTest(): { add: (id: number, answer: SendResult | typeof SLOW) => void; endTurn: () => void; posted: ResultBatch[]; scheduled: () => number } {
+function batchUnderTest(): { add: (id: number, answer: SendResult | typeof SLOW) => void; flushNow: () => void; endTurn: () => void; posted: ResultBatch[]; scheduled: () => number } {
   const posted: ResultBatch[] = [];
   let pending: Array<() => void> = [];
   const batch = createAnswerBatch((answers) => posted.push(answers), (flush) => pending.push(flush));
   return {
     add: (id, answer) => batch.add(id, answer),
+    flushNow: () => batch.flushNow(),
     endTurn: () => {
       const due = pending;
       pending = [];
@@ -64,5 +65,16 @@ describe('a sending thread\'s batch of answers', () => {
     expect(batch.scheduled()).toBe(1);
     batch.endTurn();
     expect(batch.posted).toEqual([[[5, ok(5)]], [[6, ok(6)]]]);
+  });
+
+  it('posts what it gathered at once when told (a closing thread), and nothing more once the turn is over', () => {
+    const batch = batchUnderTest();
+    batch.flushNow();
+    expect(batch.posted).toEqual([]);
+    batch.add(1, ok(1));
+    batch.flushNow();
+    expect(batch.posted).toEqual([[[1, ok(1)]]]);
+    batch.endTurn();
+    expect(batch.posted).toHaveLength(1);
   });
 });

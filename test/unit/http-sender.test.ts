@@ -282,6 +282,20 @@ describe('the threaded HTTP sender', () => {
     await sender.close();
   });
 
+  it('closing, answers a request out as the endpoint does and takes back one still waiting in its lane, unsent', async () => {
+    const sender = createThreadedHttpSender({ ...SETTINGS, requestTimeoutMs: 10_000 }, { threads: 1, closeTimeoutMs: 5000, onFatal: (error) => { throw error; } });
+    const lane = sender.lane(1);
+    const out = lane.post(`${target.url}/slow`, {}, 'out at the close');
+    const queued = lane.post(`${target.url}/ok`, {}, 'waiting at the close');
+    await expect.poll(() => target.seen.some((r) => r.body === 'out at the close')).toBe(true);
+    await sender.close();
+    // Its answer reached the main thread before the thread ended: not the sender's own "closed" failure.
+    expect((await out).result).toMatchObject({ status: 200 });
+    // Taken back, its task uncommitted for whoever sends it next; not sent to the closing pool and failed.
+    expect(await queued).toMatchObject({ withdrawn: true });
+    expect(target.seen.some((r) => r.body === 'waiting at the close')).toBe(false);
+  });
+
   it('answers requests in flight as a retryable failure and reports a fatal error when a thread dies', async () => {
     const fatal: Error[] = [];
     const sender = createThreadedHttpSender(SETTINGS, { threads: 1, onFatal: (error) => fatal.push(error) });
