@@ -373,9 +373,10 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     // Dropped as stale, or taken away, while the others were checked.
     const current = planned.filter(([state]) => !state.revoked);
     if (current.length === 0) return;
+    const join = joins;
     try {
       await consumer.commitOffsets(current.map(([state, next]) => ({ topic: state.topic, partition: state.partition, offset: next.offset.toString(), metadata: next.progress })));
-      for (const [state, next] of current) recordCommitted(state, next, now());
+      for (const [state, next] of current) recordCommitted(state, next, now(), join !== joins);
     } catch (error) {
       log.warn({ err: error }, 'offset commit failed; the next commit sends it again');
     }

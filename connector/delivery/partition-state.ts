@@ -108,12 +108,19 @@ export function planCommit(state: Readonly<PartitionState>, now: number): Planne
   return moves || state.resend || progress !== state.committedProgress ? { offset, progress } : null;
 }
 
-/** Records a commit the broker took. */
-export function recordCommitted(state: PartitionState, commit: PlannedCommit, now: number): void {
+/**
+ * Records a commit the broker took, or seemed to. kafkajs answers a commit
+ * made while its consumer is not running (crashed, about to rejoin) without
+ * sending it, so one that a rejoin overlapped (`rejoinedMeanwhile`) may not
+ * have landed: it is recorded, and still checked against the group's offset
+ * (resend), as every commit from before a rejoin is. Cleared, a rejoin's
+ * check would be skipped and the group left behind until the offset moved.
+ */
+export function recordCommitted(state: PartitionState, commit: PlannedCommit, now: number, rejoinedMeanwhile = false): void {
   if (commit.offset !== state.committed) state.committedAt = now;
   state.committed = commit.offset;
   state.committedProgress = commit.progress;
-  state.resend = false;
+  state.resend = rejoinedMeanwhile;
 }
 
 /**

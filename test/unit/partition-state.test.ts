@@ -45,6 +45,17 @@ describe('planCommit', () => {
     expect(planCommit(state, 20)).toBeNull();
   });
 
+  it('still checks a commit a rejoin overlapped: kafkajs may have answered it unsent, its consumer not running', () => {
+    const state = partitionWithTasks();
+    state.tracker.finish(10n);
+    // The rejoin marked the partition for its check while the commit was out; the commit's answer came after.
+    state.resend = true;
+    recordCommitted(state, planCommit(state, 0)!, 0, true);
+    expect(state.committed).toBe(11n);
+    expect(state.resend).toBe(true);
+    expect(planCommit(state, 10)).toEqual({ offset: 11n, progress: null });
+  });
+
   it('adds the finished offsets above a commit held for a second, once, and again when they change', () => {
     const state = partitionWithTasks();
     recordCommitted(state, planCommit(state, 0)!, 0);
