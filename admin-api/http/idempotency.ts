@@ -36,6 +36,22 @@ const headerSchema = {
 } as const;
 
 /**
+ * The headers kept with an answer, given again with it. Never Retry-After,
+ * which only 503s and refusals carry: refusals are not kept, and a kept
+ * 503's would tell a client that waited as told and sent the same key to
+ * wait again, for as long as the key lives. Replayed without it, the
+ * answer's own words (read the change back, then use a new key) stand.
+ */
+export function headersToKeep(header: (name: string) => unknown): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of KEPT_HEADERS) {
+    const value = header(name);
+    if (value !== undefined) headers[name] = String(value);
+  }
+  return headers;
+}
+
+/**
  * Idempotency keys for the admin API's POST routes (the ones that are not
  * idempotent by themselves): a client that did not get an answer (a timeout,
  * a 503 that says the change may have been made) sends the request again
@@ -96,11 +112,7 @@ export function idempotencyKeys(deps: { pool: Pool; box: SecretBox; log: Logger 
         // publish or a write may have been made partway, and running the request again could make it twice.
         if (reply.statusCode >= 400 && reply.statusCode < 500) await releaseIdempotencyKey(pool, owner, key, token);
         else {
-          const headers: Record<string, string> = {};
-          for (const name of [...KEPT_HEADERS, 'retry-after']) {
-            const value = reply.getHeader(name);
-            if (value !== undefined) headers[name] = String(value);
-          }
+          const headers = headersToKeep((name) => reply.getHeader(name));
           const body = typeof payload === 'string' ? payload : '';
           await recordIdempotentAnswer(pool, owner, key, token, { status: reply.statusCode, responseEnc: box.encrypt(body), headers });
         }
