@@ -62,6 +62,15 @@ export async function buildAdminApp(deps: AdminApiDeps, readiness: ReadinessChec
   for (const schema of sharedSchemas) app.addSchema(schema);
   // Bodies are JSON only; anything else is a 415, not a string that fails validation.
   app.removeContentTypeParser('text/plain');
+  // An empty body labelled JSON (clients that set the header on every request) is no body: an action that takes none
+  // (rotate-secret, verify, enable, disable, test, DELETE) runs, and a route that needs one names the missing body.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text === '') return done(null, undefined);
+    json(request, text, done);
+  });
 
   // The methods of each route template, so a known path asked with another method is a 405 naming the allowed ones, not a 404.
   const templates = new Map<string, RouteTemplate>();

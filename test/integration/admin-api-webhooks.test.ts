@@ -379,6 +379,16 @@ describe('admin API: webhooks', () => {
       expect(((await malformed.json()) as { errors: Array<{ field: string }> }).errors[0]!.field).toBe('(body)');
       const text = await fetch(`${api.url}/v1/webhooks`, { method: 'POST', headers: { authorization: `Bearer ${api.token}`, 'content-type': 'text/plain' }, body: 'hi' });
       expect(text.status).toBe(415);
+      // An empty body labelled JSON is no body: a route that needs one names it; an action that takes none runs.
+      const asJson = { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' };
+      const empty = await fetch(`${api.url}/v1/webhooks`, { method: 'POST', headers: asJson, body: '' });
+      expect(empty.status).toBe(400);
+      expect(((await empty.json()) as { errors: Array<{ in: string }> }).errors).toContainEqual(expect.objectContaining({ in: 'body' }));
+      const { body: made } = await create({});
+      const rotated = await fetch(`${api.url}/v1/webhooks/${made.webhook.id}/rotate-secret`, { method: 'POST', headers: asJson, body: '' });
+      expect(rotated.status, await rotated.clone().text()).toBe(200);
+      const deleted = await fetch(`${api.url}/v1/webhooks/${made.webhook.id}`, { method: 'DELETE', headers: asJson, body: '' });
+      expect(deleted.status).toBe(204);
       const badId = await get('not-a-uuid');
       expect(badId.status).toBe(400);
       expect(badId.body.errors).toContainEqual(expect.objectContaining({ in: 'path', field: 'id' }));
