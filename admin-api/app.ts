@@ -19,6 +19,7 @@ import { postgresRateLimitStore } from './rate-limit-store.js';
 import { sharedSchemas } from './schemas.js';
 import { authenticateToken } from './store/tokens.js';
 import { createFailedAuthLimiter } from './auth/failed-auth-limiter.js';
+import { createVerificationSweep } from './verification-sweep.js';
 import { createVerificationRunner, type VerificationRunner } from './verification-runner.js';
 
 const BODY_LIMIT_BYTES = 256 * 1024;
@@ -58,6 +59,12 @@ export async function buildAdminApp(deps: AdminApiDeps, readiness: ReadinessChec
     frameworkErrors: (error, request, reply) => void sendProblem(reply, request, toProblem(error, request.method)),
   });
   const verifications = createVerificationRunner({ pool: deps.pool, verifier: deps.verifier, log: deps.log.child({ component: 'verification' }) });
+  if (deps.config.admin.verification === 'challenge') {
+    // Webhooks left pending by an admin API that stopped before challenging them; stopped before the runner drains.
+    const sweep = createVerificationSweep({ pool: deps.pool, runner: verifications, log: deps.log.child({ component: 'verification' }) });
+    app.addHook('onReady', async () => sweep.start());
+    app.addHook('onClose', async () => sweep.stop());
+  }
 
   for (const schema of sharedSchemas) app.addSchema(schema);
   // Bodies are JSON only; anything else is a 415, not a string that fails validation.

@@ -40,6 +40,7 @@ export function createVerificationRunner(deps: {
   maxChecksPerOrganization?: number;
 }): VerificationRunner {
   const running = new Set<Promise<unknown>>();
+  const started = new Set<string>();
   const background = createFairLimit(deps.maxConcurrent ?? MAX_CONCURRENT_CHALLENGES, deps.maxPerOrganization ?? MAX_CHALLENGES_PER_ORGANIZATION);
   const maxChecks = deps.maxChecksPerOrganization ?? MAX_CHECKS_PER_ORGANIZATION;
   // Counted per organization as the background ones are; a check past the bound is refused, never queued.
@@ -58,11 +59,18 @@ export function createVerificationRunner(deps: {
       return checks.run(row.organization, async () => record(row, await deps.verifier.challenge(row)));
     },
     start(row) {
+      // Once per webhook and URL while queued or out: the sweep of stalled ones may find one still waiting its turn here.
+      const key = `${row.id} ${row.url}`;
+      if (started.has(key)) return;
+      started.add(key);
       const task = background.run(row.organization, () => deps.verifier.challenge(row))
         .then((problem) => record(row, problem))
         .catch((error: unknown) => deps.log.warn({ err: error, webhookId: row.id }, 'verification challenge could not be recorded'));
       running.add(task);
-      void task.finally(() => running.delete(task));
+      void task.finally(() => {
+        running.delete(task);
+        started.delete(key);
+      });
     },
     async drain() {
       // Those still waiting go out now, all at once, as before the limit: the drain is bound by one challenge's timeout.

@@ -354,6 +354,30 @@ export async function deleteWebhooks(pool: Pool, actor: string, organization: st
 }
 
 /**
+ * Claims up to `limit` webhooks whose verification has stalled: still
+ * pending `stalledForMs` after they were created or re-pointed, with no
+ * challenge sent for as long (an admin API stopped between the commit and
+ * its background challenge, which lives in memory only). The claim marks a
+ * challenge sent now, so another admin API's sweep passes them over; one
+ * that never answers (this process stopped too) is claimable again later.
+ * Bookkeeping only: neither the version nor updated_at moves.
+ */
+export async function claimStalledVerifications(pool: Pool, stalledForMs: number, limit: number): Promise<WebhookRow[]> {
+  const { rows } = await pool.query<WebhookRow>(
+    `UPDATE webhooks SET verification_attempted_at = now()
+      WHERE id IN (
+        SELECT id FROM webhooks
+         WHERE verification_status = 'pending'
+           AND updated_at < now() - make_interval(secs => $1::double precision / 1000)
+           AND (verification_attempted_at IS NULL OR verification_attempted_at < now() - make_interval(secs => $1::double precision / 1000))
+         ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+      RETURNING *`,
+    [stalledForMs, limit],
+  );
+  return rows;
+}
+
+/**
  * Records a verification result, but only if the URL is still the one that
  * was challenged: a URL changed meanwhile needs its own challenge.
  *

@@ -7,6 +7,7 @@ import { createToken, revokeToken } from '../../admin-api/store/tokens.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
 import { createSubscriptionStore } from '../../connector/subscriptions/subscription-store.js';
 import { challengeOf, startReceiver, type Receiver } from '../../scripts/lib/receiver.js';
+import { STALLED_AFTER_MS } from '../../admin-api/verification-sweep.js';
 import { startAdminApi, type ApiJson, type RunningAdminApi } from '../support/admin-api.js';
 import { testConfig, uniqueName } from '../support/harness.js';
 import { waitFor } from '../support/wait.js';
@@ -198,6 +199,29 @@ describe('admin API: webhooks', () => {
         expect(other.challenges.length).toBe(1);
       } finally {
         await other.close();
+      }
+    });
+
+    it('challenges, at start-up, a webhook left pending by an admin API that stopped before its challenge; not one pending for a short while', async () => {
+      const stalled = (await create({})).body.webhook.id as string;
+      const recent = (await create({})).body.webhook.id as string;
+      await verificationOf(stalled, 'verified');
+      await verificationOf(recent, 'verified');
+      // As a crash between the commit and the background challenge would leave them: pending, no challenge sent.
+      const unverify = `UPDATE webhooks SET verification_status = 'pending', verified_at = NULL, verification_attempted_at = NULL, updated_at = now() - make_interval(secs => $2) WHERE id = $1`;
+      await api.pool.query(unverify, [stalled, STALLED_AFTER_MS / 1000 + 60]);
+      await api.pool.query(unverify, [recent, 1]);
+      const challengesOf = (id: string) => receiver.challenges.filter((r) => r.body.includes(id)).length;
+      expect(challengesOf(stalled)).toBe(1);
+      const restarted = await startAdminApi(config, organization, { log });
+      try {
+        await verificationOf(stalled, 'verified');
+        expect(challengesOf(stalled)).toBe(2);
+        // Claimed in the same sweep had it been stalled: it was not, and is left to the admin API that created it.
+        expect((await get(recent)).body.verification).toMatchObject({ status: 'pending', attemptedAt: null });
+        expect(challengesOf(recent)).toBe(1);
+      } finally {
+        await restarted.close();
       }
     });
 
