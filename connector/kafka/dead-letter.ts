@@ -1,4 +1,4 @@
-import type { KafkaMessage, Message } from 'kafkajs';
+import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
 import type { ConnectorError } from '../errors.js';
 import { recordBytes } from './record-size.js';
 
@@ -32,16 +32,42 @@ export function deadLetterOf(
     'dlq.error.message': error.message.slice(0, 1000),
     'dlq.failed.at': new Date().toISOString(),
   };
-  const letter: Message = { key: content.key, value: content.value, headers: { ...message.headers, ...failure } };
+  const own = producibleHeaders(message.headers);
+  if (own.nulls.length > 0) failure['dlq.null.headers'] = own.nulls.join(',');
+  const letter: Message = { key: content.key, value: content.value, headers: { ...own.headers, ...failure } };
   if (recordBytes(letter) <= maxBytes) return letter;
   const valueOmitted = { 'dlq.value.omitted.bytes': String(byteLength(content.value)) };
   const withoutValue: Message = { ...letter, value: null, headers: { ...letter.headers, ...valueOmitted } };
   if (recordBytes(withoutValue) <= maxBytes) return withoutValue;
-  const ownHeaderBytes = recordBytes({ value: null, headers: message.headers ?? {} }) - recordBytes({ value: null });
+  const ownHeaderBytes = recordBytes({ value: null, headers: own.headers }) - recordBytes({ value: null });
   const withoutHeaders: Message = { key: content.key, value: null, headers: { ...failure, ...valueOmitted, 'dlq.headers.omitted.bytes': String(ownHeaderBytes) } };
   if (recordBytes(withoutHeaders) <= maxBytes) return withoutHeaders;
   return { key: null, value: null, headers: { ...withoutHeaders.headers, 'dlq.key.omitted.bytes': String(byteLength(content.key)) } };
 }
+
+/**
+ * A record's headers as kafkajs can produce them. Kafka lets a header's value
+ * be null, and kafkajs reads one as null, but sizing a header to send throws
+ * on a null value (a TypeError, which kafkajs does not retry): a poison record
+ * carrying one would fail its dead letter, and the batch, on every try. Such
+ * values travel as empty, their names in `dlq.null.headers`.
+ */
+function producibleHeaders(headers: IHeaders | undefined): { headers: IHeaders; nulls: string[] } {
+  const producible: IHeaders = {};
+  const nulls: string[] = [];
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (Array.isArray(value)) {
+      if (value.some((part) => part === null || part === undefined)) nulls.push(name);
+      producible[name] = value.map((part) => part ?? EMPTY);
+    } else if (value === null || value === undefined) {
+      nulls.push(name);
+      producible[name] = EMPTY;
+    } else producible[name] = value;
+  }
+  return { headers: producible, nulls };
+}
+
+const EMPTY = Buffer.alloc(0);
 
 /** Why a letter of deadLetterOf failed: its `dlq.error.code`, which every form of it keeps. */
 export function deadLetterCode(letter: Message): string {

@@ -201,4 +201,27 @@ describe('ingest: schema evolution and poison records', () => {
     }
     expect(routedEventIds().filter((id) => good.some((e) => e.eventId === id))).toHaveLength(good.length);
   });
+
+  it('dead-letters a poison record with a header whose value is null (which kafkajs cannot send as it reads it), and routes the record after it', async () => {
+    const after = sampleEvent(catalog, 'USER_CREATED', organization);
+    const producer = createProducer(kafka);
+    await producer.connect();
+    // Kafka takes a null header value and kafkajs reads one, but sizing a header to send throws on it: let the test's
+    // producer size it as the empty value it encodes, as any other client would send it.
+    const byteLength = Buffer.byteLength;
+    Buffer.byteLength = ((value: Parameters<typeof byteLength>[0], encoding?: BufferEncoding) => (value === null ? 0 : byteLength(value, encoding))) as typeof byteLength;
+    try {
+      await producer.send({ topic, messages: [{ key: 'null-header', value: Buffer.from('not avro'), headers: { trace: null as unknown as Buffer, origin: 'test' } }] });
+    } finally {
+      Buffer.byteLength = byteLength;
+    }
+    await producer.send({ topic, messages: [{ key: after.eventId, value: await registry.encode(currentSchemaId, after) }] });
+    await producer.disconnect();
+    await waitFor('the record after it routed', () => routedEventIds().includes(after.eventId));
+    const letter = await waitFor('its dead letter', () => deadLetters.messages.find((m) => m.key?.toString() === 'null-header'));
+    expect(header(letter, 'dlq.error.code')).toBe('NOT_AVRO_WIRE_FORMAT');
+    expect(header(letter, 'dlq.null.headers')).toBe('trace');
+    expect(header(letter, 'trace')).toBe('');
+    expect(header(letter, 'origin')).toBe('test');
+  });
 });

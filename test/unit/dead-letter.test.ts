@@ -20,6 +20,13 @@ describe('deadLetterOf', () => {
     expect(letter.headers?.['dlq.value.omitted.bytes']).toBeUndefined();
   });
 
+  it('sends null header values (which kafkajs reads but cannot send) as empty, naming them, repeated ones too', () => {
+    const message = { ...source(Buffer.from('abc')).message, headers: { trace: null, hops: [Buffer.from('a'), null], origin: 'idp' } } as unknown as KafkaMessage;
+    const letter = deadLetterOf({ ...source(Buffer.from('abc')), message }, error, undefined, 10_000);
+    expect(letter.headers).toMatchObject({ trace: Buffer.alloc(0), hops: [Buffer.from('a'), Buffer.alloc(0)], origin: 'idp', 'dlq.null.headers': 'trace,hops' });
+    expect(Object.values(letter.headers!).flat().every((value) => value !== null && value !== undefined)).toBe(true);
+  });
+
   it('leaves out a value that would pass the dead-letter topic\'s limit, saying how large it was', () => {
     const letter = deadLetterOf(source(Buffer.alloc(50_000)), error, undefined, 10_000);
     expect(letter.value).toBeNull();
