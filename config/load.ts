@@ -94,6 +94,9 @@ function crossFieldProblems(config: ConnectorConfig): string[] {
   if (config.shutdown.timeoutMs < 6000) {
     problems.push('shutdown.timeoutMs: must be at least 6000: deliverers drain for 5 s less than it, at least 1 s, and the stop would be cut short every time (set SHUTDOWN_TIMEOUT_MS)');
   }
+  if (config.database.poolSize < 2) {
+    problems.push('database.poolSize: must be at least 2: the webhook change listener holds one connection for good, and with none left every query would wait until it timed out (set DATABASE_POOL_SIZE)');
+  }
   if (config.database.queryTimeoutMs !== 0 && config.database.queryTimeoutMs < 1000) {
     problems.push('database.queryTimeoutMs: must be 0 (no limit) or at least 1000: a busy Postgres answers ordinary queries slower than that (set DATABASE_QUERY_TIMEOUT_MS)');
   }

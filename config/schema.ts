@@ -347,9 +347,10 @@ export const configSchema: Schema<ConnectorConfig> = {
       sensitive: true,
     },
     poolSize: {
-      doc: 'Maximum connections in this process\'s Postgres pool.',
+      doc: 'Maximum connections in this process\'s Postgres pool; the webhook change listener of routers and deliverers holds one of them.',
       format: positiveCount.name,
       default: 10,
+      bounds: 'at least 2',
       env: 'DATABASE_POOL_SIZE',
     },
     queryTimeoutMs: {

@@ -156,6 +156,8 @@ describe('loadConfig', () => {
   it('bounds Postgres queries, or not at all with 0, but never below a second', () => {
     expect(loadConfig({ SECRETS_ENCRYPTION_KEY: KEY }).database.queryTimeoutMs).toBe(30_000);
     expect(loadConfig({ SECRETS_ENCRYPTION_KEY: KEY, DATABASE_QUERY_TIMEOUT_MS: '0' }).database.queryTimeoutMs).toBe(0);
+    expect(problemsOf({ DATABASE_POOL_SIZE: '1' }).join()).toMatch(/database\.poolSize: must be at least 2: the webhook change listener holds one connection.*set DATABASE_POOL_SIZE/);
+    expect(problemsOf({ DATABASE_POOL_SIZE: '2' })).toEqual([]);
     expect(problemsOf({ DATABASE_QUERY_TIMEOUT_MS: '999' }).join()).toMatch(/database\.queryTimeoutMs: must be 0 \(no limit\) or at least 1000.*set DATABASE_QUERY_TIMEOUT_MS/);
   });
 
