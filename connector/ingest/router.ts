@@ -27,6 +27,11 @@ const PARTITIONS_CONSUMED_CONCURRENTLY = 16;
  * this often within the window is stuck, and exits so that its supervisor restarts it and alerts show it.
  */
 const MAX_REJOINS = 5;
+/** Waits between tries of a slice that failed transiently (the registry out of reach), doubling up to the second. */
+const TRANSIENT_FIRST_WAIT_MS = 250;
+const TRANSIENT_MAX_WAIT_MS = 5000;
+/** Heartbeats at least this often while a slice waits: far inside any session timeout. */
+const HEARTBEAT_WHILE_WAITING_MS = 1000;
 const REJOIN_WINDOW_MS = 10 * 60_000;
 
 /**
@@ -352,6 +357,34 @@ export function createRouter(deps: RouterDeps): Router {
     }
   };
 
+  /**
+   * Routes a slice, waiting out a transient failure it names (the schema
+   * registry out of reach) here, heartbeating, rather than throwing it to
+   * kafkajs: past its few retries kafkajs restarts the consumer, which leaves
+   * the group, and every router doing so every ten seconds or so kept the
+   * whole group rebalancing for as long as an outage lasted. Null once the
+   * partition went or the router stops. An error nothing classified (a bug)
+   * is thrown as before.
+   */
+  const routeSliceWaitingOut = async (
+    topic: string, partition: number, slice: KafkaMessage[], heartbeat: () => Promise<void>, gone: () => boolean,
+  ): Promise<Awaited<ReturnType<typeof routeSlice>> | null> => {
+    for (let wait = TRANSIENT_FIRST_WAIT_MS; ; wait = Math.min(wait * 2, TRANSIENT_MAX_WAIT_MS)) {
+      try {
+        return await routeSlice(topic, partition, slice, heartbeat);
+      } catch (error) {
+        const failure = classify(error);
+        if (failure.kind !== 'transient' || failure.code === 'UNCLASSIFIED') throw error;
+        log.warn({ topic, partition, code: failure.code, reason: failure.message, retryInMs: wait }, 'routing waits for a dependency out of reach; trying the records again');
+        for (let waited = 0; waited < wait && !gone(); waited += HEARTBEAT_WHILE_WAITING_MS) {
+          await new Promise((resolve) => setTimeout(resolve, Math.min(HEARTBEAT_WHILE_WAITING_MS, wait - waited)));
+          await heartbeat();
+        }
+        if (gone()) return null;
+      }
+    }
+  };
+
   const handleBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> => {
     const messages = aboveFloor(batch.messages, await openLane(batch.topic, batch.partition).floor);
     if (messages.length === 0) {
@@ -365,7 +398,9 @@ export function createRouter(deps: RouterDeps): Router {
     for (let start = 0; start < messages.length;) {
       if (!isRunning() || isStale()) return;
       const slice = messages.slice(start, start + MAX_RECORDS_PER_TRANSACTION);
-      const { routed, tasks, deadLetters, fanouts } = await routeSlice(batch.topic, batch.partition, slice, heartbeat);
+      const result = await routeSliceWaitingOut(batch.topic, batch.partition, slice, heartbeat, () => !isRunning() || isStale());
+      if (!result) return;
+      const { routed, tasks, deadLetters, fanouts } = result;
       const lastOffset = slice[routed - 1]!.offset;
       // The last slice commits past whatever ended the batch after its last event: a source written in
       // transactions leaves a commit marker there, which is no event (else the source's lag never reads 0).
