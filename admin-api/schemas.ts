@@ -92,6 +92,17 @@ export const statusChangeBody = {
   },
 } as const;
 
+export const rotateSecretBody = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: {
+    force: {
+      type: 'boolean',
+      description: 'Rotate even while an earlier rotation\'s overlap is open: the secret that rotation replaced stops signing at once, and the one it made becomes the previous secret. Without it such a rotation is a 409.',
+    },
+  },
+} as const;
+
 export const bulkDeleteBody = {
   type: 'object',
   required: ['ids'],

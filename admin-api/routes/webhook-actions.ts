@@ -4,9 +4,9 @@ import { generateSigningSecret } from '../../connector/delivery/signature.js';
 import { taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
 import { samplePayload } from '../../connector/events/sample-payload.js';
 import type { AdminApiDeps } from '../context.js';
-import { invalidField, notFound } from '../problem.js';
-import { AUTHED_PROBLEMS, idParam, problemResponses, statusChangeBody, testEventBody } from '../schemas.js';
-import { findWebhook, rotateWebhookSecret, setWebhookEnabled, toView } from '../store/webhooks.js';
+import { ApiProblem, invalidField, notFound } from '../problem.js';
+import { AUTHED_PROBLEMS, idParam, problemResponses, rotateSecretBody, statusChangeBody, testEventBody } from '../schemas.js';
+import { findWebhook, previousSecretSigns, revokePreviousSecret, rotateWebhookSecret, setWebhookEnabled, toView } from '../store/webhooks.js';
 import { assertReceiving, parseIfMatch, refuseChange, requireWebhook } from './webhook-lookup.js';
 import type { VerificationRunner } from '../verification-runner.js';
 import { defaultStatusReason, defaultTestEventType } from '../webhook-rules.js';
@@ -42,23 +42,49 @@ export function webhookActionRoutes(deps: AdminApiDeps, verifications: Verificat
       });
     }
 
-    app.post<{ Params: { id: string }; Headers: { 'if-match'?: string } }>('/webhooks/:id/rotate-secret', {
+    app.post<{ Params: { id: string }; Body: { force?: boolean } | null; Headers: { 'if-match'?: string } }>('/webhooks/:id/rotate-secret', {
       schema: {
         tags: [TAG],
         operationId: 'rotateWebhookSecret',
         summary: 'Rotate the signing secret',
-        description: `Returns the new secret once. The previous secret keeps signing too (two signatures per request) for admin.secretRotationOverlapMs (${config.admin.secretRotationOverlapMs} ms here). Send If-Match with the ETag so that of two rotations at once only one takes effect (the other gets 412, rather than a secret that stops signing when the overlap ends).`,
+        description: `Returns the new secret once. The previous secret keeps signing too (two signatures per request) for admin.secretRotationOverlapMs (${config.admin.secretRotationOverlapMs} ms here), so receivers can switch on their own schedule. Rotating again while that overlap is open is a 409: the secret receivers may still use would stop signing at once. Send force: true to rotate anyway, or end the overlap first with POST /v1/webhooks/{id}/revoke-previous-secret. Send If-Match with the ETag so that of two rotations at once only one takes effect (the other gets 412).`,
         params: idParam,
-        response: { 200: { description: 'The webhook and its new secret', $ref: 'WebhookWithSecret#' }, ...problemResponses(...AUTHED_PROBLEMS, 404, 412) },
+        body: rotateSecretBody,
+        response: { 200: { description: 'The webhook and its new secret', $ref: 'WebhookWithSecret#' }, ...problemResponses(...AUTHED_PROBLEMS, 404, 409, 412, 415) },
       },
     }, async (request, reply) => {
       const { principal } = request;
       const expectedVersion = parseIfMatch(request.headers['if-match']);
       const secret = generateSigningSecret();
-      const row = await rotateWebhookSecret(pool, principal.subject, principal.organization, request.params.id, box.encrypt(secret), config.admin.secretRotationOverlapMs, expectedVersion);
-      if (!row) return refuseChange(pool, principal.organization, request.params.id, expectedVersion);
-      request.log.info({ webhookId: row.id }, 'signing secret rotated');
+      const force = request.body?.force === true;
+      const row = await rotateWebhookSecret(pool, principal.subject, principal.organization, request.params.id, box.encrypt(secret), config.admin.secretRotationOverlapMs, expectedVersion, force);
+      if (!row) {
+        const current = await findWebhook(pool, principal.organization, request.params.id);
+        if (current && (expectedVersion === undefined || current.version === expectedVersion) && previousSecretSigns(current)) {
+          throw new ApiProblem('conflict', `an earlier rotation's overlap is open until ${current.previous_secret_expires_at!.toISOString()}: the secret it replaced still signs, and rotating now would stop it at once. Send {"force": true} to rotate anyway, or end the overlap first (POST /v1/webhooks/${current.id}/revoke-previous-secret)`);
+        }
+        return refuseChange(pool, principal.organization, request.params.id, expectedVersion);
+      }
+      request.log.info({ webhookId: row.id, forced: force }, 'signing secret rotated');
       return reply.header('etag', `"${row.version}"`).send({ webhook: toView(row, box), secret });
+    });
+
+    app.post<{ Params: { id: string }; Headers: { 'if-match'?: string } }>('/webhooks/:id/revoke-previous-secret', {
+      schema: {
+        tags: [TAG],
+        operationId: 'revokePreviousWebhookSecret',
+        summary: 'End a rotation\'s overlap now',
+        description: 'The secret the last rotation replaced stops signing (deliverers hear of it within seconds; requests already signed still carry it): after a leak, or once every receiver uses the new secret. The current secret is unchanged. A webhook with no previous secret signing is answered as it is.',
+        params: idParam,
+        response: conditionalResponse,
+      },
+    }, async (request, reply) => {
+      const { principal } = request;
+      const expectedVersion = parseIfMatch(request.headers['if-match']);
+      const row = await revokePreviousSecret(pool, principal.subject, principal.organization, request.params.id, expectedVersion);
+      if (!row) return refuseChange(pool, principal.organization, request.params.id, expectedVersion);
+      request.log.info({ webhookId: row.id }, 'previous signing secret revoked');
+      return reply.header('etag', `"${row.version}"`).send(toView(row, box));
     });
 
     app.post<{ Params: { id: string } }>('/webhooks/:id/verify', {

@@ -327,14 +327,39 @@ export async function setWebhookEnabled(
  * The new secret signs from now on; the old one also signs until `overlapMs` from now. Null as for
  * setWebhookEnabled: two admins rotating at once, each with If-Match, cannot both win and one lose its secret.
  */
-export async function rotateWebhookSecret(pool: Pool, actor: string, organization: string, id: string, newSecretEnc: string, overlapMs: number, expectedVersion?: number): Promise<WebhookRow | null> {
+/**
+ * Rotates a webhook's signing secret: the current one becomes the previous,
+ * signing beside the new one for `overlapMs`. Not while an earlier
+ * rotation's overlap is open, unless `force`: receivers may still verify
+ * with the secret that rotation replaced, and only two secrets sign, so it
+ * would stop signing at once. Null when nothing was rotated (see
+ * rotationRefusal for why).
+ */
+export async function rotateWebhookSecret(
+  pool: Pool, actor: string, organization: string, id: string, newSecretEnc: string, overlapMs: number, expectedVersion: number | undefined, force: boolean,
+): Promise<WebhookRow | null> {
   const { rows } = await recordedWebhookChange(pool, actor, (db) => db.query<WebhookRow>(
     `UPDATE webhooks
         SET previous_signing_secret_enc = signing_secret_enc,
             previous_secret_expires_at = now() + make_interval(secs => $4::double precision / 1000),
             signing_secret_enc = $3, updated_at = now(), version = version + 1
-      WHERE organization = $1 AND id = $2 AND ($5::integer IS NULL OR version = $5) RETURNING *`,
-    [organization, id, newSecretEnc, overlapMs, expectedVersion ?? null],
+      WHERE organization = $1 AND id = $2 AND ($5::integer IS NULL OR version = $5)
+        AND ($6::boolean OR previous_signing_secret_enc IS NULL OR previous_secret_expires_at IS NULL OR previous_secret_expires_at <= now())
+      RETURNING *`,
+    [organization, id, newSecretEnc, overlapMs, expectedVersion ?? null, force],
+  ));
+  return rows[0] ?? null;
+}
+
+/** Ends a rotation's overlap now: the previous secret stops signing (a leaked secret, or every receiver switched). */
+export async function revokePreviousSecret(pool: Pool, actor: string, organization: string, id: string, expectedVersion?: number): Promise<WebhookRow | null> {
+  const { rows } = await recordedWebhookChange(pool, actor, (db) => db.query<WebhookRow>(
+    `UPDATE webhooks
+        SET previous_signing_secret_enc = NULL, previous_secret_expires_at = NULL,
+            updated_at = CASE WHEN previous_signing_secret_enc IS NULL THEN updated_at ELSE now() END,
+            version = CASE WHEN previous_signing_secret_enc IS NULL THEN version ELSE version + 1 END
+      WHERE organization = $1 AND id = $2 AND ($3::integer IS NULL OR version = $3) RETURNING *`,
+    [organization, id, expectedVersion ?? null],
   ));
   return rows[0] ?? null;
 }

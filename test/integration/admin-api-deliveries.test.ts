@@ -317,7 +317,7 @@ describe('admin API: deliveries', () => {
     expect(unverifiedRecovery.body.detail).toMatch(/not verified/);
   });
 
-  it('after a secret rotation both secrets sign at once (by notification, not the cache\'s expiry), so receivers on either verify', async () => {
+  it('after a secret rotation both secrets sign at once (by notification, not the cache\'s expiry), so receivers on either verify; the previous one stops once revoked', async () => {
     const { id, receiver, secret: oldSecret } = await verifiedWebhook();
     const delivered = async (): Promise<ReceivedRequest> => {
       const { body } = await api.call('POST', `/v1/webhooks/${id}/test`);
@@ -337,6 +337,14 @@ describe('admin API: deliveries', () => {
     log.info({ ms: Date.now() - rotatedAt }, 'rotation visible to the deliverer');
     expect(String(request.headers['webhook-signature']).split(' ')).toHaveLength(2);
     expect(verifyStandardWebhook(oldSecret, request.headers, request.body)).toBe(true);
+    // The overlap ended early: deliveries carry the new secret's signature alone.
+    expect((await api.call('POST', `/v1/webhooks/${id}/revoke-previous-secret`)).status).toBe(200);
+    const alone = await waitFor('a delivery signed with the new secret alone', async () => {
+      const next = await delivered();
+      return String(next.headers['webhook-signature']).split(' ').length === 1 ? next : undefined;
+    }, 20_000);
+    expect(verifyStandardWebhook(rotated.body.secret, alone.headers, alone.body)).toBe(true);
+    expect(verifyStandardWebhook(oldSecret, alone.headers, alone.body)).toBe(false);
   });
 
   it('pages the delivery log newest first and filters it by event type and time', async () => {

@@ -653,6 +653,29 @@ describe('admin API: webhooks', () => {
       expect(JSON.stringify((await get(body.webhook.id)).body)).not.toContain(rotated.body.secret);
     });
 
+    it('refuses a second rotation while the first one\'s overlap is open, unless forced; revoking the previous secret ends the overlap', async () => {
+      const id = (await create({})).body.webhook.id as string;
+      const first = await call('POST', `/v1/webhooks/${id}/rotate-secret`);
+      expect(first.status).toBe(200);
+      const again = await call('POST', `/v1/webhooks/${id}/rotate-secret`);
+      expect(again.status).toBe(409);
+      expect(again.body.detail).toMatch(/overlap is open until .*"force": true.*revoke-previous-secret/);
+      // Refused, nothing changed: the webhook is at the first rotation's version still.
+      expect((await get(id)).body.version).toBe(first.body.webhook.version);
+      const forced = await call('POST', `/v1/webhooks/${id}/rotate-secret`, { body: { force: true } });
+      expect(forced.status).toBe(200);
+      expect(forced.body.webhook.signingSecret.previousValidUntil).not.toBeNull();
+      const revoked = await call('POST', `/v1/webhooks/${id}/revoke-previous-secret`);
+      expect(revoked.status).toBe(200);
+      expect(revoked.body.signingSecret).toEqual({ masked: forced.body.webhook.signingSecret.masked, previousValidUntil: null });
+      expect(revoked.headers.get('etag')).toBe(`"${forced.body.webhook.version + 1}"`);
+      // Nothing left to revoke: answered as it is, unchanged.
+      const twice = await call('POST', `/v1/webhooks/${id}/revoke-previous-secret`);
+      expect(twice.body.version).toBe(revoked.body.version);
+      expect((await call('POST', `/v1/webhooks/${id}/rotate-secret`)).status).toBe(200);
+      expect((await call('POST', `/v1/webhooks/${id}/rotate-secret`, { body: { force: 'yes' } })).body.errors).toContainEqual(expect.objectContaining({ in: 'body', field: 'force' }));
+    });
+
     it('deletes one, and several at once reporting the ids that were not found', async () => {
       const ids = await Promise.all([1, 2, 3].map(async () => (await create({})).body.webhook.id as string));
       expect((await call('DELETE', `/v1/webhooks/${ids[0]}`)).status).toBe(204);
@@ -674,7 +697,7 @@ describe('admin API: webhooks', () => {
       const other = await api.tokenFor(uniqueName('org-b'));
       const attempts: Array<[string, string, unknown?]> = [
         ['GET', `/v1/webhooks/${id}`], ['PATCH', `/v1/webhooks/${id}`, { name: 'hijacked' }], ['DELETE', `/v1/webhooks/${id}`],
-        ['POST', `/v1/webhooks/${id}/disable`, { reason: 'x' }], ['POST', `/v1/webhooks/${id}/enable`], ['POST', `/v1/webhooks/${id}/rotate-secret`],
+        ['POST', `/v1/webhooks/${id}/disable`, { reason: 'x' }], ['POST', `/v1/webhooks/${id}/enable`], ['POST', `/v1/webhooks/${id}/rotate-secret`], ['POST', `/v1/webhooks/${id}/revoke-previous-secret`],
         ['POST', `/v1/webhooks/${id}/verify`], ['POST', `/v1/webhooks/${id}/test`], ['GET', `/v1/webhooks/${id}/attempts`],
         ['POST', `/v1/webhooks/${id}/recover`, { since: new Date(0).toISOString() }],
       ];
