@@ -558,7 +558,7 @@ export const configSchema: Schema<ConnectorConfig> = {
       env: 'DELIVERER_BREAKER_OPEN_MS',
     },
     autoDisableAfterMs: {
-      doc: 'A webhook whose deliveries have failed continuously this long is set inactive, with the reason (default 5 days).',
+      doc: 'A webhook whose deliveries have failed continuously this long is set inactive, with the reason (default 5 days). Continuously: a success ends the streak, and a failure after a quiet spell with none (a day, or this window if shorter) starts a new one. 0: never.',
       format: count.name,
       default: 432000000,
       env: 'DELIVERER_AUTO_DISABLE_AFTER_MS',

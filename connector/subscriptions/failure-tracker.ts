@@ -12,10 +12,16 @@ import { CONNECTOR_ACTOR, recordedWebhookChange } from '../db/webhook-changes.js
  * `recheckMs` at most, because others end streaks too: a success on another
  * deliverer, an admin enabling the webhook again.
  *
+ * Continuously means failures keep coming: one after a day with none (no
+ * deliveries at all) starts a new streak, so a quiet spell never counts as
+ * failing. A success ends a streak at once; a failure within a minute of a
+ * success this process saw starts none yet.
+ *
  * Bookkeeping, not delivery: when Postgres cannot be written, neither call
- * fails (a delivery already sent must not be sent again for it); the write is
- * tried again on the webhook's next outcome. A streak that could not be
- * recorded starts later, which only postpones an auto-disable.
+ * fails (a delivery already sent must not be sent again for it), and none is
+ * tried for a few seconds after, so deliveries do not each wait out a
+ * timeout while Postgres hangs. A streak that could not be recorded starts
+ * later, which only postpones an auto-disable. A window of 0 disables none.
  */
 export interface FailureTracker {
   /** Records a failure; true when it made the webhook inactive. */
@@ -34,9 +40,16 @@ export interface FailureTrackerDeps {
 
 /** A minute: a streak another process ended is seen that much later at most, against a window of days. */
 const DEFAULT_RECHECK_MS = 60_000;
+/**
+ * Longest quiet spell within a streak: a failure after a day without any (no deliveries at all, say) starts a new
+ * streak. Retries of the default schedule come at most 10 h apart, so an endpoint down throughout keeps its streak.
+ */
+const MAX_QUIET_MS = 24 * 3_600_000;
+/** After a write Postgres did not take, none is tried for this long: outcomes must not each wait out a timeout. */
+const BACKOFF_MS = 10_000;
 
 interface Known {
-  /** Failing since (ms, Postgres's clock), or null when known healthy. */
+  /** Failing since (ms, Postgres's clock), or null when seen delivering (a success ended any streak). */
   since: number | null;
   /** When this process last read or wrote it (its own clock). */
   at: number;
@@ -50,20 +63,28 @@ export function createFailureTracker(deps: FailureTrackerDeps): FailureTracker {
     const entry = known.get(webhookId);
     return entry && now() - entry.at < recheckMs ? entry : undefined;
   };
+  const maxQuietMs = Math.min(deps.windowMs, MAX_QUIET_MS);
+  /** Until when writes are not tried (Postgres did not take the last one). */
+  let pausedUntil = 0;
   const unwritten = (error: unknown, webhookId: string): void => {
-    deps.log.warn({ err: error, webhookId }, 'failing streak could not be written to Postgres; tried again on the next outcome');
+    pausedUntil = now() + BACKOFF_MS;
+    deps.log.warn({ err: error, webhookId, retryInMs: BACKOFF_MS }, 'failing streak could not be written to Postgres; outcomes are not tracked for a while');
   };
 
   /**
-   * Starts a streak unless one is under way; when the webhook's streak began (null: no such webhook). A streak
-   * under way is only read: the webhook's row is written once a streak, not once a recheck.
+   * Notes a failure: starts a streak unless one is under way whose last failure is recent, and records this one
+   * as the last; when the webhook's streak began (null: no such webhook). Called once a recheck while the webhook
+   * fails, so its row is written at most once a minute per process.
    */
   const streakStart = async (webhookId: string): Promise<number | null> => {
     const { rows } = await deps.pool.query<{ failing_since: Date }>(
-      `WITH started AS (UPDATE webhooks SET failing_since = now() WHERE id = $1 AND failing_since IS NULL RETURNING failing_since)
-       SELECT failing_since FROM started
-       UNION ALL SELECT failing_since FROM webhooks WHERE id = $1 AND failing_since IS NOT NULL`,
-      [webhookId],
+      `UPDATE webhooks
+          SET failing_since = CASE
+                WHEN failing_since IS NULL OR last_failed_at IS NULL OR last_failed_at < now() - $2 * interval '1 millisecond' THEN now()
+                ELSE failing_since END,
+              last_failed_at = now()
+        WHERE id = $1 RETURNING failing_since`,
+      [webhookId, maxQuietMs],
     );
     if (!rows[0]) return null;
     const since = rows[0].failing_since.getTime();
@@ -88,8 +109,15 @@ export function createFailureTracker(deps: FailureTrackerDeps): FailureTracker {
 
   return {
     async failure(webhookId) {
+      // 0: webhooks are never disabled for failing.
+      if (deps.windowMs === 0 || now() < pausedUntil) return false;
+      const entry = current(webhookId);
+      // Seen delivering within the recheck interval: no streak starts until it has passed (a minute later, against a
+      // window of days). An endpoint failing every other request would otherwise have its row written on nearly every
+      // delivery, each failure starting a streak and each success ending it.
+      if (entry?.since === null) return false;
       try {
-        const since = current(webhookId)?.since ?? (await streakStart(webhookId));
+        const since = entry?.since ?? (await streakStart(webhookId));
         if (since === null || now() - since < deps.windowMs) return false;
         if (await disableIfFailingThroughout(webhookId)) {
           known.delete(webhookId);
@@ -105,6 +133,7 @@ export function createFailureTracker(deps: FailureTrackerDeps): FailureTracker {
       }
     },
     async success(webhookId) {
+      if (deps.windowMs === 0 || now() < pausedUntil) return;
       if (current(webhookId)?.since === null) return;
       try {
         await deps.pool.query('UPDATE webhooks SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL', [webhookId]);

@@ -37,7 +37,7 @@ describe('failure tracker', () => {
   const addWebhook = () =>
     insertWebhook(pool, box, { organization, name: uniqueName('hook'), url: 'https://example.com/h', eventTypes: ['*'], owner: 't', verified: true, signingSecret: generateSigningSecret() });
   const row = async (id: string) =>
-    (await pool.query<{ status: string; status_reason: string | null; failing_since: Date | null }>('SELECT status, status_reason, failing_since FROM webhooks WHERE id = $1', [id])).rows[0]!;
+    (await pool.query<{ status: string; status_reason: string | null; failing_since: Date | null; last_failed_at: Date | null }>('SELECT status, status_reason, failing_since, last_failed_at FROM webhooks WHERE id = $1', [id])).rows[0]!;
   /** Moves the webhook's streak, if any, an hour into the past, as if it had failed that long. */
   const ageStreak = (id: string) => pool.query(`UPDATE webhooks SET failing_since = failing_since - interval '1 hour' WHERE id = $1`, [id]);
 
@@ -139,7 +139,7 @@ describe('failure tracker', () => {
     expect((await row(id)).status).toBe('active');
   });
 
-  it('writes a webhook\'s row once a streak, not once a recheck, and notifies no router or deliverer of it', async () => {
+  it('writes a webhook\'s row at most once a recheck while it fails (its last failure), and notifies no router or deliverer of it', async () => {
     const [id, renamed] = [await addWebhook(), await addWebhook()];
     const listener = new pg.Client({ connectionString: config.database.url });
     await listener.connect();
@@ -151,9 +151,16 @@ describe('failure tracker', () => {
       const version = async () => (await pool.query<{ xmin: string }>('SELECT xmin FROM webhooks WHERE id = $1', [id])).rows[0]!.xmin;
       await a.tracker.failure(id);
       const started = await version();
-      a.advance(61_000);
+      const streak = await row(id);
+      // Within the recheck interval: nothing written.
       expect(await a.tracker.failure(id)).toBe(false);
       expect(await version()).toBe(started);
+      // Past it: the last failure is written, the streak's start kept.
+      a.advance(61_000);
+      expect(await a.tracker.failure(id)).toBe(false);
+      expect(await version()).not.toBe(started);
+      expect((await row(id)).failing_since).toEqual(streak.failing_since);
+      expect((await row(id)).last_failed_at!.getTime()).toBeGreaterThanOrEqual(streak.last_failed_at!.getTime());
       await a.tracker.success(id);
       // Notifications arrive in commit order: once the rename's is in, any of the streak's would have come before it.
       await pool.query('UPDATE webhooks SET name = $2 WHERE id = $1', [renamed, uniqueName('renamed')]);
@@ -162,6 +169,71 @@ describe('failure tracker', () => {
     } finally {
       await listener.end();
     }
+  });
+
+  it('starts a new streak at a failure after a quiet spell: failures far apart with no deliveries between are no streak', async () => {
+    const id = await addWebhook();
+    const a = deliverer();
+    await a.tracker.failure(id);
+    const first = (await row(id)).failing_since!;
+    // An hour with no delivery at all (longer than the quiet spell a streak allows: the window here, 10 minutes).
+    await pool.query(`UPDATE webhooks SET failing_since = failing_since - interval '1 hour', last_failed_at = last_failed_at - interval '1 hour' WHERE id = $1`, [id]);
+    a.advance(HOUR);
+    expect(await a.tracker.failure(id)).toBe(false);
+    const after = await row(id);
+    expect(after.status).toBe('active');
+    expect(after.failing_since!.getTime()).toBeGreaterThanOrEqual(first.getTime());
+  });
+
+  it('starts no streak at a failure within a recheck of a success: an endpoint failing every other request is written about once a minute', async () => {
+    const id = await addWebhook();
+    const a = deliverer();
+    await a.tracker.failure(id);
+    await a.tracker.success(id);
+    const version = async () => (await pool.query<{ xmin: string }>('SELECT xmin FROM webhooks WHERE id = $1', [id])).rows[0]!.xmin;
+    const cleared = await version();
+    for (let i = 0; i < 5; i += 1) {
+      expect(await a.tracker.failure(id)).toBe(false);
+      await a.tracker.success(id);
+    }
+    expect(await version()).toBe(cleared);
+    expect((await row(id)).failing_since).toBeNull();
+    // A recheck later, a failure starts the streak.
+    a.advance(61_000);
+    await a.tracker.failure(id);
+    expect((await row(id)).failing_since).not.toBeNull();
+  });
+
+  it('with a window of 0 disables nothing and writes nothing', async () => {
+    const id = await addWebhook();
+    const never = createFailureTracker({ pool, windowMs: 0, log, now: () => Date.now() + 365 * 24 * HOUR });
+    expect(await never.failure(id)).toBe(false);
+    expect(await never.failure(id)).toBe(false);
+    expect(await row(id)).toMatchObject({ status: 'active', failing_since: null });
+  });
+
+  it('tries no write for a while after one Postgres did not take: outcomes do not each wait on it', async () => {
+    const id = await addWebhook();
+    let queries = 0;
+    let refuse = true;
+    const flaky = {
+      query: (...args: Parameters<Pool['query']>) => {
+        queries += 1;
+        return refuse ? Promise.reject(new Error('connection terminated unexpectedly')) : (pool.query as (...a: unknown[]) => unknown)(...args);
+      },
+    } as unknown as Pool;
+    const clock = { aheadMs: 0 };
+    const tracker = createFailureTracker({ pool: flaky, windowMs: WINDOW_MS, log: createRootLogger({ level: 'silent' }), now: () => Date.now() + clock.aheadMs });
+    expect(await tracker.failure(id)).toBe(false);
+    expect(queries).toBe(1);
+    await tracker.failure(id);
+    await tracker.success(id);
+    expect(queries).toBe(1);
+    refuse = false;
+    clock.aheadMs += 11_000;
+    await tracker.failure(id);
+    expect(queries).toBe(2);
+    expect((await row(id)).failing_since).not.toBeNull();
   });
 
   it('goes by what it knows of a streak for a minute, then asks Postgres again', async () => {
