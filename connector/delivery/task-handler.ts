@@ -173,7 +173,10 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
     // Whether this task's earlier attempts were looked up (a strict webhook's, at its first failure here).
     let resumed = false;
     for (;;) {
-      const target = await deps.targets.get(task.webhookId);
+      let target = await deps.targets.get(task.webhookId);
+      // A skip is final, so not on a version read more than a moment ago: a notification lost while the listener
+      // reconnected would leave a webhook enabled again skipped for up to the cache's age.
+      if (!target || !target.deliverable) target = await deps.targets.get(task.webhookId, FRESH_BEFORE_SKIP_MS);
       if (!target || !target.deliverable) {
         // Deleted, disabled or unverified since routing: the admin's latest word wins. Its breaker goes too: an open
         // one would count in the gauge for good, and a webhook enabled again starts afresh.
@@ -337,6 +340,9 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
     breakerWebhookIds: () => [...breakers.keys()],
   });
 }
+
+/** How recently a webhook must have been read for a task of it to be skipped as deleted, inactive or unverified. */
+export const FRESH_BEFORE_SKIP_MS = 1000;
 
 /** Waiting where the task runs, for callers without slots to give up. */
 const inPlace: Aside = (waiting) => waiting;

@@ -16,7 +16,8 @@ import type { WebhookTarget } from './webhook.js';
  * database. Only a webhook never read by this process has to wait.
  */
 export interface TargetCache {
-  get(webhookId: string): Promise<WebhookTarget | null>;
+  /** `maxAgeMs`: read again unless the version held was read that recently (default: the cache's ttlMs). */
+  get(webhookId: string, maxAgeMs?: number): Promise<WebhookTarget | null>;
   invalidate(webhookId: string): void;
   /** Forgets every webhook (changes may have been missed). */
   clear(): void;
@@ -52,9 +53,9 @@ export function createTargetCache(deps: { pool: Pool; box: SecretBox; ttlMs: num
   };
 
   return {
-    get(webhookId) {
+    get(webhookId, maxAgeMs = deps.ttlMs) {
       const entry = entries.get(webhookId);
-      if (entry && now() - entry.loadedAt < deps.ttlMs) return entry.target;
+      if (entry && now() - entry.loadedAt < Math.min(maxAgeMs, deps.ttlMs)) return entry.target;
       return load(webhookId, entry);
     },
     invalidate: (webhookId) => void entries.delete(webhookId),

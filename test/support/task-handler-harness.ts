@@ -9,6 +9,7 @@ import { createTaskHandler } from '../../connector/delivery/task-handler.js';
 import { decodeTask, type DeliveryTask } from '../../connector/delivery/task.js';
 import type { Pool } from '../../connector/db/pool.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
+import type { TargetCache } from '../../connector/subscriptions/target-cache.js';
 import type { WebhookTarget } from '../../connector/subscriptions/webhook.js';
 
 export const WEBHOOK = '0b5e7c3e-61a4-4a4e-9d2e-6f1b1f7f2c11';
@@ -41,6 +42,8 @@ export function handlerWith(answers: Array<SendResult | Promise<SendResult>>, op
   breakerPolicy?: BreakerPolicy;
   ordering?: WebhookTarget['ordering'];
   now?: () => number;
+  /** The webhooks as the deliverer reads them (default: `target`, always). */
+  targets?: TargetCache;
   /** Attempts of the task's chain the delivery log holds (default: none). */
   logged?: (task: DeliveryTask) => number;
 } = {}) {
@@ -66,7 +69,7 @@ export function handlerWith(answers: Array<SendResult | Promise<SendResult>>, op
   } as unknown as Producer;
   const handle = createTaskHandler({
     pool: {} as Pool,
-    targets: { get: async () => ({ ...target, ordering: options.ordering ?? target.ordering }), invalidate: () => undefined, clear: () => undefined },
+    targets: options.targets ?? { get: async () => ({ ...target, ordering: options.ordering ?? target.ordering }), invalidate: () => undefined, clear: () => undefined },
     sender,
     attempts,
     attemptHistory: async (task) => options.logged?.(task) ?? 0,

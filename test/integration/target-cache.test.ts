@@ -1,0 +1,44 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { migrateUp } from '../../connector/db/migrate.js';
+import { createPool, type Pool } from '../../connector/db/pool.js';
+import { generateSigningSecret } from '../../connector/delivery/signature.js';
+import { createRootLogger } from '../../connector/observability/logger.js';
+import { createSecretBox } from '../../connector/security/encryption.js';
+import { insertWebhook } from '../../connector/subscriptions/repository.js';
+import { createTargetCache } from '../../connector/subscriptions/target-cache.js';
+import { testConfig, uniqueName } from '../support/harness.js';
+
+/** The deliverer's cache of webhooks on real Postgres, with no change listener: every change is a notification lost. */
+describe('target cache', () => {
+  const config = testConfig(inject('services'));
+  const log = createRootLogger({ level: 'silent' });
+  const box = createSecretBox(config.secrets.encryptionKey);
+  let pool: Pool;
+
+  beforeAll(async () => {
+    await migrateUp(config.database.url, log);
+    pool = createPool({ url: config.database.url, max: 2, applicationName: uniqueName('target-cache') }, log);
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+  });
+
+  it('serves the version it holds for its age, and reads again when asked for one read more recently', async () => {
+    const id = await insertWebhook(pool, box, {
+      organization: uniqueName('org'), name: uniqueName('hook'), url: 'https://example.com/h', eventTypes: ['*'], owner: 't', verified: true, signingSecret: generateSigningSecret(),
+    });
+    let clock = 0;
+    const cache = createTargetCache({ pool, box, ttlMs: 60_000, log, now: () => clock });
+    await pool.query(`UPDATE webhooks SET status = 'inactive' WHERE id = $1`, [id]);
+    expect((await cache.get(id))?.deliverable).toBe(false);
+    // Enabled again, its notification lost: the version held still says inactive, a minute at most.
+    await pool.query(`UPDATE webhooks SET status = 'active' WHERE id = $1`, [id]);
+    clock += 2000;
+    expect((await cache.get(id))?.deliverable).toBe(false);
+    // Asked for a version no older than a second: read again.
+    expect((await cache.get(id, 1000))?.deliverable).toBe(true);
+    // That read is now the version held.
+    expect((await cache.get(id))?.deliverable).toBe(true);
+  });
+});
