@@ -29,6 +29,8 @@ export const STALE_RETRY_MS = 5000;
 interface Entry {
   target: Promise<WebhookTarget | null>;
   loadedAt: number;
+  /** Set when a reload failed: no other is tried before then, however recent a version a caller asks for. */
+  retryAt?: number;
 }
 
 export function createTargetCache(deps: { pool: Pool; box: SecretBox; ttlMs: number; log: Logger; now?: () => number }): TargetCache {
@@ -48,14 +50,14 @@ export function createTargetCache(deps: { pool: Pool; box: SecretBox; ttlMs: num
   const fallBack = (webhookId: string, failed: Entry, previous: Entry, error: unknown): Promise<WebhookTarget | null> => {
     deps.log.debug({ err: error, webhookId }, 'webhook could not be read again; delivering with the version read before');
     // Counted as read STALE_RETRY_MS before its age runs out, so the next try comes that much later.
-    if (entries.get(webhookId) === failed) entries.set(webhookId, { target: previous.target, loadedAt: now() - deps.ttlMs + STALE_RETRY_MS });
+    if (entries.get(webhookId) === failed) entries.set(webhookId, { target: previous.target, loadedAt: now() - deps.ttlMs + STALE_RETRY_MS, retryAt: now() + STALE_RETRY_MS });
     return previous.target;
   };
 
   return {
     get(webhookId, maxAgeMs = deps.ttlMs) {
       const entry = entries.get(webhookId);
-      if (entry && now() - entry.loadedAt < Math.min(maxAgeMs, deps.ttlMs)) return entry.target;
+      if (entry && (now() - entry.loadedAt < Math.min(maxAgeMs, deps.ttlMs) || now() < (entry.retryAt ?? 0))) return entry.target;
       return load(webhookId, entry);
     },
     invalidate: (webhookId) => void entries.delete(webhookId),

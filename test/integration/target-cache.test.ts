@@ -5,7 +5,7 @@ import { generateSigningSecret } from '../../connector/delivery/signature.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
 import { createSecretBox } from '../../connector/security/encryption.js';
 import { insertWebhook } from '../../connector/subscriptions/repository.js';
-import { createTargetCache } from '../../connector/subscriptions/target-cache.js';
+import { createTargetCache, STALE_RETRY_MS } from '../../connector/subscriptions/target-cache.js';
 import { testConfig, uniqueName } from '../support/harness.js';
 
 /** The deliverer's cache of webhooks on real Postgres, with no change listener: every change is a notification lost. */
@@ -40,5 +40,33 @@ describe('target cache', () => {
     expect((await cache.get(id, 1000))?.deliverable).toBe(true);
     // That read is now the version held.
     expect((await cache.get(id))?.deliverable).toBe(true);
+  });
+
+  it('while Postgres cannot be read, serves the version it holds, and tries again only every few seconds however recent a version is asked for', async () => {
+    const id = await insertWebhook(pool, box, {
+      organization: uniqueName('org'), name: uniqueName('hook'), url: 'https://example.com/h', eventTypes: ['*'], owner: 't', verified: true, signingSecret: generateSigningSecret(),
+    });
+    let clock = 0;
+    let reads = 0;
+    let down = false;
+    const flaky = {
+      query: (...args: unknown[]) => {
+        reads += 1;
+        return down ? Promise.reject(new Error('connection terminated unexpectedly')) : (pool.query as (...a: unknown[]) => unknown)(...args);
+      },
+    } as unknown as Pool;
+    const cache = createTargetCache({ pool: flaky, box, ttlMs: 60_000, log, now: () => clock });
+    expect((await cache.get(id))?.deliverable).toBe(true);
+    down = true;
+    clock += 2000;
+    expect((await cache.get(id, 1000))?.deliverable).toBe(true);
+    expect(reads).toBe(2);
+    // Not another try for each caller while it is down: the version held is served.
+    expect((await cache.get(id, 1000))?.deliverable).toBe(true);
+    expect(reads).toBe(2);
+    clock += STALE_RETRY_MS;
+    down = false;
+    await cache.get(id, 1000);
+    expect(reads).toBe(3);
   });
 });
