@@ -10,10 +10,12 @@ import type { WebhookTarget } from './webhook.js';
  * rotation) are invalidated as Postgres notifies them; `ttlMs` bounds the
  * age of an entry should a notification be lost.
  *
- * While Postgres cannot be read, an entry past its age is still served: the
- * version last read is the best there is (no change can be made or notified
+ * An entry past its age is served while it is read again in the background,
+ * and while Postgres cannot be read it goes on being served: the version
+ * last read is the best there is (no change can be made or notified
  * meanwhile either), and deliveries go on instead of waiting for the
- * database. Only a webhook never read by this process has to wait.
+ * database. Only a webhook never read by this process has to wait, and a
+ * caller asking for a version read within `maxAgeMs` (before a final skip).
  */
 export interface TargetCache {
   /** `maxAgeMs`: read again unless the version held was read that recently (default: the cache's ttlMs). */
@@ -31,6 +33,8 @@ interface Entry {
   loadedAt: number;
   /** Set when a reload failed: no other is tried before then, however recent a version a caller asks for. */
   retryAt?: number;
+  /** A reload past its age is under way, this version served meanwhile. */
+  refreshing?: boolean;
 }
 
 export function createTargetCache(deps: { pool: Pool; box: SecretBox; ttlMs: number; log: Logger; now?: () => number }): TargetCache {
@@ -54,10 +58,33 @@ export function createTargetCache(deps: { pool: Pool; box: SecretBox; ttlMs: num
     return previous.target;
   };
 
+  /**
+   * Reads a webhook past its age again while the version held is served: the age only bounds a lost notification
+   * (changes are notified), and callers must not wait on a read, for up to a query timeout while Postgres hangs.
+   * The new version replaces the held one unless the webhook was invalidated meanwhile.
+   */
+  const refresh = (webhookId: string, held: Entry): void => {
+    held.refreshing = true;
+    loadWebhookTarget(deps.pool, deps.box, webhookId).then(
+      (target) => void (entries.get(webhookId) === held && entries.set(webhookId, { target: Promise.resolve(target), loadedAt: now() })),
+      (error: unknown) => {
+        deps.log.debug({ err: error, webhookId }, 'webhook could not be read again; delivering with the version read before');
+        held.refreshing = false;
+        held.retryAt = now() + STALE_RETRY_MS;
+      },
+    );
+  };
+
   return {
-    get(webhookId, maxAgeMs = deps.ttlMs) {
+    get(webhookId, maxAgeMs) {
       const entry = entries.get(webhookId);
-      if (entry && (now() - entry.loadedAt < Math.min(maxAgeMs, deps.ttlMs) || now() < (entry.retryAt ?? 0))) return entry.target;
+      const age = entry ? now() - entry.loadedAt : 0;
+      if (entry && (age < Math.min(maxAgeMs ?? deps.ttlMs, deps.ttlMs) || now() < (entry.retryAt ?? 0))) return entry.target;
+      // Past the cache's age, no fresher version asked for: served as held while it is read again.
+      if (entry && maxAgeMs === undefined) {
+        if (!entry.refreshing) refresh(webhookId, entry);
+        return entry.target;
+      }
       return load(webhookId, entry);
     },
     invalidate: (webhookId) => void entries.delete(webhookId),

@@ -69,4 +69,34 @@ describe('target cache', () => {
     await cache.get(id, 1000);
     expect(reads).toBe(3);
   });
+
+  it('past its age, serves the version it holds while it reads the webhook again, once, and then the new version', async () => {
+    const id = await insertWebhook(pool, box, {
+      organization: uniqueName('org'), name: uniqueName('hook'), url: 'https://example.com/h', eventTypes: ['*'], owner: 't', verified: true, signingSecret: generateSigningSecret(),
+    });
+    let clock = 0;
+    let reads = 0;
+    // A Postgres that takes its time: each read waits until the test lets it through.
+    const held: Array<() => void> = [];
+    let hold = false;
+    const slow = {
+      query: (...args: unknown[]) => {
+        reads += 1;
+        const run = () => (pool.query as (...a: unknown[]) => Promise<unknown>)(...args);
+        return hold ? new Promise((resolve, reject) => held.push(() => void run().then(resolve, reject))) : run();
+      },
+    } as unknown as Pool;
+    const cache = createTargetCache({ pool: slow, box, ttlMs: 60_000, log, now: () => clock });
+    expect((await cache.get(id))?.deliverable).toBe(true);
+    await pool.query(`UPDATE webhooks SET status = 'inactive' WHERE id = $1`, [id]);
+    hold = true;
+    clock += 61_000;
+    // Answered at once with the version held, however long the read takes; one read for every caller.
+    expect((await cache.get(id))?.deliverable).toBe(true);
+    expect((await cache.get(id))?.deliverable).toBe(true);
+    expect(reads).toBe(2);
+    held.splice(0).forEach((release) => release());
+    await expect.poll(async () => (await cache.get(id))?.deliverable).toBe(false);
+    expect(reads).toBe(2);
+  });
 });
