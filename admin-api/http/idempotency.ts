@@ -98,7 +98,8 @@ export function idempotencyKeys(deps: { pool: Pool; box: SecretBox; log: Logger 
       if (claim.kind === 'mismatch') throw new ApiProblem('conflict', 'this Idempotency-Key was sent with another request (another path or body); use a new key for a new request');
       if (claim.kind === 'in-flight') throw new ApiProblem('conflict', 'the first request with this Idempotency-Key is still under way; send it again shortly', undefined, { 'retry-after': '1' });
       const { answer } = claim;
-      return replay(reply, answer.status, answer.headers, box.decrypt(answer.responseEnc));
+      // Filtered again: answers kept before Retry-After was left out still hold it.
+      return replay(reply, answer.status, headersToKeep((name) => answer.headers[name]), box.decrypt(answer.responseEnc));
     });
 
     app.addHook('onSend', async (request, reply, payload) => {

@@ -6,8 +6,8 @@ import { samplePayload } from '../../connector/events/sample-payload.js';
 import type { AdminApiDeps } from '../context.js';
 import { ApiProblem, invalidField, notFound } from '../problem.js';
 import { AUTHED_PROBLEMS, idParam, problemResponses, rotateSecretBody, statusChangeBody, testEventBody } from '../schemas.js';
-import { findWebhook, previousSecretSigns, revokePreviousSecret, rotateWebhookSecret, setWebhookEnabled, toView } from '../store/webhooks.js';
-import { assertReceiving, parseIfMatch, refuseChange, requireWebhook } from './webhook-lookup.js';
+import { findWebhook, revokePreviousSecret, rotateWebhookSecret, rotationState, setWebhookEnabled, toView } from '../store/webhooks.js';
+import { assertReceiving, parseIfMatch, refuseChange, requireWebhook, staleVersion } from './webhook-lookup.js';
 import type { VerificationRunner } from '../verification-runner.js';
 import { defaultStatusReason, defaultTestEventType } from '../webhook-rules.js';
 
@@ -57,13 +57,19 @@ export function webhookActionRoutes(deps: AdminApiDeps, verifications: Verificat
       const expectedVersion = parseIfMatch(request.headers['if-match']);
       const secret = generateSigningSecret();
       const force = request.body?.force === true;
-      const row = await rotateWebhookSecret(pool, principal.subject, principal.organization, request.params.id, box.encrypt(secret), config.admin.secretRotationOverlapMs, expectedVersion, force);
+      const rotate = () => rotateWebhookSecret(pool, principal.subject, principal.organization, request.params.id, box.encrypt(secret), config.admin.secretRotationOverlapMs, expectedVersion, force);
+      let row = await rotate();
       if (!row) {
-        const current = await findWebhook(pool, principal.organization, request.params.id);
-        if (current && (expectedVersion === undefined || current.version === expectedVersion) && previousSecretSigns(current)) {
-          throw new ApiProblem('conflict', `an earlier rotation's overlap is open until ${current.previous_secret_expires_at!.toISOString()}: the secret it replaced still signs, and rotating now would stop it at once. Send {"force": true} to rotate anyway, or end the overlap first (POST /v1/webhooks/${current.id}/revoke-previous-secret)`);
+        // Why, by the same clock the rotation was refused by (Postgres's).
+        const state = await rotationState(pool, principal.organization, request.params.id);
+        if (!state) throw notFound('webhook');
+        if (expectedVersion !== undefined && state.version !== expectedVersion) throw staleVersion(state.version, expectedVersion);
+        if (state.overlapUntil) {
+          throw new ApiProblem('conflict', `an earlier rotation's overlap is open until ${state.overlapUntil.toISOString()}: the secret it replaced still signs, and rotating now would stop it at once. Send {"force": true} to rotate anyway, or end the overlap first (POST /v1/webhooks/${request.params.id}/revoke-previous-secret)`);
         }
-        return refuseChange(pool, principal.organization, request.params.id, expectedVersion);
+        // The overlap ended, or was revoked, between the two: the rotation may go ahead now.
+        row = await rotate();
+        if (!row) return refuseChange(pool, principal.organization, request.params.id, expectedVersion);
       }
       request.log.info({ webhookId: row.id, forced: force }, 'signing secret rotated');
       return reply.header('etag', `"${row.version}"`).send({ webhook: toView(row, box), secret });

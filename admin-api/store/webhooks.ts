@@ -351,13 +351,23 @@ export async function rotateWebhookSecret(
   return rows[0] ?? null;
 }
 
+/** Why a rotation was refused, by Postgres's clock: the webhook's version, and until when an overlap is open (null: none). */
+export async function rotationState(pool: Pool, organization: string, id: string): Promise<{ version: number; overlapUntil: Date | null } | null> {
+  const { rows } = await pool.query<{ version: number; overlap_until: Date | null }>(
+    `SELECT version, CASE WHEN previous_signing_secret_enc IS NOT NULL AND previous_secret_expires_at > now() THEN previous_secret_expires_at END AS overlap_until
+       FROM webhooks WHERE organization = $1 AND id = $2`,
+    [organization, id],
+  );
+  return rows[0] ? { version: rows[0].version, overlapUntil: rows[0].overlap_until } : null;
+}
+
 /** Ends a rotation's overlap now: the previous secret stops signing (a leaked secret, or every receiver switched). */
 export async function revokePreviousSecret(pool: Pool, actor: string, organization: string, id: string, expectedVersion?: number): Promise<WebhookRow | null> {
   const { rows } = await recordedWebhookChange(pool, actor, (db) => db.query<WebhookRow>(
     `UPDATE webhooks
         SET previous_signing_secret_enc = NULL, previous_secret_expires_at = NULL,
-            updated_at = CASE WHEN previous_signing_secret_enc IS NULL THEN updated_at ELSE now() END,
-            version = CASE WHEN previous_signing_secret_enc IS NULL THEN version ELSE version + 1 END
+            updated_at = CASE WHEN previous_signing_secret_enc IS NULL OR previous_secret_expires_at <= now() THEN updated_at ELSE now() END,
+            version = CASE WHEN previous_signing_secret_enc IS NULL OR previous_secret_expires_at <= now() THEN version ELSE version + 1 END
       WHERE organization = $1 AND id = $2 AND ($3::integer IS NULL OR version = $3) RETURNING *`,
     [organization, id, expectedVersion ?? null],
   ));

@@ -82,3 +82,18 @@ export function nextHop(schedule: RetrySchedule, notBefore: number, now: number)
   if (covering === undefined) return { tierLabel: tierLabel(tiers[tiers.length - 1]!), dueAt: now + longestBand(schedule) };
   return { tierLabel: tierLabel(covering), dueAt: notBefore };
 }
+
+/**
+ * When a task an open circuit breaker shed is tried again: once the breaker
+ * may admit it, and no sooner than the task is old (routed, or resent, that
+ * long ago), up to the longest delay, with the schedule's jitter. A shed is
+ * not an attempt, so without the age every task of a dead endpoint's backlog
+ * would come back each time the breaker half-opens, all at once, for as long
+ * as it stays dead; with it each task's waits double, as retries' do, and
+ * the tasks come back spread out.
+ */
+export function shedUntil(schedule: RetrySchedule, admitsAt: number, routedAt: number, now: number, random: number): number {
+  const longest = Math.max(...schedule.delaysMs);
+  const wait = Math.min(Math.max(0, now - routedAt), longest) * (1 + schedule.jitter * (2 * random - 1));
+  return Math.max(admitsAt, now + Math.round(wait));
+}

@@ -15,7 +15,7 @@ import type { HttpSender, SendResult } from './http-sender.js';
 import { decideOutcome, statusClass, type AttemptResult } from './outcome.js';
 import { payloadJson } from './envelope.js';
 import { buildWebhookRequest, withoutSentSecrets } from './request.js';
-import { nextHop, nextRetry, type RetrySchedule } from './retry-schedule.js';
+import { nextHop, nextRetry, shedUntil, type RetrySchedule } from './retry-schedule.js';
 import { deliveryKind, encodeTask, type DeliveryTask } from './task.js';
 import { pause, untilDone } from './persist.js';
 import type { Aside } from './keyed-scheduler.js';
@@ -226,7 +226,8 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
         // A strict webhook's retries in place are counted in memory only: had another instance (before a restart or
         // a rebalance) tried this task already, the count goes on from its attempts rather than starting over.
         resumed = true;
-        const logged = await deps.attemptHistory(task);
+        // Aside: a slow Postgres holds this webhook, not one of the slots every webhook shares.
+        const logged = await aside(deps.attemptHistory(task));
         if (logged >= task.attempt) task = { ...task, attempt: logged + 1 };
       }
       // Not when the breaker judges another URL by now: an answer from the old one says nothing of the new.
@@ -243,7 +244,8 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
         deliveries.inc({ outcome: 'delivered', status_class: cls });
         endToEndLatency.observe({ delivery: deliveryKind(task) }, Math.max(0, now() - task.event.occurredAt) / 1000);
         logAttempt(records, attemptRecord({ ...common, outcome: 'delivered', now: now() }));
-        await deps.failures.success(target.id);
+        // Not waited for: ending a streak is bookkeeping, and a hung Postgres must not hold the webhook's next task.
+        void deps.failures.success(target.id);
         return done(records);
       }
       if (outcome.decision === 'disable') {
@@ -291,8 +293,11 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
       if (!tried.sent) {
         // Shed by the open breaker: not an attempt, so not one of the task's retries either. Counted as one, a task
         // coming back for its last attempt while the breaker is open would be dead-lettered without being sent,
-        // and every shed would move a task up the schedule. It waits until the breaker may admit it.
-        const retryAt = admitsAgainAt(breakers.get(target.id) ?? CLOSED, deps.breakerPolicy, now());
+        // and every shed would move a task up the schedule. It waits until the breaker may admit it, and longer
+        // the older it is (see shedUntil).
+        const admitsAt = admitsAgainAt(breakers.get(target.id) ?? CLOSED, deps.breakerPolicy, now());
+        // A strict webhook's task is the next probe itself: it waits for the breaker alone.
+        const retryAt = target.ordering === 'strict' ? admitsAt : shedUntil(deps.schedule, admitsAt, task.routedAt, now(), random());
         deliveries.inc({ outcome: 'retry', status_class: cls });
         logAttempt(records, attemptRecord({ ...common, outcome: 'retry', reason: outcome.reason, nextRetryAt: retryAt, now: now() }));
         if (target.ordering === 'strict') {

@@ -26,6 +26,7 @@ import { CONNECTOR_ACTOR, recordedWebhookChange } from '../db/webhook-changes.js
 export interface FailureTracker {
   /** Records a failure; true when it made the webhook inactive. */
   failure(webhookId: string): Promise<boolean>;
+  /** Ends a streak; never rejects, and a delivery need not wait for it (its write may wait on Postgres). */
   success(webhookId: string): Promise<void>;
 }
 
@@ -133,11 +134,13 @@ export function createFailureTracker(deps: FailureTrackerDeps): FailureTracker {
       }
     },
     async success(webhookId) {
-      if (deps.windowMs === 0 || now() < pausedUntil) return;
-      if (current(webhookId)?.since === null) return;
+      if (deps.windowMs === 0 || current(webhookId)?.since === null) return;
+      // Known healthy here at once. Tried even while writes pause (deliveries do not wait for it: see the task
+      // handler): a success left unwritten could let another process disable a recovered webhook. Should the write
+      // fail, the next success past the recheck interval tries again.
+      known.set(webhookId, { since: null, at: now() });
       try {
         await deps.pool.query('UPDATE webhooks SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL', [webhookId]);
-        known.set(webhookId, { since: null, at: now() });
       } catch (error) {
         unwritten(error, webhookId);
       }

@@ -227,7 +227,6 @@ describe('failure tracker', () => {
     expect(await tracker.failure(id)).toBe(false);
     expect(queries).toBe(1);
     await tracker.failure(id);
-    await tracker.success(id);
     expect(queries).toBe(1);
     refuse = false;
     clock.aheadMs += 11_000;

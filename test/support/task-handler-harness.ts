@@ -9,6 +9,7 @@ import { createTaskHandler } from '../../connector/delivery/task-handler.js';
 import { decodeTask, type DeliveryTask } from '../../connector/delivery/task.js';
 import type { Pool } from '../../connector/db/pool.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
+import type { FailureTracker } from '../../connector/subscriptions/failure-tracker.js';
 import type { TargetCache } from '../../connector/subscriptions/target-cache.js';
 import type { WebhookTarget } from '../../connector/subscriptions/webhook.js';
 
@@ -42,6 +43,8 @@ export function handlerWith(answers: Array<SendResult | Promise<SendResult>>, op
   breakerPolicy?: BreakerPolicy;
   ordering?: WebhookTarget['ordering'];
   now?: () => number;
+  /** The failing streaks (default: none ever). */
+  failures?: FailureTracker;
   /** The webhooks as the deliverer reads them (default: `target`, always). */
   targets?: TargetCache;
   /** Attempts of the task's chain the delivery log holds (default: none). */
@@ -73,7 +76,7 @@ export function handlerWith(answers: Array<SendResult | Promise<SendResult>>, op
     sender,
     attempts,
     attemptHistory: async (task) => options.logged?.(task) ?? 0,
-    failures: { failure: async () => false, success: async () => undefined },
+    failures: options.failures ?? { failure: async () => false, success: async () => undefined },
     producer,
     schedule: options.schedule ?? { delaysMs: [5000], jitter: 0, maxRetryAfterMs: 60_000 },
     // By default one failure opens the breaker, and it admits a probe at once.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { admit, admitsAgainAt, breakerAfter, CLOSED, MIN_PROBE_WAIT_MS, recordFailure, recordSuccess, type BreakerState } from '../../connector/delivery/circuit-breaker.js';
 import { OffsetTracker } from '../../connector/delivery/offset-tracker.js';
-import { DEFAULT_DELAYS_MS, nextHop, nextRetry, tierLabel, tierLabels, type RetrySchedule } from '../../connector/delivery/retry-schedule.js';
+import { DEFAULT_DELAYS_MS, nextHop, nextRetry, shedUntil, tierLabel, tierLabels, type RetrySchedule } from '../../connector/delivery/retry-schedule.js';
 
 describe('OffsetTracker', () => {
   it('commits only past the contiguous finished prefix', () => {
@@ -216,5 +216,21 @@ describe('circuit breaker', () => {
     let state = recordFailure(recordFailure(CLOSED, policy, 0), policy, 0);
     state = recordSuccess();
     expect(recordFailure(state, policy, 0)).toEqual({ kind: 'closed', failures: 1 });
+  });
+});
+
+describe('when a shed task is tried again', () => {
+  const schedule = { delaysMs: [5000, 300_000, 1_800_000], jitter: 0.1, maxRetryAfterMs: 0 };
+
+  it('once the breaker may admit it, and no sooner than the task is old, up to the longest delay, with jitter', () => {
+    // Young: the breaker decides.
+    expect(shedUntil(schedule, 30_000, -1000, 0, 0.5)).toBe(30_000);
+    // Older than the open spell: its age.
+    expect(shedUntil(schedule, 30_000, -120_000, 0, 0.5)).toBe(120_000);
+    // Very old: the longest delay, jittered either way; never before the breaker.
+    expect(shedUntil(schedule, 30_000, -86_400_000, 0, 0.5)).toBe(1_800_000);
+    expect(shedUntil(schedule, 30_000, -86_400_000, 0, 0)).toBe(1_620_000);
+    expect(shedUntil(schedule, 30_000, -86_400_000, 0, 0.999)).toBeLessThanOrEqual(1_980_000);
+    expect(shedUntil(schedule, 3_000_000, -86_400_000, 0, 0.5)).toBe(3_000_000);
   });
 });

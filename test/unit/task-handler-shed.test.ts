@@ -17,8 +17,9 @@ describe('the task handler, for a task shed by an open circuit breaker', () => {
     expect(posted).toEqual(['msg_1']);
 
     clock += 1000;
-    // Back from a tier for its last attempt while the breaker is open: not sent, and not dead-lettered.
-    await handle(taskNumber(2, 3), stop);
+    // Back from a tier for its last attempt while the breaker is open: not sent, and not dead-lettered. Routed
+    // moments ago, it waits for the breaker alone.
+    await handle({ ...taskNumber(2, 3), routedAt: clock - 500 }, stop);
     expect(posted).toEqual(['msg_1']);
     const shed = produced.at(-1)!;
     expect(shed.topic).not.toBe('dlq');
@@ -34,6 +35,24 @@ describe('the task handler, for a task shed by an open circuit breaker', () => {
     expect(posted).toEqual(['msg_1', 'msg_2']);
     expect(logged.at(-1)).toMatchObject({ taskId: 'msg_2', attempt: 3, outcome: 'delivered', status: 204 });
     expect(produced.map((p) => p.topic)).not.toContain('dlq');
+  });
+
+  it('holds an old task back longer: as long as it has existed, up to the longest delay, so a dead endpoint\'s backlog does not return at every probe', async () => {
+    const clock = 1_000_000;
+    const { handle, produced } = handlerWith([answer(503)], {
+      schedule: { delaysMs: [5000, 60_000], jitter: 0, maxRetryAfterMs: 3_600_000 },
+      breakerPolicy: { failureThreshold: 1, openMs: 30_000 },
+      now: () => clock,
+    });
+    const stop = new AbortController().signal;
+    await handle(taskNumber(1), stop);
+    // 45 s old: past the breaker's 30 s, it waits 45 s.
+    await handle({ ...taskNumber(2), routedAt: clock - 45_000 }, stop);
+    expect(Number(produced.at(-1)!.headers[RETRY_DUE_AT_HEADER])).toBe(clock + 45_000);
+    // An hour old: the longest delay (a minute here).
+    await handle({ ...taskNumber(3), routedAt: clock - 3_600_000 }, stop);
+    expect(Number(produced.at(-1)!.headers[RETRY_DUE_AT_HEADER])).toBe(clock + 60_000);
+    expect(produced.slice(1).map((p) => p.task.attempt)).toEqual([1, 1]);
   });
 
   it('holds a strict webhook\'s task in place until the breaker probes, then retries it at the same attempt', async () => {

@@ -34,3 +34,15 @@ describe('the task handler, for a webhook it holds as not deliverable', () => {
     expect(asked).toEqual([undefined]);
   });
 });
+
+describe('the task handler, with Postgres hung', () => {
+  it('does not hold a delivered webhook\'s next task on ending its failing streak', async () => {
+    const ended: string[] = [];
+    // A streak end that never completes, as its write would while Postgres hangs.
+    const failures = { failure: async () => false, success: (id: string) => (ended.push(id), new Promise<void>(() => undefined)) };
+    const { handle, logged } = handlerWith([answer(204)], { failures });
+    await handle(taskNumber(1), new AbortController().signal);
+    expect(ended).toEqual([target.id]);
+    expect(logged.map((r) => r.outcome)).toEqual(['delivered']);
+  });
+});

@@ -4,6 +4,8 @@
 -- failing streak is continuous only while failures keep coming: a failure after a long quiet spell (no deliveries
 -- at all) starts a new streak, rather than one that began days ago and disables the webhook at once.
 ALTER TABLE webhooks ADD COLUMN last_failed_at timestamptz;
+-- Streaks under way keep their start: as if their last failure were now (else each would start again at its next).
+UPDATE webhooks SET last_failed_at = now() WHERE failing_since IS NOT NULL;
 
 -- Like failing_since, bookkeeping that nobody listening to webhooks_changed reads: a change to it alone notifies
 -- nobody.
