@@ -28,7 +28,9 @@ export const WEBHOOK_EVENTS_POLL_MS = 500;
 const BATCH = 200;
 /**
  * Any fixed key: one relay works at a time across every admin API and deliverer process, so events go out in the
- * order they were recorded.
+ * order of their sequence numbers. That is the order they were recorded for one webhook (its row is locked by the
+ * change); across webhooks a transaction that took a lower number may commit after a higher one was relayed, and
+ * its event then goes out after that one's.
  */
 const RELAY_LOCK = 0x5745_4248;
 
