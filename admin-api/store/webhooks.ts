@@ -323,17 +323,16 @@ export async function setWebhookEnabled(
   });
 }
 
-/**
- * The new secret signs from now on; the old one also signs until `overlapMs` from now. Null as for
- * setWebhookEnabled: two admins rotating at once, each with If-Match, cannot both win and one lose its secret.
- */
+/** Whether a webhook's previous secret still signs (its rotation's overlap is open), by Postgres's clock. */
+const PREVIOUS_SECRET_SIGNS = 'coalesce(previous_signing_secret_enc IS NOT NULL AND previous_secret_expires_at > now(), false)';
+
 /**
  * Rotates a webhook's signing secret: the current one becomes the previous,
  * signing beside the new one for `overlapMs`. Not while an earlier
  * rotation's overlap is open, unless `force`: receivers may still verify
  * with the secret that rotation replaced, and only two secrets sign, so it
- * would stop signing at once. Null when nothing was rotated (see
- * rotationRefusal for why).
+ * would stop signing at once. Null when nothing was rotated (rotationState
+ * tells why); with If-Match, of two admins rotating at once only one wins.
  */
 export async function rotateWebhookSecret(
   pool: Pool, actor: string, organization: string, id: string, newSecretEnc: string, overlapMs: number, expectedVersion: number | undefined, force: boolean,
@@ -344,7 +343,7 @@ export async function rotateWebhookSecret(
             previous_secret_expires_at = now() + make_interval(secs => $4::double precision / 1000),
             signing_secret_enc = $3, updated_at = now(), version = version + 1
       WHERE organization = $1 AND id = $2 AND ($5::integer IS NULL OR version = $5)
-        AND ($6::boolean OR previous_signing_secret_enc IS NULL OR previous_secret_expires_at IS NULL OR previous_secret_expires_at <= now())
+        AND ($6::boolean OR NOT ${PREVIOUS_SECRET_SIGNS})
       RETURNING *`,
     [organization, id, newSecretEnc, overlapMs, expectedVersion ?? null, force],
   ));
@@ -354,7 +353,7 @@ export async function rotateWebhookSecret(
 /** Why a rotation was refused, by Postgres's clock: the webhook's version, and until when an overlap is open (null: none). */
 export async function rotationState(pool: Pool, organization: string, id: string): Promise<{ version: number; overlapUntil: Date | null } | null> {
   const { rows } = await pool.query<{ version: number; overlap_until: Date | null }>(
-    `SELECT version, CASE WHEN previous_signing_secret_enc IS NOT NULL AND previous_secret_expires_at > now() THEN previous_secret_expires_at END AS overlap_until
+    `SELECT version, CASE WHEN ${PREVIOUS_SECRET_SIGNS} THEN previous_secret_expires_at END AS overlap_until
        FROM webhooks WHERE organization = $1 AND id = $2`,
     [organization, id],
   );
@@ -366,8 +365,8 @@ export async function revokePreviousSecret(pool: Pool, actor: string, organizati
   const { rows } = await recordedWebhookChange(pool, actor, (db) => db.query<WebhookRow>(
     `UPDATE webhooks
         SET previous_signing_secret_enc = NULL, previous_secret_expires_at = NULL,
-            updated_at = CASE WHEN previous_signing_secret_enc IS NULL OR previous_secret_expires_at <= now() THEN updated_at ELSE now() END,
-            version = CASE WHEN previous_signing_secret_enc IS NULL OR previous_secret_expires_at <= now() THEN version ELSE version + 1 END
+            updated_at = CASE WHEN ${PREVIOUS_SECRET_SIGNS} THEN now() ELSE updated_at END,
+            version = CASE WHEN ${PREVIOUS_SECRET_SIGNS} THEN version + 1 ELSE version END
       WHERE organization = $1 AND id = $2 AND ($3::integer IS NULL OR version = $3) RETURNING *`,
     [organization, id, expectedVersion ?? null],
   ));

@@ -146,6 +146,12 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
       },
     });
 
+  /** Puts `next` (what is tried next of `task`) on a retry tier, due at `dueAt`, until Kafka takes it. */
+  const toTier = (task: DeliveryTask, next: DeliveryTask, tierLabel: string, dueAt: number, reason: string, signal: AbortSignal): Promise<unknown> => {
+    const message = { key: next.webhookId, value: encodeTask(next), headers: { [RETRY_DUE_AT_HEADER]: String(dueAt), 'retry.reason': reason } };
+    return persistOutcome('retry', task, signal, () => deps.producer.send({ topic: deps.retryTopic(tierLabel), messages: [message] }));
+  };
+
   // Shared by every task rather than closures made per task: this runs for every delivery.
   // `logged` reports a failed write to the caller; should the handler throw before returning it
   // (shutdown, Kafka down), a failed write must not become an unhandled rejection.
@@ -203,8 +209,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
         retryHops.inc({ tier: hop.tierLabel });
         if (deps.log.isLevelEnabled('debug')) deps.log.debug({ webhookId: task.webhookId, taskId: task.taskId, notBefore, tier: hop.tierLabel }, 'waiting out the endpoint\'s Retry-After');
         task = { ...task, notBefore };
-        const again = { key: task.webhookId, value: encodeTask(task), headers: { [RETRY_DUE_AT_HEADER]: String(hop.dueAt), 'retry.reason': 'waiting out the endpoint\'s Retry-After' } };
-        await persistOutcome('retry', task, signal, () => deps.producer.send({ topic: deps.retryTopic(hop.tierLabel), messages: [again] }));
+        await toTier(task, task, hop.tierLabel, hop.dueAt, 'waiting out the endpoint\'s Retry-After', signal);
         return done(records);
       }
       payload ??= payloadJson(task.event);
@@ -307,8 +312,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
         }
         const hop = nextHop(deps.schedule, retryAt, now());
         retryHops.inc({ tier: hop.tierLabel });
-        const again = { key: task.webhookId, value: encodeTask(previous), headers: { [RETRY_DUE_AT_HEADER]: String(hop.dueAt), 'retry.reason': outcome.reason } };
-        await persistOutcome('retry', task, signal, () => deps.producer.send({ topic: deps.retryTopic(hop.tierLabel), messages: [again] }));
+        await toTier(task, previous, hop.tierLabel, hop.dueAt, outcome.reason, signal);
         return done(records);
       }
       const step = nextRetry(deps.schedule, task.attempt, now(), random(), outcome.retryAfterMs);
@@ -333,8 +337,7 @@ export function createTaskHandler(deps: TaskHandlerDeps): TaskHandler & { via(se
         continue;
       }
       retriesScheduled.inc({ tier: step.tierLabel });
-      const retry = { key: task.webhookId, value: encodeTask(next), headers: { [RETRY_DUE_AT_HEADER]: String(step.dueAt), 'retry.reason': outcome.reason } };
-      await persistOutcome('retry', task, signal, () => deps.producer.send({ topic: deps.retryTopic(step.tierLabel), messages: [retry] }));
+      await toTier(task, next, step.tierLabel, step.dueAt, outcome.reason, signal);
       return done(records);
     }
   };

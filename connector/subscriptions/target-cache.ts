@@ -67,11 +67,7 @@ export function createTargetCache(deps: { pool: Pool; box: SecretBox; ttlMs: num
     held.refreshing = true;
     loadWebhookTarget(deps.pool, deps.box, webhookId).then(
       (target) => void (entries.get(webhookId) === held && entries.set(webhookId, { target: Promise.resolve(target), loadedAt: now() })),
-      (error: unknown) => {
-        deps.log.debug({ err: error, webhookId }, 'webhook could not be read again; delivering with the version read before');
-        held.refreshing = false;
-        held.retryAt = now() + STALE_RETRY_MS;
-      },
+      (error: unknown) => void fallBack(webhookId, held, held, error),
     );
   };
 
