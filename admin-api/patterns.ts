@@ -15,8 +15,11 @@ export const UUID = '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4
 /** A header name. */
 export const HEADER_NAME = '^[A-Za-z0-9-]+$';
 
-/** A header value: printable ASCII. */
-export const HEADER_VALUE = '^[\\x20-\\x7e]+$';
+/**
+ * A header value: printable ASCII, no space at either end (HTTP drops those, so the receiver would never see the
+ * value as given, and the delivery log's redaction would look for the wrong one).
+ */
+export const HEADER_VALUE = '^[\\x21-\\x7e](?:[\\x20-\\x7e]*[\\x21-\\x7e])?$';
 
 /**
  * On top of format date-time: what Postgres accepts too (year 0001 or later,
@@ -34,7 +37,7 @@ export const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
   [NO_NUL]: 'must not contain the character U+0000',
   [UUID]: 'must be a UUID (8-4-4-4-12 hexadecimal digits)',
   [HEADER_NAME]: 'must be a header name (letters, digits and dashes)',
-  [HEADER_VALUE]: 'must be printable ASCII (it is sent as a header value)',
+  [HEADER_VALUE]: 'must be printable ASCII without spaces at either end (it is sent as a header value)',
   [QUERYABLE_DATE_TIME]: 'must be in year 0001 or later, with seconds 00 to 59 and a UTC offset of at most 15:59',
   [CURSOR]: 'is not a cursor this API returned',
 };

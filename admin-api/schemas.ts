@@ -43,7 +43,7 @@ const apiKeyInput = {
   description: 'Sent with every request in the named header so the receiver can tell the request is ours (seeds 002, 003). Encrypted at rest; shown masked afterwards.',
   properties: {
     header: { ...headerField, default: DEFAULT_API_KEY_HEADER },
-    value: { type: 'string', minLength: 1, maxLength: 4096, pattern: HEADER_VALUE, description: 'Printable ASCII: it is sent as a header value.' },
+    value: { type: 'string', minLength: 1, maxLength: 4096, pattern: HEADER_VALUE, description: 'Printable ASCII without spaces at either end: it is sent as a header value.' },
   },
 } as const;
 

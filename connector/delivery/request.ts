@@ -71,15 +71,30 @@ export function withoutSentSecrets(text: string, request: Pick<WebhookRequest, '
     if (name in request.loggableHeaders) continue;
     for (const secret of secretsOf(name, request.headers[name]!)) {
       if (secret === '') continue;
-      // As JSON encoders that escape slashes write it (base64 has them).
-      const escaped = secret.replaceAll('/', '\\/');
-      for (const form of escaped === secret ? [secret] : [secret, escaped]) {
+      for (const form of echoFormsOf(secret)) {
         if (redacted.includes(form)) redacted = redacted.replaceAll(form, REDACTED);
         if (cut) redacted = withoutOpeningAtEnd(redacted, form);
       }
     }
   }
   return redacted;
+}
+
+/** What HTML-safe JSON encoders (Go's, for one) write for these on top of JSON's own escapes. */
+const JSON_ESCAPES: Record<string, string> = { '<': '\\u003c', '>': '\\u003e', '&': '\\u0026', "'": '\\u0027' };
+
+/**
+ * The ways an endpoint may echo a secret it was sent: as sent; without the spaces around it (HTTP drops them from a
+ * header value); escaped in JSON, with slashes escaped too (base64 has them) and as HTML-safe encoders write it;
+ * percent-encoded, as in a URL or a form (space as `+`).
+ */
+export function echoFormsOf(secret: string): string[] {
+  const trimmed = secret.trim();
+  const json = JSON.stringify(trimmed).slice(1, -1);
+  const htmlSafe = json.replace(/[<>&']/g, (c) => JSON_ESCAPES[c]!);
+  const percent = encodeURIComponent(trimmed);
+  const forms = [secret, trimmed, json, json.replaceAll('/', '\\/'), htmlSafe, htmlSafe.replaceAll('/', '\\/'), percent, percent.replaceAll('%20', '+')];
+  return [...new Set(forms)].filter((form) => form !== '');
 }
 
 /** Shorter openings of a secret than this, left at the end of a cut excerpt, are kept: they tell next to nothing. */

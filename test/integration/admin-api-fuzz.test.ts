@@ -93,6 +93,8 @@ describe(`admin API fuzz (schemathesis ${SCHEMATHESIS_VERSION})`, () => {
       ['POST', `/v1/webhooks/${id}/disable`, { reason: false }, 400, 'reason'],
       ['POST', `/v1/webhooks/${id}/test`, false, 400, '(body)'],
       ['PATCH', `/v1/webhooks/${id}`, { apiKey: { value: 'caf\u00e9' } }, 400, 'apiKey.value'],
+      // HTTP drops the spaces around a header value: the receiver would get another key than the one given.
+      ['PATCH', `/v1/webhooks/${id}`, { apiKey: { value: ' padded-key ' } }, 400, 'apiKey.value'],
       ['GET', `/v1/webhooks/${'a'.repeat(150)}`, undefined, 400, '(path)'],
       ['PATCH', '/v1/webhooks/bulk-delete', { ids: [id] }, 405, ''],
       ['PUT', '/healthz', undefined, 405, ''],

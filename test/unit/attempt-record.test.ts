@@ -77,6 +77,17 @@ describe('attempt records', () => {
     expect(withoutSentSecrets(`{"sig":"${signature.replaceAll('/', '\\/')}"}`, slashed)).toBe('{"sig":"[redacted]"}');
   });
 
+  it('log an answer that echoes the API key escaped, percent-encoded or without its surrounding spaces with it blanked out', () => {
+    const echoing = (value: string) => buildWebhookRequest(task, { ...target, apiKey: { header: 'X-Api-Key', value } }, 1, 'ua/1');
+    const quoted = echoing('tok"en<&>\\1');
+    // As JSON writes it, as Go's HTML-safe JSON writes it, and in a URL or form.
+    expect(withoutSentSecrets(String.raw`{"got":"tok\"en<&>\\1"}`, quoted)).toBe('{"got":"[redacted]"}');
+    expect(withoutSentSecrets(String.raw`{"got":"tok\"en\u003c\u0026\u003e\\1"}`, quoted)).toBe('{"got":"[redacted]"}');
+    expect(withoutSentSecrets('/echo?key=tok%22en%3C%26%3E%5C1', quoted)).toBe('/echo?key=[redacted]');
+    const spaced = echoing('  two words  ');
+    expect(withoutSentSecrets('key=two words; form=two+words; url=two%20words', spaced)).toBe('key=[redacted]; form=[redacted]; url=[redacted]');
+  });
+
   it('log an answer cut inside an echoed secret with the secret\'s opening blanked out at the cut, and only where it was cut', () => {
     const request = buildWebhookRequest(task, target, 1_790_000_000, 'ua/1');
     const signature = request.headers['webhook-signature']!.slice(3);

@@ -18,6 +18,10 @@ describe('createRootLogger', () => {
     const [sent, config] = out.lines();
     expect(sent).toMatchObject({ level: 'info', component: 'deliverer', msg: 'sent', webhook: { secret: '[redacted]', apiKey: '[redacted]', url: 'https://x' } });
     expect(sent!['headers']).toEqual({ 'webhook-signature': '[redacted]', 'x-api-key': '[redacted]' });
+    // Two levels down, and a webhook target's secrets (a list) whole.
+    root.info({ task: { target: { signingSecrets: ['whsec_one', 'whsec_two'], apiKey: { header: 'x-api-key', value: 'k-456' } }, request: { headers: { authorization: 'Bearer t' } } } }, 'deep');
+    const deep = JSON.stringify(out.lines()[2]);
+    for (const secret of ['whsec_one', 'whsec_two', 'k-456', 'Bearer t']) expect(deep).not.toContain(secret);
     const text = JSON.stringify(config);
     for (const secret of ['postgres://u:pw@h/db', 'AAAA', '"pw"']) expect(text).not.toContain(secret);
   });
