@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { HttpSender } from '../connector/delivery/http-sender.js';
 import type { AttemptResult } from '../connector/delivery/outcome.js';
 import { signatureHeader } from '../connector/delivery/signature.js';
-import type { SecretBox } from '../connector/security/encryption.js';
+import { secretPlace, type SecretBox } from '../connector/security/encryption.js';
 import { previousSecretSigns, type WebhookRow } from './store/webhooks.js';
 
 /**
@@ -65,10 +65,10 @@ export function createVerifier(deps: { sender: HttpSender; box: SecretBox; userA
   const now = deps.now ?? Date.now;
   return {
     async challenge(row) {
-      const apiKey = row.api_key_header && row.api_key_enc ? { header: row.api_key_header, value: deps.box.decrypt(row.api_key_enc) } : null;
+      const apiKey = row.api_key_header && row.api_key_enc ? { header: row.api_key_header, value: deps.box.decrypt(row.api_key_enc, secretPlace.apiKey(row.id)) } : null;
       // Signed as events are: a receiver still on the previous secret during a rotation's overlap must verify it too.
-      const secrets = [deps.box.decrypt(row.signing_secret_enc)];
-      if (previousSecretSigns(row, now())) secrets.push(deps.box.decrypt(row.previous_signing_secret_enc!));
+      const secrets = [deps.box.decrypt(row.signing_secret_enc, secretPlace.signingSecret(row.id))];
+      if (previousSecretSigns(row, now())) secrets.push(deps.box.decrypt(row.previous_signing_secret_enc!, secretPlace.signingSecret(row.id)));
       const request = buildChallenge(row, secrets, apiKey, deps.userAgent, Math.floor(now() / 1000));
       const sent = await deps.sender.post(row.url, request.headers, request.body);
       return challengeProblem(sent.result, sent.responseExcerpt, request.challenge);

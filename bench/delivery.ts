@@ -29,7 +29,7 @@ import { createSchemaRegistryClient } from '../connector/kafka/schema-registry.j
 import { connectorTopics, ensureTopics } from '../connector/kafka/topics.js';
 import { createRootLogger } from '../connector/observability/logger.js';
 import { httpSends } from '../connector/observability/metrics.js';
-import { createSecretBox } from '../connector/security/encryption.js';
+import { createSecretBox, secretPlace } from '../connector/security/encryption.js';
 import { registerSchemas, sampleEvent } from '../scripts/lib/sample-events.js';
 import { numberOption, onlyOption, parseBenchArgs, runBench } from './lib/bench-args.js';
 import { benchServices, deleteTopics, percentile } from './services.js';
@@ -126,13 +126,15 @@ async function startRoleProcess(role: 'router' | 'deliverer', env: Record<string
 
 async function createWebhooks(pool: Pool, config: Readonly<ConnectorConfig>, organization: string, urls: string[]): Promise<string[]> {
   const box = createSecretBox(config.secrets.encryptionKey);
-  const secret = box.encrypt(generateSigningSecret());
-  const { rows } = await pool.query<{ id: string }>(
-    `INSERT INTO webhooks (organization, name, url, event_types, verification_status, signing_secret_enc, owner)
-     SELECT $1, 'bench', u, ARRAY['*'], 'verified', $2, 'bench' FROM unnest($3::text[]) WITH ORDINALITY AS t(u, n) ORDER BY n RETURNING id`,
-    [organization, secret, urls],
+  const secret = generateSigningSecret();
+  // Ids chosen here, as the admin API does: each secret is sealed to its webhook.
+  const ids = urls.map(() => randomUUID());
+  await pool.query(
+    `INSERT INTO webhooks (id, organization, name, url, event_types, verification_status, signing_secret_enc, owner)
+     SELECT i, $1, 'bench', u, ARRAY['*'], 'verified', s, 'bench' FROM unnest($2::uuid[], $3::text[], $4::text[]) AS t(i, u, s)`,
+    [organization, ids, urls, ids.map((id) => box.encrypt(secret, secretPlace.signingSecret(id)))],
   );
-  return rows.map((r) => r.id);
+  return ids;
 }
 
 /** A backlog of tasks as the router leaves them: written in transactions, so the partitions hold commit markers between tasks. */

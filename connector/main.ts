@@ -23,9 +23,12 @@ Commands:
   all         router, deliverer and sink in one process (development, small installs)
   migrate     apply pending database migrations and exit
   reencrypt-secrets
-              encrypt every stored webhook secret again with SECRETS_ENCRYPTION_KEY
-              and exit: the last step of a key rotation, run once every process
-              has the new key and the old one in SECRETS_PREVIOUS_ENCRYPTION_KEYS
+              encrypt every stored webhook secret and API key, and the admin API's
+              kept Idempotency-Key answers, again with SECRETS_ENCRYPTION_KEY, each
+              sealed to its place, and exit: the last step of a key rotation, run
+              once every process has the new key and the old one in
+              SECRETS_PREVIOUS_ENCRYPTION_KEYS (and once after upgrading from v1:
+              values)
 
 Configuration comes from environment variables only; every key is listed in
 docs/configuration.md. A wrong value stops start-up with the key and the reason.

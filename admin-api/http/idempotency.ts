@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool } from '../../connector/db/pool.js';
+import { secretPlace } from '../../connector/security/encryption.js';
 import type { Logger } from '../../connector/observability/logger.js';
 import type { SecretBox } from '../../connector/security/encryption.js';
 import { ApiProblem } from '../problem.js';
@@ -68,11 +69,12 @@ export function idempotencyKeys(deps: { pool: Pool; box: SecretBox; log: Logger 
    * let anyone reading it test guesses against. Sealed with the secrets' key, it opens under a previous key during a
    * key rotation, and reencrypt-secrets carries it over to the new one.
    */
-  const fingerprint = (request: FastifyRequest): Fingerprint => {
-    const hash = createHash('sha256').update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`).digest('base64url');
-    return { sealed: box.encrypt(hash), matches: (stored) => box.decrypt(stored) === hash };
-  };
   const ownerOf = (request: FastifyRequest): KeyOwner => ({ organization: request.principal.organization, tokenId: request.principal.tokenId });
+  const fingerprint = (request: FastifyRequest, key: string): Fingerprint => {
+    const hash = createHash('sha256').update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`).digest('base64url');
+    const place = secretPlace.idempotentRequest(ownerOf(request), key);
+    return { sealed: box.encrypt(hash, place), matches: (stored) => box.decrypt(stored, place) === hash };
+  };
 
   const replay = (reply: FastifyReply, status: number, headers: Record<string, string>, body: string): FastifyReply =>
     reply.code(status).headers({ ...headers, [REPLAYED_HEADER]: 'true' }).send(body);
@@ -90,7 +92,7 @@ export function idempotencyKeys(deps: { pool: Pool; box: SecretBox; log: Logger 
     app.addHook('preHandler', async (request, reply) => {
       const key = request.headers[IDEMPOTENCY_HEADER];
       if (request.method !== 'POST' || typeof key !== 'string') return;
-      const claim = await claimIdempotencyKey(pool, ownerOf(request), key, fingerprint(request), ABANDONED_AFTER_MS);
+      const claim = await claimIdempotencyKey(pool, ownerOf(request), key, fingerprint(request, key), ABANDONED_AFTER_MS);
       if (claim.kind === 'claimed') {
         request.claimedIdempotencyKey = { key, token: claim.token };
         return;
@@ -99,7 +101,7 @@ export function idempotencyKeys(deps: { pool: Pool; box: SecretBox; log: Logger 
       if (claim.kind === 'in-flight') throw new ApiProblem('conflict', 'the first request with this Idempotency-Key is still under way; send it again shortly', undefined, { 'retry-after': '1' });
       const { answer } = claim;
       // Filtered again: answers kept before Retry-After was left out still hold it.
-      return replay(reply, answer.status, headersToKeep((name) => answer.headers[name]), box.decrypt(answer.responseEnc));
+      return replay(reply, answer.status, headersToKeep((name) => answer.headers[name]), box.decrypt(answer.responseEnc, secretPlace.idempotentAnswer(ownerOf(request), key)));
     });
 
     app.addHook('onSend', async (request, reply, payload) => {
@@ -115,7 +117,7 @@ export function idempotencyKeys(deps: { pool: Pool; box: SecretBox; log: Logger 
         else {
           const headers = headersToKeep((name) => reply.getHeader(name));
           const body = typeof payload === 'string' ? payload : '';
-          await recordIdempotentAnswer(pool, owner, key, token, { status: reply.statusCode, responseEnc: box.encrypt(body), headers });
+          await recordIdempotentAnswer(pool, owner, key, token, { status: reply.statusCode, responseEnc: box.encrypt(body, secretPlace.idempotentAnswer(owner, key)), headers });
         }
       } catch (error) {
         // Answered all the same; the key stays claimed until abandoned (a minute), then runs afresh.

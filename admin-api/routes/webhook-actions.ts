@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { generateSigningSecret } from '../../connector/delivery/signature.js';
 import { taskIdFor, type DeliveryTask } from '../../connector/delivery/task.js';
 import { samplePayload } from '../../connector/events/sample-payload.js';
+import { secretPlace } from '../../connector/security/encryption.js';
 import type { AdminApiDeps } from '../context.js';
 import { ApiProblem, invalidField, notFound } from '../problem.js';
 import { AUTHED_PROBLEMS, idParam, problemResponses, rotateSecretBody, statusChangeBody, testEventBody } from '../schemas.js';
@@ -57,7 +58,7 @@ export function webhookActionRoutes(deps: AdminApiDeps, verifications: Verificat
       const expectedVersion = parseIfMatch(request.headers['if-match']);
       const secret = generateSigningSecret();
       const force = request.body?.force === true;
-      const rotate = () => rotateWebhookSecret(pool, principal.subject, principal.organization, request.params.id, box.encrypt(secret), config.admin.secretRotationOverlapMs, expectedVersion, force);
+      const rotate = () => rotateWebhookSecret(pool, principal.subject, principal.organization, request.params.id, box.encrypt(secret, secretPlace.signingSecret(request.params.id)), config.admin.secretRotationOverlapMs, expectedVersion, force);
       let row = await rotate();
       if (!row) {
         // Why, by the same clock the rotation was refused by (Postgres's).

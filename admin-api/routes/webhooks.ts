@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { generateSigningSecret } from '../../connector/delivery/signature.js';
+import { secretPlace } from '../../connector/security/encryption.js';
 import type { AdminApiDeps } from '../context.js';
 import { invalidField, notFound } from '../problem.js';
 import {
@@ -50,7 +52,7 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
   const canonicalPatterns = (patterns: readonly string[]): string[] => [...new Set(patterns.map((pattern) => catalog.canonicalPattern(pattern)))];
 
   /** A key sent without its header (header null) keeps the webhook's on update (see updateWebhookRow). */
-  const encryptApiKey = (apiKey: ApiKeyInput) => ({ header: apiKey.header?.toLowerCase() ?? null, valueEnc: box.encrypt(apiKey.value) });
+  const encryptApiKey = (webhookId: string, apiKey: ApiKeyInput) => ({ header: apiKey.header?.toLowerCase() ?? null, valueEnc: box.encrypt(apiKey.value, secretPlace.apiKey(webhookId)) });
   const verifyByChallenge = config.admin.verification === 'challenge';
 
   return async function register(app: FastifyInstance): Promise<void> {
@@ -67,8 +69,10 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
       const input = request.body;
       checkInput(input);
       const secret = generateSigningSecret();
-      const apiKey = input.apiKey ? encryptApiKey(input.apiKey) : null;
+      const id = randomUUID();
+      const apiKey = input.apiKey ? encryptApiKey(id, input.apiKey) : null;
       const row = await insertWebhookRow(pool, {
+        id,
         organization: request.principal.organization,
         owner: request.principal.subject,
         name: input.name!,
@@ -79,7 +83,7 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
         ordering: input.ordering ?? 'relaxed',
         enabled: input.enabled ?? true,
         verified: !verifyByChallenge,
-        signingSecretEnc: box.encrypt(secret),
+        signingSecretEnc: box.encrypt(secret, secretPlace.signingSecret(id)),
         apiKey: apiKey ? { ...apiKey, header: apiKey.header ?? DEFAULT_API_KEY_HEADER } : null,
       });
       if (verifyByChallenge) verifications.start(row);
@@ -145,7 +149,7 @@ export function webhookRoutes(deps: AdminApiDeps, verifications: VerificationRun
         eventTypes: input.eventTypes && canonicalPatterns(input.eventTypes),
         bodyFormat: input.bodyFormat,
         ordering: input.ordering,
-        apiKey: input.apiKey === undefined ? undefined : input.apiKey === null ? null : encryptApiKey(input.apiKey),
+        apiKey: input.apiKey === undefined ? undefined : input.apiKey === null ? null : encryptApiKey(request.params.id, input.apiKey),
         verifyChangedUrl: verifyByChallenge,
         status: input.enabled === undefined ? undefined : { enabled: input.enabled, reason: defaultStatusReason(input.enabled, request.principal.subject) },
       };

@@ -1,6 +1,6 @@
 import type { Pool } from '../../connector/db/pool.js';
 import { recordedWebhookChange } from '../../connector/db/webhook-changes.js';
-import type { SecretBox } from '../../connector/security/encryption.js';
+import { secretPlace, type SecretBox, type SecretPlace } from '../../connector/security/encryption.js';
 import type { BodyFormat, OrderingMode } from '../../connector/subscriptions/webhook.js';
 import { decodeCursor, likePattern, pageOf, refusedCursor } from '../pagination.js';
 import { DEFAULT_API_KEY_HEADER, maskSecret } from '../webhook-rules.js';
@@ -70,9 +70,9 @@ const iso = (date: Date | null): string | null => date?.toISOString() ?? null;
  * another SECRETS_ENCRYPTION_KEY) shows as fully masked instead of failing
  * the whole listing; the deliverer reports it when it needs the secret.
  */
-function masked(box: SecretBox, stored: string): string {
+function masked(box: SecretBox, stored: string, place: SecretPlace): string {
   try {
-    return maskSecret(box.decrypt(stored));
+    return maskSecret(box.decrypt(stored, place));
   } catch {
     return '****';
   }
@@ -106,8 +106,8 @@ export function toView(row: WebhookRow, box: SecretBox): WebhookView {
     receivingEvents: row.status === 'active' && row.verification_status === 'verified',
     bodyFormat: row.body_format,
     ordering: row.ordering,
-    signingSecret: { masked: masked(box, row.signing_secret_enc), previousValidUntil: previousValid ? iso(row.previous_secret_expires_at) : null },
-    apiKey: row.api_key_header && row.api_key_enc ? { header: row.api_key_header, masked: masked(box, row.api_key_enc) } : null,
+    signingSecret: { masked: masked(box, row.signing_secret_enc, secretPlace.signingSecret(row.id)), previousValidUntil: previousValid ? iso(row.previous_secret_expires_at) : null },
+    apiKey: row.api_key_header && row.api_key_enc ? { header: row.api_key_header, masked: masked(box, row.api_key_enc, secretPlace.apiKey(row.id)) } : null,
     owner: row.owner,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
@@ -116,6 +116,8 @@ export function toView(row: WebhookRow, box: SecretBox): WebhookView {
 }
 
 export interface CreateWebhookInput {
+  /** Chosen before the insert: the secrets are sealed to it. */
+  id: string;
   organization: string;
   owner: string;
   name: string;
@@ -133,13 +135,13 @@ export interface CreateWebhookInput {
 export async function insertWebhookRow(pool: Pool, input: CreateWebhookInput): Promise<WebhookRow> {
   const { rows } = await recordedWebhookChange(pool, input.owner, (db) => db.query<WebhookRow>(
     `INSERT INTO webhooks (organization, owner, name, description, url, event_types, body_format, ordering, status, verification_status,
-                           verified_at, signing_secret_enc, api_key_header, api_key_enc)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $10 = 'verified' THEN now() END, $11, $12, $13)
+                           verified_at, signing_secret_enc, api_key_header, api_key_enc, id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CASE WHEN $10 = 'verified' THEN now() END, $11, $12, $13, $14)
      RETURNING *`,
     [
       input.organization, input.owner, input.name, input.description, input.url, input.eventTypes, input.bodyFormat, input.ordering,
       input.enabled ? 'active' : 'inactive', input.verified ? 'verified' : 'pending', input.signingSecretEnc,
-      input.apiKey?.header ?? null, input.apiKey?.valueEnc ?? null,
+      input.apiKey?.header ?? null, input.apiKey?.valueEnc ?? null, input.id,
     ],
   ));
   return rows[0]!;

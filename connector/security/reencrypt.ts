@@ -1,7 +1,7 @@
 import type { Pool } from '../db/pool.js';
 import { fatal } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import type { SecretBox } from './encryption.js';
+import { secretPlace, type SecretBox, type SecretPlace } from './encryption.js';
 
 /** Webhooks read and rewritten per round. */
 const BATCH = 500;
@@ -48,16 +48,21 @@ async function* pagesOfSecrets(pool: Pool): AsyncGenerator<StoredSecrets[]> {
  * meanwhile by a process still sealing with the old key) are named or
  * counted, and the run fails, so the old key is not dropped while something
  * needs it. Safe to run again.
+ *
+ * It also seals every value to its place (format v2, see encryption.ts):
+ * values of the first format, which open wherever they are put, are
+ * sealed again and counted by the check until none is left.
  */
 export async function reencryptSecrets(pool: Pool, box: SecretBox, current: SecretBox, log: Logger): Promise<{ rewritten: number; answers: number }> {
-  const again = (stored: string | null): string | null => (stored === null ? null : box.encrypt(box.decrypt(stored)));
+  const again = (stored: string | null, place: SecretPlace): string | null => (stored === null ? null : box.encrypt(box.decrypt(stored, place), place));
   /** Writes one webhook's secrets sealed again; false when it changed since `row` was read. */
   const rewrite = async (row: StoredSecrets): Promise<boolean> => {
-    const previous = row.previous_valid ? again(row.previous_signing_secret_enc) : null;
+    const signing = secretPlace.signingSecret(row.id);
+    const previous = row.previous_valid ? again(row.previous_signing_secret_enc, signing) : null;
     const { rowCount } = await pool.query(
       `UPDATE webhooks SET signing_secret_enc = $5, previous_signing_secret_enc = $6, api_key_enc = $7
         WHERE id = $1::uuid AND signing_secret_enc = $2 AND previous_signing_secret_enc IS NOT DISTINCT FROM $3 AND api_key_enc IS NOT DISTINCT FROM $4`,
-      [row.id, row.signing_secret_enc, row.previous_signing_secret_enc, row.api_key_enc, again(row.signing_secret_enc), previous, again(row.api_key_enc)],
+      [row.id, row.signing_secret_enc, row.previous_signing_secret_enc, row.api_key_enc, again(row.signing_secret_enc, signing), previous, again(row.api_key_enc, secretPlace.apiKey(row.id))],
     );
     return rowCount === 1;
   };
@@ -87,8 +92,8 @@ export async function reencryptSecrets(pool: Pool, box: SecretBox, current: Secr
   const stale = await notUnderCurrentKey(pool, current);
   const staleAnswers = await answersNotUnderCurrentKey(pool, current);
   const problems: string[] = [];
-  if (stale.length > 0) problems.push(`${stale.length} webhook(s) have secrets the current key alone does not open: ${stale.slice(0, 10).join(', ')}${stale.length > 10 ? ', …' : ''}`);
-  if (staleAnswers > 0) problems.push(`${staleAnswers} kept admin API answer(s) (Idempotency-Key, kept a day) the current key alone does not open`);
+  if (stale.length > 0) problems.push(`${stale.length} webhook(s) have secrets the current key alone does not open, or not sealed to their webhook: ${stale.slice(0, 10).join(', ')}${stale.length > 10 ? ', …' : ''}`);
+  if (staleAnswers > 0) problems.push(`${staleAnswers} kept admin API answer(s) (Idempotency-Key, kept a day) the current key alone does not open, or not sealed to their key`);
   if (problems.length > 0) {
     throw fatal(
       'SECRET_DECRYPT_FAILED',
@@ -142,8 +147,9 @@ async function reencryptIdempotentAnswers(pool: Pool, box: SecretBox, log: Logge
   for await (const rows of pagesOfAnswers(pool)) {
     for (const row of rows) {
       let sealed: [string, string | null];
+      const { request, response } = answerPlaces(row);
       try {
-        sealed = [box.encrypt(box.decrypt(row.fingerprint_enc)), row.response_enc === null ? null : box.encrypt(box.decrypt(row.response_enc))];
+        sealed = [box.encrypt(box.decrypt(row.fingerprint_enc, request), request), row.response_enc === null ? null : box.encrypt(box.decrypt(row.response_enc, response), response)];
       } catch (error) {
         // Counted by the check below.
         log.error({ err: error, organization: row.organization }, 'a kept admin API answer decrypts with no configured key; left as it is');
@@ -165,15 +171,26 @@ async function reencryptIdempotentAnswers(pool: Pool, box: SecretBox, log: Logge
 async function answersNotUnderCurrentKey(pool: Pool, current: SecretBox): Promise<number> {
   let stale = 0;
   for await (const rows of pagesOfAnswers(pool)) {
-    for (const row of rows) if (!opensUnder(current, row.fingerprint_enc) || !opensUnder(current, row.response_enc)) stale += 1;
+    for (const row of rows) {
+      const { request, response } = answerPlaces(row);
+      if (!sealedUnder(current, row.fingerprint_enc, request) || !sealedUnder(current, row.response_enc, response)) stale += 1;
+    }
   }
   return stale;
 }
 
-function opensUnder(current: SecretBox, stored: string | null): boolean {
+/** Where a kept answer and its request's fingerprint are sealed. */
+function answerPlaces(row: StoredAnswer): { request: SecretPlace; response: SecretPlace } {
+  const owner = { organization: row.organization, tokenId: row.token_id };
+  return { request: secretPlace.idempotentRequest(owner, row.idempotency_key), response: secretPlace.idempotentAnswer(owner, row.idempotency_key) };
+}
+
+/** Whether `stored` is sealed to `place` under the key `current` holds (it alone). */
+function sealedUnder(current: SecretBox, stored: string | null, place: SecretPlace): boolean {
   if (stored === null) return true;
+  if (!current.isBound(stored)) return false;
   try {
-    current.decrypt(stored);
+    current.decrypt(stored, place);
     return true;
   } catch {
     return false;
@@ -185,7 +202,10 @@ async function notUnderCurrentKey(pool: Pool, current: SecretBox): Promise<strin
   const stale: string[] = [];
   for await (const rows of pagesOfSecrets(pool)) {
     for (const row of rows) {
-      if (!opensUnder(current, row.signing_secret_enc) || !opensUnder(current, row.api_key_enc) || (row.previous_valid && !opensUnder(current, row.previous_signing_secret_enc))) stale.push(row.id);
+      const signing = secretPlace.signingSecret(row.id);
+      const sealed = sealedUnder(current, row.signing_secret_enc, signing) && sealedUnder(current, row.api_key_enc, secretPlace.apiKey(row.id))
+        && (!row.previous_valid || sealedUnder(current, row.previous_signing_secret_enc, signing));
+      if (!sealed) stale.push(row.id);
     }
   }
   return stale;

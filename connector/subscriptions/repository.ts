@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { Pool } from '../db/pool.js';
-import type { SecretBox } from '../security/encryption.js';
+import { secretPlace, type SecretBox } from '../security/encryption.js';
 import { isWebhookId, type BodyFormat, type OrderingMode, type WebhookRoute, type WebhookTarget } from './webhook.js';
 
 /** Webhooks that may receive events: enabled and verified (seed 003). */
@@ -62,10 +63,10 @@ export async function loadWebhookTarget(pool: Pool, box: SecretBox, id: string):
   );
   const row = rows[0];
   if (!row) return null;
-  const signingSecrets = [box.decrypt(row.signing_secret_enc)];
+  const signingSecrets = [box.decrypt(row.signing_secret_enc, secretPlace.signingSecret(row.id))];
   let previousSecretUntil: number | undefined;
   if (row.previous_signing_secret_enc && row.previous_secret_still_valid && row.previous_secret_expires_at) {
-    signingSecrets.push(box.decrypt(row.previous_signing_secret_enc));
+    signingSecrets.push(box.decrypt(row.previous_signing_secret_enc, secretPlace.signingSecret(row.id)));
     previousSecretUntil = row.previous_secret_expires_at.getTime();
   }
   return {
@@ -77,7 +78,7 @@ export async function loadWebhookTarget(pool: Pool, box: SecretBox, id: string):
     ordering: row.ordering,
     signingSecrets,
     ...(previousSecretUntil === undefined ? {} : { previousSecretUntil }),
-    apiKey: row.api_key_header && row.api_key_enc ? { header: row.api_key_header, value: box.decrypt(row.api_key_enc) } : null,
+    apiKey: row.api_key_header && row.api_key_enc ? { header: row.api_key_header, value: box.decrypt(row.api_key_enc, secretPlace.apiKey(row.id)) } : null,
     deliverable: row.status === 'active' && row.verification_status === 'verified',
   };
 }
@@ -97,13 +98,16 @@ export interface NewWebhook {
   apiKey?: { header: string; value: string };
 }
 
-/** Inserts a webhook with its secrets encrypted; returns its id. The NOTIFY trigger tells routers. */
+/**
+ * Inserts a webhook with its secrets encrypted; returns its id, chosen here so the secrets are sealed to it. The
+ * NOTIFY trigger tells routers.
+ */
 export async function insertWebhook(pool: Pool, box: SecretBox, input: NewWebhook): Promise<string> {
-  const { rows } = await pool.query<{ id: string }>(
+  const id = randomUUID();
+  await pool.query(
     `INSERT INTO webhooks (organization, name, description, url, event_types, status, verification_status, verified_at,
-                           body_format, ordering, signing_secret_enc, api_key_header, api_key_enc, owner)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $7 = 'verified' THEN now() END, $8, $9, $10, $11, $12, $13)
-     RETURNING id`,
+                           body_format, ordering, signing_secret_enc, api_key_header, api_key_enc, owner, id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $7 = 'verified' THEN now() END, $8, $9, $10, $11, $12, $13, $14)`,
     [
       input.organization,
       input.name,
@@ -114,11 +118,12 @@ export async function insertWebhook(pool: Pool, box: SecretBox, input: NewWebhoo
       input.verified ? 'verified' : 'pending',
       input.bodyFormat ?? 'parallelworks',
       input.ordering ?? 'relaxed',
-      box.encrypt(input.signingSecret),
+      box.encrypt(input.signingSecret, secretPlace.signingSecret(id)),
       input.apiKey?.header ?? null,
-      input.apiKey ? box.encrypt(input.apiKey.value) : null,
+      input.apiKey ? box.encrypt(input.apiKey.value, secretPlace.apiKey(id)) : null,
       input.owner,
+      id,
     ],
   );
-  return rows[0]!.id;
+  return id;
 }

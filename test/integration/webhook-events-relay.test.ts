@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createWebhookEventRelay } from '../../connector/subscriptions/webhook-events-relay.js';
 import { createTaskPublisher } from '../../admin-api/task-publisher.js';
@@ -9,7 +10,7 @@ import { decodeTask } from '../../connector/delivery/task.js';
 import { createKafka } from '../../connector/kafka/client.js';
 import { ensureTopics } from '../../connector/kafka/topics.js';
 import { createRootLogger } from '../../connector/observability/logger.js';
-import { createSecretBox } from '../../connector/security/encryption.js';
+import { createSecretBox, secretPlace } from '../../connector/security/encryption.js';
 import { insertWebhook } from '../../connector/subscriptions/repository.js';
 import { testConfig, uniqueName } from '../support/harness.js';
 import { readTopic, type TopicReader } from '../support/topic-reader.js';
@@ -46,9 +47,10 @@ describe('webhook change events: a relay that cannot publish loses nothing', () 
     const box = createSecretBox(config.secrets.encryptionKey);
     const watcher = await insertWebhook(pool, box, { organization, name: 'watcher', url: 'https://example.com/hook', eventTypes: ['admin.*'], owner: 'test', verified: true, signingSecret: generateSigningSecret() });
     // Through the admin API's store, as the API writes: recorded.
+    const createdId = randomUUID();
     const created = await insertWebhookRow(pool, {
-      organization, owner: 'test', name: 'watched', description: '', url: 'https://example.com/watched', eventTypes: ['user.*'], bodyFormat: 'parallelworks',
-      ordering: 'relaxed', enabled: true, verified: false, signingSecretEnc: box.encrypt(generateSigningSecret()), apiKey: null,
+      id: createdId, organization, owner: 'test', name: 'watched', description: '', url: 'https://example.com/watched', eventTypes: ['user.*'], bodyFormat: 'parallelworks',
+      ordering: 'relaxed', enabled: true, verified: false, signingSecretEnc: box.encrypt(generateSigningSecret(), secretPlace.signingSecret(createdId)), apiKey: null,
     });
     expect(await pendingOf(organization)).toBe(1);
 

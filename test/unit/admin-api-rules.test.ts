@@ -193,15 +193,15 @@ describe('verification challenge', () => {
 describe('the admin view of a webhook row', () => {
   it('masks secrets, and one stored under another key does not fail the view', async () => {
     const { toView } = await import('../../admin-api/store/webhooks.js');
-    const { createSecretBox } = await import('../../connector/security/encryption.js');
+    const { createSecretBox, secretPlace } = await import('../../connector/security/encryption.js');
     const box = createSecretBox(Buffer.alloc(32, 1).toString('base64'));
     const otherKey = createSecretBox(Buffer.alloc(32, 2).toString('base64'));
     const now = new Date();
     const row = {
       id: 'w', organization: 'o', name: 'n', description: '', url: 'https://x', event_types: ['*'], status: 'active' as const, status_reason: null,
       status_changed_at: null, verification_status: 'verified' as const, verified_at: now, verification_attempted_at: now, verification_error: null,
-      body_format: 'parallelworks' as const, ordering: 'relaxed' as const, signing_secret_enc: box.encrypt('whsec_abcdefghijklmnop'), previous_signing_secret_enc: null,
-      previous_secret_expires_at: null, api_key_header: 'x-api-key', api_key_enc: otherKey.encrypt('partner-key-123456'), owner: 'a', created_at: now, updated_at: now, version: 1,
+      body_format: 'parallelworks' as const, ordering: 'relaxed' as const, signing_secret_enc: box.encrypt('whsec_abcdefghijklmnop', secretPlace.signingSecret('w')), previous_signing_secret_enc: null,
+      previous_secret_expires_at: null, api_key_header: 'x-api-key', api_key_enc: otherKey.encrypt('partner-key-123456', secretPlace.apiKey('w')), owner: 'a', created_at: now, updated_at: now, version: 1,
     };
     const view = toView(row, box);
     expect(view.signingSecret.masked).toBe('whsec_****mnop');

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, nameDistance } from '../../config/load.js';
 import { connectorTopics, limitShortfalls, retiredTierLabels } from '../../connector/kafka/topics.js';
-import { createSecretBox } from '../../connector/security/encryption.js';
+import { createSecretBox, secretPlace } from '../../connector/security/encryption.js';
 
 const KEY = randomBytes(32).toString('base64');
 const problemsOf = (env: Record<string, string>): string[] => {
@@ -69,10 +69,11 @@ describe('loadConfig', () => {
   it('takes the same 32 bytes however they are faithfully written, and they decrypt what the standard form encrypted', () => {
     const bytes = randomBytes(32);
     const standard = bytes.toString('base64');
-    const stored = createSecretBox(standard).encrypt('whsec_kept');
+    const place = secretPlace.signingSecret('w');
+    const stored = createSecretBox(standard).encrypt('whsec_kept', place);
     for (const written of [`${standard}\n`, standard.replace(/=+$/, ''), bytes.toString('base64url'), ` ${standard} `]) {
       const config = loadConfig({ SECRETS_ENCRYPTION_KEY: written });
-      expect(createSecretBox(config.secrets.encryptionKey).decrypt(stored), JSON.stringify(written)).toBe('whsec_kept');
+      expect(createSecretBox(config.secrets.encryptionKey).decrypt(stored, place), JSON.stringify(written)).toBe('whsec_kept');
     }
   });
 
