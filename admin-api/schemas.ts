@@ -355,13 +355,13 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   400: 'The request is not valid; `errors` names each field and why.',
   401: 'No valid bearer token.',
   404: 'No such resource in your organization.',
-  409: 'The webhook is not in a state that allows this; or the Idempotency-Key was sent with another request, or its first request is under way.',
+  409: 'The webhook is not in a state that allows this (disabled or unverified; a rotation\'s overlap still open; an attempt logged before events were kept); or the Idempotency-Key was sent with another request, or its first request is under way.',
   412: 'If-Match does not match the current version.',
   413: 'The request body is too large.',
   415: 'The request body is not JSON.',
-  429: 'Rate limit of this token reached; see Retry-After.',
+  429: 'A rate limit was reached: this token\'s requests, failed logins from this address, or the organization\'s verification checks; see Retry-After.',
   500: 'Internal error.',
-  503: 'A dependency is unavailable.',
+  503: 'Postgres or Kafka is out of reach; the same request may succeed later (see Retry-After). A change may have been made before the failure: read it back before sending it again.',
 };
 
 /** Response entries for the given problem statuses, as problem+json. */
@@ -372,5 +372,5 @@ export function problemResponses(...statuses: number[]): Record<number, unknown>
   }]));
 }
 
-/** Problems every authenticated route can answer. */
-export const AUTHED_PROBLEMS = [400, 401, 429, 500] as const;
+/** Problems every authenticated route can answer (503: Postgres or Kafka out of reach). */
+export const AUTHED_PROBLEMS = [400, 401, 429, 500, 503] as const;

@@ -27,7 +27,7 @@ export const openApiOptions: FastifyDynamicSwaggerOptions = {
     components: { securitySchemes: { bearerToken: { type: 'http', scheme: 'bearer', description: 'A token scoped to one organization (create one with `npm run admin-api -- tokens create`).' } } },
     tags: [
       { name: 'Webhooks', description: 'Create, list, read, change and delete webhooks.' },
-      { name: 'Webhook actions', description: 'Enable, disable, verify, rotate the secret, send a test event.' },
+      { name: 'Webhook actions', description: 'Enable, disable, verify, rotate the secret or revoke the previous one, send a test event.' },
       { name: 'Deliveries', description: 'The delivery log; redeliver and recover.' },
       { name: 'Event types', description: 'The catalog of identity events.' },
       { name: 'Operations', description: 'Health, readiness and metrics.' },

@@ -318,7 +318,8 @@ describe('admin API: deliveries', () => {
   });
 
   it('after a secret rotation both secrets sign at once (by notification, not the cache\'s expiry), so receivers on either verify; the previous one stops once revoked', async () => {
-    const { id, receiver, secret: oldSecret } = await verifiedWebhook();
+    // It hears of its own changes too: the rotation and the revocation are each news (WEBHOOK_UPDATED).
+    const { id, receiver, secret: oldSecret } = await verifiedWebhook(undefined, { eventTypes: ['user.*', 'WEBHOOK_UPDATED'] });
     const delivered = async (): Promise<ReceivedRequest> => {
       const { body } = await api.call('POST', `/v1/webhooks/${id}/test`);
       return waitFor('the test event', () => events(receiver).find((r) => r.headers['webhook-id'] === body.taskIds[0]));
@@ -345,6 +346,9 @@ describe('admin API: deliveries', () => {
     }, 20_000);
     expect(verifyStandardWebhook(rotated.body.secret, alone.headers, alone.body)).toBe(true);
     expect(verifyStandardWebhook(oldSecret, alone.headers, alone.body)).toBe(false);
+    const told = () => events(receiver).map((r) => JSON.parse(r.body)).filter((body) => body.type === 'WEBHOOK_UPDATED' && body.payload.resourceId === id);
+    const updates = await waitFor('the rotation and the revocation told', () => (told().length >= 2 ? told() : undefined), 20_000);
+    expect(updates.map((body) => body.payload.changed)).toEqual([['signingSecret'], ['signingSecret']]);
   });
 
   it('pages the delivery log newest first and filters it by event type and time', async () => {

@@ -76,7 +76,7 @@ describe('admin API OpenAPI document', () => {
       expect(operation!.operationId, `operationId of ${route.method} ${route.url}`).toMatch(/^[a-z][A-Za-z]+$/);
       if (route.url.startsWith('/v1/')) {
         expect(operation!.security, `${route.method} ${route.url} needs the bearer token`).toEqual([{ bearerToken: [] }]);
-        for (const status of ['400', '401', '429', '500']) expect(operation!.responses, `${route.method} ${route.url} documents ${status}`).toHaveProperty(status);
+        for (const status of ['400', '401', '429', '500', '503']) expect(operation!.responses, `${route.method} ${route.url} documents ${status}`).toHaveProperty(status);
         // Every POST takes an Idempotency-Key, and says so.
         if (route.method === 'POST') {
           const parameters = (operation as { parameters?: Array<{ in: string; name: string }> }).parameters ?? [];
