@@ -33,7 +33,7 @@ const headerSchema = {
     + 'it gets the first answer again (with Idempotent-Replayed: true) instead of doing the change twice: a webhook created, a secret rotated, '
     + 'events queued. Refusals (4xx) are not kept: such a request may be sent again with the same key. A 5xx is kept and answered again '
     + '(the change may have been made partway: read it back, and try again with a new key). The same key with another request (another '
-    + 'path, or a body with other content, compared as parsed JSON), or while the first is under way, is a 409.',
+    + 'path, or a body with other content: compared as parsed JSON, key order counting), or while the first is under way, is a 409.',
 } as const;
 
 /**

@@ -82,19 +82,28 @@ export function withoutSentSecrets(text: string, request: Pick<WebhookRequest, '
 
 /** What HTML-safe JSON encoders (Go's, for one) write for these on top of JSON's own escapes. */
 const JSON_ESCAPES: Record<string, string> = { '<': '\\u003c', '>': '\\u003e', '&': '\\u0026', "'": '\\u0027' };
+/** How an HTML page (a framework's debug page) writes these. */
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 /**
  * The ways an endpoint may echo a secret it was sent: as sent; without the spaces around it (HTTP drops them from a
  * header value); escaped in JSON, with slashes escaped too (base64 has them) and as HTML-safe encoders write it;
- * percent-encoded, as in a URL or a form (space as `+`).
+ * escaped in HTML (`'` as `&#39;` or `&#x27;`); percent-encoded, as in a URL or a form (space as `+`, and more
+ * characters encoded), in capitals or not.
  */
 export function echoFormsOf(secret: string): string[] {
   const trimmed = secret.trim();
   const json = JSON.stringify(trimmed).slice(1, -1);
   const htmlSafe = json.replace(/[<>&']/g, (c) => JSON_ESCAPES[c]!);
+  const html = trimmed.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
   const percent = encodeURIComponent(trimmed);
-  const forms = [secret, trimmed, json, json.replaceAll('/', '\\/'), htmlSafe, htmlSafe.replaceAll('/', '\\/'), percent, percent.replaceAll('%20', '+')];
-  return [...new Set(forms)].filter((form) => form !== '');
+  const form = new URLSearchParams([['', trimmed]]).toString().slice(1);
+  const lowerHex = (encoded: string) => encoded.replace(/%[0-9A-F]{2}/g, (escape) => escape.toLowerCase());
+  const forms = [
+    secret, trimmed, json, json.replaceAll('/', '\\/'), htmlSafe, htmlSafe.replaceAll('/', '\\/'), html, html.replaceAll('&#39;', '&#x27;'),
+    percent, percent.replaceAll('%20', '+'), form, lowerHex(percent), lowerHex(form),
+  ];
+  return [...new Set(forms)].filter((echo) => echo !== '');
 }
 
 /** Shorter openings of a secret than this, left at the end of a cut excerpt, are kept: they tell next to nothing. */
@@ -105,8 +114,28 @@ const MIN_OPENING = 4;
  * fell inside an echoed secret, which is then not whole in the excerpt for the redaction above to find.
  */
 function withoutOpeningAtEnd(text: string, secret: string): string {
-  for (let length = Math.min(secret.length - 1, text.length); length >= MIN_OPENING; length -= 1) {
-    if (text.endsWith(secret.slice(0, length))) return text.slice(0, text.length - length) + REDACTED;
+  const length = longestOpeningAtEnd(text, secret);
+  return length >= MIN_OPENING ? text.slice(0, text.length - length) + REDACTED : text;
+}
+
+/**
+ * The length of the longest opening of `secret` (shorter than it) that `text` ends with, in time linear in the
+ * secret's length (KMP's prefix function over the secret, then the end of the text): an endpoint that echoes a long
+ * key whose escaped form is longer still costs the event loop no more than a pass over each.
+ */
+export function longestOpeningAtEnd(text: string, secret: string): number {
+  if (secret.length < 2) return 0;
+  const prefix = new Int32Array(secret.length);
+  for (let i = 1, k = 0; i < secret.length; i += 1) {
+    while (k > 0 && secret[i] !== secret[k]) k = prefix[k - 1]!;
+    if (secret[i] === secret[k]) k += 1;
+    prefix[i] = k;
   }
-  return text;
+  // Only the last secret.length - 1 characters can hold an opening shorter than the secret.
+  let matched = 0;
+  for (let i = Math.max(0, text.length - (secret.length - 1)); i < text.length; i += 1) {
+    while (matched > 0 && (matched === secret.length || text[i] !== secret[matched])) matched = prefix[matched - 1]!;
+    if (text[i] === secret[matched]) matched += 1;
+  }
+  return matched === secret.length ? prefix[matched - 1]! : matched;
 }

@@ -71,8 +71,9 @@ describe('delivery of tasks that cannot be sent', () => {
     const broken = await s.addWebhook();
     const healthy = await s.addWebhook();
     const { rows } = await s.pool.query<{ signing_secret_enc: string }>('SELECT signing_secret_enc FROM webhooks WHERE id = $1', [broken.id]);
-    // What a database restored under another encryption key, or a key dropped too soon, looks like.
-    await s.pool.query('UPDATE webhooks SET signing_secret_enc = $2 WHERE id = $1', [broken.id, `v1:${Buffer.alloc(60, 7).toString('base64')}`]);
+    // Another webhook's secret copied into its row: sealed to that webhook, no key opens it here, as none opens a
+    // value in a database restored under another encryption key, or one sealed with a key dropped too soon.
+    await s.pool.query('UPDATE webhooks SET signing_secret_enc = (SELECT signing_secret_enc FROM webhooks WHERE id = $2) WHERE id = $1', [broken.id, healthy.id]);
     const [held] = await s.produceTasks(broken.id, 1);
     // Behind it in the one partition, and sent though the one slot was its first: it waits aside.
     await s.produceTasks(healthy.id, 3);

@@ -3,7 +3,7 @@ import { createAttemptLog, CUT_MARK, packAttempts } from '../../connector/delive
 import { MAX_SEND_BYTES } from '../../connector/kafka/by-size.js';
 import { attemptRecord, attemptRowsOf } from '../../connector/delivery/attempt-record.js';
 import { buildBody } from '../../connector/delivery/envelope.js';
-import { buildWebhookRequest, withoutSentSecrets } from '../../connector/delivery/request.js';
+import { buildWebhookRequest, longestOpeningAtEnd, withoutSentSecrets } from '../../connector/delivery/request.js';
 import type { DeliveryTask } from '../../connector/delivery/task.js';
 import type { WebhookTarget } from '../../connector/subscriptions/webhook.js';
 import type { Producer } from 'kafkajs';
@@ -86,6 +86,30 @@ describe('attempt records', () => {
     expect(withoutSentSecrets('/echo?key=tok%22en%3C%26%3E%5C1', quoted)).toBe('/echo?key=[redacted]');
     const spaced = echoing('  two words  ');
     expect(withoutSentSecrets('key=two words; form=two+words; url=two%20words', spaced)).toBe('key=[redacted]; form=[redacted]; url=[redacted]');
+    // A framework's debug page (HTML), a form encoder that encodes more than a URL's does, hex in small letters.
+    const marked = echoing(`k!'(1)~"<2>&`);
+    expect(withoutSentSecrets('<td>k!&#39;(1)~&quot;&lt;2&gt;&amp;</td>', marked)).toBe('<td>[redacted]</td>');
+    expect(withoutSentSecrets('<td>k!&#x27;(1)~&quot;&lt;2&gt;&amp;</td>', marked)).toBe('<td>[redacted]</td>');
+    expect(withoutSentSecrets(`body: key=${new URLSearchParams([['', `k!'(1)~"<2>&`]]).toString().slice(1)}`, marked)).toBe('body: key=[redacted]');
+    expect(withoutSentSecrets('?key=k!\'(1)~%22%3c2%3e%26', marked)).toBe('?key=[redacted]');
+  });
+
+  it('find the longest opening of a secret an excerpt ends with, as checking every length would', () => {
+    const naive = (text: string, secret: string): number => {
+      for (let length = Math.min(secret.length - 1, text.length); length > 0; length -= 1) if (text.endsWith(secret.slice(0, length))) return length;
+      return 0;
+    };
+    let seed = 7;
+    const next = () => (seed = (seed * 48271) % 2147483647);
+    const word = (length: number) => Array.from({ length }, () => 'ab'[next() % 2]).join('');
+    for (let round = 0; round < 2000; round += 1) {
+      const text = word(next() % 12);
+      const secret = word(next() % 10);
+      expect(longestOpeningAtEnd(text, secret), `${text} / ${secret}`).toBe(naive(text, secret));
+    }
+    // Linear: a 12 KB escaped key against a 64 KB excerpt ending in most of it.
+    const long = '%22'.repeat(4096);
+    expect(longestOpeningAtEnd('x'.repeat(60_000) + long.slice(0, -1), long)).toBe(long.length - 1);
   });
 
   it('log an answer cut inside an echoed secret with the secret\'s opening blanked out at the cut, and only where it was cut', () => {
