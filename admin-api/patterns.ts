@@ -26,9 +26,11 @@ export const HEADER_VALUE = '^[\\x21-\\x7e](?:[\\x20-\\x7e]*[\\x21-\\x7e])?$';
  * a UTC offset of at most 15:59), so a query never fails on it; and no leap
  * second (":60", which minutes and offsets never show), which Postgres rolls
  * over to the next minute while JavaScript cannot read it at all, so the
- * two would disagree on the time.
+ * two would disagree on the time; and `T` or an ASCII space between date
+ * and time (the format takes any space, a no-break space too, which
+ * Postgres refuses).
  */
-export const QUERYABLE_DATE_TIME = '^(?!.*:60)([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})-.*([Zz]|[+-](0[0-9]|1[0-5]):[0-5][0-9])$';
+export const QUERYABLE_DATE_TIME = '^(?!.*:60)(?=[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ])([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})-.*([Zz]|[+-](0[0-9]|1[0-5]):[0-5][0-9])$';
 
 /** A page cursor: base64url. */
 export const CURSOR = '^[A-Za-z0-9_-]+$';
@@ -38,6 +40,6 @@ export const PATTERN_MESSAGES: Readonly<Record<string, string>> = {
   [UUID]: 'must be a UUID (8-4-4-4-12 hexadecimal digits)',
   [HEADER_NAME]: 'must be a header name (letters, digits and dashes)',
   [HEADER_VALUE]: 'must be printable ASCII without spaces at either end (it is sent as a header value)',
-  [QUERYABLE_DATE_TIME]: 'must be in year 0001 or later, with seconds 00 to 59 and a UTC offset of at most 15:59',
+  [QUERYABLE_DATE_TIME]: 'must be in year 0001 or later, with T or a space between date and time, seconds 00 to 59 and a UTC offset of at most 15:59',
   [CURSOR]: 'is not a cursor this API returned',
 };
