@@ -5,12 +5,12 @@ import { createGroupConsumer } from '../kafka/client.js';
 import { classify } from '../errors.js';
 import { createKeyedScheduler, type Aside } from './keyed-scheduler.js';
 import { createLevelCounter } from './level-counter.js';
-import { assignedPartitionKeys, partitionKey } from '../kafka/assignment.js';
+import { assignedPartitionKeys, partitionKey, partitionOfKey } from '../kafka/assignment.js';
 import { mayQueue, refusedByPressureOnly, shouldReadAgain, type QueueLimits } from './queue-limits.js';
 import { createHeldWebhooks, type QueuedTask } from './held-webhooks.js';
 import { decodeProgress, type Progress } from './progress-metadata.js';
 import { committableOffset, newPartitionState, planCommit, recordCommitted, revoke, type PartitionState, type PlannedCommit } from './partition-state.js';
-import { deadLetterRecord, decodeOrDeadLetter, untilDone } from './persist.js';
+import { deadLetterRecord, decodeOrDeadLetter, heartbeatWhile, untilDone } from './persist.js';
 import type { TaskHandler } from './task-handler.js';
 
 export interface DelivererDeps {
@@ -500,7 +500,8 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     if (toReposition.delete(key)) {
       // Whatever this batch holds, reading starts again at the committed offset (see `sought`).
       batchesLeft.add(key);
-      await repositionAtCommitted(batch.topic, batch.partition);
+      // Heartbeating: the admin's round trips may take a while, and the member would lose every partition meanwhile.
+      await heartbeatWhile(heartbeat, () => repositionAtCommitted(batch.topic, batch.partition));
       return;
     }
     const state = partitionState(batch.topic, batch.partition);
@@ -508,14 +509,14 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     // commit under way is awaited first: landed but not yet recorded, it would make the group look ahead of us.
     if (state.resend) {
       await committing;
-      await settleResend(state);
+      await heartbeatWhile(heartbeat, () => settleResend(state));
       if (state.revoked) {
         batchesLeft.add(key);
         return;
       }
     }
     // The first batch here starts at the committed offset, which the progress read now belongs to.
-    if (state.resumed === undefined) state.resumed = await committedProgress(state);
+    if (state.resumed === undefined) state.resumed = await heartbeatWhile(heartbeat, () => committedProgress(state));
     // Fetched before this partition's last seek, which kafkajs has not applied yet: the batch goes on from where
     // reading was, as if the pass the seek started (see readDeferredAgain) had ended. Its records come again later.
     if (isStale()) {
@@ -653,6 +654,11 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
           if (assigned.has(key) && !partitions.has(key)) {
             toReposition.add(key);
             sought.delete(key);
+            // Placed now, not at its first batch: a seek kept to the log's end fetches nothing until a new task comes,
+            // which on a quiet partition (a long retry tier) is hours, and the tasks below it wait that long. Its
+            // first batch, from wherever, is still left untaken and placed again (one fetch more).
+            const { topic, partition } = partitionOfKey(key);
+            if (!stopping) void repositionAtCommitted(topic, partition);
           }
         }
         held.forgetIdle(hasDeferred);

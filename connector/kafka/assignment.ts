@@ -7,3 +7,9 @@ export function partitionKey(topic: string, partition: number): string {
 export function assignedPartitionKeys(memberAssignment: Record<string, number[]>): Set<string> {
   return new Set(Object.entries(memberAssignment).flatMap(([topic, partitions]) => partitions.map((partition) => partitionKey(topic, partition))));
 }
+
+/** The topic and partition a `partitionKey` names. */
+export function partitionOfKey(key: string): { topic: string; partition: number } {
+  const cut = key.lastIndexOf('\u0000');
+  return { topic: key.slice(0, cut), partition: Number(key.slice(cut + 1)) };
+}
