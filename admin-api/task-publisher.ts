@@ -15,21 +15,12 @@ export interface TaskPublisher {
   close(): Promise<void>;
 }
 
-/**
- * How many times a publish is tried again before the request answers 503: about 10 s of tries (300 ms doubling).
- * kafkajs's idempotent producer retries for ever an error a broker answers with and says to retry (too few in-sync
- * replicas, a partition with no leader): while that lasts a request was never answered, and a client sending its
- * Idempotency-Key again after a minute (the claim then counts as abandoned) queued the tasks a second time once
- * Kafka took them. Brokers gone altogether already ended in a 503 (connection errors end kafkajs's tries).
- */
-export const PUBLISH_RETRIES = 5;
-
 /** `topicLimitBytes`: the deliveries topic's `max.message.bytes` (TOPIC_DELIVERIES_MAX_MESSAGE_BYTES). */
 export async function createTaskPublisher(kafka: Kafka, topic: string, topicLimitBytes: number): Promise<TaskPublisher> {
-  // Not idempotent, so its tries can be bounded (kafkajs ties idempotence to endless tries); one request in flight
-  // keeps its order. A try whose answer was lost may write a task twice: it has the same task id, so the receiver
-  // deduplicates it by webhook-id, as any redelivery.
-  const producer: Producer = createProducer(kafka, { idempotent: false, maxInFlightRequests: 1, retry: { retries: PUBLISH_RETRIES } });
+  // Idempotent, and still its tries end: Kafka#producer passes kafkajs's cluster retry settings ({} unless set), so
+  // the endless retries kafkajs gives an idempotent producer by default never apply, and its 5 tries do (about 10 s).
+  // With the brokers out of reach the request then answers 503 (test/integration/admin-api-kafka-outage.test.ts).
+  const producer: Producer = createProducer(kafka, { idempotent: true, maxInFlightRequests: 5 });
   await producer.connect();
   const admin = kafka.admin();
   await admin.connect();

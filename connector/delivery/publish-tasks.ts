@@ -7,8 +7,8 @@ export type PublishTasks = (tasks: DeliveryTask[]) => Promise<void>;
 
 /**
  * Tasks produced outside the router (redeliveries, recoveries, test events,
- * WEBHOOK_* change events), written by all in-sync replicas before it
- * resolves. `topicLimitBytes` is the topic's
+ * WEBHOOK_* change events) through an idempotent producer, written by all
+ * in-sync replicas before it resolves. `topicLimitBytes` is the topic's
  * `max.message.bytes`: sent in requests the broker takes whole, since one
  * webhook's tasks share a partition and a recovery of thousands in one request
  * passed the limit and was refused every time.
