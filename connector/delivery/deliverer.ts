@@ -64,6 +64,8 @@ const PRESSURE_WAIT_MS = 100;
 const COMMIT_INTERVAL_MS = 200;
 /** How often a batch waiting for backpressure to ease heartbeats and looks for a stop (see easing). */
 const EASING_CHECK_MS = 1000;
+/** How soon a partition given back is placed again after its committed offset could not be read. */
+const REPOSITION_RETRY_MS = 1000;
 
 /**
  * The deliverer's consumer. kafkajs waits for every batch of a fetch before
@@ -341,18 +343,30 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
     }
   };
 
-  /** Puts a partition given back to this instance at the group's committed offset (or its start, with none). */
-  const repositionAtCommitted = async (topic: string, partition: number): Promise<void> => {
+  /**
+   * Puts a partition given back to this instance at the group's committed offset (or its start, with none), as the
+   * assignment of the rejoin it is called in (`join`) had it. Skipped once another rejoin came in between: the
+   * offset read may be an earlier owner's, and the later rejoin places the partition itself if it is still here.
+   */
+  const repositionAtCommitted = async (topic: string, partition: number, join = joins): Promise<void> => {
+    const key = partitionKey(topic, partition);
+    const stillOurs = (): boolean => join === joins && assigned.has(key) && !stopping;
     try {
       let offset = (await committedAtAssignment(partition))?.offset ?? '-1';
       if (BigInt(offset) < 0n) offset = (await (await connectedAdmin()).fetchTopicOffsets(topic)).find((p) => p.partition === partition)?.low ?? '0';
+      if (!stillOurs()) return;
       consumer?.seek({ topic, partition, offset });
       // A seek like any other: kept by kafkajs should the partition go before its next fetch.
-      sought.add(partitionKey(topic, partition));
+      sought.add(key);
     } catch (error) {
-      // Not placed: the next batch tries again rather than read from a position nobody chose.
-      toReposition.add(partitionKey(topic, partition));
+      if (!stillOurs()) return;
+      // Not placed: tried again at its next batch, and meanwhile on a timer, since a kept seek at the log's end gets
+      // no batch; never read from a position nobody chose.
+      toReposition.add(key);
       log.warn({ err: error, topic, partition }, 'could not read the committed offset of a partition given back; trying again');
+      setTimeout(() => {
+        if (stillOurs() && toReposition.has(key)) void repositionAtCommitted(topic, partition, join);
+      }, REPOSITION_RETRY_MS).unref();
     }
   };
 
@@ -653,10 +667,10 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
           // Given back (assigned, with no state of this owner): a seek kafkajs kept from before would place it.
           if (assigned.has(key) && !partitions.has(key)) {
             toReposition.add(key);
-            sought.delete(key);
             // Placed now, not at its first batch: a seek kept to the log's end fetches nothing until a new task comes,
             // which on a quiet partition (a long retry tier) is hours, and the tasks below it wait that long. Its
-            // first batch, from wherever, is still left untaken and placed again (one fetch more).
+            // first batch, from wherever, is still left untaken and placed again (one fetch more). It stays among the
+            // sought until its first batch makes its state, so a rejoin before that places it again.
             const { topic, partition } = partitionOfKey(key);
             if (!stopping) void repositionAtCommitted(topic, partition);
           }

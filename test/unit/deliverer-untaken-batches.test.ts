@@ -39,15 +39,18 @@ function scriptedConsumer() {
     commitOffsets: async (offsets: Array<{ offset: string }>) => void commits.push(...offsets.map((o) => o.offset)),
     disconnect: async () => undefined,
   };
+  /** The group's committed offset of partition 0 as the admin reads it; a test may answer late, or fail. */
+  let committed = async (): Promise<string> => '-1';
   const admin = {
     connect: async () => undefined,
     disconnect: async () => undefined,
-    fetchOffsets: async () => [{ topic: 'tasks', partitions: [{ partition: 0, offset: '-1', metadata: null }] }],
+    fetchOffsets: async () => [{ topic: 'tasks', partitions: [{ partition: 0, offset: await committed(), metadata: null }] }],
     fetchTopicOffsets: async () => [{ partition: 0, low: '0', high: '100' }],
   };
   const kafka = { consumer: () => consumer, admin: () => admin } as unknown as Kafka;
   return {
     kafka,
+    answerCommitted: (read: () => Promise<string>) => void (committed = read),
     commits,
     seeks,
     pausing,
@@ -68,6 +71,26 @@ function scriptedConsumer() {
       emitter.emit(events.END_BATCH_PROCESS, { payload: { topic: 'tasks', partition: 0, firstOffset: String(from), lastOffset: String(to) } });
     },
   };
+}
+
+/**
+ * A deliverer whose partition it moved the read position of (a seek back to tasks left in Kafka) is taken away
+ * before kafkajs applied the seek: kafkajs keeps it for when the partition comes back.
+ */
+async function soughtThenTakenAway(scripted: ReturnType<typeof scriptedConsumer>) {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const handle: TaskHandler = async (task) => {
+    if (task.taskId === 't0') await held;
+    return { logged: Promise.resolve() };
+  };
+  const deliverer = await startedDeliverer(scripted, handle, 1);
+  scripted.assign();
+  await scripted.batch(0, 3, false, WEBHOOK_A);
+  release();
+  await waitFor('the seek back to the deferred tasks', () => scripted.seeks.length > 0, 5000);
+  scripted.revoke();
+  return deliverer;
 }
 
 /** A started deliverer of the scripted consumer's topic, with one webhook's queue at most `maxQueuedPerWebhook`. */
@@ -155,6 +178,45 @@ describe('a batch the deliverer leaves untaken', () => {
     // No committed offset yet: the group's position is the log's start.
     await waitFor('the partition placed at its committed offset', () => scripted.seeks.length > seeksBefore, 2000);
     expect(scripted.seeks.at(-1)).toBe('0');
+    await deliverer.stop();
+  });
+
+  it('(a partition given back) is placed by the answer of its own rejoin only: a late one of an earlier rejoin moves nothing', async () => {
+    const scripted = scriptedConsumer();
+    const deliverer = await soughtThenTakenAway(scripted);
+    // Given back: its committed offset is read late, and meanwhile it is taken away and given back once more.
+    let answerLate: ((offset: string) => void) | undefined;
+    scripted.answerCommitted(() => new Promise<string>((resolve) => (answerLate = resolve)));
+    scripted.assign();
+    await waitFor('the first rejoin\'s read under way', () => answerLate !== undefined, 2000);
+    scripted.revoke();
+    scripted.answerCommitted(async () => '5');
+    const seeksBefore = scripted.seeks.length;
+    scripted.assign();
+    await waitFor('placed by the last rejoin', () => scripted.seeks.length > seeksBefore, 2000);
+    expect(scripted.seeks.at(-1)).toBe('5');
+    // The first rejoin's answer (an earlier owner's offset) comes now, and is not applied.
+    answerLate!('1');
+    const placed = scripted.seeks.length;
+    await new Promise((resolve) => setImmediate(resolve));
+    await Promise.resolve();
+    expect(scripted.seeks.slice(placed)).toEqual([]);
+    await deliverer.stop();
+  });
+
+  it('(a partition given back whose committed offset could not be read) is placed once it can be, without waiting for a batch', async () => {
+    const scripted = scriptedConsumer();
+    const deliverer = await soughtThenTakenAway(scripted);
+    let failures = 0;
+    scripted.answerCommitted(async () => {
+      if (failures++ === 0) throw new Error('coordinator moving');
+      return '3';
+    });
+    const seeksBefore = scripted.seeks.length;
+    scripted.assign();
+    await waitFor('placed after the failed read', () => scripted.seeks.length > seeksBefore, 5000);
+    expect(scripted.seeks.at(-1)).toBe('3');
+    expect(failures).toBe(2);
     await deliverer.stop();
   });
 
