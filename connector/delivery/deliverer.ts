@@ -670,7 +670,7 @@ export function createDeliverer(deps: DelivererDeps): Deliverer {
             // Placed now, not at its first batch: a seek kept to the log's end fetches nothing until a new task comes,
             // which on a quiet partition (a long retry tier) is hours, and the tasks below it wait that long. Its
             // first batch, from wherever, is still left untaken and placed again (one fetch more). It stays among the
-            // sought until its first batch makes its state, so a rejoin before that places it again.
+            // sought: a placing skipped or failed here is made again by the next rejoin that gives it back.
             const { topic, partition } = partitionOfKey(key);
             if (!stopping) void repositionAtCommitted(topic, partition);
           }
