@@ -226,6 +226,21 @@ const retryWait = {
 };
 const positiveCount = wholeNumber('positive-count', 1);
 
+/** The longest delay Node's timers keep: a longer one fires at once (after 1 ms), with a warning. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Milliseconds waited with a timer, `min` or more: a value past what a timer keeps would end the wait at once. */
+const timerMs = (name: string, min: number) => ({
+  name,
+  validate(value: unknown): void {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > MAX_TIMER_MS) {
+      throw new Error(`must be a whole number of milliseconds, ${min} to ${MAX_TIMER_MS} (about 24.8 days: a timer keeps no longer a delay, and a longer one would fire at once)`);
+    }
+  },
+  coerce: digitsOnly,
+});
+const timeout = timerMs('timeout-ms', 1);
+const delayOrZero = timerMs('delay-ms', 0);
+
 const tcpPort = {
   name: 'tcp-port',
   validate(value: unknown): void {
@@ -246,7 +261,7 @@ const flag = {
   },
 };
 
-export const customFormats = [nonEmptyString, brokerList, httpUrl, postgresUrl, cidrList, encryptionKey, encryptionKeyList, topicName, durationList, fraction, count, retryWait, positiveCount, tcpPort, flag];
+export const customFormats = [nonEmptyString, brokerList, httpUrl, postgresUrl, cidrList, encryptionKey, encryptionKeyList, topicName, durationList, fraction, count, retryWait, positiveCount, timeout, delayOrZero, tcpPort, flag];
 
 export const configSchema: Schema<ConnectorConfig> = {
   env: {
@@ -306,13 +321,13 @@ export const configSchema: Schema<ConnectorConfig> = {
     },
     connectionTimeoutMs: {
       doc: 'How long to wait for a broker connection before trying the next one.',
-      format: positiveCount.name,
+      format: timeout.name,
       default: 5000,
       env: 'KAFKA_CONNECTION_TIMEOUT_MS',
     },
     sessionTimeoutMs: {
       doc: 'Consumer group session timeout: how long a crashed instance holds its partitions before the group reassigns them.',
-      format: positiveCount.name,
+      format: timeout.name,
       default: 30000,
       env: 'KAFKA_SESSION_TIMEOUT_MS',
     },
@@ -355,7 +370,7 @@ export const configSchema: Schema<ConnectorConfig> = {
     },
     queryTimeoutMs: {
       doc: 'Longest a Postgres query may go unanswered before it fails and its connection is dropped: a server that stops answering without closing the connection (a failover, a network flow dropped) is otherwise found only by TCP keepalive, minutes later, while shutdown waits. A query that only runs long fails alike (the delivery-log sink tries its batch again, heartbeating its group meanwhile). 0: no limit. Migrations are not bound by it.',
-      format: count.name,
+      format: delayOrZero.name,
       default: 30000,
       bounds: '0 (none) or at least 1000',
       env: 'DATABASE_QUERY_TIMEOUT_MS',
@@ -445,7 +460,7 @@ export const configSchema: Schema<ConnectorConfig> = {
     },
     lingerMs: {
       doc: 'After routing a batch that caught up with its partition, how long the router waits before fetching again, so that the next transaction carries what arrived meanwhile rather than an event or two (each transaction costs the broker five round trips). Adds up to this much latency; a router behind never waits, an idle one never fetches more often. 0 fetches again at once.',
-      format: count.name,
+      format: delayOrZero.name,
       bounds: 'at most 1000',
       default: 10,
       env: 'ROUTER_LINGER_MS',
@@ -491,7 +506,7 @@ export const configSchema: Schema<ConnectorConfig> = {
     },
     slowRequestMs: {
       doc: 'A request open this long (milliseconds on the wire: not counting a wait in a sending thread for a slot, see DELIVERER_SEND_AHEAD) stops counting against DELIVERER_MAX_IN_FLIGHT: it waits aside, its webhook still waiting for it, and its slot goes to other webhooks. Without it, as many endpoints answering slowly as there are slots would stall every healthy webhook of the process (slow answers are successes, so the circuit breaker never opens). Its webhook is then held, and keeps a smaller queue (see DELIVERER_MAX_QUEUED_PER_WEBHOOK). 0 keeps every request in its slot until answered, and no webhook is held for a slow answer.',
-      format: count.name,
+      format: delayOrZero.name,
       default: 1000,
       env: 'DELIVERER_SLOW_REQUEST_MS',
     },
@@ -553,7 +568,7 @@ export const configSchema: Schema<ConnectorConfig> = {
     },
     breakerOpenMs: {
       doc: 'How long an open circuit stays open before one probe request is let through.',
-      format: count.name,
+      format: delayOrZero.name,
       default: 30000,
       env: 'DELIVERER_BREAKER_OPEN_MS',
     },
@@ -599,13 +614,13 @@ export const configSchema: Schema<ConnectorConfig> = {
     },
     connectTimeoutMs: {
       doc: 'Connect timeout of a webhook request.',
-      format: positiveCount.name,
+      format: timeout.name,
       default: 5000,
       env: 'HTTP_CONNECT_TIMEOUT_MS',
     },
     requestTimeoutMs: {
       doc: 'Timeout of a whole webhook request, response body included.',
-      format: positiveCount.name,
+      format: timeout.name,
       default: 15000,
       env: 'HTTP_REQUEST_TIMEOUT_MS',
     },
@@ -693,7 +708,7 @@ export const configSchema: Schema<ConnectorConfig> = {
   shutdown: {
     timeoutMs: {
       doc: 'Bound on an ordered shutdown after SIGTERM/SIGINT; past it the process exits non-zero. At least 6000: deliverers drain in-flight requests for 5 s less than it.',
-      format: positiveCount.name,
+      format: timeout.name,
       bounds: 'at least 6000',
       default: 30000,
       env: 'SHUTDOWN_TIMEOUT_MS',

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { schemaLeaves } from '../config/load.js';
-import { customFormats } from '../config/schema.js';
+import { customFormats, MAX_TIMER_MS } from '../config/schema.js';
 
 export const DOCS_PATH = fileURLToPath(new URL('../docs/configuration.md', import.meta.url));
 
@@ -27,6 +27,7 @@ const code = (text: string): string => `\`${text}\``;
 /** The format with the key's own limits, which replace a whole number's usual lower bound. */
 export function describeBounded(format: unknown, bounds: string | undefined): string {
   if (!bounds) return describeFormat(format);
+  if (format === 'timeout-ms' || format === 'delay-ms') return /at most/.test(bounds) ? `milliseconds, ${bounds}` : `milliseconds, ${bounds}, at most ${MAX_TIMER_MS}`;
   return format === 'count' || format === 'positive-count' ? `integer, ${bounds}` : `${describeFormat(format)}, ${bounds}`;
 }
 
@@ -36,6 +37,9 @@ export function describeFormat(format: unknown): string {
   if (typeof format === 'function') return format.name.toLowerCase();
   if (format === 'count') return 'integer ≥ 0';
   if (format === 'positive-count') return 'integer ≥ 1';
+  // What a timer keeps (about 24.8 days): a longer delay would fire at once.
+  if (format === 'timeout-ms') return `milliseconds, 1 to ${MAX_TIMER_MS}`;
+  if (format === 'delay-ms') return `milliseconds, 0 to ${MAX_TIMER_MS}`;
   if (format === 'tcp-port') return 'port (0–65535)';
   if (format === 'flag') return '`true` or `false` (`1`, `0`)';
   return String(format);

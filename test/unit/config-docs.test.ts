@@ -47,7 +47,7 @@ describe('docs/configuration.md', () => {
 
   it('shows the limits checked across keys in the format column, where an operator looks for them', () => {
     expect(rowOf('deliverer.httpThreads')).toContain('| integer, at most 16 |');
-    expect(rowOf('shutdown.timeoutMs')).toContain('| integer, at least 6000 |');
+    expect(rowOf('shutdown.timeoutMs')).toContain('| milliseconds, at least 6000, at most 2147483647 |');
     expect(rowOf('deliverer.maxQueuedPerWebhook')).toContain('| integer, 1 to `DELIVERER_MAX_BUFFERED` |');
     expect(rowOf('topics.deliveriesMaxMessageBytes')).toContain('| integer, 16384 to 268435456 |');
     expect(rowOf('kafka.sasl.username')).toContain('required when `KAFKA_SASL_MECHANISM` is set');
@@ -58,7 +58,9 @@ describe('docs/configuration.md', () => {
     expect(rowOf('kafka.brokers')).toContain('| broker-list |');
     expect(rowOf('kafka.ssl')).toContain('| `true` or `false` (`1`, `0`) |');
     expect(rowOf('deliverer.maxInFlight')).toContain('| integer ≥ 1 |');
-    expect(rowOf('router.lingerMs')).toContain('| integer, at most 1000 |');
+    expect(rowOf('router.lingerMs')).toContain('| milliseconds, at most 1000 |');
+    // A wait with a timer: no longer than a timer keeps.
+    expect(rowOf('http.requestTimeoutMs')).toContain('| milliseconds, 1 to 2147483647 |');
     expect(rowOf('deliverer.httpInlineBelow')).toContain('| integer ≥ 0 |');
     expect(rowOf('deliverer.retryDelaysMs')).toContain('`5000,300000,');
   });

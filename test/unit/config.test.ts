@@ -140,11 +140,19 @@ describe('loadConfig', () => {
 
   it('refuses 0 where nothing would work with it: no slots, no time to shut down, no page', () => {
     for (const env of ['DELIVERER_MAX_IN_FLIGHT', 'SHUTDOWN_TIMEOUT_MS', 'ADMIN_MAX_PAGE_SIZE', 'HTTP_REQUEST_TIMEOUT_MS', 'DATABASE_POOL_SIZE']) {
-      expect(problemsOf({ [env]: '0' }).join(), env).toMatch(new RegExp(`must be a whole number, 1 or more.*set ${env}`));
+      expect(problemsOf({ [env]: '0' }).join(), env).toMatch(new RegExp(`must be a whole number(?: of milliseconds)?, 1 (?:or more|to).*set ${env}`));
     }
     expect(problemsOf({ SHUTDOWN_TIMEOUT_MS: '5000' }).join()).toMatch(/shutdown\.timeoutMs: must be at least 6000.*set SHUTDOWN_TIMEOUT_MS/);
     // Where 0 means something (no linger, no sending thread, no cache), it stays allowed.
     expect(problemsOf({ ROUTER_LINGER_MS: '0', DELIVERER_HTTP_THREADS: '0', DELIVERER_TARGET_CACHE_TTL_MS: '0' })).toEqual([]);
+  });
+
+  it('refuses a wait longer than a timer keeps (about 24.8 days), which would end at once, naming the key', () => {
+    for (const env of ['SHUTDOWN_TIMEOUT_MS', 'HTTP_REQUEST_TIMEOUT_MS', 'KAFKA_SESSION_TIMEOUT_MS', 'DELIVERER_BREAKER_OPEN_MS', 'DATABASE_QUERY_TIMEOUT_MS']) {
+      const problems = problemsOf({ [env]: '3000000000' });
+      expect(problems.join(), env).toMatch(new RegExp(`to 2147483647 .*set ${env}`));
+      expect(problemsOf({ [env]: '2147483647' }).filter((p) => p.includes(env)), env).toEqual([]);
+    }
   });
 
   it('takes keys a rotation replaced, each checked as the current key is', () => {
