@@ -27,6 +27,7 @@ interface Service {
   healthcheck?: { test?: string[] | string };
   volumes?: Array<string | { type?: string; source?: string; target?: string }>;
   ports?: Array<string | number>;
+  stop_grace_period?: string;
 }
 
 const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
@@ -178,6 +179,17 @@ describe('docker-compose.yml', () => {
     for (const name of ['migrate', 'router', 'deliverer', 'sink']) expect(service(name).entrypoint, `${name} uses the image entrypoint`).toBeUndefined();
     expect(environmentOf(service('admin-api'))['SERVER_PORT']).toBe('8080');
     expect(service('admin-api').ports).toContain('127.0.0.1:8080:8080');
+  });
+
+  it('lets every long-running connector process finish its ordered stop before Docker kills it', () => {
+    const seconds = (period: string | undefined): number => {
+      const match = /^(\d+)s$/.exec(period ?? '');
+      return match ? Number(match[1]) : 10;
+    };
+    for (const name of longRunningConnectors) {
+      const timeoutMs = loadConfig({ ...environmentOf(service(name)), SECRETS_ENCRYPTION_KEY: testKey }).shutdown.timeoutMs;
+      expect(seconds(service(name).stop_grace_period) * 1000, name).toBeGreaterThanOrEqual(timeoutMs + 5000);
+    }
   });
 
   it('checks the health of Kafka, the registry and Postgres', () => {
