@@ -6,7 +6,8 @@ import type { Logger } from './observability/logger.js';
  * period should be longer). A second signal does not start a second stop.
  * The function returned starts the same stop for a fatal error (a consumer
  * kafkajs gave up): the process then exits 1 so its supervisor restarts it,
- * rather than run on healthy to every probe while consuming nothing.
+ * rather than run on healthy to every probe while consuming nothing. An
+ * error nothing caught (a rejected promise, an exception) does the same.
  */
 export function stopOnSignals(options: { log: Logger; timeoutMs: number; description: string; stop: () => Promise<void> }): (error: unknown) => void {
   const { log } = options;
@@ -32,6 +33,14 @@ export function stopOnSignals(options: { log: Logger; timeoutMs: number; descrip
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // A bug's error nothing caught ends the process as a fatal error does: in order, consumers leaving their groups,
+  // rather than at once with nothing committed. One during the stop is logged; the stop goes on.
+  const unexpected = (what: string) => (error: unknown): void => {
+    if (stopping) log.error({ err: error }, `${what} while shutting down`);
+    else shutdown(what, error);
+  };
+  process.on('unhandledRejection', unexpected('unhandled rejection'));
+  process.on('uncaughtException', unexpected('uncaught exception'));
   return (error) => shutdown('fatal error', error);
 }
 

@@ -89,8 +89,14 @@ async function run(command: Command, config: Readonly<ConnectorConfig>, log: Log
     await starting;
   } catch (error) {
     // Roles already running (consumers in their groups, producers, pools) leave in order before the process exits:
-    // a port taken by another process must not leave partitions held until the session times out.
-    await stopAll().catch(() => undefined);
+    // a port taken by another process must not leave partitions held until the session times out. Bounded as a
+    // signal's stop is: a step that hangs must not keep a failed process from exiting.
+    let bounded: NodeJS.Timeout | undefined;
+    const outlasted = new Promise<boolean>((resolve) => (bounded = setTimeout(() => resolve(true), config.shutdown.timeoutMs)));
+    if (await Promise.race([stopAll().then(() => false, () => false), outlasted])) {
+      log.error({ timeoutMs: config.shutdown.timeoutMs }, 'stopping after the failed start-up exceeded its bound; exiting');
+    }
+    clearTimeout(bounded);
     throw error;
   }
 }

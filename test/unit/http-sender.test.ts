@@ -33,8 +33,13 @@ function loadAware({ ssrfAllowlist, ...settings }: SenderSettings, inlineBelow: 
 }
 
 /** A real HTTP server on 127.0.0.1 whose answer each test chooses by path. */
-function startServer(): Promise<{ server: Server; url: string; sockets: Set<unknown>; seen: Array<{ path: string; headers: IncomingMessage['headers']; body: string }> }> {
+function startServer(): Promise<{
+  server: Server; url: string; sockets: Set<unknown>; seen: Array<{ path: string; headers: IncomingMessage['headers']; body: string }>; releaseHeld: () => void;
+}> {
   const seen: Array<{ path: string; headers: IncomingMessage['headers']; body: string }> = [];
+  /** Answers of '/held', sent when a test says so: a request out for as long as the test needs, whatever the load. */
+  const held: ServerResponse[] = [];
+  const releaseHeld = (): void => held.splice(0).forEach((res) => res.end('released'));
   const sockets = new Set<unknown>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let body = '';
@@ -44,6 +49,7 @@ function startServer(): Promise<{ server: Server; url: string; sockets: Set<unkn
       const path = (req.url ?? '').split('?')[0];
       if (path === '/ok') return res.end('thanks');
       if (path === '/slow') return void setTimeout(() => res.end('slowly'), 50);
+      if (path === '/held') return void held.push(res);
       if (path === '/big') return res.end('x'.repeat(200_000));
       if (path === '/busy') return res.writeHead(429, { 'Retry-After': '7' }).end();
       if (path === '/moved') return res.writeHead(302, { location: '/ok' }).end();
@@ -65,7 +71,7 @@ function startServer(): Promise<{ server: Server; url: string; sockets: Set<unkn
     });
   });
   server.on('connection', (socket) => sockets.add(socket));
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, sockets, seen, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })));
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, sockets, seen, releaseHeld, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })));
 }
 
 /** startServer for the enclosing describe: filled in before its tests, closed after them (after hooks registered later). */
@@ -268,11 +274,13 @@ describe('the threaded HTTP sender', () => {
     const sender = createThreadedHttpSender({ ...SETTINGS, requestTimeoutMs: 10_000 }, { threads: 1, closeTimeoutMs: 200, onFatal: (error) => { throw error; } });
     const lane = sender.lane(1);
     const partition = new AbortController();
-    const out = lane.post(`${target.url}/slow`, {}, 'out before the abort', { withdrawOn: partition.signal });
+    // Held until answered below: out for as long as the abort takes to reach the thread, however loaded the machine.
+    const out = lane.post(`${target.url}/held`, {}, 'out before the abort', { withdrawOn: partition.signal });
     const queued = lane.post(`${target.url}/ok`, {}, 'queued at the abort', { withdrawOn: partition.signal });
     await expect.poll(() => target.seen.some((r) => r.body === 'out before the abort')).toBe(true);
     partition.abort();
     expect(await queued).toMatchObject({ withdrawn: true, result: { kind: 'error', code: 'WITHDRAWN', retryable: true } });
+    target.releaseHeld();
     expect((await out).result).toMatchObject({ status: 200 });
     // Aborted before it is posted: taken back at once.
     expect(await lane.post(`${target.url}/ok`, {}, 'posted after the abort', { withdrawOn: partition.signal })).toMatchObject({ withdrawn: true });
@@ -285,14 +293,17 @@ describe('the threaded HTTP sender', () => {
   it('closing, answers a request out as the endpoint does and takes back one still waiting in its lane, unsent', async () => {
     const sender = createThreadedHttpSender({ ...SETTINGS, requestTimeoutMs: 10_000 }, { threads: 1, closeTimeoutMs: 5000, onFatal: (error) => { throw error; } });
     const lane = sender.lane(1);
-    const out = lane.post(`${target.url}/slow`, {}, 'out at the close');
+    // Held until the close has taken back the request waiting behind it, however loaded the machine.
+    const out = lane.post(`${target.url}/held`, {}, 'out at the close');
     const queued = lane.post(`${target.url}/ok`, {}, 'waiting at the close');
     await expect.poll(() => target.seen.some((r) => r.body === 'out at the close')).toBe(true);
-    await sender.close();
-    // Its answer reached the main thread before the thread ended: not the sender's own "closed" failure.
-    expect((await out).result).toMatchObject({ status: 200 });
+    const closing = sender.close();
     // Taken back, its task uncommitted for whoever sends it next; not sent to the closing pool and failed.
     expect(await queued).toMatchObject({ withdrawn: true });
+    target.releaseHeld();
+    await closing;
+    // Its answer reached the main thread before the thread ended: not the sender's own "closed" failure.
+    expect((await out).result).toMatchObject({ status: 200 });
     expect(target.seen.some((r) => r.body === 'waiting at the close')).toBe(false);
   });
 
@@ -346,11 +357,12 @@ describe('the load-aware sender (real server on 127.0.0.1)', () => {
     const lane = sender.via(threaded.lane(1));
     const before = await sends();
     const partition = new AbortController();
-    const out = lane.post(`${target.url}/slow`, {}, 'counted: out before the abort', { withdrawOn: partition.signal });
+    const out = lane.post(`${target.url}/held`, {}, 'counted: out before the abort', { withdrawOn: partition.signal });
     const queued = lane.post(`${target.url}/ok`, {}, 'not counted: waits in the lane', { withdrawOn: partition.signal });
     await expect.poll(() => target.seen.some((r) => r.body === 'counted: out before the abort')).toBe(true);
     partition.abort();
     expect(await queued).toMatchObject({ withdrawn: true });
+    target.releaseHeld();
     expect((await out).result).toMatchObject({ status: 200 });
     expect(await sends() - before).toBe(1);
     await sender.close();

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 
 const FIXTURE = fileURLToPath(new URL('../support/lifecycle-process.ts', import.meta.url));
 
-function run(mode: 'fatal' | 'signal'): Promise<{ code: number | null; output: string }> {
+function run(mode: 'fatal' | 'signal' | 'rejection' | 'exception'): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => {
@@ -23,6 +23,15 @@ describe('ordered stop', () => {
     expect(output).toContain('the deliverer consumer was given up');
     expect(output).not.toContain('a second report');
     expect(output).toContain('"level":"fatal"');
+  });
+
+  it('on an error nothing caught (a rejection or an exception) stops the parts in order, logs it as fatal, and exits 1', async () => {
+    for (const mode of ['rejection', 'exception'] as const) {
+      const { code, output } = await run(mode);
+      expect(code, output).toBe(1);
+      expect(output.match(/parts stopped/g), mode).toHaveLength(1);
+      expect(output).toMatch(/"level":"fatal".*nothing (handled|caught)/);
+    }
   });
 
   it('on SIGTERM stops the parts and exits 0', async () => {
