@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool } from '../../connector/db/pool.js';
-import { secretPlace } from '../../connector/security/encryption.js';
 import type { Logger } from '../../connector/observability/logger.js';
-import type { SecretBox } from '../../connector/security/encryption.js';
+import { secretPlace, type SecretBox } from '../../connector/security/encryption.js';
 import { ApiProblem } from '../problem.js';
 import { problemResponses } from '../schemas.js';
 import { claimIdempotencyKey, purgeIdempotencyKeys, recordIdempotentAnswer, releaseIdempotencyKey, type Fingerprint, type KeyOwner } from '../store/idempotency.js';

@@ -54,15 +54,14 @@ async function* pagesOfSecrets(pool: Pool): AsyncGenerator<StoredSecrets[]> {
  * sealed again and counted by the check until none is left.
  */
 export async function reencryptSecrets(pool: Pool, box: SecretBox, current: SecretBox, log: Logger): Promise<{ rewritten: number; answers: number }> {
-  const again = (stored: string | null, place: SecretPlace): string | null => (stored === null ? null : box.encrypt(box.decrypt(stored, place), place));
   /** Writes one webhook's secrets sealed again; false when it changed since `row` was read. */
   const rewrite = async (row: StoredSecrets): Promise<boolean> => {
     const signing = secretPlace.signingSecret(row.id);
-    const previous = row.previous_valid ? again(row.previous_signing_secret_enc, signing) : null;
+    const previous = row.previous_valid ? sealedAgain(box, row.previous_signing_secret_enc, signing) : null;
     const { rowCount } = await pool.query(
       `UPDATE webhooks SET signing_secret_enc = $5, previous_signing_secret_enc = $6, api_key_enc = $7
         WHERE id = $1::uuid AND signing_secret_enc = $2 AND previous_signing_secret_enc IS NOT DISTINCT FROM $3 AND api_key_enc IS NOT DISTINCT FROM $4`,
-      [row.id, row.signing_secret_enc, row.previous_signing_secret_enc, row.api_key_enc, again(row.signing_secret_enc, signing), previous, again(row.api_key_enc, secretPlace.apiKey(row.id))],
+      [row.id, row.signing_secret_enc, row.previous_signing_secret_enc, row.api_key_enc, sealedAgain(box, row.signing_secret_enc, signing), previous, sealedAgain(box, row.api_key_enc, secretPlace.apiKey(row.id))],
     );
     return rowCount === 1;
   };
@@ -149,7 +148,7 @@ async function reencryptIdempotentAnswers(pool: Pool, box: SecretBox, log: Logge
       let sealed: [string, string | null];
       const { request, response } = answerPlaces(row);
       try {
-        sealed = [box.encrypt(box.decrypt(row.fingerprint_enc, request), request), row.response_enc === null ? null : box.encrypt(box.decrypt(row.response_enc, response), response)];
+        sealed = [sealedAgain(box, row.fingerprint_enc, request), sealedAgain(box, row.response_enc, response)];
       } catch (error) {
         // Counted by the check below.
         log.error({ err: error, organization: row.organization }, 'a kept admin API answer decrypts with no configured key; left as it is');
@@ -177,6 +176,11 @@ async function answersNotUnderCurrentKey(pool: Pool, current: SecretBox): Promis
     }
   }
   return stale;
+}
+
+/** `stored` opened with any configured key and sealed again with the current one, to its place. */
+function sealedAgain<T extends string | null>(box: SecretBox, stored: T, place: SecretPlace): T {
+  return (stored === null ? null : box.encrypt(box.decrypt(stored, place), place)) as T;
 }
 
 /** Where a kept answer and its request's fingerprint are sealed. */
